@@ -1,0 +1,73 @@
+/*  sl_mdp: the Majordomo codec, MDP/0.1 (RFC 7) and MDP/0.2 (RFC 18), both sub-protocols.
+    Pure: czmq messages in, a decoded struct out, no I/O. Every malformed input returns -1
+    with a reason; nothing here asserts on wire data. The ROUTER routing-id frame is not
+    part of what this codec sees: the caller pops or pushes it. */
+#ifndef SL_MDP_H
+#define SL_MDP_H
+
+#include <czmq.h>
+#include <stdbool.h>
+
+#define SL_MDPC01 "MDPC01"
+#define SL_MDPC02 "MDPC02"
+#define SL_MDPW01 "MDPW01"
+#define SL_MDPW02 "MDPW02"
+
+typedef enum { SL_MDP_V01 = 1, SL_MDP_V02 = 2 } sl_mdp_version_t;
+
+/* Which way a message travels: it decides the meaning of MDP/0.1 client messages, which
+   carry no command byte (to the broker: REQUEST; from it: FINAL). */
+typedef enum { SL_MDP_TO_BROKER, SL_MDP_FROM_BROKER } sl_mdp_direction_t;
+
+/* Commands, the same names for both versions. MDP/0.1 REPLY decodes as FINAL; MDP/0.1 has
+   no PARTIAL, and encoding one for a 0.1 peer is a programming error. */
+typedef enum {
+    SL_MDP_READY = 1,
+    SL_MDP_REQUEST,
+    SL_MDP_PARTIAL,
+    SL_MDP_FINAL,
+    SL_MDP_HEARTBEAT,
+    SL_MDP_DISCONNECT
+} sl_mdp_command_t;
+
+typedef struct {
+    sl_mdp_version_t version; /* 1 or 2 */
+    bool from_worker_side;    /* MDPW* (worker sub-protocol) rather than MDPC* (client) */
+    sl_mdp_command_t command; /* decoded command */
+    zframe_t *service;        /* owned; client REQUEST/PARTIAL/FINAL and worker READY, else NULL */
+    zframe_t *address;        /* owned; worker REQUEST/PARTIAL/FINAL client address, else NULL */
+    zmsg_t *body;             /* owned; body frames (may be empty), NULL for body-less commands */
+} sl_mdp_msg_t;
+
+/* Decodes *msg_p (ownership taken; *msg_p set to NULL in every case) into out.
+   Returns 0, or -1 with *reason set to a static string naming what was wrong.
+   Checks: protocol frame, command byte valid for the version and sub-protocol, frame
+   counts, empty delimiter frames, service name 1..255 printable bytes, address 1..255
+   bytes. Body frames are not inspected. */
+int sl_mdp_decode(zmsg_t **msg_p, sl_mdp_direction_t direction, sl_mdp_msg_t *out,
+                  const char **reason);
+
+/* Frees what out owns and zeroes it; safe on a zeroed or already-reset struct. */
+void sl_mdp_msg_reset(sl_mdp_msg_t *msg);
+
+/* Encoders. Each takes ownership of *body_p (may be NULL for no body frames) and returns a
+   new message without a routing-id frame. */
+
+/* Client -> broker REQUEST. */
+zmsg_t *sl_mdp_encode_client_request(sl_mdp_version_t version, const char *service,
+                                     zmsg_t **body_p);
+/* Broker -> client PARTIAL (0.2 only) or FINAL; service is the frame to echo back. */
+zmsg_t *sl_mdp_encode_client_reply(sl_mdp_version_t version, sl_mdp_command_t command,
+                                   zframe_t *service, zmsg_t **body_p);
+/* Worker -> broker READY. */
+zmsg_t *sl_mdp_encode_ready(sl_mdp_version_t version, const char *service);
+/* Broker -> worker REQUEST, worker -> broker PARTIAL/FINAL: address is copied. */
+zmsg_t *sl_mdp_encode_worker_job(sl_mdp_version_t version, sl_mdp_command_t command,
+                                 zframe_t *address, zmsg_t **body_p);
+/* HEARTBEAT or DISCONNECT, either direction. */
+zmsg_t *sl_mdp_encode_worker_signal(sl_mdp_version_t version, sl_mdp_command_t command);
+
+/* A short name for logs: "READY", "FINAL", ... */
+const char *sl_mdp_command_name(sl_mdp_command_t command);
+
+#endif

@@ -1,0 +1,106 @@
+/*  slowlane/worker.h: link a request handler into your own program and serve a slowlane
+    (or any Majordomo) broker with it.
+
+    An I/O thread owns the broker socket: it registers the service, heartbeats while your
+    handler runs (so a 60-second job is not taken for a dead worker), reconnects with
+    backoff when the broker goes away and registers again. Your handler runs on the thread
+    that called sl_worker_run(), one job at a time.
+
+        static int hello(sl_job_t *job, void *arg) {
+            sl_job_add_header(job, "Content-Type", "text/plain");
+            sl_job_write(job, "hello\n", 6);
+            return 0;                              // 0: send the reply; -1: answer 500
+        }
+        sl_worker_t *worker = sl_worker_new("tcp://127.0.0.1:5555", "hello");
+        sl_worker_run(worker, hello, NULL);        // until SIGTERM/SIGINT or sl_worker_stop()
+        sl_worker_destroy(&worker);
+*/
+#ifndef SLOWLANE_WORKER_H
+#define SLOWLANE_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _sl_worker_t sl_worker_t;
+typedef struct _sl_job_t sl_job_t;
+
+/* Handles one job. Return 0 to send the reply built with the sl_job_* calls (status 200
+   unless set), -1 to answer 500. */
+typedef int(sl_worker_handler_fn)(sl_job_t *job, void *arg);
+
+/* Creates a worker for service at a broker endpoint ("tcp://host:5555"). NULL on bad
+   arguments (service empty or starting with "mmi."). Nothing connects until run. */
+sl_worker_t *sl_worker_new(const char *endpoint, const char *service);
+
+/* Destroys the worker and clears the pointer; safe on NULL. */
+void sl_worker_destroy(sl_worker_t **self_p);
+
+/* Heartbeat interval and liveness (missed beats before the broker is presumed dead).
+   Must match the broker's. Defaults 1000 ms and 3. */
+void sl_worker_set_heartbeat(sl_worker_t *self, int heartbeat_ms, int liveness);
+
+/* Reconnect backoff bounds after the broker is lost. Defaults 100 ms .. 5000 ms. */
+void sl_worker_set_reconnect(sl_worker_t *self, int min_ms, int max_ms);
+
+/* A stable routing identity (1..255 bytes). A replacement process that connects with the
+   same identity tells the broker that its predecessor's job died with it, so the job is
+   re-dispatched or failed at once instead of at heartbeat expiry. Default: random. */
+void sl_worker_set_identity(sl_worker_t *self, const char *identity);
+
+/* Stop after this many jobs (0: never); sl_worker_run then returns 0. For recycling. */
+void sl_worker_set_max_jobs(sl_worker_t *self, uint64_t max_jobs);
+
+/* Serves jobs until sl_worker_stop(), SIGTERM/SIGINT (czmq's zsys_interrupted) or max jobs.
+   A job in hand is finished and its reply sent before the worker says DISCONNECT. Returns
+   0 on a clean stop, -1 if the worker could not start (bad endpoint). */
+int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg);
+
+/* Asks run to return after the job in hand. Safe from any thread or a signal handler. */
+void sl_worker_stop(sl_worker_t *self);
+
+/* Jobs finished so far. */
+uint64_t sl_worker_jobs_done(sl_worker_t *self);
+
+/* --- The job: the request (read) --- */
+
+/* True if the request came as a slowlane HTTP envelope; false for a plain MDP body, in
+   which case method, path, query and headers are "" and the body is all frames joined. */
+bool sl_job_is_http(const sl_job_t *job);
+const char *sl_job_request_id(const sl_job_t *job); /* borrowed; "" if none */
+const char *sl_job_method(const sl_job_t *job);     /* borrowed */
+const char *sl_job_path(const sl_job_t *job);       /* borrowed */
+const char *sl_job_query(const sl_job_t *job);      /* borrowed; without '?' */
+/* Value of the first header named name (case-insensitive), a new string the caller frees,
+   or NULL. */
+char *sl_job_header(const sl_job_t *job, const char *name);
+/* The raw header block "Name: value\r\n"... (borrowed). */
+const char *sl_job_headers(const sl_job_t *job, size_t *size);
+/* Value of query parameter name (not percent-decoded), a new string the caller frees, or
+   NULL. */
+char *sl_job_query_param(const sl_job_t *job, const char *name);
+const void *sl_job_body(const sl_job_t *job, size_t *size); /* borrowed */
+/* Milliseconds left before the request's deadline; INT64_MAX if it has none. */
+int64_t sl_job_time_left_ms(const sl_job_t *job);
+
+/* --- The job: the reply (write) --- */
+
+/* Sets the HTTP status (100..599). Returns 0 or -1. Ignored for plain MDP requests. */
+int sl_job_set_status(sl_job_t *job, int status);
+/* Adds a response header; -1 if name or value is invalid (CR/LF are refused). */
+int sl_job_add_header(sl_job_t *job, const char *name, const char *value);
+/* Appends to the reply body. Returns 0 or -1 (out of memory). */
+int sl_job_write(sl_job_t *job, const void *data, size_t size);
+/* Sends what was written so far as an MDP/0.2 PARTIAL (the first one carries the status
+   and headers); the client sees a chunked HTTP response. Returns 0 or -1 (the status and
+   headers can no longer change after the first flush). */
+int sl_job_flush(sl_job_t *job);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
