@@ -30,6 +30,7 @@
 #define SL_DEFAULT_JOB_TIMEOUT_MS     0      /* 0 = no job timeout beyond the request deadline */
 #define SL_DEFAULT_DRAIN_TIMEOUT_MS   30000  /* SIGTERM: time a job in hand may take to finish */
 #define SL_BUSY_DEFAULT_MS            5000   /* builtin:busy without ?ms= (the seed's doSomeWork) */
+#define SL_RSS_CHECK_INTERVAL_MS      1000   /* supervisor reads each child's /proc/PID/statm this often */
 
 /* Gateway */
 #define SL_DEFAULT_LISTEN_PORT        8080
@@ -41,5 +42,20 @@
 #define SL_DEFAULT_KEEPALIVE_MS       5000   /* idle keep-alive connection timeout */
 #define SL_DEFAULT_REQUEST_READ_MS    10000  /* time to receive one request's headers and body */
 #define SL_MAX_HEADERS                64     /* civetweb's MG_MAX_HEADERS: more answers 431 */
+
+/* Gateway, continued */
+#define SL_MAX_ROUTE_BUDGET           100000 /* largest --route budget= */
+#define SL_MAX_ROUTE_PREFIX           1024   /* bytes in a route prefix */
+#define SL_MAX_BODY_LIMIT             (SL_MAX_MESSAGE_BYTES - 65536) /* body + envelope fit a frame */
+#define SL_MAX_GATEWAY_THREADS        1024   /* cap on the derived civetweb thread count */
+#define SL_DEFAULT_PROBE_MS           500    /* gateway readiness: mmi.service per service */
+#define SL_DEFAULT_GATEWAY_DRAIN_MS   5000   /* SIGTERM: time in-flight requests may take */
+#define SL_GATEWAY_RECONNECT_MS       100    /* gateway -> broker reconnect interval */
+#define SL_GATEWAY_RECONNECT_MAX_MS   1000
+
+/* Broker internals (appended by the broker work) */
+#define SL_BROKER_HWM                 100000 /* ZMQ_SNDHWM/RCVHWM: room for pipelined clients */
+#define SL_BROKER_RECV_BATCH          256    /* messages handled per wake-up before timers run */
+#define SL_BROKER_SHUTDOWN_LINGER_MS  1000   /* time to flush DISCONNECTs and errors at exit */
 
 #endif

@@ -1,0 +1,359 @@
+/*  sl_mdp: the Majordomo codec, MDP/0.1 (RFC 7) and MDP/0.2 (RFC 18), both sub-protocols.
+    Turns czmq messages into sl_mdp_msg_t and back. It owns the command-byte tables and
+    every frame-level check; it does no I/O and knows nothing of routing-id frames, queues
+    or heartbeat timing (the broker and worker own those). */
+#include "sl_mdp.h"
+#include "sl_defaults.h"
+
+#include <assert.h>
+#include <string.h>
+
+/* Command bytes on the wire, per version and sub-protocol. 0 means "no such command". */
+static const byte s_worker_v01[] = {
+    [SL_MDP_READY] = 0x01, [SL_MDP_REQUEST] = 0x02,   [SL_MDP_PARTIAL] = 0x00,
+    [SL_MDP_FINAL] = 0x03, [SL_MDP_HEARTBEAT] = 0x04, [SL_MDP_DISCONNECT] = 0x05,
+};
+static const byte s_worker_v02[] = {
+    [SL_MDP_READY] = 0x01, [SL_MDP_REQUEST] = 0x02,   [SL_MDP_PARTIAL] = 0x03,
+    [SL_MDP_FINAL] = 0x04, [SL_MDP_HEARTBEAT] = 0x05, [SL_MDP_DISCONNECT] = 0x06,
+};
+static const byte s_client_v02[] = {
+    [SL_MDP_READY] = 0x00, [SL_MDP_REQUEST] = 0x01,   [SL_MDP_PARTIAL] = 0x02,
+    [SL_MDP_FINAL] = 0x03, [SL_MDP_HEARTBEAT] = 0x00, [SL_MDP_DISCONNECT] = 0x00,
+};
+
+#define S_COMMAND_LAST SL_MDP_DISCONNECT
+
+static bool s_frame_is(zframe_t *frame, const char *text)
+{
+    size_t size = strlen(text);
+    return frame && zframe_size(frame) == size && memcmp(zframe_data(frame), text, size) == 0;
+}
+
+/* Maps a wire byte back to a command through one of the tables above; 0 if unknown. */
+static int s_command_from_byte(const byte *table, byte value)
+{
+    if (value == 0)
+        return 0;
+    for (int command = SL_MDP_READY; command <= S_COMMAND_LAST; command++)
+        if (table[command] == value)
+            return command;
+    return 0;
+}
+
+/* RFC 7/18 say "printable string"; we also refuse space so names are log-safe tokens. */
+static bool s_service_valid(zframe_t *frame)
+{
+    size_t size = zframe_size(frame);
+    if (size < 1 || size > SL_MAX_SERVICE_NAME)
+        return false;
+    const byte *data = zframe_data(frame);
+    for (size_t index = 0; index < size; index++)
+        if (data[index] < 0x21 || data[index] > 0x7e)
+            return false;
+    return true;
+}
+
+/* Is command something the sender may send in this direction? */
+static bool s_command_allowed(bool worker_side, sl_mdp_direction_t direction,
+                              sl_mdp_command_t command)
+{
+    if (!worker_side)
+        return direction == SL_MDP_TO_BROKER
+                   ? command == SL_MDP_REQUEST
+                   : (command == SL_MDP_PARTIAL || command == SL_MDP_FINAL);
+    switch (command) {
+    case SL_MDP_HEARTBEAT:
+    case SL_MDP_DISCONNECT:
+        return true;
+    case SL_MDP_REQUEST:
+        return direction == SL_MDP_FROM_BROKER;
+    case SL_MDP_READY:
+    case SL_MDP_PARTIAL:
+    case SL_MDP_FINAL:
+        return direction == SL_MDP_TO_BROKER;
+    }
+    return false;
+}
+
+/* Moves what is left of msg into a fresh body message. */
+static zmsg_t *s_take_body(zmsg_t *msg)
+{
+    zmsg_t *body = zmsg_new();
+    zframe_t *frame;
+    while ((frame = zmsg_pop(msg)))
+        zmsg_append(body, &frame);
+    return body;
+}
+
+static int s_decode(zmsg_t *msg, sl_mdp_direction_t direction, sl_mdp_msg_t *out,
+                    const char **reason)
+{
+    if (zmsg_size(msg) == 0) {
+        *reason = "empty message";
+        return -1;
+    }
+    /* RFC 7: "Frame 0: Empty (zero bytes ...)" precedes "MDPC01"/"MDPW01";
+       RFC 18 removed it: "Frame 0: MDPC02" / "MDPW02". */
+    zframe_t *first = zmsg_first(msg);
+    bool leading_empty = zframe_size(first) == 0;
+    if (leading_empty) {
+        zframe_t *empty = zmsg_pop(msg);
+        zframe_destroy(&empty);
+    }
+    zframe_t *protocol = zmsg_pop(msg);
+    if (!protocol) {
+        *reason = "missing protocol frame";
+        return -1;
+    }
+    bool worker_side;
+    sl_mdp_version_t version;
+    if (s_frame_is(protocol, SL_MDPC01) || s_frame_is(protocol, SL_MDPW01))
+        version = SL_MDP_V01;
+    else if (s_frame_is(protocol, SL_MDPC02) || s_frame_is(protocol, SL_MDPW02))
+        version = SL_MDP_V02;
+    else {
+        zframe_destroy(&protocol);
+        *reason = "unknown protocol";
+        return -1;
+    }
+    worker_side = s_frame_is(protocol, SL_MDPW01) || s_frame_is(protocol, SL_MDPW02);
+    zframe_destroy(&protocol);
+    if (leading_empty != (version == SL_MDP_V01)) {
+        *reason =
+            leading_empty ? "empty frame before MDP/0.2 header" : "MDP/0.1 without empty frame";
+        return -1;
+    }
+    out->version = version;
+    out->from_worker_side = worker_side;
+
+    int command;
+    if (!worker_side && version == SL_MDP_V01)
+        /* RFC 7 client messages carry no command: the direction says what they are. */
+        command = direction == SL_MDP_TO_BROKER ? SL_MDP_REQUEST : SL_MDP_FINAL;
+    else {
+        zframe_t *command_frame = zmsg_pop(msg);
+        if (!command_frame) {
+            *reason = "missing command frame";
+            return -1;
+        }
+        if (zframe_size(command_frame) != 1) {
+            zframe_destroy(&command_frame);
+            *reason = "command frame is not one byte";
+            return -1;
+        }
+        const byte *table = !worker_side            ? s_client_v02
+                            : version == SL_MDP_V01 ? s_worker_v01
+                                                    : s_worker_v02;
+        command = s_command_from_byte(table, zframe_data(command_frame)[0]);
+        zframe_destroy(&command_frame);
+        if (command == 0) {
+            *reason = "unknown command";
+            return -1;
+        }
+        if (!s_command_allowed(worker_side, direction, command)) {
+            *reason = "command not valid in this direction";
+            return -1;
+        }
+    }
+    out->command = command;
+
+    if (!worker_side) {
+        /* Client: service name, then body frames. */
+        out->service = zmsg_pop(msg);
+        if (!out->service) {
+            *reason = "missing service name";
+            return -1;
+        }
+        if (!s_service_valid(out->service)) {
+            *reason = "bad service name";
+            return -1;
+        }
+        out->body = s_take_body(msg);
+        return 0;
+    }
+    switch (command) {
+    case SL_MDP_READY:
+        /* RFC 7/18: READY is exactly the header, the command and the service name. */
+        out->service = zmsg_pop(msg);
+        if (!out->service) {
+            *reason = "missing service name";
+            return -1;
+        }
+        if (!s_service_valid(out->service)) {
+            *reason = "bad service name";
+            return -1;
+        }
+        if (zmsg_size(msg) != 0) {
+            *reason = "extra frames after READY";
+            return -1;
+        }
+        return 0;
+    case SL_MDP_HEARTBEAT:
+    case SL_MDP_DISCONNECT:
+        if (zmsg_size(msg) != 0) {
+            *reason = "extra frames after HEARTBEAT or DISCONNECT";
+            return -1;
+        }
+        return 0;
+    default:
+        break;
+    }
+    /* RFC 18: "The REQUEST, PARTIAL and FINAL commands SHALL contain precisely one client
+       address frame. This frame MUST be followed by an empty (zero sized) frame." */
+    out->address = zmsg_pop(msg);
+    if (!out->address) {
+        *reason = "missing client address";
+        return -1;
+    }
+    if (zframe_size(out->address) < 1 || zframe_size(out->address) > SL_MAX_ADDRESS_BYTES) {
+        *reason = "bad client address size";
+        return -1;
+    }
+    zframe_t *delimiter = zmsg_pop(msg);
+    if (!delimiter || zframe_size(delimiter) != 0) {
+        zframe_destroy(&delimiter);
+        *reason = "missing empty delimiter after address";
+        return -1;
+    }
+    zframe_destroy(&delimiter);
+    out->body = s_take_body(msg);
+    return 0;
+}
+
+int sl_mdp_decode(zmsg_t **msg_p, sl_mdp_direction_t direction, sl_mdp_msg_t *out,
+                  const char **reason)
+{
+    assert(msg_p && out);
+    const char *scratch = NULL;
+    if (!reason)
+        reason = &scratch;
+    memset(out, 0, sizeof *out);
+    *reason = NULL;
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    if (!msg) {
+        *reason = "empty message";
+        return -1;
+    }
+    int rc = s_decode(msg, direction, out, reason);
+    zmsg_destroy(&msg);
+    if (rc != 0)
+        sl_mdp_msg_reset(out);
+    return rc;
+}
+
+void sl_mdp_msg_reset(sl_mdp_msg_t *msg)
+{
+    if (!msg)
+        return;
+    zframe_destroy(&msg->service);
+    zframe_destroy(&msg->address);
+    zmsg_destroy(&msg->body);
+    memset(msg, 0, sizeof *msg);
+}
+
+/* Appends the frames of *body_p to msg and destroys the emptied body. */
+static void s_append_body(zmsg_t *msg, zmsg_t **body_p)
+{
+    if (!body_p || !*body_p)
+        return;
+    zframe_t *frame;
+    while ((frame = zmsg_pop(*body_p)))
+        zmsg_append(msg, &frame);
+    zmsg_destroy(body_p);
+}
+
+/* A new message holding the protocol header: [empty] "MDPx0n". */
+static zmsg_t *s_header(sl_mdp_version_t version, bool worker_side)
+{
+    assert(version == SL_MDP_V01 || version == SL_MDP_V02);
+    zmsg_t *msg = zmsg_new();
+    if (version == SL_MDP_V01) {
+        zmsg_addmem(msg, "", 0);
+        zmsg_addstr(msg, worker_side ? SL_MDPW01 : SL_MDPC01);
+    } else
+        zmsg_addstr(msg, worker_side ? SL_MDPW02 : SL_MDPC02);
+    return msg;
+}
+
+static void s_add_command(zmsg_t *msg, const byte *table, sl_mdp_command_t command)
+{
+    assert(command >= SL_MDP_READY && command <= S_COMMAND_LAST);
+    byte value = table[command];
+    assert(value != 0); /* e.g. PARTIAL for an MDP/0.1 peer: a programming error */
+    zmsg_addmem(msg, &value, 1);
+}
+
+zmsg_t *sl_mdp_encode_client_request(sl_mdp_version_t version, const char *service, zmsg_t **body_p)
+{
+    assert(service);
+    zmsg_t *msg = s_header(version, false);
+    if (version == SL_MDP_V02)
+        s_add_command(msg, s_client_v02, SL_MDP_REQUEST);
+    zmsg_addstr(msg, service);
+    s_append_body(msg, body_p);
+    return msg;
+}
+
+zmsg_t *sl_mdp_encode_client_reply(sl_mdp_version_t version, sl_mdp_command_t command,
+                                   zframe_t *service, zmsg_t **body_p)
+{
+    assert(service);
+    assert(command == SL_MDP_FINAL || (command == SL_MDP_PARTIAL && version == SL_MDP_V02));
+    zmsg_t *msg = s_header(version, false);
+    if (version == SL_MDP_V02)
+        s_add_command(msg, s_client_v02, command);
+    zmsg_addmem(msg, zframe_data(service), zframe_size(service));
+    s_append_body(msg, body_p);
+    return msg;
+}
+
+zmsg_t *sl_mdp_encode_ready(sl_mdp_version_t version, const char *service)
+{
+    assert(service);
+    zmsg_t *msg = s_header(version, true);
+    s_add_command(msg, version == SL_MDP_V01 ? s_worker_v01 : s_worker_v02, SL_MDP_READY);
+    zmsg_addstr(msg, service);
+    return msg;
+}
+
+zmsg_t *sl_mdp_encode_worker_job(sl_mdp_version_t version, sl_mdp_command_t command,
+                                 zframe_t *address, zmsg_t **body_p)
+{
+    assert(address);
+    assert(command == SL_MDP_REQUEST || command == SL_MDP_PARTIAL || command == SL_MDP_FINAL);
+    zmsg_t *msg = s_header(version, true);
+    s_add_command(msg, version == SL_MDP_V01 ? s_worker_v01 : s_worker_v02, command);
+    zmsg_addmem(msg, zframe_data(address), zframe_size(address));
+    zmsg_addmem(msg, "", 0);
+    s_append_body(msg, body_p);
+    return msg;
+}
+
+zmsg_t *sl_mdp_encode_worker_signal(sl_mdp_version_t version, sl_mdp_command_t command)
+{
+    assert(command == SL_MDP_HEARTBEAT || command == SL_MDP_DISCONNECT);
+    zmsg_t *msg = s_header(version, true);
+    s_add_command(msg, version == SL_MDP_V01 ? s_worker_v01 : s_worker_v02, command);
+    return msg;
+}
+
+const char *sl_mdp_command_name(sl_mdp_command_t command)
+{
+    switch (command) {
+    case SL_MDP_READY:
+        return "READY";
+    case SL_MDP_REQUEST:
+        return "REQUEST";
+    case SL_MDP_PARTIAL:
+        return "PARTIAL";
+    case SL_MDP_FINAL:
+        return "FINAL";
+    case SL_MDP_HEARTBEAT:
+        return "HEARTBEAT";
+    case SL_MDP_DISCONNECT:
+        return "DISCONNECT";
+    }
+    return "UNKNOWN";
+}
