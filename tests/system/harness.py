@@ -1,0 +1,174 @@
+"""Shared helpers for slowlane system tests: free ports, real binaries as child processes,
+waiting on conditions (never fixed sleeps), and a minimal MDP/0.2 client for the tests.
+
+Each test file is a unittest module run as its own process by ctest."""
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+import zmq
+
+BIN = os.environ.get("SLOWLANE_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "bin")
+SOURCE = os.environ.get("SLOWLANE_SOURCE") or os.path.join(os.path.dirname(__file__), "..", "..")
+
+# Short timers so tests run in milliseconds, not seconds.
+HEARTBEAT_MS = 100
+LIVENESS = 3
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout=10.0, interval=0.01, what="condition"):
+    """Polls condition() until it returns a truthy value; returns it, or fails the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Process:
+    """A real slowlane binary (or any command) as a child in its own process group."""
+
+    def __init__(self, args, env=None, name=None):
+        self.name = name or os.path.basename(args[0])
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.log_path = f"/tmp/slowlane-test-{os.getpid()}-{self.name}-{time.monotonic_ns()}.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=full_env, start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            os.kill(self.proc.pid, sig)
+
+    def stop(self, sig=None, timeout=10.0):
+        """Signals the process (default SIGTERM) and waits; kills its whole group if it does
+        not exit. (The default is resolved here: in the class body, `signal` is the method.)"""
+        sig = signal.SIGTERM if sig is None else sig
+        if self.alive():
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        else:
+            self.proc.wait()
+        # Reap anything left in the group (workers of a supervisor).
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.log.close()
+        return self.proc.returncode
+
+    def output(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+def binary(name):
+    path = os.path.join(BIN, name)
+    if not os.path.exists(path):
+        raise unittest.SkipTest(f"{path} not built")  # reported as skipped, never as passed
+    return path
+
+
+def start_broker(port=None, extra=()):
+    port = port or free_port()
+    proc = Process([binary("slowlane-broker"), "--bind", f"tcp://127.0.0.1:{port}",
+                    "--heartbeat-ms", str(HEARTBEAT_MS), "--liveness", str(LIVENESS), *extra],
+                   name="broker")
+    proc.endpoint = f"tcp://127.0.0.1:{port}"
+    proc.port = port
+    return proc
+
+
+def start_workers(endpoint, service, handler, count=1, extra=()):
+    return Process([binary("slowlane-worker"), "--broker", endpoint, "--service", service,
+                    "--count", str(count), "--handler", handler,
+                    "--heartbeat-ms", str(HEARTBEAT_MS), "--liveness", str(LIVENESS), *extra],
+                   name=f"worker-{service}")
+
+
+class MdpClient:
+    """A minimal MDP/0.2 client on a DEALER (the shape the gateway uses)."""
+
+    def __init__(self, endpoint, context=None):
+        self.context = context or zmq.Context.instance()
+        self.socket = self.context.socket(zmq.DEALER)
+        self.socket.linger = 0
+        self.socket.connect(endpoint)
+
+    def send(self, service, *body):
+        self.socket.send_multipart([b"MDPC02", b"\x01", service.encode(), *body])
+
+    def recv(self, timeout_ms=5000):
+        """Returns the reply frames [MDPC02, command, service, body...] or None on timeout."""
+        if self.socket.poll(timeout_ms, zmq.POLLIN):
+            return self.socket.recv_multipart()
+        return None
+
+    def request(self, service, *body, timeout_ms=5000):
+        self.send(service, *body)
+        return self.recv(timeout_ms)
+
+    def close(self):
+        self.socket.close()
+
+
+def envelope_request(request_id, method="GET", path="/", query="", headers=b"", body=b"",
+                     timeout_ms=5000, retry=True):
+    """The 9 body frames of a request envelope (docs/protocol.md)."""
+    return [b"SLREQ/1", request_id.encode(), str(timeout_ms).encode(), b"1" if retry else b"0",
+            method.encode(), path.encode(), query.encode(), headers, body]
+
+
+def mmi_service_ready(endpoint, service):
+    """True if the broker at endpoint reports service as having a worker (8/MMI)."""
+    client = MdpClient(endpoint)
+    try:
+        reply = client.request("mmi.service", service.encode(), timeout_ms=1000)
+        return reply is not None and reply[-1] == b"200"
+    finally:
+        client.close()
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=10.0):
+    """One HTTP/1.1 request to 127.0.0.1:port; returns (status, headers dict, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def main():
+    unittest.main(verbosity=2)
