@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Gateway benchmarks on `slowlane up` defaults (figures, not tests):
+#   1. /fast through the whole path: wrk -t2 -c50 -d10s (target >= 15,000 req/s, no non-2xx)
+#   2. /fast latency while /slow is saturated: 8 concurrent 2-second /slow requests kept in
+#      flight against 2 slow workers, /fast measured with wrk -t1 -c2 (target p99 <= 5 ms)
+# Usage: bench/gateway_bench.sh [duration-seconds]   (expects build/bin from scripts/build.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-10}
+bin=build/bin
+command -v wrk >/dev/null || { echo "gateway_bench: wrk missing (scripts/install-deps.sh)" >&2; exit 1; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+broker_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+log=$(mktemp /tmp/slowlane-bench-XXXX.log)
+"$bin/slowlane" up --listen "$port" --bind "tcp://127.0.0.1:$broker_port" --log-level warn >"$log" 2>&1 &
+up_pid=$!
+slow_pids=()
+cleanup() {
+    for p in "${slow_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    kill -TERM "$up_pid" 2>/dev/null || true
+    wait "$up_pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+for _ in $(seq 1 200); do
+    grep -q "ready" "$log" && break
+    kill -0 "$up_pid" 2>/dev/null || { cat "$log"; exit 1; }
+    sleep 0.05
+done
+grep -q "ready" "$log" || { echo "gateway_bench: cluster not ready"; cat "$log"; exit 1; }
+
+echo "== /fast throughput: wrk -t2 -c50 -d${duration}s --latency http://127.0.0.1:$port/fast"
+wrk -t2 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee /tmp/slowlane-wrk-fast.txt
+grep -q "Non-2xx" /tmp/slowlane-wrk-fast.txt && echo "!! non-2xx answers above" || echo "non-2xx: 0"
+
+echo
+echo "== /fast latency while /slow is saturated (8 x /slow?ms=2000 in flight, 2 slow workers)"
+for i in $(seq 1 8); do
+    ( end=$((SECONDS + duration + 4))
+      while [ $SECONDS -lt $end ]; do curl -s -o /dev/null "http://127.0.0.1:$port/slow?ms=2000"; done ) &
+    slow_pids+=($!)
+done
+sleep 1 # let the slow flood fill the slow workers and their queue before measuring
+wrk -t1 -c2 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee /tmp/slowlane-wrk-fast-under-slow.txt
+grep -q "Non-2xx" /tmp/slowlane-wrk-fast-under-slow.txt && echo "!! non-2xx answers above" || echo "non-2xx: 0"

@@ -1,0 +1,214 @@
+"""Interoperability: the real slowlane-broker against third-party-style MDP/0.1 and MDP/0.2
+clients and workers (tests/system/mdp_peers.py, written from RFC 7, 18 and 8 alone).
+Each check quotes the RFC clause it holds the broker to. Short heartbeats (harness) keep the
+timer tests in the hundreds of milliseconds; every wait polls a condition."""
+import os
+import signal
+import statistics
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from mdp_peers import Mdp01Client, Mdp02Client, MdpWorker  # noqa: E402
+
+HB = harness.HEARTBEAT_MS / 1000
+LIVENESS = harness.LIVENESS
+
+
+def mmi_service(endpoint, name, version=2, timeout_ms=500):
+    """Asks mmi.service about name; returns the status frame (b"200"/b"404") or None."""
+    client = Mdp01Client(endpoint) if version == 1 else Mdp02Client(endpoint)
+    try:
+        if version == 1:
+            body = client.request("mmi.service", name.encode(), timeout_ms=timeout_ms)
+        else:
+            reply = client.request("mmi.service", name.encode(), timeout_ms=timeout_ms)
+            body = None if reply is None else reply[1]
+        return None if body is None else body[-1]
+    finally:
+        client.close()
+
+
+class InteropTest(unittest.TestCase):
+    def setUp(self):
+        self.broker = harness.start_broker()
+        self.addCleanup(self.broker.stop)
+        self.endpoint = self.broker.endpoint
+        harness.wait_for(lambda: mmi_service(self.endpoint, "nobody", timeout_ms=200),
+                         what="the broker to answer mmi.service")
+
+    def start_worker(self, service, version, handler=None, wait=True):
+        worker = MdpWorker(self.endpoint, service, version, handler,
+                           heartbeat_ms=harness.HEARTBEAT_MS, liveness=LIVENESS).start()
+        self.addCleanup(worker.stop)
+        if wait:
+            harness.wait_for(lambda: mmi_service(self.endpoint, service) == b"200",
+                             what=f"{service} to register")
+        return worker
+
+    def client(self, version, **kwargs):
+        client = Mdp01Client(self.endpoint, **kwargs) if version == 1 else Mdp02Client(self.endpoint)
+        self.addCleanup(client.close)
+        return client
+
+    # -- request / reply across versions -------------------------------------------------------
+    def test_v01_client_and_v01_worker(self):
+        worker = self.start_worker("v1echo", 1)
+        body = [b"hello", b"\x00\xff\x01 binary", b"", b"last"]
+        for use_req in (False, True):
+            # RFC 7: "C: REQUEST / B: REPLY" and "Frames 3+: Reply body (opaque binary)"
+            reply = self.client(1, use_req_socket=use_req).request("v1echo", *body)
+            self.assertEqual(reply, body)
+        self.assertEqual(worker.requests, [body, body])
+        self.assertEqual(worker.errors, [])
+
+    def test_v02_client_and_v02_worker_with_partials(self):
+        def streamer(body):
+            return [[b"part-1"], [b"part-2", b"\x00"], [b"final"] + body]
+        worker = self.start_worker("v2stream", 2, streamer)
+        client = self.client(2)
+        # RFC 18: "The worker SHALL send zero or more PARTIAL commands for a single REQUEST,
+        # followed by exactly one FINAL command." / "The client MUST be prepared to handle
+        # zero or more PARTIAL commands from the broker."
+        partials, final = client.request("v2stream", b"payload")
+        self.assertEqual(partials, [[b"part-1"], [b"part-2", b"\x00"]])
+        self.assertEqual(final, [b"final", b"payload"])
+        # RFC 18: "After a FINAL command, the broker SHALL not send any further commands to
+        # the client."
+        self.assertIsNone(client.recv(timeout_ms=int(HB * 2000)))
+        self.assertEqual(worker.errors, [])
+
+    def test_v01_client_and_v02_worker(self):
+        self.start_worker("v2echo", 2)
+        body = [b"opaque", b"\xde\xad\xbe\xef", b""]
+        self.assertEqual(self.client(1).request("v2echo", *body), body)
+
+    def test_v02_client_and_v01_worker(self):
+        self.start_worker("v1echo", 1)
+        body = [b"\x00", b"frames", b"untouched"]
+        self.assertEqual(self.client(2).request("v1echo", *body), ([], body))
+
+    def test_many_requests_spread_over_workers(self):
+        # RFC 7: "Allow the broker to implement a "least recently used" pattern for task
+        # distribution to workers for a given service." Two idle workers both get work.
+        first = self.start_worker("pool", 2)
+        second = self.start_worker("pool", 1)
+        harness.wait_for(lambda: first.registrations and second.registrations)
+        client = self.client(2)
+        for i in range(20):
+            client.send("pool", str(i).encode())
+        replies = sorted(int(client.recv()[2][0]) for _ in range(20))
+        self.assertEqual(replies, list(range(20)))
+        self.assertGreater(len(first.requests), 0)
+        self.assertGreater(len(second.requests), 0)
+
+    # -- 8/MMI -------------------------------------------------------------------------------
+    def test_mmi_service(self):
+        self.start_worker("present", 2)
+        for version in (1, 2):
+            # RFC 8: "mmi.service - ... responds with "200" (Found) if there is at least one
+            # worker registered for the service, or "404" (Not found) if there are no workers"
+            self.assertEqual(mmi_service(self.endpoint, "present", version), b"200")
+            self.assertEqual(mmi_service(self.endpoint, "absent", version), b"404")
+
+    def test_mmi_unimplemented_is_501(self):
+        # RFC 8: "Any unimplemented services in the "mmi." namespace MUST result in a reply
+        # "501" (Not implemented)."
+        reply = self.client(1).request("mmi.other", b"x")
+        self.assertEqual(reply, [b"501"])
+        partials, final = self.client(2).request("mmi.discovery", b"x")
+        self.assertEqual((partials, final), ([], [b"501"]))
+
+    def test_worker_may_not_register_mmi(self):
+        for version in (1, 2):
+            worker = MdpWorker(self.endpoint, "mmi.foo", version,
+                               heartbeat_ms=harness.HEARTBEAT_MS).open()
+            self.addCleanup(worker.close)
+            # RFC 8: "An MMI broker implementation ... MUST disconnect any workers that
+            # attempt to register servics in this namespace."
+            reply = worker.receive(timeout_ms=2000)
+            while reply is not None and reply[0] == "HEARTBEAT":
+                reply = worker.receive(timeout_ms=2000)
+            self.assertIsNotNone(reply, f"no DISCONNECT for MDP/0.{version} READY mmi.foo")
+            self.assertEqual(reply[0], "DISCONNECT")
+        self.assertNotEqual(mmi_service(self.endpoint, "mmi.foo"), b"200")
+
+    def test_unexpected_final_gets_disconnect(self):
+        worker = MdpWorker(self.endpoint, "rogue", 2, heartbeat_ms=harness.HEARTBEAT_MS).open()
+        self.addCleanup(worker.close)
+        harness.wait_for(lambda: mmi_service(self.endpoint, "rogue") == b"200")
+        # RFC 18: "The broker MUST respond to any valid but unexpected command by sending
+        # DISCONNECT and then no further commands to that worker." A FINAL with no REQUEST
+        # outstanding is such a command.
+        worker.command("FINAL", b"no-such-client", b"", b"unasked")
+        reply = worker.receive(timeout_ms=2000)
+        while reply is not None and reply[0] == "HEARTBEAT":
+            reply = worker.receive(timeout_ms=2000)
+        self.assertEqual(reply and reply[0], "DISCONNECT")
+        harness.wait_for(lambda: mmi_service(self.endpoint, "rogue") == b"404",
+                         what="the disconnected worker to be forgotten")
+
+    # -- heartbeating ------------------------------------------------------------------------
+    def test_broker_heartbeats_idle_worker(self):
+        for version in (1, 2):
+            worker = self.start_worker(f"beat{version}", version)
+            # RFC 7/18: "Both broker and worker MUST send heartbeats at regular and agreed-upon
+            # intervals."
+            harness.wait_for(lambda: len(worker.heartbeats) >= 8, timeout=20 * HB + 2,
+                             what=f"8 broker HEARTBEATs to an MDP/0.{version} worker")
+            beats = worker.heartbeats[-8:]
+            gaps = [b - a for a, b in zip(beats, beats[1:])]
+            median = statistics.median(gaps)
+            self.assertGreater(median, 0.5 * HB, f"heartbeats too fast: {gaps}")
+            self.assertLess(median, 2.0 * HB, f"heartbeats too slow: {gaps}")
+            self.assertEqual(worker.disconnects, [])
+            self.assertEqual(worker.registrations, 1)
+
+    def test_silent_worker_is_dropped(self):
+        for version in (1, 2):
+            service = f"silent{version}"
+            worker = self.start_worker(service, version)
+            worker.frozen.set()
+            stopped = time.monotonic()
+            # RFC 7/18: "A peer MUST consider the other peer "disconnected" if no heartbeat
+            # arrives within some multiple of that interval"; docs: heartbeat x liveness.
+            harness.wait_for(lambda: mmi_service(self.endpoint, service) == b"404",
+                             timeout=(LIVENESS + 2) * HB + 2, interval=0.005,
+                             what=f"silent MDP/0.{version} worker to expire")
+            elapsed = time.monotonic() - stopped
+            # The last heartbeat went out at most one interval before the freeze, and the
+            # broker checks once per interval: expiry falls in ((liveness-1), liveness+1] x HB.
+            self.assertGreaterEqual(elapsed, (LIVENESS - 1) * HB * 0.9, "expired too early")
+            self.assertLessEqual(elapsed, (LIVENESS + 1) * HB + 0.25, "expired too late")
+
+    def test_worker_reconnects_after_broker_restart(self):
+        worker = self.start_worker("phoenix", 2)
+        port = self.broker.port
+        self.broker.stop(signal.SIGTERM)
+        # architecture.md: "The broker sends DISCONNECT to every worker on SIGTERM"; RFC 18:
+        # the worker "MUST close its socket, and reconnect to the broker on a new socket."
+        harness.wait_for(lambda: worker.disconnects, what="DISCONNECT from a stopping broker")
+        self.broker = harness.start_broker(port=port)
+        self.addCleanup(self.broker.stop)
+        harness.wait_for(lambda: mmi_service(self.endpoint, "phoenix") == b"200",
+                         what="worker to register with the new broker")
+        self.assertGreaterEqual(worker.registrations, 2)
+        self.assertEqual(self.client(2).request("phoenix", b"again"), ([], [b"again"]))
+
+    # -- the real C worker, as a plain MDP peer sees it --------------------------------------
+    def test_c_worker_echoes_opaque_body(self):
+        workers = harness.start_workers(self.endpoint, "cecho", "builtin:echo")
+        self.addCleanup(workers.stop)
+        harness.wait_for(lambda: mmi_service(self.endpoint, "cecho") == b"200",
+                         what="slowlane-worker builtin:echo to register")
+        body = b"opaque \x00\xff bytes, no envelope"
+        # brief.md: "A request that is not an envelope (a plain MDP client's opaque frames)
+        # reaches the handler as a body with no HTTP metadata; builtin:echo returns it."
+        self.assertEqual(self.client(1).request("cecho", body), [body])
+        self.assertEqual(self.client(2).request("cecho", body), ([], [body]))
+
+
+if __name__ == "__main__":
+    harness.main()
