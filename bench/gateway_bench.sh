@@ -22,11 +22,11 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 1 200); do
-    grep -q "ready" "$log" && break
+    grep -q "slowlane up: ready" "$log" && break
     kill -0 "$up_pid" 2>/dev/null || { cat "$log"; exit 1; }
     sleep 0.05
 done
-grep -q "ready" "$log" || { echo "gateway_bench: cluster not ready"; cat "$log"; exit 1; }
+grep -q "slowlane up: ready" "$log" || { echo "gateway_bench: cluster not ready"; cat "$log"; exit 1; }
 
 echo "== /fast throughput: wrk -t2 -c50 -d${duration}s --latency http://127.0.0.1:$port/fast"
 wrk -t2 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee /tmp/slowlane-wrk-fast.txt

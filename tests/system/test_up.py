@@ -37,7 +37,7 @@ class SlowlaneUp(unittest.TestCase):
                                    "--bind", self.endpoint, "--fast-workers", str(fast),
                                    "--slow-workers", str(slow), "--heartbeat-ms", "200"],
                                   name="up")
-        harness.wait_for(lambda: "ready" in self.up.output() or not self.up.alive(), 30,
+        harness.wait_for(lambda: "slowlane up: ready" in self.up.output() or not self.up.alive(), 30,
                          what="slowlane up to say ready")
         self.assertTrue(self.up.alive(), self.up.output())
 
@@ -121,8 +121,8 @@ class SlowlaneUp(unittest.TestCase):
     def test_a_component_that_dies_stops_the_cluster(self):
         self.start()
         gateway = [pid for pid in processes_mentioning(self.endpoint)
-                   if f"--listen {self.port}" in open(f"/proc/{pid}/cmdline", "rb").read()
-                   .replace(b"\0", b" ").decode()]
+                   if open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0]
+                   .endswith(b"slowlane-gateway")]
         self.assertEqual(len(gateway), 1)
         os.kill(gateway[0], signal.SIGKILL)
         self.up.proc.wait(30)
