@@ -52,6 +52,8 @@
 #define SL_DEFAULT_GATEWAY_DRAIN_MS   5000   /* SIGTERM: time in-flight requests may take */
 #define SL_GATEWAY_RECONNECT_MS       100    /* gateway -> broker reconnect interval */
 #define SL_GATEWAY_RECONNECT_MAX_MS   1000
+#define SL_MAX_HEADER_BYTES           32768  /* request header fields in all: more answers 431 */
+#define SL_GATEWAY_MAX_REQUEST_HEAD   65536  /* civetweb's buffer; a bigger head is a 400 */
 
 /* Broker internals (appended by the broker work) */
 #define SL_BROKER_HWM                 100000 /* ZMQ_SNDHWM/RCVHWM: room for pipelined clients */

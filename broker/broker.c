@@ -1,0 +1,433 @@
+/*  broker: the event loop on the one ROUTER socket. Receives, tells clients from workers by
+    the protocol frame, runs the worker side of MDP (registration, heartbeats, expiry,
+    identity takeover, protocol violations) and answers 8/MMI itself. What happens to a
+    request once accepted is broker_dispatch.c's job. */
+#include "broker_private.h"
+
+/* Copies a frame the codec already checked (1..255 printable bytes) into a C string. */
+static void s_frame_text(zframe_t *frame, char *buffer, size_t size)
+{
+    size_t length = zframe_size(frame);
+    if (length >= size)
+        length = size - 1;
+    memcpy(buffer, zframe_data(frame), length);
+    buffer[length] = 0;
+}
+
+static void s_send_signal(broker_t *self, zframe_t *to, sl_mdp_version_t version,
+                          sl_mdp_command_t command)
+{
+    zmsg_t *msg = sl_mdp_encode_worker_signal(version, command);
+    broker_send(self, to, &msg);
+}
+
+void broker_send(broker_t *self, zframe_t *to, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    if (!msg)
+        return;
+    if (zmsg_pushmem(msg, zframe_data(to), zframe_size(to)) == 0 &&
+        zmsg_send(&msg, self->router) == 0)
+        return;
+    zmsg_destroy(&msg); /* zmsg_send keeps the message on failure */
+}
+
+broker_t *broker_new(const broker_config_t *config)
+{
+    assert(config && config->heartbeat_ms > 0 && config->liveness > 0);
+    broker_t *self = (broker_t *) calloc(1, sizeof(broker_t));
+    if (!self)
+        return NULL;
+    self->config = *config;
+    self->expiry_ms = config->heartbeat_ms * config->liveness;
+    self->debug = config->log_debug;
+    self->router = zsock_new(ZMQ_ROUTER);
+    if (!self->router)
+        goto fail_router;
+    /* A worker restarted under the same identity takes the routing id over at once. */
+    zsock_set_router_handover(self->router, 1);
+    /* A client that went away: its replies are dropped, not an error. */
+    zsock_set_router_mandatory(self->router, 0);
+    zsock_set_maxmsgsize(self->router, (int) SL_MAX_MESSAGE_BYTES);
+    zsock_set_sndhwm(self->router, SL_BROKER_HWM);
+    zsock_set_rcvhwm(self->router, SL_BROKER_HWM);
+    /* Non-blocking receives let the loop drain a batch without a poll per message. */
+    zsock_set_rcvtimeo(self->router, 0);
+    zsock_set_linger(self->router, 0);
+    self->handle = zsock_resolve(self->router);
+
+    self->workers = zhashx_new();
+    if (!self->workers)
+        goto fail_workers;
+    /* Keys are the workers' own identity frames: binary-safe and never copied. */
+    zhashx_set_key_hasher(self->workers, broker_worker_identity_hash);
+    zhashx_set_key_comparator(self->workers, broker_worker_identity_compare);
+    zhashx_set_key_duplicator(self->workers, NULL);
+    zhashx_set_key_destructor(self->workers, NULL);
+    self->services = zhashx_new();
+    if (!self->services)
+        goto fail_services;
+    zhashx_set_destructor(self->services, (zhashx_destructor_fn *) broker_service_destroy);
+    self->expiry = zlistx_new();
+    if (!self->expiry)
+        goto fail_expiry;
+    self->now = zclock_mono();
+    return self;
+
+fail_expiry:
+    zhashx_destroy(&self->services);
+fail_services:
+    zhashx_destroy(&self->workers);
+fail_workers:
+    zsock_destroy(&self->router);
+fail_router:
+    free(self);
+    return NULL;
+}
+
+void broker_destroy(broker_t **self_p)
+{
+    assert(self_p);
+    broker_t *self = *self_p;
+    if (!self)
+        return;
+    broker_worker_t *worker;
+    while ((worker = (broker_worker_t *) zlistx_first(self->expiry))) {
+        zlistx_detach(self->expiry, worker->expiry_handle);
+        worker->expiry_handle = NULL;
+        broker_service_idle_remove(worker->service, worker);
+        zhashx_delete(self->workers, worker->identity);
+        if (worker->job) {
+            worker->job->worker = NULL;
+            broker_request_destroy(&worker->job);
+        }
+        broker_worker_destroy(&worker);
+    }
+    zlistx_destroy(&self->expiry);
+    zhashx_destroy(&self->workers);
+    zhashx_destroy(&self->services);
+    zsock_destroy(&self->router);
+    free(self);
+    *self_p = NULL;
+}
+
+int broker_bind(broker_t *self, const char *endpoint)
+{
+    return zsock_bind(self->router, "%s", endpoint) < 0 ? -1 : 0;
+}
+
+/* Any message from a worker proves it alive: push its expiry back and move it to the
+   tail of the expiry list, which so stays ordered by last-heard-from. */
+static void s_worker_heard(broker_t *self, broker_worker_t *worker)
+{
+    worker->expiry = self->now + self->expiry_ms;
+    zlistx_move_end(self->expiry, worker->expiry_handle);
+}
+
+/* Removes worker from every table and list and destroys it; its job, if any, is handled
+   as a dead worker's (re-queued or answered) and the service dispatched again. */
+static void s_worker_forget(broker_t *self, broker_worker_t **worker_p, const char *reason,
+                            bool send_disconnect)
+{
+    broker_worker_t *worker = *worker_p;
+    broker_service_t *service = worker->service;
+    broker_request_t *job = worker->job;
+    sl_log(SL_LOG_INFO, job && job->is_envelope ? job->id : NULL, "worker_removed",
+           "worker=%s service=%s reason=%s busy=%s", worker->name, broker_service_name(service),
+           reason, job ? "true" : "false");
+    if (send_disconnect)
+        s_send_signal(self, worker->identity, worker->version, SL_MDP_DISCONNECT);
+    broker_service_idle_remove(service, worker);
+    zlistx_detach(self->expiry, worker->expiry_handle);
+    worker->expiry_handle = NULL;
+    zhashx_delete(self->workers, worker->identity);
+    broker_service_worker_left(service, self->now);
+    worker->job = NULL;
+    broker_worker_destroy(worker_p);
+    if (job) {
+        broker_dispatch_job_lost(self, job);
+        broker_dispatch_service(self, service);
+    }
+}
+
+/* RFC 18: "The broker MUST respond to any valid but unexpected command by sending
+   DISCONNECT and then no further commands to that worker." */
+static void s_worker_violation(broker_t *self, broker_worker_t *worker, const char *what)
+{
+    sl_log_limited(&self->protocol_limit, SL_LOG_WARN, NULL, "worker_protocol_error",
+                   "worker=%s error=%s", worker->name, what);
+    s_worker_forget(self, &worker, "protocol_error", true);
+}
+
+static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **sender_p,
+                           sl_mdp_msg_t *msg)
+{
+    if (worker) {
+        if (broker_worker_identity_is_generated(worker->identity)) {
+            /* A ROUTER-made identity names one connection: this is a repeated READY. */
+            s_worker_violation(self, worker, "second_ready");
+            return;
+        }
+        /* Same chosen identity, new READY: the previous process is gone (ROUTER_HANDOVER
+           gave its routing id to the new connection). Fail over its job now rather than
+           after heartbeat expiry. */
+        s_worker_forget(self, &worker, "replaced", false);
+    }
+    char name[SL_MAX_SERVICE_NAME + 1];
+    s_frame_text(msg->service, name, sizeof(name));
+    if (strncmp(name, "mmi.", 4) == 0) {
+        /* 8/MMI: "It MUST disconnect any workers that attempt to register services in
+           this namespace." */
+        sl_log_limited(&self->protocol_limit, SL_LOG_WARN, NULL, "worker_refused",
+                       "service=%s reason=reserved_name", name);
+        s_send_signal(self, *sender_p, msg->version, SL_MDP_DISCONNECT);
+        return;
+    }
+    broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, name);
+    if (!service) {
+        service = broker_service_new(name, (size_t) self->config.queue_limit);
+        if (!service)
+            return;
+        zhashx_insert(self->services, name, service);
+    }
+    worker = broker_worker_new(sender_p, msg->version, service);
+    if (!worker)
+        return;
+    zhashx_insert(self->workers, worker->identity, worker);
+    worker->expiry = self->now + self->expiry_ms;
+    worker->expiry_handle = zlistx_add_end(self->expiry, worker);
+    broker_service_worker_joined(service);
+    sl_log(SL_LOG_INFO, NULL, "worker_ready", "worker=%s service=%s mdp=0.%d workers=%zu",
+           worker->name, name, (int) worker->version, broker_service_workers(service));
+    broker_dispatch_worker_ready(self, worker);
+}
+
+static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *msg)
+{
+    broker_worker_t *worker = (broker_worker_t *) zhashx_lookup(self->workers, *sender_p);
+    if (msg->command == SL_MDP_READY) {
+        s_worker_ready(self, worker, sender_p, msg);
+        return;
+    }
+    if (!worker) {
+        /* Typically a worker that outlived a broker restart or its own expiry: DISCONNECT
+           makes it reconnect and register again. */
+        if (msg->command != SL_MDP_DISCONNECT) {
+            sl_log_limited(&self->protocol_limit, SL_LOG_INFO, NULL, "worker_unknown", "command=%s",
+                           sl_mdp_command_name(msg->command));
+            s_send_signal(self, *sender_p, msg->version, SL_MDP_DISCONNECT);
+        }
+        return;
+    }
+    if (msg->version != worker->version) {
+        s_worker_violation(self, worker, "version_changed");
+        return;
+    }
+    switch (msg->command) {
+    case SL_MDP_HEARTBEAT:
+        s_worker_heard(self, worker);
+        break;
+    case SL_MDP_PARTIAL:
+    case SL_MDP_FINAL:
+        if (!worker->job) {
+            s_worker_violation(self, worker, "reply_without_job");
+            break;
+        }
+        /* The worker holds exactly one job, so the reply goes to that job's client; the
+           address frame it echoed is not trusted for routing. */
+        s_worker_heard(self, worker);
+        broker_dispatch_reply(self, worker, msg->command, &msg->body);
+        if (msg->command == SL_MDP_FINAL)
+            broker_dispatch_worker_ready(self, worker);
+        break;
+    case SL_MDP_DISCONNECT:
+        s_worker_forget(self, &worker, "disconnected", false);
+        break;
+    default:
+        s_worker_violation(self, worker, "unexpected_command");
+        break;
+    }
+}
+
+/* 8/MMI: mmi.service answers "200" iff the named service has a registered worker, "404"
+   otherwise; every other mmi.* name answers "501". */
+static void s_mmi(broker_t *self, zframe_t *client, sl_mdp_msg_t *msg, const char *name)
+{
+    const char *code = "501";
+    if (streq(name, "mmi.service")) {
+        code = "404";
+        zframe_t *asked = msg->body ? zmsg_first(msg->body) : NULL;
+        size_t size = asked ? zframe_size(asked) : 0;
+        if (size > 0 && size <= SL_MAX_SERVICE_NAME && !memchr(zframe_data(asked), 0, size)) {
+            char wanted[SL_MAX_SERVICE_NAME + 1];
+            s_frame_text(asked, wanted, sizeof(wanted));
+            broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, wanted);
+            if (service && broker_service_workers(service) > 0)
+                code = "200";
+        }
+    }
+    zmsg_t *body = zmsg_new();
+    zmsg_addstr(body, code);
+    zmsg_t *reply = sl_mdp_encode_client_reply(msg->version, SL_MDP_FINAL, msg->service, &body);
+    broker_send(self, client, &reply);
+}
+
+static void s_client_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *msg)
+{
+    if (msg->command != SL_MDP_REQUEST) {
+        sl_log_limited(&self->malformed_limit, SL_LOG_WARN, NULL, "malformed_message",
+                       "reason=client_command_%s", sl_mdp_command_name(msg->command));
+        return;
+    }
+    char name[SL_MAX_SERVICE_NAME + 1];
+    s_frame_text(msg->service, name, sizeof(name));
+    if (strncmp(name, "mmi.", 4) == 0) {
+        s_mmi(self, *sender_p, msg, name);
+        return;
+    }
+    broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, name);
+    broker_dispatch_request(self, sender_p, msg, service);
+}
+
+static void s_handle(broker_t *self, zmsg_t *msg)
+{
+    zframe_t *sender = zmsg_pop(msg);
+    if (!sender || zmsg_size(msg) == 0) {
+        sl_log_limited(&self->malformed_limit, SL_LOG_WARN, NULL, "malformed_message",
+                       "reason=empty");
+        zframe_destroy(&sender);
+        zmsg_destroy(&msg);
+        return;
+    }
+    sl_mdp_msg_t decoded;
+    memset(&decoded, 0, sizeof(decoded));
+    const char *reason = "unknown";
+    if (sl_mdp_decode(&msg, SL_MDP_TO_BROKER, &decoded, &reason) != 0) {
+        char quoted[128];
+        sl_log_limited(&self->malformed_limit, SL_LOG_WARN, NULL, "malformed_message", "reason=%s",
+                       sl_log_quote(reason, quoted, sizeof(quoted)));
+    } else if (decoded.from_worker_side)
+        s_worker_message(self, &sender, &decoded);
+    else
+        s_client_message(self, &sender, &decoded);
+    sl_mdp_msg_reset(&decoded);
+    zmsg_destroy(&msg);
+    zframe_destroy(&sender);
+}
+
+/* Workers are kept in last-heard-from order, so only the expired ones are looked at. */
+static void s_expire_workers(broker_t *self)
+{
+    broker_worker_t *worker;
+    while ((worker = (broker_worker_t *) zlistx_head(self->expiry)) && worker->expiry <= self->now)
+        s_worker_forget(self, &worker, "expired", false);
+}
+
+/* Once per heartbeat: heartbeat every worker, answer queued requests past their deadline,
+   and retire services whose workers are gone for good (their waiting requests get
+   no_worker). The only scans in the broker, and they run per tick, not per message. */
+static void s_tick(broker_t *self)
+{
+    broker_worker_t *worker = (broker_worker_t *) zlistx_first(self->expiry);
+    while (worker) {
+        s_send_signal(self, worker->identity, worker->version, SL_MDP_HEARTBEAT);
+        worker = (broker_worker_t *) zlistx_next(self->expiry);
+    }
+    zlistx_t *doomed = zlistx_new();
+    zlistx_t *retired = zlistx_new();
+    if (!doomed || !retired)
+        goto done;
+    broker_service_t *service = (broker_service_t *) zhashx_first(self->services);
+    while (service) {
+        broker_service_take_expired(service, self->now, doomed);
+        broker_request_t *request;
+        while ((request = (broker_request_t *) zlistx_detach(doomed, NULL)))
+            broker_dispatch_fail(self, &request, SL_ERROR_EXPIRED, "deadline passed in queue");
+        if (broker_service_workers(service) == 0 &&
+            self->now - broker_service_last_worker_left(service) > self->expiry_ms) {
+            broker_service_take_all(service, doomed);
+            while ((request = (broker_request_t *) zlistx_detach(doomed, NULL)))
+                broker_dispatch_fail(self, &request, SL_ERROR_NO_WORKER,
+                                     "no worker came back for service");
+            zlistx_add_end(retired, service);
+        }
+        service = (broker_service_t *) zhashx_next(self->services);
+    }
+    /* Deleting from a zhashx while iterating it is not allowed: do it afterwards. */
+    while ((service = (broker_service_t *) zlistx_detach(retired, NULL))) {
+        sl_log(SL_LOG_INFO, NULL, "service_retired", "service=%s", broker_service_name(service));
+        zhashx_delete(self->services, broker_service_name(service));
+    }
+done:
+    zlistx_destroy(&retired);
+    zlistx_destroy(&doomed);
+}
+
+int broker_run(broker_t *self, volatile sig_atomic_t *stop)
+{
+    zmq_pollitem_t item = {self->handle, 0, ZMQ_POLLIN, 0};
+    self->now = zclock_mono();
+    self->next_tick = self->now + self->config.heartbeat_ms;
+    while (!*stop) {
+        /* Sleep until the next tick or the next worker expiry, whichever is first. */
+        int64_t wake = self->next_tick;
+        broker_worker_t *oldest = (broker_worker_t *) zlistx_head(self->expiry);
+        if (oldest && oldest->expiry < wake)
+            wake = oldest->expiry;
+        int64_t now = zclock_mono();
+        long timeout = wake > now ? (long) (wake - now) : 0;
+        if (zmq_poll(&item, 1, timeout) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            sl_log(SL_LOG_ERROR, NULL, "poll_failed", "error=%d", zmq_errno());
+            return -1;
+        }
+        for (int count = 0; count < SL_BROKER_RECV_BATCH && !*stop; count++) {
+            zmsg_t *msg = zmsg_recv(self->router);
+            if (!msg)
+                break;
+            self->now = zclock_mono();
+            s_handle(self, msg);
+        }
+        self->now = zclock_mono();
+        s_expire_workers(self);
+        if (self->now >= self->next_tick) {
+            s_tick(self);
+            self->next_tick = self->now + self->config.heartbeat_ms;
+        }
+    }
+    return 0;
+}
+
+void broker_shutdown(broker_t *self)
+{
+    self->now = zclock_mono();
+    zlistx_t *waiting = zlistx_new();
+    broker_service_t *service = (broker_service_t *) zhashx_first(self->services);
+    while (service && waiting) {
+        broker_service_take_all(service, waiting);
+        service = (broker_service_t *) zhashx_next(self->services);
+    }
+    broker_request_t *request;
+    while (waiting && (request = (broker_request_t *) zlistx_detach(waiting, NULL)))
+        broker_dispatch_fail(self, &request, SL_ERROR_SHUTTING_DOWN, "broker is shutting down");
+    zlistx_destroy(&waiting);
+
+    size_t workers = 0;
+    broker_worker_t *worker = (broker_worker_t *) zlistx_first(self->expiry);
+    while (worker) {
+        if (worker->job) {
+            request = worker->job;
+            worker->job = NULL;
+            request->worker = NULL;
+            broker_dispatch_fail(self, &request, SL_ERROR_SHUTTING_DOWN, "broker is shutting down");
+        }
+        s_send_signal(self, worker->identity, worker->version, SL_MDP_DISCONNECT);
+        workers++;
+        worker = (broker_worker_t *) zlistx_next(self->expiry);
+    }
+    sl_log(SL_LOG_INFO, NULL, "workers_disconnected", "workers=%zu", workers);
+    /* Give the DISCONNECTs and error answers time to leave before the socket closes. */
+    zsock_set_linger(self->router, SL_BROKER_SHUTDOWN_LINGER_MS);
+}

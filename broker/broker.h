@@ -1,0 +1,40 @@
+/*  broker: the Majordomo broker's event loop. One ROUTER socket (bound to every endpoint),
+    clients and workers of MDP/0.1 and MDP/0.2 on it, told apart by their first frames.
+    Owns the worker table, the service table and the timers; request delivery is in
+    broker_dispatch.c. Flags and signals are broker_main.c's business. */
+#ifndef BROKER_H
+#define BROKER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    int64_t heartbeat_ms;   /* heartbeat interval, both ways */
+    int64_t liveness;       /* silent heartbeat intervals before a worker is dead */
+    int64_t queue_limit;    /* waiting requests per service */
+    int64_t max_deliveries; /* times one request may be handed to a worker */
+    bool log_debug;         /* build per-message debug lines (off on the hot path) */
+} broker_config_t;
+
+typedef struct _broker_t broker_t;
+
+/* Creates a broker with its ROUTER socket (not yet bound). NULL on failure. */
+broker_t *broker_new(const broker_config_t *config);
+
+/* Destroys the broker and clears the pointer; safe on NULL. Call broker_shutdown first
+   to tell workers and waiting clients. */
+void broker_destroy(broker_t **self_p);
+
+/* Binds the ROUTER to endpoint. Returns 0, or -1 with zmq_errno() set. */
+int broker_bind(broker_t *self, const char *endpoint);
+
+/* Runs the event loop until *stop becomes non-zero. Returns 0, or -1 if polling failed for
+   a reason other than a signal. */
+int broker_run(broker_t *self, volatile sig_atomic_t *stop);
+
+/* Stops serving: answers every waiting or in-flight envelope request `shutting_down` and
+   sends DISCONNECT to every worker, so they reconnect to the next broker by themselves. */
+void broker_shutdown(broker_t *self);
+
+#endif

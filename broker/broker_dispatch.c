@@ -1,0 +1,200 @@
+/*  broker_dispatch: the life of a request inside the broker. Accepting it (envelope check,
+    no-worker rule, queue limit), handing it to the least recently used idle worker with the
+    time it has left, forwarding PARTIAL/FINAL to the client with the request-id frame for
+    envelope requests, and answering errors. Worker protocol and timers are in broker.c. */
+#include "broker_private.h"
+
+/* Sends an error envelope, preceded by the request-id frame, as a FINAL to client. */
+static void s_send_error(broker_t *self, zframe_t *client, sl_mdp_version_t version,
+                         zframe_t *service, const char *id, sl_error_code_t code, const char *text)
+{
+    zmsg_t *body = sl_error_envelope_encode(code, text);
+    if (!body)
+        return;
+    zmsg_pushstr(body, id);
+    zmsg_t *msg = sl_mdp_encode_client_reply(version, SL_MDP_FINAL, service, &body);
+    if (msg)
+        broker_send(self, client, &msg);
+}
+
+/* Hands request to worker (idle, not in any list): MDP REQUEST with the client's routing
+   id as address and the timeout frame rewritten to the time left. */
+static void s_deliver(broker_t *self, broker_request_t *request, broker_worker_t *worker)
+{
+    zmsg_t *body = NULL;
+    if (request->retryable && request->body) {
+        /* Keep the original so a re-delivery after a crash has a body to send. */
+        body = zmsg_dup(request->body);
+    }
+    if (!body) {
+        /* Not retryable, or no memory for the copy (then it cannot be retried either). */
+        body = request->body;
+        request->body = NULL;
+    }
+    if (request->is_envelope)
+        sl_envelope_meta_set_timeout(body, broker_request_time_left(request, self->now));
+    zmsg_t *msg = sl_mdp_encode_worker_job(worker->version, SL_MDP_REQUEST, request->client, &body);
+    request->deliveries++;
+    request->worker = worker;
+    worker->job = request;
+    worker->state = BROKER_WORKER_BUSY;
+    broker_send(self, worker->identity, &msg);
+    if (self->debug)
+        sl_log(SL_LOG_DEBUG, request->is_envelope ? request->id : NULL, "request_delivered",
+               "service=%s worker=%s delivery=%d", broker_service_name(request->service),
+               worker->name, request->deliveries);
+}
+
+/* The next waiting request of service still within its deadline, or NULL; answers
+   `expired` for the ones it skips, so a late request never reaches a worker. */
+static broker_request_t *s_next_live_request(broker_t *self, broker_service_t *service)
+{
+    broker_request_t *request;
+    while ((request = broker_service_dequeue(service))) {
+        if (broker_request_time_left(request, self->now) > 0)
+            return request;
+        broker_dispatch_fail(self, &request, SL_ERROR_EXPIRED, "deadline passed in queue");
+    }
+    return NULL;
+}
+
+void broker_dispatch_request(broker_t *self, zframe_t **client_p, sl_mdp_msg_t *msg,
+                             broker_service_t *service)
+{
+    sl_envelope_meta_t meta = {.timeout_ms = 0, .retryable = true};
+    bool is_envelope = sl_envelope_kind(msg->body) == SL_BODY_REQUEST;
+    if (is_envelope && sl_envelope_meta_read(msg->body, &meta) != 0) {
+        /* Without a valid id there is nothing to correlate an answer with: drop it. */
+        sl_log_limited(&self->malformed_limit, SL_LOG_WARN, NULL, "malformed_envelope",
+                       "service=%s", service ? broker_service_name(service) : "-");
+        return;
+    }
+    if (!service) {
+        if (is_envelope)
+            s_send_error(self, *client_p, msg->version, msg->service, meta.id, SL_ERROR_NO_WORKER,
+                         "no worker for service");
+        sl_log_limited(&self->rejected_limit, SL_LOG_INFO, is_envelope ? meta.id : NULL,
+                       "request_failed", "reason=no_worker unknown_service=true");
+        return;
+    }
+    broker_request_t *request = broker_request_new(client_p, msg->version, &msg->body);
+    if (!request)
+        return;
+    request->service = service;
+    request->is_envelope = is_envelope;
+    if (is_envelope)
+        memcpy(request->id, meta.id, sizeof(request->id));
+    /* Plain MDP requests carry no deadline; RFC 7/18 assume idempotent workers, so they
+       may be delivered again. Envelope requests say both for themselves. */
+    int64_t timeout = meta.timeout_ms > 0 ? meta.timeout_ms : SL_DEFAULT_REQUEST_TIMEOUT_MS;
+    request->deadline = self->now + timeout;
+    request->retryable = meta.retryable;
+
+    /* The no-worker rule: fail at once unless a worker left within heartbeat x liveness
+       (a restart in progress), in which case the request waits for its successor. */
+    if (broker_service_workers(service) == 0 &&
+        self->now - broker_service_last_worker_left(service) > self->expiry_ms) {
+        broker_dispatch_fail(self, &request, SL_ERROR_NO_WORKER, "no worker for service");
+        return;
+    }
+    if (broker_service_queued(service) == 0) {
+        broker_worker_t *worker = broker_service_idle_pop(service);
+        if (worker) {
+            s_deliver(self, request, worker);
+            return;
+        }
+    }
+    if (broker_service_enqueue(service, request) != 0)
+        broker_dispatch_fail(self, &request, SL_ERROR_QUEUE_FULL, "service queue is full");
+}
+
+void broker_dispatch_service(broker_t *self, broker_service_t *service)
+{
+    while (broker_service_queued(service) > 0 && broker_service_idle(service) > 0) {
+        broker_request_t *request = s_next_live_request(self, service);
+        if (!request)
+            break;
+        s_deliver(self, request, broker_service_idle_pop(service));
+    }
+}
+
+void broker_dispatch_worker_ready(broker_t *self, broker_worker_t *worker)
+{
+    assert(!worker->job && !worker->idle_handle);
+    worker->state = BROKER_WORKER_IDLE;
+    /* Work is only ever waiting when no worker was idle, so this worker is next in line. */
+    broker_request_t *request = s_next_live_request(self, worker->service);
+    if (request)
+        s_deliver(self, request, worker);
+    else
+        broker_service_idle_push(worker->service, worker);
+}
+
+void broker_dispatch_reply(broker_t *self, broker_worker_t *worker, sl_mdp_command_t command,
+                           zmsg_t **body_p)
+{
+    broker_request_t *request = worker->job;
+    assert(request && (command == SL_MDP_PARTIAL || command == SL_MDP_FINAL));
+    if (command == SL_MDP_PARTIAL && request->client_version == SL_MDP_V01) {
+        /* MDP/0.1 has no PARTIAL: such a client only ever sees the FINAL. */
+        zmsg_destroy(body_p);
+        return;
+    }
+    zmsg_t *body = *body_p;
+    *body_p = NULL;
+    if (!body)
+        body = zmsg_new();
+    if (request->is_envelope)
+        zmsg_pushstr(body, request->id);
+    zmsg_t *msg = sl_mdp_encode_client_reply(request->client_version, command,
+                                             broker_service_name_frame(request->service), &body);
+    broker_send(self, request->client, &msg);
+    if (command == SL_MDP_PARTIAL) {
+        request->partial_sent = true;
+        /* The copy is useless now: a streamed request is never delivered again. */
+        zmsg_destroy(&request->body);
+        return;
+    }
+    worker->job = NULL;
+    request->worker = NULL;
+    broker_request_destroy(&request);
+}
+
+void broker_dispatch_job_lost(broker_t *self, broker_request_t *request)
+{
+    request->worker = NULL;
+    if (request->retryable && !request->partial_sent && request->body &&
+        request->deliveries < self->config.max_deliveries &&
+        broker_request_time_left(request, self->now) > 0) {
+        broker_service_requeue(request->service, request);
+        sl_log(SL_LOG_INFO, request->is_envelope ? request->id : NULL, "request_requeued",
+               "service=%s deliveries=%d", broker_service_name(request->service),
+               request->deliveries);
+        return;
+    }
+    if (broker_request_time_left(request, self->now) <= 0)
+        broker_dispatch_fail(self, &request, SL_ERROR_EXPIRED, "deadline passed");
+    else
+        broker_dispatch_fail(self, &request, SL_ERROR_WORKER_DIED,
+                             "worker died while handling the request");
+}
+
+void broker_dispatch_fail(broker_t *self, broker_request_t **request_p, sl_error_code_t code,
+                          const char *text)
+{
+    broker_request_t *request = *request_p;
+    const char *service = broker_service_name(request->service);
+    if (!request->is_envelope) {
+        /* MDP has no error reply: the plain client's own retry logic takes over. */
+        sl_log_limited(&self->dropped_limit, SL_LOG_INFO, NULL, "request_dropped",
+                       "service=%s reason=%s", service, sl_error_code_name(code));
+        broker_request_destroy(request_p);
+        return;
+    }
+    sl_log_limited(&self->rejected_limit, SL_LOG_INFO, request->id, "request_failed",
+                   "service=%s reason=%s deliveries=%d", service, sl_error_code_name(code),
+                   request->deliveries);
+    s_send_error(self, request->client, request->client_version,
+                 broker_service_name_frame(request->service), request->id, code, text);
+    broker_request_destroy(request_p);
+}

@@ -1,0 +1,66 @@
+/*  broker_private: the broker's state, shared by broker.c (event loop, worker protocol,
+    timers) and broker_dispatch.c (request delivery and answers). Nothing else includes it. */
+#ifndef BROKER_PRIVATE_H
+#define BROKER_PRIVATE_H
+
+#include <czmq.h>
+#include "broker.h"
+#include "broker_request.h"
+#include "broker_service.h"
+#include "broker_worker.h"
+#include "sl_envelope.h"
+#include "sl_log.h"
+#include "sl_mdp.h"
+
+struct _broker_t {
+    zsock_t *router;                /* the one ROUTER socket */
+    void *handle;                   /* its libzmq handle, for zmq_poll */
+    broker_config_t config;         /* read-only after start-up */
+    int64_t expiry_ms;              /* heartbeat_ms x liveness: silence that kills a worker */
+    zhashx_t *workers;              /* identity frame -> broker_worker_t (owned) */
+    zhashx_t *services;             /* name -> broker_service_t (owned) */
+    zlistx_t *expiry;               /* workers, least recently heard from first */
+    int64_t now;                    /* zclock_mono() at the current message */
+    int64_t next_tick;              /* when heartbeats and queue sweeps run next */
+    bool debug;                     /* debug logging on: hot-path log lines are built only then */
+    sl_log_limit_t malformed_limit; /* rate limit for malformed-message lines */
+    sl_log_limit_t protocol_limit;  /* rate limit for worker protocol violations */
+    sl_log_limit_t dropped_limit;   /* rate limit for dropped plain-MDP requests */
+    sl_log_limit_t rejected_limit;  /* rate limit for queue_full / no_worker / expired */
+};
+
+/* Sends msg (ownership taken, *msg_p cleared) to the peer with routing id to (borrowed).
+   A peer that has gone is silently skipped: ROUTER_MANDATORY is off. */
+void broker_send(broker_t *self, zframe_t *to, zmsg_t **msg_p);
+
+/* --- broker_dispatch.c --- */
+
+/* Takes a client REQUEST for service (NULL if unknown): checks the envelope, applies the
+   no-worker rule and the queue limit, and delivers or queues it. Takes *client_p and
+   msg->body. */
+void broker_dispatch_request(broker_t *self, zframe_t **client_p, sl_mdp_msg_t *msg,
+                             broker_service_t *service);
+
+/* Delivers waiting requests of service to its idle workers, oldest request to the least
+   recently used worker, answering `expired` for those past their deadline. */
+void broker_dispatch_service(broker_t *self, broker_service_t *service);
+
+/* worker (now without a job) is ready: gives it the next waiting request or files it in
+   its service's idle list. */
+void broker_dispatch_worker_ready(broker_t *self, broker_worker_t *worker);
+
+/* Forwards a PARTIAL or FINAL body (ownership taken) from worker to its job's client. On
+   FINAL the job is finished and destroyed; the caller makes the worker idle. */
+void broker_dispatch_reply(broker_t *self, broker_worker_t *worker, sl_mdp_command_t command,
+                           zmsg_t **body_p);
+
+/* The worker holding request died: re-queues it at the head of its service if it may be
+   delivered again, else answers `worker_died`. Does not dispatch: the caller does. */
+void broker_dispatch_job_lost(broker_t *self, broker_request_t *request);
+
+/* Answers request with an error envelope (envelope requests) or logs the drop (plain MDP),
+   then destroys it. */
+void broker_dispatch_fail(broker_t *self, broker_request_t **request_p, sl_error_code_t code,
+                          const char *text);
+
+#endif

@@ -1,0 +1,180 @@
+/*  broker_service: per-service queue of waiting requests and LRU list of idle workers.
+    Every list operation is O(1) via the zlistx handle stored in the request or worker;
+    only the timer-driven sweeps walk a queue. */
+#include "broker_service.h"
+
+struct _broker_service_t {
+    char *name;               /* owned service name */
+    zframe_t *name_frame;     /* owned: the name as a frame, echoed in client replies */
+    zlistx_t *queue;          /* waiting broker_request_t, oldest first; not owned items */
+    size_t queue_limit;       /* most requests the queue may hold */
+    zlistx_t *idle;           /* idle broker_worker_t, least recently used first */
+    size_t workers;           /* registered workers, idle or busy */
+    int64_t last_worker_left; /* zclock_mono() when the last worker left, 0 never */
+};
+
+broker_service_t *broker_service_new(const char *name, size_t queue_limit)
+{
+    assert(name);
+    broker_service_t *self = (broker_service_t *) calloc(1, sizeof(broker_service_t));
+    if (!self)
+        return NULL;
+    self->name = strdup(name);
+    if (!self->name)
+        goto fail_name;
+    self->name_frame = zframe_new(name, strlen(name));
+    if (!self->name_frame)
+        goto fail_frame;
+    self->queue = zlistx_new();
+    if (!self->queue)
+        goto fail_queue;
+    self->idle = zlistx_new();
+    if (!self->idle)
+        goto fail_idle;
+    self->queue_limit = queue_limit;
+    return self;
+
+fail_idle:
+    zlistx_destroy(&self->queue);
+fail_queue:
+    zframe_destroy(&self->name_frame);
+fail_frame:
+    free(self->name);
+fail_name:
+    free(self);
+    return NULL;
+}
+
+void broker_service_destroy(broker_service_t **self_p)
+{
+    assert(self_p);
+    broker_service_t *self = *self_p;
+    if (!self)
+        return;
+    broker_request_t *request;
+    while ((request = broker_service_dequeue(self)))
+        broker_request_destroy(&request);
+    broker_worker_t *worker;
+    while ((worker = broker_service_idle_pop(self)))
+        ; /* workers are owned by the broker's table; just unlink them */
+    zlistx_destroy(&self->idle);
+    zlistx_destroy(&self->queue);
+    zframe_destroy(&self->name_frame);
+    free(self->name);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *broker_service_name(broker_service_t *self)
+{
+    return self->name;
+}
+
+zframe_t *broker_service_name_frame(broker_service_t *self)
+{
+    return self->name_frame;
+}
+
+int broker_service_enqueue(broker_service_t *self, broker_request_t *request)
+{
+    assert(!request->queue_handle);
+    if (zlistx_size(self->queue) >= self->queue_limit)
+        return -1;
+    request->queue_handle = zlistx_add_end(self->queue, request);
+    return request->queue_handle ? 0 : -1;
+}
+
+void broker_service_requeue(broker_service_t *self, broker_request_t *request)
+{
+    assert(!request->queue_handle);
+    request->queue_handle = zlistx_add_start(self->queue, request);
+    assert(request->queue_handle);
+}
+
+broker_request_t *broker_service_dequeue(broker_service_t *self)
+{
+    void *handle = zlistx_first(self->queue) ? zlistx_cursor(self->queue) : NULL;
+    if (!handle)
+        return NULL;
+    broker_request_t *request = (broker_request_t *) zlistx_detach(self->queue, handle);
+    request->queue_handle = NULL;
+    return request;
+}
+
+size_t broker_service_queued(broker_service_t *self)
+{
+    return zlistx_size(self->queue);
+}
+
+void broker_service_take_expired(broker_service_t *self, int64_t now, zlistx_t *expired)
+{
+    broker_request_t *request = (broker_request_t *) zlistx_first(self->queue);
+    while (request) {
+        if (request->deadline <= now) {
+            /* detach_cur moves the cursor back one, so next() continues correctly */
+            zlistx_detach_cur(self->queue);
+            request->queue_handle = NULL;
+            zlistx_add_end(expired, request);
+        }
+        request = (broker_request_t *) zlistx_next(self->queue);
+    }
+}
+
+void broker_service_take_all(broker_service_t *self, zlistx_t *taken)
+{
+    broker_request_t *request;
+    while ((request = broker_service_dequeue(self)))
+        zlistx_add_end(taken, request);
+}
+
+void broker_service_worker_joined(broker_service_t *self)
+{
+    self->workers++;
+}
+
+void broker_service_worker_left(broker_service_t *self, int64_t now)
+{
+    assert(self->workers > 0);
+    self->workers--;
+    self->last_worker_left = now;
+}
+
+size_t broker_service_workers(broker_service_t *self)
+{
+    return self->workers;
+}
+
+int64_t broker_service_last_worker_left(broker_service_t *self)
+{
+    return self->last_worker_left;
+}
+
+void broker_service_idle_push(broker_service_t *self, broker_worker_t *worker)
+{
+    assert(!worker->idle_handle);
+    worker->idle_handle = zlistx_add_end(self->idle, worker);
+    assert(worker->idle_handle);
+}
+
+broker_worker_t *broker_service_idle_pop(broker_service_t *self)
+{
+    void *handle = zlistx_first(self->idle) ? zlistx_cursor(self->idle) : NULL;
+    if (!handle)
+        return NULL;
+    broker_worker_t *worker = (broker_worker_t *) zlistx_detach(self->idle, handle);
+    worker->idle_handle = NULL;
+    return worker;
+}
+
+void broker_service_idle_remove(broker_service_t *self, broker_worker_t *worker)
+{
+    if (worker->idle_handle) {
+        zlistx_detach(self->idle, worker->idle_handle);
+        worker->idle_handle = NULL;
+    }
+}
+
+size_t broker_service_idle(broker_service_t *self)
+{
+    return zlistx_size(self->idle);
+}

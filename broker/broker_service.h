@@ -1,0 +1,73 @@
+/*  broker_service: one named service inside the broker: a bounded FIFO of waiting
+    requests and an LRU list of idle workers, both O(1) per operation through zlistx
+    handles kept in the records. It decides nothing about delivery or answers; the broker
+    asks it what waits and who is free. */
+#ifndef BROKER_SERVICE_H
+#define BROKER_SERVICE_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "broker_request.h"
+#include "broker_worker.h"
+
+/* Creates a service named name (copied) whose queue holds at most queue_limit requests.
+   NULL on allocation failure. */
+broker_service_t *broker_service_new(const char *name, size_t queue_limit);
+
+/* Destroys the service and clears the pointer; safe on NULL. Requests still queued are
+   destroyed unanswered, so the broker drains the queue first. */
+void broker_service_destroy(broker_service_t **self_p);
+
+/* The service name; borrowed. */
+const char *broker_service_name(broker_service_t *self);
+
+/* The service name as a frame to echo in replies; borrowed. */
+zframe_t *broker_service_name_frame(broker_service_t *self);
+
+/* Appends request at the tail of the queue. Returns 0, or -1 if the queue is full (the
+   request is not taken). */
+int broker_service_enqueue(broker_service_t *self, broker_request_t *request);
+
+/* Puts request back at the head (a re-delivery after its worker died goes first). The
+   limit is not checked: the request already held a place. */
+void broker_service_requeue(broker_service_t *self, broker_request_t *request);
+
+/* Takes the oldest waiting request off the queue, or NULL if none. */
+broker_request_t *broker_service_dequeue(broker_service_t *self);
+
+/* Number of waiting requests. */
+size_t broker_service_queued(broker_service_t *self);
+
+/* Moves every waiting request whose deadline is at or before now into expired (a zlistx
+   the caller owns), keeping the order of the rest. A scan of this queue: call it from a
+   timer, never per message. */
+void broker_service_take_expired(broker_service_t *self, int64_t now, zlistx_t *expired);
+
+/* Moves every waiting request into taken (a zlistx the caller owns). */
+void broker_service_take_all(broker_service_t *self, zlistx_t *taken);
+
+/* Worker registration bookkeeping: joined counts a new worker (not yet idle); left
+   uncounts one and remembers when, for the no-worker grace period. */
+void broker_service_worker_joined(broker_service_t *self);
+void broker_service_worker_left(broker_service_t *self, int64_t now);
+
+/* Registered workers, idle or busy. */
+size_t broker_service_workers(broker_service_t *self);
+
+/* zclock_mono() time the last worker left, 0 if it never had one that left. */
+int64_t broker_service_last_worker_left(broker_service_t *self);
+
+/* Puts worker at the tail of the idle list (most recently used). */
+void broker_service_idle_push(broker_service_t *self, broker_worker_t *worker);
+
+/* Takes the least recently used idle worker, or NULL if none is idle. */
+broker_worker_t *broker_service_idle_pop(broker_service_t *self);
+
+/* Removes worker from the idle list if it is there. */
+void broker_service_idle_remove(broker_service_t *self, broker_worker_t *worker);
+
+/* Number of idle workers. */
+size_t broker_service_idle(broker_service_t *self);
+
+#endif
