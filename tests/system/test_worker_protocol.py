@@ -1,0 +1,212 @@
+"""slowlane-worker against a fake broker: the worker side of MDP/0.2 (RFC 18) as the library
+speaks it, checked frame by frame. The fake broker is a python3-zmq ROUTER that records what
+the worker sends and answers heartbeats; each check quotes the RFC clause it holds the
+worker to. No slowlane broker is involved, so a broker bug cannot hide a worker bug."""
+import os
+import queue
+import re
+import signal
+import sys
+import threading
+import time
+import unittest
+
+import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import HEARTBEAT_MS, LIVENESS, envelope_request, wait_for  # noqa: E402
+
+READY, REQUEST, PARTIAL, FINAL, HEARTBEAT, DISCONNECT = (bytes([n]) for n in range(1, 7))
+
+
+class FakeBroker:
+    """A ROUTER on its own thread. Records every non-heartbeat message in `messages`
+    (identity, frames) and the time of every worker HEARTBEAT in `heartbeats`; sends a
+    HEARTBEAT to every worker it knows each HEARTBEAT_MS while `heartbeating`."""
+
+    def __init__(self, port=None):
+        self.port = port or harness.free_port()
+        self.endpoint = f"tcp://127.0.0.1:{self.port}"
+        self.messages = queue.Queue()
+        self.heartbeats = []
+        self.heartbeating = True
+        self.workers = set()
+        self._outbox = queue.Queue()
+        self._stop = threading.Event()
+        self._bound = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self._bound.wait(5)
+
+    def _run(self):
+        socket = zmq.Context.instance().socket(zmq.ROUTER)
+        socket.linger = 0
+        socket.bind(self.endpoint)
+        self._bound.set()
+        next_beat = time.monotonic()
+        while not self._stop.is_set():
+            while not self._outbox.empty():
+                socket.send_multipart(self._outbox.get())
+            if self.heartbeating and time.monotonic() >= next_beat:
+                for identity in list(self.workers):
+                    socket.send_multipart([identity, b"MDPW02", HEARTBEAT])
+                next_beat = time.monotonic() + HEARTBEAT_MS / 1000
+            if socket.poll(10, zmq.POLLIN):
+                frames = socket.recv_multipart()
+                identity, rest = frames[0], frames[1:]
+                if rest[:2] == [b"MDPW02", HEARTBEAT]:
+                    self.heartbeats.append(time.monotonic())
+                    continue
+                if rest[:2] == [b"MDPW02", READY]:
+                    self.workers.add(identity)
+                self.messages.put((identity, rest))
+        socket.close()
+
+    def send(self, identity, *frames):
+        self._outbox.put([identity, *frames])
+
+    def request(self, identity, *body, client=b"client-1"):
+        self.send(identity, b"MDPW02", REQUEST, client, b"", *body)
+
+    def next(self, timeout=5.0):
+        try:
+            return self.messages.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no message from the worker within {timeout}s")
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(5)
+
+
+class WorkerProtocolTest(unittest.TestCase):
+    def start(self, handler="builtin:echo", extra=()):
+        self.broker = FakeBroker()
+        self.workers = harness.start_workers(self.broker.endpoint, "svc", handler, count=1,
+                                             extra=extra)
+        identity, frames = self.broker.next()
+        # RFC 18: "A READY command consists of a multipart message of 3 frames ...
+        # Frame 0: "MDPW02" ... Frame 1: 0x01 ... Frame 2: Service name"
+        self.assertEqual(frames, [b"MDPW02", READY, b"svc"])
+        return identity
+
+    def tearDown(self):
+        if hasattr(self, "workers"):
+            self.workers.stop()
+        if hasattr(self, "broker"):
+            self.broker.close()
+
+    def test_ready_identity_is_stable_host_pid_slot(self):
+        identity = self.start()
+        self.assertRegex(identity.decode(), rf"^[^/]+/{self.workers.pid}/0$")
+
+    def test_envelope_request_gets_reply_envelope_as_final(self):
+        identity = self.start()
+        self.broker.request(identity, *envelope_request("rid-1", "POST", "/fast", "a=1",
+                                                        b"X-A: b\r\n", b"payload"))
+        _, frames = self.broker.next()
+        # RFC 18: "FINAL ... Frame 2: Client address (envelope stack) Frame 3: Empty"
+        self.assertEqual(frames[:4], [b"MDPW02", FINAL, b"client-1", b""])
+        self.assertEqual(frames[4:7], [b"SLREP/1", b"200", b"Content-Type: text/plain\r\n"])
+        self.assertEqual(frames[7], b"a=1\npayload")
+
+    def test_opaque_request_gets_one_opaque_frame(self):
+        identity = self.start()
+        self.broker.request(identity, b"hello ", b"world")
+        _, frames = self.broker.next()
+        self.assertEqual(frames, [b"MDPW02", FINAL, b"client-1", b"", b"hello world"])
+
+    def test_stream_sends_partials_then_final(self):
+        identity = self.start("builtin:stream")
+        self.broker.request(identity, *envelope_request("rid-2", query="n=3"))
+        # RFC 18: "The worker SHALL send zero or more PARTIAL commands for a single REQUEST,
+        # followed by exactly one FINAL command."
+        commands = []
+        while not commands or commands[-1][1] != FINAL:
+            commands.append(self.broker.next()[1])
+        self.assertEqual([c[1] for c in commands], [PARTIAL, PARTIAL, FINAL])
+        self.assertEqual(commands[0][4:], [b"SLREP/1", b"200", b"Content-Type: text/plain\r\n",
+                                           b"chunk 0\n"])
+        self.assertEqual(commands[1][4:], [b"chunk 1\n"])
+        self.assertEqual(commands[2][4:], [b"chunk 2\n"])
+
+    def test_heartbeats_continue_while_handler_runs(self):
+        identity = self.start("builtin:sleep")
+        job_ms = 20 * HEARTBEAT_MS
+        self.broker.request(identity, *envelope_request("rid-3", query=f"ms={job_ms}"))
+        started = time.monotonic()
+        _, frames = self.broker.next(timeout=job_ms / 1000 + 5)
+        self.assertEqual(frames[1], FINAL)
+        self.assertEqual(frames[7], f"slept {job_ms} ms\n".encode())
+        # RFC 18: "Both broker and worker MUST send heartbeats at regular and agreed-upon
+        # intervals." The handler sleeps on another thread; the I/O thread keeps beating.
+        during = [t for t in self.broker.heartbeats if t > started]
+        self.assertGreaterEqual(len(during), 20 - 5)
+
+    def test_disconnect_from_broker_reregisters_on_new_socket(self):
+        identity = self.start()
+        self.broker.send(identity, b"MDPW02", DISCONNECT)
+        # RFC 18: "When the worker receives DISCONNECT ... it MUST close its socket, and
+        # reconnect to the broker on a new socket."
+        again, frames = self.broker.next()
+        self.assertEqual(frames, [b"MDPW02", READY, b"svc"])
+        self.assertEqual(again, identity)  # the stable identity survives the reconnect
+
+    def test_silent_broker_is_presumed_dead_and_worker_reconnects(self):
+        identity = self.start()
+        self.broker.heartbeating = False
+        # RFC 18: "A peer MUST consider the other peer "disconnected" if no heartbeat
+        # arrives within some multiple of that interval"
+        started = time.monotonic()
+        _, frames = self.broker.next(timeout=5)
+        self.assertEqual(frames, [b"MDPW02", READY, b"svc"])
+        self.assertGreaterEqual(time.monotonic() - started, (LIVENESS - 1) * HEARTBEAT_MS / 1000)
+
+    def test_sigterm_finishes_job_then_disconnects(self):
+        identity = self.start("builtin:sleep", extra=("--log-level", "debug"))
+        self.broker.request(identity, *envelope_request("rid-4", query="ms=500"))
+        child = wait_for(lambda: harness_children(self.workers.pid), what="worker child")[0]
+        # The point is a job in hand: wait until the handler has it
+        wait_for(lambda: "event=job_started rid=rid-4" in self.workers.output()
+                 or "rid=rid-4 event=job_started" in self.workers.output(), what="job start")
+        os.kill(child, signal.SIGTERM)
+        _, frames = self.broker.next()
+        self.assertEqual(frames[1], FINAL)
+        self.assertEqual(frames[7], b"slept 500 ms\n")
+        # RFC 18: "The worker MAY send DISCONNECT at any time"; we send it after the reply
+        _, frames = self.broker.next()
+        self.assertEqual(frames, [b"MDPW02", DISCONNECT])
+
+    def test_max_requests_recycles_after_n_jobs(self):
+        identity = self.start(extra=("--max-requests", "2"))
+        first_child = wait_for(lambda: harness_children(self.workers.pid))[0]
+        for n in range(2):
+            self.broker.request(identity, b"job", str(n).encode())
+            self.assertEqual(self.broker.next()[1][1], FINAL)
+        self.assertEqual(self.broker.next()[1], [b"MDPW02", DISCONNECT])
+        # The replacement registers again under the same identity
+        again, frames = self.broker.next()
+        self.assertEqual((again, frames), (identity, [b"MDPW02", READY, b"svc"]))
+        wait_for(lambda: harness_children(self.workers.pid) not in ([], [first_child]))
+        wait_for(lambda: "reason=max_requests" in self.workers.output(), what="restart log")
+
+
+def harness_children(pid):
+    """Pids whose parent is pid (the supervisor's workers), from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry))
+    return sorted(found)
+
+
+if __name__ == "__main__":
+    harness.main()

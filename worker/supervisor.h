@@ -1,0 +1,40 @@
+/*  supervisor: the master process of slowlane-worker, nginx-style: a table of child slots,
+    each a forked worker process with a stable identity, and the restart policy around
+    them (backoff, crash-loop stop, job timeout, max-requests and max-RSS recycling,
+    SIGTERM drain, SIGHUP rolling restart). Flag parsing is supervisor_main.c's; what a
+    child does after fork is supervisor_child.c's. */
+#ifndef SUPERVISOR_H
+#define SUPERVISOR_H
+
+#include <stdint.h>
+#include "sl_log.h"
+#include "worker_handlers.h"
+
+typedef struct {
+    const char *broker;           /* broker endpoint */
+    const char *service;          /* service every child serves */
+    const char *handler_spec;     /* --handler as given, for logs */
+    worker_handler_t handler;     /* resolved handler */
+    int count;                    /* child slots */
+    int heartbeat_ms;             /* worker <-> broker heartbeat */
+    int liveness;                 /* missed beats before the broker is dead */
+    int64_t job_timeout_ms;       /* kill a job running longer; 0 = off */
+    int64_t max_requests;         /* recycle a child after this many jobs; 0 = off */
+    int64_t max_rss_mb;           /* recycle a child above this resident size; 0 = off */
+    int nice;                     /* CPU priority applied in each child */
+    int64_t drain_timeout_ms;     /* graceful stop: SIGKILL after this */
+    int crash_loop_restarts;      /* unplanned restarts within the window that stop a slot */
+    int64_t crash_loop_window_ms; /* the crash-loop window */
+    sl_log_level_t log_level;     /* children log at this level too */
+} supervisor_config_t;
+
+/* Runs the supervisor until SIGTERM/SIGINT. Returns the process exit code: 0 after a
+   drain, 1 if it could not set itself up. */
+int supervisor_run(const supervisor_config_t *config);
+
+/* In a freshly forked child: becomes worker slot, telling the supervisor about it through
+   event_fd, and exits (0 after a clean stop, 1 if the worker could not start). */
+void supervisor_child_main(const supervisor_config_t *config, int slot, int event_fd)
+    __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,124 @@
+/*  supervisor_main: slowlane-worker's command line. Parses and checks every flag (each also
+    SLOWLANE_<FLAG>) once, resolves the handler, then hands over to supervisor_run. Any bad
+    value stops start-up here with one line, before a single child is forked. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sl_defaults.h"
+#include "sl_flags.h"
+#include "sl_log.h"
+#include "supervisor.h"
+
+#define PROGRAM "slowlane-worker"
+
+static char s_default_broker[] = SL_DEFAULT_BROKER_ENDPOINT;
+static char s_default_log_level[] = "info";
+
+//  sl_flags copies a given string over the default; only those copies are ours to free.
+static void s_free_flag(char *value, const char *fallback)
+{
+    if (value != fallback)
+        free(value);
+}
+
+//  The one line for a bad value, or NULL if the configuration can run.
+static const char *s_check(supervisor_config_t *config, const char *log_level, const char *handler)
+{
+    static char line[512];
+    const char *reason = NULL;
+    const char *broker = config->broker, *service = config->service;
+    if (sl_log_level_parse(log_level, &config->log_level) == -1) {
+        snprintf(line, sizeof line, "--log-level: '%.64s' is not debug, info, warn or error",
+                 log_level);
+        return line;
+    }
+    if (!service || !*service || strlen(service) > SL_MAX_SERVICE_NAME ||
+        strncmp(service, "mmi.", 4) == 0)
+        return !service || !*service ? "--service: required"
+                                     : "--service: must be 1..255 bytes and not mmi.*";
+    //  The supervisor creates no ZeroMQ socket (children fork from a clean process), so
+    //  the endpoint is checked by shape here and for real by each child
+    const char *port = strrchr(broker, ':');
+    bool tcp_ok = strncmp(broker, "tcp://", 6) == 0 && port > broker + 6 && port[1] != '\0';
+    if (!tcp_ok && (strncmp(broker, "ipc://", 6) != 0 || broker[6] == '\0')) {
+        snprintf(line, sizeof line, "--broker: '%.256s' is not tcp://HOST:PORT or ipc://PATH",
+                 broker);
+        return line;
+    }
+    if (worker_handler_resolve(handler, &config->handler, &reason) == -1) {
+        snprintf(line, sizeof line, "--handler: %s", reason);
+        return line;
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    char *broker = s_default_broker, *service = NULL, *handler = NULL;
+    char *log_level = s_default_log_level;
+    int64_t count = SL_DEFAULT_WORKER_COUNT, heartbeat_ms = SL_DEFAULT_HEARTBEAT_MS;
+    int64_t liveness = SL_DEFAULT_LIVENESS, job_timeout_ms = SL_DEFAULT_JOB_TIMEOUT_MS;
+    int64_t max_requests = 0, max_rss_mb = 0, nice = 0;
+    int64_t drain_timeout_ms = SL_DEFAULT_DRAIN_TIMEOUT_MS;
+    int64_t crash_loop_restarts = SL_CRASH_LOOP_RESTARTS;
+    int64_t crash_loop_window_ms = SL_CRASH_LOOP_WINDOW_MS;
+    sl_flag_t flags[] = {
+        {"broker", SL_FLAG_STRING, &broker, 0, 0, "broker endpoint (tcp://host:port)"},
+        {"service", SL_FLAG_STRING, &service, 0, 0, "service name the workers serve (required)"},
+        {"handler", SL_FLAG_STRING, &handler, 0, 0,
+         "builtin:busy|builtin:sleep|builtin:echo|builtin:stream|exec:COMMAND (required)"},
+        {"count", SL_FLAG_INT, &count, 1, 1024, "worker processes"},
+        {"heartbeat-ms", SL_FLAG_INT, &heartbeat_ms, 10, 3600000, "heartbeat interval"},
+        {"liveness", SL_FLAG_INT, &liveness, 1, 100, "missed heartbeats before the broker is dead"},
+        {"job-timeout-ms", SL_FLAG_INT, &job_timeout_ms, 0, 86400000,
+         "kill and restart a worker whose job runs longer (0 = off)"},
+        {"max-requests", SL_FLAG_INT, &max_requests, 0, INT64_MAX,
+         "recycle a worker after this many jobs (0 = off)"},
+        {"max-rss-mb", SL_FLAG_INT, &max_rss_mb, 0, 1048576,
+         "recycle a worker above this resident memory (0 = off)"},
+        {"nice", SL_FLAG_INT, &nice, -20, 19, "CPU priority of the workers (19 = lowest)"},
+        {"drain-timeout-ms", SL_FLAG_INT, &drain_timeout_ms, 0, 86400000,
+         "time a stopping worker may take to finish its job"},
+        {"crash-loop-restarts", SL_FLAG_INT, &crash_loop_restarts, 1, 64,
+         "unplanned restarts within the window that stop a slot"},
+        {"crash-loop-window-ms", SL_FLAG_INT, &crash_loop_window_ms, 1, 86400000,
+         "crash-loop window"},
+        {"log-level", SL_FLAG_STRING, &log_level, 0, 0, "debug|info|warn|error"},
+    };
+    int rc = sl_flags_parse(PROGRAM, flags, sizeof flags / sizeof flags[0], argc, argv, 1, NULL);
+    if (rc != 0) {
+        rc = rc == 1 ? 0 : 2;
+        goto done;
+    }
+    supervisor_config_t config = {
+        .broker = broker,
+        .service = service,
+        .handler_spec = handler,
+        .count = (int) count,
+        .heartbeat_ms = (int) heartbeat_ms,
+        .liveness = (int) liveness,
+        .job_timeout_ms = job_timeout_ms,
+        .max_requests = max_requests,
+        .max_rss_mb = max_rss_mb,
+        .nice = (int) nice,
+        .drain_timeout_ms = drain_timeout_ms,
+        .crash_loop_restarts = (int) crash_loop_restarts,
+        .crash_loop_window_ms = crash_loop_window_ms,
+    };
+    const char *problem = s_check(&config, log_level, handler);
+    if (problem) {
+        fprintf(stderr, PROGRAM ": %s\n", problem);
+        rc = 2;
+        goto done;
+    }
+    sl_log_init("supervisor", config.log_level);
+    rc = supervisor_run(&config);
+    worker_handler_reset(&config.handler);
+done:
+    s_free_flag(broker, s_default_broker);
+    s_free_flag(service, NULL);
+    s_free_flag(handler, NULL);
+    s_free_flag(log_level, s_default_log_level);
+    return rc;
+}

@@ -1,0 +1,264 @@
+/*  worker_job: the request a handler reads and the reply it writes (see worker_job.h).
+    A reply is a reply envelope, or for a plain MDP request one opaque frame; once
+    flushed, every later part is raw chunk bytes, as docs/architecture.md fixes. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "sl_envelope.h"
+#include "sl_headers.h"
+#include "sl_log.h"
+#include "worker_job.h"
+
+struct _sl_job_t {
+    bool is_http;                  /* the body was a valid request envelope */
+    sl_request_envelope_t request; /* decoded envelope when is_http */
+    zframe_t *opaque_body;         /* all frames joined when !is_http */
+    int64_t received_ms;           /* monotonic clock at receipt */
+    int status;                    /* reply status, 200 unless set */
+    sl_headers_builder_t headers;  /* reply header block */
+    char *out;                     /* reply bytes not yet sent */
+    size_t out_size;               /* bytes used in out */
+    size_t out_cap;                /* bytes allocated for out */
+    bool flushed;                  /* a PARTIAL went out: status and headers are fixed */
+    worker_job_send_fn *send;      /* where PARTIALs go */
+    void *send_arg;                /* its argument */
+};
+
+static sl_log_limit_t s_malformed_limit;
+
+//  Joins every frame of body into one frame: an opaque request's body as one byte string.
+static zframe_t *s_join_frames(zmsg_t *body)
+{
+    size_t size = body ? zmsg_content_size(body) : 0;
+    zframe_t *joined = zframe_new(NULL, size);
+    if (!joined)
+        return NULL;
+    byte *cursor = zframe_data(joined);
+    for (zframe_t *frame = body ? zmsg_first(body) : NULL; frame; frame = zmsg_next(body)) {
+        memcpy(cursor, zframe_data(frame), zframe_size(frame));
+        cursor += zframe_size(frame);
+    }
+    return joined;
+}
+
+sl_job_t *worker_job_new(zmsg_t **body_p, int64_t received_ms)
+{
+    assert(body_p);
+    zmsg_t *body = *body_p;
+    *body_p = NULL;
+    sl_job_t *self = calloc(1, sizeof(sl_job_t));
+    if (!self)
+        goto fail_alloc;
+    self->received_ms = received_ms;
+    self->status = 200;
+    if (sl_envelope_kind(body) == SL_BODY_REQUEST) {
+        if (sl_request_envelope_decode(body, &self->request) == 0)
+            self->is_http = true;
+        else {
+            //  Not ours after all: a malformed envelope is served as opaque bytes, the
+            //  same as any body a plain MDP client might send
+            sl_request_envelope_reset(&self->request);
+            sl_log_limited(&s_malformed_limit, SL_LOG_WARN, NULL, "malformed_envelope",
+                           "served_as=opaque");
+        }
+    }
+    if (!self->is_http) {
+        self->opaque_body = s_join_frames(body);
+        if (!self->opaque_body)
+            goto fail_body;
+    }
+    zmsg_destroy(&body);
+    return self;
+
+fail_body:
+    free(self);
+fail_alloc:
+    zmsg_destroy(&body);
+    return NULL;
+}
+
+void worker_job_destroy(sl_job_t **self_p)
+{
+    assert(self_p);
+    sl_job_t *self = *self_p;
+    if (!self)
+        return;
+    sl_request_envelope_reset(&self->request);
+    zframe_destroy(&self->opaque_body);
+    sl_headers_builder_reset(&self->headers);
+    free(self->out);
+    free(self);
+    *self_p = NULL;
+}
+
+void worker_job_set_sender(sl_job_t *self, worker_job_send_fn *send, void *arg)
+{
+    self->send = send;
+    self->send_arg = arg;
+}
+
+//  The body of the next reply part: the reply envelope for the first part of an HTTP job,
+//  raw bytes otherwise. Empties the output buffer.
+static zmsg_t *s_take_part(sl_job_t *self)
+{
+    zmsg_t *part = NULL;
+    if (self->is_http && !self->flushed) {
+        const char *headers = self->headers.data ? self->headers.data : "";
+        part = sl_reply_envelope_encode(self->status, headers, self->headers.size, self->out,
+                                        self->out_size);
+    } else {
+        part = zmsg_new();
+        if (part)
+            zmsg_addmem(part, self->out, self->out_size);
+    }
+    self->out_size = 0;
+    return part;
+}
+
+zmsg_t *worker_job_final(sl_job_t *self, int handler_result)
+{
+    if (handler_result != 0 && !self->flushed) {
+        if (self->is_http)
+            worker_job_reset_reply(self, 500, "handler failed\n");
+        else
+            self->out_size = 0; // a plain MDP client gets an empty reply: MDP has no errors
+    }
+    return s_take_part(self);
+}
+
+void worker_job_reset_reply(sl_job_t *self, int status, const char *text)
+{
+    if (self->flushed)
+        return;
+    self->status = status;
+    sl_headers_builder_reset(&self->headers);
+    self->out_size = 0;
+    sl_job_add_header(self, "Content-Type", "text/plain");
+    sl_job_write(self, text, strlen(text));
+}
+
+/* --- slowlane/worker.h: reading the request --- */
+
+bool sl_job_is_http(const sl_job_t *job)
+{
+    return job->is_http;
+}
+
+const char *sl_job_request_id(const sl_job_t *job)
+{
+    return job->is_http ? job->request.meta.id : "";
+}
+
+const char *sl_job_method(const sl_job_t *job)
+{
+    return job->is_http ? job->request.method : "";
+}
+
+const char *sl_job_path(const sl_job_t *job)
+{
+    return job->is_http ? job->request.path : "";
+}
+
+const char *sl_job_query(const sl_job_t *job)
+{
+    return job->is_http ? job->request.query : "";
+}
+
+char *sl_job_header(const sl_job_t *job, const char *name)
+{
+    if (!job->is_http)
+        return NULL;
+    size_t size = 0;
+    const char *value =
+        sl_headers_find(job->request.headers, job->request.headers_size, name, &size);
+    return value ? strndup(value, size) : NULL;
+}
+
+const char *sl_job_headers(const sl_job_t *job, size_t *size)
+{
+    if (size)
+        *size = job->is_http ? job->request.headers_size : 0;
+    return job->is_http ? job->request.headers : "";
+}
+
+char *sl_job_query_param(const sl_job_t *job, const char *name)
+{
+    const char *query = sl_job_query(job);
+    size_t name_size = strlen(name);
+    const char *cursor = query;
+    while (*cursor) {
+        const char *end = strchr(cursor, '&');
+        if (!end)
+            end = cursor + strlen(cursor);
+        const char *equals = memchr(cursor, '=', end - cursor);
+        const char *key_end = equals ? equals : end;
+        if ((size_t) (key_end - cursor) == name_size && memcmp(cursor, name, name_size) == 0)
+            return equals ? strndup(equals + 1, end - equals - 1) : strdup("");
+        cursor = *end ? end + 1 : end;
+    }
+    return NULL;
+}
+
+const void *sl_job_body(const sl_job_t *job, size_t *size)
+{
+    zframe_t *body = job->is_http ? job->request.body : job->opaque_body;
+    if (size)
+        *size = body ? zframe_size(body) : 0;
+    return body ? zframe_data(body) : (const void *) "";
+}
+
+int64_t sl_job_time_left_ms(const sl_job_t *job)
+{
+    if (!job->is_http || job->request.meta.timeout_ms <= 0)
+        return INT64_MAX;
+    int64_t left = job->request.meta.timeout_ms - (zclock_mono() - job->received_ms);
+    return left > 0 ? left : 0;
+}
+
+/* --- slowlane/worker.h: writing the reply --- */
+
+int sl_job_set_status(sl_job_t *job, int status)
+{
+    if (status < 100 || status > 599 || job->flushed)
+        return -1;
+    job->status = status;
+    return 0;
+}
+
+int sl_job_add_header(sl_job_t *job, const char *name, const char *value)
+{
+    if (job->flushed || !name || !value)
+        return -1;
+    return sl_headers_builder_add(&job->headers, name, strlen(name), value, strlen(value));
+}
+
+int sl_job_write(sl_job_t *job, const void *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    if (job->out_size + size > job->out_cap) {
+        size_t cap = job->out_cap ? job->out_cap : 4096;
+        while (cap < job->out_size + size)
+            cap *= 2;
+        char *grown = realloc(job->out, cap);
+        if (!grown)
+            return -1;
+        job->out = grown;
+        job->out_cap = cap;
+    }
+    memcpy(job->out + job->out_size, data, size);
+    job->out_size += size;
+    return 0;
+}
+
+int sl_job_flush(sl_job_t *job)
+{
+    if (!job->send)
+        return -1;
+    zmsg_t *part = s_take_part(job);
+    if (!part)
+        return -1;
+    job->flushed = true;
+    return job->send(&part, job->send_arg);
+}
