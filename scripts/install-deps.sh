@@ -6,6 +6,8 @@ packages=(
     build-essential cmake pkg-config git ca-certificates
     libzmq3-dev libczmq-dev libcivetweb-dev libjansson-dev libcmocka-dev
     python3 python3-zmq curl wrk procps iproute2
+    clang libclang-rt-14-dev
+    docker-compose python3-yaml
 )
 missing=()
 for p in "${packages[@]}"; do
