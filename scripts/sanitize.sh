@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the whole project with AddressSanitizer + UBSan into build-asan/ (-DSLOWLANE_SANITIZE=ON)
+# and runs the unit tests there, then the system tests matching each argument (ctest -R).
+# Any sanitizer report fails the run: it aborts the process that made it, and every report file
+# (from test binaries and from the broker, gateway and workers a system test starts) is shown.
+# Usage: scripts/sanitize.sh [system-test-regex ...]   e.g. scripts/sanitize.sh test_broker_queue
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=build-asan
+
+cmake -S . -B "$build" -DSLOWLANE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+
+reports="$PWD/$build/sanitizer-reports"
+rm -rf "$reports"
+mkdir -p "$reports"
+# halt + abort: the first report ends the process with SIGABRT, so its test fails; log_path
+# keeps the reports of processes whose exit status no test looks at (children killed at the
+# end of a system test still run the leak check when they exit on SIGTERM).
+export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1:log_path=$reports/asan"
+export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
+export LSAN_OPTIONS="suppressions=$PWD/scripts/sanitize.supp:print_suppressions=0"
+
+rc=0
+(cd "$build" && ctest -L unit --output-on-failure) || rc=1
+for pattern in "$@"; do
+    (cd "$build" && ctest -L system -R "$pattern" --output-on-failure) || rc=1
+done
+
+count=$(find "$reports" -type f | wc -l)
+if [ "$count" -ne 0 ]; then
+    rc=1
+    for report in "$reports"/*; do
+        echo "----- $report" >&2
+        head -60 "$report" >&2
+    done
+fi
+echo "sanitize: $count sanitizer reports; ctest $([ "$rc" -eq 0 ] && echo passed || echo FAILED)"
+exit "$rc"
