@@ -63,6 +63,7 @@ static void test_both_value_forms_and_repeatable_lists(void **state)
     assert_string_equal(f.binds.items[0], "tcp://*:1");
     assert_string_equal(f.binds.items[1], "tcp://*:2");
     sl_strlist_clear(&f.binds);
+    free(f.broker); // a copy made by the parser, unlike the literal default
 }
 
 static void test_environment_fills_in_and_flag_wins(void **state)
@@ -79,6 +80,7 @@ static void test_environment_fills_in_and_flag_wins(void **state)
     assert_int_equal(f.binds.count, 2);
     assert_string_equal(f.binds.items[1], "tcp://*:8");
     sl_strlist_clear(&f.binds);
+    free(f.broker);
 }
 
 static void test_bad_values_stop_start_up(void **state)
