@@ -1,0 +1,620 @@
+/*  gateway_bridge: the broker side of the gateway, one actor thread.
+    HTTP threads meet the bridge in three locked places: the slot table (request id -> slot,
+    table_lock, then each slot's own lock), and the DEALER itself (socket_lock). An HTTP
+    thread sends its own request under socket_lock: handing it to the bridge first would cost
+    a thread wakeup per request, the largest single cost on the request path. Receiving,
+    the monitor socket and the probes belong to the actor thread. Lock order: socket_lock,
+    then table_lock, then a slot's lock; the actor never holds a slot lock while it sends. */
+#include "gateway_bridge.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "sl_defaults.h"
+#include "sl_envelope.h"
+#include "sl_log.h"
+#include "sl_mdp.h"
+
+#define S_MMI_SERVICE  "mmi.service"
+#define S_TOMBSTONE_MS 60000 /* how long an abandoned id is kept from reuse */
+
+struct _gateway_bridge_t {
+    zactor_t *actor;                /* the bridge thread */
+    char *endpoint;                 /* broker endpoint */
+    const gateway_routes_t *routes; /* borrowed, sealed */
+    int64_t probe_ms;               /* readiness probe interval */
+    int wakeup_fd;                  /* eventfd: a sender saw replies waiting (edge consumed) */
+    pthread_mutex_t socket_lock;    /* guards dealer: sends from HTTP threads, receives */
+    zsock_t *dealer;                /* the one socket to the broker, NULL once stopped */
+
+    pthread_mutex_t table_lock; /* guards slots and closed; taken before a slot lock */
+    zhashx_t *slots;            /* id -> gateway_slot_t*, keys borrowed from slot->id */
+    zhashx_t *tombstones;       /* id -> expiry (zclock_mono ms) of requests that gave up
+                                   after being sent: their replies may still come */
+    bool closed;                /* no new requests */
+
+    atomic_bool connected; /* handshake done with a broker and not since lost */
+
+    pthread_mutex_t ready_lock;  /* guards the readiness fields */
+    char **services;             /* unique service names of the routes (borrowed) */
+    size_t service_count;        /* entries in services */
+    size_t *route_service;       /* route index -> services index */
+    bool *service_ready;         /* last probe answer per service: 200 */
+    int64_t last_probe_reply_ms; /* zclock_mono of the last mmi answer */
+    bool start_failed;           /* set by the actor before it signals failure */
+};
+
+/* State only the actor thread touches. */
+typedef struct {
+    gateway_bridge_t *bridge;       /* shared part */
+    zsock_t *dealer;                /* the one socket to the broker (shared under socket_lock) */
+    zsock_t *monitor;               /* PAIR fed by zmq_socket_monitor on the dealer */
+    zlist_t *received;              /* messages taken off the dealer, handled outside the lock */
+    size_t *probe_fifo;             /* services index of each unanswered probe, in send order */
+    size_t probe_head;              /* first unanswered probe in probe_fifo */
+    size_t probe_count;             /* unanswered probes of the current round */
+    size_t probe_stale;             /* answers still due from an abandoned round: discarded */
+    int64_t probe_sent_ms;          /* when the current round went out */
+    int64_t next_probe_ms;          /* when the next round is due */
+    bool ever_connected;            /* a later handshake is a reconnect */
+    size_t awaiting;                /* slots waiting to be re-sent (an upper bound) */
+    sl_log_limit_t malformed_limit; /* for replies we cannot read */
+    sl_log_limit_t late_limit;      /* for replies whose request gave up */
+} s_actor_t;
+
+/* ---------------------------------------------------------------- HTTP-thread side */
+
+int gateway_bridge_register(gateway_bridge_t *self, gateway_slot_t *slot, char *id,
+                            const char *service, bool retryable, int64_t deadline_ms)
+{
+    assert(!slot->registered);
+    if (!atomic_load_explicit(&self->connected, memory_order_acquire))
+        return -1;
+    /* Not yet visible to the bridge: no lock needed to reset it. */
+    snprintf(slot->id, sizeof slot->id, "%s", id);
+    slot->service = service;
+    slot->deadline_ms = deadline_ms;
+    slot->retryable = retryable;
+    slot->sent = slot->partial_seen = slot->final_seen = false;
+    slot->awaiting_reconnect = slot->resend = false;
+    slot->failure = GATEWAY_SLOT_MESSAGE;
+
+    pthread_mutex_lock(&self->table_lock);
+    if (self->closed) {
+        pthread_mutex_unlock(&self->table_lock);
+        return -1;
+    }
+    /* Two clients may send the same X-Request-Id at once; the broker correlates by id, so
+       the second one gets a fresh id (returned to its client) rather than a crossed reply. */
+    /* An id that gave up recently may still get its late reply: a client retrying with the
+       same X-Request-Id after a 504 must not receive the first attempt's answer. */
+    while (zhashx_lookup(self->tombstones, slot->id) ||
+           zhashx_insert(self->slots, slot->id, slot) != 0)
+        sl_request_id_generate(slot->id);
+    slot->registered = true;
+    pthread_mutex_unlock(&self->table_lock);
+    memcpy(id, slot->id, sizeof slot->id);
+    return 0;
+}
+
+void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot, zmsg_t **envelope_p)
+{
+    assert(slot->registered);
+    zmsg_t *message = sl_mdp_encode_client_request(SL_MDP_V02, slot->service, envelope_p);
+    /* Marked sent before the send, so a disconnect seen in between counts it in flight. */
+    pthread_mutex_lock(&slot->lock);
+    slot->sent = true;
+    pthread_mutex_unlock(&slot->lock);
+    bool sent = false, wake = false;
+    pthread_mutex_lock(&self->socket_lock);
+    if (self->dealer && gateway_bridge_connected(self)) {
+        sent = zmsg_send(&message, self->dealer) == 0;
+        /* ZMQ_FD is edge-triggered: our send may have consumed the edge that would have
+           told the bridge a reply is waiting, so look, and wake it if so. */
+        wake = (zsock_events(self->dealer) & ZMQ_POLLIN) != 0;
+    }
+    pthread_mutex_unlock(&self->socket_lock);
+    zmsg_destroy(&message); /* no-op after a successful send */
+    if (wake) {
+        uint64_t one = 1;
+        ssize_t written = write(self->wakeup_fd, &one, sizeof one);
+        (void) written; /* an eventfd write only fails on counter overflow */
+    }
+    if (!sent) {
+        pthread_mutex_lock(&slot->lock);
+        slot->sent = false;
+        gateway_slot_fail(slot, GATEWAY_SLOT_UNAVAILABLE);
+        pthread_mutex_unlock(&slot->lock);
+    }
+}
+
+void gateway_bridge_release(gateway_bridge_t *self, gateway_slot_t *slot)
+{
+    if (!slot->registered)
+        return;
+    pthread_mutex_lock(&self->table_lock);
+    zhashx_delete(self->slots, slot->id);
+    pthread_mutex_lock(&slot->lock);
+    if (slot->sent && !slot->final_seen)
+        zhashx_update(self->tombstones, slot->id,
+                      (void *) (intptr_t) (zclock_mono() + S_TOMBSTONE_MS));
+    pthread_mutex_unlock(&slot->lock);
+    pthread_mutex_unlock(&self->table_lock);
+    /* The bridge may still be inside a delivery it began under the table lock: taking the
+       slot lock waits for it to finish. */
+    pthread_mutex_lock(&slot->lock);
+    gateway_slot_drain(slot);
+    slot->registered = false;
+    pthread_mutex_unlock(&slot->lock);
+}
+
+bool gateway_bridge_connected(gateway_bridge_t *self)
+{
+    return atomic_load_explicit(&self->connected, memory_order_acquire);
+}
+
+bool gateway_bridge_ready(gateway_bridge_t *self, bool *ready, size_t count,
+                          const char **broker_state)
+{
+    bool connected = gateway_bridge_connected(self);
+    bool all = connected;
+    pthread_mutex_lock(&self->ready_lock);
+    bool responsive = zclock_mono() - self->last_probe_reply_ms <= 3 * self->probe_ms + 100;
+    for (size_t i = 0; i < count; i++) {
+        bool service_ready = connected && self->service_ready[self->route_service[i]];
+        if (ready)
+            ready[i] = service_ready;
+        all = all && service_ready;
+    }
+    pthread_mutex_unlock(&self->ready_lock);
+    pthread_mutex_lock(&self->table_lock);
+    bool closed = self->closed;
+    pthread_mutex_unlock(&self->table_lock);
+    const char *state = closed        ? "closing"
+                        : !connected  ? "disconnected"
+                        : !responsive ? "unresponsive"
+                                      : "connected";
+    if (broker_state)
+        *broker_state = state;
+    return all && responsive && !closed;
+}
+
+void gateway_bridge_close(gateway_bridge_t *self)
+{
+    pthread_mutex_lock(&self->table_lock);
+    self->closed = true;
+    for (gateway_slot_t *slot = zhashx_first(self->slots); slot; slot = zhashx_next(self->slots)) {
+        pthread_mutex_lock(&slot->lock);
+        gateway_slot_fail(slot, GATEWAY_SLOT_UNAVAILABLE);
+        pthread_mutex_unlock(&slot->lock);
+    }
+    pthread_mutex_unlock(&self->table_lock);
+}
+
+/* ---------------------------------------------------------------- actor side */
+
+/* Forgets abandoned ids whose late replies never came. */
+static void s_purge_tombstones(gateway_bridge_t *self, int64_t now)
+{
+    pthread_mutex_lock(&self->table_lock);
+    zlistx_t *expired = zlistx_new();
+    for (void *expiry = zhashx_first(self->tombstones); expiry;
+         expiry = zhashx_next(self->tombstones))
+        if ((intptr_t) expiry <= now)
+            zlistx_add_end(expired, (void *) zhashx_cursor(self->tombstones));
+    for (void *key = zlistx_first(expired); key; key = zlistx_next(expired))
+        zhashx_delete(self->tombstones, key);
+    zlistx_destroy(&expired);
+    pthread_mutex_unlock(&self->table_lock);
+}
+
+static void s_probe(s_actor_t *actor)
+{
+    gateway_bridge_t *self = actor->bridge;
+    int64_t now = zclock_mono();
+    s_purge_tombstones(self, now);
+    /* While requests wait to be re-sent, look for their workers ten times as often. */
+    int64_t interval = actor->awaiting > 0 ? self->probe_ms / 10 : self->probe_ms;
+    actor->next_probe_ms = now + (interval < 10 ? 10 : interval);
+    if (!gateway_bridge_connected(self))
+        return;
+    if (actor->probe_count > 0) {
+        if (now - actor->probe_sent_ms < 3 * interval)
+            return;
+        /* The round went unanswered: its answers, if they ever come, come first, in order,
+           so they are counted out rather than mistaken for the next round's. */
+        actor->probe_stale += actor->probe_count;
+        pthread_mutex_lock(&self->ready_lock);
+        for (size_t i = 0; i < actor->probe_count; i++)
+            self->service_ready[actor->probe_fifo[(actor->probe_head + i) % self->service_count]] =
+                false;
+        pthread_mutex_unlock(&self->ready_lock);
+        actor->probe_count = 0;
+    }
+    actor->probe_head = 0;
+    for (size_t i = 0; i < self->service_count; i++) {
+        zmsg_t *body = zmsg_new();
+        zmsg_addstr(body, self->services[i]);
+        zmsg_t *message = sl_mdp_encode_client_request(SL_MDP_V02, S_MMI_SERVICE, &body);
+        pthread_mutex_lock(&self->socket_lock);
+        int rc = zmsg_send(&message, actor->dealer);
+        pthread_mutex_unlock(&self->socket_lock);
+        if (rc != 0) {
+            zmsg_destroy(&message);
+            break;
+        }
+        actor->probe_fifo[actor->probe_count++] = i;
+    }
+    actor->probe_sent_ms = now;
+}
+
+/* Re-sends (through their threads) the requests for service that wait for the broker to
+   come back. Called when a probe says the service has a worker again: a restarted broker
+   answers no_worker until the workers have reconnected, and they reconnect later than we
+   do, so re-sending at the handshake would turn a restart into 503s. */
+static void s_resend_waiting(s_actor_t *actor, const char *service)
+{
+    gateway_bridge_t *self = actor->bridge;
+    size_t resent = 0, still = 0;
+    int64_t now = zclock_mono();
+    pthread_mutex_lock(&self->table_lock);
+    for (gateway_slot_t *slot = zhashx_first(self->slots); slot; slot = zhashx_next(self->slots)) {
+        pthread_mutex_lock(&slot->lock);
+        if (slot->awaiting_reconnect) {
+            if (strcmp(slot->service, service) == 0 && now < slot->deadline_ms) {
+                slot->awaiting_reconnect = false;
+                slot->resend = true;
+                pthread_cond_signal(&slot->cond);
+                resent++;
+            } else
+                still++;
+        }
+        pthread_mutex_unlock(&slot->lock);
+    }
+    pthread_mutex_unlock(&self->table_lock);
+    actor->awaiting = still;
+    if (resent)
+        sl_log(SL_LOG_INFO, NULL, "requests_resent", "service=%s count=%zu", service, resent);
+}
+
+static void s_probe_answer(s_actor_t *actor, zmsg_t *body)
+{
+    gateway_bridge_t *self = actor->bridge;
+    if (actor->probe_stale > 0) {
+        actor->probe_stale--;
+        return;
+    }
+    if (actor->probe_count == 0)
+        return; /* an answer nobody asked for on this connection */
+    size_t service = actor->probe_fifo[actor->probe_head];
+    actor->probe_head = (actor->probe_head + 1) % self->service_count;
+    actor->probe_count--;
+    zframe_t *last = body ? zmsg_last(body) : NULL;
+    bool ready = last && zframe_streq(last, "200");
+    pthread_mutex_lock(&self->ready_lock);
+    if (self->service_ready[service] != ready)
+        sl_log(SL_LOG_INFO, NULL, "service_readiness", "service=%s ready=%s",
+               self->services[service], ready ? "true" : "false");
+    self->service_ready[service] = ready;
+    self->last_probe_reply_ms = zclock_mono();
+    pthread_mutex_unlock(&self->ready_lock);
+    if (ready && actor->awaiting > 0)
+        s_resend_waiting(actor, self->services[service]);
+}
+
+/* One message from the broker: a probe answer, or a PARTIAL/FINAL for a slot. */
+static void s_handle_reply(s_actor_t *actor, zmsg_t *message)
+{
+    gateway_bridge_t *self = actor->bridge;
+    sl_mdp_msg_t decoded = {0};
+    const char *reason = NULL;
+    if (sl_mdp_decode(&message, SL_MDP_FROM_BROKER, &decoded, &reason) != 0 ||
+        decoded.from_worker_side ||
+        (decoded.command != SL_MDP_PARTIAL && decoded.command != SL_MDP_FINAL)) {
+        sl_log_limited(&actor->malformed_limit, SL_LOG_WARN, NULL, "broker_message_malformed",
+                       "reason=%s", reason ? reason : "unexpected_command");
+        sl_mdp_msg_reset(&decoded);
+        return;
+    }
+    if (decoded.service && zframe_streq(decoded.service, S_MMI_SERVICE)) {
+        s_probe_answer(actor, decoded.body);
+        sl_mdp_msg_reset(&decoded);
+        return;
+    }
+    /* architecture.md, Correlation: the broker puts the request id first in every reply to
+       an envelope request. */
+    zframe_t *id_frame = decoded.body ? zmsg_pop(decoded.body) : NULL;
+    char id[SL_REQUEST_ID_MAX + 1];
+    if (!id_frame || zframe_size(id_frame) == 0 || zframe_size(id_frame) > SL_REQUEST_ID_MAX) {
+        sl_log_limited(&actor->malformed_limit, SL_LOG_WARN, NULL, "broker_message_malformed",
+                       "reason=no_request_id");
+        zframe_destroy(&id_frame);
+        sl_mdp_msg_reset(&decoded);
+        return;
+    }
+    memcpy(id, zframe_data(id_frame), zframe_size(id_frame));
+    id[zframe_size(id_frame)] = '\0';
+    zframe_destroy(&id_frame);
+
+    pthread_mutex_lock(&self->table_lock);
+    gateway_slot_t *slot = zhashx_lookup(self->slots, id);
+    if (!slot) {
+        if (decoded.command == SL_MDP_FINAL)
+            zhashx_delete(self->tombstones, id); /* the late answer came: the id is free */
+        pthread_mutex_unlock(&self->table_lock);
+        /* Its request gave up (504) or finished: the reply is late, and dropped. */
+        if (sl_request_id_valid(id, strlen(id)))
+            sl_log_limited(&actor->late_limit, SL_LOG_DEBUG, id, "late_reply_dropped", NULL);
+        sl_mdp_msg_reset(&decoded);
+        return;
+    }
+    pthread_mutex_lock(&slot->lock);
+    pthread_mutex_unlock(&self->table_lock);
+    if (gateway_slot_push(slot, &decoded.body, decoded.command == SL_MDP_FINAL) != 0)
+        gateway_slot_fail(slot, GATEWAY_SLOT_BROKER_LOST);
+    pthread_mutex_unlock(&slot->lock);
+    sl_mdp_msg_reset(&decoded);
+}
+
+/* The connection to the broker is up (first time or again). */
+static void s_connected(s_actor_t *actor)
+{
+    gateway_bridge_t *self = actor->bridge;
+    atomic_store_explicit(&self->connected, true, memory_order_release);
+    sl_log(SL_LOG_INFO, NULL, actor->ever_connected ? "broker_reconnected" : "broker_connected",
+           "endpoint=%s", self->endpoint);
+    pthread_mutex_lock(&self->ready_lock);
+    self->last_probe_reply_ms = zclock_mono(); /* give the first round its time */
+    pthread_mutex_unlock(&self->ready_lock);
+    actor->ever_connected = true;
+    actor->probe_count = actor->probe_stale = 0;
+    s_probe(actor);
+}
+
+/* The connection dropped: apply the broker-down policy of gateway_bridge.h. */
+static void s_disconnected(s_actor_t *actor)
+{
+    gateway_bridge_t *self = actor->bridge;
+    if (!gateway_bridge_connected(self))
+        return;
+    atomic_store_explicit(&self->connected, false, memory_order_release);
+    size_t waiting = 0, lost = 0;
+    pthread_mutex_lock(&self->table_lock);
+    for (gateway_slot_t *slot = zhashx_first(self->slots); slot; slot = zhashx_next(self->slots)) {
+        pthread_mutex_lock(&slot->lock);
+        if (slot->sent && !slot->final_seen) {
+            slot->sent = false;
+            if (slot->retryable && !slot->partial_seen) {
+                slot->awaiting_reconnect = true;
+                waiting++;
+            } else {
+                gateway_slot_fail(slot, GATEWAY_SLOT_BROKER_LOST);
+                lost++;
+            }
+        }
+        pthread_mutex_unlock(&slot->lock);
+    }
+    pthread_mutex_unlock(&self->table_lock);
+    pthread_mutex_lock(&self->ready_lock);
+    for (size_t i = 0; i < self->service_count; i++)
+        self->service_ready[i] = false;
+    pthread_mutex_unlock(&self->ready_lock);
+    actor->probe_count = actor->probe_stale = 0;
+    actor->awaiting += waiting;
+    sl_log(SL_LOG_WARN, NULL, "broker_disconnected", "endpoint=%s waiting=%zu lost=%zu",
+           self->endpoint, waiting, lost);
+}
+
+static void s_handle_monitor(s_actor_t *actor)
+{
+    zmsg_t *event = zmsg_recv(actor->monitor);
+    if (!event)
+        return;
+    zframe_t *first = zmsg_first(event);
+    if (first && zframe_size(first) >= 6) {
+        uint16_t code;
+        memcpy(&code, zframe_data(first), sizeof code);
+        if (code == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            s_connected(actor);
+        else if (code == ZMQ_EVENT_DISCONNECTED)
+            s_disconnected(actor);
+    }
+    zmsg_destroy(&event);
+}
+
+static void s_actor(zsock_t *pipe, void *args)
+{
+    s_actor_t actor = {.bridge = args};
+    gateway_bridge_t *self = actor.bridge;
+    char monitor_endpoint[64];
+    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://gateway-bridge-%p",
+             (void *) self);
+
+    actor.probe_fifo = calloc(self->service_count, sizeof *actor.probe_fifo);
+    actor.dealer = zsock_new(ZMQ_DEALER);
+    if (!actor.probe_fifo || !actor.dealer)
+        goto fail_dealer;
+    zsock_set_linger(actor.dealer, 0);
+    /* No pipe without a connection: a send while the broker is away fails at once (503)
+       instead of queueing for a broker that may come back after the deadline. */
+    zsock_set_immediate(actor.dealer, 1);
+    zsock_set_sndhwm(actor.dealer, 0); /* bounded by the route budgets, not by zmq */
+    zsock_set_rcvhwm(actor.dealer, 0);
+    zsock_set_sndtimeo(actor.dealer, 0);
+    zsock_set_rcvtimeo(actor.dealer, 0);
+    zsock_set_maxmsgsize(actor.dealer, (int) SL_MAX_MESSAGE_BYTES);
+    zsock_set_reconnect_ivl(actor.dealer, SL_GATEWAY_RECONNECT_MS);
+    zsock_set_reconnect_ivl_max(actor.dealer, SL_GATEWAY_RECONNECT_MAX_MS);
+    if (zmq_socket_monitor(zsock_resolve(actor.dealer), monitor_endpoint,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+        goto fail_monitor;
+    actor.monitor = zsock_new_pair(NULL);
+    if (!actor.monitor || zsock_connect(actor.monitor, "%s", monitor_endpoint) != 0)
+        goto fail_monitor;
+    if (zsock_connect(actor.dealer, "%s", self->endpoint) != 0) {
+        sl_log(SL_LOG_ERROR, NULL, "broker_endpoint_invalid", "endpoint=%s", self->endpoint);
+        goto fail_monitor;
+    }
+    actor.received = zlist_new();
+    if (!actor.received)
+        goto fail_monitor;
+    self->dealer = actor.dealer; /* HTTP threads may send from here on */
+    zsock_signal(pipe, 0);
+
+    actor.next_probe_ms = zclock_mono() + self->probe_ms;
+    /* The dealer is polled through its ZMQ_FD, a plain descriptor: zmq_poll on the socket
+       itself would use it while an HTTP thread sends. */
+    zmq_pollitem_t items[] = {
+        {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
+        {zsock_resolve(actor.monitor), 0, ZMQ_POLLIN, 0},
+        {NULL, self->wakeup_fd, ZMQ_POLLIN, 0},
+        {NULL, zsock_fd(actor.dealer), ZMQ_POLLIN, 0},
+    };
+    while (true) {
+        int64_t wait = actor.next_probe_ms - zclock_mono();
+        if (zmq_poll(items, 4, wait < 0 ? 0 : (long) wait) < 0 && errno != EINTR)
+            break;
+        if (items[0].revents & ZMQ_POLLIN) {
+            char *command = zstr_recv(pipe);
+            bool stop = !command || streq(command, "$TERM");
+            zstr_free(&command);
+            if (stop)
+                break;
+        }
+        /* Connection state first, so replies are read against the state they belong to. */
+        if (items[1].revents & ZMQ_POLLIN)
+            s_handle_monitor(&actor);
+        if (items[2].revents & ZMQ_POLLIN) {
+            uint64_t count;
+            ssize_t got = read(self->wakeup_fd, &count, sizeof count);
+            (void) got;
+        }
+        /* Every turn, whatever woke us: the edge of ZMQ_FD may have been taken by a send. */
+        pthread_mutex_lock(&self->socket_lock);
+        while (zsock_events(actor.dealer) & ZMQ_POLLIN) {
+            zmsg_t *message = zmsg_recv(actor.dealer);
+            if (!message)
+                break;
+            zlist_append(actor.received, message);
+        }
+        pthread_mutex_unlock(&self->socket_lock);
+        zmsg_t *message;
+        while ((message = zlist_pop(actor.received)))
+            s_handle_reply(&actor, message);
+        if (zclock_mono() >= actor.next_probe_ms)
+            s_probe(&actor);
+    }
+    pthread_mutex_lock(&self->socket_lock);
+    self->dealer = NULL;
+    pthread_mutex_unlock(&self->socket_lock);
+    zmq_socket_monitor(zsock_resolve(actor.dealer), NULL, 0);
+    zsock_destroy(&actor.monitor);
+    zsock_destroy(&actor.dealer);
+    zlist_destroy(&actor.received);
+    free(actor.probe_fifo);
+    return;
+
+fail_monitor:
+    zsock_destroy(&actor.monitor);
+fail_dealer:
+    zsock_destroy(&actor.dealer);
+    free(actor.probe_fifo);
+    self->start_failed = true;
+    zsock_signal(pipe, 1);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+/* Unique service names of the routes, and each route's index into them. */
+static int s_collect_services(gateway_bridge_t *self)
+{
+    size_t count = gateway_routes_count(self->routes);
+    self->services = calloc(count, sizeof *self->services);
+    self->route_service = calloc(count, sizeof *self->route_service);
+    self->service_ready = calloc(count, sizeof *self->service_ready);
+    if (!self->services || !self->route_service || !self->service_ready)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        const char *service = gateway_routes_at(self->routes, i)->service;
+        size_t found = 0;
+        while (found < self->service_count && strcmp(self->services[found], service) != 0)
+            found++;
+        if (found == self->service_count)
+            self->services[self->service_count++] = (char *) service;
+        self->route_service[i] = found;
+    }
+    return 0;
+}
+
+gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_t *routes,
+                                     int64_t probe_ms)
+{
+    assert(endpoint && routes && probe_ms > 0);
+    gateway_bridge_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->routes = routes;
+    self->probe_ms = probe_ms;
+    self->endpoint = strdup(endpoint);
+    atomic_init(&self->connected, false);
+    pthread_mutex_init(&self->table_lock, NULL);
+    pthread_mutex_init(&self->socket_lock, NULL);
+    pthread_mutex_init(&self->ready_lock, NULL);
+    self->slots = zhashx_new();
+    self->tombstones = zhashx_new(); /* keys copied, values are expiry times, not pointers */
+    if (!self->endpoint || !self->slots || !self->tombstones || s_collect_services(self) != 0)
+        goto fail;
+    /* Keys point into the slots themselves: no copy per request. */
+    zhashx_set_key_duplicator(self->slots, NULL);
+    zhashx_set_key_destructor(self->slots, NULL);
+    self->wakeup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (self->wakeup_fd < 0)
+        goto fail;
+    self->actor = zactor_new(s_actor, self);
+    if (!self->actor || self->start_failed) {
+        zactor_destroy(&self->actor);
+        goto fail_actor;
+    }
+    return self;
+
+fail_actor:
+    close(self->wakeup_fd);
+fail:
+    self->wakeup_fd = -1;
+    zhashx_destroy(&self->slots);
+    zhashx_destroy(&self->tombstones);
+    free(self->services);
+    free(self->route_service);
+    free(self->service_ready);
+    free(self->endpoint);
+    pthread_mutex_destroy(&self->table_lock);
+    pthread_mutex_destroy(&self->socket_lock);
+    pthread_mutex_destroy(&self->ready_lock);
+    free(self);
+    return NULL;
+}
+
+void gateway_bridge_destroy(gateway_bridge_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gateway_bridge_t *self = *self_p;
+    gateway_bridge_close(self);
+    zactor_destroy(&self->actor);
+    close(self->wakeup_fd);
+    zhashx_destroy(&self->slots);
+    zhashx_destroy(&self->tombstones);
+    free(self->services);
+    free(self->route_service);
+    free(self->service_ready);
+    free(self->endpoint);
+    pthread_mutex_destroy(&self->table_lock);
+    pthread_mutex_destroy(&self->socket_lock);
+    pthread_mutex_destroy(&self->ready_lock);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,19 @@
+/*  gateway_health: /healthz (the process is up) and /readyz (broker connected and every
+    route's service has a worker; JSON says which part is not ready). Answers only; the state
+    comes from gateway_bridge. */
+#ifndef GATEWAY_HEALTH_H
+#define GATEWAY_HEALTH_H
+
+#include "gateway_bridge.h"
+#include "gateway_response.h"
+#include "gateway_routes.h"
+
+/* 200 {"status":"ok"}. */
+void gateway_health_healthz(gateway_response_t *response);
+
+/* 200 or 503 {"ready":bool,"broker":"connected|disconnected|unresponsive|closing",
+   "routes":[{"prefix":...,"service":...,"ready":bool},...]}. */
+void gateway_health_readyz(gateway_bridge_t *bridge, const gateway_routes_t *routes,
+                           gateway_response_t *response);
+
+#endif

@@ -1,0 +1,598 @@
+/*  gateway_http: civetweb's begin_request handler and the server around it.
+    Each civetweb thread keeps its own slot and buffers (made in init_thread), so a request
+    allocates almost nothing: the steady-state cost is one envelope, one queue push and one
+    condition wait. civetweb threads have 100 KiB stacks (Debian's build): nothing large on
+    the stack here. */
+#include "gateway_http.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gateway_health.h"
+#include "gateway_response.h"
+#include "sl_defaults.h"
+#include "sl_envelope.h"
+#include "sl_headers.h"
+#include "sl_log.h"
+
+#define S_SCRATCH_SIZE       16384         /* response head + small body in one write */
+#define S_BODY_KEEP_BYTES    (1024 * 1024) /* larger per-thread body buffers are freed */
+#define S_DISCARD_MAX_BYTES  (64 * 1024)   /* larger unread bodies close the connection */
+#define S_STATUS_CLIENT_GONE 499           /* access log: the client left before the answer */
+
+struct _gateway_http_t {
+    struct mg_context *context;           /* civetweb */
+    const gateway_routes_t *routes;       /* borrowed, sealed */
+    gateway_bridge_t *bridge;             /* borrowed */
+    bool access_log;                      /* one line per request */
+    atomic_bool refusing;                 /* draining: new requests get 503 */
+    atomic_int_fast64_t in_flight;        /* admitted, not yet answered */
+    atomic_int_fast64_t *route_in_flight; /* per route index, against its budget */
+    sl_log_limit_t civetweb_limit;        /* civetweb's own messages */
+};
+
+/* Per civetweb worker thread, reused by every request the thread serves. */
+typedef struct {
+    gateway_slot_t *slot;         /* where this thread waits for the broker */
+    char *scratch;                /* S_SCRATCH_SIZE bytes for response writing */
+    char *body;                   /* request body buffer */
+    size_t body_cap;              /* bytes allocated in body */
+    char *path;                   /* percent-encoded path for the envelope */
+    size_t path_cap;              /* bytes allocated in path */
+    sl_headers_builder_t headers; /* request header block for the envelope */
+} s_thread_t;
+
+/* Request headers not forwarded: hop-by-hop fields (RFC 9110 section 7.6.1), Expect (civetweb
+   answered it), and X-Request-Id (the gateway sets the one it uses). */
+static const char *s_dropped_request_headers[] = {
+    "Connection", "Keep-Alive", "Proxy-Connection", "TE",           "Transfer-Encoding",
+    "Upgrade",    "Trailer",    "Expect",           "X-Request-Id",
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool s_dropped(const char *name, const char **list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcasecmp(name, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* civetweb hands us the decoded, dot-segment-free path; the envelope carries a path with
+   percent-encoding, so everything outside RFC 3986 pchar and '/' is encoded again (this
+   also keeps a decoded CR or LF out of the envelope). */
+static const char *s_encode_path(s_thread_t *thread, const char *path)
+{
+    size_t size = strlen(path);
+    if (thread->path_cap < size * 3 + 1) {
+        char *grown = realloc(thread->path, size * 3 + 1);
+        if (!grown)
+            return NULL;
+        thread->path = grown;
+        thread->path_cap = size * 3 + 1;
+    }
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = thread->path;
+    for (const unsigned char *in = (const unsigned char *) path; *in; in++) {
+        unsigned char c = *in;
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     (c && strchr("-._~!$&'()*+,;=:@/", c));
+        if (plain)
+            *out++ = (char) c;
+        else {
+            *out++ = '%';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 15];
+        }
+    }
+    *out = '\0';
+    return thread->path;
+}
+
+/* An error answered without reading a request body: a big or unknown-length body would
+   have to be read and thrown away to keep the connection, so the connection closes. */
+static void s_skip_body(gateway_response_t *response, const struct mg_request_info *info)
+{
+    if (info->content_length < 0 || info->content_length > S_DISCARD_MAX_BYTES) {
+        const char *encoding = mg_get_header(response->conn, "Transfer-Encoding");
+        if (info->content_length > 0 || encoding)
+            gateway_response_close_connection(response);
+    }
+}
+
+/* Reads the whole body (at most limit bytes) into the thread's buffer. Returns its size,
+   -1 if the client is gone, -2 if it is over limit (only known for chunked bodies). */
+static int64_t s_read_body(s_thread_t *thread, struct mg_connection *conn, int64_t expected,
+                           int64_t limit)
+{
+    int64_t used = 0;
+    while (true) {
+        int64_t want = expected >= 0 ? expected - used : 65536;
+        if (expected >= 0 && want == 0)
+            return used;
+        if ((size_t) (used + want) > thread->body_cap) {
+            size_t cap = (size_t) (used + want);
+            if (expected < 0 && cap < thread->body_cap * 2)
+                cap = thread->body_cap * 2;
+            char *grown = realloc(thread->body, cap);
+            if (!grown)
+                return -1;
+            thread->body = grown;
+            thread->body_cap = cap;
+        }
+        int got = mg_read(conn, thread->body + used, (size_t) want);
+        if (got < 0 || (got == 0 && expected >= 0))
+            return -1;
+        if (got == 0)
+            return used; /* end of a chunked body */
+        used += got;
+        if (used > limit)
+            return -2;
+    }
+}
+
+/* The request's header block for the envelope, with our X-Request-Id. Returns 0, or the
+   status to answer: 431 for a value over the size limit, 400 for a malformed field. */
+static int s_build_headers(s_thread_t *thread, const struct mg_request_info *info, const char *id)
+{
+    sl_headers_builder_t *builder = &thread->headers;
+    builder->size = 0; /* reuse the allocation of the previous request */
+    if (builder->data)
+        builder->data[0] = '\0';
+    for (int i = 0; i < info->num_headers; i++) {
+        const char *name = info->http_headers[i].name;
+        const char *value = info->http_headers[i].value ? info->http_headers[i].value : "";
+        if (s_dropped(name, s_dropped_request_headers,
+                      sizeof s_dropped_request_headers / sizeof *s_dropped_request_headers))
+            continue;
+        size_t value_size = strlen(value);
+        if (sl_headers_builder_add(builder, name, strlen(name), value, value_size) != 0)
+            return sl_header_name_valid(name, strlen(name)) && value_size > 8192 ? 431 : 400;
+    }
+    return sl_headers_builder_add(builder, "X-Request-Id", 12, id, strlen(id)) == 0 ? 0 : 400;
+}
+
+/* ---------------------------------------------------------------- the request flow */
+
+/* Encodes and queues the request with the time it has left. Returns 0, or -1 when the
+   deadline has already passed. */
+static int s_submit(gateway_http_t *self, s_thread_t *thread, const struct mg_request_info *info,
+                    const char *path, const char *id, int64_t body_size, bool retryable,
+                    int64_t deadline_ms)
+{
+    int64_t left = deadline_ms - zclock_mono();
+    if (left <= 0)
+        return -1;
+    sl_envelope_meta_t meta = {.timeout_ms = left, .retryable = retryable};
+    snprintf(meta.id, sizeof meta.id, "%s", id);
+    zmsg_t *envelope = sl_request_envelope_encode(
+        &meta, info->request_method, path, info->query_string ? info->query_string : "",
+        thread->headers.data ? thread->headers.data : "", thread->headers.size, thread->body,
+        (size_t) body_size);
+    if (!envelope)
+        return -1;
+    gateway_bridge_send(self->bridge, thread->slot, &envelope);
+    return 0;
+}
+
+/* Waits for the broker and answers: the whole reply, a stream, or the error that ended it. */
+static void s_await(gateway_http_t *self, s_thread_t *thread, gateway_response_t *response,
+                    const struct mg_request_info *info, const char *path, const char *id,
+                    int64_t body_size, bool retryable, int64_t deadline_ms)
+{
+    while (true) {
+        zmsg_t *body = NULL;
+        bool final = false;
+        gateway_slot_event_t event = gateway_slot_wait(thread->slot, &body, &final);
+        switch (event) {
+        case GATEWAY_SLOT_MESSAGE:
+            if (response->streaming) {
+                if (gateway_response_stream_chunk(response, &body, final) != 0 || final)
+                    return;
+            } else if (final) {
+                gateway_response_from_final(response, &body);
+                return;
+            } else if (gateway_response_stream_start(response, &body) != 0)
+                return; /* answered as an error, or the client is gone: later parts dropped */
+            break;
+        case GATEWAY_SLOT_RESEND:
+            if (s_submit(self, thread, info, path, id, body_size, retryable, deadline_ms) != 0) {
+                gateway_response_error(response, 504, "deadline", NULL);
+                return;
+            }
+            break;
+        case GATEWAY_SLOT_TIMEOUT:
+            if (response->streaming)
+                gateway_response_stream_abort(response, "deadline");
+            else
+                gateway_response_error(response, 504, "deadline", NULL);
+            return;
+        case GATEWAY_SLOT_UNAVAILABLE:
+        case GATEWAY_SLOT_BROKER_LOST: {
+            bool lost = event == GATEWAY_SLOT_BROKER_LOST;
+            const char *cause = atomic_load(&self->refusing) ? "shutting_down"
+                                : lost                       ? "broker_lost"
+                                                             : "broker_unavailable";
+            if (response->streaming)
+                gateway_response_stream_abort(response, cause);
+            else
+                gateway_response_error(response, lost ? 502 : 503, cause, NULL);
+            return;
+        }
+        }
+    }
+}
+
+/* Everything after admission: body, envelope, broker, answer. */
+static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response_t *response,
+                      const struct mg_request_info *info, const gateway_route_t *route, char *id,
+                      int64_t deadline_ms)
+{
+    if (!gateway_bridge_connected(self->bridge)) {
+        /* Broker down: answer now, not at the deadline, and before reading any body. */
+        s_skip_body(response, info);
+        gateway_response_error(response, 503, "broker_unavailable", NULL);
+        return;
+    }
+    /* civetweb reports -1 both for a chunked body and for no body at all. */
+    bool chunked = info->content_length < 0 && mg_get_header(response->conn, "Transfer-Encoding");
+    int64_t body_size =
+        info->content_length < 0 && !chunked
+            ? 0
+            : s_read_body(thread, response->conn, info->content_length, route->body_limit);
+    if (body_size == -2) {
+        gateway_response_close_connection(response);
+        gateway_response_error(response, 413, "body_too_large", NULL);
+        return;
+    }
+    if (body_size < 0) {
+        gateway_response_close_connection(response);
+        response->cause = "client_gone";
+        return;
+    }
+    int status = s_build_headers(thread, info, id);
+    if (status != 0) {
+        gateway_response_error(response, status, status == 431 ? "header_too_large" : "bad_header",
+                               NULL);
+        return;
+    }
+    const char *path = s_encode_path(thread, info->local_uri);
+    if (!path) {
+        gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
+        return;
+    }
+    bool retryable = gateway_route_retryable(route, info->request_method);
+    if (gateway_bridge_register(self->bridge, thread->slot, id, route->service, retryable,
+                                deadline_ms) != 0) {
+        gateway_response_error(
+            response, 503, atomic_load(&self->refusing) ? "shutting_down" : "broker_unavailable",
+            NULL);
+        return;
+    }
+    if (s_submit(self, thread, info, path, id, body_size, retryable, deadline_ms) != 0)
+        gateway_response_error(response, 504, "deadline", NULL);
+    else
+        s_await(self, thread, response, info, path, id, body_size, retryable, deadline_ms);
+    gateway_bridge_release(self->bridge, thread->slot);
+}
+
+/* One admitted request's hold on its route budget and on the drain count. */
+typedef struct {
+    gateway_http_t *server;       /* whose in_flight */
+    atomic_int_fast64_t *counter; /* the route's in-flight counter */
+} s_admission_t;
+
+static void s_admission_release(void *arg)
+{
+    s_admission_t *admission = arg;
+    atomic_fetch_sub(admission->counter, 1);
+    atomic_fetch_sub(&admission->server->in_flight, 1);
+}
+
+/* Route, limits and admission; returns the route used (NULL for own endpoints/errors). */
+static const gateway_route_t *s_handle(gateway_http_t *self, s_thread_t *thread,
+                                       gateway_response_t *response,
+                                       const struct mg_request_info *info, char *id,
+                                       int64_t deadline_base_ms)
+{
+    /* civetweb keeps at most MG_MAX_HEADERS fields and drops the rest without a word: a
+       full table means some may be gone, and a request missing headers must not pass. */
+    if (info->num_headers >= SL_MAX_HEADERS) {
+        s_skip_body(response, info);
+        gateway_response_close_connection(response);
+        gateway_response_error(response, 431, "too_many_headers", NULL);
+        return NULL;
+    }
+    /* civetweb refuses a head past its buffer with a bare 400; below that, a head too large
+       for us is answered 431 here, as RFC 6585 asks. */
+    size_t header_bytes = 0;
+    for (int i = 0; i < info->num_headers; i++)
+        header_bytes +=
+            strlen(info->http_headers[i].name) + strlen(info->http_headers[i].value) + 4;
+    if (header_bytes > SL_MAX_HEADER_BYTES) {
+        s_skip_body(response, info);
+        gateway_response_close_connection(response);
+        gateway_response_error(response, 431, "header_too_large", NULL);
+        return NULL;
+    }
+    const char *path = info->local_uri;
+    if (path && strcmp(path, "/healthz") == 0) {
+        s_skip_body(response, info);
+        gateway_health_healthz(response);
+        return NULL;
+    }
+    if (path && strcmp(path, "/readyz") == 0) {
+        s_skip_body(response, info);
+        gateway_health_readyz(self->bridge, self->routes, response);
+        return NULL;
+    }
+    if (atomic_load(&self->refusing)) {
+        s_skip_body(response, info);
+        gateway_response_close_connection(response);
+        gateway_response_error(response, 503, "shutting_down", NULL);
+        return NULL;
+    }
+    const gateway_route_t *route = NULL;
+    unsigned allowed = 0;
+    gateway_route_result_t found =
+        path ? gateway_routes_match(self->routes, info->request_method, path, &route, &allowed)
+             : GATEWAY_ROUTE_NOT_FOUND;
+    if (found == GATEWAY_ROUTE_NOT_FOUND) {
+        s_skip_body(response, info);
+        gateway_response_error(response, 404, "no_route", NULL);
+        return NULL;
+    }
+    if (found == GATEWAY_ROUTE_METHOD_NOT_ALLOWED) {
+        char methods[128], allow[160];
+        snprintf(allow, sizeof allow, "Allow: %s\r\n",
+                 gateway_methods_format(allowed, methods, sizeof methods));
+        s_skip_body(response, info);
+        gateway_response_error(response, 405, "method_not_allowed", allow);
+        return NULL;
+    }
+    if (info->content_length > route->body_limit) {
+        /* Refused on the announced length: the body is never read. */
+        gateway_response_close_connection(response);
+        gateway_response_error(response, 413, "body_too_large", NULL);
+        return route;
+    }
+    atomic_int_fast64_t *counter = &self->route_in_flight[route->index];
+    if (atomic_fetch_add(counter, 1) >= route->budget) {
+        atomic_fetch_sub(counter, 1);
+        /* Closing matters: an idle keep-alive connection holds a civetweb thread, and a
+           flood that keeps its connections would take the threads other routes need. */
+        s_skip_body(response, info);
+        gateway_response_close_connection(response);
+        gateway_response_error(response, 503, "over_budget", NULL);
+        return route;
+    }
+    atomic_fetch_add(&self->in_flight, 1);
+    s_admission_t admission = {.server = self, .counter = counter};
+    gateway_response_on_last_write(response, s_admission_release, &admission);
+    s_forward(self, thread, response, info, route, id, deadline_base_ms + route->timeout_ms);
+    gateway_response_finish(response); /* released already unless nothing was written */
+    return route;
+}
+
+static void s_access_log(const struct mg_request_info *info, const gateway_response_t *response,
+                         const gateway_route_t *route, int64_t start_us)
+{
+    char path[256], prefix[128];
+    sl_log(SL_LOG_INFO, response->request_id, "access",
+           "method=%s path=%s status=%d duration_us=%lld bytes=%lld route=%s service=%s%s%s",
+           info->request_method,
+           sl_log_quote(info->local_uri ? info->local_uri : "-", path, sizeof path),
+           response->status ? response->status : S_STATUS_CLIENT_GONE,
+           (long long) (zclock_usecs() - start_us), (long long) response->bytes,
+           route ? sl_log_quote(route->prefix, prefix, sizeof prefix) : "-",
+           route ? route->service : "-", response->cause ? " error=" : "",
+           response->cause ? response->cause : "");
+}
+
+static int s_begin_request(struct mg_connection *conn)
+{
+    int64_t start_us = zclock_usecs();
+    int64_t arrival_ms = zclock_mono();
+    gateway_http_t *self = mg_get_user_data(mg_get_context(conn));
+    s_thread_t *thread = mg_get_thread_pointer(conn);
+    const struct mg_request_info *info = mg_get_request_info(conn);
+
+    char id[SL_REQUEST_ID_MAX + 1];
+    const char *given = mg_get_header(conn, "X-Request-Id");
+    if (given && sl_request_id_valid(given, strlen(given)))
+        snprintf(id, sizeof id, "%s", given);
+    else
+        sl_request_id_generate(id);
+
+    gateway_response_t response;
+    const gateway_route_t *route = NULL;
+    if (!thread || !thread->slot) {
+        char scratch[512];
+        gateway_response_init(&response, conn, id, scratch, sizeof scratch);
+        gateway_response_close_connection(&response);
+        gateway_response_error(&response, 503, "gateway_out_of_memory", NULL);
+    } else {
+        gateway_response_init(&response, conn, id, thread->scratch, S_SCRATCH_SIZE);
+        route = s_handle(self, thread, &response, info, id, arrival_ms);
+        if (thread->body_cap > S_BODY_KEEP_BYTES) {
+            free(thread->body); /* one large upload must not pin memory in every thread */
+            thread->body = NULL;
+            thread->body_cap = 0;
+        }
+    }
+    if (self->access_log)
+        s_access_log(info, &response, route, start_us);
+    return response.status ? response.status : S_STATUS_CLIENT_GONE;
+}
+
+/* civetweb's own protocol errors (malformed request line, oversized head): same JSON shape. */
+static int s_http_error(struct mg_connection *conn, int status, const char *message)
+{
+    char id[SL_REQUEST_ID_MAX + 1];
+    sl_request_id_generate(id);
+    char scratch[512];
+    gateway_response_t response;
+    gateway_response_init(&response, conn, id, scratch, sizeof scratch);
+    gateway_response_close_connection(&response);
+    const char *cause = status == 400   ? "bad_request"
+                        : status == 413 ? "request_too_large"
+                        : status == 431 ? "header_too_large"
+                        : status == 405 ? "method_not_allowed"
+                                        : "http_error";
+    gateway_response_error(&response, status, cause, NULL);
+    gateway_http_t *self = mg_get_user_data(mg_get_context(conn));
+    char quoted[128];
+    if (self && self->access_log)
+        sl_log(SL_LOG_INFO, id, "access", "status=%d error=%s detail=%s", status, cause,
+               sl_log_quote(message ? message : "", quoted, sizeof quoted));
+    return 0;
+}
+
+static int s_log_message(const struct mg_connection *conn, const char *message)
+{
+    gateway_http_t *self = conn ? mg_get_user_data(mg_get_context(conn)) : NULL;
+    char quoted[256];
+    if (self)
+        sl_log_limited(&self->civetweb_limit, SL_LOG_WARN, NULL, "civetweb", "message=%s",
+                       sl_log_quote(message, quoted, sizeof quoted));
+    return 1; /* never civetweb's own error log */
+}
+
+static void *s_init_thread(const struct mg_context *context, int thread_type)
+{
+    if (thread_type != 1)
+        return NULL; /* master and timer threads serve no requests */
+    s_thread_t *thread = calloc(1, sizeof *thread);
+    if (!thread)
+        return NULL;
+    thread->slot = gateway_slot_new();
+    thread->scratch = malloc(S_SCRATCH_SIZE);
+    if (!thread->slot || !thread->scratch) {
+        gateway_slot_destroy(&thread->slot);
+        free(thread->scratch);
+        free(thread);
+        return NULL;
+    }
+    return thread;
+}
+
+static void s_exit_thread(const struct mg_context *context, int thread_type, void *pointer)
+{
+    s_thread_t *thread = pointer;
+    if (!thread)
+        return;
+    gateway_slot_destroy(&thread->slot);
+    free(thread->scratch);
+    free(thread->body);
+    free(thread->path);
+    sl_headers_builder_reset(&thread->headers);
+    free(thread);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+int64_t gateway_http_threads_for(const gateway_routes_t *routes)
+{
+    int64_t threads = SL_DEFAULT_THREAD_RESERVE;
+    for (size_t i = 0; i < gateway_routes_count(routes); i++)
+        threads += gateway_routes_at(routes, i)->budget;
+    return threads > SL_MAX_GATEWAY_THREADS ? SL_MAX_GATEWAY_THREADS : threads;
+}
+
+gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
+                                 const gateway_routes_t *routes, gateway_bridge_t *bridge,
+                                 char *error, size_t error_size)
+{
+    gateway_http_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(error, error_size, "out of memory");
+        return NULL;
+    }
+    self->routes = routes;
+    self->bridge = bridge;
+    self->access_log = config->access_log;
+    atomic_init(&self->refusing, false);
+    atomic_init(&self->in_flight, 0);
+    size_t count = gateway_routes_count(routes);
+    self->route_in_flight = calloc(count ? count : 1, sizeof *self->route_in_flight);
+    if (!self->route_in_flight) {
+        snprintf(error, error_size, "out of memory");
+        free(self);
+        return NULL;
+    }
+    for (size_t i = 0; i < count; i++)
+        atomic_init(&self->route_in_flight[i], 0);
+
+    int64_t threads = config->threads > 0 ? config->threads : gateway_http_threads_for(routes);
+    char threads_text[24], keepalive_text[24], read_text[24], max_head_text[24];
+    snprintf(max_head_text, sizeof max_head_text, "%d", SL_GATEWAY_MAX_REQUEST_HEAD);
+    snprintf(threads_text, sizeof threads_text, "%lld", (long long) threads);
+    snprintf(keepalive_text, sizeof keepalive_text, "%lld", (long long) config->keepalive_ms);
+    snprintf(read_text, sizeof read_text, "%lld", (long long) config->request_read_ms);
+    const char *options[] = {
+        "listening_ports",
+        config->listen,
+        "num_threads",
+        threads_text,
+        "enable_keep_alive",
+        "yes",
+        "keep_alive_timeout_ms",
+        keepalive_text,
+        "request_timeout_ms",
+        read_text,
+        "tcp_nodelay",
+        "1",
+        "max_request_size",
+        max_head_text,
+        NULL,
+    };
+    struct mg_callbacks callbacks = {
+        .begin_request = s_begin_request,
+        .http_error = s_http_error,
+        .log_message = s_log_message,
+        .init_thread = s_init_thread,
+        .exit_thread = s_exit_thread,
+    };
+    char text[256] = "";
+    unsigned code = 0;
+    struct mg_error_data error_data = {
+        .code = &code, .text = text, .text_buffer_size = sizeof text};
+    struct mg_init_data init = {
+        .callbacks = &callbacks, .user_data = self, .configuration_options = options};
+    self->context = mg_start2(&init, &error_data);
+    if (!self->context) {
+        snprintf(error, error_size, "cannot listen on %s: %s", config->listen,
+                 text[0] ? text : "civetweb failed to start");
+        free(self->route_in_flight);
+        free(self);
+        return NULL;
+    }
+    sl_log(SL_LOG_INFO, NULL, "http_listening", "listen=%s threads=%lld keepalive_ms=%lld",
+           config->listen, (long long) threads, (long long) config->keepalive_ms);
+    return self;
+}
+
+void gateway_http_refuse(gateway_http_t *self)
+{
+    atomic_store(&self->refusing, true);
+}
+
+int64_t gateway_http_in_flight(gateway_http_t *self)
+{
+    return atomic_load(&self->in_flight);
+}
+
+void gateway_http_destroy(gateway_http_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gateway_http_t *self = *self_p;
+    mg_stop(self->context);
+    free(self->route_in_flight);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,44 @@
+/*  gateway_http: the civetweb server and the per-request flow: own endpoints (/healthz,
+    /readyz), route match (404/405), limits (431/413), admission against the route budget
+    (503 at once), the request envelope, the wait on the bridge and the access log line.
+    Response bytes are gateway_response's; broker traffic is gateway_bridge's. */
+#ifndef GATEWAY_HTTP_H
+#define GATEWAY_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway_bridge.h"
+#include "gateway_routes.h"
+
+typedef struct {
+    const char *listen;      /* civetweb listening_ports value: "8080" (all IPv4) */
+    int64_t threads;         /* civetweb threads; 0 derives it from the budgets */
+    int64_t keepalive_ms;    /* idle keep-alive connections are closed after this */
+    int64_t request_read_ms; /* time to receive one request (headers and body) */
+    bool access_log;         /* one log line per request */
+} gateway_http_config_t;
+
+typedef struct _gateway_http_t gateway_http_t;
+
+/* Thread count for routes: the sum of the budgets plus a reserve, so a flood on one route
+   cannot take the threads another route needs; capped at SL_MAX_GATEWAY_THREADS. */
+int64_t gateway_http_threads_for(const gateway_routes_t *routes);
+
+/* Starts serving. routes and bridge are borrowed and must outlive the server. Returns
+   NULL with one line in error (e.g. the port is taken). */
+gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
+                                 const gateway_routes_t *routes, gateway_bridge_t *bridge,
+                                 char *error, size_t error_size);
+
+/* From now on every new request gets 503 shutting_down (the first step of a drain). */
+void gateway_http_refuse(gateway_http_t *self);
+
+/* Requests admitted and not yet answered. */
+int64_t gateway_http_in_flight(gateway_http_t *self);
+
+/* Stops civetweb (waits for its threads); safe on NULL and twice. */
+void gateway_http_destroy(gateway_http_t **self_p);
+
+#endif

@@ -1,0 +1,182 @@
+/*  slowlane-gateway: flags, start-up order and shutdown. Everything with behaviour lives
+    in the gateway_* classes; this file only wires them: routes (validated, then read-only),
+    the bridge to the broker, the HTTP server, and a drain on SIGINT/SIGTERM. */
+#include <czmq.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway_bridge.h"
+#include "gateway_http.h"
+#include "gateway_routes.h"
+#include "sl_defaults.h"
+#include "sl_flags.h"
+#include "sl_log.h"
+
+#define S_PROGRAM "slowlane-gateway"
+
+/* Waits for SIGINT/SIGTERM (blocked in every thread, so only this sigwait sees them). */
+static int s_wait_for_signal(const sigset_t *signals)
+{
+    int number = 0;
+    sigwait(signals, &number);
+    return number;
+}
+
+/* Lets admitted requests finish for up to drain_ms, refusing new ones meanwhile. */
+static void s_drain(gateway_http_t *http, gateway_bridge_t *bridge, int64_t drain_ms)
+{
+    gateway_http_refuse(http);
+    int64_t until = zclock_mono() + drain_ms;
+    while (gateway_http_in_flight(http) > 0 && zclock_mono() < until)
+        zclock_sleep(10); /* shutdown only: a short poll is simpler than another signal */
+    int64_t left = gateway_http_in_flight(http);
+    if (left > 0)
+        sl_log(SL_LOG_WARN, NULL, "drain_timeout", "in_flight=%lld", (long long) left);
+    gateway_bridge_close(bridge); /* whatever still waits answers 503 now */
+}
+
+int main(int argc, char **argv)
+{
+    char *listen = NULL, *broker = NULL, *routes_file = NULL, *log_level = NULL;
+    sl_strlist_t route_specs = {0};
+    int64_t threads = 0, keepalive_ms = SL_DEFAULT_KEEPALIVE_MS,
+            read_ms = SL_DEFAULT_REQUEST_READ_MS, probe_ms = SL_DEFAULT_PROBE_MS,
+            drain_ms = SL_DEFAULT_GATEWAY_DRAIN_MS;
+    bool access_log = true;
+    /* String flags start NULL: sl_flags stores an owned copy only when one is given. */
+    char default_listen[16];
+    snprintf(default_listen, sizeof default_listen, "%d", SL_DEFAULT_LISTEN_PORT);
+
+    sl_flag_t flags[] = {
+        {"listen", SL_FLAG_STRING, &listen, 0, 0,
+         "HTTP port on all IPv4 interfaces, or ADDRESS:PORT (default 8080)"},
+        {"broker", SL_FLAG_STRING, &broker, 0, 0,
+         "broker endpoint (default " SL_DEFAULT_BROKER_ENDPOINT ")"},
+        {"route", SL_FLAG_LIST, &route_specs, 0, 0,
+         "PREFIX=SERVICE[,methods=GET|POST][,timeout-ms=N][,budget=N][,body-limit=N]"
+         "[,retry=on|off|idempotent]"},
+        {"routes", SL_FLAG_STRING, &routes_file, 0, 0,
+         "JSON file of routes: {\"routes\": [{\"prefix\": ..., \"service\": ..., options}]}"},
+        {"threads", SL_FLAG_INT, &threads, 0, 4096,
+         "civetweb threads (default 0: sum of route budgets + 16, at most 1024)"},
+        {"keepalive-ms", SL_FLAG_INT, &keepalive_ms, 0, 3600000,
+         "idle keep-alive connections close after this (default 5000)"},
+        {"read-timeout-ms", SL_FLAG_INT, &read_ms, 100, 3600000,
+         "time to receive a request's headers and body (default 10000)"},
+        {"probe-ms", SL_FLAG_INT, &probe_ms, 10, 600000,
+         "interval of the readiness probes, mmi.service (default 500)"},
+        {"drain-ms", SL_FLAG_INT, &drain_ms, 0, 3600000,
+         "on SIGTERM, time in-flight requests may take (default 5000)"},
+        {"access-log", SL_FLAG_BOOL, &access_log, 0, 0,
+         "one log line per request (default true; --access-log=false)"},
+        {"log-level", SL_FLAG_STRING, &log_level, 0, 0,
+         "debug, info, warn or error (default info)"},
+    };
+    size_t flag_count = sizeof flags / sizeof flags[0];
+    int rc = sl_flags_parse(S_PROGRAM, flags, flag_count, argc, argv, 1, NULL);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    const char *listen_value = listen ? listen : default_listen;
+    const char *broker_value = broker ? broker : SL_DEFAULT_BROKER_ENDPOINT;
+
+    sl_log_level_t level;
+    if (sl_log_level_parse(log_level ? log_level : "info", &level) != 0) {
+        fprintf(stderr, S_PROGRAM ": --log-level: want debug, info, warn or error\n");
+        return 2;
+    }
+    sl_log_init("gateway", level);
+
+    char error[512];
+    int status = 2; /* a bad flag or config value; 1 once it is the system that refuses */
+    gateway_bridge_t *bridge = NULL;
+    gateway_http_t *http = NULL;
+    gateway_routes_t *routes = gateway_routes_new();
+    if (!routes)
+        return 1;
+    for (size_t i = 0; i < route_specs.count; i++)
+        if (gateway_routes_add_spec(routes, route_specs.items[i], error, sizeof error) != 0)
+            goto fail_config;
+    if (routes_file && gateway_routes_load_file(routes, routes_file, error, sizeof error) != 0)
+        goto fail_config;
+    if (gateway_routes_seal(routes, error, sizeof error) != 0)
+        goto fail_config;
+
+    /* Signals go to sigwait only: block them before any thread (czmq's, civetweb's) exists,
+       and keep czmq from installing handlers of its own. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    zsys_handler_set(NULL);
+
+    status = 1;
+    bridge = gateway_bridge_new(broker_value, routes, probe_ms);
+    if (!bridge) {
+        snprintf(error, sizeof error, "--broker %s: cannot start the broker connection",
+                 broker_value);
+        goto fail_bridge;
+    }
+    gateway_http_config_t config = {
+        .listen = listen_value,
+        .threads = threads,
+        .keepalive_ms = keepalive_ms,
+        .request_read_ms = read_ms,
+        .access_log = access_log,
+    };
+    http = gateway_http_new(&config, routes, bridge, error, sizeof error);
+    if (!http)
+        goto fail_http;
+
+    int64_t budgets = 0;
+    for (size_t i = 0; i < gateway_routes_count(routes); i++) {
+        const gateway_route_t *route = gateway_routes_at(routes, i);
+        budgets += route->budget;
+        sl_log(SL_LOG_INFO, NULL, "route",
+               "prefix=%s service=%s timeout_ms=%lld budget=%lld "
+               "body_limit=%lld retry=%s",
+               route->prefix, route->service, (long long) route->timeout_ms,
+               (long long) route->budget, (long long) route->body_limit,
+               route->retry == GATEWAY_RETRY_ON    ? "on"
+               : route->retry == GATEWAY_RETRY_OFF ? "off"
+                                                   : "idempotent");
+    }
+    int64_t thread_count = threads > 0 ? threads : gateway_http_threads_for(routes);
+    if (thread_count < budgets + SL_DEFAULT_THREAD_RESERVE)
+        sl_log(SL_LOG_WARN, NULL, "threads_below_budgets",
+               "threads=%lld budgets=%lld detail=\"a flood on one route can take threads others "
+               "need\"",
+               (long long) thread_count, (long long) budgets);
+    sl_log(SL_LOG_INFO, NULL, "gateway_started", "listen=%s broker=%s routes=%zu", listen_value,
+           broker_value, gateway_routes_count(routes));
+
+    int number = s_wait_for_signal(&signals);
+    sl_log(SL_LOG_INFO, NULL, "gateway_stopping", "signal=%d in_flight=%lld", number,
+           (long long) gateway_http_in_flight(http));
+    s_drain(http, bridge, drain_ms);
+    gateway_http_destroy(&http);
+    gateway_bridge_destroy(&bridge);
+    gateway_routes_destroy(&routes);
+    sl_log(SL_LOG_INFO, NULL, "gateway_stopped", NULL);
+    free(listen);
+    free(broker);
+    free(routes_file);
+    free(log_level);
+    sl_strlist_clear(&route_specs);
+    return 0;
+
+fail_http:
+    gateway_bridge_destroy(&bridge);
+fail_bridge:
+fail_config:
+    fprintf(stderr, S_PROGRAM ": %s\n", error);
+    gateway_routes_destroy(&routes);
+    free(listen);
+    free(broker);
+    free(routes_file);
+    free(log_level);
+    sl_strlist_clear(&route_specs);
+    return status;
+}

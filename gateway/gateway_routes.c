@@ -1,0 +1,562 @@
+/*  gateway_routes: parsing, validation and matching of the route table.
+    Both sources (--route specs and the JSON file) funnel into one validator, so a value is
+    accepted or refused the same way wherever it was written. Owns no runtime state: the
+    table is sealed once and then only read. */
+#include "gateway_routes.h"
+
+#include <assert.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sl_defaults.h"
+#include "sl_envelope.h"
+
+struct _gateway_routes_t {
+    gateway_route_t *routes;  /* index order (the order they were given) */
+    size_t count;             /* routes in use */
+    size_t cap;               /* routes allocated */
+    gateway_route_t **sorted; /* longest prefix first, built by seal */
+    bool sealed;              /* read-only from here on */
+};
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} s_methods[] = {
+    {"GET", GATEWAY_METHOD_GET},         {"HEAD", GATEWAY_METHOD_HEAD},
+    {"POST", GATEWAY_METHOD_POST},       {"PUT", GATEWAY_METHOD_PUT},
+    {"DELETE", GATEWAY_METHOD_DELETE},   {"PATCH", GATEWAY_METHOD_PATCH},
+    {"OPTIONS", GATEWAY_METHOD_OPTIONS}, {"TRACE", GATEWAY_METHOD_TRACE},
+};
+#define S_METHOD_COUNT (sizeof s_methods / sizeof s_methods[0])
+
+static void s_error(char *error, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_error(char *error, size_t size, const char *fmt, ...)
+{
+    if (!error || size == 0)
+        return;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(error, size, fmt, args);
+    va_end(args);
+}
+
+gateway_routes_t *gateway_routes_new(void)
+{
+    return calloc(1, sizeof(gateway_routes_t));
+}
+
+void gateway_routes_destroy(gateway_routes_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gateway_routes_t *self = *self_p;
+    for (size_t i = 0; i < self->count; i++) {
+        free(self->routes[i].prefix);
+        free(self->routes[i].service);
+    }
+    free(self->routes);
+    free(self->sorted);
+    free(self);
+    *self_p = NULL;
+}
+
+unsigned gateway_method_bit(const char *method)
+{
+    for (size_t i = 0; i < S_METHOD_COUNT; i++)
+        if (strcmp(method, s_methods[i].name) == 0)
+            return s_methods[i].bit;
+    return GATEWAY_METHOD_OTHER;
+}
+
+bool gateway_route_retryable(const gateway_route_t *route, const char *method)
+{
+    switch (route->retry) {
+    case GATEWAY_RETRY_ON:
+        return true;
+    case GATEWAY_RETRY_OFF:
+        return false;
+    case GATEWAY_RETRY_IDEMPOTENT:
+    default: {
+        /* RFC 9110 section 9.2.2: the idempotent methods. */
+        unsigned bit = gateway_method_bit(method);
+        return (bit & (GATEWAY_METHOD_GET | GATEWAY_METHOD_HEAD | GATEWAY_METHOD_OPTIONS |
+                       GATEWAY_METHOD_TRACE | GATEWAY_METHOD_PUT | GATEWAY_METHOD_DELETE)) != 0;
+    }
+    }
+}
+
+const char *gateway_methods_format(unsigned methods, char *buffer, size_t size)
+{
+    size_t used = 0;
+    buffer[0] = '\0';
+    for (size_t i = 0; i < S_METHOD_COUNT; i++) {
+        if (!(methods & s_methods[i].bit))
+            continue;
+        int written =
+            snprintf(buffer + used, size - used, "%s%s", used ? ", " : "", s_methods[i].name);
+        if (written < 0 || (size_t) written >= size - used)
+            break;
+        used += (size_t) written;
+    }
+    return buffer;
+}
+
+/* Strict unsigned decimal in min..max: no sign, no spaces, no suffix, no overflow. */
+static int s_parse_number(const char *text, size_t size, int64_t min, int64_t max, int64_t *value)
+{
+    if (size == 0 || size > 19)
+        return -1;
+    int64_t result = 0;
+    for (size_t i = 0; i < size; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return -1;
+        result = result * 10 + (text[i] - '0');
+    }
+    if (result < min || result > max)
+        return -1;
+    *value = result;
+    return 0;
+}
+
+/* "GET|POST": names separated by '|' (a ',' would end the option in a --route spec). */
+static int s_parse_methods(const char *text, size_t size, unsigned *methods, char *error,
+                           size_t error_size)
+{
+    unsigned result = 0;
+    const char *cursor = text, *end = text + size;
+    while (cursor <= end) {
+        const char *bar = memchr(cursor, '|', (size_t) (end - cursor));
+        const char *stop = bar ? bar : end;
+        size_t length = (size_t) (stop - cursor);
+        bool known = false;
+        for (size_t i = 0; i < S_METHOD_COUNT; i++) {
+            if (strlen(s_methods[i].name) == length &&
+                strncasecmp(cursor, s_methods[i].name, length) == 0) {
+                result |= s_methods[i].bit;
+                known = true;
+            }
+        }
+        if (!known) {
+            s_error(error, error_size,
+                    "unknown method '%.*s' (use GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|TRACE)",
+                    (int) length, cursor);
+            return -1;
+        }
+        if (!bar)
+            break;
+        cursor = bar + 1;
+    }
+    *methods = result;
+    return 0;
+}
+
+static int s_parse_retry(const char *text, size_t size, gateway_retry_t *retry)
+{
+    if (size == 2 && strncmp(text, "on", 2) == 0)
+        *retry = GATEWAY_RETRY_ON;
+    else if (size == 3 && strncmp(text, "off", 3) == 0)
+        *retry = GATEWAY_RETRY_OFF;
+    else if (size == 10 && strncmp(text, "idempotent", 10) == 0)
+        *retry = GATEWAY_RETRY_IDEMPOTENT;
+    else
+        return -1;
+    return 0;
+}
+
+/* Applies one option "name=value" (spans) to route. */
+static int s_apply_option(gateway_route_t *route, const char *name, size_t name_size,
+                          const char *value, size_t value_size, char *error, size_t error_size)
+{
+#define S_IS(literal) (name_size == strlen(literal) && strncmp(name, literal, name_size) == 0)
+    if (S_IS("methods"))
+        return s_parse_methods(value, value_size, &route->methods, error, error_size);
+    if (S_IS("timeout-ms")) {
+        if (s_parse_number(value, value_size, 1, SL_ENVELOPE_TIMEOUT_MAX_MS, &route->timeout_ms) ==
+            0)
+            return 0;
+        s_error(error, error_size, "timeout-ms '%.*s': want 1..%lld", (int) value_size, value,
+                (long long) SL_ENVELOPE_TIMEOUT_MAX_MS);
+        return -1;
+    }
+    if (S_IS("budget")) {
+        if (s_parse_number(value, value_size, 1, SL_MAX_ROUTE_BUDGET, &route->budget) == 0)
+            return 0;
+        s_error(error, error_size, "budget '%.*s': want 1..%d", (int) value_size, value,
+                SL_MAX_ROUTE_BUDGET);
+        return -1;
+    }
+    if (S_IS("body-limit")) {
+        if (s_parse_number(value, value_size, 0, SL_MAX_BODY_LIMIT, &route->body_limit) == 0)
+            return 0;
+        s_error(error, error_size, "body-limit '%.*s': want 0..%lld bytes", (int) value_size, value,
+                (long long) SL_MAX_BODY_LIMIT);
+        return -1;
+    }
+    if (S_IS("retry")) {
+        if (s_parse_retry(value, value_size, &route->retry) == 0)
+            return 0;
+        s_error(error, error_size, "retry '%.*s': want on, off or idempotent", (int) value_size,
+                value);
+        return -1;
+    }
+#undef S_IS
+    s_error(error, error_size,
+            "unknown option '%.*s' (use methods, timeout-ms, budget, body-limit, retry)",
+            (int) name_size, name);
+    return -1;
+}
+
+/* Prefix: '/' then printable non-space bytes other than '?' and '#'; a trailing '/' is
+   dropped so "/api/" and "/api" are the same route. */
+static char *s_prefix_normalise(const char *text, size_t size)
+{
+    if (size == 0 || size > SL_MAX_ROUTE_PREFIX || text[0] != '/')
+        return NULL;
+    for (size_t i = 0; i < size; i++) {
+        unsigned char c = (unsigned char) text[i];
+        if (c <= 0x20 || c >= 0x7f || c == '?' || c == '#')
+            return NULL;
+    }
+    while (size > 1 && text[size - 1] == '/')
+        size--;
+    return strndup(text, size);
+}
+
+/* Service: 1..255 printable bytes, and never an mmi.* name (those belong to the broker). */
+static bool s_service_valid(const char *text, size_t size)
+{
+    if (size == 0 || size > SL_MAX_SERVICE_NAME)
+        return false;
+    for (size_t i = 0; i < size; i++) {
+        unsigned char c = (unsigned char) text[i];
+        if (c <= 0x20 || c >= 0x7f || c == ',')
+            return false;
+    }
+    return !(size >= 4 && strncmp(text, "mmi.", 4) == 0);
+}
+
+/* Appends a route with the defaults; prefix and service are copied after validation. */
+static gateway_route_t *s_route_append(gateway_routes_t *self, const char *prefix,
+                                       size_t prefix_size, const char *service, size_t service_size,
+                                       char *error, size_t error_size)
+{
+    if (self->sealed) {
+        s_error(error, error_size, "route table is sealed");
+        return NULL;
+    }
+    char *normalised = s_prefix_normalise(prefix, prefix_size);
+    if (!normalised) {
+        s_error(error, error_size,
+                "prefix '%.*s': want '/' then up to %d printable bytes without '?' or '#'",
+                (int) prefix_size, prefix, SL_MAX_ROUTE_PREFIX);
+        return NULL;
+    }
+    if (!s_service_valid(service, service_size)) {
+        s_error(error, error_size,
+                "service '%.*s': want 1..%d printable bytes, no ',' and not mmi.*",
+                (int) service_size, service, SL_MAX_SERVICE_NAME);
+        free(normalised);
+        return NULL;
+    }
+    if (self->count == self->cap) {
+        size_t cap = self->cap ? self->cap * 2 : 8;
+        gateway_route_t *routes = realloc(self->routes, cap * sizeof *routes);
+        if (!routes) {
+            free(normalised);
+            s_error(error, error_size, "out of memory");
+            return NULL;
+        }
+        self->routes = routes;
+        self->cap = cap;
+    }
+    gateway_route_t *route = &self->routes[self->count];
+    *route = (gateway_route_t){
+        .index = self->count,
+        .prefix = normalised,
+        .prefix_size = strlen(normalised),
+        .service = strndup(service, service_size),
+        .methods = GATEWAY_METHOD_ALL,
+        .timeout_ms = SL_DEFAULT_ROUTE_TIMEOUT_MS,
+        .budget = SL_DEFAULT_ROUTE_BUDGET,
+        .body_limit = SL_DEFAULT_BODY_LIMIT,
+        .retry = GATEWAY_RETRY_IDEMPOTENT,
+    };
+    self->count++;
+    return route;
+}
+
+/* Removes the last route (a spec that failed half-way must leave no trace). */
+static void s_route_drop_last(gateway_routes_t *self)
+{
+    assert(self->count > 0);
+    self->count--;
+    free(self->routes[self->count].prefix);
+    free(self->routes[self->count].service);
+}
+
+int gateway_routes_add_spec(gateway_routes_t *self, const char *spec, char *error,
+                            size_t error_size)
+{
+    char detail[256];
+    const char *equals = strchr(spec, '=');
+    if (!equals) {
+        s_error(error, error_size, "route '%s': want PREFIX=SERVICE[,option=value...]", spec);
+        return -1;
+    }
+    const char *service = equals + 1;
+    const char *comma = strchr(service, ',');
+    size_t service_size = comma ? (size_t) (comma - service) : strlen(service);
+    gateway_route_t *route = s_route_append(self, spec, (size_t) (equals - spec), service,
+                                            service_size, detail, sizeof detail);
+    if (!route) {
+        s_error(error, error_size, "route '%s': %s", spec, detail);
+        return -1;
+    }
+    while (comma) {
+        const char *option = comma + 1;
+        comma = strchr(option, ',');
+        size_t option_size = comma ? (size_t) (comma - option) : strlen(option);
+        const char *eq = memchr(option, '=', option_size);
+        if (!eq) {
+            s_error(error, error_size, "route '%s': option '%.*s' wants name=value", spec,
+                    (int) option_size, option);
+            s_route_drop_last(self);
+            return -1;
+        }
+        if (s_apply_option(route, option, (size_t) (eq - option), eq + 1,
+                           option_size - (size_t) (eq - option) - 1, detail, sizeof detail) != 0) {
+            s_error(error, error_size, "route '%s': %s", spec, detail);
+            s_route_drop_last(self);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One JSON route object. Numbers must be JSON integers; methods a string or an array. */
+static int s_load_object(gateway_routes_t *self, json_t *object, size_t position, char *error,
+                         size_t error_size)
+{
+    char detail[256];
+    if (!json_is_object(object)) {
+        s_error(error, error_size, "route #%zu: want an object", position);
+        return -1;
+    }
+    json_t *prefix = json_object_get(object, "prefix");
+    json_t *service = json_object_get(object, "service");
+    if (!json_is_string(prefix) || !json_is_string(service)) {
+        s_error(error, error_size, "route #%zu: \"prefix\" and \"service\" strings are required",
+                position);
+        return -1;
+    }
+    gateway_route_t *route = s_route_append(self, json_string_value(prefix),
+                                            json_string_length(prefix), json_string_value(service),
+                                            json_string_length(service), detail, sizeof detail);
+    if (!route) {
+        s_error(error, error_size, "route #%zu: %s", position, detail);
+        return -1;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(object, key, value)
+    {
+        if (strcmp(key, "prefix") == 0 || strcmp(key, "service") == 0)
+            continue;
+        char text[128];
+        const char *span;
+        size_t span_size;
+        if (strcmp(key, "methods") == 0 && json_is_array(value)) {
+            /* ["GET", "POST"] becomes "GET|POST" for the one method parser. */
+            text[0] = '\0';
+            size_t i;
+            json_t *item;
+            json_array_foreach(value, i, item)
+            {
+                if (!json_is_string(item) ||
+                    strlen(text) + json_string_length(item) + 2 > sizeof text) {
+                    s_error(error, error_size, "route #%zu: \"methods\": want method names",
+                            position);
+                    goto fail;
+                }
+                if (i > 0)
+                    strcat(text, "|");
+                strcat(text, json_string_value(item));
+            }
+            span = text;
+            span_size = strlen(text);
+        } else if (json_is_string(value)) {
+            span = json_string_value(value);
+            span_size = json_string_length(value);
+        } else if (json_is_integer(value)) {
+            if (json_integer_value(value) < 0) {
+                s_error(error, error_size, "route #%zu: \"%s\": negative", position, key);
+                goto fail;
+            }
+            snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+            span = text;
+            span_size = strlen(text);
+        } else {
+            s_error(error, error_size, "route #%zu: \"%s\": want a string or an integer", position,
+                    key);
+            goto fail;
+        }
+        if (s_apply_option(route, key, strlen(key), span, span_size, detail, sizeof detail) != 0) {
+            s_error(error, error_size, "route #%zu (%s): %s", position, route->prefix, detail);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    s_route_drop_last(self);
+    return -1;
+}
+
+int gateway_routes_load_file(gateway_routes_t *self, const char *path, char *error,
+                             size_t error_size)
+{
+    json_error_t json_error;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &json_error);
+    if (!root) {
+        s_error(error, error_size, "routes file %s:%d: %s", path, json_error.line, json_error.text);
+        return -1;
+    }
+    json_t *list = root;
+    if (json_is_object(root)) {
+        list = json_object_get(root, "routes");
+        if (json_object_size(root) != 1 || !list) {
+            s_error(error, error_size, "routes file %s: want {\"routes\": [...]} and nothing else",
+                    path);
+            json_decref(root);
+            return -1;
+        }
+    }
+    if (!json_is_array(list)) {
+        s_error(error, error_size, "routes file %s: \"routes\" must be an array", path);
+        json_decref(root);
+        return -1;
+    }
+    size_t added = 0, i;
+    json_t *item;
+    char detail[384];
+    json_array_foreach(list, i, item)
+    {
+        if (s_load_object(self, item, i + 1, detail, sizeof detail) != 0) {
+            s_error(error, error_size, "routes file %s: %s", path, detail);
+            while (added--)
+                s_route_drop_last(self);
+            json_decref(root);
+            return -1;
+        }
+        added++;
+    }
+    json_decref(root);
+    return 0;
+}
+
+/* Longest prefix first; equal lengths by text so equal prefixes sit side by side. */
+static int s_compare_routes(const void *a, const void *b)
+{
+    const gateway_route_t *left = *(gateway_route_t *const *) a;
+    const gateway_route_t *right = *(gateway_route_t *const *) b;
+    if (left->prefix_size != right->prefix_size)
+        return left->prefix_size > right->prefix_size ? -1 : 1;
+    int order = strcmp(left->prefix, right->prefix);
+    if (order != 0)
+        return order;
+    return left->index < right->index ? -1 : 1;
+}
+
+int gateway_routes_seal(gateway_routes_t *self, char *error, size_t error_size)
+{
+    if (self->sealed)
+        return 0;
+    if (self->count == 0) {
+        s_error(error, error_size, "no routes: give --route PREFIX=SERVICE or --routes FILE");
+        return -1;
+    }
+    self->sorted = calloc(self->count, sizeof *self->sorted);
+    if (!self->sorted) {
+        s_error(error, error_size, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < self->count; i++)
+        self->sorted[i] = &self->routes[i];
+    qsort(self->sorted, self->count, sizeof *self->sorted, s_compare_routes);
+    for (size_t i = 0; i < self->count; i++) {
+        for (size_t j = i + 1; j < self->count; j++) {
+            const gateway_route_t *a = self->sorted[i], *b = self->sorted[j];
+            if (strcmp(a->prefix, b->prefix) != 0)
+                break;
+            if (a->methods & b->methods) {
+                char methods[128];
+                s_error(error, error_size,
+                        "routes for %s overlap on methods %s (services %s and %s)", a->prefix,
+                        gateway_methods_format(a->methods & b->methods, methods, sizeof methods),
+                        a->service, b->service);
+                free(self->sorted);
+                self->sorted = NULL;
+                return -1;
+            }
+        }
+    }
+    self->sealed = true;
+    return 0;
+}
+
+/* Prefix match on a segment boundary: "/" matches everything. */
+static bool s_prefix_matches(const gateway_route_t *route, const char *path, size_t path_size)
+{
+    if (route->prefix_size == 1)
+        return path_size >= 1 && path[0] == '/';
+    if (path_size < route->prefix_size || memcmp(path, route->prefix, route->prefix_size) != 0)
+        return false;
+    return path_size == route->prefix_size || path[route->prefix_size] == '/';
+}
+
+gateway_route_result_t gateway_routes_match(const gateway_routes_t *self, const char *method,
+                                            const char *path, const gateway_route_t **route,
+                                            unsigned *allowed)
+{
+    assert(self->sealed);
+    size_t path_size = strlen(path);
+    unsigned bit = gateway_method_bit(method);
+    unsigned seen = 0;
+    const gateway_route_t *matched = NULL;
+    for (size_t i = 0; i < self->count; i++) {
+        const gateway_route_t *candidate = self->sorted[i];
+        /* Once a prefix matched, only routes with that same prefix are alternatives. */
+        if (matched && strcmp(candidate->prefix, matched->prefix) != 0)
+            break;
+        if (!matched && !s_prefix_matches(candidate, path, path_size))
+            continue;
+        matched = candidate;
+        seen |= candidate->methods;
+        if (candidate->methods & bit) {
+            *route = candidate;
+            return GATEWAY_ROUTE_FOUND;
+        }
+    }
+    if (!matched)
+        return GATEWAY_ROUTE_NOT_FOUND;
+    if (allowed)
+        *allowed = seen;
+    return GATEWAY_ROUTE_METHOD_NOT_ALLOWED;
+}
+
+size_t gateway_routes_count(const gateway_routes_t *self)
+{
+    return self->count;
+}
+
+const gateway_route_t *gateway_routes_at(const gateway_routes_t *self, size_t index)
+{
+    assert(index < self->count);
+    return &self->routes[index];
+}

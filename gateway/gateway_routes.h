@@ -1,0 +1,101 @@
+/*  gateway_routes: the route table of the gateway. A route maps a method set and a path
+    prefix to a broker service, with its deadline, in-flight budget, body limit and retry
+    policy. Parsed from --route specs and a JSON --routes file, validated once at start-up,
+    then read-only: matching is lock-free. Admission counters live in gateway_http, not here. */
+#ifndef GATEWAY_ROUTES_H
+#define GATEWAY_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* When a request may be delivered again by the broker (its worker died, or the gateway
+   re-sends it after a broker restart). */
+typedef enum {
+    GATEWAY_RETRY_IDEMPOTENT = 0, /* GET, HEAD, OPTIONS, TRACE, PUT, DELETE (the default) */
+    GATEWAY_RETRY_ON,             /* every method */
+    GATEWAY_RETRY_OFF             /* never */
+} gateway_retry_t;
+
+/* Method bits for gateway_route_t.methods. */
+enum {
+    GATEWAY_METHOD_GET = 1u << 0,
+    GATEWAY_METHOD_HEAD = 1u << 1,
+    GATEWAY_METHOD_POST = 1u << 2,
+    GATEWAY_METHOD_PUT = 1u << 3,
+    GATEWAY_METHOD_DELETE = 1u << 4,
+    GATEWAY_METHOD_PATCH = 1u << 5,
+    GATEWAY_METHOD_OPTIONS = 1u << 6,
+    GATEWAY_METHOD_TRACE = 1u << 7,
+    GATEWAY_METHOD_OTHER = 1u << 8, /* any token not named above */
+    GATEWAY_METHOD_ALL = (1u << 9) - 1
+};
+
+typedef struct {
+    size_t index;          /* position in the table, 0..count-1 (indexes counters elsewhere) */
+    char *prefix;          /* "/fast": starts with '/', no trailing '/' unless it is "/" */
+    size_t prefix_size;    /* strlen(prefix) */
+    char *service;         /* broker service name */
+    unsigned methods;      /* GATEWAY_METHOD_* bits allowed; GATEWAY_METHOD_ALL by default */
+    int64_t timeout_ms;    /* deadline from arrival to the last byte of the reply */
+    int64_t budget;        /* requests in flight at once before 503 */
+    int64_t body_limit;    /* largest request body in bytes before 413 */
+    gateway_retry_t retry; /* retry policy */
+} gateway_route_t;
+
+typedef struct _gateway_routes_t gateway_routes_t;
+
+/* Outcome of a lookup. */
+typedef enum {
+    GATEWAY_ROUTE_FOUND = 0,
+    GATEWAY_ROUTE_NOT_FOUND,         /* no prefix matches: 404 */
+    GATEWAY_ROUTE_METHOD_NOT_ALLOWED /* a prefix matches, the method does not: 405 */
+} gateway_route_result_t;
+
+/* Creates an empty table. */
+gateway_routes_t *gateway_routes_new(void);
+
+/* Frees the table; safe on NULL and twice. */
+void gateway_routes_destroy(gateway_routes_t **self_p);
+
+/* Adds one route from "PREFIX=SERVICE[,methods=GET|POST][,timeout-ms=N][,budget=N]
+   [,body-limit=N][,retry=on|off|idempotent]". Returns 0, or -1 with one line in error
+   naming the bad part. Only before gateway_routes_seal. */
+int gateway_routes_add_spec(gateway_routes_t *self, const char *spec, char *error,
+                            size_t error_size);
+
+/* Adds the routes of a JSON file: {"routes": [{"prefix": "/fast", "service": "fast",
+   "methods": ["GET", "POST"] or "GET|POST", "timeout-ms": 1000, "budget": 64,
+   "body-limit": 1048576, "retry": "idempotent"}, ...]} (a bare array is accepted too).
+   Unknown keys are errors, so a typo cannot silently fall back to a default.
+   Returns 0, or -1 with one line in error. */
+int gateway_routes_load_file(gateway_routes_t *self, const char *path, char *error,
+                             size_t error_size);
+
+/* Checks the table as a whole (at least one route, no two routes with the same prefix and
+   an overlapping method) and orders it for matching. Returns 0 or -1 with error set. After
+   this the table is read-only and may be shared between threads. */
+int gateway_routes_seal(gateway_routes_t *self, char *error, size_t error_size);
+
+/* Finds the route for method and path (path without the query). The longest prefix that
+   matches on a segment boundary wins ("/fast" matches "/fast" and "/fast/x", never
+   "/faster"). On METHOD_NOT_ALLOWED *allowed is set to the methods that prefix accepts.
+   *route is borrowed from the table. */
+gateway_route_result_t gateway_routes_match(const gateway_routes_t *self, const char *method,
+                                            const char *path, const gateway_route_t **route,
+                                            unsigned *allowed);
+
+/* Number of routes and the route at index (borrowed; index order, not match order). */
+size_t gateway_routes_count(const gateway_routes_t *self);
+const gateway_route_t *gateway_routes_at(const gateway_routes_t *self, size_t index);
+
+/* Method bit for a method name (GATEWAY_METHOD_OTHER for tokens not in the list). */
+unsigned gateway_method_bit(const char *method);
+
+/* True if the route lets a request with this method be delivered more than once. */
+bool gateway_route_retryable(const gateway_route_t *route, const char *method);
+
+/* Writes "GET, POST" for a method set into buffer (for the Allow header). Returns buffer. */
+const char *gateway_methods_format(unsigned methods, char *buffer, size_t size);
+
+#endif
