@@ -117,7 +117,10 @@ static int s_parse_number(const char *text, size_t size, int64_t min, int64_t ma
     for (size_t i = 0; i < size; i++) {
         if (text[i] < '0' || text[i] > '9')
             return -1;
-        result = result * 10 + (text[i] - '0');
+        int digit = text[i] - '0';
+        if (result > (max - digit) / 10)
+            return -1; // past max: stop before the multiplication can overflow
+        result = result * 10 + digit;
     }
     if (result < min || result > max)
         return -1;
