@@ -1,0 +1,413 @@
+/*  cli_admin: `slowlane status | scale | restart | stop | start | broadcast`. Finds the
+    gateway through --gateway / SLOWLANE_GATEWAY (default http://localhost:8080) and the
+    token through --admin-token / SLOWLANE_ADMIN_TOKEN, --admin-token-file, or the file
+    `slowlane up` writes (sl_token_default_path). Commands are asynchronous at the broker;
+    by default the CLI then watches the cluster view until the change is done (--wait=false
+    to return at once), so `slowlane scale fast 4 && curl ...` finds four workers. */
+#include "cli_admin.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sl_defaults.h"
+#include "sl_flags.h"
+#include "sl_token.h"
+
+#define S_HTTP_TIMEOUT_S 15
+#define S_POLL_MS        100
+
+typedef struct {
+    char *gateway;    /* base URL */
+    char token[SL_ADMIN_TOKEN_MAX + 1];
+    char *host;       /* --host, NULL for all */
+    bool json;        /* status: raw JSON */
+    bool wait;        /* watch until done */
+    int64_t wait_ms;  /* for how long */
+} s_options_t;
+
+typedef struct {
+    char *data; /* response body, NUL-terminated */
+    size_t size;
+} s_buffer_t;
+
+static const char *s_verbs[] = {"status", "scale", "restart", "stop", "start", "broadcast"};
+
+bool cli_admin_owns(const char *verb)
+{
+    for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++)
+        if (strcmp(verb, s_verbs[i]) == 0)
+            return true;
+    return false;
+}
+
+static int64_t s_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static size_t s_collect(char *data, size_t size, size_t count, void *arg)
+{
+    s_buffer_t *buffer = arg;
+    char *grown = realloc(buffer->data, buffer->size + size * count + 1);
+    if (!grown)
+        return 0;
+    memcpy(grown + buffer->size, data, size * count);
+    buffer->size += size * count;
+    grown[buffer->size] = '\0';
+    buffer->data = grown;
+    return size * count;
+}
+
+/* One request; returns the HTTP status (0: no answer, message on stderr) and the parsed
+   JSON body in *answer (NULL if not JSON). */
+static long s_call(const s_options_t *options, const char *method, const char *path,
+                   json_t *body, json_t **answer)
+{
+    *answer = NULL;
+    CURL *curl = curl_easy_init();
+    if (!curl)
+        return 0;
+    char url[2048], authorization[SL_ADMIN_TOKEN_MAX + 32];
+    size_t base = strlen(options->gateway);
+    while (base > 0 && options->gateway[base - 1] == '/')
+        base--;
+    snprintf(url, sizeof url, "%.*s%s", (int) base, options->gateway, path);
+    snprintf(authorization, sizeof authorization, "Authorization: Bearer %s", options->token);
+    struct curl_slist *headers = curl_slist_append(NULL, authorization);
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    s_buffer_t buffer = {0};
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long) S_HTTP_TIMEOUT_S);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buffer);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (strcmp(method, "POST") == 0)
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text ? text : "{}");
+    long status = 0;
+    CURLcode rc = curl_easy_perform(curl);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    else
+        fprintf(stderr, "slowlane: cannot reach the gateway at %s: %s\n", options->gateway,
+                curl_easy_strerror(rc));
+    if (buffer.data) {
+        json_error_t error;
+        *answer = json_loads(buffer.data, 0, &error);
+    }
+    free(buffer.data);
+    free(text);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    return status;
+}
+
+/* Says why a call failed, in one line. */
+static void s_explain(long status, json_t *answer)
+{
+    const char *message = json_string_value(json_object_get(answer, "message"));
+    const char *error = json_string_value(json_object_get(answer, "error"));
+    if (status == 401)
+        fprintf(stderr, "slowlane: the gateway refused the admin token (401): check "
+                        "SLOWLANE_ADMIN_TOKEN or the token file\n");
+    else if (status)
+        fprintf(stderr, "slowlane: %s (%ld)%s%s\n", error ? error : "failed", status,
+                message ? ": " : "", message ? message : "");
+}
+
+static json_t *s_view(const s_options_t *options)
+{
+    json_t *view = NULL;
+    long status = s_call(options, "GET", "/api/v1/cluster", NULL, &view);
+    if (status != 200) {
+        s_explain(status, view);
+        json_decref(view);
+        return NULL;
+    }
+    return view;
+}
+
+/* ---------------------------------------------------------------- status */
+
+static void s_age(int64_t ms, char *buffer, size_t size)
+{
+    if (ms <= 0)
+        snprintf(buffer, size, "-");
+    else if (ms < 10000)
+        snprintf(buffer, size, "%lldms", (long long) ms);
+    else if (ms < 600000)
+        snprintf(buffer, size, "%llds", (long long) (ms / 1000));
+    else
+        snprintf(buffer, size, "%lldm", (long long) (ms / 60000));
+}
+
+static void s_print_status(json_t *view)
+{
+    json_t *services = json_object_get(view, "services");
+    printf("%-16s %6s %8s %6s %5s %5s %6s  %s\n", "SERVICE", "QUEUE", "OLDEST", "READY", "IDLE",
+           "BUSY", "TARGET", "HOSTS");
+    for (size_t i = 0; i < json_array_size(services); i++) {
+        json_t *service = json_array_get(services, i);
+        char oldest[24], hosts[256] = "";
+        s_age(json_integer_value(json_object_get(service, "oldest_wait_ms")), oldest, sizeof oldest);
+        json_t *list = json_object_get(service, "hosts");
+        for (size_t h = 0; h < json_array_size(list); h++)
+            snprintf(hosts + strlen(hosts), sizeof hosts - strlen(hosts), "%s%s", h ? "," : "",
+                     json_string_value(json_array_get(list, h)));
+        printf("%-16s %6lld %8s %6lld %5lld %5lld %6lld  %s%s\n",
+               json_string_value(json_object_get(service, "name")),
+               (long long) json_integer_value(json_object_get(service, "queue")), oldest,
+               (long long) json_integer_value(json_object_get(service, "registered")),
+               (long long) json_integer_value(json_object_get(service, "idle")),
+               (long long) json_integer_value(json_object_get(service, "busy")),
+               (long long) json_integer_value(json_object_get(service, "target")),
+               hosts[0] ? hosts : "-",
+               json_is_true(json_object_get(service, "rolling")) ? "  (rolling restart)" : "");
+    }
+    json_t *workers = json_object_get(view, "workers");
+    printf("\n%-14s %-12s %8s %4s %-10s %8s %7s %8s %8s  %s\n", "HOST", "SERVICE", "PID", "SLOT",
+           "STATE", "JOB AGE", "JOBS", "RSS", "RESTARTS", "LAST EXIT");
+    for (size_t i = 0; i < json_array_size(workers); i++) {
+        json_t *worker = json_array_get(workers, i);
+        const char *host = json_string_value(json_object_get(worker, "host"));
+        char age[24], rss[24] = "-", pid[24] = "-", slot[16] = "-", last[96] = "-";
+        s_age(json_integer_value(json_object_get(worker, "job_age_ms")), age, sizeof age);
+        json_int_t kb = json_integer_value(json_object_get(worker, "rss_kb"));
+        if (kb > 0)
+            snprintf(rss, sizeof rss, "%.1fM", (double) kb / 1024.0);
+        if (json_integer_value(json_object_get(worker, "pid")) > 0)
+            snprintf(pid, sizeof pid, "%lld", (long long) json_integer_value(json_object_get(worker, "pid")));
+        if (json_is_integer(json_object_get(worker, "slot")))
+            snprintf(slot, sizeof slot, "%lld", (long long) json_integer_value(json_object_get(worker, "slot")));
+        json_t *exit = json_object_get(worker, "last_exit");
+        if (json_is_object(exit)) {
+            char ago[24];
+            s_age(json_integer_value(json_object_get(exit, "ago_ms")), ago, sizeof ago);
+            snprintf(last, sizeof last, "%s %s ago", json_string_value(json_object_get(exit, "reason")), ago);
+        }
+        printf("%-14s %-12s %8s %4s %-10s %8s %7lld %8s %8lld  %s\n",
+               host ? host : "(unmanaged)", json_string_value(json_object_get(worker, "service")),
+               pid, slot, json_string_value(json_object_get(worker, "state")), age,
+               (long long) json_integer_value(json_object_get(worker, "jobs")), rss,
+               (long long) json_integer_value(json_object_get(worker, "restarts")), last);
+    }
+}
+
+/* ---------------------------------------------------------------- waiting */
+
+typedef struct {
+    const char *service;
+    const char *host;  /* NULL: every host */
+    const char *id;    /* broadcast id */
+    int64_t count;     /* scale target, broadcast recipients */
+} s_goal_t;
+
+/* Workers of the goal's service (and host) in the view: live (have a pid), ready
+   (registered and idle or busy), and holding broadcast id. */
+static void s_tally(json_t *view, const s_goal_t *goal, int64_t *live, int64_t *ready,
+                    int64_t *got_broadcast)
+{
+    *live = *ready = *got_broadcast = 0;
+    json_t *workers = json_object_get(view, "workers");
+    for (size_t i = 0; i < json_array_size(workers); i++) {
+        json_t *worker = json_array_get(workers, i);
+        const char *service = json_string_value(json_object_get(worker, "service"));
+        const char *host = json_string_value(json_object_get(worker, "host"));
+        if (!service || strcmp(service, goal->service) != 0 || !host ||
+            (goal->host && strcmp(host, goal->host) != 0))
+            continue;
+        const char *state = json_string_value(json_object_get(worker, "state"));
+        *live += json_integer_value(json_object_get(worker, "pid")) > 0;
+        *ready += json_is_true(json_object_get(worker, "registered")) && state &&
+                  (strcmp(state, "idle") == 0 || strcmp(state, "busy") == 0);
+        const char *last = json_string_value(json_object_get(worker, "last_broadcast"));
+        *got_broadcast += goal->id && last && strcmp(last, goal->id) == 0 &&
+                          json_integer_value(json_object_get(worker, "broadcasts")) > 0;
+    }
+}
+
+static bool s_rolling(json_t *view, const char *name)
+{
+    json_t *services = json_object_get(view, "services");
+    for (size_t i = 0; i < json_array_size(services); i++) {
+        json_t *service = json_array_get(services, i);
+        if (strcmp(json_string_value(json_object_get(service, "name")), name) == 0)
+            return json_is_true(json_object_get(service, "rolling"));
+    }
+    return false;
+}
+
+/* Polls the view until the verb's goal holds; 0 when it does, 1 at the timeout. */
+static int s_wait(const s_options_t *options, const char *verb, const s_goal_t *goal)
+{
+    int64_t deadline = s_now_ms() + options->wait_ms;
+    int64_t live = 0, ready = 0, got = 0;
+    while (s_now_ms() < deadline) {
+        usleep(S_POLL_MS * 1000);
+        json_t *view = s_view(options);
+        if (!view)
+            return 1;
+        s_tally(view, goal, &live, &ready, &got);
+        bool done = strcmp(verb, "scale") == 0       ? live == goal->count && ready == goal->count
+                    : strcmp(verb, "stop") == 0      ? live == 0
+                    : strcmp(verb, "start") == 0     ? ready > 0 && live == ready
+                    : strcmp(verb, "restart") == 0   ? !s_rolling(view, goal->service)
+                    : strcmp(verb, "broadcast") == 0 ? got >= goal->count
+                                                     : true;
+        json_decref(view);
+        if (done) {
+            if (strcmp(verb, "broadcast") == 0)
+                printf("%s: broadcast %s handled by %lld workers\n", goal->service, goal->id,
+                       (long long) got);
+            else
+                printf("%s: %lld workers ready%s%s\n", goal->service, (long long) ready,
+                       goal->host ? " on " : "", goal->host ? goal->host : "");
+            return 0;
+        }
+    }
+    fprintf(stderr, "slowlane: %s %s not done after %lld ms (%lld live, %lld ready)\n", verb,
+            goal->service, (long long) options->wait_ms, (long long) live, (long long) ready);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- verbs */
+
+static int s_token(s_options_t *options, const char *given, const char *file)
+{
+    const char *reason = NULL;
+    bool loose = false;
+    char path[1024];
+    if (given && *given) {
+        snprintf(options->token, sizeof options->token, "%s", given);
+        return 0;
+    }
+    if (file && *file) {
+        if (sl_token_read_file(file, options->token, sizeof options->token, &loose, &reason) == 0)
+            return 0;
+        fprintf(stderr, "slowlane: --admin-token-file %s: %s\n", file, reason);
+        return -1;
+    }
+    if (sl_token_default_path(path, sizeof path) == 0 &&
+        sl_token_read_file(path, options->token, sizeof options->token, &loose, &reason) == 0)
+        return 0;
+    fprintf(stderr, "slowlane: no admin token: set SLOWLANE_ADMIN_TOKEN (or --admin-token-file); "
+                    "`slowlane up` writes one to ~/.config/slowlane/admin-token\n");
+    return -1;
+}
+
+int cli_admin_run(int argc, char **argv)
+{
+    const char *verb = argv[0];
+    char *gateway = NULL, *token = NULL, *token_file = NULL, *host = NULL;
+    bool json = false, wait = true;
+    int64_t wait_ms = SL_CLI_WAIT_MS;
+    sl_strlist_t args = {0};
+    sl_flag_t flags[] = {
+        {"gateway", SL_FLAG_STRING, &gateway, 0, 0, "gateway URL (default " SL_DEFAULT_GATEWAY_URL ")"},
+        {"admin-token", SL_FLAG_STRING, &token, 0, 0, "admin bearer token"},
+        {"admin-token-file", SL_FLAG_STRING, &token_file, 0, 0,
+         "file with the admin token (default: the one `slowlane up` writes)"},
+        {"host", SL_FLAG_STRING, &host, 0, 0, "scale/stop/start: only this host"},
+        {"json", SL_FLAG_BOOL, &json, 0, 0, "status: print the cluster view as JSON"},
+        {"wait", SL_FLAG_BOOL, &wait, 0, 0, "watch the cluster until the change is done (true)"},
+        {"wait-ms", SL_FLAG_INT, &wait_ms, 0, 3600000, "for at most this long (30000)"},
+    };
+    char program[64];
+    snprintf(program, sizeof program, "slowlane %s", verb);
+    int rc = sl_flags_parse(program, flags, sizeof flags / sizeof flags[0], argc, argv, 1, &args);
+    if (rc != 0) {
+        rc = rc > 0 ? 0 : 2;
+        goto done;
+    }
+    s_options_t options = {.gateway = gateway ? gateway : SL_DEFAULT_GATEWAY_URL,
+                           .host = host,
+                           .json = json,
+                           .wait = wait,
+                           .wait_ms = wait_ms};
+    size_t want = strcmp(verb, "status") == 0 ? 0 : strcmp(verb, "scale") == 0 || strcmp(verb, "broadcast") == 0 ? 2 : 1;
+    if (args.count != want) {
+        fprintf(stderr, "usage: slowlane status | scale SERVICE N [--host H] | restart SERVICE | "
+                        "stop SERVICE [--host H] | start SERVICE [--host H] | broadcast SERVICE "
+                        "MESSAGE\n");
+        rc = 2;
+        goto done;
+    }
+    if (s_token(&options, token, token_file) != 0) {
+        rc = 2;
+        goto done;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (strcmp(verb, "status") == 0) {
+        json_t *view = s_view(&options);
+        rc = view ? 0 : 1;
+        if (view && json) {
+            char *text = json_dumps(view, JSON_INDENT(2));
+            printf("%s\n", text ? text : "");
+            free(text);
+        } else if (view)
+            s_print_status(view);
+        json_decref(view);
+        goto cleanup;
+    }
+    const char *service = args.items[0];
+    json_t *body = json_object();
+    s_goal_t goal = {.service = service, .host = host};
+    if (host)
+        json_object_set_new(body, "host", json_string(host));
+    if (strcmp(verb, "scale") == 0) {
+        char *end = NULL;
+        long long count = strtoll(args.items[1], &end, 10);
+        if (!*args.items[1] || *end || count < 0 || count > SL_MAX_WORKER_SLOTS) {
+            fprintf(stderr, "slowlane scale: N must be 0..%d\n", SL_MAX_WORKER_SLOTS);
+            json_decref(body);
+            rc = 2;
+            goto cleanup;
+        }
+        json_object_set_new(body, "count", json_integer(count));
+        goal.count = count;
+    }
+    if (strcmp(verb, "broadcast") == 0)
+        json_object_set_new(body, "message", json_string(args.items[1]));
+    char path[512];
+    snprintf(path, sizeof path, "/api/v1/services/%s/%s", service, verb);
+    json_t *answer = NULL;
+    long status = s_call(&options, "POST", path, body, &answer);
+    json_decref(body);
+    if (status < 200 || status > 299) {
+        s_explain(status, answer);
+        rc = 1;
+    } else {
+        if (strcmp(verb, "broadcast") == 0) {
+            goal.id = json_string_value(json_object_get(answer, "id"));
+            goal.count = json_integer_value(json_object_get(answer, "workers"));
+            printf("%s: broadcast %s sent to %lld workers\n", service, goal.id ? goal.id : "?",
+                   (long long) goal.count);
+        } else if (strcmp(verb, "restart") == 0)
+            printf("%s: rolling restart %s started\n", service,
+                   json_string_value(json_object_get(answer, "roll")));
+        else
+            printf("%s: %s accepted by %zu supervisors\n", service, verb,
+                   json_array_size(json_object_get(answer, "agents")));
+        fflush(stdout);
+        rc = wait ? s_wait(&options, verb, &goal) : 0;
+    }
+    json_decref(answer);
+cleanup:
+    curl_global_cleanup();
+done:
+    explicit_bzero(options.token, sizeof options.token);
+    free(gateway);
+    free(token);
+    free(token_file);
+    free(host);
+    sl_strlist_clear(&args);
+    return rc;
+}

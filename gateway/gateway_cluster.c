@@ -1,0 +1,143 @@
+/*  gateway_cluster: a synchronous MDP client for the cluster manager's two broker services
+    (see gateway_cluster.h). Admin traffic is a few requests a minute, so a lock around one
+    socket is enough; the view is cached briefly for pages that poll it. */
+#include "gateway_cluster.h"
+
+#include <czmq.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "sl_defaults.h"
+#include "sl_log.h"
+#include "sl_mdp.h"
+
+struct _gateway_cluster_t {
+    pthread_mutex_t lock; /* guards everything below */
+    zsock_t *dealer;      /* to the broker */
+    uint64_t sequence;    /* last tag sent */
+    json_t *view;         /* last view, NULL none */
+    int64_t view_ms;      /* zclock_mono() when it came */
+};
+
+gateway_cluster_t *gateway_cluster_new(const char *endpoint, const sl_curve_client_t *curve)
+{
+    gateway_cluster_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    pthread_mutex_init(&self->lock, NULL);
+    self->dealer = zsock_new(ZMQ_DEALER);
+    if (!self->dealer)
+        goto fail;
+    zsock_set_linger(self->dealer, 0);
+    /* No broker, no queueing: an admin call waits for one within its time, then fails (503). */
+    zsock_set_immediate(self->dealer, 1);
+    zsock_set_maxmsgsize(self->dealer, (int) SL_MAX_MESSAGE_BYTES);
+    zsock_set_reconnect_ivl(self->dealer, SL_GATEWAY_RECONNECT_MS);
+    zsock_set_reconnect_ivl_max(self->dealer, SL_GATEWAY_RECONNECT_MAX_MS);
+    if (curve && sl_curve_client_enabled(curve))
+        sl_curve_client_apply(curve, self->dealer);
+    if (zsock_connect(self->dealer, "%s", endpoint) != 0)
+        goto fail;
+    return self;
+fail:
+    zsock_destroy(&self->dealer);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
+    return NULL;
+}
+
+void gateway_cluster_destroy(gateway_cluster_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gateway_cluster_t *self = *self_p;
+    zsock_destroy(&self->dealer);
+    json_decref(self->view);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
+    *self_p = NULL;
+}
+
+/* One request to service with body (may be NULL) after a fresh tag; the JSON of the answer
+   with that tag, or NULL at the deadline. Lock held. */
+static json_t *s_ask(gateway_cluster_t *self, const char *service, const char *body,
+                     int64_t wait_ms)
+{
+    char tag[24];
+    snprintf(tag, sizeof tag, "%llu", (unsigned long long) ++self->sequence);
+    zmsg_t *frames = zmsg_new();
+    zmsg_addstr(frames, tag);
+    if (body)
+        zmsg_addstr(frames, body);
+    zmsg_t *request = sl_mdp_encode_client_request(SL_MDP_V02, service, &frames);
+    /* With no broker connected (just started, or reconnecting) the send waits for one,
+       within the caller's wait. */
+    zsock_set_sndtimeo(self->dealer, (int) wait_ms);
+    if (!request || zmsg_send(&request, self->dealer) != 0) {
+        zmsg_destroy(&request);
+        return NULL;
+    }
+    int64_t deadline = zclock_mono() + wait_ms;
+    while (true) {
+        int64_t left = deadline - zclock_mono();
+        if (left <= 0)
+            return NULL;
+        zsock_set_rcvtimeo(self->dealer, (int) left);
+        zmsg_t *reply = zmsg_recv(self->dealer);
+        if (!reply)
+            return NULL;
+        /* MDPC02 | FINAL | service | tag | json: anything else is a late or foreign answer. */
+        json_t *answer = NULL;
+        if (zmsg_size(reply) == 5) {
+            zframe_t *frame = zmsg_first(reply);
+            frame = zmsg_next(reply);
+            frame = zmsg_next(reply);
+            frame = zmsg_next(reply);
+            if (zframe_streq(frame, tag)) {
+                frame = zmsg_next(reply);
+                json_error_t error;
+                answer = json_loadb((const char *) zframe_data(frame), zframe_size(frame), 0,
+                                    &error);
+                if (!answer)
+                    answer = json_pack("{s:b, s:i, s:s}", "ok", 0, "status", 502, "error",
+                                       "bad_broker_answer");
+            }
+        }
+        zmsg_destroy(&reply);
+        if (answer)
+            return answer;
+    }
+}
+
+json_t *gateway_cluster_view(gateway_cluster_t *self, int64_t max_age_ms, int64_t wait_ms)
+{
+    pthread_mutex_lock(&self->lock);
+    if (!self->view || zclock_mono() - self->view_ms > max_age_ms) {
+        json_t *view = s_ask(self, "mmi.cluster", NULL, wait_ms);
+        if (view) {
+            json_decref(self->view);
+            self->view = view;
+            self->view_ms = zclock_mono();
+        }
+    }
+    json_t *view = self->view && zclock_mono() - self->view_ms <= max_age_ms + wait_ms
+                       ? json_incref(self->view)
+                       : NULL;
+    pthread_mutex_unlock(&self->lock);
+    return view;
+}
+
+json_t *gateway_cluster_command(gateway_cluster_t *self, json_t *command, int64_t wait_ms)
+{
+    char *text = json_dumps(command, JSON_COMPACT);
+    if (!text)
+        return NULL;
+    pthread_mutex_lock(&self->lock);
+    json_t *answer = s_ask(self, "mmi.cluster.command", text, wait_ms);
+    /* The next view must show what this command changed as soon as agents report it. */
+    json_decref(self->view);
+    self->view = NULL;
+    pthread_mutex_unlock(&self->lock);
+    free(text);
+    return answer;
+}

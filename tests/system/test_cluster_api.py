@@ -1,0 +1,164 @@
+"""The admin API (issue 4, docs/admin-api.md) against real binaries on loopback: the token
+(401 without it or with a wrong one, 403 when the gateway has none), the cluster view (each
+worker with its service and pid, the broker's queue figures), scale up and down on one host,
+stop/start, a broadcast that every live worker handles exactly once, and the recycle reason
+(max_requests) visible in the view. Multi-host scaling is test_cluster_multihost.py."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from cluster_support import (TOKEN, Cluster, admin, broadcast_lines, ready,  # noqa: E402
+                             view, wait_ready_count, workers)
+from gateway_support import start_gateway  # noqa: E402
+
+
+class AdminAuthTest(unittest.TestCase):
+    def setUp(self):
+        self.cluster = Cluster(self)
+
+    def test_without_token_is_401(self):
+        status, body = admin(self.cluster.port, "GET", "/api/v1/cluster", token=None)
+        self.assertEqual(status, 401)
+        self.assertEqual(body["error"], "unauthorized")
+
+    def test_wrong_token_is_401_on_every_path(self):
+        for method, path in (("GET", "/api/v1/cluster"),
+                             ("POST", "/api/v1/services/fast/scale"),
+                             ("POST", "/api/v1/services/fast/broadcast"),
+                             ("GET", "/api/v1/nonexistent")):
+            status, _ = admin(self.cluster.port, method, path, body={"count": 1},
+                              token=TOKEN[:-1] + "X")
+            self.assertEqual(status, 401, (method, path))
+        status, _ = admin(self.cluster.port, "GET", "/api/v1/cluster", token=TOKEN + "X")
+        self.assertEqual(status, 401)
+
+    def test_gateway_without_token_disables_the_api(self):
+        gateway = start_gateway(self.cluster.broker.endpoint, ["/fast=fast"])
+        self.addCleanup(gateway.stop)
+        status, body = admin(gateway.port, "GET", "/api/v1/cluster")
+        self.assertEqual(status, 403)
+        self.assertEqual(body["error"], "admin_disabled")
+
+    def test_short_token_refused_at_start(self):
+        out = harness.Process([harness.binary("slowlane-gateway"), "--admin-token", "short",
+                               "--route", "/fast=fast", "--listen", str(harness.free_port())],
+                              name="gateway-bad")
+        self.assertEqual(out.proc.wait(10), 2)
+        output = out.output()
+        out.stop()
+        self.assertIn("--admin-token: shorter than 16", output)
+
+
+class ClusterApiTest(unittest.TestCase):
+    def setUp(self):
+        self.cluster = Cluster(self)
+        self.port = self.cluster.port
+        self.supervisor = self.cluster.workers(self, "fast", "builtin:echo", 2, "hosta")
+        wait_ready_count(self.port, "fast", 2)
+
+    def tearDown(self):
+        if sys.exc_info()[0]:
+            sys.stderr.write(self.cluster.dump())
+
+    def test_view_lists_workers_with_service_and_pid(self):
+        body = view(self.port)
+        fast = [w for w in body["workers"] if w["service"] == "fast"]
+        self.assertEqual(len(fast), 2)
+        for worker in fast:
+            self.assertEqual(worker["host"], "hosta")
+            self.assertGreater(worker["pid"], 0)
+            self.assertTrue(os.path.exists(f"/proc/{worker['pid']}"))
+            self.assertEqual(worker["supervisor_pid"], self.supervisor.pid)
+            for key in ("state", "job_age_ms", "jobs", "restarts", "rss_kb", "last_heartbeat_ms",
+                        "last_exit"):
+                self.assertIn(key, worker)
+        service = [s for s in body["services"] if s["name"] == "fast"][0]
+        self.assertEqual((service["registered"], service["target"], service["queue"]), (2, 2, 0))
+        self.assertIn("oldest_wait_ms", service)
+        self.assertEqual(body["hosts"][0]["host"], "hosta")
+
+    def test_scale_up_and_down(self):
+        status, body = admin(self.port, "POST", "/api/v1/services/fast/scale", {"count": 4})
+        self.assertEqual(status, 202, body)
+        wait_ready_count(self.port, "fast", 4)
+        status, _ = admin(self.port, "POST", "/api/v1/services/fast/scale", {"count": 1})
+        self.assertEqual(status, 202)
+        wait_ready_count(self.port, "fast", 1)
+        self.assertEqual(harness.http_request(self.port, "GET", "/fast?a=1")[0], 200)
+
+    def test_scale_errors(self):
+        self.assertEqual(admin(self.port, "POST", "/api/v1/services/fast/scale",
+                               {"count": -1})[0], 400)
+        self.assertEqual(admin(self.port, "POST", "/api/v1/services/nope/scale",
+                               {"count": 1})[0], 404)
+        self.assertEqual(admin(self.port, "POST", "/api/v1/services/fast/scale",
+                               {"count": 1, "host": "elsewhere"})[0], 404)
+        self.assertEqual(admin(self.port, "GET", "/api/v1/services/fast/scale")[0], 405)
+        self.assertEqual(admin(self.port, "POST", "/api/v1/services/fast/explode")[0], 404)
+
+    def test_stop_then_start(self):
+        self.assertEqual(admin(self.port, "POST", "/api/v1/services/fast/stop", {})[0], 202)
+        harness.wait_for(lambda: not [w for w in workers(self.port, "fast") if w["pid"]],
+                         what="workers stopped")
+        self.assertTrue(all(w["state"] == "stopped" for w in workers(self.port, "fast")))
+        self.assertEqual(admin(self.port, "POST", "/api/v1/services/fast/start", {})[0], 202)
+        wait_ready_count(self.port, "fast", 2)
+
+    def test_broadcast_reaches_every_worker_exactly_once(self):
+        self.assertEqual(admin(self.port, "POST", "/api/v1/services/fast/scale",
+                               {"count": 3})[0], 202)
+        wait_ready_count(self.port, "fast", 3)
+        pids = sorted(w["pid"] for w in ready(self.port, "fast"))
+        status, body = admin(self.port, "POST", "/api/v1/services/fast/broadcast",
+                             {"message": "config=v2"})
+        self.assertEqual(status, 202, body)
+        self.assertEqual(body["workers"], 3)
+        broadcast_id = body["id"]
+        harness.wait_for(lambda: sorted(w["pid"] for w in workers(self.port, "fast")
+                                        if w["last_broadcast"] == broadcast_id
+                                        and w["broadcasts"] == 1) == pids,
+                         what="every worker handled the broadcast")
+        # The same command again (an operator's retry) is not delivered twice.
+        self.assertEqual(admin(self.port, "POST", "/api/v1/services/fast/broadcast",
+                               {"message": "config=v2", "id": broadcast_id})[0], 202)
+        harness.wait_for(lambda: "event=broadcast_repeated" in self.supervisor.output(),
+                         what="repeat ignored")
+        self.assertEqual(sorted(broadcast_lines(self.supervisor, broadcast_id)), pids)
+        self.assertTrue(all(w["broadcasts"] == 1 for w in workers(self.port, "fast")))
+        # builtin:echo shows the last broadcast it handled.
+        _, headers, _ = harness.http_request(self.port, "GET", "/fast")
+        self.assertEqual(headers.get("x-slowlane-broadcast"), broadcast_id)
+
+
+class RecycleReasonTest(unittest.TestCase):
+    def test_max_requests_recycle_is_visible(self):
+        cluster = Cluster(self)
+        supervisor = cluster.workers(self, "fast", "builtin:echo", 1, "hosta",
+                                     extra=("--max-requests", "2"))
+        wait_ready_count(cluster.port, "fast", 1)
+        for i in range(3):
+            self.assertEqual(harness.http_request(cluster.port, "GET", f"/fast?i={i}")[0], 200)
+
+        def recycled():
+            slot = workers(cluster.port, "fast")[0]
+            return slot["last_exit"] and slot["last_exit"]["reason"] == "max_requests"
+        harness.wait_for(recycled, what="max_requests recycle in the view")
+        agent = view(cluster.port)["hosts"][0]["agents"][0]
+        self.assertGreaterEqual(agent["recycled"]["max_requests"], 1)
+        self.assertEqual(agent["pid"], supervisor.pid)
+
+
+class SupervisorGoneTest(unittest.TestCase):
+    def test_agent_forgotten_after_kill(self):
+        cluster = Cluster(self)
+        supervisor = cluster.workers(self, "fast", "builtin:echo", 1, "hosta")
+        wait_ready_count(cluster.port, "fast", 1)
+        supervisor.stop(sig=9)  # no BYE: the broker forgets it at heartbeat x liveness
+        harness.wait_for(lambda: not view(cluster.port)["hosts"], timeout=5,
+                         what="agent expired")
+
+
+if __name__ == "__main__":
+    harness.main()
