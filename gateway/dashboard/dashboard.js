@@ -1,0 +1,228 @@
+// slowlane dashboard: polls /dashboard/data.json every second and renders services, routes
+// and workers. Rates and percentiles come from the difference between the newest snapshot
+// and one about WINDOW_MS older, as Prometheus' rate() and histogram_quantile() would.
+"use strict";
+
+const DATA_URL = "/dashboard/data.json";
+const POLL_MS = 1000;
+const WINDOW_MS = 10000;
+const history = []; // [{t, data}], oldest first
+let token = sessionStorage.getItem("slowlane-token") || "";
+let knownWorkers = null; // identity -> registered_ms at the previous poll
+const events = []; // newest first: {time, kind, worker}
+const MAX_EVENTS = 30;
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : String(child));
+  return node;
+}
+
+function formatSeconds(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "–";
+  if (seconds === Infinity) return "> 60 s";
+  if (seconds < 0.001) return (seconds * 1e6).toFixed(0) + " µs";
+  if (seconds < 1) return (seconds * 1000).toFixed(1) + " ms";
+  return seconds.toFixed(2) + " s";
+}
+
+// Quantile q of a histogram given as non-cumulative bucket counts over finite upper
+// bounds (the last bucket is +Inf), interpolating linearly inside the bucket.
+function quantile(q, bounds, counts) {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total <= 0) return null;
+  const rank = q * total;
+  let seen = 0;
+  for (let i = 0; i < counts.length; i++) {
+    if (seen + counts[i] >= rank && counts[i] > 0) {
+      if (i >= bounds.length) return Infinity;
+      const lower = i === 0 ? 0 : bounds[i - 1];
+      return lower + (bounds[i] - lower) * ((rank - seen) / counts[i]);
+    }
+    seen += counts[i];
+  }
+  return null;
+}
+
+function diff(now, before) {
+  return now.map((value, i) => value - ((before && before[i]) || 0));
+}
+
+function baseline() {
+  // The oldest snapshot within the window (or the oldest we have).
+  const newest = history[history.length - 1];
+  for (const entry of history) if (newest.t - entry.t <= WINDOW_MS) return entry;
+  return history[0];
+}
+
+function renderServices(data, old, seconds) {
+  const body = document.querySelector("#services tbody");
+  body.replaceChildren();
+  const services = (data.broker && data.broker.services) || [];
+  const bounds = ((data.broker && data.broker.wait_bounds_ms) || []).map((ms) => ms / 1000);
+  const before = new Map(((old && old.broker && old.broker.services) || []).map((s) => [s.name, s]));
+  for (const service of services) {
+    const prior = before.get(service.name);
+    const waits = diff(service.queue_wait.buckets, prior && prior.queue_wait.buckets);
+    const rate = seconds > 0 && prior ? (service.requests - prior.requests) / seconds : 0;
+    const errors = Object.values(service.errors).reduce((a, b) => a + b, 0);
+    const restarts = Object.values(service.exits).reduce((a, b) => a + b, 0);
+    body.append(el("tr", { "data-service": service.name },
+      el("td", {}, service.name),
+      el("td", { class: "num", "data-field": "queued" }, service.queued),
+      el("td", { class: "num" }, formatSeconds(quantile(0.5, bounds, waits))),
+      el("td", { class: "num" }, formatSeconds(quantile(0.99, bounds, waits))),
+      el("td", { class: "num", "data-field": "idle" }, service.idle),
+      el("td", { class: "num", "data-field": "busy" }, service.busy),
+      el("td", { class: "num" }, rate.toFixed(1)),
+      el("td", { class: "num" }, errors),
+      el("td", { class: "num", "data-field": "restarts" }, restarts)));
+  }
+  if (!services.length)
+    body.append(el("tr", {}, el("td", { colspan: 9, class: "muted" }, data.broker ? "no services" : "broker stats unavailable")));
+}
+
+function renderRoutes(data, old, seconds) {
+  const body = document.querySelector("#routes tbody");
+  body.replaceChildren();
+  const before = new Map(((old && old.routes) || []).map((r) => [r.route, r]));
+  for (const route of data.routes || []) {
+    if (route.route === "none" && route.requests === 0) continue;
+    const prior = before.get(route.route);
+    const latency = diff(route.latency_buckets, prior && prior.latency_buckets);
+    const rate = seconds > 0 && prior ? (route.requests - prior.requests) / seconds : 0;
+    const byClass = { 2: 0, 4: 0, 5: 0 };
+    for (const [status, count] of Object.entries(route.statuses)) {
+      const cls = status[0];
+      if (cls in byClass) byClass[cls] += count;
+    }
+    body.append(el("tr", { "data-route": route.route },
+      el("td", {}, route.route === "none" ? "(no route)" : route.route),
+      el("td", {}, route.service || "–"),
+      el("td", { class: "num" }, rate.toFixed(1)),
+      el("td", { class: "num" }, formatSeconds(quantile(0.5, route.latency_bounds_s, latency))),
+      el("td", { class: "num" }, formatSeconds(quantile(0.99, route.latency_bounds_s, latency))),
+      el("td", { class: "num" }, byClass[2]),
+      el("td", { class: "num" }, byClass[4]),
+      el("td", { class: "num" }, byClass[5])));
+  }
+}
+
+function renderWorkers(data) {
+  const hosts = document.getElementById("hosts");
+  hosts.replaceChildren();
+  const workers = (data.broker && data.broker.workers) || [];
+  const heartbeat = (data.broker && data.broker.heartbeat_ms) || 1000;
+  document.getElementById("worker-count").textContent = "(" + workers.length + ")";
+  const byHost = new Map();
+  for (const worker of workers) {
+    if (!byHost.has(worker.host)) byHost.set(worker.host, []);
+    byHost.get(worker.host).push(worker);
+  }
+  for (const host of [...byHost.keys()].sort()) {
+    const rows = byHost.get(host).sort((a, b) => a.identity.localeCompare(b.identity));
+    const table = el("table", { "data-host": host },
+      el("thead", {}, el("tr", {}, el("th", {}, "worker"), el("th", {}, "supervisor · slot"),
+        el("th", {}, "service"), el("th", {}, "state"), el("th", { class: "num" }, "heartbeat age"),
+        el("th", { class: "num" }, "up"))));
+    const body = el("tbody");
+    for (const worker of rows) {
+      const parts = worker.identity.split("/");
+      const late = worker.heartbeat_age_ms > heartbeat * 1.5;
+      body.append(el("tr", { "data-worker": worker.identity, "data-state": worker.state,
+        "data-registered": worker.registered_ms },
+        el("td", {}, worker.identity),
+        el("td", {}, parts.length === 3 ? "pid " + parts[1] + " · slot " + parts[2] : "–"),
+        el("td", {}, worker.service),
+        el("td", { class: "state-" + worker.state }, worker.state),
+        el("td", { class: "num" + (late ? " late" : "") }, worker.heartbeat_age_ms + " ms"),
+        el("td", { class: "num" }, formatSeconds(worker.uptime_ms / 1000))));
+    }
+    table.append(body);
+    hosts.append(el("h3", {}, host + " ", el("span", { class: "muted" }, rows.length + " workers")), table);
+  }
+  if (!workers.length) hosts.append(el("p", { class: "muted" }, "no workers registered"));
+}
+
+// A worker is one registration: the same identity registered again (a restarted process)
+// is a departure followed by an arrival.
+function trackWorkers(data) {
+  const workers = (data.broker && data.broker.workers) || [];
+  const now = new Map(workers.map((w) => [w.identity, w]));
+  if (knownWorkers) {
+    const time = new Date().toLocaleTimeString();
+    for (const [identity, before] of knownWorkers) {
+      const after = now.get(identity);
+      if (!after || after.registered_ms !== before.registered_ms)
+        events.unshift({ time, kind: "gone", worker: before });
+    }
+    for (const [identity, after] of now) {
+      const before = knownWorkers.get(identity);
+      if (!before || after.registered_ms !== before.registered_ms)
+        events.unshift({ time, kind: "arrived", worker: after });
+    }
+    events.length = Math.min(events.length, MAX_EVENTS);
+  }
+  knownWorkers = new Map([...now].map(([identity, w]) => [identity, w]));
+  const list = document.getElementById("events");
+  if (!events.length) return;
+  list.replaceChildren(...events.map((e) => el("li", { class: e.kind, "data-event": e.kind,
+    "data-worker": e.worker.identity, "data-registered": e.worker.registered_ms },
+    e.time + " " + e.worker.identity + " (" + e.worker.service + ") " +
+    (e.kind === "gone" ? "went away" : "arrived"))));
+}
+
+function render() {
+  const newest = history[history.length - 1];
+  const old = baseline();
+  const seconds = (newest.t - old.t) / 1000;
+  const data = newest.data;
+  const state = document.getElementById("broker-state");
+  state.textContent = "broker " + data.broker_state;
+  state.className = "pill " + data.broker_state;
+  document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+  document.getElementById("window").textContent = Math.max(1, Math.round(seconds));
+  renderServices(data, old === newest ? null : old.data, seconds);
+  renderRoutes(data, old === newest ? null : old.data, seconds);
+  renderWorkers(data);
+  trackWorkers(data);
+}
+
+async function poll() {
+  const error = document.getElementById("error");
+  try {
+    const headers = token ? { Authorization: "Bearer " + token } : {};
+    const response = await fetch(DATA_URL, { headers, cache: "no-store" });
+    if (response.status === 401) {
+      document.getElementById("token-form").hidden = false;
+      error.hidden = false;
+      error.textContent = token ? "The token was refused." : "This gateway needs the admin token.";
+      return;
+    }
+    if (!response.ok) throw new Error("data.json answered " + response.status);
+    const data = await response.json();
+    const now = Date.now();
+    history.push({ t: now, data });
+    while (history.length > 2 && now - history[1].t > WINDOW_MS) history.shift();
+    error.hidden = true;
+    render();
+  } catch (failure) {
+    error.hidden = false;
+    error.textContent = "Cannot reach the gateway: " + failure.message;
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+document.getElementById("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  token = document.getElementById("token").value;
+  sessionStorage.setItem("slowlane-token", token);
+  document.getElementById("token-form").hidden = true;
+});
+
+poll();
