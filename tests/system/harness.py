@@ -4,6 +4,7 @@ waiting on conditions (never fixed sleeps), and a minimal MDP/0.2 client for the
 Each test file is a unittest module run as its own process by ctest."""
 import http.client
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -41,6 +42,20 @@ def wait_for(condition, timeout=10.0, interval=0.01, what="condition"):
         time.sleep(interval)
 
 
+def wrapped(args):
+    """args with $SLOWLANE_WRAPPER (e.g. "valgrind --error-exitcode=99 ...", see
+    scripts/valgrind.sh) put before the first slowlane binary in them, if it is set."""
+    wrapper = os.environ.get("SLOWLANE_WRAPPER")
+    if not wrapper:
+        return list(args)
+    args = list(args)
+    for i, arg in enumerate(args):
+        if os.path.basename(str(arg)).startswith("slowlane") and \
+                os.path.dirname(os.path.abspath(str(arg))) == os.path.abspath(BIN):
+            return args[:i] + shlex.split(wrapper) + args[i:]
+    return args
+
+
 class Process:
     """A real slowlane binary (or any command) as a child in its own process group."""
 
@@ -48,6 +63,7 @@ class Process:
         self.name = name or os.path.basename(args[0])
         full_env = dict(os.environ)
         full_env.update(env or {})
+        args = wrapped(args)
         self.log_path = f"/tmp/slowlane-test-{os.getpid()}-{self.name}-{time.monotonic_ns()}.log"
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
