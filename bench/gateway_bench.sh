@@ -3,11 +3,11 @@
 #   1. /fast through the whole path: wrk -t2 -c50 -d10s (target >= 15,000 req/s, no non-2xx)
 #   2. /fast latency while /slow is saturated: 8 concurrent 2-second /slow requests kept in
 #      flight against 2 slow workers, /fast measured with wrk -t1 -c2 (target p99 <= 5 ms)
-# Usage: bench/gateway_bench.sh [duration-seconds]   (expects build/bin from scripts/build.sh)
+# Usage: bench/gateway_bench.sh [duration-seconds]   (binaries from $SLOWLANE_BIN, default build/bin)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10}
-bin=build/bin
+bin=${SLOWLANE_BIN:-build/bin}
 command -v wrk >/dev/null || { echo "gateway_bench: wrk missing (scripts/install-deps.sh)" >&2; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 broker_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -3,6 +3,8 @@
     identity takeover, protocol violations) and answers 8/MMI itself. What happens to a
     request once accepted is broker_dispatch.c's job. */
 #include "broker_private.h"
+#include "sl_agent.h"
+#include "sl_curve.h"
 
 /* Copies a frame the codec already checked (1..255 printable bytes) into a C string. */
 static void s_frame_text(zframe_t *frame, char *buffer, size_t size)
@@ -55,6 +57,9 @@ broker_t *broker_new(const broker_config_t *config)
     /* Non-blocking receives let the loop drain a batch without a poll per message. */
     zsock_set_rcvtimeo(self->router, 0);
     zsock_set_linger(self->router, 0);
+    /* Before any bind: a CURVE server socket is CURVE on every endpoint it binds. */
+    if (config->curve_cert)
+        sl_curve_server_apply(config->curve_cert, self->router);
     self->handle = zsock_resolve(self->router);
 
     self->workers = zhashx_new();
@@ -72,9 +77,20 @@ broker_t *broker_new(const broker_config_t *config)
     self->expiry = zlistx_new();
     if (!self->expiry)
         goto fail_expiry;
+    self->stats = broker_stats_new();
+    if (!self->stats)
+        goto fail_stats;
+    self->agents = broker_agents_new();
+    if (!self->agents)
+        goto fail_agents;
     self->now = zclock_mono();
+    self->started = self->now;
     return self;
 
+fail_agents:
+    broker_stats_destroy(&self->stats);
+fail_stats:
+    zlistx_destroy(&self->expiry);
 fail_expiry:
     zhashx_destroy(&self->services);
 fail_services:
@@ -98,15 +114,16 @@ void broker_destroy(broker_t **self_p)
         worker->expiry_handle = NULL;
         broker_service_idle_remove(worker->service, worker);
         zhashx_delete(self->workers, worker->identity);
-        if (worker->job) {
-            worker->job->worker = NULL;
-            broker_request_destroy(&worker->job);
-        }
+        broker_request_t *job;
+        while ((job = broker_worker_take_newest(worker)))
+            broker_request_destroy(&job);
         broker_worker_destroy(&worker);
     }
     zlistx_destroy(&self->expiry);
     zhashx_destroy(&self->workers);
     zhashx_destroy(&self->services);
+    broker_stats_destroy(&self->stats);
+    broker_agents_destroy(&self->agents);
     zsock_destroy(&self->router);
     free(self);
     *self_p = NULL;
@@ -125,17 +142,21 @@ static void s_worker_heard(broker_t *self, broker_worker_t *worker)
     zlistx_move_end(self->expiry, worker->expiry_handle);
 }
 
-/* Removes worker from every table and list and destroys it; its job, if any, is handled
+/* Removes worker from every table and list and destroys it; its jobs, if any, are handled
    as a dead worker's (re-queued or answered) and the service dispatched again. */
 static void s_worker_forget(broker_t *self, broker_worker_t **worker_p, const char *reason,
                             bool send_disconnect)
 {
     broker_worker_t *worker = *worker_p;
     broker_service_t *service = worker->service;
-    broker_request_t *job = worker->job;
-    sl_log(SL_LOG_INFO, job && job->is_envelope ? job->id : NULL, "worker_removed",
-           "worker=%s service=%s reason=%s busy=%s", worker->name, broker_service_name(service),
-           reason, job ? "true" : "false");
+    int busy = worker->busy;
+    broker_request_t *first = busy == 1 ? worker->jobs[0] : NULL;
+    if (busy == 1 && worker->capacity > 1)
+        for (int slot = 0; slot < worker->capacity && !first; slot++)
+            first = worker->jobs[slot];
+    sl_log(SL_LOG_INFO, first && first->is_envelope ? first->id : NULL, "worker_removed",
+           "worker=%s service=%s reason=%s busy=%s jobs=%d", worker->name,
+           broker_service_name(service), reason, busy ? "true" : "false", busy);
     if (send_disconnect)
         s_send_signal(self, worker->identity, worker->version, SL_MDP_DISCONNECT);
     broker_service_idle_remove(service, worker);
@@ -143,12 +164,15 @@ static void s_worker_forget(broker_t *self, broker_worker_t **worker_p, const ch
     worker->expiry_handle = NULL;
     zhashx_delete(self->workers, worker->identity);
     broker_service_worker_left(service, self->now);
-    worker->job = NULL;
-    broker_worker_destroy(worker_p);
-    if (job) {
+    broker_stats_service_t *stats = broker_service_stats(service);
+    if (stats)
+        stats->exits[broker_stats_exit_reason(reason)]++;
+    broker_request_t *job;
+    while ((job = broker_worker_take_newest(worker)))
         broker_dispatch_job_lost(self, job);
+    broker_worker_destroy(worker_p);
+    if (busy)
         broker_dispatch_service(self, service);
-    }
 }
 
 /* RFC 18: "The broker MUST respond to any valid but unexpected command by sending
@@ -190,16 +214,21 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
         if (!service)
             return;
         zhashx_insert(self->services, name, service);
+        broker_service_set_stats(service, broker_stats_service(self->stats, name));
     }
-    worker = broker_worker_new(sender_p, msg->version, service);
+    worker = broker_worker_new(sender_p, msg->version, service, msg->capacity);
     if (!worker)
         return;
     zhashx_insert(self->workers, worker->identity, worker);
     worker->expiry = self->now + self->expiry_ms;
+    worker->registered = self->now;
     worker->expiry_handle = zlistx_add_end(self->expiry, worker);
     broker_service_worker_joined(service);
-    sl_log(SL_LOG_INFO, NULL, "worker_ready", "worker=%s service=%s mdp=0.%d workers=%zu",
-           worker->name, name, (int) worker->version, broker_service_workers(service));
+    if (broker_service_stats(service))
+        broker_service_stats(service)->registrations++;
+    sl_log(SL_LOG_INFO, NULL, "worker_ready",
+           "worker=%s service=%s mdp=0.%d capacity=%d workers=%zu", worker->name, name,
+           (int) worker->version, worker->capacity, broker_service_workers(service));
     broker_dispatch_worker_ready(self, worker);
 }
 
@@ -229,18 +258,21 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
         s_worker_heard(self, worker);
         break;
     case SL_MDP_PARTIAL:
-    case SL_MDP_FINAL:
-        if (!worker->job) {
+    case SL_MDP_FINAL: {
+        /* A capacity-1 worker holds one job, so the reply goes to that job's client and the
+           address frame it echoed is not trusted for routing; a larger one names the job by
+           the tag it was given (protocol.md 3.7). */
+        broker_request_t *job = broker_worker_job_for(worker, msg->address);
+        if (!job) {
             s_worker_violation(self, worker, "reply_without_job");
             break;
         }
-        /* The worker holds exactly one job, so the reply goes to that job's client; the
-           address frame it echoed is not trusted for routing. */
         s_worker_heard(self, worker);
-        broker_dispatch_reply(self, worker, msg->command, &msg->body);
+        broker_dispatch_reply(self, worker, job, msg->command, &msg->body);
         if (msg->command == SL_MDP_FINAL)
             broker_dispatch_worker_ready(self, worker);
         break;
+    }
     case SL_MDP_DISCONNECT:
         s_worker_forget(self, &worker, "disconnected", false);
         break;
@@ -251,10 +283,19 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
 }
 
 /* 8/MMI: mmi.service answers "200" iff the named service has a registered worker, "404"
-   otherwise; every other mmi.* name answers "501". */
+   otherwise; mmi.stats (a slowlane extension) answers the broker's counters as JSON; every
+   other mmi.* name answers "501". */
 static void s_mmi(broker_t *self, zframe_t *client, sl_mdp_msg_t *msg, const char *name)
 {
     const char *code = "501";
+    if (broker_agent_is_mmi(name)) {
+        broker_agent_mmi(self, client, msg, name); /* docs/protocol.md section 7.4 */
+        return;
+    }
+    if (streq(name, "mmi.stats")) {
+        broker_stats_answer(self, client, msg); /* docs/protocol.md section 2.5 */
+        return;
+    }
     if (streq(name, "mmi.service")) {
         code = "404";
         zframe_t *asked = msg->body ? zmsg_first(msg->body) : NULL;
@@ -300,6 +341,11 @@ static void s_handle(broker_t *self, zmsg_t *msg)
         zmsg_destroy(&msg);
         return;
     }
+    if (sl_agent_is_agent(msg)) { /* slowlane's host agents: docs/protocol.md section 7 */
+        broker_agent_message(self, sender, &msg);
+        zframe_destroy(&sender);
+        return;
+    }
     sl_mdp_msg_t decoded;
     memset(&decoded, 0, sizeof(decoded));
     const char *reason = "unknown";
@@ -330,8 +376,12 @@ static void s_expire_workers(broker_t *self)
 static void s_tick(broker_t *self)
 {
     broker_worker_t *worker = (broker_worker_t *) zlistx_first(self->expiry);
+    /* A worker silent for more than one and a half intervals missed a heartbeat. */
+    int64_t late = self->now + self->expiry_ms - self->config.heartbeat_ms * 3 / 2;
     while (worker) {
         s_send_signal(self, worker->identity, worker->version, SL_MDP_HEARTBEAT);
+        if (worker->expiry < late && broker_service_stats(worker->service))
+            broker_service_stats(worker->service)->heartbeats_missed++;
         worker = (broker_worker_t *) zlistx_next(self->expiry);
     }
     zlistx_t *doomed = zlistx_new();
@@ -362,6 +412,7 @@ static void s_tick(broker_t *self)
 done:
     zlistx_destroy(&retired);
     zlistx_destroy(&doomed);
+    broker_agent_tick(self);
 }
 
 int broker_run(broker_t *self, volatile sig_atomic_t *stop)
@@ -417,11 +468,16 @@ void broker_shutdown(broker_t *self)
     size_t workers = 0;
     broker_worker_t *worker = (broker_worker_t *) zlistx_first(self->expiry);
     while (worker) {
-        if (worker->job) {
-            request = worker->job;
-            worker->job = NULL;
-            request->worker = NULL;
-            broker_dispatch_fail(self, &request, SL_ERROR_SHUTTING_DOWN, "broker is shutting down");
+        /* A job in hand may have run: shutting_down (503, "retry me") only where running it
+           again is allowed; a non-retryable one gets worker_died (502), as if its worker had
+           died. The gateway re-sends retryable ones to the broker that comes back. */
+        while ((request = broker_worker_take_newest(worker))) {
+            if (request->retryable)
+                broker_dispatch_fail(self, &request, SL_ERROR_SHUTTING_DOWN,
+                                     "broker is shutting down");
+            else
+                broker_dispatch_fail(self, &request, SL_ERROR_WORKER_DIED,
+                                     "broker stopped while the job ran");
         }
         s_send_signal(self, worker->identity, worker->version, SL_MDP_DISCONNECT);
         workers++;

@@ -5,6 +5,7 @@
 #ifndef BROKER_H
 #define BROKER_H
 
+#include <czmq.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@ typedef struct {
     int64_t queue_limit;    /* waiting requests per service */
     int64_t max_deliveries; /* times one request may be handed to a worker */
     bool log_debug;         /* build per-message debug lines (off on the hot path) */
+    zcert_t *curve_cert;    /* CURVE server key pair for every bind, borrowed; NULL: plaintext */
 } broker_config_t;
 
 typedef struct _broker_t broker_t;

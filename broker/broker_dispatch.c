@@ -17,8 +17,9 @@ static void s_send_error(broker_t *self, zframe_t *client, sl_mdp_version_t vers
         broker_send(self, client, &msg);
 }
 
-/* Hands request to worker (idle, not in any list): MDP REQUEST with the client's routing
-   id as address and the timeout frame rewritten to the time left. */
+/* Hands request to worker (with a free slot, not in any list): MDP REQUEST with the
+   client's routing id (or the job tag) as address and the timeout frame rewritten to the
+   time left. */
 static void s_deliver(broker_t *self, broker_request_t *request, broker_worker_t *worker)
 {
     zmsg_t *body = NULL;
@@ -33,11 +34,25 @@ static void s_deliver(broker_t *self, broker_request_t *request, broker_worker_t
     }
     if (request->is_envelope)
         sl_envelope_meta_set_timeout(body, broker_request_time_left(request, self->now));
-    zmsg_t *msg = sl_mdp_encode_worker_job(worker->version, SL_MDP_REQUEST, request->client, &body);
+    broker_worker_hold(worker, request);
+    zmsg_t *msg;
+    if (worker->capacity == 1)
+        msg = sl_mdp_encode_worker_job(worker->version, SL_MDP_REQUEST, request->client, &body);
+    else {
+        /* protocol.md 3.7: a worker holding several jobs tells them apart by the job tag in
+           the address frame, which it echoes in its PARTIAL/FINAL. */
+        byte tag[BROKER_JOB_TAG_SIZE];
+        uint32_t slot = (uint32_t) request->slot;
+        memcpy(tag, &slot, 4);
+        memcpy(tag + 4, &request->tag, 4);
+        zframe_t *address = zframe_new(tag, sizeof tag);
+        msg = sl_mdp_encode_worker_job(worker->version, SL_MDP_REQUEST, address, &body);
+        zframe_destroy(&address);
+    }
     request->deliveries++;
-    request->worker = worker;
-    worker->job = request;
-    worker->state = BROKER_WORKER_BUSY;
+    if (request->deliveries == 1 && broker_service_stats(request->service))
+        broker_stats_queue_wait(broker_service_stats(request->service),
+                                self->now - request->received);
     broker_send(self, worker->identity, &msg);
     if (self->debug)
         sl_log(SL_LOG_DEBUG, request->is_envelope ? request->id : NULL, "request_delivered",
@@ -73,6 +88,7 @@ void broker_dispatch_request(broker_t *self, zframe_t **client_p, sl_mdp_msg_t *
         if (is_envelope)
             s_send_error(self, *client_p, msg->version, msg->service, meta.id, SL_ERROR_NO_WORKER,
                          "no worker for service");
+        broker_stats_unknown_service(self->stats);
         sl_log_limited(&self->rejected_limit, SL_LOG_INFO, is_envelope ? meta.id : NULL,
                        "request_failed", "reason=no_worker unknown_service=true");
         return;
@@ -81,6 +97,9 @@ void broker_dispatch_request(broker_t *self, zframe_t **client_p, sl_mdp_msg_t *
     if (!request)
         return;
     request->service = service;
+    request->received = self->now;
+    if (broker_service_stats(service))
+        broker_service_stats(service)->requests++;
     request->is_envelope = is_envelope;
     if (is_envelope)
         memcpy(request->id, meta.id, sizeof(request->id));
@@ -101,6 +120,8 @@ void broker_dispatch_request(broker_t *self, zframe_t **client_p, sl_mdp_msg_t *
         broker_worker_t *worker = broker_service_idle_pop(service);
         if (worker) {
             s_deliver(self, request, worker);
+            if (broker_worker_has_room(worker))
+                broker_service_idle_push(service, worker); /* next job to the next worker */
             return;
         }
     }
@@ -114,27 +135,34 @@ void broker_dispatch_service(broker_t *self, broker_service_t *service)
         broker_request_t *request = s_next_live_request(self, service);
         if (!request)
             break;
-        s_deliver(self, request, broker_service_idle_pop(service));
+        broker_worker_t *worker = broker_service_idle_pop(service);
+        s_deliver(self, request, worker);
+        if (broker_worker_has_room(worker))
+            broker_service_idle_push(service, worker);
     }
 }
 
 void broker_dispatch_worker_ready(broker_t *self, broker_worker_t *worker)
 {
-    assert(!worker->job && !worker->idle_handle);
-    worker->state = BROKER_WORKER_IDLE;
-    /* Work is only ever waiting when no worker was idle, so this worker is next in line. */
-    broker_request_t *request = s_next_live_request(self, worker->service);
-    if (request)
+    assert(broker_worker_has_room(worker));
+    /* Work is only ever waiting when no worker had a free slot, so this worker is next in
+       line: it gets waiting requests while it has room. A worker already in the idle list
+       implies an empty queue, and keeps its place there. */
+    while (!worker->idle_handle && broker_worker_has_room(worker)) {
+        broker_request_t *request = s_next_live_request(self, worker->service);
+        if (!request)
+            break;
         s_deliver(self, request, worker);
-    else
+    }
+    if (!worker->idle_handle && broker_worker_has_room(worker))
         broker_service_idle_push(worker->service, worker);
 }
 
-void broker_dispatch_reply(broker_t *self, broker_worker_t *worker, sl_mdp_command_t command,
-                           zmsg_t **body_p)
+void broker_dispatch_reply(broker_t *self, broker_worker_t *worker, broker_request_t *request,
+                           sl_mdp_command_t command, zmsg_t **body_p)
 {
-    broker_request_t *request = worker->job;
-    assert(request && (command == SL_MDP_PARTIAL || command == SL_MDP_FINAL));
+    assert(request && request->worker == worker &&
+           (command == SL_MDP_PARTIAL || command == SL_MDP_FINAL));
     if (command == SL_MDP_PARTIAL && request->client_version == SL_MDP_V01) {
         /* MDP/0.1 has no PARTIAL: such a client only ever sees the FINAL. */
         zmsg_destroy(body_p);
@@ -155,8 +183,13 @@ void broker_dispatch_reply(broker_t *self, broker_worker_t *worker, sl_mdp_comma
         zmsg_destroy(&request->body);
         return;
     }
-    worker->job = NULL;
-    request->worker = NULL;
+    if (broker_service_stats(request->service))
+        broker_service_stats(request->service)->replies++;
+    if (self->debug)
+        sl_log(SL_LOG_DEBUG, request->is_envelope ? request->id : NULL, "request_completed",
+               "service=%s worker=%s duration_ms=%lld", broker_service_name(request->service),
+               worker->name, (long long) (self->now - request->received));
+    broker_worker_release(worker, request);
     broker_request_destroy(&request);
 }
 
@@ -167,6 +200,8 @@ void broker_dispatch_job_lost(broker_t *self, broker_request_t *request)
         request->deliveries < self->config.max_deliveries &&
         broker_request_time_left(request, self->now) > 0) {
         broker_service_requeue(request->service, request);
+        if (broker_service_stats(request->service))
+            broker_service_stats(request->service)->requeues++;
         sl_log(SL_LOG_INFO, request->is_envelope ? request->id : NULL, "request_requeued",
                "service=%s deliveries=%d", broker_service_name(request->service),
                request->deliveries);
@@ -184,6 +219,8 @@ void broker_dispatch_fail(broker_t *self, broker_request_t **request_p, sl_error
 {
     broker_request_t *request = *request_p;
     const char *service = broker_service_name(request->service);
+    if (broker_service_stats(request->service))
+        broker_service_stats(request->service)->errors[code]++;
     if (!request->is_envelope) {
         /* MDP has no error reply: the plain client's own retry logic takes over. */
         sl_log_limited(&self->dropped_limit, SL_LOG_INFO, NULL, "request_dropped",

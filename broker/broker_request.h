@@ -21,6 +21,7 @@ typedef struct _broker_request_t {
     bool is_envelope;                /* body is an SLREQ/1 envelope: replies get the id frame */
     char id[SL_REQUEST_ID_MAX + 1];  /* envelope request id, "" for plain MDP requests */
     int64_t deadline;                /* zclock_mono() time after which it is never dispatched */
+    int64_t received;                /* zclock_mono() time it arrived (queue-wait metric) */
     bool retryable;                  /* may be delivered again if its worker dies */
     int deliveries;                  /* times handed to a worker so far */
     bool partial_sent;               /* a PARTIAL went to the client: never deliver again */
@@ -28,6 +29,8 @@ typedef struct _broker_request_t {
                                         kept only if retryable, else NULL */
     void *queue_handle;              /* zlistx handle while in its service's queue, else NULL */
     broker_worker_t *worker;         /* borrowed: the worker holding it, else NULL */
+    int slot;                        /* its slot in worker->jobs while held */
+    uint32_t tag;                    /* job tag sequence while held (protocol.md 3.7) */
 } broker_request_t;
 
 /* Creates a request; takes ownership of *client_p and *body_p (both set to NULL). The

@@ -11,6 +11,7 @@ struct _broker_service_t {
     zlistx_t *idle;           /* idle broker_worker_t, least recently used first */
     size_t workers;           /* registered workers, idle or busy */
     int64_t last_worker_left; /* zclock_mono() when the last worker left, 0 never */
+    broker_stats_service_t *stats; /* borrowed counters (broker_stats), NULL if none */
 };
 
 broker_service_t *broker_service_new(const char *name, size_t queue_limit)
@@ -177,4 +178,19 @@ void broker_service_idle_remove(broker_service_t *self, broker_worker_t *worker)
 size_t broker_service_idle(broker_service_t *self)
 {
     return zlistx_size(self->idle);
+}
+
+broker_stats_service_t *broker_service_stats(broker_service_t *self)
+{
+    return self->stats;
+}
+
+void broker_service_set_stats(broker_service_t *self, broker_stats_service_t *stats)
+{
+    self->stats = stats;
+}
+
+broker_request_t *broker_service_oldest(broker_service_t *self)
+{
+    return (broker_request_t *) zlistx_head(self->queue);
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "broker_request.h"
+#include "broker_stats.h"
 #include "broker_worker.h"
 
 /* Creates a service named name (copied) whose queue holds at most queue_limit requests.
@@ -69,5 +70,14 @@ void broker_service_idle_remove(broker_service_t *self, broker_worker_t *worker)
 
 /* Number of idle workers. */
 size_t broker_service_idle(broker_service_t *self);
+
+/* The service's counters (borrowed from broker_stats, which outlives services), or NULL if
+   none were attached; set once, right after broker_service_new. */
+broker_stats_service_t *broker_service_stats(broker_service_t *self);
+void broker_service_set_stats(broker_service_t *self, broker_stats_service_t *stats);
+
+/* The oldest waiting request (head of the queue), or NULL if none; borrowed. For the
+   cluster view's oldest-wait figure. */
+broker_request_t *broker_service_oldest(broker_service_t *self);
 
 #endif

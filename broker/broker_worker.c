@@ -25,12 +25,23 @@ static void s_identity_text(zframe_t *identity, char *buffer, size_t size)
 }
 
 broker_worker_t *broker_worker_new(zframe_t **identity_p, sl_mdp_version_t version,
-                                   broker_service_t *service)
+                                   broker_service_t *service, int capacity)
 {
-    assert(identity_p && *identity_p);
+    assert(identity_p && *identity_p && capacity >= 1);
     broker_worker_t *self = (broker_worker_t *) calloc(1, sizeof(broker_worker_t));
     if (!self)
         return NULL;
+    self->jobs = (broker_request_t **) calloc((size_t) capacity, sizeof(broker_request_t *));
+    self->free_slots = (int *) calloc((size_t) capacity, sizeof(int));
+    if (!self->jobs || !self->free_slots) {
+        free(self->jobs);
+        free(self->free_slots);
+        free(self);
+        return NULL;
+    }
+    self->capacity = capacity;
+    for (int slot = 0; slot < capacity; slot++)
+        self->free_slots[slot] = capacity - 1 - slot; /* slot 0 is handed out first */
     self->identity = *identity_p;
     *identity_p = NULL;
     self->version = version;
@@ -46,8 +57,10 @@ void broker_worker_destroy(broker_worker_t **self_p)
     broker_worker_t *self = *self_p;
     if (!self)
         return;
-    assert(!self->idle_handle && !self->expiry_handle);
+    assert(!self->idle_handle && !self->expiry_handle && self->busy == 0);
     zframe_destroy(&self->identity);
+    free(self->jobs);
+    free(self->free_slots);
     free(self);
     *self_p = NULL;
 }
@@ -79,4 +92,60 @@ int broker_worker_identity_compare(const void *key1, const void *key2)
     if (size_a != size_b)
         return size_a < size_b ? -1 : 1;
     return memcmp(zframe_data(a), zframe_data(b), size_a);
+}
+
+bool broker_worker_has_room(const broker_worker_t *self)
+{
+    return self->busy < self->capacity;
+}
+
+void broker_worker_hold(broker_worker_t *self, broker_request_t *request)
+{
+    assert(self->busy < self->capacity && !request->worker);
+    int slot = self->free_slots[self->capacity - 1 - self->busy];
+    self->busy++;
+    self->jobs[slot] = request;
+    request->worker = self;
+    request->slot = slot;
+    request->tag = ++self->sequence;
+    self->state = BROKER_WORKER_BUSY;
+}
+
+void broker_worker_release(broker_worker_t *self, broker_request_t *request)
+{
+    assert(request->worker == self && self->jobs[request->slot] == request);
+    self->jobs[request->slot] = NULL;
+    self->busy--;
+    self->free_slots[self->capacity - 1 - self->busy] = request->slot;
+    request->worker = NULL;
+    if (self->busy == 0)
+        self->state = BROKER_WORKER_IDLE;
+}
+
+broker_request_t *broker_worker_job_for(broker_worker_t *self, zframe_t *address)
+{
+    if (self->capacity == 1)
+        return self->jobs[0];
+    if (!address || zframe_size(address) != BROKER_JOB_TAG_SIZE)
+        return NULL;
+    uint32_t slot, tag;
+    memcpy(&slot, zframe_data(address), 4);
+    memcpy(&tag, zframe_data(address) + 4, 4);
+    if (slot >= (uint32_t) self->capacity || !self->jobs[slot] || self->jobs[slot]->tag != tag)
+        return NULL;
+    return self->jobs[slot];
+}
+
+broker_request_t *broker_worker_take_newest(broker_worker_t *self)
+{
+    broker_request_t *newest = NULL;
+    for (int slot = 0; slot < self->capacity && self->busy > 0; slot++) {
+        broker_request_t *request = self->jobs[slot];
+        /* Sequence order, robust to wrap-around: the later tag is ahead by less than 2^31. */
+        if (request && (!newest || (int32_t) (request->tag - newest->tag) > 0))
+            newest = request;
+    }
+    if (newest)
+        broker_worker_release(self, newest);
+    return newest;
 }

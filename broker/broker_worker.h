@@ -12,9 +12,13 @@
 #include "broker_request.h"
 
 typedef enum {
-    BROKER_WORKER_IDLE = 0, /* waiting for a job, in its service's idle list */
-    BROKER_WORKER_BUSY      /* holds exactly one job */
+    BROKER_WORKER_IDLE = 0, /* holds no job */
+    BROKER_WORKER_BUSY      /* holds at least one job */
 } broker_worker_state_t;
+
+/* Bytes of the job tag that replaces the client address for a worker of capacity > 1
+   (docs/protocol.md section 3.7): slot index and sequence, 4 bytes each. */
+#define BROKER_JOB_TAG_SIZE 8
 
 struct _broker_worker_t {
     zframe_t *identity;          /* owned: ROUTER routing id, also the key in the worker table */
@@ -22,15 +26,40 @@ struct _broker_worker_t {
     sl_mdp_version_t version;    /* MDPW01 or MDPW02: how to talk to it */
     broker_service_t *service;   /* borrowed: the one service it registered */
     broker_worker_state_t state; /* idle or busy */
-    broker_request_t *job;       /* borrowed: the request it works on, NULL when idle */
+    int capacity;                /* jobs it takes at once: 1, or what its READY declared */
+    int busy;                    /* jobs it holds now, 0..capacity */
+    broker_request_t **jobs;     /* owned array of capacity slots of borrowed requests */
+    int *free_slots;             /* owned stack of the indexes of empty slots in jobs */
+    uint32_t sequence;           /* last job tag sequence handed out */
     int64_t expiry;              /* zclock_mono() time at which it counts as dead if silent */
-    void *idle_handle;           /* zlistx handle in its service's idle list, else NULL */
+    int64_t registered;          /* zclock_mono() time of its READY (mmi.stats uptime) */
+    void *idle_handle;           /* zlistx handle in its service's idle list (it has a free
+                                    slot), else NULL */
     void *expiry_handle;         /* zlistx handle in the broker's expiry list, else NULL */
 };
 
-/* Creates a worker record; takes ownership of *identity_p (set to NULL). */
+/* Creates a worker record that takes capacity (>= 1) jobs at once; takes ownership of
+   *identity_p (set to NULL). NULL on allocation failure. */
 broker_worker_t *broker_worker_new(zframe_t **identity_p, sl_mdp_version_t version,
-                                   broker_service_t *service);
+                                   broker_service_t *service, int capacity);
+
+/* True if the worker has a free slot. */
+bool broker_worker_has_room(const broker_worker_t *self);
+
+/* Files request (not held by any worker) in a free slot. O(1). */
+void broker_worker_hold(broker_worker_t *self, broker_request_t *request);
+
+/* Empties the slot of request, which this worker holds. O(1). */
+void broker_worker_release(broker_worker_t *self, broker_request_t *request);
+
+/* The job a PARTIAL/FINAL with this address frame answers, or NULL. A capacity-1 worker
+   answers its one job whatever it echoes (plain MDP); a larger one must echo the job tag. */
+broker_request_t *broker_worker_job_for(broker_worker_t *self, zframe_t *address);
+
+/* Takes the most recently delivered job out of the worker, or NULL when it holds none. A
+   dead worker's jobs are re-queued at the head newest first, so the oldest ends up first.
+   O(capacity): for a worker's death, not per message. */
+broker_request_t *broker_worker_take_newest(broker_worker_t *self);
 
 /* Destroys the record and clears the pointer; safe on NULL. The caller must have removed
    it from every list and table first. */

@@ -7,6 +7,7 @@
 #include "cli_up.h"
 #include "sl_defaults.h"
 #include "sl_flags.h"
+#include "sl_token.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -161,18 +163,50 @@ static void s_stop_child(up_child_t *children, int count, up_child_t *child, int
     killpg(group, SIGKILL); // anything its own children left behind
 }
 
+/* The local cluster's admin token file: the default path (sl_token_default_path), reused
+   if it holds a valid token, else a fresh 256-bit token written there with mode 0600.
+   Returns 0, or -1 with one line on stderr. */
+static int s_admin_token_file(char *path, size_t size)
+{
+    char token[SL_ADMIN_TOKEN_MAX + 1];
+    const char *reason = NULL;
+    bool loose = false;
+    if (sl_token_default_path(path, size) != 0) {
+        fprintf(stderr, "slowlane up: set HOME or XDG_CONFIG_HOME (where the admin token goes), "
+                        "or SLOWLANE_ADMIN_TOKEN\n");
+        return -1;
+    }
+    if (sl_token_read_file(path, token, sizeof token, &loose, &reason) == 0) {
+        if (loose)
+            chmod(path, 0600);
+        explicit_bzero(token, sizeof token);
+        return 0;
+    }
+    if (sl_token_generate(token) != 0 || sl_token_write_file(path, token) != 0) {
+        fprintf(stderr, "slowlane up: cannot write the admin token to %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    explicit_bzero(token, sizeof token);
+    printf("slowlane up: wrote a new admin token to %s (mode 0600)\n", path);
+    return 0;
+}
+
 int cli_up_run(int argc, char **argv)
 {
     int64_t listen_port = SL_DEFAULT_LISTEN_PORT;
     char *bind = "tcp://127.0.0.1:5555";
     int64_t fast_workers = SL_DEFAULT_WORKER_COUNT, slow_workers = SL_DEFAULT_WORKER_COUNT;
     int64_t heartbeat_ms = SL_DEFAULT_HEARTBEAT_MS;
+    int64_t fast_capacity = SL_UP_FAST_CAPACITY;
     char *log_level = "info";
     sl_flag_t flags[] = {
         {"listen", SL_FLAG_INT, &listen_port, 1, 65535, "HTTP port of the gateway"},
         {"bind", SL_FLAG_STRING, &bind, 0, 0, "broker endpoint (tcp://127.0.0.1:5555)"},
         {"fast-workers", SL_FLAG_INT, &fast_workers, 1, 1024, "workers for /fast (2)"},
         {"slow-workers", SL_FLAG_INT, &slow_workers, 1, 1024, "workers for /slow (2)"},
+        {"fast-capacity", SL_FLAG_INT, &fast_capacity, 1, SL_MAX_WORKER_CAPACITY,
+         "jobs each /fast worker takes at once (16; /slow workers take 1)"},
         {"heartbeat-ms", SL_FLAG_INT, &heartbeat_ms, 10, 600000, "broker<->worker heartbeat"},
         {"log-level", SL_FLAG_STRING, &log_level, 0, 0, "debug|info|warn|error"},
     };
@@ -182,6 +216,8 @@ int cli_up_run(int argc, char **argv)
         return rc > 0 ? 0 : 2;
 
     char bin_dir[PATH_MAX], endpoint[512], port[16], fast_count[16], slow_count[16], beat[16];
+    char capacity[16];
+    snprintf(capacity, sizeof capacity, "%lld", (long long) fast_capacity);
     s_bin_dir(bin_dir, sizeof bin_dir);
     s_connect_endpoint(bind, endpoint, sizeof endpoint);
     snprintf(port, sizeof port, "%lld", (long long) listen_port);
@@ -200,15 +236,22 @@ int cli_up_run(int argc, char **argv)
     char *broker_args[] = {NULL, "--bind", bind, "--heartbeat-ms", beat, "--log-level",
                            log_level, NULL};
     char *fast_args[] = {NULL, "--broker", endpoint, "--service", "fast", "--handler",
-                         "builtin:echo", "--count", fast_count, "--heartbeat-ms", beat,
+                         "builtin:echo", "--count", fast_count, "--capacity", capacity,
+                         "--heartbeat-ms", beat,
                          "--log-level", log_level, NULL};
     // The slow lane burns CPU: a lower priority keeps this host's fast lane responsive.
     char *slow_args[] = {NULL, "--broker", endpoint, "--service", "slow", "--handler",
                          "builtin:busy", "--count", slow_count, "--nice", "10",
                          "--heartbeat-ms", beat, "--log-level", log_level, NULL};
+    // The admin API is on for the local cluster: its token file is what `slowlane status`
+    // and `slowlane scale` read. SLOWLANE_ADMIN_TOKEN, if set, wins (the gateway reads it).
+    char token_path[PATH_MAX] = "";
+    char *token_flag = getenv("SLOWLANE_ADMIN_TOKEN") ? NULL : "--admin-token-file";
+    if (token_flag && s_admin_token_file(token_path, sizeof token_path) != 0)
+        return 1;
     char *gateway_args[] = {NULL, "--listen", port, "--broker", endpoint, "--route",
                             "/fast=fast,methods=GET|POST", "--route", "/slow=slow,methods=GET",
-                            "--log-level", log_level, NULL};
+                            "--log-level", log_level, token_flag, token_path, NULL};
 
     up_child_t children[UP_CHILDREN] = {
         {"broker", 0, 0}, {"fast workers", 0, 0}, {"slow workers", 0, 0}, {"gateway", 0, 0}};
@@ -226,14 +269,17 @@ int cli_up_run(int argc, char **argv)
     }
     if (rc == 0) {
         printf("slowlane up: broker        pid %d  %s\n", children[0].pid, bind);
-        printf("slowlane up: fast workers  pid %d  service=fast handler=builtin:echo count=%s\n",
-               children[1].pid, fast_count);
+        printf("slowlane up: fast workers  pid %d  service=fast handler=builtin:echo count=%s "
+               "capacity=%s\n",
+               children[1].pid, fast_count, capacity);
         printf("slowlane up: slow workers  pid %d  service=slow handler=builtin:busy count=%s "
                "nice=10\n",
                children[2].pid, slow_count);
         printf("slowlane up: gateway       pid %d  http://localhost:%s  "
                "(GET|POST /fast -> fast, GET /slow?ms=N -> slow)\n",
                children[3].pid, port);
+        printf("slowlane up: admin API     http://localhost:%s/api/v1/  token %s\n", port,
+               token_flag ? token_path : "from SLOWLANE_ADMIN_TOKEN");
         fflush(stdout);
     }
 

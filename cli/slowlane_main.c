@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_admin.h"
+#include "cli_keygen.h"
 #include "cli_up.h"
 
 static void s_usage(FILE *out)
@@ -9,7 +11,14 @@ static void s_usage(FILE *out)
     fprintf(out, "usage: slowlane <command> [flags]\n\n"
                  "commands:\n"
                  "  up      start broker, gateway and the demo workers on this host\n"
-                 "          (/fast and /slow on http://localhost:8080); Ctrl-C stops them all\n\n"
+                 "          (/fast and /slow on http://localhost:8080); Ctrl-C stops them all\n"
+                 "  keygen  write a CURVE key pair (NAME, NAME_secret) for the broker's links\n"
+                 "  status                       services, queues and every worker by host\n"
+                 "  scale SERVICE N [--host H]   N workers (on H, or spread over the hosts)\n"
+                 "  restart SERVICE              rolling restart, one worker at a time\n"
+                 "  stop|start SERVICE [--host H]  drain and stop / start again its workers\n"
+                 "  broadcast SERVICE MESSAGE    deliver MESSAGE once to every live worker\n"
+                 "          (admin verbs: SLOWLANE_GATEWAY, SLOWLANE_ADMIN_TOKEN; docs/admin-api.md)\n\n"
                  "'slowlane <command> --help' lists a command's flags.\n");
 }
 
@@ -22,6 +31,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "up") == 0)
         return cli_up_run(argc - 1, argv + 1);
+    if (cli_admin_owns(argv[1]))
+        return cli_admin_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "keygen") == 0)
+        return cli_keygen_run(argc - 1, argv + 1);
     fprintf(stderr, "slowlane: unknown command '%s' (see slowlane --help)\n", argv[1]);
     return 2;
 }

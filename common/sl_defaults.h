@@ -19,6 +19,9 @@
 
 /* Worker and supervisor */
 #define SL_DEFAULT_WORKER_COUNT       2
+#define SL_DEFAULT_WORKER_CAPACITY    1      /* jobs a worker takes at once (READY capacity=K) */
+#define SL_MAX_WORKER_CAPACITY        1024   /* largest capacity a READY may declare */
+#define SL_UP_FAST_CAPACITY           16     /* `slowlane up`: capacity of the /fast workers */
 #define SL_DEFAULT_RECONNECT_MIN_MS   100    /* worker -> broker reconnect backoff */
 #define SL_DEFAULT_RECONNECT_MAX_MS   5000
 #define SL_RESTART_BACKOFF_MIN_MS     100    /* supervisor restart backoff: 100 ms x1.5 ... */
@@ -59,5 +62,24 @@
 #define SL_BROKER_HWM                 100000 /* ZMQ_SNDHWM/RCVHWM: room for pipelined clients */
 #define SL_BROKER_RECV_BATCH          256    /* messages handled per wake-up before timers run */
 #define SL_BROKER_SHUTDOWN_LINGER_MS  1000   /* time to flush DISCONNECTs and errors at exit */
+
+/* CURVE (sl_curve) */
+#define SL_CURVE_KEY_FILE_MAX         16384  /* bytes: a larger file is not a key file */
+
+/* Cluster manager (agents, admin API, CLI; appended by the cluster work) */
+#define SL_MAX_WORKER_SLOTS           1024   /* workers one supervisor may run (--count, scale) */
+#define SL_AGENT_STATUS_MIN_MS        50     /* an agent reports a change at most this often */
+#define SL_AGENT_HWM                  100    /* agent DEALER queue: status is re-sent, never piled */
+#define SL_BROADCAST_MAX_BYTES        65536  /* one broadcast message */
+#define SL_BROADCAST_PIPE_BYTES       (1024 * 1024) /* per-worker pipe: pending broadcasts */
+#define SL_BROADCAST_ID_MAX           64     /* bytes in a broadcast id */
+#define SL_BROADCAST_SEEN             64     /* ids an agent remembers to deliver each once */
+#define SL_ADMIN_TOKEN_MIN            16     /* bytes: a shorter admin token is refused */
+#define SL_ADMIN_TOKEN_MAX            256
+#define SL_ADMIN_BODY_MAX             (SL_BROADCAST_MAX_BYTES * 2 + 4096) /* admin JSON body */
+#define SL_ADMIN_BROKER_TIMEOUT_MS    3000   /* gateway -> broker admin request */
+#define SL_ADMIN_TOKEN_FILE           "slowlane/admin-token" /* under $XDG_CONFIG_HOME or ~/.config */
+#define SL_DEFAULT_GATEWAY_URL        "http://localhost:8080"
+#define SL_CLI_WAIT_MS                30000  /* `slowlane scale` waits this long for the cluster */
 
 #endif

@@ -86,6 +86,29 @@ static zmsg_t *s_take_body(zmsg_t *msg)
     return body;
 }
 
+/* The READY capacity frame: `capacity=` and 1..4 decimal digits, no leading zero, value
+   1..SL_MAX_WORKER_CAPACITY. Returns 0, or -1 for anything else. */
+static int s_capacity_parse(zframe_t *frame, int *capacity)
+{
+    static const char prefix[] = "capacity=";
+    size_t prefix_size = sizeof prefix - 1;
+    size_t size = zframe_size(frame);
+    const char *data = (const char *) zframe_data(frame);
+    if (size <= prefix_size || size > prefix_size + 4 || memcmp(data, prefix, prefix_size) != 0 ||
+        data[prefix_size] == '0')
+        return -1;
+    int value = 0;
+    for (size_t i = prefix_size; i < size; i++) {
+        if (data[i] < '0' || data[i] > '9')
+            return -1;
+        value = value * 10 + (data[i] - '0');
+    }
+    if (value > SL_MAX_WORKER_CAPACITY)
+        return -1;
+    *capacity = value;
+    return 0;
+}
+
 static int s_decode(zmsg_t *msg, sl_mdp_direction_t direction, sl_mdp_msg_t *out,
                     const char **reason)
 {
@@ -184,6 +207,16 @@ static int s_decode(zmsg_t *msg, sl_mdp_direction_t direction, sl_mdp_msg_t *out
             *reason = "bad service name";
             return -1;
         }
+        if (zmsg_size(msg) == 1 && out->version == SL_MDP_V02) {
+            /* protocol.md 3.7: an MDP/0.2 READY MAY end with one `capacity=K` frame. */
+            zframe_t *capacity = zmsg_pop(msg);
+            int rc = s_capacity_parse(capacity, &out->capacity);
+            zframe_destroy(&capacity);
+            if (rc != 0) {
+                *reason = "bad capacity frame in READY";
+                return -1;
+            }
+        }
         if (zmsg_size(msg) != 0) {
             *reason = "extra frames after READY";
             return -1;
@@ -236,6 +269,7 @@ int sl_mdp_decode(zmsg_t **msg_p, sl_mdp_direction_t direction, sl_mdp_msg_t *ou
         *reason = "empty message";
         return -1;
     }
+    out->capacity = 1;
     int rc = s_decode(msg, direction, out, reason);
     zmsg_destroy(&msg);
     if (rc != 0)
@@ -315,6 +349,15 @@ zmsg_t *sl_mdp_encode_ready(sl_mdp_version_t version, const char *service)
     zmsg_t *msg = s_header(version, true);
     s_add_command(msg, version == SL_MDP_V01 ? s_worker_v01 : s_worker_v02, SL_MDP_READY);
     zmsg_addstr(msg, service);
+    return msg;
+}
+
+zmsg_t *sl_mdp_encode_ready_capacity(const char *service, int capacity)
+{
+    assert(capacity >= 1 && capacity <= SL_MAX_WORKER_CAPACITY);
+    zmsg_t *msg = sl_mdp_encode_ready(SL_MDP_V02, service);
+    if (capacity > 1)
+        zmsg_addstrf(msg, "capacity=%d", capacity);
     return msg;
 }
 

@@ -27,6 +27,7 @@ struct _gateway_bridge_t {
     char *endpoint;                 /* broker endpoint */
     const gateway_routes_t *routes; /* borrowed, sealed */
     int64_t probe_ms;               /* readiness probe interval */
+    const sl_curve_client_t *curve; /* CURVE keys, borrowed; NULL or empty: plaintext */
     int wakeup_fd;                  /* eventfd: a sender saw replies waiting (edge consumed) */
     pthread_mutex_t socket_lock;    /* guards dealer: sends from HTTP threads, receives */
     zsock_t *dealer;                /* the one socket to the broker, NULL once stopped */
@@ -306,6 +307,14 @@ static void s_probe_answer(s_actor_t *actor, zmsg_t *body)
         s_resend_waiting(actor, self->services[service]);
 }
 
+/* True if body is the broker's shutting_down error envelope. */
+static bool s_is_shutting_down(zmsg_t *body)
+{
+    sl_error_code_t code;
+    return body && sl_envelope_kind(body) == SL_BODY_ERROR &&
+           sl_error_envelope_decode(body, &code, NULL, 0) == 0 && code == SL_ERROR_SHUTTING_DOWN;
+}
+
 /* One message from the broker: a probe answer, or a PARTIAL/FINAL for a slot. */
 static void s_handle_reply(s_actor_t *actor, zmsg_t *message)
 {
@@ -354,6 +363,20 @@ static void s_handle_reply(s_actor_t *actor, zmsg_t *message)
     }
     pthread_mutex_lock(&slot->lock);
     pthread_mutex_unlock(&self->table_lock);
+    /* A stopping broker answers what it holds shutting_down. A retryable request that has
+       streamed nothing waits for the broker that comes back instead, as if the connection
+       had dropped under it (architecture.md, Broker restart): a graceful restart must not
+       turn in-flight GETs into 503s. */
+    if (decoded.command == SL_MDP_FINAL && slot->retryable && !slot->partial_seen &&
+        s_is_shutting_down(decoded.body)) {
+        slot->sent = false;
+        slot->awaiting_reconnect = true;
+        actor->awaiting++;
+        pthread_mutex_unlock(&slot->lock);
+        sl_log(SL_LOG_INFO, id, "request_awaits_broker", "reason=shutting_down");
+        sl_mdp_msg_reset(&decoded);
+        return;
+    }
     if (gateway_slot_push(slot, &decoded.body, decoded.command == SL_MDP_FINAL) != 0)
         gateway_slot_fail(slot, GATEWAY_SLOT_BROKER_LOST);
     pthread_mutex_unlock(&slot->lock);
@@ -449,6 +472,9 @@ static void s_actor(zsock_t *pipe, void *args)
     zsock_set_maxmsgsize(actor.dealer, (int) SL_MAX_MESSAGE_BYTES);
     zsock_set_reconnect_ivl(actor.dealer, SL_GATEWAY_RECONNECT_MS);
     zsock_set_reconnect_ivl_max(actor.dealer, SL_GATEWAY_RECONNECT_MAX_MS);
+    /* With CURVE, HANDSHAKE_SUCCEEDED below also means the broker admitted our key: a
+       gateway the broker refuses stays "disconnected" (503), never waits on a dead link. */
+    sl_curve_client_apply(self->curve, actor.dealer);
     if (zmq_socket_monitor(zsock_resolve(actor.dealer), monitor_endpoint,
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
         goto fail_monitor;
@@ -551,7 +577,7 @@ static int s_collect_services(gateway_bridge_t *self)
 }
 
 gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_t *routes,
-                                     int64_t probe_ms)
+                                     int64_t probe_ms, const sl_curve_client_t *curve)
 {
     assert(endpoint && routes && probe_ms > 0);
     gateway_bridge_t *self = calloc(1, sizeof *self);
@@ -559,6 +585,7 @@ gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_
         return NULL;
     self->routes = routes;
     self->probe_ms = probe_ms;
+    self->curve = curve;
     self->endpoint = strdup(endpoint);
     atomic_init(&self->connected, false);
     pthread_mutex_init(&self->table_lock, NULL);

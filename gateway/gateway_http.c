@@ -32,6 +32,9 @@ struct _gateway_http_t {
     atomic_int_fast64_t in_flight;        /* admitted, not yet answered */
     atomic_int_fast64_t *route_in_flight; /* per route index, against its budget */
     sl_log_limit_t civetweb_limit;        /* civetweb's own messages */
+    gateway_metrics_t *metrics;           /* borrowed request counters, may be NULL */
+    gateway_observe_t *observe;           /* borrowed /metrics and /dashboard, may be NULL */
+    gateway_admin_t *admin;               /* borrowed /api/ admin API, may be NULL */
 };
 
 /* Per civetweb worker thread, reused by every request the thread serves. */
@@ -200,6 +203,7 @@ static void s_await(gateway_http_t *self, s_thread_t *thread, gateway_response_t
                 return; /* answered as an error, or the client is gone: later parts dropped */
             break;
         case GATEWAY_SLOT_RESEND:
+            gateway_metrics_resend(self->metrics);
             if (s_submit(self, thread, info, path, id, body_size, retryable, deadline_ms) != 0) {
                 gateway_response_error(response, 504, "deadline", NULL);
                 return;
@@ -330,6 +334,15 @@ static const gateway_route_t *s_handle(gateway_http_t *self, s_thread_t *thread,
         gateway_health_readyz(self->bridge, self->routes, response);
         return NULL;
     }
+    if (self->admin && gateway_admin_owns(path)) {
+        gateway_admin_handle(self->admin, response, response->conn, info);
+        return NULL;
+    }
+    if (self->observe && gateway_observe_owns(path)) {
+        s_skip_body(response, info);
+        gateway_observe_handle(self->observe, response, info);
+        return NULL;
+    }
     if (atomic_load(&self->refusing)) {
         s_skip_body(response, info);
         gateway_response_close_connection(response);
@@ -424,6 +437,8 @@ static int s_begin_request(struct mg_connection *conn)
             thread->body_cap = 0;
         }
     }
+    gateway_metrics_request(self->metrics, route, response.status, response.cause,
+                            zclock_usecs() - start_us);
     if (self->access_log)
         s_access_log(info, &response, route, start_us);
     return response.status ? response.status : S_STATUS_CLIENT_GONE;
@@ -515,6 +530,9 @@ gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
     self->routes = routes;
     self->bridge = bridge;
     self->access_log = config->access_log;
+    self->metrics = config->metrics;
+    self->observe = config->observe;
+    self->admin = config->admin;
     atomic_init(&self->refusing, false);
     atomic_init(&self->in_flight, 0);
     size_t count = gateway_routes_count(routes);

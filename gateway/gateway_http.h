@@ -10,6 +10,9 @@
 #include <stdint.h>
 
 #include "gateway_bridge.h"
+#include "gateway_admin.h"
+#include "gateway_metrics.h"
+#include "gateway_observe.h"
 #include "gateway_routes.h"
 
 typedef struct {
@@ -18,6 +21,9 @@ typedef struct {
     int64_t keepalive_ms;    /* idle keep-alive connections are closed after this */
     int64_t request_read_ms; /* time to receive one request (headers and body) */
     bool access_log;         /* one log line per request */
+    gateway_metrics_t *metrics; /* borrowed request counters, NULL for none */
+    gateway_observe_t *observe; /* borrowed /metrics and /dashboard, NULL for none */
+    gateway_admin_t *admin;     /* borrowed /api/ admin API, NULL: /api/ is not served */
 } gateway_http_config_t;
 
 typedef struct _gateway_http_t gateway_http_t;

@@ -7,12 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway_admin.h"
 #include "gateway_bridge.h"
+#include "gateway_cluster.h"
 #include "gateway_http.h"
+#include "gateway_observe.h"
 #include "gateway_routes.h"
 #include "sl_defaults.h"
 #include "sl_flags.h"
 #include "sl_log.h"
+#include "sl_token.h"
 
 #define S_PROGRAM "slowlane-gateway"
 
@@ -37,9 +41,42 @@ static void s_drain(gateway_http_t *http, gateway_bridge_t *bridge, int64_t drai
     gateway_bridge_close(bridge); /* whatever still waits answers 503 now */
 }
 
+/* The admin token from --admin-token (or SLOWLANE_ADMIN_TOKEN) or --admin-token-file, into
+   token ("" when neither is given: the admin API stays off). -1 with one line in error. */
+static int s_admin_token(const char *given, const char *file, char *token, size_t size,
+                         char *error, size_t error_size)
+{
+    const char *reason = NULL;
+    if (given && file) {
+        snprintf(error, error_size, "--admin-token and --admin-token-file: give one, not both");
+        return -1;
+    }
+    if (given) {
+        if (sl_token_check(given, &reason) != 0 || strlen(given) >= size) {
+            snprintf(error, error_size, "--admin-token: %s", reason ? reason : "too long");
+            return -1;
+        }
+        snprintf(token, size, "%s", given);
+    } else if (file) {
+        bool loose = false;
+        if (sl_token_read_file(file, token, size, &loose, &reason) != 0) {
+            snprintf(error, error_size, "--admin-token-file %s: %s", file, reason);
+            return -1;
+        }
+        if (loose)
+            sl_log(SL_LOG_WARN, NULL, "admin_token_file_readable",
+                   "detail=\"group or others can read it: chmod 600\"");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char *listen = NULL, *broker = NULL, *routes_file = NULL, *log_level = NULL;
+    char *curve_secret = NULL, *curve_server = NULL;
+    char *admin_token = NULL, *admin_token_file = NULL;
+    char token[SL_ADMIN_TOKEN_MAX + 1] = "";
+    sl_curve_client_t curve = {0};
     sl_strlist_t route_specs = {0};
     int64_t threads = 0, keepalive_ms = SL_DEFAULT_KEEPALIVE_MS,
             read_ms = SL_DEFAULT_REQUEST_READ_MS, probe_ms = SL_DEFAULT_PROBE_MS,
@@ -73,6 +110,14 @@ int main(int argc, char **argv)
          "one log line per request (default true; --access-log=false)"},
         {"log-level", SL_FLAG_STRING, &log_level, 0, 0,
          "debug, info, warn or error (default info)"},
+        {"admin-token", SL_FLAG_STRING, &admin_token, 0, 0,
+         "bearer token of the admin API /api/v1/ (16+ characters); none: the API is off"},
+        {"admin-token-file", SL_FLAG_STRING, &admin_token_file, 0, 0,
+         "file holding the admin token (one line; keep it 0600)"},
+        {"curve-secret", SL_FLAG_STRING, &curve_secret, 0, 0,
+         "CURVE: the gateway's secret key file (slowlane keygen); needs --curve-server"},
+        {"curve-server", SL_FLAG_STRING, &curve_server, 0, 0,
+         "CURVE: the broker's public key file (default off: plaintext)"},
     };
     size_t flag_count = sizeof flags / sizeof flags[0];
     int rc = sl_flags_parse(S_PROGRAM, flags, flag_count, argc, argv, 1, NULL);
@@ -92,6 +137,11 @@ int main(int argc, char **argv)
     int status = 2; /* a bad flag or config value; 1 once it is the system that refuses */
     gateway_bridge_t *bridge = NULL;
     gateway_http_t *http = NULL;
+    gateway_metrics_t *metrics = NULL;
+    gateway_stats_t *stats = NULL;
+    gateway_observe_t *observe = NULL;
+    gateway_cluster_t *cluster = NULL;
+    gateway_admin_t *admin = NULL;
     gateway_routes_t *routes = gateway_routes_new();
     if (!routes)
         return 1;
@@ -101,6 +151,10 @@ int main(int argc, char **argv)
     if (routes_file && gateway_routes_load_file(routes, routes_file, error, sizeof error) != 0)
         goto fail_config;
     if (gateway_routes_seal(routes, error, sizeof error) != 0)
+        goto fail_config;
+    if (sl_curve_client_load(&curve, curve_secret, curve_server, error, sizeof error) != 0)
+        goto fail_config;
+    if (s_admin_token(admin_token, admin_token_file, token, sizeof token, error, sizeof error) != 0)
         goto fail_config;
 
     /* Signals go to sigwait only: block them before any thread (czmq's, civetweb's) exists,
@@ -113,18 +167,46 @@ int main(int argc, char **argv)
     zsys_handler_set(NULL);
 
     status = 1;
-    bridge = gateway_bridge_new(broker_value, routes, probe_ms);
+    bridge = gateway_bridge_new(broker_value, routes, probe_ms, &curve);
     if (!bridge) {
         snprintf(error, sizeof error, "--broker %s: cannot start the broker connection",
                  broker_value);
         goto fail_bridge;
     }
+    /* /metrics and /dashboard: request counters, and a connection of their own for the
+       broker's mmi.stats. data.json names hosts and pids: it takes the admin token. */
+    metrics = gateway_metrics_new(routes);
+    stats = gateway_stats_new(broker_value, &curve);
+    gateway_observe_config_t observe_config = {
+        .metrics = metrics,
+        .stats = stats,
+        .bridge = bridge,
+        .admin_token = token[0] ? token : NULL,
+    };
+    observe = metrics && stats ? gateway_observe_new(&observe_config) : NULL;
+    if (!observe) {
+        snprintf(error, sizeof error, "cannot start the metrics (out of memory)");
+        goto fail_http;
+    }
+    /* /api/v1/: a connection of its own for mmi.cluster; off without a token. */
+    cluster = gateway_cluster_new(broker_value, &curve);
+    admin = cluster ? gateway_admin_new(token[0] ? token : NULL, cluster) : NULL;
+    if (!admin) {
+        snprintf(error, sizeof error, "cannot start the admin API (out of memory)");
+        goto fail_http;
+    }
+    if (!token[0])
+        sl_log(SL_LOG_INFO, NULL, "admin_api_disabled",
+               "detail=\"no --admin-token: /api/ answers 403\"");
     gateway_http_config_t config = {
+        .admin = admin,
         .listen = listen_value,
         .threads = threads,
         .keepalive_ms = keepalive_ms,
         .request_read_ms = read_ms,
         .access_log = access_log,
+        .metrics = metrics,
+        .observe = observe,
     };
     http = gateway_http_new(&config, routes, bridge, error, sizeof error);
     if (!http)
@@ -149,17 +231,29 @@ int main(int argc, char **argv)
                "threads=%lld budgets=%lld detail=\"a flood on one route can take threads others "
                "need\"",
                (long long) thread_count, (long long) budgets);
-    sl_log(SL_LOG_INFO, NULL, "gateway_started", "listen=%s broker=%s routes=%zu", listen_value,
-           broker_value, gateway_routes_count(routes));
+    sl_log(SL_LOG_INFO, NULL, "gateway_started", "listen=%s broker=%s routes=%zu curve=%s",
+           listen_value, broker_value, gateway_routes_count(routes),
+           sl_curve_client_enabled(&curve) ? "on" : "off");
 
     int number = s_wait_for_signal(&signals);
     sl_log(SL_LOG_INFO, NULL, "gateway_stopping", "signal=%d in_flight=%lld", number,
            (long long) gateway_http_in_flight(http));
     s_drain(http, bridge, drain_ms);
     gateway_http_destroy(&http);
+    gateway_admin_destroy(&admin);
+    gateway_cluster_destroy(&cluster);
+    gateway_observe_destroy(&observe);
+    gateway_stats_destroy(&stats);
+    gateway_metrics_destroy(&metrics);
     gateway_bridge_destroy(&bridge);
     gateway_routes_destroy(&routes);
     sl_log(SL_LOG_INFO, NULL, "gateway_stopped", NULL);
+    sl_curve_client_clear(&curve);
+    free(curve_secret);
+    free(curve_server);
+    free(admin_token);
+    free(admin_token_file);
+    explicit_bzero(token, sizeof token);
     free(listen);
     free(broker);
     free(routes_file);
@@ -168,11 +262,22 @@ int main(int argc, char **argv)
     return 0;
 
 fail_http:
+    gateway_admin_destroy(&admin);
+    gateway_cluster_destroy(&cluster);
+    gateway_observe_destroy(&observe);
+    gateway_stats_destroy(&stats);
+    gateway_metrics_destroy(&metrics);
     gateway_bridge_destroy(&bridge);
 fail_bridge:
 fail_config:
     fprintf(stderr, S_PROGRAM ": %s\n", error);
     gateway_routes_destroy(&routes);
+    sl_curve_client_clear(&curve);
+    free(curve_secret);
+    free(curve_server);
+    free(admin_token);
+    free(admin_token_file);
+    explicit_bzero(token, sizeof token);
     free(listen);
     free(broker);
     free(routes_file);

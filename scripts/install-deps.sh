@@ -8,7 +8,12 @@ packages=(
     python3 python3-zmq curl wrk procps iproute2
     clang libclang-rt-14-dev
     docker-compose python3-yaml
+    libcurl4-openssl-dev
+    prometheus python3-prometheus-client chromium
 )
+# The dashboard's browser test runs Playwright on Node.js. The machine image may carry its own
+# Node.js build (which conflicts with Debian's npm); take Debian's only when there is none.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -95,6 +95,19 @@ int worker_handler_sleep(sl_job_t *job, void *arg)
     return s_text_reply(job, 200, "slept %lld ms\n", (long long) ms);
 }
 
+//  Written and read on the handler thread only (broadcasts run between jobs).
+static char s_last_broadcast[SL_BROADCAST_ID_MAX + 1];
+
+void worker_handler_broadcast(const char *id, const void *data, size_t size, void *arg)
+{
+    snprintf(s_last_broadcast, sizeof s_last_broadcast, "%s", id);
+}
+
+const char *worker_handler_last_broadcast(void)
+{
+    return s_last_broadcast;
+}
+
 int worker_handler_echo(sl_job_t *job, void *arg)
 {
     size_t size = 0;
@@ -102,6 +115,8 @@ int worker_handler_echo(sl_job_t *job, void *arg)
     if (sl_job_is_http(job)) {
         const char *query = sl_job_query(job);
         sl_job_add_header(job, "Content-Type", "text/plain");
+        if (s_last_broadcast[0])
+            sl_job_add_header(job, "X-Slowlane-Broadcast", s_last_broadcast);
         if (sl_job_write(job, query, strlen(query)) == -1 || sl_job_write(job, "\n", 1) == -1)
             return -1;
     }
@@ -148,6 +163,7 @@ int worker_handler_resolve(const char *spec, worker_handler_t *out, const char *
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
         if (strcmp(spec, builtins[i].name) == 0) {
             out->fn = builtins[i].fn;
+            out->never_blocks = out->fn == worker_handler_echo;
             return 0;
         }
     if (strncmp(spec, "exec:", 5) == 0) {

@@ -13,9 +13,11 @@
 typedef struct {
     const char *broker;           /* broker endpoint */
     const char *service;          /* service every child serves */
+    const char *host;             /* host name reported to the broker and in identities */
     const char *handler_spec;     /* --handler as given, for logs */
     worker_handler_t handler;     /* resolved handler */
     int count;                    /* child slots */
+    int capacity;                 /* jobs each worker takes at once (READY capacity=K) */
     int heartbeat_ms;             /* worker <-> broker heartbeat */
     int liveness;                 /* missed beats before the broker is dead */
     int64_t job_timeout_ms;       /* kill a job running longer; 0 = off */
@@ -26,6 +28,8 @@ typedef struct {
     int crash_loop_restarts;      /* unplanned restarts within the window that stop a slot */
     int64_t crash_loop_window_ms; /* the crash-loop window */
     sl_log_level_t log_level;     /* children log at this level too */
+    const char *curve_secret;     /* CURVE: own secret key file, checked; NULL: plaintext */
+    const char *curve_server;     /* CURVE: the broker's public key file, checked */
 } supervisor_config_t;
 
 /* Runs the supervisor until SIGTERM/SIGINT. Returns the process exit code: 0 after a
@@ -33,8 +37,9 @@ typedef struct {
 int supervisor_run(const supervisor_config_t *config);
 
 /* In a freshly forked child: becomes worker slot, telling the supervisor about it through
-   event_fd, and exits (0 after a clean stop, 1 if the worker could not start). */
-void supervisor_child_main(const supervisor_config_t *config, int slot, int event_fd)
-    __attribute__((noreturn));
+   event_fd and reading broadcasts from broadcast_fd, and exits (0 after a clean stop, 1 if
+   the worker could not start). */
+void supervisor_child_main(const supervisor_config_t *config, int slot, int event_fd,
+                           int broadcast_fd) __attribute__((noreturn));
 
 #endif

@@ -2,16 +2,19 @@
     CPU priority, a stable identity, signal dispositions of its own, then sl_worker_run
     with the events (registered, job start, job end) written to the supervisor's pipe.
     The supervisor never creates a ZeroMQ context, so the child starts from a clean one. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 #include "sl_defaults.h"
-#include "supervisor.h"
+#include "supervisor_private.h"
 #include "worker_hooks.h"
 
 //  worker_event_fn: one byte per event. A failed write (the supervisor is gone) is not
@@ -24,8 +27,71 @@ static void s_report(worker_event_t event, void *arg)
         ;
 }
 
-void supervisor_child_main(const supervisor_config_t *config, int slot, int event_fd)
+//  worker_event_fn: every event but job start and end.
+static supervisor_counters_t *s_counters; /* this child's slot in the shared counters */
+
+void supervisor_child_set_counters(supervisor_counters_t *counters)
 {
+    s_counters = counters;
+}
+
+//  Job start and end land in the shared counters: no system call beyond the clock.
+static void s_count(worker_event_t event)
+{
+    if (!s_counters)
+        return;
+    if (event == WORKER_EVENT_JOB_START) {
+        if (atomic_fetch_add(&s_counters->busy, 1) == 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            atomic_store(&s_counters->job_started_ms,
+                         (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000);
+        }
+    } else if (event == WORKER_EVENT_JOB_END) {
+        atomic_fetch_add(&s_counters->jobs, 1);
+        if (atomic_fetch_sub(&s_counters->busy, 1) == 1)
+            atomic_store(&s_counters->job_started_ms, 0);
+    }
+}
+
+static void s_report_counted(worker_event_t event, void *arg)
+{
+    s_count(event);
+    s_report(event, arg);
+}
+
+static void s_report_lifecycle(worker_event_t event, void *arg)
+{
+    s_count(event);
+    if (event != WORKER_EVENT_JOB_START && event != WORKER_EVENT_JOB_END)
+        s_report(event, arg);
+}
+
+//  Closes every descriptor but the standard ones and ours: the supervisor's agent socket
+//  (libzmq's sockets, eventfds, epoll) must not live on in workers and their exec: scripts.
+static void s_close_inherited(int keep1, int keep2)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return;
+    int own = dirfd(dir);
+    int fds[256], count = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) && count < 256) {
+        int fd = atoi(entry->d_name);
+        if (entry->d_name[0] >= '0' && entry->d_name[0] <= '9' && fd > 2 && fd != own &&
+            fd != keep1 && fd != keep2)
+            fds[count++] = fd;
+    }
+    closedir(dir);
+    for (int i = 0; i < count; i++)
+        close(fds[i]);
+}
+
+void supervisor_child_main(const supervisor_config_t *config, int slot, int event_fd,
+                           int broadcast_fd)
+{
+    s_close_inherited(event_fd, broadcast_fd);
     pid_t supervisor = getppid();
     //  A session of its own: everything this worker starts (exec: scripts and their
     //  children, whatever process group they use) stays findable by session id, so the
@@ -57,11 +123,8 @@ void supervisor_child_main(const supervisor_config_t *config, int slot, int even
         if (setpriority(PRIO_PROCESS, 0, config->nice) == -1)
             sl_log(SL_LOG_WARN, NULL, "nice_failed", "nice=%d errno=%d", config->nice, errno);
     }
-    char host[256] = "localhost";
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
     char identity[SL_MAX_ADDRESS_BYTES + 1];
-    snprintf(identity, sizeof identity, "%s/%d/%d", host, (int) supervisor, slot);
+    snprintf(identity, sizeof identity, "%s/%d/%d", config->host, (int) supervisor, slot);
 
     sl_worker_t *worker = sl_worker_new(config->broker, config->service);
     if (!worker)
@@ -69,7 +132,20 @@ void supervisor_child_main(const supervisor_config_t *config, int slot, int even
     sl_worker_set_heartbeat(worker, config->heartbeat_ms, config->liveness);
     sl_worker_set_identity(worker, identity);
     sl_worker_set_max_jobs(worker, (uint64_t) config->max_requests);
-    worker_set_event_hook(worker, s_report, &event_fd);
+    //  Keys are loaded here, after fork: the supervisor holds no ZeroMQ state to inherit.
+    //  The files were checked at start-up; one gone since is this child's start failure.
+    if (config->curve_secret &&
+        sl_worker_set_curve(worker, config->curve_secret, config->curve_server) != 0)
+        _exit(1);
+    sl_worker_set_capacity(worker, config->capacity);
+    //  A handler that never blocks runs on the I/O thread: two thread hand-offs fewer a job
+    worker_set_inline(worker, config->handler.never_blocks);
+    //  Job events cost two writes and a supervisor wake-up per job: only sent when the
+    //  supervisor acts on them (job timeout, max requests)
+    bool job_events = config->job_timeout_ms > 0 || config->max_requests > 0;
+    worker_set_event_hook(worker, job_events ? s_report_counted : s_report_lifecycle, &event_fd);
+    worker_set_broadcast_fd(worker, broadcast_fd);
+    sl_worker_set_broadcast_handler(worker, worker_handler_broadcast, NULL);
     sl_log(SL_LOG_INFO, NULL, "child_started", "slot=%d pid=%d identity=%s", slot, (int) getpid(),
            identity);
     int rc = sl_worker_run(worker, config->handler.fn, config->handler.arg);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sl_curve.h"
 #include "sl_defaults.h"
 #include "sl_flags.h"
 #include "sl_log.h"
@@ -28,6 +29,11 @@ static const char *s_check(supervisor_config_t *config, const char *log_level, c
     static char line[512];
     const char *reason = NULL;
     const char *broker = config->broker, *service = config->service;
+    //  The host is part of each worker's identity (host/pid/slot) and of the admin API's
+    //  paths and queries: a short printable token
+    size_t host_size = strlen(config->host);
+    if (host_size == 0 || host_size > 64 || strcspn(config->host, " /\t\r\n\"") != host_size)
+        return "--host: must be 1..64 bytes without spaces, quotes or '/'";
     if (sl_log_level_parse(log_level, &config->log_level) == -1) {
         snprintf(line, sizeof line, "--log-level: '%.64s' is not debug, info, warn or error",
                  log_level);
@@ -50,14 +56,25 @@ static const char *s_check(supervisor_config_t *config, const char *log_level, c
         snprintf(line, sizeof line, "--handler: %s", reason);
         return line;
     }
+    //  Key files are read here once to stop a bad one before any fork (reading them makes
+    //  no ZeroMQ context), and again by each child for its own socket.
+    sl_curve_client_t keys;
+    if (sl_curve_client_load(&keys, config->curve_secret, config->curve_server, line,
+                             sizeof line) != 0)
+        return line;
+    if (!sl_curve_client_enabled(&keys))
+        config->curve_secret = config->curve_server = NULL; /* empty values: off */
+    sl_curve_client_clear(&keys);
     return NULL;
 }
 
 int main(int argc, char **argv)
 {
-    char *broker = s_default_broker, *service = NULL, *handler = NULL;
+    char *broker = s_default_broker, *service = NULL, *handler = NULL, *host = NULL;
     char *log_level = s_default_log_level;
+    char *curve_secret = NULL, *curve_server = NULL;
     int64_t count = SL_DEFAULT_WORKER_COUNT, heartbeat_ms = SL_DEFAULT_HEARTBEAT_MS;
+    int64_t capacity = SL_DEFAULT_WORKER_CAPACITY;
     int64_t liveness = SL_DEFAULT_LIVENESS, job_timeout_ms = SL_DEFAULT_JOB_TIMEOUT_MS;
     int64_t max_requests = 0, max_rss_mb = 0, nice = 0;
     int64_t drain_timeout_ms = SL_DEFAULT_DRAIN_TIMEOUT_MS;
@@ -68,7 +85,13 @@ int main(int argc, char **argv)
         {"service", SL_FLAG_STRING, &service, 0, 0, "service name the workers serve (required)"},
         {"handler", SL_FLAG_STRING, &handler, 0, 0,
          "builtin:busy|builtin:sleep|builtin:echo|builtin:stream|exec:COMMAND (required)"},
-        {"count", SL_FLAG_INT, &count, 1, 1024, "worker processes"},
+        {"capacity", SL_FLAG_INT, &capacity, 1, SL_MAX_WORKER_CAPACITY,
+         "jobs the broker may hand each worker at once; they wait in the worker and run one "
+         "at a time (1 for long or CPU-bound jobs)"},
+        {"count", SL_FLAG_INT, &count, 1, SL_MAX_WORKER_SLOTS,
+         "worker processes (the admin API can scale them later)"},
+        {"host", SL_FLAG_STRING, &host, 0, 0,
+         "host name reported to the broker's cluster view (default: the system host name)"},
         {"heartbeat-ms", SL_FLAG_INT, &heartbeat_ms, 10, 3600000, "heartbeat interval"},
         {"liveness", SL_FLAG_INT, &liveness, 1, 100, "missed heartbeats before the broker is dead"},
         {"job-timeout-ms", SL_FLAG_INT, &job_timeout_ms, 0, 86400000,
@@ -85,17 +108,30 @@ int main(int argc, char **argv)
         {"crash-loop-window-ms", SL_FLAG_INT, &crash_loop_window_ms, 1, 86400000,
          "crash-loop window"},
         {"log-level", SL_FLAG_STRING, &log_level, 0, 0, "debug|info|warn|error"},
+        {"curve-secret", SL_FLAG_STRING, &curve_secret, 0, 0,
+         "CURVE: the workers' secret key file (slowlane keygen); needs --curve-server"},
+        {"curve-server", SL_FLAG_STRING, &curve_server, 0, 0,
+         "CURVE: the broker's public key file (default off: plaintext)"},
     };
     int rc = sl_flags_parse(PROGRAM, flags, sizeof flags / sizeof flags[0], argc, argv, 1, NULL);
     if (rc != 0) {
         rc = rc == 1 ? 0 : 2;
         goto done;
     }
+    char host_name[256] = "localhost";
+    if (host && *host)
+        snprintf(host_name, sizeof host_name, "%s", host);
+    else {
+        gethostname(host_name, sizeof host_name - 1);
+        host_name[sizeof host_name - 1] = '\0';
+    }
     supervisor_config_t config = {
+        .host = host_name,
         .broker = broker,
         .service = service,
         .handler_spec = handler,
         .count = (int) count,
+        .capacity = (int) capacity,
         .heartbeat_ms = (int) heartbeat_ms,
         .liveness = (int) liveness,
         .job_timeout_ms = job_timeout_ms,
@@ -105,6 +141,8 @@ int main(int argc, char **argv)
         .drain_timeout_ms = drain_timeout_ms,
         .crash_loop_restarts = (int) crash_loop_restarts,
         .crash_loop_window_ms = crash_loop_window_ms,
+        .curve_secret = curve_secret,
+        .curve_server = curve_server,
     };
     const char *problem = s_check(&config, log_level, handler);
     if (problem) {
@@ -113,12 +151,17 @@ int main(int argc, char **argv)
         goto done;
     }
     sl_log_init("supervisor", config.log_level);
+    if (config.curve_secret)
+        sl_log(SL_LOG_INFO, NULL, "curve_on", NULL);
     rc = supervisor_run(&config);
     worker_handler_reset(&config.handler);
 done:
     s_free_flag(broker, s_default_broker);
     s_free_flag(service, NULL);
     s_free_flag(handler, NULL);
+    s_free_flag(host, NULL);
     s_free_flag(log_level, s_default_log_level);
+    s_free_flag(curve_secret, NULL);
+    s_free_flag(curve_server, NULL);
     return rc;
 }

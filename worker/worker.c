@@ -3,10 +3,13 @@
     hands back PARTIAL/FINAL bodies. Stopping is a drain: the job in hand finishes, its reply
     goes out, then DISCONNECT. The broker protocol itself lives in worker_io.c. */
 #include <assert.h>
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "sl_defaults.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
@@ -26,6 +29,14 @@ struct _sl_worker_t {
     zactor_t *io;               /* the I/O actor while running */
     worker_event_fn *hook;      /* supervisor's observer, or NULL */
     void *hook_arg;             /* its argument */
+    int broadcast_fd;           /* supervisor's broadcast pipe (owned), -1 if none */
+    sl_worker_broadcast_fn *broadcast;  /* broadcast callback, or NULL */
+    void *broadcast_arg;                /* its argument */
+    bool run_inline;            /* jobs run on the I/O thread (worker_set_inline) */
+    sl_worker_handler_fn *handler; /* while running: the handler */
+    void *handler_arg;          /* its argument */
+    pthread_mutex_t job_lock;   /* held around every job and broadcast callback, so the two
+                                   never overlap even when jobs run on the I/O thread */
 };
 
 sl_worker_t *sl_worker_new(const char *endpoint, const char *service)
@@ -42,6 +53,9 @@ sl_worker_t *sl_worker_new(const char *endpoint, const char *service)
     self->config.liveness = SL_DEFAULT_LIVENESS;
     self->config.reconnect_min_ms = SL_DEFAULT_RECONNECT_MIN_MS;
     self->config.reconnect_max_ms = SL_DEFAULT_RECONNECT_MAX_MS;
+    self->config.capacity = SL_DEFAULT_WORKER_CAPACITY;
+    self->broadcast_fd = -1;
+    pthread_mutex_init(&self->job_lock, NULL);
     if (!self->config.endpoint || !self->config.service)
         sl_worker_destroy(&self);
     return self;
@@ -57,6 +71,8 @@ void sl_worker_destroy(sl_worker_t **self_p)
     free(self->config.endpoint);
     free(self->config.service);
     free(self->config.identity);
+    sl_curve_client_clear(&self->config.curve);
+    pthread_mutex_destroy(&self->job_lock);
     free(self);
     *self_p = NULL;
 }
@@ -89,6 +105,39 @@ void sl_worker_set_identity(sl_worker_t *self, const char *identity)
     self->config.identity = strdup(identity);
 }
 
+int sl_worker_set_curve(sl_worker_t *self, const char *secret_file, const char *server_public_file)
+{
+    assert(self && !self->io);
+    if (!secret_file || !*secret_file || !server_public_file || !*server_public_file)
+        return -1;
+    sl_curve_client_t keys;
+    char error[512];
+    if (sl_curve_client_load(&keys, secret_file, server_public_file, error, sizeof error) != 0) {
+        char quoted[600];
+        sl_log(SL_LOG_ERROR, NULL, "curve_keys_invalid", "reason=%s",
+               sl_log_quote(error, quoted, sizeof quoted));
+        return -1;
+    }
+    sl_curve_client_clear(&self->config.curve);
+    self->config.curve = keys;
+    return 0;
+}
+
+int sl_worker_set_capacity(sl_worker_t *self, int capacity)
+{
+    assert(self && !self->io);
+    if (capacity < 1 || capacity > SL_MAX_WORKER_CAPACITY)
+        return -1;
+    self->config.capacity = capacity;
+    return 0;
+}
+
+void worker_set_inline(sl_worker_t *self, bool run_inline)
+{
+    assert(self && !self->io);
+    self->run_inline = run_inline;
+}
+
 void sl_worker_set_max_jobs(sl_worker_t *self, uint64_t max_jobs)
 {
     assert(self);
@@ -112,6 +161,19 @@ void worker_set_event_hook(sl_worker_t *self, worker_event_fn *fn, void *arg)
     self->hook_arg = arg;
 }
 
+void sl_worker_set_broadcast_handler(sl_worker_t *self, sl_worker_broadcast_fn *handler,
+                                     void *arg)
+{
+    assert(self);
+    self->broadcast = handler;
+    self->broadcast_arg = arg;
+}
+
+void worker_set_broadcast_fd(sl_worker_t *self, int fd)
+{
+    self->broadcast_fd = fd;
+}
+
 static void s_emit(sl_worker_t *self, worker_event_t event)
 {
     if (self->hook)
@@ -126,27 +188,103 @@ static int s_send_partial(zmsg_t **body_p, void *arg)
     return zmsg_send(body_p, self->io);
 }
 
-static void s_run_job(sl_worker_t *self, zmsg_t *msg, sl_worker_handler_fn *handler, void *arg)
+//  Runs the handler on one REQUEST body (ownership taken) and returns the FINAL body, never
+//  NULL. PARTIALs go through partial(partial_arg).
+static zmsg_t *s_execute(sl_worker_t *self, zmsg_t **body_p, worker_job_send_fn *partial,
+                         void *partial_arg)
 {
+    pthread_mutex_lock(&self->job_lock);
     s_emit(self, WORKER_EVENT_JOB_START);
-    sl_job_t *job = worker_job_new(&msg, zclock_mono());
+    sl_job_t *job = worker_job_new(body_p, zclock_mono());
     zmsg_t *final = NULL;
     if (job) {
-        worker_job_set_sender(job, s_send_partial, self);
+        worker_job_set_sender(job, partial, partial_arg);
         sl_log(SL_LOG_DEBUG, sl_job_request_id(job), "job_started", NULL);
-        int rc = handler(job, arg);
+        int rc = self->handler(job, self->handler_arg);
         if (rc != 0)
             sl_log(SL_LOG_WARN, sl_job_request_id(job), "handler_failed", NULL);
+        sl_log(SL_LOG_DEBUG, sl_job_request_id(job), "job_finished", "rc=%d", rc);
         final = worker_job_final(job, rc);
         worker_job_destroy(&job);
     }
+    pthread_mutex_unlock(&self->job_lock);
     //  Out of memory still owes the broker a FINAL, or the job would hang until expiry
     if (!final)
         final = zmsg_new();
+    return final;
+}
+
+//  A job from the I/O actor, on the handler thread; its FINAL goes back to the actor.
+static void s_run_job(sl_worker_t *self, zmsg_t *msg)
+{
+    zmsg_t *final = s_execute(self, &msg, s_send_partial, self);
     zmsg_pushstr(final, "FINAL");
     zmsg_send(&final, self->io);
     atomic_fetch_add(&self->done, 1);
     s_emit(self, WORKER_EVENT_JOB_END);
+}
+
+//  worker_io_inline_fn: a job run on the I/O thread (worker_set_inline).
+static zmsg_t *s_run_inline(zmsg_t **body_p, worker_job_send_fn *partial, void *partial_arg,
+                            void *arg, bool *stop)
+{
+    sl_worker_t *self = arg;
+    zmsg_t *final = s_execute(self, body_p, partial, partial_arg);
+    uint64_t done = atomic_fetch_add(&self->done, 1) + 1;
+    s_emit(self, WORKER_EVENT_JOB_END);
+    *stop = self->max_jobs && done >= self->max_jobs;
+    return final;
+}
+
+//  Reads exactly size bytes from a blocking pipe; -1 at end of file or on error.
+static int s_read_full(int fd, void *buffer, size_t size)
+{
+    size_t done = 0;
+    while (done < size) {
+        ssize_t got = read(fd, (char *) buffer + done, size - done);
+        if (got == -1 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return -1;
+        done += (size_t) got;
+    }
+    return 0;
+}
+
+//  One broadcast record from the supervisor (worker_hooks.h). The supervisor writes whole
+//  records only, so once the length is there the rest follows without waiting on anyone.
+//  A broken record or a closed pipe stops listening: the supervisor is gone.
+static void s_read_broadcast(sl_worker_t *self)
+{
+    unsigned char head[4];
+    char *record = NULL;
+    if (s_read_full(self->broadcast_fd, head, sizeof head) == -1)
+        goto fail;
+    uint32_t size = (uint32_t) head[0] << 24 | (uint32_t) head[1] << 16 |
+                    (uint32_t) head[2] << 8 | head[3];
+    if (size == 0 || size > SL_BROADCAST_MAX_BYTES + SL_BROADCAST_ID_MAX + 1)
+        goto fail;
+    record = malloc(size + 1);
+    if (!record || s_read_full(self->broadcast_fd, record, size) == -1)
+        goto fail;
+    record[size] = '\0';
+    size_t id_size = strnlen(record, size);
+    if (id_size == 0 || id_size == size)
+        goto fail;
+    sl_log(SL_LOG_INFO, NULL, "broadcast_received", "id=%s bytes=%zu pid=%d", record,
+           (size_t) (size - id_size - 1), (int) getpid());
+    if (self->broadcast) {
+        pthread_mutex_lock(&self->job_lock); // jobs may run on the I/O thread: not during one
+        self->broadcast(record, record + id_size + 1, size - id_size - 1, self->broadcast_arg);
+        pthread_mutex_unlock(&self->job_lock);
+    }
+    free(record);
+    s_emit(self, WORKER_EVENT_BROADCAST);
+    return;
+fail:
+    free(record);
+    close(self->broadcast_fd);
+    self->broadcast_fd = -1;
 }
 
 static bool s_should_stop(sl_worker_t *self)
@@ -160,6 +298,10 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
     assert(self);
     assert(handler);
     assert(!self->io);
+    self->handler = handler;
+    self->handler_arg = arg;
+    self->config.run_inline = self->run_inline ? s_run_inline : NULL;
+    self->config.inline_arg = self;
     self->io = zactor_new(worker_io_actor, &self->config);
     if (!self->io)
         return -1;
@@ -182,8 +324,13 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
             zstr_send(self->io, "DRAIN");
             draining = true;
         }
-        zmq_pollitem_t item = {zsock_resolve(self->io), 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, WORKER_STOP_POLL_MS) <= 0)
+        zmq_pollitem_t items[] = {{zsock_resolve(self->io), 0, ZMQ_POLLIN, 0},
+                                  {NULL, self->broadcast_fd, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, self->broadcast_fd >= 0 ? 2 : 1, WORKER_STOP_POLL_MS) <= 0)
+            continue;
+        if (self->broadcast_fd >= 0 && items[1].revents)
+            s_read_broadcast(self); // between jobs: never while the handler runs
+        if (!(items[0].revents & ZMQ_POLLIN))
             continue;
         zmsg_t *msg = zmsg_recv(self->io);
         if (!msg)
@@ -192,7 +339,7 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
         if (command && streq(command, "JOB")) {
             //  Also while draining: a job the broker handed us before our DISCONNECT is
             //  the job in hand, and it is finished
-            s_run_job(self, msg, handler, arg);
+            s_run_job(self, msg);
             msg = NULL;
         } else if (command && streq(command, "REGISTERED"))
             s_emit(self, WORKER_EVENT_REGISTERED);

@@ -8,11 +8,13 @@
 #ifndef WORKER_HANDLERS_H
 #define WORKER_HANDLERS_H
 
+#include <stdbool.h>
 #include "slowlane/worker.h"
 
 typedef struct {
     sl_worker_handler_fn *fn; /* the handler */
     void *arg;                /* its argument, owned (the exec command), or NULL */
+    bool never_blocks;        /* microseconds of CPU, no I/O: may run on the I/O thread */
 } worker_handler_t;
 
 /* Resolves spec into out. Returns 0, or -1 with *reason set to a static string. */
@@ -27,5 +29,13 @@ int worker_handler_sleep(sl_job_t *job, void *arg);
 int worker_handler_echo(sl_job_t *job, void *arg);
 int worker_handler_stream(sl_job_t *job, void *arg);
 int worker_handler_exec(sl_job_t *job, void *arg); /* arg: the command, a char * */
+
+/* The broadcast callback slowlane-worker installs for every --handler: logs it and keeps
+   the last id, which builtin:echo returns in an X-Slowlane-Broadcast header (tests and
+   operators can see which broadcast a worker has). */
+void worker_handler_broadcast(const char *id, const void *data, size_t size, void *arg);
+
+/* Id of the last broadcast this process handled, "" if none; borrowed. */
+const char *worker_handler_last_broadcast(void);
 
 #endif

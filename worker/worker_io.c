@@ -21,6 +21,7 @@ typedef struct {
     bool heard;                 /* the broker spoke since our READY */
     worker_backoff_t backoff;   /* reconnect delays */
     zframe_t *client;           /* address of the job in hand, NULL when idle */
+    zlist_t *pending;           /* jobs received behind it: zmsg of address + body frames */
     bool orphaned;              /* the job in hand came over a connection now lost */
     bool draining;              /* DRAIN asked: DISCONNECT once the job in hand is done */
     bool drained;               /* DISCONNECT sent: the conversation is over */
@@ -46,11 +47,12 @@ static int s_connect(s_io_t *self)
     zmq_setsockopt(handle, ZMQ_MAXMSGSIZE, &max_message, sizeof max_message);
     if (config->identity)
         zmq_setsockopt(handle, ZMQ_ROUTING_ID, config->identity, strlen(config->identity));
+    sl_curve_client_apply(&config->curve, dealer); /* before connect; no-op when off */
     if (zsock_connect(dealer, "%s", config->endpoint) == -1) {
         zsock_destroy(&dealer);
         return -1;
     }
-    zmsg_t *ready = sl_mdp_encode_ready(SL_MDP_V02, config->service);
+    zmsg_t *ready = sl_mdp_encode_ready_capacity(config->service, config->capacity);
     zmsg_send(&ready, dealer);
     zmsg_destroy(&ready);
     self->dealer = dealer;
@@ -72,8 +74,14 @@ static void s_lose_broker(s_io_t *self, const char *reason)
     self->reconnect_at = zclock_mono() + delay;
     if (self->client)
         self->orphaned = true;
-    sl_log(SL_LOG_WARN, NULL, "broker_lost", "reason=%s reconnect_ms=%lld busy=%s", reason,
-           (long long) delay, self->client ? "true" : "false");
+    //  Jobs not yet started are the broker's to re-queue or fail: nobody would get their reply
+    size_t dropped = zlist_size(self->pending);
+    zmsg_t *job;
+    while ((job = (zmsg_t *) zlist_pop(self->pending)))
+        zmsg_destroy(&job);
+    sl_log(SL_LOG_WARN, NULL, "broker_lost",
+           "reason=%s reconnect_ms=%lld busy=%s dropped_jobs=%zu", reason, (long long) delay,
+           self->client ? "true" : "false", dropped);
 }
 
 static void s_send_signal(s_io_t *self, sl_mdp_command_t command)
@@ -94,6 +102,56 @@ static void s_finish_drain(s_io_t *self)
     }
     self->drained = true;
     zstr_send(self->pipe, "DRAINED");
+}
+
+//  Sends a PARTIAL or FINAL body (ownership taken) for the job in hand, if its broker is
+//  still the one we talk to.
+static void s_send_reply(s_io_t *self, bool final, zmsg_t **body_p)
+{
+    if (self->client && !self->orphaned && self->dealer && !self->drained) {
+        zmsg_t *out = sl_mdp_encode_worker_job(SL_MDP_V02, final ? SL_MDP_FINAL : SL_MDP_PARTIAL,
+                                               self->client, body_p);
+        zmsg_send(&out, self->dealer);
+        zmsg_destroy(&out);
+    } else if (final)
+        sl_log(SL_LOG_WARN, NULL, "reply_dropped", "reason=broker_lost");
+    zmsg_destroy(body_p);
+}
+
+//  worker_job_send_fn for inline jobs: a PARTIAL goes straight to the broker.
+static int s_send_partial_inline(zmsg_t **body_p, void *arg)
+{
+    s_send_reply((s_io_t *) arg, false, body_p);
+    return 0;
+}
+
+//  Runs a job on this thread (config->run_inline) and sends its FINAL; drains after it if
+//  the worker is done (max jobs). Takes *address_p and *job_p.
+static void s_run_inline(s_io_t *self, zframe_t **address_p, zmsg_t **job_p)
+{
+    self->client = *address_p;
+    *address_p = NULL;
+    bool stop = false;
+    zmsg_t *final = self->config->run_inline(job_p, s_send_partial_inline, self,
+                                             self->config->inline_arg, &stop);
+    s_send_reply(self, true, &final);
+    zframe_destroy(&self->client);
+    self->orphaned = false;
+    if (stop)
+        self->draining = true;
+    if (self->draining && !self->drained)
+        s_finish_drain(self);
+}
+
+//  The handler is free: hands it the next job received ahead, if any.
+static void s_next_job(s_io_t *self)
+{
+    zmsg_t *job = (zmsg_t *) zlist_pop(self->pending);
+    if (!job)
+        return;
+    self->client = zmsg_pop(job);
+    zmsg_pushstr(job, "JOB");
+    zmsg_send(&job, self->pipe);
 }
 
 static void s_handle_broker(s_io_t *self)
@@ -117,20 +175,29 @@ static void s_handle_broker(s_io_t *self)
         zstr_send(self->pipe, "REGISTERED");
     }
     switch (mdp.command) {
-    case SL_MDP_REQUEST:
-        if (self->client || self->drained) {
-            //  One job at a time; after DISCONNECT the broker re-queues or fails it
+    case SL_MDP_REQUEST: {
+        size_t in_hand = (self->client ? 1 : 0) + zlist_size(self->pending);
+        if (in_hand >= (size_t) self->config->capacity || self->drained) {
+            //  At most capacity jobs; after DISCONNECT the broker re-queues or fails them
             sl_log_limited(&s_bad_message_limit, SL_LOG_WARN, NULL, "request_refused", "reason=%s",
-                           self->client ? "busy" : "draining");
+                           self->drained ? "draining" : "busy");
             break;
         }
-        self->client = mdp.address;
-        mdp.address = NULL;
         zmsg_t *job = mdp.body ? mdp.body : zmsg_new();
         mdp.body = NULL;
-        zmsg_pushstr(job, "JOB");
-        zmsg_send(&job, self->pipe);
+        if (self->config->run_inline)
+            s_run_inline(self, &mdp.address, &job);
+        else if (!self->client) {
+            self->client = mdp.address;
+            mdp.address = NULL;
+            zmsg_pushstr(job, "JOB");
+            zmsg_send(&job, self->pipe);
+        } else {
+            zmsg_prepend(job, &mdp.address);
+            zlist_append(self->pending, job);
+        }
         break;
+    }
     case SL_MDP_HEARTBEAT:
         break;
     case SL_MDP_DISCONNECT:
@@ -158,17 +225,12 @@ static void s_handle_pipe(s_io_t *self)
         self->terminated = true;
     else if (streq(command, "PARTIAL") || streq(command, "FINAL")) {
         bool final = streq(command, "FINAL");
-        if (self->client && !self->orphaned && self->dealer && !self->drained) {
-            zmsg_t *out = sl_mdp_encode_worker_job(
-                SL_MDP_V02, final ? SL_MDP_FINAL : SL_MDP_PARTIAL, self->client, &msg);
-            zmsg_send(&out, self->dealer);
-            zmsg_destroy(&out);
-        } else if (final)
-            sl_log(SL_LOG_WARN, NULL, "reply_dropped", "reason=broker_lost");
+        s_send_reply(self, final, &msg);
         if (final) {
             zframe_destroy(&self->client);
             self->orphaned = false;
-            if (self->draining && !self->drained)
+            s_next_job(self);
+            if (self->draining && !self->drained && !self->client)
                 s_finish_drain(self);
         }
     } else if (streq(command, "DRAIN")) {
@@ -217,7 +279,9 @@ static long s_poll_timeout(s_io_t *self)
 void worker_io_actor(zsock_t *pipe, void *args)
 {
     s_io_t self = {.pipe = pipe, .config = args};
-    assert(self.config);
+    assert(self.config && self.config->capacity >= 1);
+    self.pending = zlist_new();
+    assert(self.pending);
     worker_backoff_init(&self.backoff, self.config->reconnect_min_ms, self.config->reconnect_max_ms,
                         2.0);
     zsock_signal(pipe, 0);
@@ -244,4 +308,8 @@ void worker_io_actor(zsock_t *pipe, void *args)
     }
     zsock_destroy(&self.dealer);
     zframe_destroy(&self.client);
+    zmsg_t *job;
+    while ((job = (zmsg_t *) zlist_pop(self.pending)))
+        zmsg_destroy(&job);
+    zlist_destroy(&self.pending);
 }

@@ -1,7 +1,10 @@
 /*  worker_io: the worker's I/O actor. It owns the DEALER to the broker and speaks the MDP/0.2
     worker sub-protocol: READY, heartbeats both ways (also while the handler runs), broker
-    loss by liveness or DISCONNECT, reconnects on a new socket with backoff. It does not run
-    handlers: jobs go to the handler thread over the actor pipe.
+    loss by liveness or DISCONNECT, reconnects on a new socket with backoff. With a capacity
+    K > 1 it declares K in READY (docs/protocol.md 3.7) and queues the jobs the broker sends
+    ahead, so the next one is at hand when the handler finishes. Handlers run on the handler
+    thread, the jobs going over the actor pipe one at a time; only a handler that never
+    blocks (run_inline) runs here, on the I/O thread, without the two pipe hops.
 
     Pipe messages, first frame a command string:
       actor -> caller: "JOB" + body frames | "REGISTERED" (the broker answered after READY)
@@ -11,6 +14,15 @@
 #define WORKER_IO_H
 
 #include <czmq.h>
+#include <stdbool.h>
+#include "sl_curve.h"
+#include "worker_job.h"
+
+/* Runs one job on the I/O thread: takes *body_p (the REQUEST body), may send PARTIALs
+   through partial(partial_arg), returns the FINAL body (never NULL). Sets *stop when the
+   worker should drain after this job (max jobs reached). */
+typedef zmsg_t *(worker_io_inline_fn)(zmsg_t **body_p, worker_job_send_fn *partial,
+                                      void *partial_arg, void *arg, bool *stop);
 
 typedef struct {
     char *endpoint;       /* broker endpoint, owned */
@@ -20,6 +32,10 @@ typedef struct {
     int liveness;         /* missed heartbeats before the broker is presumed dead */
     int reconnect_min_ms; /* first reconnect delay */
     int reconnect_max_ms; /* reconnect delay cap */
+    sl_curve_client_t curve; /* CURVE keys, owned; both NULL: plaintext */
+    int capacity;         /* jobs the broker may hand us at once, 1..SL_MAX_WORKER_CAPACITY */
+    worker_io_inline_fn *run_inline; /* non-NULL: jobs run on the I/O thread through it */
+    void *inline_arg;     /* its argument */
 } worker_io_config_t;
 
 /* The actor body for zactor_new; args is a worker_io_config_t the caller keeps alive until

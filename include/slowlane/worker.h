@@ -52,8 +52,37 @@ void sl_worker_set_reconnect(sl_worker_t *self, int min_ms, int max_ms);
    re-dispatched or failed at once instead of at heartbeat expiry. Default: random. */
 void sl_worker_set_identity(sl_worker_t *self, const char *identity);
 
+/* Encrypts and authenticates the connection to a CURVE broker (slowlane-broker
+   --curve-secret): this worker's key pair from secret_file (the NAME_secret file of
+   `slowlane keygen`), the broker's public key from server_public_file. The broker admits
+   the worker only if its public key is in the broker's --curve-clients directory. Returns
+   0, or -1 if a file is missing or not a key file (logged; the worker is unchanged).
+   Default: plaintext. */
+int sl_worker_set_curve(sl_worker_t *self, const char *secret_file, const char *server_public_file);
+
+/* Lets the broker hand this worker up to capacity jobs at once (1..1024, default 1). The
+   extra jobs wait inside the worker, so the next one is already here when the handler
+   finishes instead of a broker round trip later; the handler still runs them one at a
+   time. Worth it for short jobs; keep 1 for long or CPU-bound ones, which would make the
+   jobs queued behind them wait. Needs a slowlane broker (docs/protocol.md section 3.7).
+   Returns 0, or -1 for a value out of range. Set before sl_worker_run. */
+int sl_worker_set_capacity(sl_worker_t *self, int capacity);
+
 /* Stop after this many jobs (0: never); sl_worker_run then returns 0. For recycling. */
 void sl_worker_set_max_jobs(sl_worker_t *self, uint64_t max_jobs);
+
+/* Handles one broadcast: a message an operator sent to every live worker of the service
+   (`slowlane broadcast SERVICE MESSAGE`, POST /api/v1/services/NAME/broadcast), e.g. new
+   configuration. id is unique per broadcast (borrowed, printable, at most 64 bytes); data
+   is the message (borrowed, size bytes, not NUL-terminated). Runs on the handler thread
+   between jobs, never during one, and at most once per broadcast id. */
+typedef void(sl_worker_broadcast_fn)(const char *id, const void *data, size_t size, void *arg);
+
+/* Sets the broadcast callback (NULL: broadcasts are acknowledged and dropped). Broadcasts
+   reach a worker through the slowlane-worker supervisor that forked it (docs/admin-api.md);
+   a program that calls sl_worker_run itself, without a supervisor, receives none. */
+void sl_worker_set_broadcast_handler(sl_worker_t *self, sl_worker_broadcast_fn *handler,
+                                     void *arg);
 
 /* Serves jobs until sl_worker_stop(), SIGTERM/SIGINT (czmq's zsys_interrupted) or max jobs.
    A job in hand is finished and its reply sent before the worker says DISCONNECT. Returns

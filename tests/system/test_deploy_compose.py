@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import sys
 import unittest
 
@@ -25,6 +26,7 @@ import yaml  # noqa: E402  (Debian's python3-yaml)
 COMPOSE_DIR = os.path.join(harness.SOURCE, "deploy", "compose")
 COMPOSE_FILE = os.path.join(COMPOSE_DIR, "docker-compose.yml")
 REMOTE_FILE = os.path.join(COMPOSE_DIR, "remote-workers.yml")
+CURVE_FILE = os.path.join(COMPOSE_DIR, "curve.yml")
 DOCKERFILE = os.path.join(harness.SOURCE, "deploy", "docker", "Dockerfile")
 SLOWLANE_SERVICES = ("broker", "gateway", "worker-fast", "worker-slow")
 
@@ -195,6 +197,14 @@ class ComposeConfigTest(unittest.TestCase):
         for service in services.values():
             self.assertEqual(service["environment"]["SLOWLANE_BROKER"], "tcp://broker.example:5555")
 
+    def test_curve_override_is_valid_and_covers_every_service(self):
+        out = self.config(COMPOSE_FILE, "-f", CURVE_FILE)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        services = yaml.safe_load(out.stdout)["services"]
+        for name in SLOWLANE_SERVICES:
+            self.assertIn("SLOWLANE_CURVE_SECRET", services[name]["environment"], name)
+        self.assertIn("SLOWLANE_CURVE_CLIENTS", services["broker"]["environment"])
+
     def test_remote_workers_file_says_the_broker_host_is_missing(self):
         out = self.config(REMOTE_FILE)
         self.assertNotEqual(out.returncode, 0)
@@ -254,6 +264,19 @@ class ComposeShapeTest(unittest.TestCase):
                 self.assertTrue(flags, f"{service['command'][0]} --help lists no variables")
                 unknown = set(service["environment"]) - flags
                 self.assertFalse(unknown, f"{os.path.basename(path)} {name}: not flags: {unknown}")
+
+
+    def test_curve_override_variables_are_flags_and_files_are_mounted(self):
+        curve = load_compose(CURVE_FILE)["services"]
+        self.assertEqual(set(curve), set(SLOWLANE_SERVICES))
+        for name, service in curve.items():
+            flags = flags_of(harness.binary(self.services[name]["command"][0]))
+            unknown = set(service["environment"]) - flags
+            self.assertFalse(unknown, f"curve.yml {name}: not flags: {unknown}")
+            # Every key file a variable names is mounted, read-only, and nothing else is.
+            mounted = {interpolate(v, {}).split(":")[1] for v in service["volumes"]
+                       if v.endswith(":ro")}
+            self.assertEqual(mounted, set(service["environment"].values()), name)
 
 
 # ---- the Dockerfile -----------------------------------------------------------------------------
@@ -325,6 +348,7 @@ class ComposeInNamespacesTest(unittest.TestCase):
 
     def health(self, name):
         """Runs the service's compose health check in its namespace; True if it passes."""
+        # (ComposeCurveInNamespacesTest reuses this and the test below with curve.yml added.)
         test = self.compose["services"][name]["healthcheck"]["test"]
         args = ["sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
         return self.lan.sh(name, *args).returncode == 0
@@ -345,6 +369,42 @@ class ComposeInNamespacesTest(unittest.TestCase):
             for name, proc in self.procs.items():
                 sys.stderr.write(f"---- {name}\n{proc.output()[-3000:]}\n")
             raise
+
+
+class ComposeCurveInNamespacesTest(ComposeInNamespacesTest):
+    """The same with curve.yml added: keys made by `slowlane keygen` in the layout curve.yml
+    expects, each mounted path mapped back to its file on this machine."""
+
+    def setUp(self):
+        need_root()
+        keys = tempfile.mkdtemp(prefix="slowlane-compose-curve-")
+        self.addCleanup(shutil.rmtree, keys, True)
+        os.makedirs(os.path.join(keys, "clients"))
+        for name in ("broker", "gateway", "worker"):
+            out = run(harness.binary("slowlane"), "keygen", "--out", keys, "--name", name)
+            self.assertEqual(out.returncode, 0, out.stderr)
+        for name in ("gateway", "worker"):
+            shutil.copy(os.path.join(keys, name), os.path.join(keys, "clients"))
+        variables = {"DEPLOY_CURVE_DIR": keys}
+        self.compose = load_compose(COMPOSE_FILE, variables)
+        curve = load_compose(CURVE_FILE, variables)["services"]
+        self.lan = Lan([*SLOWLANE_SERVICES, "client"])
+        self.addCleanup(self.lan.destroy)
+        self.procs = {}
+        for name in SLOWLANE_SERVICES:
+            service = self.compose["services"][name]
+            mounts = dict(interpolate(v, variables).split(":")[:2] for v in curve[name]["volumes"])
+            env = dict(service["environment"])
+            env.update({k: next(host for host, inside in mounts.items() if inside == v)
+                        for k, v in curve[name]["environment"].items()})
+            command = [harness.binary(service["command"][0]), *service["command"][1:]]
+            proc = harness.Process(self.lan.exec_args(name, *command), env=env, name=name)
+            self.procs[name] = proc
+            self.addCleanup(proc.stop)
+
+    def test_names_ports_and_environment_work_across_namespaces(self):
+        super().test_names_ports_and_environment_work_across_namespaces()
+        self.assertIn("event=curve_on", self.procs["broker"].output())
 
 
 if __name__ == "__main__":

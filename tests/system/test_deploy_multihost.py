@@ -4,7 +4,7 @@ namespace on one bridge (test_deploy_compose.Lan). Needs root.
 Cut C's link: its workers expire at the broker within heartbeat x liveness (plus one timer tick),
 and traffic goes on through B with no failed request (GET is retryable: a job lost with C is
 re-queued). Restore the link: C's workers reconnect and register again.
-CURVE between hosts (a worker with an unlisted key never gets a request) is a later phase."""
+CURVE between hosts (a worker with an unlisted key never gets a request) is test_curve_multihost.py."""
 import os
 import re
 import sys

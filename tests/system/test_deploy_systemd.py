@@ -133,6 +133,10 @@ class UnitFileTest(unittest.TestCase):
                          else [env_file_for(unit)]):
                 unknown = set(read_env_file(path)) - flags
                 self.assertFalse(unknown, f"{os.path.basename(path)}: not flags of {binary}")
+                # Settings shown commented out (CURVE, off by default) must be real flags too.
+                with open(path) as f:
+                    shown = set(re.findall(r"(?m)^#(SLOWLANE_[A-Z0-9_]+)=", f.read()))
+                self.assertFalse(shown - flags, f"{os.path.basename(path)}: not flags of {binary}")
 
 
 class UnitsOnOneHostTest(unittest.TestCase):

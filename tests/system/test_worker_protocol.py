@@ -55,6 +55,8 @@ class FakeBroker:
             if socket.poll(10, zmq.POLLIN):
                 frames = socket.recv_multipart()
                 identity, rest = frames[0], frames[1:]
+                if rest[:1] == [b"SLAGENT1"]:
+                    continue  # the supervisor's own agent (docs/protocol.md section 7), not MDP
                 if rest[:2] == [b"MDPW02", HEARTBEAT]:
                     self.heartbeats.append(time.monotonic())
                     continue

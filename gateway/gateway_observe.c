@@ -1,0 +1,155 @@
+/*  gateway_observe: /metrics, /dashboard and /dashboard/data.json. Everything here runs on
+    the scraping thread and only reads the counters; the broker's part costs one mmi.stats
+    round trip, shared by scrapes that come within S_STATS_MAX_AGE_MS of each other. */
+#include "gateway_observe.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include "gateway_dashboard.h"
+
+#define S_STATS_MAX_AGE_MS 250 /* a broker answer this recent is reused */
+#define S_STATS_WAIT_MS    500 /* how long a scrape waits for the broker */
+#define S_METRICS_TYPE     "text/plain; version=0.0.4; charset=utf-8"
+#define S_DASHBOARD_HEADERS                                                                   \
+    "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n"                          \
+    "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n"
+
+struct _gateway_observe_t {
+    gateway_observe_config_t config; /* borrowed pointers */
+    size_t token_size;               /* strlen(admin_token), 0 for none */
+};
+
+gateway_observe_t *gateway_observe_new(const gateway_observe_config_t *config)
+{
+    assert(config && config->metrics && config->bridge);
+    gateway_observe_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = *config;
+    self->token_size = config->admin_token ? strlen(config->admin_token) : 0;
+    return self;
+}
+
+void gateway_observe_destroy(gateway_observe_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+bool gateway_observe_owns(const char *path)
+{
+    return path && (strcmp(path, "/metrics") == 0 || strcmp(path, "/dashboard") == 0 ||
+                    strncmp(path, "/dashboard/", 11) == 0);
+}
+
+/* "Authorization: Bearer <token>", compared in time independent of where it differs. */
+static bool s_authorized(gateway_observe_t *self, struct mg_connection *conn)
+{
+    if (self->token_size == 0)
+        return true;
+    const char *header = mg_get_header(conn, "Authorization");
+    if (!header || strncasecmp(header, "Bearer ", 7) != 0)
+        return false;
+    const char *given = header + 7;
+    size_t given_size = strlen(given);
+    unsigned char difference = given_size != self->token_size;
+    for (size_t i = 0; i < self->token_size; i++)
+        difference |= (unsigned char) (self->config.admin_token[i] ^
+                                       (i < given_size ? given[i] : 0));
+    return difference == 0;
+}
+
+static json_t *s_broker_stats(gateway_observe_t *self)
+{
+    if (!self->config.stats || !gateway_bridge_connected(self->config.bridge))
+        return NULL;
+    return gateway_stats_get(self->config.stats, S_STATS_MAX_AGE_MS, S_STATS_WAIT_MS);
+}
+
+static void s_metrics(gateway_observe_t *self, gateway_response_t *response)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (!out) {
+        gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
+        return;
+    }
+    gateway_metrics_write(self->config.metrics, out);
+    fputs("# HELP slowlane_gateway_broker_connected 1 while the gateway has a connection to "
+          "the broker.\n# TYPE slowlane_gateway_broker_connected gauge\n",
+          out);
+    fprintf(out, "slowlane_gateway_broker_connected %d\n",
+            gateway_bridge_connected(self->config.bridge) ? 1 : 0);
+    json_t *stats = s_broker_stats(self);
+    gateway_stats_write(stats, out);
+    json_decref(stats);
+    if (fclose(out) != 0) {
+        free(text);
+        gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
+        return;
+    }
+    gateway_response_send(response, 200, S_METRICS_TYPE, NULL, 0, text, size);
+    free(text);
+}
+
+static void s_data(gateway_observe_t *self, gateway_response_t *response)
+{
+    if (!s_authorized(self, response->conn)) {
+        gateway_response_error(response, 401, "unauthorized",
+                               "WWW-Authenticate: Bearer realm=\"slowlane\"\r\n");
+        return;
+    }
+    const char *state = NULL;
+    gateway_bridge_ready(self->config.bridge, NULL, 0, &state);
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    json_t *stats = s_broker_stats(self);
+    json_t *root = json_pack("{s:I, s:s, s:o, s:o}", "time_ms",
+                             (json_int_t) now.tv_sec * 1000 + now.tv_usec / 1000, "broker_state",
+                             state ? state : "unknown", "routes",
+                             gateway_metrics_json(self->config.metrics), "broker",
+                             stats ? stats : json_null());
+    char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(root);
+    if (!text) {
+        gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
+        return;
+    }
+    gateway_response_send(response, 200, "application/json",
+                          "Cache-Control: no-store\r\n", 25, text, strlen(text));
+    free(text);
+}
+
+void gateway_observe_handle(gateway_observe_t *self, gateway_response_t *response,
+                            const struct mg_request_info *info)
+{
+    const char *path = info->local_uri;
+    if (strcmp(info->request_method, "GET") != 0 && strcmp(info->request_method, "HEAD") != 0) {
+        gateway_response_error(response, 405, "method_not_allowed", "Allow: GET, HEAD\r\n");
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        s_metrics(self, response);
+        return;
+    }
+    if (strcmp(path, "/dashboard/data.json") == 0) {
+        s_data(self, response);
+        return;
+    }
+    const char *type = NULL;
+    const gateway_dashboard_file_t *file = gateway_dashboard_find(path, &type);
+    if (!file) {
+        gateway_response_error(response, 404, "no_route", NULL);
+        return;
+    }
+    gateway_response_send(response, 200, type, S_DASHBOARD_HEADERS,
+                          sizeof S_DASHBOARD_HEADERS - 1, file->data, file->size);
+}
