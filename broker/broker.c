@@ -261,7 +261,7 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
     case SL_MDP_FINAL: {
         /* A capacity-1 worker holds one job, so the reply goes to that job's client and the
            address frame it echoed is not trusted for routing; a larger one names the job by
-           the tag it was given (protocol.md 3.7). */
+           the tag it was given (protocol.md 3.6). */
         broker_request_t *job = broker_worker_job_for(worker, msg->address);
         if (!job) {
             s_worker_violation(self, worker, "reply_without_job");

@@ -39,7 +39,7 @@ static void s_deliver(broker_t *self, broker_request_t *request, broker_worker_t
     if (worker->capacity == 1)
         msg = sl_mdp_encode_worker_job(worker->version, SL_MDP_REQUEST, request->client, &body);
     else {
-        /* protocol.md 3.7: a worker holding several jobs tells them apart by the job tag in
+        /* protocol.md 3.6: a worker holding several jobs tells them apart by the job tag in
            the address frame, which it echoes in its PARTIAL/FINAL. */
         byte tag[BROKER_JOB_TAG_SIZE];
         uint32_t slot = (uint32_t) request->slot;

@@ -30,7 +30,7 @@ typedef struct _broker_request_t {
     void *queue_handle;              /* zlistx handle while in its service's queue, else NULL */
     broker_worker_t *worker;         /* borrowed: the worker holding it, else NULL */
     int slot;                        /* its slot in worker->jobs while held */
-    uint32_t tag;                    /* job tag sequence while held (protocol.md 3.7) */
+    uint32_t tag;                    /* job tag sequence while held (protocol.md 3.6) */
 } broker_request_t;
 
 /* Creates a request; takes ownership of *client_p and *body_p (both set to NULL). The

@@ -17,7 +17,7 @@ typedef enum {
 } broker_worker_state_t;
 
 /* Bytes of the job tag that replaces the client address for a worker of capacity > 1
-   (docs/protocol.md section 3.7): slot index and sequence, 4 bytes each. */
+   (docs/protocol.md section 3.6): slot index and sequence, 4 bytes each. */
 #define BROKER_JOB_TAG_SIZE 8
 
 struct _broker_worker_t {

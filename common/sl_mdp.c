@@ -208,7 +208,7 @@ static int s_decode(zmsg_t *msg, sl_mdp_direction_t direction, sl_mdp_msg_t *out
             return -1;
         }
         if (zmsg_size(msg) == 1 && out->version == SL_MDP_V02) {
-            /* protocol.md 3.7: an MDP/0.2 READY MAY end with one `capacity=K` frame. */
+            /* protocol.md 3.6: an MDP/0.2 READY MAY end with one `capacity=K` frame. */
             zframe_t *capacity = zmsg_pop(msg);
             int rc = s_capacity_parse(capacity, &out->capacity);
             zframe_destroy(&capacity);

@@ -37,7 +37,7 @@ typedef struct {
     zframe_t *service;        /* owned; client REQUEST/PARTIAL/FINAL and worker READY, else NULL */
     zframe_t *address;        /* owned; worker REQUEST/PARTIAL/FINAL client address, else NULL */
     zmsg_t *body;             /* owned; body frames (may be empty), NULL for body-less commands */
-    int capacity;             /* worker READY: jobs it takes at once (protocol.md 3.7), else 1 */
+    int capacity;             /* worker READY: jobs it takes at once (protocol.md 3.6), else 1 */
 } sl_mdp_msg_t;
 
 /* Decodes *msg_p (ownership taken; *msg_p set to NULL in every case) into out.
@@ -63,7 +63,7 @@ zmsg_t *sl_mdp_encode_client_reply(sl_mdp_version_t version, sl_mdp_command_t co
 /* Worker -> broker READY. */
 zmsg_t *sl_mdp_encode_ready(sl_mdp_version_t version, const char *service);
 /* Worker -> broker MDP/0.2 READY declaring capacity (1..SL_MAX_WORKER_CAPACITY) jobs at
-   once: the capacity frame of protocol.md section 3.7, left out when capacity is 1. */
+   once: the capacity frame of protocol.md section 3.6, left out when capacity is 1. */
 zmsg_t *sl_mdp_encode_ready_capacity(const char *service, int capacity);
 /* Broker -> worker REQUEST, worker -> broker PARTIAL/FINAL: address is copied. */
 zmsg_t *sl_mdp_encode_worker_job(sl_mdp_version_t version, sl_mdp_command_t command,

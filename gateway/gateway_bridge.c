@@ -588,8 +588,14 @@ gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_
     self->curve = curve;
     self->endpoint = strdup(endpoint);
     atomic_init(&self->connected, false);
-    pthread_mutex_init(&self->table_lock, NULL);
-    pthread_mutex_init(&self->socket_lock, NULL);
+    /* Held for microseconds by up to every HTTP thread: spin a little before sleeping, as
+       a futex sleep and wake-up costs more than the wait. */
+    pthread_mutexattr_t adaptive;
+    pthread_mutexattr_init(&adaptive);
+    pthread_mutexattr_settype(&adaptive, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&self->table_lock, &adaptive);
+    pthread_mutex_init(&self->socket_lock, &adaptive);
+    pthread_mutexattr_destroy(&adaptive);
     pthread_mutex_init(&self->ready_lock, NULL);
     self->slots = zhashx_new();
     self->tombstones = zhashx_new(); /* keys copied, values are expiry times, not pointers */

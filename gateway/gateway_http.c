@@ -297,6 +297,15 @@ static void s_admission_release(void *arg)
     atomic_fetch_sub(&admission->server->in_flight, 1);
 }
 
+/* True if a raw request target carries "%00" (an encoded NUL). */
+static bool s_has_encoded_nul(const char *target)
+{
+    for (const char *p = target ? strchr(target, '%') : NULL; p; p = strchr(p + 1, '%'))
+        if (p[1] == '0' && p[2] == '0')
+            return true;
+    return false;
+}
+
 /* Route, limits and admission; returns the route used (NULL for own endpoints/errors). */
 static const gateway_route_t *s_handle(gateway_http_t *self, s_thread_t *thread,
                                        gateway_response_t *response,
@@ -321,6 +330,13 @@ static const gateway_route_t *s_handle(gateway_http_t *self, s_thread_t *thread,
         s_skip_body(response, info);
         gateway_response_close_connection(response);
         gateway_response_error(response, 431, "header_too_large", NULL);
+        return NULL;
+    }
+    /* civetweb hands us the path percent-decoded, so "%00" would arrive as a NUL that cuts
+       the path short: "/dashboard/%00x" must not match "/dashboard/". Refuse it whole. */
+    if (s_has_encoded_nul(info->request_uri)) {
+        s_skip_body(response, info);
+        gateway_response_error(response, 400, "bad_path", NULL);
         return NULL;
     }
     const char *path = info->local_uri;

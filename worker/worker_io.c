@@ -28,6 +28,9 @@ typedef struct {
     bool terminated;            /* $TERM received */
 } s_io_t;
 
+//  Broker messages handled per wake-up before the pipe and the timers get a turn.
+#define WORKER_IO_RECV_BATCH 64
+
 static sl_log_limit_t s_bad_message_limit;
 
 //  Opens a new DEALER, connects it and says READY. -1 if the endpoint is invalid.
@@ -44,6 +47,8 @@ static int s_connect(s_io_t *self)
     //  0: a broker that does not read must not stop our heartbeats or the handler.
     zmq_setsockopt(handle, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(handle, ZMQ_SNDTIMEO, &zero, sizeof zero);
+    //  Receive timeout 0 too: the loop takes every waiting message per wake-up
+    zmq_setsockopt(handle, ZMQ_RCVTIMEO, &zero, sizeof zero);
     zmq_setsockopt(handle, ZMQ_MAXMSGSIZE, &max_message, sizeof max_message);
     if (config->identity)
         zmq_setsockopt(handle, ZMQ_ROUTING_ID, config->identity, strlen(config->identity));
@@ -154,18 +159,20 @@ static void s_next_job(s_io_t *self)
     zmsg_send(&job, self->pipe);
 }
 
-static void s_handle_broker(s_io_t *self)
+//  Handles one message from the broker. Returns -1 if none was waiting (the DEALER has a
+//  zero receive timeout), 0 otherwise.
+static int s_handle_broker(s_io_t *self)
 {
     zmsg_t *msg = zmsg_recv(self->dealer);
     if (!msg)
-        return;
+        return -1;
     sl_mdp_msg_t mdp = {0};
     const char *reason = NULL;
     if (sl_mdp_decode(&msg, SL_MDP_FROM_BROKER, &mdp, &reason) == -1 || !mdp.from_worker_side) {
         sl_log_limited(&s_bad_message_limit, SL_LOG_WARN, NULL, "malformed_message",
                        "from=broker reason=%s", reason ? reason : "client_protocol");
         sl_mdp_msg_reset(&mdp);
-        return;
+        return 0;
     }
     //  Any command from the broker proves it alive (RFC 18: acts as a heartbeat)
     self->liveness = self->config->liveness;
@@ -209,6 +216,7 @@ static void s_handle_broker(s_io_t *self)
         break;
     }
     sl_mdp_msg_reset(&mdp);
+    return 0;
 }
 
 static void s_handle_pipe(s_io_t *self)
@@ -302,8 +310,13 @@ void worker_io_actor(zsock_t *pipe, void *args)
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
             s_handle_pipe(&self);
         if (rc > 0 && self.dealer && items[1].socket == zsock_resolve(self.dealer) &&
-            (items[1].revents & ZMQ_POLLIN))
-            s_handle_broker(&self);
+            (items[1].revents & ZMQ_POLLIN)) {
+            //  A batch per wake-up: with capacity K several jobs are usually waiting
+            for (int count = 0; count < WORKER_IO_RECV_BATCH && self.dealer && !self.terminated;
+                 count++)
+                if (s_handle_broker(&self) == -1)
+                    break;
+        }
         s_run_timers(&self);
     }
     zsock_destroy(&self.dealer);

@@ -1,7 +1,7 @@
 /*  worker_io: the worker's I/O actor. It owns the DEALER to the broker and speaks the MDP/0.2
     worker sub-protocol: READY, heartbeats both ways (also while the handler runs), broker
     loss by liveness or DISCONNECT, reconnects on a new socket with backoff. With a capacity
-    K > 1 it declares K in READY (docs/protocol.md 3.7) and queues the jobs the broker sends
+    K > 1 it declares K in READY (docs/protocol.md 3.6) and queues the jobs the broker sends
     ahead, so the next one is at hand when the handler finishes. Handlers run on the handler
     thread, the jobs going over the actor pipe one at a time; only a handler that never
     blocks (run_inline) runs here, on the I/O thread, without the two pipe hops.

@@ -64,7 +64,7 @@ int sl_worker_set_curve(sl_worker_t *self, const char *secret_file, const char *
    extra jobs wait inside the worker, so the next one is already here when the handler
    finishes instead of a broker round trip later; the handler still runs them one at a
    time. Worth it for short jobs; keep 1 for long or CPU-bound ones, which would make the
-   jobs queued behind them wait. Needs a slowlane broker (docs/protocol.md section 3.7).
+   jobs queued behind them wait. Needs a slowlane broker (docs/protocol.md section 3.6).
    Returns 0, or -1 for a value out of range. Set before sl_worker_run. */
 int sl_worker_set_capacity(sl_worker_t *self, int capacity);
 

@@ -474,6 +474,42 @@ static void test_extra_frames_on_fixed_size_commands_are_rejected(void **state)
     s_assert_rejected(MSG(EMPTY, F("MDPW01"), F("\x05"), EMPTY), SL_MDP_FROM_BROKER);
 }
 
+static void test_ready_capacity_frame(void **state)
+{
+    /* docs/protocol.md 3.6: "The declaration is one more frame at the end of an MDP/0.2
+       READY": capacity=K, K 1..1024 without a leading zero. "A READY without the frame
+       declares capacity 1." */
+    sl_mdp_msg_t out;
+    s_decode_ok(sl_mdp_encode_ready(SL_MDP_V02, "svc"), SL_MDP_TO_BROKER, &out);
+    assert_int_equal(out.capacity, 1);
+    sl_mdp_msg_reset(&out);
+    s_decode_ok(sl_mdp_encode_ready_capacity("svc", 1), SL_MDP_TO_BROKER, &out);
+    assert_int_equal(out.capacity, 1);
+    sl_mdp_msg_reset(&out);
+    zmsg_t *ready = sl_mdp_encode_ready_capacity("svc", 16);
+    assert_int_equal(zmsg_size(ready), 4);
+    ASSERT_FRAME(ready, 3, "capacity=16");
+    s_decode_ok(ready, SL_MDP_TO_BROKER, &out);
+    assert_int_equal(out.capacity, 16);
+    assert_true(zframe_streq(out.service, "svc"));
+    sl_mdp_msg_reset(&out);
+    s_decode_ok(MSG(F("MDPW02"), F("\x01"), F("svc"), F("capacity=1024")), SL_MDP_TO_BROKER, &out);
+    assert_int_equal(out.capacity, 1024);
+    sl_mdp_msg_reset(&out);
+    /* "Any other extra frame, a value out of range, or the frame under MDP/0.1 makes the
+       READY malformed." */
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("capacity=0")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("capacity=1025")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("capacity=016")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("capacity=")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("capacity=4x")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("Capacity=4")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("capacity=4"), F("capacity=4")),
+                      SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(EMPTY, F("MDPW01"), F("\x01"), F("svc"), F("capacity=4")),
+                      SL_MDP_TO_BROKER);
+}
+
 static void test_reset_is_safe_twice_and_on_zeroed_struct(void **state)
 {
     sl_mdp_msg_t out;
@@ -525,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_bad_client_addresses_are_rejected),
         cmocka_unit_test(test_missing_empty_delimiter_is_rejected),
         cmocka_unit_test(test_extra_frames_on_fixed_size_commands_are_rejected),
+        cmocka_unit_test(test_ready_capacity_frame),
         cmocka_unit_test(test_reset_is_safe_twice_and_on_zeroed_struct),
         cmocka_unit_test(test_command_names_are_short_upper_case_words),
     };
