@@ -167,9 +167,16 @@ static void s_worker_forget(broker_t *self, broker_worker_t **worker_p, const ch
     broker_stats_service_t *stats = broker_service_stats(service);
     if (stats)
         stats->exits[broker_stats_exit_reason(reason)]++;
+    /* A worker finishes the job in hand before it says DISCONNECT (docs/protocol.md 3.5), so
+       a job it still holds at DISCONNECT crossed it on the wire and never started: that
+       delivery does not count against max-deliveries. A drain must not use up retries. */
+    bool never_started = strcmp(reason, "disconnected") == 0;
     broker_request_t *job;
-    while ((job = broker_worker_take_newest(worker)))
+    while ((job = broker_worker_take_newest(worker))) {
+        if (never_started && job->deliveries > 0)
+            job->deliveries--;
         broker_dispatch_job_lost(self, job);
+    }
     broker_worker_destroy(worker_p);
     if (busy)
         broker_dispatch_service(self, service);

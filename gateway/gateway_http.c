@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -43,8 +44,6 @@ typedef struct {
     char *scratch;                /* S_SCRATCH_SIZE bytes for response writing */
     char *body;                   /* request body buffer */
     size_t body_cap;              /* bytes allocated in body */
-    char *path;                   /* percent-encoded path for the envelope */
-    size_t path_cap;              /* bytes allocated in path */
     sl_headers_builder_t headers; /* request header block for the envelope */
 } s_thread_t;
 
@@ -65,35 +64,27 @@ static bool s_dropped(const char *name, const char **list, size_t count)
     return false;
 }
 
-/* civetweb hands us the decoded, dot-segment-free path; the envelope carries a path with
-   percent-encoding, so everything outside RFC 3986 pchar and '/' is encoded again (this
-   also keeps a decoded CR or LF out of the envelope). */
-static const char *s_encode_path(s_thread_t *thread, const char *path)
+/* civetweb runs with decode_url=no, so path is the target exactly as the client sent it and
+   goes to the worker unchanged (percent-encoding kept, as docs/protocol.md says). Only RFC 3986
+   path characters and well-formed %XX escapes pass; %00 never does. */
+static bool s_path_valid(const char *path)
 {
-    size_t size = strlen(path);
-    if (thread->path_cap < size * 3 + 1) {
-        char *grown = realloc(thread->path, size * 3 + 1);
-        if (!grown)
-            return NULL;
-        thread->path = grown;
-        thread->path_cap = size * 3 + 1;
-    }
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = thread->path;
+    if (!path || path[0] != '/')
+        return false;
     for (const unsigned char *in = (const unsigned char *) path; *in; in++) {
         unsigned char c = *in;
+        if (c == '%') {
+            if (!isxdigit(in[1]) || !isxdigit(in[2]) || (in[1] == '0' && in[2] == '0'))
+                return false;
+            in += 2;
+            continue;
+        }
         bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                      (c && strchr("-._~!$&'()*+,;=:@/", c));
-        if (plain)
-            *out++ = (char) c;
-        else {
-            *out++ = '%';
-            *out++ = hex[c >> 4];
-            *out++ = hex[c & 15];
-        }
+        if (!plain)
+            return false;
     }
-    *out = '\0';
-    return thread->path;
+    return true;
 }
 
 /* An error answered without reading a request body: a big or unknown-length body would
@@ -264,9 +255,9 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
                                NULL);
         return;
     }
-    const char *path = s_encode_path(thread, info->local_uri);
-    if (!path) {
-        gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
+    const char *path = info->local_uri;
+    if (!s_path_valid(path)) {
+        gateway_response_error(response, 400, "bad_path", NULL);
         return;
     }
     bool retryable = gateway_route_retryable(route, info->request_method);
@@ -519,7 +510,6 @@ static void s_exit_thread(const struct mg_context *context, int thread_type, voi
     gateway_slot_destroy(&thread->slot);
     free(thread->scratch);
     free(thread->body);
-    free(thread->path);
     sl_headers_builder_reset(&thread->headers);
     free(thread);
 }
@@ -580,6 +570,8 @@ gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
         read_text,
         "tcp_nodelay",
         "1",
+        "decode_url", // the raw path is matched and forwarded: see s_path_valid
+        "no",
         "max_request_size",
         max_head_text,
         NULL,

@@ -146,7 +146,7 @@ class MaxDeliveriesTest(BrokerTest):
     broker_args = ("--max-deliveries", "2")
 
     def _die(self, worker):
-        worker.send("DISCONNECT")  # RFC 18 lets a worker leave at any time
+        """Dies with the job: silent from now on, expired after heartbeat x liveness."""
         worker.silence()
 
     def test_job_is_delivered_at_most_max_deliveries_times(self):
@@ -167,6 +167,28 @@ class MaxDeliveriesTest(BrokerTest):
         reply = client.recv(timeout=5)
         self.assertEqual(error_code(reply), "worker_died", reply)
         self.assertIsNone(third.next_request(timeout=0.2), "a third delivery happened")
+
+    def test_a_job_held_at_disconnect_does_not_use_up_a_delivery(self):
+        """docs/protocol.md 3.5: a worker finishes what it started before DISCONNECT, so a job
+        it still holds then never started. Two such drains in a row with max-deliveries 2
+        must still reach a third worker instead of answering worker_died."""
+        client = self.client()
+        workers = [self.worker("d")]
+        wait_registered(self.endpoint, "d")
+        client.send("d", *envelope_request("dd", retry=True, timeout_ms=10000))
+        for round_ in range(2):
+            self.assertIsNotNone(workers[-1].next_request(), f"delivery {round_ + 1}")
+            workers.append(self.worker("d"))
+            wait_for(lambda: workers[-1].heartbeats_seen > 0, what="next worker registered")
+            workers[-2].send("DISCONNECT")
+            workers[-2].silence()
+        got = workers[-1].next_request()
+        self.assertIsNotNone(got, "a third delivery was expected: drains must not count")
+        self.assertEqual(got[1][1], b"dd")
+        workers[-1].final(got[0], b"SLREP/1", b"200", b"", b"done")
+        reply = client.recv(timeout=5)
+        self.assertIsNotNone(reply)
+        self.assertEqual(reply[-1], b"done")
 
 
 if __name__ == "__main__":
