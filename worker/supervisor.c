@@ -358,9 +358,7 @@ static void s_reap(supervisor_state_t *self)
             }
 }
 
-//  Resident set size of pid in MiB from /proc/PID/statm (second field, in pages); -1 if
-//  the process is gone.
-static int64_t s_rss_mb(pid_t pid)
+int64_t supervisor_rss_kb(pid_t pid)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/statm", (int) pid);
@@ -370,9 +368,7 @@ static int64_t s_rss_mb(pid_t pid)
     long long size = 0, resident = 0;
     int fields = fscanf(file, "%lld %lld", &size, &resident);
     fclose(file);
-    if (fields != 2)
-        return -1;
-    return resident * sysconf(_SC_PAGESIZE) / (1024 * 1024);
+    return fields == 2 ? resident * (sysconf(_SC_PAGESIZE) / 1024) : -1;
 }
 
 static void s_run_timers(supervisor_state_t *self)
@@ -397,9 +393,10 @@ static void s_run_timers(supervisor_state_t *self)
         }
         if (config->max_rss_mb && now >= slot->rss_check_ms) {
             slot->rss_check_ms = now + SL_RSS_CHECK_INTERVAL_MS;
-            int64_t rss = s_rss_mb(slot->pid);
+            int64_t rss_kb = supervisor_rss_kb(slot->pid);
+            int64_t rss = rss_kb < 0 ? -1 : rss_kb / 1024;
             if (rss > config->max_rss_mb && !slot->stop_reason) {
-                slot->rss_kb = rss * 1024;
+                slot->rss_kb = rss_kb;
                 sl_log(SL_LOG_INFO, NULL, "max_rss", "slot=%d pid=%d rss_mb=%lld limit_mb=%lld",
                        slot->index, (int) slot->pid, (long long) rss,
                        (long long) config->max_rss_mb);

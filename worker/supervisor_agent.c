@@ -120,20 +120,6 @@ int supervisor_agent_fd(supervisor_agent_t *self)
     return fd;
 }
 
-//  Resident set size of pid in KiB, -1 if it cannot be read.
-static int64_t s_rss_kb(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/statm", (int) pid);
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return -1;
-    long long size = 0, resident = 0;
-    int fields = fscanf(file, "%lld %lld", &size, &resident);
-    fclose(file);
-    return fields == 2 ? resident * (sysconf(_SC_PAGESIZE) / 1024) : -1;
-}
-
 static const char *s_slot_state(const supervisor_state_t *state, const supervisor_slot_t *slot)
 {
     if (slot->pid) {
@@ -155,7 +141,7 @@ static const char *s_slot_state(const supervisor_state_t *state, const superviso
 static json_t *s_slot_json(supervisor_state_t *state, supervisor_slot_t *slot, int64_t now)
 {
     if (slot->pid)
-        slot->rss_kb = s_rss_kb(slot->pid);
+        slot->rss_kb = supervisor_rss_kb(slot->pid);
     //  The shared counters see every job; the event pipe only when a policy needs it
     uint64_t jobs = slot->jobs;
     int64_t job_started = slot->job_started_ms;

@@ -72,6 +72,9 @@ typedef struct {
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t supervisor_now_ms(void);
 
+/* Resident set size of pid in KiB from /proc/PID/statm; -1 if the process is gone. */
+int64_t supervisor_rss_kb(pid_t pid);
+
 /* True if slot index should run a worker now (below the target, not paused). */
 bool supervisor_slot_wanted(const supervisor_state_t *self, int index);
 
