@@ -51,6 +51,8 @@
 #define SL_MAX_ROUTE_PREFIX           1024   /* bytes in a route prefix */
 #define SL_MAX_BODY_LIMIT             (SL_MAX_MESSAGE_BYTES - 65536) /* body + envelope fit a frame */
 #define SL_MAX_GATEWAY_THREADS        1024   /* cap on the derived civetweb thread count */
+#define SL_DEFAULT_MAX_CONNECTIONS    2048   /* HTTP connections served at once: a thread each */
+#define SL_MAX_CONNECTIONS            16384  /* largest --max-connections and --threads */
 #define SL_DEFAULT_PROBE_MS           500    /* gateway readiness: mmi.service per service */
 #define SL_DEFAULT_GATEWAY_DRAIN_MS   5000   /* SIGTERM: time in-flight requests may take */
 #define SL_GATEWAY_RECONNECT_MS       100    /* gateway -> broker reconnect interval */

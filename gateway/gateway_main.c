@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "gateway_admin.h"
 #include "gateway_bridge.h"
@@ -39,6 +40,26 @@ static void s_drain(gateway_http_t *http, gateway_bridge_t *bridge, int64_t drai
     if (left > 0)
         sl_log(SL_LOG_WARN, NULL, "drain_timeout", "in_flight=%lld", (long long) left);
     gateway_bridge_close(bridge); /* whatever still waits answers 503 now */
+}
+
+/* civetweb holds one descriptor per connection (and keeps a thread on it): a soft limit of
+   1024 would refuse connections long before the threads run out. Raises the soft limit to the
+   hard one and says so if even that is short of threads plus a margin for everything else. */
+static void s_raise_fd_limit(int64_t threads)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+            getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    if (limit.rlim_cur != RLIM_INFINITY && (int64_t) limit.rlim_cur < threads + 256)
+        sl_log(SL_LOG_WARN, NULL, "fd_limit_low",
+               "nofile=%llu threads=%lld detail=\"connections past the limit are refused: raise "
+               "LimitNOFILE / ulimit -Hn\"",
+               (unsigned long long) limit.rlim_cur, (long long) threads);
 }
 
 /* The admin token from --admin-token (or SLOWLANE_ADMIN_TOKEN) or --admin-token-file, into
@@ -78,7 +99,7 @@ int main(int argc, char **argv)
     char token[SL_ADMIN_TOKEN_MAX + 1] = "";
     sl_curve_client_t curve = {0};
     sl_strlist_t route_specs = {0};
-    int64_t threads = 0, keepalive_ms = SL_DEFAULT_KEEPALIVE_MS,
+    int64_t threads = 0, max_connections = SL_DEFAULT_MAX_CONNECTIONS, keepalive_ms = SL_DEFAULT_KEEPALIVE_MS,
             read_ms = SL_DEFAULT_REQUEST_READ_MS, probe_ms = SL_DEFAULT_PROBE_MS,
             drain_ms = SL_DEFAULT_GATEWAY_DRAIN_MS;
     bool access_log = true;
@@ -96,8 +117,12 @@ int main(int argc, char **argv)
          "[,retry=on|off|idempotent]"},
         {"routes", SL_FLAG_STRING, &routes_file, 0, 0,
          "JSON file of routes: {\"routes\": [{\"prefix\": ..., \"service\": ..., options}]}"},
-        {"threads", SL_FLAG_INT, &threads, 0, 4096,
-         "civetweb threads (default 0: sum of route budgets + 16, at most 1024)"},
+        {"max-connections", SL_FLAG_INT, &max_connections, 16, SL_MAX_CONNECTIONS,
+         "HTTP connections served at once, one civetweb thread each (default 2048); more "
+         "wait in the listen backlog"},
+        {"threads", SL_FLAG_INT, &threads, 0, SL_MAX_CONNECTIONS,
+         "civetweb threads (default 0: the larger of --max-connections and the sum of route "
+         "budgets + 16)"},
         {"keepalive-ms", SL_FLAG_INT, &keepalive_ms, 0, 3600000,
          "idle keep-alive connections close after this (default 5000)"},
         {"read-timeout-ms", SL_FLAG_INT, &read_ms, 100, 3600000,
@@ -198,10 +223,16 @@ int main(int argc, char **argv)
     if (!token[0])
         sl_log(SL_LOG_INFO, NULL, "admin_api_disabled",
                "detail=\"no --admin-token: /api/ answers 403\"");
+    /* civetweb serves a connection on one thread from accept to close, idle or not: the
+       threads are the connection limit, and the budgets' threads come on top of no idle ones. */
+    int64_t thread_count = threads > 0 ? threads : gateway_http_threads_for(routes);
+    if (threads == 0 && thread_count < max_connections)
+        thread_count = max_connections;
+    s_raise_fd_limit(thread_count);
     gateway_http_config_t config = {
         .admin = admin,
         .listen = listen_value,
-        .threads = threads,
+        .threads = thread_count,
         .keepalive_ms = keepalive_ms,
         .request_read_ms = read_ms,
         .access_log = access_log,
@@ -225,7 +256,6 @@ int main(int argc, char **argv)
                : route->retry == GATEWAY_RETRY_OFF ? "off"
                                                    : "idempotent");
     }
-    int64_t thread_count = threads > 0 ? threads : gateway_http_threads_for(routes);
     if (thread_count < budgets + SL_DEFAULT_THREAD_RESERVE)
         sl_log(SL_LOG_WARN, NULL, "threads_below_budgets",
                "threads=%lld budgets=%lld detail=\"a flood on one route can take threads others "

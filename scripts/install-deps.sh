@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config git ca-certificates
     libzmq3-dev libczmq-dev libcivetweb-dev libjansson-dev libcmocka-dev
-    python3 python3-zmq curl wrk procps iproute2
+    python3 python3-zmq curl wrk procps iproute2 nftables
     clang libclang-rt-14-dev
     docker-compose python3-yaml
     libcurl4-openssl-dev

@@ -121,7 +121,7 @@ CLONE_NEWNET = 0x40000000
 
 def enter_netns(name):
     """Moves the calling thread (only it) into network namespace name, so the sockets it opens
-    live there. Used by the netem scenario to reach a gateway inside a test namespace."""
+    live there. Used by the delay-and-loss scenario (test_faults_link) to reach a gateway inside a test namespace."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
     try:
@@ -293,9 +293,16 @@ def report(test, problems, figures, extra_lines=(), procs=()):
     test.assertEqual(problems[:40], [], f"{len(problems)} problems; {figures}")
 
 
+# The gateway warms one civetweb thread per connection it has served (stack pages, buffers),
+# up to its thread count: with the default 2,048 threads that warm-up alone would read as RSS
+# growth here. Capped at the budget-derived 272 threads, RSS flatness measures leaks.
+GATEWAY_LIMITS = ("--max-connections", "64")
+
+
 def start_gateway(endpoint, port=None, extra=()):
     return gs.start_gateway(endpoint, [f"/work=work,timeout-ms={ROUTE_TIMEOUT_MS},"
-                                       "methods=GET|POST"], extra=extra, port=port)
+                                       "methods=GET|POST"], extra=[*GATEWAY_LIMITS, *extra],
+                            port=port)
 
 
 def wait_workers(port, supervisor, count, timeout=15):
