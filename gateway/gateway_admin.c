@@ -64,7 +64,11 @@ static void s_send_json(gateway_response_t *response, int status, json_t *body, 
     const char *extra = status == 503 ? "Retry-After: 1\r\n" : NULL;
     gateway_response_send(response, status, "application/json", extra, extra ? strlen(extra) : 0,
                           text, size);
-    response->cause = cause;
+    // cause may live inside body, which the caller frees before the access log is written.
+    if (cause) {
+        snprintf(response->cause_text, sizeof response->cause_text, "%s", cause);
+        response->cause = response->cause_text;
+    }
     free(text);
 }
 

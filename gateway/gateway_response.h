@@ -22,7 +22,8 @@ typedef struct {
     bool streaming;                   /* a chunked (or close-delimited) body is under way */
     bool failed;                      /* a write failed or the stream was aborted */
     int status;                       /* status sent, 0 before the head went out */
-    const char *cause;                /* error cause sent (static string), NULL for none */
+    const char *cause;                /* error cause sent (static string or cause_text), NULL: none */
+    char cause_text[64];              /* a cause copied from data that does not outlive the send */
     int64_t bytes;                    /* body bytes written */
     void (*on_last_write)(void *arg); /* called once, just before the response completes */
     void *on_last_write_arg;          /* its argument */
