@@ -27,6 +27,14 @@ for pattern in "$@"; do
     (cd "$build" && ctest -L system -R "$pattern" --output-on-failure) || rc=1
 done
 
+# LeakSanitizer notes "Running thread N was not suspended. False leaks are possible." when a
+# process forked from a multithreaded parent (a supervisor's workers) exits: a warning about
+# its own precision, not a finding. A file holding nothing else is dropped; a real report in
+# the same file is kept whole.
+for report in "$reports"/*; do
+    [ -e "$report" ] || continue
+    grep -qv "was not suspended. False leaks are possible." "$report" || rm -f "$report"
+done
 count=$(find "$reports" -type f | wc -l)
 if [ "$count" -ne 0 ]; then
     rc=1
