@@ -16,7 +16,6 @@
 #include <jansson.h>
 #include <zmq.h>
 #include "sl_agent.h"
-#include "sl_curve.h"
 #include "sl_log.h"
 #include "supervisor_private.h"
 
@@ -55,14 +54,6 @@ supervisor_agent_t *supervisor_agent_new(supervisor_state_t *state)
     zmq_setsockopt(self->dealer, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
     int64_t max_size = SL_MAX_MESSAGE_BYTES;
     zmq_setsockopt(self->dealer, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
-    // The agent is one more client of the broker: under CURVE it needs the workers' keys too.
-    sl_curve_client_t keys;
-    char error[256];
-    if (sl_curve_client_load(&keys, state->config->curve_secret, state->config->curve_server,
-                             error, sizeof error) != 0)
-        goto fail_connect; // checked at start-up: only a key file changed since gets here
-    sl_curve_client_apply(&keys, self->dealer);
-    sl_curve_client_clear(&keys);
     if (zmq_connect(self->dealer, state->config->broker) != 0)
         goto fail_connect;
     sl_log(SL_LOG_INFO, NULL, "agent_started", "broker=%s host=%s", state->config->broker,
