@@ -54,6 +54,11 @@ supervisor_agent_t *supervisor_agent_new(supervisor_state_t *state)
     zmq_setsockopt(self->dealer, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
     int64_t max_size = SL_MAX_MESSAGE_BYTES;
     zmq_setsockopt(self->dealer, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
+    /* Known gap: the agent speaks plaintext, so a broker with CURVE on refuses it and the
+       cluster view lacks this host's supervisor. Giving it CURVE keys made forked workers
+       hang: fork() copies libzmq state while this socket's I/O thread is mid-handshake.
+       The fix is to fork+exec workers (a fresh image); until then, CURVE clusters run
+       without the cluster manager. */
     if (zmq_connect(self->dealer, state->config->broker) != 0)
         goto fail_connect;
     sl_log(SL_LOG_INFO, NULL, "agent_started", "broker=%s host=%s", state->config->broker,
