@@ -17,7 +17,7 @@ static int s_by_key(const void *a, const void *b)
 /* The agents of service (and of host, if not NULL), sorted by key: a stable order makes
    the spread of a scale repeatable. Returns a new array (caller frees) and its size. */
 static broker_agent_t **s_agents_of(broker_t *self, const char *service, const char *host,
-                               size_t *count)
+                                    size_t *count)
 {
     size_t size = zhashx_size(self->agents->agents);
     broker_agent_t **found = calloc(size ? size : 1, sizeof *found);
@@ -38,7 +38,8 @@ static broker_agent_t **s_agents_of(broker_t *self, const char *service, const c
 static broker_worker_t *s_broker_worker(broker_t *self, const char *identity)
 {
     zframe_t *frame = zframe_new(identity, strlen(identity));
-    broker_worker_t *worker = frame ? (broker_worker_t *) zhashx_lookup(self->workers, frame) : NULL;
+    broker_worker_t *worker =
+        frame ? (broker_worker_t *) zhashx_lookup(self->workers, frame) : NULL;
     zframe_destroy(&frame);
     return worker;
 }
@@ -81,8 +82,7 @@ static json_t *s_worker_json(broker_t *self, broker_agent_t *agent, json_t *slot
         json_object_set_new(worker, "in_flight", json_integer(registered->busy));
         /* The broker knows best whether a registered worker holds a job right now. */
         if (state && (strcmp(state, "idle") == 0 || strcmp(state, "busy") == 0)) {
-            json_object_set_new(worker, "state",
-                                json_string(registered->busy ? "busy" : "idle"));
+            json_object_set_new(worker, "state", json_string(registered->busy ? "busy" : "idle"));
             if (registered->busy && json_integer_value(json_object_get(slot, "job_age_ms")) == 0)
                 json_object_set_new(worker, "job_age_ms",
                                     json_integer(s_job_age(self, registered)));
@@ -114,9 +114,9 @@ static json_t *s_service_entry(json_t *services, const char *name)
 {
     json_t *service = json_object_get(services, name);
     if (!service) {
-        service = json_pack("{s:s, s:i, s:n, s:i, s:i, s:i, s:i, s:[], s:b}", "name", name,
-                            "queue", 0, "oldest_wait_ms", "registered", 0, "idle", 0, "busy",
-                            0, "target", 0, "hosts", "rolling", 0);
+        service = json_pack("{s:s, s:i, s:n, s:i, s:i, s:i, s:i, s:[], s:b}", "name", name, "queue",
+                            0, "oldest_wait_ms", "registered", 0, "idle", 0, "busy", 0, "target", 0,
+                            "hosts", "rolling", 0);
         json_object_set_new(services, name, service);
     }
     return service;
@@ -141,7 +141,8 @@ json_t *broker_agent_view(broker_t *self)
          service = zhashx_next(self->services)) {
         json_t *entry = s_service_entry(services, broker_service_name(service));
         size_t registered = broker_service_workers(service), idle = broker_service_idle(service);
-        json_object_set_new(entry, "queue", json_integer((json_int_t) broker_service_queued(service)));
+        json_object_set_new(entry, "queue",
+                            json_integer((json_int_t) broker_service_queued(service)));
         broker_request_t *oldest = broker_service_oldest(service);
         json_object_set_new(entry, "oldest_wait_ms",
                             oldest && oldest->received ? json_integer(self->now - oldest->received)
@@ -157,11 +158,13 @@ json_t *broker_agent_view(broker_t *self)
         json_t *status = agent->status;
         json_t *service = s_service_entry(services, agent->service);
         bool stopped = json_is_true(json_object_get(status, "stopped"));
-        s_add(service, "target", stopped ? 0 : json_integer_value(json_object_get(status, "target")));
+        s_add(service, "target",
+              stopped ? 0 : json_integer_value(json_object_get(status, "target")));
         json_t *service_hosts = json_object_get(service, "hosts");
         bool listed = false;
         for (size_t h = 0; h < json_array_size(service_hosts); h++)
-            listed = listed || strcmp(json_string_value(json_array_get(service_hosts, h)), agent->host) == 0;
+            listed = listed ||
+                     strcmp(json_string_value(json_array_get(service_hosts, h)), agent->host) == 0;
         if (!listed)
             json_array_append_new(service_hosts, json_string(agent->host));
         json_t *host = s_host_entry(hosts, agent->host);
@@ -301,15 +304,15 @@ static json_t *s_run(broker_t *self, json_t *request)
         goto done;
     }
     json_t *targets = json_array();
-    answer = json_pack("{s:b, s:i, s:s, s:s}", "ok", 1, "status", 202, "op", op, "service",
-                       service);
+    answer =
+        json_pack("{s:b, s:i, s:s, s:s}", "ok", 1, "status", 202, "op", op, "service", service);
     if (strcmp(op, "restart") == 0) {
         char roll[SL_BROADCAST_ID_MAX + 1];
         if (broker_agent_roll(self, service, agents, count, roll) != 0) {
             json_decref(answer);
             json_decref(targets);
-            answer = s_error(409, "roll_in_progress",
-                             "a rolling restart of this service is under way");
+            answer =
+                s_error(409, "roll_in_progress", "a rolling restart of this service is under way");
             goto done;
         }
         json_object_set_new(answer, "roll", json_string(roll));
@@ -319,8 +322,8 @@ static json_t *s_run(broker_t *self, json_t *request)
         sl_agent_spread(json_integer_value(json_object_get(command, "count")), count, share);
     json_int_t reached = 0;
     for (size_t i = 0; i < count; i++) {
-        json_t *target = json_pack("{s:s, s:I}", "host", agents[i]->host, "pid",
-                                   (json_int_t) agents[i]->pid);
+        json_t *target =
+            json_pack("{s:s, s:I}", "host", agents[i]->host, "pid", (json_int_t) agents[i]->pid);
         if (strcmp(op, "scale") == 0) {
             json_object_set_new(command, "count", json_integer(share ? share[i] : 0));
             json_object_set_new(target, "count", json_integer(share ? share[i] : 0));
@@ -340,8 +343,8 @@ static json_t *s_run(broker_t *self, json_t *request)
         json_object_set_new(answer, "workers", json_integer(reached));
     }
     json_object_set_new(answer, "agents", targets);
-    sl_log(SL_LOG_INFO, NULL, "cluster_command", "op=%s service=%s host=%s agents=%zu", op,
-           service, host ? host : "-", count);
+    sl_log(SL_LOG_INFO, NULL, "cluster_command", "op=%s service=%s host=%s agents=%zu", op, service,
+           host ? host : "-", count);
 done:
     free(agents);
     json_decref(command);
@@ -368,9 +371,11 @@ void broker_agent_mmi(broker_t *self, zframe_t *client, sl_mdp_msg_t *msg, const
     else {
         zframe_t *body = zmsg_next(request);
         json_error_t error;
-        json_t *command = json_loadb((const char *) zframe_data(body), zframe_size(body), 0, &error);
-        answer = json_is_object(command) ? s_run(self, command)
-                                         : s_error(400, "bad_request", "command is not a JSON object");
+        json_t *command =
+            json_loadb((const char *) zframe_data(body), zframe_size(body), 0, &error);
+        answer = json_is_object(command)
+                     ? s_run(self, command)
+                     : s_error(400, "bad_request", "command is not a JSON object");
         json_decref(command);
     }
     char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;

@@ -10,22 +10,22 @@
 #define BROKER_AGENT_KEY_MAX  (BROKER_AGENT_HOST_MAX + 24)
 
 typedef struct {
-    char *key;                              /* owned: "host/pid", the table key */
-    char host[BROKER_AGENT_HOST_MAX + 1];   /* the host it reports */
-    char service[SL_MAX_SERVICE_NAME + 1];  /* the service its workers serve */
-    int64_t pid;                            /* the supervisor's pid */
-    zframe_t *routing;                      /* owned: current ROUTER routing id */
-    json_t *status;                         /* owned: the last STATUS body */
-    int64_t expiry;                         /* zclock_mono() when it is forgotten if silent */
-    int64_t heard;                          /* zclock_mono() of its last message */
+    char *key;                             /* owned: "host/pid", the table key */
+    char host[BROKER_AGENT_HOST_MAX + 1];  /* the host it reports */
+    char service[SL_MAX_SERVICE_NAME + 1]; /* the service its workers serve */
+    int64_t pid;                           /* the supervisor's pid */
+    zframe_t *routing;                     /* owned: current ROUTER routing id */
+    json_t *status;                        /* owned: the last STATUS body */
+    int64_t expiry;                        /* zclock_mono() when it is forgotten if silent */
+    int64_t heard;                         /* zclock_mono() of its last message */
 } broker_agent_t;
 
 typedef struct {
-    char id[SL_BROADCAST_ID_MAX + 1];       /* reported back by agents when done */
-    char service[SL_MAX_SERVICE_NAME + 1];  /* the service rolling */
-    zlistx_t *pending;                      /* agent keys still to roll (owned strings) */
-    char current[BROKER_AGENT_KEY_MAX];     /* agent rolling now, "" none */
-    int64_t sent;                           /* when current was told */
+    char id[SL_BROADCAST_ID_MAX + 1];      /* reported back by agents when done */
+    char service[SL_MAX_SERVICE_NAME + 1]; /* the service rolling */
+    zlistx_t *pending;                     /* agent keys still to roll (owned strings) */
+    char current[BROKER_AGENT_KEY_MAX];    /* agent rolling now, "" none */
+    int64_t sent;                          /* when current was told */
 } broker_roll_t;
 
 struct _broker_agents_t {

@@ -4,13 +4,13 @@
 #include "broker_service.h"
 
 struct _broker_service_t {
-    char *name;               /* owned service name */
-    zframe_t *name_frame;     /* owned: the name as a frame, echoed in client replies */
-    zlistx_t *queue;          /* waiting broker_request_t, oldest first; not owned items */
-    size_t queue_limit;       /* most requests the queue may hold */
-    zlistx_t *idle;           /* idle broker_worker_t, least recently used first */
-    size_t workers;           /* registered workers, idle or busy */
-    int64_t last_worker_left; /* zclock_mono() when the last worker left, 0 never */
+    char *name;                    /* owned service name */
+    zframe_t *name_frame;          /* owned: the name as a frame, echoed in client replies */
+    zlistx_t *queue;               /* waiting broker_request_t, oldest first; not owned items */
+    size_t queue_limit;            /* most requests the queue may hold */
+    zlistx_t *idle;                /* idle broker_worker_t, least recently used first */
+    size_t workers;                /* registered workers, idle or busy */
+    int64_t last_worker_left;      /* zclock_mono() when the last worker left, 0 never */
     broker_stats_service_t *stats; /* borrowed counters (broker_stats), NULL if none */
 };
 

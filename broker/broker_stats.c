@@ -57,8 +57,7 @@ broker_stats_service_t *broker_stats_service(broker_stats_t *self, const char *n
 {
     if (!self)
         return NULL;
-    broker_stats_service_t *stats =
-        (broker_stats_service_t *) zhashx_lookup(self->services, name);
+    broker_stats_service_t *stats = (broker_stats_service_t *) zhashx_lookup(self->services, name);
     if (stats)
         return stats;
     stats = (broker_stats_service_t *) calloc(1, sizeof(broker_stats_service_t));
@@ -142,8 +141,8 @@ static void s_json_service(broker_t *broker, FILE *out, broker_stats_service_t *
             workers > idle ? workers - idle : 0, stats->requests, stats->replies, stats->requeues,
             stats->registrations, stats->heartbeats_missed);
     for (int i = 0; i < SL_ERROR_COUNT; i++)
-        fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "",
-                sl_error_code_name((sl_error_code_t) i), stats->errors[i]);
+        fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", sl_error_code_name((sl_error_code_t) i),
+                stats->errors[i]);
     fputs("},\"exits\":{", out);
     for (int i = 0; i < BROKER_EXIT_COUNT; i++)
         fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", s_exit_names[i], stats->exits[i]);

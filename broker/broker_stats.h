@@ -24,16 +24,16 @@ typedef enum {
 
 /* One service's counters. Read and written by the event loop only. */
 typedef struct {
-    char *name;                                        /* owned service name */
-    uint64_t requests;                                 /* REQUESTs accepted */
-    uint64_t replies;                                  /* FINALs forwarded to clients */
-    uint64_t errors[SL_ERROR_COUNT];                   /* error answers (or drops) by code */
-    uint64_t requeues;                                 /* re-queued after a worker died */
+    char *name;                                           /* owned service name */
+    uint64_t requests;                                    /* REQUESTs accepted */
+    uint64_t replies;                                     /* FINALs forwarded to clients */
+    uint64_t errors[SL_ERROR_COUNT];                      /* error answers (or drops) by code */
+    uint64_t requeues;                                    /* re-queued after a worker died */
     uint64_t wait_buckets[BROKER_STATS_WAIT_BUCKETS + 1]; /* first deliveries by wait */
-    uint64_t wait_sum_ms;                              /* sum of those waits */
-    uint64_t registrations;                            /* READYs accepted */
-    uint64_t exits[BROKER_EXIT_COUNT];                 /* registrations ended, by reason */
-    uint64_t heartbeats_missed;                        /* ticks that found a worker late */
+    uint64_t wait_sum_ms;                                 /* sum of those waits */
+    uint64_t registrations;                               /* READYs accepted */
+    uint64_t exits[BROKER_EXIT_COUNT];                    /* registrations ended, by reason */
+    uint64_t heartbeats_missed;                           /* ticks that found a worker late */
 } broker_stats_service_t;
 
 typedef struct _broker_stats_t broker_stats_t;

@@ -39,7 +39,7 @@ struct _broker_worker_t {
 };
 
 /* Creates a worker record that takes capacity (>= 1) jobs at once; takes ownership of
-   *identity_p (set to NULL). NULL on allocation failure. */
+ *identity_p (set to NULL). NULL on allocation failure. */
 broker_worker_t *broker_worker_new(zframe_t **identity_p, sl_mdp_version_t version,
                                    broker_service_t *service, int capacity);
 

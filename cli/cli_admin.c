@@ -22,12 +22,12 @@
 #define S_POLL_MS        100
 
 typedef struct {
-    char *gateway;    /* base URL */
+    char *gateway; /* base URL */
     char token[SL_ADMIN_TOKEN_MAX + 1];
-    char *host;       /* --host, NULL for all */
-    bool json;        /* status: raw JSON */
-    bool wait;        /* watch until done */
-    int64_t wait_ms;  /* for how long */
+    char *host;      /* --host, NULL for all */
+    bool json;       /* status: raw JSON */
+    bool wait;       /* watch until done */
+    int64_t wait_ms; /* for how long */
 } s_options_t;
 
 typedef struct {
@@ -67,8 +67,8 @@ static size_t s_collect(char *data, size_t size, size_t count, void *arg)
 
 /* One request; returns the HTTP status (0: no answer, message on stderr) and the parsed
    JSON body in *answer (NULL if not JSON). */
-static long s_call(const s_options_t *options, const char *method, const char *path,
-                   json_t *body, json_t **answer)
+static long s_call(const s_options_t *options, const char *method, const char *path, json_t *body,
+                   json_t **answer)
 {
     *answer = NULL;
     CURL *curl = curl_easy_init();
@@ -157,7 +157,8 @@ static void s_print_status(json_t *view)
     for (size_t i = 0; i < json_array_size(services); i++) {
         json_t *service = json_array_get(services, i);
         char oldest[24], hosts[256] = "";
-        s_age(json_integer_value(json_object_get(service, "oldest_wait_ms")), oldest, sizeof oldest);
+        s_age(json_integer_value(json_object_get(service, "oldest_wait_ms")), oldest,
+              sizeof oldest);
         json_t *list = json_object_get(service, "hosts");
         for (size_t h = 0; h < json_array_size(list); h++)
             snprintf(hosts + strlen(hosts), sizeof hosts - strlen(hosts), "%s%s", h ? "," : "",
@@ -184,18 +185,21 @@ static void s_print_status(json_t *view)
         if (kb > 0)
             snprintf(rss, sizeof rss, "%.1fM", (double) kb / 1024.0);
         if (json_integer_value(json_object_get(worker, "pid")) > 0)
-            snprintf(pid, sizeof pid, "%lld", (long long) json_integer_value(json_object_get(worker, "pid")));
+            snprintf(pid, sizeof pid, "%lld",
+                     (long long) json_integer_value(json_object_get(worker, "pid")));
         if (json_is_integer(json_object_get(worker, "slot")))
-            snprintf(slot, sizeof slot, "%lld", (long long) json_integer_value(json_object_get(worker, "slot")));
+            snprintf(slot, sizeof slot, "%lld",
+                     (long long) json_integer_value(json_object_get(worker, "slot")));
         json_t *exit = json_object_get(worker, "last_exit");
         if (json_is_object(exit)) {
             char ago[24];
             s_age(json_integer_value(json_object_get(exit, "ago_ms")), ago, sizeof ago);
-            snprintf(last, sizeof last, "%s %s ago", json_string_value(json_object_get(exit, "reason")), ago);
+            snprintf(last, sizeof last, "%s %s ago",
+                     json_string_value(json_object_get(exit, "reason")), ago);
         }
-        printf("%-14s %-12s %8s %4s %-10s %8s %7lld %8s %8lld  %s\n",
-               host ? host : "(unmanaged)", json_string_value(json_object_get(worker, "service")),
-               pid, slot, json_string_value(json_object_get(worker, "state")), age,
+        printf("%-14s %-12s %8s %4s %-10s %8s %7lld %8s %8lld  %s\n", host ? host : "(unmanaged)",
+               json_string_value(json_object_get(worker, "service")), pid, slot,
+               json_string_value(json_object_get(worker, "state")), age,
                (long long) json_integer_value(json_object_get(worker, "jobs")), rss,
                (long long) json_integer_value(json_object_get(worker, "restarts")), last);
     }
@@ -205,9 +209,9 @@ static void s_print_status(json_t *view)
 
 typedef struct {
     const char *service;
-    const char *host;  /* NULL: every host */
-    const char *id;    /* broadcast id */
-    int64_t count;     /* scale target, broadcast recipients */
+    const char *host; /* NULL: every host */
+    const char *id;   /* broadcast id */
+    int64_t count;    /* scale target, broadcast recipients */
 } s_goal_t;
 
 /* Workers of the goal's service (and host) in the view: live (have a pid), ready
@@ -311,7 +315,8 @@ int cli_admin_run(int argc, char **argv)
     int64_t wait_ms = SL_CLI_WAIT_MS;
     sl_strlist_t args = {0};
     sl_flag_t flags[] = {
-        {"gateway", SL_FLAG_STRING, &gateway, 0, 0, "gateway URL (default " SL_DEFAULT_GATEWAY_URL ")"},
+        {"gateway", SL_FLAG_STRING, &gateway, 0, 0,
+         "gateway URL (default " SL_DEFAULT_GATEWAY_URL ")"},
         {"admin-token", SL_FLAG_STRING, &token, 0, 0, "admin bearer token"},
         {"admin-token-file", SL_FLAG_STRING, &token_file, 0, 0,
          "file with the admin token (default: the one `slowlane up` writes)"},
@@ -332,7 +337,9 @@ int cli_admin_run(int argc, char **argv)
                            .json = json,
                            .wait = wait,
                            .wait_ms = wait_ms};
-    size_t want = strcmp(verb, "status") == 0 ? 0 : strcmp(verb, "scale") == 0 || strcmp(verb, "broadcast") == 0 ? 2 : 1;
+    size_t want = strcmp(verb, "status") == 0                                    ? 0
+                  : strcmp(verb, "scale") == 0 || strcmp(verb, "broadcast") == 0 ? 2
+                                                                                 : 1;
     if (args.count != want) {
         fprintf(stderr, "usage: slowlane status | scale SERVICE N [--host H] | restart SERVICE | "
                         "stop SERVICE [--host H] | start SERVICE [--host H] | broadcast SERVICE "

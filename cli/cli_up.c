@@ -102,7 +102,8 @@ static int s_gateway_ready(int port)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     int ready = 0;
     if (connect(fd, (struct sockaddr *) &address, sizeof address) == 0) {
-        const char *request = "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+        const char *request =
+            "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
         char reply[64] = "";
         if (write(fd, request, strlen(request)) > 0 && read(fd, reply, sizeof reply - 1) > 12)
             ready = strncmp(reply + 9, "200", 3) == 0;
@@ -210,8 +211,8 @@ int cli_up_run(int argc, char **argv)
         {"heartbeat-ms", SL_FLAG_INT, &heartbeat_ms, 10, 600000, "broker<->worker heartbeat"},
         {"log-level", SL_FLAG_STRING, &log_level, 0, 0, "debug|info|warn|error"},
     };
-    int rc = sl_flags_parse("slowlane up", flags, sizeof flags / sizeof flags[0], argc, argv, 1,
-                            NULL);
+    int rc =
+        sl_flags_parse("slowlane up", flags, sizeof flags / sizeof flags[0], argc, argv, 1, NULL);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
 
@@ -233,25 +234,37 @@ int cli_up_run(int argc, char **argv)
     sigaddset(&wanted, SIGCHLD);
     sigprocmask(SIG_BLOCK, &wanted, NULL);
 
-    char *broker_args[] = {NULL, "--bind", bind, "--heartbeat-ms", beat, "--log-level",
-                           log_level, NULL};
-    char *fast_args[] = {NULL, "--broker", endpoint, "--service", "fast", "--handler",
-                         "builtin:echo", "--count", fast_count, "--capacity", capacity,
-                         "--heartbeat-ms", beat,
-                         "--log-level", log_level, NULL};
+    char *broker_args[] = {NULL, "--bind",      bind,      "--heartbeat-ms",
+                           beat, "--log-level", log_level, NULL};
+    char *fast_args[] = {NULL,       "--broker",    endpoint,       "--service",
+                         "fast",     "--handler",   "builtin:echo", "--count",
+                         fast_count, "--capacity",  capacity,       "--heartbeat-ms",
+                         beat,       "--log-level", log_level,      NULL};
     // The slow lane burns CPU: a lower priority keeps this host's fast lane responsive.
-    char *slow_args[] = {NULL, "--broker", endpoint, "--service", "slow", "--handler",
-                         "builtin:busy", "--count", slow_count, "--nice", "10",
-                         "--heartbeat-ms", beat, "--log-level", log_level, NULL};
+    char *slow_args[] = {NULL,       "--broker",    endpoint,       "--service",
+                         "slow",     "--handler",   "builtin:busy", "--count",
+                         slow_count, "--nice",      "10",           "--heartbeat-ms",
+                         beat,       "--log-level", log_level,      NULL};
     // The admin API is on for the local cluster: its token file is what `slowlane status`
     // and `slowlane scale` read. SLOWLANE_ADMIN_TOKEN, if set, wins (the gateway reads it).
     char token_path[PATH_MAX] = "";
     char *token_flag = getenv("SLOWLANE_ADMIN_TOKEN") ? NULL : "--admin-token-file";
     if (token_flag && s_admin_token_file(token_path, sizeof token_path) != 0)
         return 1;
-    char *gateway_args[] = {NULL, "--listen", port, "--broker", endpoint, "--route",
-                            "/fast=fast,methods=GET|POST", "--route", "/slow=slow,methods=GET",
-                            "--log-level", log_level, token_flag, token_path, NULL};
+    char *gateway_args[] = {NULL,
+                            "--listen",
+                            port,
+                            "--broker",
+                            endpoint,
+                            "--route",
+                            "/fast=fast,methods=GET|POST",
+                            "--route",
+                            "/slow=slow,methods=GET",
+                            "--log-level",
+                            log_level,
+                            token_flag,
+                            token_path,
+                            NULL};
 
     up_child_t children[UP_CHILDREN] = {
         {"broker", 0, 0}, {"fast workers", 0, 0}, {"slow workers", 0, 0}, {"gateway", 0, 0}};

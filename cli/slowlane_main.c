@@ -8,18 +8,19 @@
 
 static void s_usage(FILE *out)
 {
-    fprintf(out, "usage: slowlane <command> [flags]\n\n"
-                 "commands:\n"
-                 "  up      start broker, gateway and the demo workers on this host\n"
-                 "          (/fast and /slow on http://localhost:8080); Ctrl-C stops them all\n"
-                 "  keygen  write a CURVE key pair (NAME, NAME_secret) for the broker's links\n"
-                 "  status                       services, queues and every worker by host\n"
-                 "  scale SERVICE N [--host H]   N workers (on H, or spread over the hosts)\n"
-                 "  restart SERVICE              rolling restart, one worker at a time\n"
-                 "  stop|start SERVICE [--host H]  drain and stop / start again its workers\n"
-                 "  broadcast SERVICE MESSAGE    deliver MESSAGE once to every live worker\n"
-                 "          (admin verbs: SLOWLANE_GATEWAY, SLOWLANE_ADMIN_TOKEN; docs/admin-api.md)\n\n"
-                 "'slowlane <command> --help' lists a command's flags.\n");
+    fprintf(out,
+            "usage: slowlane <command> [flags]\n\n"
+            "commands:\n"
+            "  up      start broker, gateway and the demo workers on this host\n"
+            "          (/fast and /slow on http://localhost:8080); Ctrl-C stops them all\n"
+            "  keygen  write a CURVE key pair (NAME, NAME_secret) for the broker's links\n"
+            "  status                       services, queues and every worker by host\n"
+            "  scale SERVICE N [--host H]   N workers (on H, or spread over the hosts)\n"
+            "  restart SERVICE              rolling restart, one worker at a time\n"
+            "  stop|start SERVICE [--host H]  drain and stop / start again its workers\n"
+            "  broadcast SERVICE MESSAGE    deliver MESSAGE once to every live worker\n"
+            "          (admin verbs: SLOWLANE_GATEWAY, SLOWLANE_ADMIN_TOKEN; docs/admin-api.md)\n\n"
+            "'slowlane <command> --help' lists a command's flags.\n");
 }
 
 int main(int argc, char **argv)

@@ -30,8 +30,7 @@ int sl_headers_iter_next(sl_headers_iter_t *iter, const char **name, size_t *nam
 bool sl_headers_valid(const char *block, size_t size);
 
 /* Finds the first field named name (case-insensitive); returns its value span or NULL. */
-const char *sl_headers_find(const char *block, size_t size, const char *name,
-                            size_t *value_size);
+const char *sl_headers_find(const char *block, size_t size, const char *name, size_t *value_size);
 
 /* RFC 9110 token characters, 1..256 bytes. */
 bool sl_header_name_valid(const char *name, size_t size);

@@ -70,11 +70,10 @@ static void s_log_write(sl_log_level_t level, const char *request_id, const char
     clock_gettime(CLOCK_REALTIME, &now);
     struct tm utc;
     gmtime_r(&now.tv_sec, &utc);
-    int used = snprintf(line, sizeof line,
-                        "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s comp=%s event=%s",
-                        utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
-                        utc.tm_min, utc.tm_sec, now.tv_nsec / 1000000, s_level_names[level],
-                        s_component, event ? event : "unknown");
+    int used = snprintf(
+        line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s comp=%s event=%s",
+        utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+        now.tv_nsec / 1000000, s_level_names[level], s_component, event ? event : "unknown");
     if (request_id && *request_id && used < (int) sizeof line)
         used += snprintf(line + used, sizeof line - used, " rid=%s", request_id);
     if (fmt && *fmt && used < (int) sizeof line - 1) {

@@ -124,9 +124,8 @@ static int s_make_parents(const char *path)
 int sl_token_write_file(const char *path, const char *token)
 {
     char temporary[PATH_MAX];
-    if (s_make_parents(path) != 0 ||
-        snprintf(temporary, sizeof temporary, "%s.%d.tmp", path, (int) getpid()) >=
-            (int) sizeof temporary)
+    if (s_make_parents(path) != 0 || snprintf(temporary, sizeof temporary, "%s.%d.tmp", path,
+                                              (int) getpid()) >= (int) sizeof temporary)
         return -1;
     int fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)

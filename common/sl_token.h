@@ -16,8 +16,8 @@ bool sl_token_equal(const char *expected, const char *given);
 int sl_token_generate(char *buffer);
 
 /* Reads a token file: one line, surrounding whitespace dropped. Returns 0, or -1 with
-   *reason (static) set: unreadable, empty, too short/long, control characters.
-   *loose is set true if the file can be read by group or others. */
+ *reason (static) set: unreadable, empty, too short/long, control characters.
+ *loose is set true if the file can be read by group or others. */
 int sl_token_read_file(const char *path, char *buffer, size_t size, bool *loose,
                        const char **reason);
 

@@ -174,8 +174,9 @@ static void s_command(gateway_admin_t *self, gateway_response_t *response,
     sl_log(SL_LOG_INFO, response->request_id, "admin_command", "op=%s service=%s host=%s status=%d",
            action, sl_log_quote(service, quoted, sizeof quoted), host ? host : "-", (int) code);
     json_object_set_new(answer, "request_id", json_string(response->request_id));
-    s_send_json(response, (int) code,  answer,
-                json_is_true(json_object_get(answer, "ok")) ? NULL
+    s_send_json(response, (int) code, answer,
+                json_is_true(json_object_get(answer, "ok"))
+                    ? NULL
                     : json_string_value(json_object_get(answer, "error")));
     json_decref(answer);
 }
@@ -193,7 +194,8 @@ void gateway_admin_handle(gateway_admin_t *self, gateway_response_t *response,
     }
     if (!s_authorized(self, conn)) {
         sl_log_limited(&self->denied_limit, SL_LOG_WARN, response->request_id, "admin_denied",
-                       "reason=%s", mg_get_header(conn, "Authorization") ? "bad_token" : "no_token");
+                       "reason=%s",
+                       mg_get_header(conn, "Authorization") ? "bad_token" : "no_token");
         gateway_response_close_connection(response);
         static const char challenge[] = "WWW-Authenticate: Bearer realm=\"slowlane\"\r\n";
         json_t *body = json_pack("{s:s, s:s, s:s}", "error", "unauthorized", "message",
@@ -201,8 +203,8 @@ void gateway_admin_handle(gateway_admin_t *self, gateway_response_t *response,
                                  response->request_id);
         char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
         json_decref(body);
-        gateway_response_send(response, 401, "application/json", challenge,
-                              sizeof challenge - 1, text ? text : "", text ? strlen(text) : 0);
+        gateway_response_send(response, 401, "application/json", challenge, sizeof challenge - 1,
+                              text ? text : "", text ? strlen(text) : 0);
         response->cause = "unauthorized";
         free(text);
         return;
@@ -218,8 +220,8 @@ void gateway_admin_handle(gateway_admin_t *self, gateway_response_t *response,
         return;
     }
     size_t prefix = strlen(S_SERVICES_PREFIX);
-    const char *slash = strncmp(path, S_SERVICES_PREFIX, prefix) == 0 ? strchr(path + prefix, '/')
-                                                                      : NULL;
+    const char *slash =
+        strncmp(path, S_SERVICES_PREFIX, prefix) == 0 ? strchr(path + prefix, '/') : NULL;
     if (slash && slash > path + prefix && (size_t) (slash - path - prefix) <= SL_MAX_SERVICE_NAME) {
         char service[SL_MAX_SERVICE_NAME + 1];
         snprintf(service, sizeof service, "%.*s", (int) (slash - path - prefix), path + prefix);
@@ -229,8 +231,7 @@ void gateway_admin_handle(gateway_admin_t *self, gateway_response_t *response,
             if (strcmp(action, actions[i]) == 0) {
                 if (strcmp(method, "POST") != 0) {
                     gateway_response_close_connection(response);
-                    gateway_response_error(response, 405, "method_not_allowed",
-                                           "Allow: POST\r\n");
+                    gateway_response_error(response, 405, "method_not_allowed", "Allow: POST\r\n");
                     return;
                 }
                 s_command(self, response, conn, info, service, actions[i]);

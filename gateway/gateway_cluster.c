@@ -96,8 +96,8 @@ static json_t *s_ask(gateway_cluster_t *self, const char *service, const char *b
             if (zframe_streq(frame, tag)) {
                 frame = zmsg_next(reply);
                 json_error_t error;
-                answer = json_loadb((const char *) zframe_data(frame), zframe_size(frame), 0,
-                                    &error);
+                answer =
+                    json_loadb((const char *) zframe_data(frame), zframe_size(frame), 0, &error);
                 if (!answer)
                     answer = json_pack("{s:b, s:i, s:s}", "ok", 0, "status", 502, "error",
                                        "bad_broker_answer");

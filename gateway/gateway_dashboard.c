@@ -17,8 +17,7 @@ static const char *s_content_type(const char *name)
     return "application/octet-stream";
 }
 
-const gateway_dashboard_file_t *gateway_dashboard_find(const char *path,
-                                                       const char **content_type)
+const gateway_dashboard_file_t *gateway_dashboard_find(const char *path, const char **content_type)
 {
     size_t prefix = strlen(S_PREFIX);
     if (!path || strncmp(path, S_PREFIX, prefix) != 0)

@@ -20,7 +20,6 @@ extern const gateway_dashboard_file_t gateway_dashboard_files[];
 /* The file for a decoded request path: "/dashboard" and "/dashboard/" are index.html,
    "/dashboard/NAME" is NAME if embedded. NULL otherwise. *content_type is set to a static
    string. */
-const gateway_dashboard_file_t *gateway_dashboard_find(const char *path,
-                                                       const char **content_type);
+const gateway_dashboard_file_t *gateway_dashboard_find(const char *path, const char **content_type);
 
 #endif

@@ -574,7 +574,8 @@ gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
         "no",
         "max_request_size",
         max_head_text,
-        "listen_backlog", // a burst of connects as large as the threads can take waits in the kernel
+        "listen_backlog", // a burst of connects as large as the threads can take waits in the
+                          // kernel
         threads_text,
         NULL,
     };

@@ -64,8 +64,8 @@ static void s_raise_fd_limit(int64_t threads)
 
 /* The admin token from --admin-token (or SLOWLANE_ADMIN_TOKEN) or --admin-token-file, into
    token ("" when neither is given: the admin API stays off). -1 with one line in error. */
-static int s_admin_token(const char *given, const char *file, char *token, size_t size,
-                         char *error, size_t error_size)
+static int s_admin_token(const char *given, const char *file, char *token, size_t size, char *error,
+                         size_t error_size)
 {
     const char *reason = NULL;
     if (given && file) {
@@ -99,9 +99,9 @@ int main(int argc, char **argv)
     char token[SL_ADMIN_TOKEN_MAX + 1] = "";
     sl_curve_client_t curve = {0};
     sl_strlist_t route_specs = {0};
-    int64_t threads = 0, max_connections = SL_DEFAULT_MAX_CONNECTIONS, keepalive_ms = SL_DEFAULT_KEEPALIVE_MS,
-            read_ms = SL_DEFAULT_REQUEST_READ_MS, probe_ms = SL_DEFAULT_PROBE_MS,
-            drain_ms = SL_DEFAULT_GATEWAY_DRAIN_MS;
+    int64_t threads = 0, max_connections = SL_DEFAULT_MAX_CONNECTIONS,
+            keepalive_ms = SL_DEFAULT_KEEPALIVE_MS, read_ms = SL_DEFAULT_REQUEST_READ_MS,
+            probe_ms = SL_DEFAULT_PROBE_MS, drain_ms = SL_DEFAULT_GATEWAY_DRAIN_MS;
     bool access_log = true;
     /* String flags start NULL: sl_flags stores an owned copy only when one is given. */
     char default_listen[16];

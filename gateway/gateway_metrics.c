@@ -16,23 +16,29 @@
 
 /* Latency bucket bounds in microseconds, 0.5 ms to 60 s (the longest useful deadline). */
 static const int64_t s_latency_bounds_us[GATEWAY_METRICS_LATENCY_BUCKETS] = {
-    500,    1000,    2500,    5000,    10000,   25000,   50000,    100000,
-    250000, 500000,  1000000, 2500000, 5000000, 10000000, 30000000, 60000000};
+    500,    1000,   2500,    5000,    10000,   25000,    50000,    100000,
+    250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000, 60000000};
 
 /* The causes a 503 or 504 is counted under; anything else is "other". gateway_http and
    gateway_response set these (static strings), the broker's error codes among them. */
-static const char *s_causes[] = {"over_budget",   "broker_unavailable", "shutting_down",
-                                 "queue_full",    "no_worker",          "not_ready",
-                                 "deadline",      "expired",            "gateway_out_of_memory",
+static const char *s_causes[] = {"over_budget",
+                                 "broker_unavailable",
+                                 "shutting_down",
+                                 "queue_full",
+                                 "no_worker",
+                                 "not_ready",
+                                 "deadline",
+                                 "expired",
+                                 "gateway_out_of_memory",
                                  "other"};
 #define S_CAUSE_COUNT (sizeof s_causes / sizeof *s_causes)
 
 typedef struct {
-    atomic_uint_fast64_t statuses[S_STATUS_MAX - S_STATUS_MIN + 1]; /* answers by status */
+    atomic_uint_fast64_t statuses[S_STATUS_MAX - S_STATUS_MIN + 1];    /* answers by status */
     atomic_uint_fast64_t latency[GATEWAY_METRICS_LATENCY_BUCKETS + 1]; /* by bucket */
-    atomic_uint_fast64_t latency_sum_us;                             /* sum of durations */
-    atomic_uint_fast64_t rejected[S_CAUSE_COUNT];                    /* 503s by cause */
-    atomic_uint_fast64_t timeouts[S_CAUSE_COUNT];                    /* 504s by cause */
+    atomic_uint_fast64_t latency_sum_us;                               /* sum of durations */
+    atomic_uint_fast64_t rejected[S_CAUSE_COUNT];                      /* 503s by cause */
+    atomic_uint_fast64_t timeouts[S_CAUSE_COUNT];                      /* 504s by cause */
 } s_row_t;
 
 struct _gateway_metrics_t {
@@ -234,12 +240,12 @@ json_t *gateway_metrics_json(gateway_metrics_t *self)
                 json_array_append_new(bounds, json_real((double) s_latency_bounds_us[b] / 1e6));
             json_array_append_new(buckets, json_integer((json_int_t) s_load(&row->latency[b])));
         }
-        json_array_append_new(
-            list, json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "route",
-                            route ? route->prefix : S_NO_ROUTE, "service",
-                            route ? route->service : "", "requests", (json_int_t) requests,
-                            "statuses", statuses, "latency_bounds_s", bounds, "latency_buckets",
-                            buckets));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "route",
+                                        route ? route->prefix : S_NO_ROUTE, "service",
+                                        route ? route->service : "", "requests",
+                                        (json_int_t) requests, "statuses", statuses,
+                                        "latency_bounds_s", bounds, "latency_buckets", buckets));
     }
     return list;
 }

@@ -15,8 +15,8 @@
 #define S_STATS_MAX_AGE_MS 250 /* a broker answer this recent is reused */
 #define S_STATS_WAIT_MS    500 /* how long a scrape waits for the broker */
 #define S_METRICS_TYPE     "text/plain; version=0.0.4; charset=utf-8"
-#define S_DASHBOARD_HEADERS                                                                   \
-    "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n"                          \
+#define S_DASHBOARD_HEADERS                                                                        \
+    "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n"                               \
     "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n"
 
 struct _gateway_observe_t {
@@ -61,8 +61,8 @@ static bool s_authorized(gateway_observe_t *self, struct mg_connection *conn)
     size_t given_size = strlen(given);
     unsigned char difference = given_size != self->token_size;
     for (size_t i = 0; i < self->token_size; i++)
-        difference |= (unsigned char) (self->config.admin_token[i] ^
-                                       (i < given_size ? given[i] : 0));
+        difference |=
+            (unsigned char) (self->config.admin_token[i] ^ (i < given_size ? given[i] : 0));
     return difference == 0;
 }
 
@@ -112,19 +112,18 @@ static void s_data(gateway_observe_t *self, gateway_response_t *response)
     struct timeval now;
     gettimeofday(&now, NULL);
     json_t *stats = s_broker_stats(self);
-    json_t *root = json_pack("{s:I, s:s, s:o, s:o}", "time_ms",
-                             (json_int_t) now.tv_sec * 1000 + now.tv_usec / 1000, "broker_state",
-                             state ? state : "unknown", "routes",
-                             gateway_metrics_json(self->config.metrics), "broker",
-                             stats ? stats : json_null());
+    json_t *root = json_pack(
+        "{s:I, s:s, s:o, s:o}", "time_ms", (json_int_t) now.tv_sec * 1000 + now.tv_usec / 1000,
+        "broker_state", state ? state : "unknown", "routes",
+        gateway_metrics_json(self->config.metrics), "broker", stats ? stats : json_null());
     char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(root);
     if (!text) {
         gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
         return;
     }
-    gateway_response_send(response, 200, "application/json",
-                          "Cache-Control: no-store\r\n", 25, text, strlen(text));
+    gateway_response_send(response, 200, "application/json", "Cache-Control: no-store\r\n", 25,
+                          text, strlen(text));
     free(text);
 }
 
@@ -150,6 +149,6 @@ void gateway_observe_handle(gateway_observe_t *self, gateway_response_t *respons
         gateway_response_error(response, 404, "no_route", NULL);
         return;
     }
-    gateway_response_send(response, 200, type, S_DASHBOARD_HEADERS,
-                          sizeof S_DASHBOARD_HEADERS - 1, file->data, file->size);
+    gateway_response_send(response, 200, type, S_DASHBOARD_HEADERS, sizeof S_DASHBOARD_HEADERS - 1,
+                          file->data, file->size);
 }

@@ -11,20 +11,20 @@
 #include <stdint.h>
 
 typedef struct {
-    struct mg_connection *conn;       /* borrowed, the request's connection */
-    const char *request_id;           /* borrowed, echoed as X-Request-Id and in error bodies */
-    char *scratch;                    /* borrowed per-thread buffer for head and small bodies */
-    size_t scratch_size;              /* bytes in scratch */
-    bool head;                        /* HEAD request: headers only */
-    bool http10;                      /* HTTP/1.0 client: no chunked encoding */
-    bool keep_alive;                  /* false: "Connection: close", civetweb closes after */
-    bool keep_alive_header;           /* HTTP/1.0 keep-alive: say so explicitly */
-    bool streaming;                   /* a chunked (or close-delimited) body is under way */
-    bool failed;                      /* a write failed or the stream was aborted */
-    int status;                       /* status sent, 0 before the head went out */
-    const char *cause;                /* error cause sent (static string or cause_text), NULL: none */
-    char cause_text[64];              /* a cause copied from data that does not outlive the send */
-    int64_t bytes;                    /* body bytes written */
+    struct mg_connection *conn; /* borrowed, the request's connection */
+    const char *request_id;     /* borrowed, echoed as X-Request-Id and in error bodies */
+    char *scratch;              /* borrowed per-thread buffer for head and small bodies */
+    size_t scratch_size;        /* bytes in scratch */
+    bool head;                  /* HEAD request: headers only */
+    bool http10;                /* HTTP/1.0 client: no chunked encoding */
+    bool keep_alive;            /* false: "Connection: close", civetweb closes after */
+    bool keep_alive_header;     /* HTTP/1.0 keep-alive: say so explicitly */
+    bool streaming;             /* a chunked (or close-delimited) body is under way */
+    bool failed;                /* a write failed or the stream was aborted */
+    int status;                 /* status sent, 0 before the head went out */
+    const char *cause;          /* error cause sent (static string or cause_text), NULL: none */
+    char cause_text[64];        /* a cause copied from data that does not outlive the send */
+    int64_t bytes;              /* body bytes written */
     void (*on_last_write)(void *arg); /* called once, just before the response completes */
     void *on_last_write_arg;          /* its argument */
 } gateway_response_t;

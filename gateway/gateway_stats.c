@@ -21,16 +21,16 @@
 #define S_RETRY_MS  1000 /* an unanswered request is sent again after this */
 
 struct _gateway_stats_t {
-    zactor_t *actor;      /* the poller thread */
-    char *endpoint;       /* broker endpoint */
+    zactor_t *actor;                /* the poller thread */
+    char *endpoint;                 /* broker endpoint */
     const sl_curve_client_t *curve; /* borrowed CURVE keys, NULL: plaintext */
-    int wakeup_fd;        /* eventfd: somebody wants a fresh answer */
-    pthread_mutex_t lock; /* guards the fields below */
-    pthread_cond_t cond;  /* broadcast when an answer lands (CLOCK_MONOTONIC) */
-    json_t *last;         /* the last parsed answer, NULL before the first */
-    int64_t last_ms;      /* zclock_mono() when it arrived */
-    uint64_t generation;  /* answers received so far */
-    bool start_failed;    /* set by the actor before it signals failure */
+    int wakeup_fd;                  /* eventfd: somebody wants a fresh answer */
+    pthread_mutex_t lock;           /* guards the fields below */
+    pthread_cond_t cond;            /* broadcast when an answer lands (CLOCK_MONOTONIC) */
+    json_t *last;                   /* the last parsed answer, NULL before the first */
+    int64_t last_ms;                /* zclock_mono() when it arrived */
+    uint64_t generation;            /* answers received so far */
+    bool start_failed;              /* set by the actor before it signals failure */
 };
 
 /* ---------------------------------------------------------------- actor side */
@@ -54,8 +54,7 @@ static void s_store(gateway_stats_t *self, zmsg_t *message, sl_log_limit_t *limi
     sl_mdp_msg_reset(&decoded);
     if (!parsed || !json_is_object(parsed)) {
         /* A broker without mmi.stats answers "501": say so once in a while. */
-        sl_log_limited(limit, SL_LOG_WARN, NULL, "broker_stats_unavailable",
-                       "reason=not_json");
+        sl_log_limited(limit, SL_LOG_WARN, NULL, "broker_stats_unavailable", "reason=not_json");
         json_decref(parsed);
         return;
     }

@@ -148,7 +148,8 @@ static void s_start(supervisor_state_t *self, supervisor_slot_t *slot)
 
 //  Asks a child to stop for reason: SIGTERM drains it (SIGKILL at the drain timeout),
 //  SIGKILL is for a job past its timeout, which will not finish by itself.
-static void s_stop_child(supervisor_state_t *self, supervisor_slot_t *slot, const char *reason, int signal)
+static void s_stop_child(supervisor_state_t *self, supervisor_slot_t *slot, const char *reason,
+                         int signal)
 {
     if (!slot->pid || slot->stop_reason)
         return;
@@ -160,8 +161,7 @@ static void s_stop_child(supervisor_state_t *self, supervisor_slot_t *slot, cons
 //  The roll moves on once the slot it waits for is up again (or given up on).
 static void s_roll_advance(supervisor_state_t *self)
 {
-    while (self->roll_waiting == -1 && self->roll_next < self->slot_count &&
-           !self->shutting_down) {
+    while (self->roll_waiting == -1 && self->roll_next < self->slot_count && !self->shutting_down) {
         supervisor_slot_t *slot = &self->slots[self->roll_next++];
         if (!supervisor_slot_wanted(self, slot->index))
             continue; // draining or paused: nothing to roll
@@ -527,8 +527,7 @@ void supervisor_pause(supervisor_state_t *self, bool paused)
                 //  start after a crash loop is also "fixed, try again"
                 self->slots[i].stopped = false;
                 worker_backoff_reset(&self->slots[i].backoff);
-                worker_crash_window_init(&self->slots[i].crashes,
-                                         self->config->crash_loop_restarts,
+                worker_crash_window_init(&self->slots[i].crashes, self->config->crash_loop_restarts,
                                          self->config->crash_loop_window_ms);
             }
         }

@@ -148,14 +148,14 @@ static json_t *s_slot_json(supervisor_state_t *state, supervisor_slot_t *slot, i
         if (!job_started)
             job_started = atomic_load(&counters->job_started_ms);
     }
-    json_t *worker = json_pack(
-        "{s:i, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "slot", slot->index, "pid",
-        (json_int_t) slot->pid, "state", s_slot_state(state, slot), "job_age_ms",
-        (json_int_t) (slot->pid && job_started ? now - job_started : 0), "jobs",
-        (json_int_t) jobs, "restarts", (json_int_t) slot->restarts, "rss_kb",
-        (json_int_t) (slot->pid ? slot->rss_kb : -1), "uptime_ms",
-        (json_int_t) (slot->pid ? now - slot->started_ms : 0), "broadcasts",
-        (json_int_t) slot->broadcasts, "last_broadcast", slot->last_broadcast);
+    json_t *worker =
+        json_pack("{s:i, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "slot", slot->index, "pid",
+                  (json_int_t) slot->pid, "state", s_slot_state(state, slot), "job_age_ms",
+                  (json_int_t) (slot->pid && job_started ? now - job_started : 0), "jobs",
+                  (json_int_t) jobs, "restarts", (json_int_t) slot->restarts, "rss_kb",
+                  (json_int_t) (slot->pid ? slot->rss_kb : -1), "uptime_ms",
+                  (json_int_t) (slot->pid ? now - slot->started_ms : 0), "broadcasts",
+                  (json_int_t) slot->broadcasts, "last_broadcast", slot->last_broadcast);
     if (!worker)
         return NULL;
     if (slot->last_exit_ms)
@@ -183,16 +183,15 @@ static char *s_status(supervisor_agent_t *self)
     json_t *status = json_pack(
         "{s:s, s:I, s:s, s:s, s:i, s:b, s:I, s:i, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, "
         "s:{s:b, s:s, s:s}, s:o}",
-        "host", config->host, "pid", (json_int_t) getpid(), "service", config->service,
-        "handler", config->handler_spec ? config->handler_spec : "", "target", state->target,
-        "stopped", state->paused, "uptime_ms", (json_int_t) (now - state->started_ms),
-        "heartbeat_ms", config->heartbeat_ms, "limits", "max_rss_mb",
-        (json_int_t) config->max_rss_mb, "max_requests", (json_int_t) config->max_requests,
-        "job_timeout_ms", (json_int_t) config->job_timeout_ms, "recycled", "max_rss",
-        (json_int_t) state->recycles[0], "max_requests", (json_int_t) state->recycles[1],
-        "job_timeout", (json_int_t) state->recycles[2], "roll", "active",
-        state->roll_next <= state->slot_count, "id", state->roll_id, "done", state->roll_done,
-        "workers", workers);
+        "host", config->host, "pid", (json_int_t) getpid(), "service", config->service, "handler",
+        config->handler_spec ? config->handler_spec : "", "target", state->target, "stopped",
+        state->paused, "uptime_ms", (json_int_t) (now - state->started_ms), "heartbeat_ms",
+        config->heartbeat_ms, "limits", "max_rss_mb", (json_int_t) config->max_rss_mb,
+        "max_requests", (json_int_t) config->max_requests, "job_timeout_ms",
+        (json_int_t) config->job_timeout_ms, "recycled", "max_rss", (json_int_t) state->recycles[0],
+        "max_requests", (json_int_t) state->recycles[1], "job_timeout",
+        (json_int_t) state->recycles[2], "roll", "active", state->roll_next <= state->slot_count,
+        "id", state->roll_id, "done", state->roll_done, "workers", workers);
     char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
     json_decref(status);
     return text;
@@ -311,13 +310,11 @@ int64_t supervisor_agent_process(supervisor_agent_t *self)
         state->changed = false;
         self->last_sent_ms = now;
         //  Not connected yet: try again soon, so a new supervisor shows up at once
-        self->next_status_ms =
-            now + (sent ? state->config->heartbeat_ms : SL_AGENT_STATUS_MIN_MS);
+        self->next_status_ms = now + (sent ? state->config->heartbeat_ms : SL_AGENT_STATUS_MIN_MS);
         //  Sending may have taken the edge of ZMQ_FD: look again next turn, at once
         int events = 0;
         size_t size = sizeof events;
-        if (zmq_getsockopt(self->dealer, ZMQ_EVENTS, &events, &size) == 0 &&
-            (events & ZMQ_POLLIN))
+        if (zmq_getsockopt(self->dealer, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN))
             return 0;
     }
     int64_t wait = self->next_status_ms - now;

@@ -51,22 +51,22 @@ typedef struct {
 typedef struct _supervisor_agent_t supervisor_agent_t;
 
 typedef struct {
-    const supervisor_config_t *config; /* read-only after start-up */
-    supervisor_slot_t *slots;          /* SL_MAX_WORKER_SLOTS slots */
-    int slot_count;                    /* slots that may hold a child: all above are empty */
-    int target;                        /* workers wanted: --count, then scale commands */
-    bool paused;                       /* stop command: no worker wanted until start */
-    bool shutting_down;                /* SIGTERM/SIGINT received */
-    int64_t shutdown_kill_ms;          /* SIGKILL whatever is left then */
-    int roll_next;                     /* rolling restart: next slot; > slot_count when done */
-    int roll_waiting;                  /* slot whose replacement we wait for, -1 none */
-    char roll_id[SL_BROADCAST_ID_MAX + 1];   /* admin roll under way, "" none */
+    const supervisor_config_t *config;     /* read-only after start-up */
+    supervisor_slot_t *slots;              /* SL_MAX_WORKER_SLOTS slots */
+    int slot_count;                        /* slots that may hold a child: all above are empty */
+    int target;                            /* workers wanted: --count, then scale commands */
+    bool paused;                           /* stop command: no worker wanted until start */
+    bool shutting_down;                    /* SIGTERM/SIGINT received */
+    int64_t shutdown_kill_ms;              /* SIGKILL whatever is left then */
+    int roll_next;                         /* rolling restart: next slot; > slot_count when done */
+    int roll_waiting;                      /* slot whose replacement we wait for, -1 none */
+    char roll_id[SL_BROADCAST_ID_MAX + 1]; /* admin roll under way, "" none */
     char roll_done[SL_BROADCAST_ID_MAX + 1]; /* last admin roll that finished */
-    int64_t started_ms;                /* when the supervisor started */
-    uint64_t recycles[4];              /* planned exits: max_rss, max_requests, job_timeout, other */
-    bool changed;                      /* something the agent reports changed since it sent */
-    supervisor_agent_t *agent;         /* the broker agent, NULL if it could not start */
-    supervisor_counters_t *counters;   /* SL_MAX_WORKER_SLOTS, shared with children */
+    int64_t started_ms;                      /* when the supervisor started */
+    uint64_t recycles[4];            /* planned exits: max_rss, max_requests, job_timeout, other */
+    bool changed;                    /* something the agent reports changed since it sent */
+    supervisor_agent_t *agent;       /* the broker agent, NULL if it could not start */
+    supervisor_counters_t *counters; /* SL_MAX_WORKER_SLOTS, shared with children */
 } supervisor_state_t;
 
 /* CLOCK_MONOTONIC in milliseconds. */
@@ -91,8 +91,7 @@ void supervisor_roll(supervisor_state_t *self, const char *roll_id);
 
 /* Writes a broadcast to every live, registered worker that is not stopping. Returns the
    number of workers it went to. */
-int supervisor_broadcast(supervisor_state_t *self, const char *id, const char *data,
-                         size_t size);
+int supervisor_broadcast(supervisor_state_t *self, const char *id, const char *data, size_t size);
 
 /* In the child, before supervisor_child_main: where its job counters live. */
 void supervisor_child_set_counters(supervisor_counters_t *counters);

@@ -22,21 +22,21 @@
 #define WORKER_STOP_POLL_MS 50
 
 struct _sl_worker_t {
-    worker_io_config_t config;  /* handed to the I/O actor */
-    uint64_t max_jobs;          /* stop after this many; 0 = never */
-    atomic_uint_fast64_t done;  /* jobs finished */
-    volatile sig_atomic_t stop; /* sl_worker_stop was called */
-    zactor_t *io;               /* the I/O actor while running */
-    worker_event_fn *hook;      /* supervisor's observer, or NULL */
-    void *hook_arg;             /* its argument */
-    int broadcast_fd;           /* supervisor's broadcast pipe (owned), -1 if none */
-    sl_worker_broadcast_fn *broadcast;  /* broadcast callback, or NULL */
-    void *broadcast_arg;                /* its argument */
-    bool run_inline;            /* jobs run on the I/O thread (worker_set_inline) */
-    sl_worker_handler_fn *handler; /* while running: the handler */
-    void *handler_arg;          /* its argument */
-    pthread_mutex_t job_lock;   /* held around every job and broadcast callback, so the two
-                                   never overlap even when jobs run on the I/O thread */
+    worker_io_config_t config;         /* handed to the I/O actor */
+    uint64_t max_jobs;                 /* stop after this many; 0 = never */
+    atomic_uint_fast64_t done;         /* jobs finished */
+    volatile sig_atomic_t stop;        /* sl_worker_stop was called */
+    zactor_t *io;                      /* the I/O actor while running */
+    worker_event_fn *hook;             /* supervisor's observer, or NULL */
+    void *hook_arg;                    /* its argument */
+    int broadcast_fd;                  /* supervisor's broadcast pipe (owned), -1 if none */
+    sl_worker_broadcast_fn *broadcast; /* broadcast callback, or NULL */
+    void *broadcast_arg;               /* its argument */
+    bool run_inline;                   /* jobs run on the I/O thread (worker_set_inline) */
+    sl_worker_handler_fn *handler;     /* while running: the handler */
+    void *handler_arg;                 /* its argument */
+    pthread_mutex_t job_lock;          /* held around every job and broadcast callback, so the two
+                                          never overlap even when jobs run on the I/O thread */
 };
 
 sl_worker_t *sl_worker_new(const char *endpoint, const char *service)
@@ -161,8 +161,7 @@ void worker_set_event_hook(sl_worker_t *self, worker_event_fn *fn, void *arg)
     self->hook_arg = arg;
 }
 
-void sl_worker_set_broadcast_handler(sl_worker_t *self, sl_worker_broadcast_fn *handler,
-                                     void *arg)
+void sl_worker_set_broadcast_handler(sl_worker_t *self, sl_worker_broadcast_fn *handler, void *arg)
 {
     assert(self);
     self->broadcast = handler;
@@ -260,8 +259,8 @@ static void s_read_broadcast(sl_worker_t *self)
     char *record = NULL;
     if (s_read_full(self->broadcast_fd, head, sizeof head) == -1)
         goto fail;
-    uint32_t size = (uint32_t) head[0] << 24 | (uint32_t) head[1] << 16 |
-                    (uint32_t) head[2] << 8 | head[3];
+    uint32_t size =
+        (uint32_t) head[0] << 24 | (uint32_t) head[1] << 16 | (uint32_t) head[2] << 8 | head[3];
     if (size == 0 || size > SL_BROADCAST_MAX_BYTES + SL_BROADCAST_ID_MAX + 1)
         goto fail;
     record = malloc(size + 1);

@@ -84,9 +84,8 @@ static void s_lose_broker(s_io_t *self, const char *reason)
     zmsg_t *job;
     while ((job = (zmsg_t *) zlist_pop(self->pending)))
         zmsg_destroy(&job);
-    sl_log(SL_LOG_WARN, NULL, "broker_lost",
-           "reason=%s reconnect_ms=%lld busy=%s dropped_jobs=%zu", reason, (long long) delay,
-           self->client ? "true" : "false", dropped);
+    sl_log(SL_LOG_WARN, NULL, "broker_lost", "reason=%s reconnect_ms=%lld busy=%s dropped_jobs=%zu",
+           reason, (long long) delay, self->client ? "true" : "false", dropped);
 }
 
 static void s_send_signal(s_io_t *self, sl_mdp_command_t command)

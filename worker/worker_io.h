@@ -21,21 +21,21 @@
 /* Runs one job on the I/O thread: takes *body_p (the REQUEST body), may send PARTIALs
    through partial(partial_arg), returns the FINAL body (never NULL). Sets *stop when the
    worker should drain after this job (max jobs reached). */
-typedef zmsg_t *(worker_io_inline_fn)(zmsg_t **body_p, worker_job_send_fn *partial,
-                                      void *partial_arg, void *arg, bool *stop);
+typedef zmsg_t *(worker_io_inline_fn) (zmsg_t **body_p, worker_job_send_fn *partial,
+                                       void *partial_arg, void *arg, bool *stop);
 
 typedef struct {
-    char *endpoint;       /* broker endpoint, owned */
-    char *service;        /* service name, owned */
-    char *identity;       /* routing id or NULL for a random one, owned */
-    int heartbeat_ms;     /* heartbeat interval both ways */
-    int liveness;         /* missed heartbeats before the broker is presumed dead */
-    int reconnect_min_ms; /* first reconnect delay */
-    int reconnect_max_ms; /* reconnect delay cap */
+    char *endpoint;          /* broker endpoint, owned */
+    char *service;           /* service name, owned */
+    char *identity;          /* routing id or NULL for a random one, owned */
+    int heartbeat_ms;        /* heartbeat interval both ways */
+    int liveness;            /* missed heartbeats before the broker is presumed dead */
+    int reconnect_min_ms;    /* first reconnect delay */
+    int reconnect_max_ms;    /* reconnect delay cap */
     sl_curve_client_t curve; /* CURVE keys, owned; both NULL: plaintext */
-    int capacity;         /* jobs the broker may hand us at once, 1..SL_MAX_WORKER_CAPACITY */
+    int capacity;            /* jobs the broker may hand us at once, 1..SL_MAX_WORKER_CAPACITY */
     worker_io_inline_fn *run_inline; /* non-NULL: jobs run on the I/O thread through it */
-    void *inline_arg;     /* its argument */
+    void *inline_arg;                /* its argument */
 } worker_io_config_t;
 
 /* The actor body for zactor_new; args is a worker_io_config_t the caller keeps alive until

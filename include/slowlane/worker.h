@@ -81,8 +81,7 @@ typedef void(sl_worker_broadcast_fn)(const char *id, const void *data, size_t si
 /* Sets the broadcast callback (NULL: broadcasts are acknowledged and dropped). Broadcasts
    reach a worker through the slowlane-worker supervisor that forked it (docs/admin-api.md);
    a program that calls sl_worker_run itself, without a supervisor, receives none. */
-void sl_worker_set_broadcast_handler(sl_worker_t *self, sl_worker_broadcast_fn *handler,
-                                     void *arg);
+void sl_worker_set_broadcast_handler(sl_worker_t *self, sl_worker_broadcast_fn *handler, void *arg);
 
 /* Serves jobs until sl_worker_stop(), SIGTERM/SIGINT (czmq's zsys_interrupted) or max jobs.
    A job in hand is finished and its reply sent before the worker says DISCONNECT. Returns

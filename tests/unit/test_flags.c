@@ -53,8 +53,8 @@ static void test_both_value_forms_and_repeatable_lists(void **state)
 {
     fixture_t f;
     s_fixture_init(&f);
-    char *argv[] = {"prog", "--broker", "tcp://b:1", "--heartbeat-ms=250", "--verbose",
-                    "--bind", "tcp://*:1", "--bind=tcp://*:2"};
+    char *argv[] = {"prog",      "--broker", "tcp://b:1", "--heartbeat-ms=250",
+                    "--verbose", "--bind",   "tcp://*:1", "--bind=tcp://*:2"};
     assert_int_equal(s_parse(&f, 8, argv), 0);
     assert_string_equal(f.broker, "tcp://b:1");
     assert_int_equal(f.heartbeat_ms, 250);
