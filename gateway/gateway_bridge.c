@@ -576,6 +576,24 @@ static int s_collect_services(gateway_bridge_t *self)
     return 0;
 }
 
+/* Frees everything a bridge may own, whether or not it finished starting. */
+static void s_bridge_free(gateway_bridge_t *self)
+{
+    zactor_destroy(&self->actor);
+    if (self->wakeup_fd >= 0)
+        close(self->wakeup_fd);
+    zhashx_destroy(&self->slots);
+    zhashx_destroy(&self->tombstones);
+    free(self->services);
+    free(self->route_service);
+    free(self->service_ready);
+    free(self->endpoint);
+    pthread_mutex_destroy(&self->table_lock);
+    pthread_mutex_destroy(&self->socket_lock);
+    pthread_mutex_destroy(&self->ready_lock);
+    free(self);
+}
+
 gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_t *routes,
                                      int64_t probe_ms, const sl_curve_client_t *curve)
 {
@@ -583,6 +601,7 @@ gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_
     gateway_bridge_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    self->wakeup_fd = -1; /* calloc's 0 would be stdin */
     self->routes = routes;
     self->probe_ms = probe_ms;
     self->curve = curve;
@@ -608,26 +627,12 @@ gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_
     if (self->wakeup_fd < 0)
         goto fail;
     self->actor = zactor_new(s_actor, self);
-    if (!self->actor || self->start_failed) {
-        zactor_destroy(&self->actor);
-        goto fail_actor;
-    }
+    if (!self->actor || self->start_failed)
+        goto fail;
     return self;
 
-fail_actor:
-    close(self->wakeup_fd);
 fail:
-    self->wakeup_fd = -1;
-    zhashx_destroy(&self->slots);
-    zhashx_destroy(&self->tombstones);
-    free(self->services);
-    free(self->route_service);
-    free(self->service_ready);
-    free(self->endpoint);
-    pthread_mutex_destroy(&self->table_lock);
-    pthread_mutex_destroy(&self->socket_lock);
-    pthread_mutex_destroy(&self->ready_lock);
-    free(self);
+    s_bridge_free(self);
     return NULL;
 }
 
@@ -635,19 +640,7 @@ void gateway_bridge_destroy(gateway_bridge_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    gateway_bridge_t *self = *self_p;
-    gateway_bridge_close(self);
-    zactor_destroy(&self->actor);
-    close(self->wakeup_fd);
-    zhashx_destroy(&self->slots);
-    zhashx_destroy(&self->tombstones);
-    free(self->services);
-    free(self->route_service);
-    free(self->service_ready);
-    free(self->endpoint);
-    pthread_mutex_destroy(&self->table_lock);
-    pthread_mutex_destroy(&self->socket_lock);
-    pthread_mutex_destroy(&self->ready_lock);
-    free(self);
+    gateway_bridge_close(*self_p);
+    s_bridge_free(*self_p);
     *self_p = NULL;
 }

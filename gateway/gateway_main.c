@@ -270,38 +270,23 @@ int main(int argc, char **argv)
            (long long) gateway_http_in_flight(http));
     s_drain(http, bridge, drain_ms);
     gateway_http_destroy(&http);
-    gateway_admin_destroy(&admin);
-    gateway_cluster_destroy(&cluster);
-    gateway_observe_destroy(&observe);
-    gateway_stats_destroy(&stats);
-    gateway_metrics_destroy(&metrics);
-    gateway_bridge_destroy(&bridge);
-    gateway_routes_destroy(&routes);
-    sl_log(SL_LOG_INFO, NULL, "gateway_stopped", NULL);
-    sl_curve_client_clear(&curve);
-    free(curve_secret);
-    free(curve_server);
-    free(admin_token);
-    free(admin_token_file);
-    explicit_bzero(token, sizeof token);
-    free(listen);
-    free(broker);
-    free(routes_file);
-    free(log_level);
-    sl_strlist_clear(&route_specs);
-    return 0;
+    status = 0;
 
+    /* One way out for a clean stop and for every failure: each destroy takes NULL. */
 fail_http:
-    gateway_admin_destroy(&admin);
-    gateway_cluster_destroy(&cluster);
-    gateway_observe_destroy(&observe);
-    gateway_stats_destroy(&stats);
-    gateway_metrics_destroy(&metrics);
-    gateway_bridge_destroy(&bridge);
 fail_bridge:
 fail_config:
-    fprintf(stderr, S_PROGRAM ": %s\n", error);
+    if (status != 0)
+        fprintf(stderr, S_PROGRAM ": %s\n", error);
+    gateway_admin_destroy(&admin);
+    gateway_cluster_destroy(&cluster);
+    gateway_observe_destroy(&observe);
+    gateway_stats_destroy(&stats);
+    gateway_metrics_destroy(&metrics);
+    gateway_bridge_destroy(&bridge);
     gateway_routes_destroy(&routes);
+    if (status == 0)
+        sl_log(SL_LOG_INFO, NULL, "gateway_stopped", NULL);
     sl_curve_client_clear(&curve);
     free(curve_secret);
     free(curve_server);
