@@ -107,6 +107,22 @@ class Process:
             return f.read().decode(errors="replace")
 
 
+def child_pids(pid):
+    """Live pids whose parent is pid (a supervisor's workers), from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry))
+    return sorted(found)
+
+
 def binary(name):
     path = os.path.join(BIN, name)
     if not os.path.exists(path):

@@ -168,7 +168,7 @@ class WorkerProtocolTest(unittest.TestCase):
     def test_sigterm_finishes_job_then_disconnects(self):
         identity = self.start("builtin:sleep", extra=("--log-level", "debug"))
         self.broker.request(identity, *envelope_request("rid-4", query="ms=500"))
-        child = wait_for(lambda: harness_children(self.workers.pid), what="worker child")[0]
+        child = wait_for(lambda: harness.child_pids(self.workers.pid), what="worker child")[0]
         # The point is a job in hand: wait until the handler has it
         wait_for(lambda: "event=job_started rid=rid-4" in self.workers.output()
                  or "rid=rid-4 event=job_started" in self.workers.output(), what="job start")
@@ -182,7 +182,7 @@ class WorkerProtocolTest(unittest.TestCase):
 
     def test_max_requests_recycles_after_n_jobs(self):
         identity = self.start(extra=("--max-requests", "2"))
-        first_child = wait_for(lambda: harness_children(self.workers.pid))[0]
+        first_child = wait_for(lambda: harness.child_pids(self.workers.pid))[0]
         for n in range(2):
             self.broker.request(identity, b"job", str(n).encode())
             self.assertEqual(self.broker.next()[1][1], FINAL)
@@ -190,24 +190,10 @@ class WorkerProtocolTest(unittest.TestCase):
         # The replacement registers again under the same identity
         again, frames = self.broker.next()
         self.assertEqual((again, frames), (identity, [b"MDPW02", READY, b"svc"]))
-        wait_for(lambda: harness_children(self.workers.pid) not in ([], [first_child]))
+        wait_for(lambda: harness.child_pids(self.workers.pid) not in ([], [first_child]))
         wait_for(lambda: "reason=max_requests" in self.workers.output(), what="restart log")
 
 
-def harness_children(pid):
-    """Pids whose parent is pid (the supervisor's workers), from /proc."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry))
-    return sorted(found)
 
 
 if __name__ == "__main__":

@@ -18,20 +18,6 @@ from harness import (MdpClient, envelope_request, mmi_service_ready, start_broke
 C_FINAL = b"\x03"
 
 
-def children(pid):
-    """Live pids whose parent is pid, from /proc."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry))
-    return sorted(found)
 
 
 def slot_pids(workers):
@@ -64,7 +50,7 @@ class SupervisorTest(unittest.TestCase):
                                 extra=("--log-level", "debug", *extra))
         self.processes.append(workers)
         if ready:
-            wait_for(lambda: len(children(workers.pid)) == count, what="children")
+            wait_for(lambda: len(harness.child_pids(workers.pid)) == count, what="children")
             wait_for(lambda: mmi_service_ready(self.broker.endpoint, "svc"), what="registered")
         return workers
 
@@ -91,7 +77,7 @@ class SupervisorTest(unittest.TestCase):
         # The supervisor restarts the slot with a new process
         wait_for(lambda: slot_pids(workers)[slot] != pid, what="restart")
         new_pid = slot_pids(workers)[slot]
-        wait_for(lambda: new_pid in children(workers.pid), what="new child alive")
+        wait_for(lambda: new_pid in harness.child_pids(workers.pid), what="new child alive")
         self.assertIn(f"slot={slot} pid={pid} reason=signal signal=9", workers.output())
         return reply
 
@@ -133,7 +119,7 @@ class SupervisorTest(unittest.TestCase):
         workers = self.serve("builtin:sleep")
         self.client.send("svc", *envelope_request("d1", query="ms=600", retry=False))
         self.job_in_hand(workers, "d1")
-        pids = children(workers.pid)
+        pids = harness.child_pids(workers.pid)
         workers.signal(signal.SIGTERM)
         reply = self.final()
         self.assertEqual(reply[4:6], [b"SLREP/1", b"200"])
@@ -158,11 +144,11 @@ class SupervisorTest(unittest.TestCase):
         self.assertIn("slot=0", lines[0])
         self.assertIn("action=slot_stopped", lines[0])
         self.assertEqual(len(re.findall(r"event=worker_started slot=0", workers.output())), 3)
-        wait_for(lambda: children(workers.pid) == [], what="no child")
+        wait_for(lambda: harness.child_pids(workers.pid) == [], what="no child")
         self.assertTrue(workers.alive())  # the supervisor stays up and says so, it does not exit
         # SIGHUP is the operator's "try again": the stopped slot comes back
         workers.signal(signal.SIGHUP)
-        wait_for(lambda: len(children(workers.pid)) == 1, what="slot revived")
+        wait_for(lambda: len(harness.child_pids(workers.pid)) == 1, what="slot revived")
 
     def test_max_requests_recycles(self):
         workers = self.serve("builtin:echo", count=1, extra=("--max-requests", "3"))
@@ -182,7 +168,7 @@ class SupervisorTest(unittest.TestCase):
 
     def test_nice_applies_to_workers_not_supervisor(self):
         workers = self.serve("builtin:echo", count=2, extra=("--nice", "7"))
-        for pid in children(workers.pid):
+        for pid in harness.child_pids(workers.pid):
             self.assertEqual(nice_of(pid), nice_of(os.getpid()) + 7)
         self.assertEqual(nice_of(workers.pid), nice_of(os.getpid()))
 
@@ -198,7 +184,7 @@ class SupervisorTest(unittest.TestCase):
         order = [int(s) for s in re.findall(r"event=worker_restart slot=(\d+) \S+ reason=sighup",
                                             workers.output())]
         self.assertEqual(order, [0, 1, 2])
-        self.assertEqual(sorted(children(workers.pid)), sorted(after.values()))
+        self.assertEqual(sorted(harness.child_pids(workers.pid)), sorted(after.values()))
         self.client.send("svc", *envelope_request("h1"))
         self.assertEqual(self.final()[4:6], [b"SLREP/1", b"200"])
 
