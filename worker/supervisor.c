@@ -98,6 +98,8 @@ static void s_start(supervisor_state_t *self, supervisor_slot_t *slot)
         atomic_store(&self->counters[slot->index].job_started_ms, 0);
         atomic_store(&self->counters[slot->index].busy, 0);
     }
+    if (self->agent)
+        supervisor_agent_suspend(self->agent); // no libzmq threads may run across the fork
     pid_t pid = fork();
     if (pid == 0) {
         //  The child keeps only its own write end: no other slot's pipe, no self-pipe

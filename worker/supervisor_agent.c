@@ -32,12 +32,10 @@ struct _supervisor_agent_t {
     sl_log_limit_t malformed_limit;                        /* bad messages from the broker */
 };
 
-supervisor_agent_t *supervisor_agent_new(supervisor_state_t *state)
+/* Opens the context and the DEALER to the broker; 0, or -1 with both left NULL. */
+static int s_open(supervisor_agent_t *self)
 {
-    supervisor_agent_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->state = state;
+    const supervisor_state_t *state = self->state;
     self->context = zmq_ctx_new();
     if (!self->context)
         goto fail_context;
@@ -55,15 +53,11 @@ supervisor_agent_t *supervisor_agent_new(supervisor_state_t *state)
     int64_t max_size = SL_MAX_MESSAGE_BYTES;
     zmq_setsockopt(self->dealer, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
     /* Known gap: the agent speaks plaintext, so a broker with CURVE on refuses it and the
-       cluster view lacks this host's supervisor. Giving it CURVE keys made forked workers
-       hang: fork() copies libzmq state while this socket's I/O thread is mid-handshake.
-       The fix is to fork+exec workers (a fresh image); until then, CURVE clusters run
-       without the cluster manager. */
+       cluster view lacks this host's supervisor (docs/deploy.md). */
     if (zmq_connect(self->dealer, state->config->broker) != 0)
         goto fail_connect;
-    sl_log(SL_LOG_INFO, NULL, "agent_started", "broker=%s host=%s", state->config->broker,
-           state->config->host);
-    return self;
+    self->next_status_ms = 0; // a new connection: tell the broker who we are at once
+    return 0;
 
 fail_connect:
     sl_log(SL_LOG_WARN, NULL, "agent_failed", "broker=%s errno=%d detail=unmanaged",
@@ -72,8 +66,41 @@ fail_connect:
 fail_socket:
     zmq_ctx_term(self->context);
 fail_context:
-    free(self);
-    return NULL;
+    self->dealer = self->context = NULL;
+    return -1;
+}
+
+/* Closes the DEALER and ends the context, joining its threads; linger_ms lets queued
+   messages leave first. */
+static void s_close(supervisor_agent_t *self, int linger_ms)
+{
+    if (!self->context)
+        return;
+    zmq_setsockopt(self->dealer, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+    zmq_close(self->dealer);
+    zmq_ctx_term(self->context);
+    self->dealer = self->context = NULL;
+}
+
+supervisor_agent_t *supervisor_agent_new(supervisor_state_t *state)
+{
+    supervisor_agent_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->state = state;
+    if (s_open(self) != 0) {
+        free(self);
+        return NULL;
+    }
+    sl_log(SL_LOG_INFO, NULL, "agent_started", "broker=%s host=%s", state->config->broker,
+           state->config->host);
+    return self;
+}
+
+void supervisor_agent_suspend(supervisor_agent_t *self)
+{
+    //  A short linger: an answer to a command (which may be what causes this fork) leaves
+    s_close(self, 100);
 }
 
 //  Returns 0, or -1 if the message was dropped (no broker connected yet, or a full queue).
@@ -97,12 +124,10 @@ void supervisor_agent_destroy(supervisor_agent_t **self_p)
     if (!self_p || !*self_p)
         return;
     supervisor_agent_t *self = *self_p;
-    s_send(self, "BYE", NULL);
+    if (self->dealer)
+        s_send(self, "BYE", NULL);
     //  Give the BYE a moment to leave, so the broker forgets us now and not at expiry
-    int linger = 200;
-    zmq_setsockopt(self->dealer, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_close(self->dealer);
-    zmq_ctx_term(self->context);
+    s_close(self, 200);
     free(self);
     *self_p = NULL;
 }
@@ -111,7 +136,7 @@ int supervisor_agent_fd(supervisor_agent_t *self)
 {
     int fd = -1;
     size_t size = sizeof fd;
-    if (zmq_getsockopt(self->dealer, ZMQ_FD, &fd, &size) != 0)
+    if (!self->dealer || zmq_getsockopt(self->dealer, ZMQ_FD, &fd, &size) != 0)
         return -1;
     return fd;
 }
@@ -292,6 +317,9 @@ static bool s_receive(supervisor_agent_t *self)
 int64_t supervisor_agent_process(supervisor_agent_t *self)
 {
     supervisor_state_t *state = self->state;
+    //  Closed around a fork (supervisor_agent_suspend): reopen, or try again next turn
+    if (!self->dealer && s_open(self) != 0)
+        return 1000;
     //  ZMQ_FD is edge-triggered: read until ZMQ_EVENTS says nothing is left
     for (int i = 0; i < 1000; i++) {
         int events = 0;

@@ -103,6 +103,10 @@ void supervisor_child_set_counters(supervisor_counters_t *counters);
    on without one, unmanaged. */
 supervisor_agent_t *supervisor_agent_new(supervisor_state_t *state);
 
+/* Closes the agent's ZeroMQ context before a fork: a child forked while libzmq's threads run
+   can inherit its state mid-operation and hang. supervisor_agent_process reopens it. */
+void supervisor_agent_suspend(supervisor_agent_t *self);
+
 /* Sends BYE and closes; safe on NULL and twice. */
 void supervisor_agent_destroy(supervisor_agent_t **self_p);
 
