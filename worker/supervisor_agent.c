@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <zmq.h>
 #include "sl_agent.h"
+#include "sl_curve.h"
 #include "sl_log.h"
 #include "supervisor_private.h"
 
@@ -52,8 +53,14 @@ static int s_open(supervisor_agent_t *self)
     zmq_setsockopt(self->dealer, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
     int64_t max_size = SL_MAX_MESSAGE_BYTES;
     zmq_setsockopt(self->dealer, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
-    /* Known gap: the agent speaks plaintext, so a broker with CURVE on refuses it and the
-       cluster view lacks this host's supervisor (docs/deploy.md). */
+    //  The agent is one more client of the broker: under CURVE it needs the workers' keys too
+    sl_curve_client_t keys;
+    char error[256];
+    if (sl_curve_client_load(&keys, state->config->curve_secret, state->config->curve_server,
+                             error, sizeof error) != 0)
+        goto fail_connect; // checked at start-up: only a key file changed since gets here
+    sl_curve_client_apply(&keys, self->dealer);
+    sl_curve_client_clear(&keys);
     if (zmq_connect(self->dealer, state->config->broker) != 0)
         goto fail_connect;
     self->next_status_ms = 0; // a new connection: tell the broker who we are at once

@@ -140,7 +140,7 @@ class CurveClusterTest(unittest.TestCase):
             cls.gateway = gs.start_gateway(
                 cls.broker.endpoint,
                 ["/fast=fast", "/stolen=stolen,timeout-ms=1000", "/plain=plain,timeout-ms=1000"],
-                extra=client_flags("gateway"))
+                extra=client_flags("gateway") + ["--admin-token", "curve-admin-token"])
             cls.procs.append(cls.gateway)
             gs.wait_route_ready(cls.gateway.port, "/fast")
         except BaseException:
@@ -157,6 +157,26 @@ class CurveClusterTest(unittest.TestCase):
         self.assertEqual(status, 200, body)
         self.assertIn(b"hello=curve", body)
         self.assertEqual(mmi_service(self.broker.endpoint, "fast"), "200")
+
+    def test_cluster_view_sees_the_listed_supervisor_through_curve(self):
+        """The supervisor's agent socket is one more CURVE client: the admin view must list
+        the listed host's fast workers, and never the unlisted or plaintext supervisors."""
+        import json
+
+        def view():
+            status, _, body = harness.http_request(
+                self.gateway.port, "GET", "/api/v1/cluster",
+                headers={"Authorization": "Bearer curve-admin-token"})
+            self.assertEqual(status, 200, body)
+            cluster = json.loads(body)
+            managed = [w for w in cluster.get("workers", []) if w.get("managed")]
+            return cluster if managed else None
+
+        cluster = harness.wait_for(view, 10, what="a managed worker in the cluster view")
+        self.assertEqual(cluster["broker"]["agents"], 1)
+        managed = [w for w in cluster["workers"] if w.get("managed")]
+        self.assertEqual({w["service"] for w in managed}, {"fast"})
+        self.assertTrue(all(w["pid"] for w in managed))
 
     def test_unlisted_worker_never_registers_nor_gets_a_request(self):
         # The rogue supervisor's workers keep trying (they are alive and connecting)...
