@@ -1,10 +1,13 @@
 /*  gateway_bridge: the broker side of the gateway, one actor thread.
     HTTP threads meet the bridge in three locked places: the slot table (request id -> slot,
-    table_lock, then each slot's own lock), and the DEALER itself (socket_lock). An HTTP
-    thread sends its own request under socket_lock: handing it to the bridge first would cost
-    a thread wakeup per request, the largest single cost on the request path. Receiving,
-    the monitor socket and the probes belong to the actor thread. Lock order: socket_lock,
-    then table_lock, then a slot's lock; the actor never holds a slot lock while it sends. */
+    table_lock, then each slot's own lock), and the DEALER itself (socket_lock). HTTP threads
+    send their own requests: handing each to the bridge would cost a thread wakeup per
+    request. Nor do they ever sleep on socket_lock: a sender pushes its request onto a
+    lock-free outbox and takes the lock only if it is free; whoever holds the lock sends
+    everything in the outbox before letting go (flat combining), so a busy socket costs a
+    sender nothing. Receiving, the monitor socket and the probes belong to the actor thread.
+    Lock order: socket_lock, then table_lock, then a slot's lock; the actor never holds a
+    slot lock while it sends. */
 #include "gateway_bridge.h"
 
 #include <errno.h>
@@ -23,14 +26,15 @@
 #define S_TOMBSTONE_MS 60000 /* how long an abandoned id is kept from reuse */
 
 struct _gateway_bridge_t {
-    zactor_t *actor;                /* the bridge thread */
-    char *endpoint;                 /* broker endpoint */
-    const gateway_routes_t *routes; /* borrowed, sealed */
-    int64_t probe_ms;               /* readiness probe interval */
-    const sl_curve_client_t *curve; /* CURVE keys, borrowed; NULL or empty: plaintext */
-    int wakeup_fd;                  /* eventfd: a sender saw replies waiting (edge consumed) */
-    pthread_mutex_t socket_lock;    /* guards dealer: sends from HTTP threads, receives */
-    zsock_t *dealer;                /* the one socket to the broker, NULL once stopped */
+    zactor_t *actor;                  /* the bridge thread */
+    char *endpoint;                   /* broker endpoint */
+    const gateway_routes_t *routes;   /* borrowed, sealed */
+    int64_t probe_ms;                 /* readiness probe interval */
+    const sl_curve_client_t *curve;   /* CURVE keys, borrowed; NULL or empty: plaintext */
+    int wakeup_fd;                    /* eventfd: a sender saw replies waiting (edge consumed) */
+    pthread_mutex_t socket_lock;      /* guards dealer: sends from HTTP threads, receives */
+    zsock_t *dealer;                  /* the one socket to the broker, NULL once stopped */
+    _Atomic(gateway_slot_t *) outbox; /* slots whose request waits for the socket (a stack) */
 
     pthread_mutex_t table_lock; /* guards slots and closed; taken before a slot lock */
     zhashx_t *slots;            /* id -> gateway_slot_t*, keys borrowed from slot->id */
@@ -102,41 +106,91 @@ int gateway_bridge_register(gateway_bridge_t *self, gateway_slot_t *slot, char *
     return 0;
 }
 
-void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot, zmsg_t **envelope_p)
+/* Socket lock held: sends every request in the outbox, oldest first. A request that cannot
+   go out fails its slot (503), which its thread is still waiting on. */
+static void s_outbox_flush(gateway_bridge_t *self)
 {
-    assert(slot->registered);
-    zmsg_t *message = sl_mdp_encode_client_request(SL_MDP_V02, slot->service, envelope_p);
-    /* Marked sent before the send, so a disconnect seen in between counts it in flight. */
-    pthread_mutex_lock(&slot->lock);
-    slot->sent = true;
-    pthread_mutex_unlock(&slot->lock);
-    bool sent = false, wake = false;
-    pthread_mutex_lock(&self->socket_lock);
-    if (self->dealer && gateway_bridge_connected(self)) {
-        sent = zmsg_send(&message, self->dealer) == 0;
-        /* ZMQ_FD is edge-triggered: our send may have consumed the edge that would have
-           told the bridge a reply is waiting, so look, and wake it if so. */
-        wake = (zsock_events(self->dealer) & ZMQ_POLLIN) != 0;
+    gateway_slot_t *stack = atomic_exchange(&self->outbox, NULL);
+    if (!stack)
+        return;
+    gateway_slot_t *oldest = NULL; /* the stack is newest first: reverse it */
+    while (stack) {
+        gateway_slot_t *next = stack->outbox_next;
+        stack->outbox_next = oldest;
+        oldest = stack;
+        stack = next;
     }
-    pthread_mutex_unlock(&self->socket_lock);
-    zmsg_destroy(&message); /* no-op after a successful send */
-    if (wake) {
+    bool can_send = self->dealer && gateway_bridge_connected(self);
+    bool sent_any = false;
+    while (oldest) {
+        gateway_slot_t *slot = oldest;
+        oldest = slot->outbox_next;
+        zmsg_t *message = slot->outgoing;
+        slot->outgoing = NULL;
+        if (can_send && zmsg_send(&message, self->dealer) == 0)
+            sent_any = true;
+        else {
+            zmsg_destroy(&message);
+            pthread_mutex_lock(&slot->lock);
+            slot->sent = false;
+            gateway_slot_fail(slot, GATEWAY_SLOT_UNAVAILABLE);
+            pthread_mutex_unlock(&slot->lock);
+        }
+        /* From here the slot may be released and reused by its thread. */
+        atomic_store_explicit(&slot->queued, false, memory_order_release);
+    }
+    /* ZMQ_FD is edge-triggered: our sends may have consumed the edge that would have told
+       the bridge a reply is waiting, so look, and wake it if so. */
+    if (sent_any && (zsock_events(self->dealer) & ZMQ_POLLIN)) {
         uint64_t one = 1;
         ssize_t written = write(self->wakeup_fd, &one, sizeof one);
         (void) written; /* an eventfd write only fails on counter overflow */
     }
-    if (!sent) {
-        pthread_mutex_lock(&slot->lock);
-        slot->sent = false;
-        gateway_slot_fail(slot, GATEWAY_SLOT_UNAVAILABLE);
-        pthread_mutex_unlock(&slot->lock);
+}
+
+/* Lets go of the socket lock, first sending what waits in the outbox. A request pushed
+   while we held the lock found it taken and left its sending to us: after unlocking, look
+   again, and take the lock back if it is free (if not, its new holder sends). */
+static void s_socket_unlock(gateway_bridge_t *self)
+{
+    while (true) {
+        s_outbox_flush(self);
+        pthread_mutex_unlock(&self->socket_lock);
+        atomic_thread_fence(memory_order_seq_cst); /* pairs with the fence in send */
+        if (!atomic_load(&self->outbox) || pthread_mutex_trylock(&self->socket_lock) != 0)
+            return;
     }
+}
+
+void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot, zmsg_t **envelope_p)
+{
+    assert(slot->registered);
+    assert(!atomic_load(&slot->queued));
+    /* Marked sent before the send, so a disconnect seen in between counts it in flight. */
+    pthread_mutex_lock(&slot->lock);
+    slot->sent = true;
+    pthread_mutex_unlock(&slot->lock);
+    slot->outgoing = sl_mdp_encode_client_request(SL_MDP_V02, slot->service, envelope_p);
+    atomic_store_explicit(&slot->queued, true, memory_order_relaxed);
+    gateway_slot_t *head = atomic_load(&self->outbox);
+    do
+        slot->outbox_next = head;
+    while (!atomic_compare_exchange_weak(&self->outbox, &head, slot));
+    atomic_thread_fence(memory_order_seq_cst); /* the push is seen by an unlocking holder */
+    if (pthread_mutex_trylock(&self->socket_lock) == 0)
+        s_socket_unlock(self);
 }
 
 void gateway_bridge_release(gateway_bridge_t *self, gateway_slot_t *slot)
 {
     if (!slot->registered)
         return;
+    /* A request that gave up before its turn in the outbox: the lock's holder is sending
+       it, or we send it now; either way the slot leaves the outbox before it is reused. */
+    if (atomic_load_explicit(&slot->queued, memory_order_acquire)) {
+        pthread_mutex_lock(&self->socket_lock);
+        s_socket_unlock(self);
+    }
     pthread_mutex_lock(&self->table_lock);
     zhashx_delete(self->slots, slot->id);
     pthread_mutex_lock(&slot->lock);
@@ -243,7 +297,7 @@ static void s_probe(s_actor_t *actor)
         zmsg_t *message = sl_mdp_encode_client_request(SL_MDP_V02, S_MMI_SERVICE, &body);
         pthread_mutex_lock(&self->socket_lock);
         int rc = zmsg_send(&message, actor->dealer);
-        pthread_mutex_unlock(&self->socket_lock);
+        s_socket_unlock(self);
         if (rc != 0) {
             zmsg_destroy(&message);
             break;
@@ -379,7 +433,7 @@ static void s_handle_reply(s_actor_t *actor, zmsg_t *message)
     }
     if (gateway_slot_push(slot, &decoded.body, decoded.command == SL_MDP_FINAL) != 0)
         gateway_slot_fail(slot, GATEWAY_SLOT_BROKER_LOST);
-    pthread_mutex_unlock(&slot->lock);
+    gateway_slot_wake(slot); /* unlocks */
     sl_mdp_msg_reset(&decoded);
 }
 
@@ -527,7 +581,7 @@ static void s_actor(zsock_t *pipe, void *args)
                 break;
             zlist_append(actor.received, message);
         }
-        pthread_mutex_unlock(&self->socket_lock);
+        s_socket_unlock(self);
         zmsg_t *message;
         while ((message = zlist_pop(actor.received)))
             s_handle_reply(&actor, message);
@@ -536,7 +590,7 @@ static void s_actor(zsock_t *pipe, void *args)
     }
     pthread_mutex_lock(&self->socket_lock);
     self->dealer = NULL;
-    pthread_mutex_unlock(&self->socket_lock);
+    s_socket_unlock(self); /* fails whatever still waits in the outbox */
     zmq_socket_monitor(zsock_resolve(actor.dealer), NULL, 0);
     zsock_destroy(&actor.monitor);
     zsock_destroy(&actor.dealer);

@@ -3,6 +3,7 @@
     the slot's lock. Which slot a reply belongs to (the table) is gateway_bridge's. */
 #include "gateway_slot.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -46,6 +47,10 @@ void gateway_slot_destroy(gateway_slot_t **self_p)
         return;
     gateway_slot_t *self = *self_p;
     assert(!self->registered);
+    /* A bridge wake-up that began before the slot was released may not have signalled
+       yet; the condition must outlive it. */
+    while (atomic_load(&self->waking) > 0)
+        sched_yield();
     gateway_slot_drain(self);
     pthread_cond_destroy(&self->cond);
     pthread_mutex_destroy(&self->lock);
@@ -116,6 +121,13 @@ int gateway_slot_push(gateway_slot_t *slot, zmsg_t **body_p, bool final)
         slot->final_seen = true;
     else
         slot->partial_seen = true;
-    pthread_cond_signal(&slot->cond);
     return 0;
+}
+
+void gateway_slot_wake(gateway_slot_t *slot)
+{
+    atomic_fetch_add(&slot->waking, 1);
+    pthread_mutex_unlock(&slot->lock);
+    pthread_cond_signal(&slot->cond);
+    atomic_fetch_sub(&slot->waking, 1);
 }

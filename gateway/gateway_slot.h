@@ -6,6 +6,7 @@
 
 #include <czmq.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -43,6 +44,12 @@ struct _gateway_slot_t {
     gateway_slot_event_t failure;   /* UNAVAILABLE or BROKER_LOST, else MESSAGE (0) */
     gateway_slot_reply_t *head;     /* replies not yet taken */
     gateway_slot_reply_t *tail;     /* last reply */
+    /* The bridge's outbox (gateway_bridge.c): a request waiting for whoever holds the
+       socket lock to send it. Touched by the outbox's owner only, not under lock. */
+    zmsg_t *outgoing;                    /* the encoded request while queued */
+    struct _gateway_slot_t *outbox_next; /* next in the outbox stack */
+    atomic_bool queued;                  /* in the outbox or being sent: not yet reusable */
+    atomic_int waking;                   /* wake-ups in progress after unlocking: destroy waits */
 };
 
 typedef struct _gateway_slot_t gateway_slot_t;
@@ -56,9 +63,13 @@ void gateway_slot_destroy(gateway_slot_t **self_p);
    a FINAL. */
 gateway_slot_event_t gateway_slot_wait(gateway_slot_t *slot, zmsg_t **body_p, bool *final);
 
-/* For the bridge, slot lock held: appends a body (ownership of *body_p taken) and wakes
-   the thread; returns -1 (body kept) if out of memory. */
+/* For the bridge, slot lock held: appends a body (ownership of *body_p taken); returns -1
+   (body kept) if out of memory. The thread is not woken yet: call gateway_slot_wake. */
 int gateway_slot_push(gateway_slot_t *slot, zmsg_t **body_p, bool final);
+/* For the bridge: wakes the slot's thread after a push. Call it with the lock held, and
+   it ends with the lock released: the signal comes after the unlock, because a thread
+   woken while the lock is still held would run only to block on it again. */
+void gateway_slot_wake(gateway_slot_t *slot);
 /* For the bridge, slot lock held: sets a failure once (the first cause wins, none after
    the FINAL) and wakes the thread. */
 void gateway_slot_fail(gateway_slot_t *slot, gateway_slot_event_t failure);
