@@ -27,11 +27,13 @@ void broker_send(broker_t *self, zframe_t *to, zmsg_t **msg_p)
 {
     zmsg_t *msg = *msg_p;
     *msg_p = NULL;
-    if (!msg)
+    if (!msg || zmsg_size(msg) == 0) { /* a routing id alone would prefix the next message */
+        zmsg_destroy(&msg);
         return;
-    if (zmsg_pushmem(msg, zframe_data(to), zframe_size(to)) == 0 &&
-        zmsg_send(&msg, self->router) == 0)
-        return;
+    }
+    /* The routing id goes first as plain bytes: no frame pushed onto msg for it. */
+    if (zmq_send(self->handle, zframe_data(to), zframe_size(to), ZMQ_SNDMORE) >= 0)
+        zmsg_send(&msg, self->router);
     zmsg_destroy(&msg); /* zmsg_send keeps the message on failure */
 }
 
@@ -338,35 +340,34 @@ static void s_client_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
     broker_dispatch_request(self, sender_p, msg, service);
 }
 
-static void s_handle(broker_t *self, zmsg_t *msg)
+/* Receives and handles one message; false if none was waiting. Receiving and decoding go
+   together (sl_mdp_recv): MDP header frames are checked in place, never turned into czmq
+   frames. */
+static bool s_handle_next(broker_t *self)
 {
-    zframe_t *sender = zmsg_pop(msg);
-    if (!sender || zmsg_size(msg) == 0) {
-        sl_log_limited(&self->malformed_limit, SL_LOG_WARN, NULL, "malformed_message",
-                       "reason=empty");
-        zframe_destroy(&sender);
-        zmsg_destroy(&msg);
-        return;
-    }
-    if (sl_agent_is_agent(msg)) { /* slowlane's host agents: docs/protocol.md section 7 */
-        broker_agent_message(self, sender, &msg);
-        zframe_destroy(&sender);
-        return;
-    }
+    zframe_t *sender = NULL;
+    zmsg_t *foreign = NULL;
     sl_mdp_msg_t decoded;
-    memset(&decoded, 0, sizeof(decoded));
     const char *reason = "unknown";
-    if (sl_mdp_decode(&msg, SL_MDP_TO_BROKER, &decoded, &reason) != 0) {
+    sl_mdp_recv_result_t result =
+        sl_mdp_recv(self->router, SL_MDP_TO_BROKER, &sender, &decoded, &foreign, &reason);
+    if (result == SL_MDP_RECV_NONE)
+        return false;
+    self->now = zclock_mono();
+    if (result == SL_MDP_RECV_FOREIGN && sl_agent_is_agent(foreign))
+        broker_agent_message(self, sender, &foreign); /* host agents: protocol.md section 7 */
+    else if (result != SL_MDP_RECV_OK) {
         char quoted[128];
         sl_log_limited(&self->malformed_limit, SL_LOG_WARN, NULL, "malformed_message", "reason=%s",
-                       sl_log_quote(reason, quoted, sizeof(quoted)));
+                       sl_log_quote(foreign ? "unknown protocol" : reason, quoted, sizeof(quoted)));
     } else if (decoded.from_worker_side)
         s_worker_message(self, &sender, &decoded);
     else
         s_client_message(self, &sender, &decoded);
     sl_mdp_msg_reset(&decoded);
-    zmsg_destroy(&msg);
+    zmsg_destroy(&foreign);
     zframe_destroy(&sender);
+    return true;
 }
 
 /* Workers are kept in last-heard-from order, so only the expired ones are looked at. */
@@ -441,13 +442,9 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
             sl_log(SL_LOG_ERROR, NULL, "poll_failed", "error=%d", zmq_errno());
             return -1;
         }
-        for (int count = 0; count < SL_BROKER_RECV_BATCH && !*stop; count++) {
-            zmsg_t *msg = zmsg_recv(self->router);
-            if (!msg)
+        for (int count = 0; count < SL_BROKER_RECV_BATCH && !*stop; count++)
+            if (!s_handle_next(self))
                 break;
-            self->now = zclock_mono();
-            s_handle(self, msg);
-        }
         self->now = zclock_mono();
         s_expire_workers(self);
         if (self->now >= self->next_tick) {

@@ -19,41 +19,31 @@ static void s_send_error(broker_t *self, zframe_t *client, sl_mdp_version_t vers
 
 /* Hands request to worker (with a free slot, not in any list): MDP REQUEST with the
    client's routing id (or the job tag) as address and the timeout frame rewritten to the
-   time left. */
+   time left. A retryable request keeps its body, sent as references rather than copied, so
+   a re-delivery after a crash has it; any other gives its body away. */
 static void s_deliver(broker_t *self, broker_request_t *request, broker_worker_t *worker)
 {
-    zmsg_t *body = NULL;
-    if (request->retryable && request->body) {
-        /* Keep the original so a re-delivery after a crash has a body to send. */
-        body = zmsg_dup(request->body);
-    }
-    if (!body) {
-        /* Not retryable, or no memory for the copy (then it cannot be retried either). */
-        body = request->body;
-        request->body = NULL;
-    }
-    if (request->is_envelope)
-        sl_envelope_meta_set_timeout(body, broker_request_time_left(request, self->now));
+    if (request->is_envelope && request->body)
+        sl_envelope_meta_set_timeout(request->body, broker_request_time_left(request, self->now));
     broker_worker_hold(worker, request);
-    zmsg_t *msg;
-    if (worker->capacity == 1)
-        msg = sl_mdp_encode_worker_job(worker->version, SL_MDP_REQUEST, request->client, &body);
-    else {
+    const void *address = zframe_data(request->client);
+    size_t address_size = zframe_size(request->client);
+    byte tag[BROKER_JOB_TAG_SIZE];
+    if (worker->capacity > 1) {
         /* protocol.md 3.6: a worker holding several jobs tells them apart by the job tag in
            the address frame, which it echoes in its PARTIAL/FINAL. */
-        byte tag[BROKER_JOB_TAG_SIZE];
         uint32_t slot = (uint32_t) request->slot;
         memcpy(tag, &slot, 4);
         memcpy(tag + 4, &request->tag, 4);
-        zframe_t *address = zframe_new(tag, sizeof tag);
-        msg = sl_mdp_encode_worker_job(worker->version, SL_MDP_REQUEST, address, &body);
-        zframe_destroy(&address);
+        address = tag;
+        address_size = sizeof tag;
     }
+    sl_mdp_send_worker_job(self->router, worker->identity, worker->version, SL_MDP_REQUEST, address,
+                           address_size, &request->body, request->retryable);
     request->deliveries++;
     if (request->deliveries == 1 && broker_service_stats(request->service))
         broker_stats_queue_wait(broker_service_stats(request->service),
                                 self->now - request->received);
-    broker_send(self, worker->identity, &msg);
     if (self->debug)
         sl_log(SL_LOG_DEBUG, request->is_envelope ? request->id : NULL, "request_delivered",
                "service=%s worker=%s delivery=%d", broker_service_name(request->service),
@@ -168,18 +158,12 @@ void broker_dispatch_reply(broker_t *self, broker_worker_t *worker, broker_reque
         zmsg_destroy(body_p);
         return;
     }
-    zmsg_t *body = *body_p;
-    *body_p = NULL;
-    if (!body)
-        body = zmsg_new();
-    if (request->is_envelope)
-        zmsg_pushstr(body, request->id);
-    zmsg_t *msg = sl_mdp_encode_client_reply(request->client_version, command,
-                                             broker_service_name_frame(request->service), &body);
-    broker_send(self, request->client, &msg);
+    sl_mdp_send_client_reply(self->router, request->client, request->client_version, command,
+                             broker_service_name_frame(request->service),
+                             request->is_envelope ? request->id : NULL, body_p);
     if (command == SL_MDP_PARTIAL) {
         request->partial_sent = true;
-        /* The copy is useless now: a streamed request is never delivered again. */
+        /* The kept body is useless now: a streamed request is never delivered again. */
         zmsg_destroy(&request->body);
         return;
     }

@@ -25,8 +25,8 @@ typedef struct _broker_request_t {
     bool retryable;                  /* may be delivered again if its worker dies */
     int deliveries;                  /* times handed to a worker so far */
     bool partial_sent;               /* a PARTIAL went to the client: never deliver again */
-    zmsg_t *body;                    /* owned: the body while queued; after delivery a copy
-                                        kept only if retryable, else NULL */
+    zmsg_t *body;                    /* owned: the body while queued; after delivery kept
+                                        (sent as references) only if retryable, else NULL */
     void *queue_handle;              /* zlistx handle while in its service's queue, else NULL */
     broker_worker_t *worker;         /* borrowed: the worker holding it, else NULL */
     int slot;                        /* its slot in worker->jobs while held */

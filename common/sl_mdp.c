@@ -24,10 +24,14 @@ static const byte s_client_v02[] = {
 
 #define S_COMMAND_LAST SL_MDP_DISCONNECT
 
+static bool s_bytes_are(const void *data, size_t size, const char *text)
+{
+    return size == strlen(text) && memcmp(data, text, size) == 0;
+}
+
 static bool s_frame_is(zframe_t *frame, const char *text)
 {
-    size_t size = strlen(text);
-    return frame && zframe_size(frame) == size && memcmp(zframe_data(frame), text, size) == 0;
+    return frame && s_bytes_are(zframe_data(frame), zframe_size(frame), text);
 }
 
 /* Maps a wire byte back to a command through one of the tables above; 0 if unknown. */
@@ -42,16 +46,19 @@ static int s_command_from_byte(const byte *table, byte value)
 }
 
 /* RFC 7/18 say "printable string"; we also refuse space so names are log-safe tokens. */
-static bool s_service_valid(zframe_t *frame)
+static bool s_service_bytes_valid(const byte *data, size_t size)
 {
-    size_t size = zframe_size(frame);
     if (size < 1 || size > SL_MAX_SERVICE_NAME)
         return false;
-    const byte *data = zframe_data(frame);
     for (size_t index = 0; index < size; index++)
         if (data[index] < 0x21 || data[index] > 0x7e)
             return false;
     return true;
+}
+
+static bool s_service_valid(zframe_t *frame)
+{
+    return s_service_bytes_valid(zframe_data(frame), zframe_size(frame));
 }
 
 /* Is command something the sender may send in this direction? */
@@ -76,24 +83,13 @@ static bool s_command_allowed(bool worker_side, sl_mdp_direction_t direction,
     return false;
 }
 
-/* Moves what is left of msg into a fresh body message. */
-static zmsg_t *s_take_body(zmsg_t *msg)
-{
-    zmsg_t *body = zmsg_new();
-    zframe_t *frame;
-    while ((frame = zmsg_pop(msg)))
-        zmsg_append(body, &frame);
-    return body;
-}
-
 /* The READY capacity frame: `capacity=` and 1..4 decimal digits, no leading zero, value
    1..SL_MAX_WORKER_CAPACITY. Returns 0, or -1 for anything else. */
-static int s_capacity_parse(zframe_t *frame, int *capacity)
+static int s_capacity_parse(const void *bytes, size_t size, int *capacity)
 {
     static const char prefix[] = "capacity=";
     size_t prefix_size = sizeof prefix - 1;
-    size_t size = zframe_size(frame);
-    const char *data = (const char *) zframe_data(frame);
+    const char *data = (const char *) bytes;
     if (size <= prefix_size || size > prefix_size + 4 || memcmp(data, prefix, prefix_size) != 0 ||
         data[prefix_size] == '0')
         return -1;
@@ -192,7 +188,7 @@ static int s_decode(zmsg_t *msg, sl_mdp_direction_t direction, sl_mdp_msg_t *out
             *reason = "bad service name";
             return -1;
         }
-        out->body = s_take_body(msg);
+        out->body = msg; /* what is left is the body: no copy, no new message */
         return 0;
     }
     switch (command) {
@@ -210,7 +206,7 @@ static int s_decode(zmsg_t *msg, sl_mdp_direction_t direction, sl_mdp_msg_t *out
         if (zmsg_size(msg) == 1 && out->version == SL_MDP_V02) {
             /* protocol.md 3.6: an MDP/0.2 READY MAY end with one `capacity=K` frame. */
             zframe_t *capacity = zmsg_pop(msg);
-            int rc = s_capacity_parse(capacity, &out->capacity);
+            int rc = s_capacity_parse(zframe_data(capacity), zframe_size(capacity), &out->capacity);
             zframe_destroy(&capacity);
             if (rc != 0) {
                 *reason = "bad capacity frame in READY";
@@ -250,7 +246,7 @@ static int s_decode(zmsg_t *msg, sl_mdp_direction_t direction, sl_mdp_msg_t *out
         return -1;
     }
     zframe_destroy(&delimiter);
-    out->body = s_take_body(msg);
+    out->body = msg;
     return 0;
 }
 
@@ -271,7 +267,8 @@ int sl_mdp_decode(zmsg_t **msg_p, sl_mdp_direction_t direction, sl_mdp_msg_t *ou
     }
     out->capacity = 1;
     int rc = s_decode(msg, direction, out, reason);
-    zmsg_destroy(&msg);
+    if (out->body != msg) /* else the body is what is left of msg */
+        zmsg_destroy(&msg);
     if (rc != 0)
         sl_mdp_msg_reset(out);
     return rc;
@@ -285,6 +282,227 @@ void sl_mdp_msg_reset(sl_mdp_msg_t *msg)
     zframe_destroy(&msg->address);
     zmsg_destroy(&msg->body);
     memset(msg, 0, sizeof *msg);
+}
+
+/* --- sl_mdp_recv: receive and decode in one pass --- */
+
+/* Reads one message frame by frame as libzmq messages on the stack: frames that the codec
+   only checks never become czmq frames. */
+typedef struct {
+    void *socket;    /* what the caller passed: zframe_recv resolves a zsock_t fastest */
+    void *handle;    /* its libzmq handle */
+    zmq_msg_t part;  /* the current frame, when open */
+    bool open;       /* part holds a received frame */
+    bool more;       /* frames follow the current one (before the first: a message may come) */
+    bool first_read; /* the next s_next hands out the frame already in part */
+} s_reader_t;
+
+/* The next frame into reader->part; -1 if the message has no more (or none is waiting). */
+static int s_next(s_reader_t *reader)
+{
+    if (reader->first_read) {
+        reader->first_read = false;
+        return 0;
+    }
+    if (reader->open)
+        zmq_msg_close(&reader->part);
+    reader->open = false;
+    if (!reader->more)
+        return -1;
+    zmq_msg_init(&reader->part);
+    //  Only the first frame can be missing: libzmq delivers a message's frames together
+    if (zmq_msg_recv(&reader->part, reader->handle, 0) < 0) {
+        zmq_msg_close(&reader->part);
+        reader->more = false;
+        return -1;
+    }
+    reader->open = true;
+    reader->more = zmq_msg_more(&reader->part) != 0;
+    return 0;
+}
+
+static const byte *s_data(s_reader_t *reader)
+{
+    return (const byte *) zmq_msg_data(&reader->part);
+}
+
+static size_t s_size(s_reader_t *reader)
+{
+    return zmq_msg_size(&reader->part);
+}
+
+/* The current frame as a czmq frame (a copy: routing ids, names and addresses are short). */
+static zframe_t *s_copy(s_reader_t *reader)
+{
+    return zframe_new(s_data(reader), s_size(reader));
+}
+
+/* The frames left, as a new message; received as czmq frames, so never copied. Frames
+   already taken go first (the current one, when keep_current). */
+static zmsg_t *s_rest(s_reader_t *reader, bool keep_current)
+{
+    zmsg_t *rest = zmsg_new();
+    if (keep_current && reader->open) {
+        zframe_t *frame = s_copy(reader);
+        zmsg_append(rest, &frame);
+    }
+    while (reader->more) {
+        zframe_t *frame = zframe_recv(reader->socket);
+        if (!frame)
+            break;
+        reader->more = zframe_more(frame);
+        zmsg_append(rest, &frame);
+    }
+    return rest;
+}
+
+/* Drops whatever is left of the message. */
+static void s_drain(s_reader_t *reader)
+{
+    while (s_next(reader) == 0)
+        ;
+}
+
+/* The decoding of s_decode on the reader; returns 0, -1 malformed (reason set) or 1 when
+   the first frame is no MDP protocol and foreign_p wants such messages. */
+static int s_recv_decode(s_reader_t *reader, sl_mdp_direction_t direction, sl_mdp_msg_t *out,
+                         zmsg_t **foreign_p, const char **reason)
+{
+    if (s_next(reader) != 0) {
+        *reason = "empty message";
+        return -1;
+    }
+    bool leading_empty = s_size(reader) == 0;
+    if (leading_empty && s_next(reader) != 0) {
+        *reason = "missing protocol frame";
+        return -1;
+    }
+    const byte *data = s_data(reader);
+    size_t size = s_size(reader);
+    bool v01 = s_bytes_are(data, size, SL_MDPC01) || s_bytes_are(data, size, SL_MDPW01);
+    bool v02 = s_bytes_are(data, size, SL_MDPC02) || s_bytes_are(data, size, SL_MDPW02);
+    if (!v01 && !v02) {
+        if (foreign_p && !leading_empty) {
+            *foreign_p = s_rest(reader, true);
+            return 1;
+        }
+        *reason = "unknown protocol";
+        return -1;
+    }
+    bool worker_side = s_bytes_are(data, size, SL_MDPW01) || s_bytes_are(data, size, SL_MDPW02);
+    if (leading_empty != v01) {
+        *reason =
+            leading_empty ? "empty frame before MDP/0.2 header" : "MDP/0.1 without empty frame";
+        return -1;
+    }
+    out->version = v01 ? SL_MDP_V01 : SL_MDP_V02;
+    out->from_worker_side = worker_side;
+
+    int command;
+    if (!worker_side && v01)
+        command = direction == SL_MDP_TO_BROKER ? SL_MDP_REQUEST : SL_MDP_FINAL;
+    else {
+        if (s_next(reader) != 0) {
+            *reason = "missing command frame";
+            return -1;
+        }
+        if (s_size(reader) != 1) {
+            *reason = "command frame is not one byte";
+            return -1;
+        }
+        const byte *table = !worker_side ? s_client_v02 : v01 ? s_worker_v01 : s_worker_v02;
+        command = s_command_from_byte(table, s_data(reader)[0]);
+        if (command == 0) {
+            *reason = "unknown command";
+            return -1;
+        }
+        if (!s_command_allowed(worker_side, direction, command)) {
+            *reason = "command not valid in this direction";
+            return -1;
+        }
+    }
+    out->command = command;
+
+    if (!worker_side || command == SL_MDP_READY) {
+        if (s_next(reader) != 0) {
+            *reason = "missing service name";
+            return -1;
+        }
+        if (!s_service_bytes_valid(s_data(reader), s_size(reader))) {
+            *reason = "bad service name";
+            return -1;
+        }
+        out->service = s_copy(reader);
+        if (!worker_side) {
+            out->body = s_rest(reader, false);
+            return 0;
+        }
+        if (!reader->more)
+            return 0;
+        /* protocol.md 3.6: an MDP/0.2 READY MAY end with one `capacity=K` frame. */
+        s_next(reader);
+        if (reader->more || v01) {
+            *reason = "extra frames after READY";
+            return -1;
+        }
+        if (s_capacity_parse(s_data(reader), s_size(reader), &out->capacity) != 0) {
+            *reason = "bad capacity frame in READY";
+            return -1;
+        }
+        return 0;
+    }
+    if (command == SL_MDP_HEARTBEAT || command == SL_MDP_DISCONNECT) {
+        if (reader->more) {
+            *reason = "extra frames after HEARTBEAT or DISCONNECT";
+            return -1;
+        }
+        return 0;
+    }
+    if (s_next(reader) != 0) {
+        *reason = "missing client address";
+        return -1;
+    }
+    if (s_size(reader) < 1 || s_size(reader) > SL_MAX_ADDRESS_BYTES) {
+        *reason = "bad client address size";
+        return -1;
+    }
+    out->address = s_copy(reader);
+    if (s_next(reader) != 0 || s_size(reader) != 0) {
+        *reason = "missing empty delimiter after address";
+        return -1;
+    }
+    out->body = s_rest(reader, false);
+    return 0;
+}
+
+sl_mdp_recv_result_t sl_mdp_recv(void *socket, sl_mdp_direction_t direction, zframe_t **sender_p,
+                                 sl_mdp_msg_t *out, zmsg_t **foreign_p, const char **reason)
+{
+    assert(socket && out);
+    const char *scratch = NULL;
+    if (!reason)
+        reason = &scratch;
+    *reason = NULL;
+    memset(out, 0, sizeof *out);
+    out->capacity = 1;
+    if (foreign_p)
+        *foreign_p = NULL;
+    if (sender_p)
+        *sender_p = NULL;
+    s_reader_t reader = {.socket = socket, .handle = zsock_resolve(socket), .more = true};
+    if (s_next(&reader) != 0)
+        return SL_MDP_RECV_NONE;
+    if (sender_p)
+        *sender_p = s_copy(&reader);
+    else
+        reader.first_read = true; /* the frame in hand is the MDP message's first */
+    int rc = s_recv_decode(&reader, direction, out, foreign_p, reason);
+    s_drain(&reader);
+    if (rc == 0)
+        return SL_MDP_RECV_OK;
+    sl_mdp_msg_reset(out);
+    out->capacity = 1;
+    return rc == 1 ? SL_MDP_RECV_FOREIGN : SL_MDP_RECV_MALFORMED;
 }
 
 /* Appends the frames of *body_p to msg and destroys the emptied body. */
@@ -380,6 +598,106 @@ zmsg_t *sl_mdp_encode_worker_signal(sl_mdp_version_t version, sl_mdp_command_t c
     zmsg_t *msg = s_header(version, true);
     s_add_command(msg, version == SL_MDP_V01 ? s_worker_v01 : s_worker_v02, command);
     return msg;
+}
+
+/* One frame of bytes, copied: libzmq keeps up to 33 bytes inside the message, no malloc. */
+static int s_send_bytes(void *handle, const void *data, size_t size, bool more)
+{
+    return zmq_send(handle, data, size, more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
+}
+
+/* The routing id (if any), the protocol header and the command byte from table (NULL: none,
+   as in MDP/0.1 client messages). Only the first frame can be refused: libzmq takes the rest
+   of a message once it took its first frame. */
+static int s_send_header(void *handle, zframe_t *to, sl_mdp_version_t version, bool worker_side,
+                         const byte *table, sl_mdp_command_t command)
+{
+    assert(version == SL_MDP_V01 || version == SL_MDP_V02);
+    assert(command >= SL_MDP_READY && command <= S_COMMAND_LAST);
+    if (to && s_send_bytes(handle, zframe_data(to), zframe_size(to), true) != 0)
+        return -1;
+    if (version == SL_MDP_V01 && s_send_bytes(handle, "", 0, true) != 0)
+        return -1;
+    const char *protocol = version == SL_MDP_V01 ? (worker_side ? SL_MDPW01 : SL_MDPC01)
+                                                 : (worker_side ? SL_MDPW02 : SL_MDPC02);
+    if (s_send_bytes(handle, protocol, 6, true) != 0)
+        return -1;
+    if (!table)
+        return 0;
+    byte value = table[command];
+    assert(value != 0); /* e.g. PARTIAL for an MDP/0.1 peer: a programming error */
+    return s_send_bytes(handle, &value, 1, true);
+}
+
+static bool s_has_frames(zmsg_t **body_p)
+{
+    return body_p && *body_p && zmsg_size(*body_p) > 0;
+}
+
+/* The body frames (at least one), the last one ending the message: moved out of *body_p,
+   which is destroyed, or with keep sent as references (zmq_msg_copy) and left in place.
+   socket as the caller gave it: czmq resolves a zsock_t without asking libzmq. */
+static int s_send_body(void *socket, zmsg_t **body_p, bool keep)
+{
+    int rc = 0;
+    if (keep) {
+        size_t left = zmsg_size(*body_p);
+        for (zframe_t *frame = zmsg_first(*body_p); frame; frame = zmsg_next(*body_p))
+            if (zframe_send(&frame, socket, ZFRAME_REUSE | (--left ? ZFRAME_MORE : 0)) != 0)
+                rc = -1;
+        return rc;
+    }
+    zframe_t *frame;
+    while ((frame = zmsg_pop(*body_p)))
+        if (zframe_send(&frame, socket, zmsg_size(*body_p) ? ZFRAME_MORE : 0) != 0) {
+            zframe_destroy(&frame);
+            rc = -1;
+        }
+    zmsg_destroy(body_p);
+    return rc;
+}
+
+int sl_mdp_send_worker_job(void *socket, zframe_t *to, sl_mdp_version_t version,
+                           sl_mdp_command_t command, const void *address, size_t address_size,
+                           zmsg_t **body_p, bool keep_body)
+{
+    assert(address && address_size > 0);
+    assert(command == SL_MDP_REQUEST || command == SL_MDP_PARTIAL || command == SL_MDP_FINAL);
+    void *handle = zsock_resolve(socket);
+    const byte *table = version == SL_MDP_V01 ? s_worker_v01 : s_worker_v02;
+    bool has_body = s_has_frames(body_p);
+    int rc = -1;
+    if (s_send_header(handle, to, version, true, table, command) == 0) {
+        s_send_bytes(handle, address, address_size, true);
+        rc = s_send_bytes(handle, "", 0, has_body);
+        if (has_body)
+            return s_send_body(socket, body_p, keep_body);
+    }
+    if (!keep_body && body_p)
+        zmsg_destroy(body_p);
+    return rc;
+}
+
+int sl_mdp_send_client_reply(void *socket, zframe_t *to, sl_mdp_version_t version,
+                             sl_mdp_command_t command, zframe_t *service, const char *first,
+                             zmsg_t **body_p)
+{
+    assert(service);
+    assert(command == SL_MDP_FINAL || (command == SL_MDP_PARTIAL && version == SL_MDP_V02));
+    void *handle = zsock_resolve(socket);
+    const byte *table = version == SL_MDP_V02 ? s_client_v02 : NULL; /* 0.1: no command */
+    bool has_body = s_has_frames(body_p);
+    int rc = -1;
+    if (s_send_header(handle, to, version, false, table, command) == 0) {
+        rc = s_send_bytes(handle, zframe_data(service), zframe_size(service), first || has_body);
+        if (first)
+            rc = s_send_bytes(handle, first, strlen(first), has_body);
+        if (has_body)
+            return s_send_body(socket, body_p, false);
+    }
+    if (body_p)
+        zmsg_destroy(body_p);
+    return rc;
 }
 
 const char *sl_mdp_command_name(sl_mdp_command_t command)

@@ -113,10 +113,9 @@ static void s_finish_drain(s_io_t *self)
 static void s_send_reply(s_io_t *self, bool final, zmsg_t **body_p)
 {
     if (self->client && !self->orphaned && self->dealer && !self->drained) {
-        zmsg_t *out = sl_mdp_encode_worker_job(SL_MDP_V02, final ? SL_MDP_FINAL : SL_MDP_PARTIAL,
-                                               self->client, body_p);
-        zmsg_send(&out, self->dealer);
-        zmsg_destroy(&out);
+        sl_mdp_send_worker_job(self->dealer, NULL, SL_MDP_V02,
+                               final ? SL_MDP_FINAL : SL_MDP_PARTIAL, zframe_data(self->client),
+                               zframe_size(self->client), body_p, false);
     } else if (final)
         sl_log(SL_LOG_WARN, NULL, "reply_dropped", "reason=broker_lost");
     zmsg_destroy(body_p);
@@ -162,12 +161,13 @@ static void s_next_job(s_io_t *self)
 //  zero receive timeout), 0 otherwise.
 static int s_handle_broker(s_io_t *self)
 {
-    zmsg_t *msg = zmsg_recv(self->dealer);
-    if (!msg)
-        return -1;
-    sl_mdp_msg_t mdp = {0};
+    sl_mdp_msg_t mdp;
     const char *reason = NULL;
-    if (sl_mdp_decode(&msg, SL_MDP_FROM_BROKER, &mdp, &reason) == -1 || !mdp.from_worker_side) {
+    sl_mdp_recv_result_t result =
+        sl_mdp_recv(self->dealer, SL_MDP_FROM_BROKER, NULL, &mdp, NULL, &reason);
+    if (result == SL_MDP_RECV_NONE)
+        return -1;
+    if (result != SL_MDP_RECV_OK || !mdp.from_worker_side) {
         sl_log_limited(&s_bad_message_limit, SL_LOG_WARN, NULL, "malformed_message",
                        "from=broker reason=%s", reason ? reason : "client_protocol");
         sl_mdp_msg_reset(&mdp);

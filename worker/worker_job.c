@@ -28,8 +28,11 @@ struct _sl_job_t {
 static sl_log_limit_t s_malformed_limit;
 
 //  Joins every frame of body into one frame: an opaque request's body as one byte string.
+//  A body of one frame (the usual case) is that frame, taken without a copy.
 static zframe_t *s_join_frames(zmsg_t *body)
 {
+    if (body && zmsg_size(body) == 1)
+        return zmsg_pop(body);
     size_t size = body ? zmsg_content_size(body) : 0;
     zframe_t *joined = zframe_new(NULL, size);
     if (!joined)
@@ -238,7 +241,8 @@ int sl_job_write(sl_job_t *job, const void *data, size_t size)
     if (size == 0)
         return 0;
     if (job->out_size + size > job->out_cap) {
-        size_t cap = job->out_cap ? job->out_cap : 4096;
+        //  Small first: most replies are short, and malloc serves small blocks fastest
+        size_t cap = job->out_cap ? job->out_cap : 1024;
         while (cap < job->out_size + size)
             cap *= 2;
         char *grown = realloc(job->out, cap);

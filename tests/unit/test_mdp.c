@@ -62,11 +62,95 @@ static zmsg_t *s_body(const char *first, const char *second)
 }
 
 /* Decodes a message that must be rejected; checks the reason and that nothing leaks out. */
+/* ---- sl_mdp_recv must decode exactly as sl_mdp_decode: every message these tests decode
+   also goes through real sockets, a PAIR (no routing id) and DEALER -> ROUTER (with one). */
+
+static zsock_t *s_pair_out, *s_pair_in, *s_dealer, *s_router;
+
+static int s_sockets_open(void **state)
+{
+    s_pair_in = zsock_new_pair("@inproc://test-mdp-pair");
+    s_pair_out = zsock_new_pair(">inproc://test-mdp-pair");
+    s_router = zsock_new_router("@inproc://test-mdp-router");
+    s_dealer = zsock_new_dealer(">inproc://test-mdp-router");
+    if (!s_pair_in || !s_pair_out || !s_router || !s_dealer)
+        return -1;
+    zsock_set_rcvtimeo(s_pair_in, 1000);
+    zsock_set_rcvtimeo(s_router, 1000);
+    return 0;
+}
+
+static int s_sockets_close(void **state)
+{
+    zsock_destroy(&s_pair_out);
+    zsock_destroy(&s_pair_in);
+    zsock_destroy(&s_dealer);
+    zsock_destroy(&s_router);
+    return 0;
+}
+
+static void s_assert_same_frame(zframe_t *a, zframe_t *b)
+{
+    assert_true((a == NULL) == (b == NULL));
+    if (a)
+        assert_true(zframe_eq(a, b));
+}
+
+static void s_assert_same_body(zmsg_t *a, zmsg_t *b)
+{
+    assert_true((a == NULL) == (b == NULL));
+    if (!a)
+        return;
+    assert_int_equal(zmsg_size(a), zmsg_size(b));
+    for (zframe_t *x = zmsg_first(a), *y = zmsg_first(b); x; x = zmsg_next(a), y = zmsg_next(b))
+        s_assert_same_frame(x, y);
+}
+
+/* Sends a copy of msg both ways and checks sl_mdp_recv against decode's result (rc, reason,
+   decoded: what sl_mdp_decode gave for msg). */
+static void s_assert_recv_agrees(zmsg_t *msg, sl_mdp_direction_t direction, int rc,
+                                 const char *reason, const sl_mdp_msg_t *decoded)
+{
+    if (zmsg_size(msg) == 0)
+        return; /* nothing to send: an empty zmsg is no message on the wire */
+    for (int routed = 0; routed <= 1; routed++) {
+        zmsg_t *copy = zmsg_dup(msg);
+        assert_int_equal(zmsg_send(&copy, routed ? s_dealer : s_pair_out), 0);
+        zframe_t *sender = NULL;
+        sl_mdp_msg_t out;
+        const char *got_reason = NULL;
+        sl_mdp_recv_result_t result = sl_mdp_recv(routed ? s_router : s_pair_in, direction,
+                                                  routed ? &sender : NULL, &out, NULL, &got_reason);
+        assert_int_equal(result, rc == 0 ? SL_MDP_RECV_OK : SL_MDP_RECV_MALFORMED);
+        assert_true((sender != NULL) == (routed == 1));
+        if (rc != 0) {
+            assert_string_equal(got_reason, reason);
+            assert_null(out.service);
+            assert_null(out.address);
+            assert_null(out.body);
+        } else {
+            assert_int_equal(out.version, decoded->version);
+            assert_int_equal(out.from_worker_side, decoded->from_worker_side);
+            assert_int_equal(out.command, decoded->command);
+            assert_int_equal(out.capacity, decoded->capacity);
+            s_assert_same_frame(out.service, decoded->service);
+            s_assert_same_frame(out.address, decoded->address);
+            s_assert_same_body(out.body, decoded->body);
+        }
+        sl_mdp_msg_reset(&out);
+        zframe_destroy(&sender);
+    }
+}
+
 static void s_assert_rejected(zmsg_t *msg, sl_mdp_direction_t direction)
 {
     sl_mdp_msg_t out;
     const char *reason = NULL;
+    zmsg_t *copy = msg ? zmsg_dup(msg) : NULL;
     assert_int_equal(sl_mdp_decode(&msg, direction, &out, &reason), -1);
+    if (copy)
+        s_assert_recv_agrees(copy, direction, -1, reason, NULL);
+    zmsg_destroy(&copy);
     assert_null(msg);
     assert_non_null(reason);
     assert_true(strlen(reason) > 0);
@@ -78,10 +162,13 @@ static void s_assert_rejected(zmsg_t *msg, sl_mdp_direction_t direction)
 static void s_decode_ok(zmsg_t *msg, sl_mdp_direction_t direction, sl_mdp_msg_t *out)
 {
     const char *reason = NULL;
+    zmsg_t *copy = zmsg_dup(msg);
     int rc = sl_mdp_decode(&msg, direction, out, &reason);
     if (rc != 0)
         fail_msg("decode failed: %s", reason);
     assert_null(msg);
+    s_assert_recv_agrees(copy, direction, 0, NULL, out);
+    zmsg_destroy(&copy);
 }
 
 /* ---- exact wire layout of the encoders ---------------------------------------------- */
@@ -533,6 +620,110 @@ static void test_command_names_are_short_upper_case_words(void **state)
     assert_string_equal(sl_mdp_command_name((sl_mdp_command_t) 99), "UNKNOWN");
 }
 
+/* ---- the senders put the encoders' frames on the wire ------------------------------ */
+
+/* Receives one message from sock and checks it equals expected frame by frame. */
+static void s_assert_received(zsock_t *sock, zmsg_t *expected)
+{
+    zmsg_t *got = zmsg_recv(sock);
+    assert_non_null(got);
+    s_assert_same_body(got, expected);
+    zmsg_destroy(&got);
+}
+
+static void test_senders_write_what_the_encoders_build(void **state)
+{
+    zframe_t *service = zframe_new("echo", 4);
+    const char *bodies[][2] = {{NULL, NULL}, {"one", NULL}, {"one", "two"}};
+    for (int v = SL_MDP_V01; v <= SL_MDP_V02; v++)
+        for (size_t b = 0; b < 3; b++) {
+            /* worker job, PAIR (no routing id), body moved and kept */
+            for (int keep = 0; keep <= 1; keep++) {
+                zmsg_t *body = b ? s_body(bodies[b][0], bodies[b][1]) : NULL;
+                zmsg_t *body2 = body ? zmsg_dup(body) : NULL;
+                zframe_t *address = zframe_new("addr", 4);
+                zmsg_t *expected = sl_mdp_encode_worker_job(v, SL_MDP_REQUEST, address, &body2);
+                assert_int_equal(sl_mdp_send_worker_job(s_pair_out, NULL, v, SL_MDP_REQUEST, "addr",
+                                                        4, &body, keep),
+                                 0);
+                assert_true(keep ? body != NULL || b == 0 : body == NULL);
+                s_assert_received(s_pair_in, expected);
+                zmsg_destroy(&body);
+                zmsg_destroy(&expected);
+                zframe_destroy(&address);
+            }
+            /* client reply, with and without a first frame */
+            for (int with_first = 0; with_first <= 1; with_first++) {
+                zmsg_t *body = b ? s_body(bodies[b][0], bodies[b][1]) : NULL;
+                zmsg_t *body2 = body ? zmsg_dup(body) : zmsg_new();
+                if (with_first)
+                    zmsg_pushstr(body2, "req-1");
+                zmsg_t *expected = sl_mdp_encode_client_reply(v, SL_MDP_FINAL, service, &body2);
+                assert_int_equal(sl_mdp_send_client_reply(s_pair_out, NULL, v, SL_MDP_FINAL,
+                                                          service, with_first ? "req-1" : NULL,
+                                                          &body),
+                                 0);
+                assert_null(body);
+                s_assert_received(s_pair_in, expected);
+                zmsg_destroy(&expected);
+            }
+        }
+    /* With a routing id: the ROUTER sends to the DEALER that spoke to it. */
+    zmsg_t *hello = zmsg_new();
+    zmsg_addstr(hello, "hello");
+    zmsg_send(&hello, s_dealer);
+    zmsg_t *got = zmsg_recv(s_router);
+    assert_non_null(got);
+    zframe_t *to = zmsg_pop(got);
+    zmsg_destroy(&got);
+    zmsg_t *body = s_body("one", NULL);
+    zmsg_t *body2 = zmsg_dup(body);
+    zframe_t *address = zframe_new("addr", 4);
+    zmsg_t *expected = sl_mdp_encode_worker_job(SL_MDP_V02, SL_MDP_REQUEST, address, &body2);
+    assert_int_equal(
+        sl_mdp_send_worker_job(s_router, to, SL_MDP_V02, SL_MDP_REQUEST, "addr", 4, &body, false),
+        0);
+    zsock_set_rcvtimeo(s_dealer, 1000);
+    s_assert_received(s_dealer, expected);
+    zmsg_destroy(&expected);
+    body = s_body("one", NULL);
+    body2 = zmsg_dup(body);
+    expected = sl_mdp_encode_client_reply(SL_MDP_V02, SL_MDP_PARTIAL, service, &body2);
+    assert_int_equal(
+        sl_mdp_send_client_reply(s_router, to, SL_MDP_V02, SL_MDP_PARTIAL, service, NULL, &body),
+        0);
+    s_assert_received(s_dealer, expected);
+    zmsg_destroy(&expected);
+    zframe_destroy(&address);
+    zframe_destroy(&to);
+    zframe_destroy(&service);
+}
+
+/* A first frame that names no MDP protocol is handed over whole when asked for (the broker's
+   host agents share its socket), else it is malformed. */
+static void test_recv_hands_over_foreign_messages(void **state)
+{
+    zmsg_t *msg = MSG(F("SLAGENT1"), F("x"), F("y"));
+    zmsg_t *copy = zmsg_dup(msg);
+    zmsg_send(&msg, s_dealer);
+    zframe_t *sender = NULL;
+    zmsg_t *foreign = NULL;
+    sl_mdp_msg_t out;
+    const char *reason = NULL;
+    assert_int_equal(sl_mdp_recv(s_router, SL_MDP_TO_BROKER, &sender, &out, &foreign, &reason),
+                     SL_MDP_RECV_FOREIGN);
+    assert_non_null(sender);
+    s_assert_same_body(foreign, copy);
+    zmsg_destroy(&foreign);
+    zframe_destroy(&sender);
+    zmsg_destroy(&copy);
+    /* Nothing waiting: NONE, not malformed */
+    zsock_set_rcvtimeo(s_pair_in, 0);
+    assert_int_equal(sl_mdp_recv(s_pair_in, SL_MDP_TO_BROKER, NULL, &out, NULL, &reason),
+                     SL_MDP_RECV_NONE);
+    zsock_set_rcvtimeo(s_pair_in, 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -564,6 +755,8 @@ int main(void)
         cmocka_unit_test(test_ready_capacity_frame),
         cmocka_unit_test(test_reset_is_safe_twice_and_on_zeroed_struct),
         cmocka_unit_test(test_command_names_are_short_upper_case_words),
+        cmocka_unit_test(test_senders_write_what_the_encoders_build),
+        cmocka_unit_test(test_recv_hands_over_foreign_messages),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, s_sockets_open, s_sockets_close);
 }
