@@ -2,6 +2,7 @@
 # Broker throughput: the same pipelined client and 8 echo workers against the minimal
 # load-balancing broker and against slowlane-broker, each run twice alternating, best of each.
 # Builds nothing: expects the binaries in $SLOWLANE_BIN (default build/bin). Loopback only.
+# Also prints `result NAME VALUE UNIT` lines (bench/lib.sh); logs go to $BENCH_OUT if set.
 set -euo pipefail
 
 BIN=${SLOWLANE_BIN:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
@@ -10,7 +11,8 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 OUTSTANDING=${OUTSTANDING:-100}
 ROUNDS=${ROUNDS:-2}
 BROKERS=${BROKERS:-"minimal slowlane"} # BROKERS=minimal measures the yardstick alone
-LOGDIR=$(mktemp -d /tmp/slowlane-bench.XXXXXX)
+LOGDIR=${BENCH_OUT:-$(mktemp -d /tmp/slowlane-bench.XXXXXX)}
+mkdir -p "$LOGDIR"
 
 needed="bench-client bench-echo-worker"
 for name in $BROKERS; do
@@ -74,8 +76,13 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
-for name in $BROKERS; do echo "$name: ${best[$name]}/s"; done
+for name in $BROKERS; do
+    echo "$name: ${best[$name]}/s"
+    echo "result broker_${name}_rps ${best[$name]} replies/s" # bench/lib.sh's convention
+done
 if [ -n "${best[minimal]:-}" ] && [ -n "${best[slowlane]:-}" ] && [ "${best[minimal]}" -gt 0 ]; then
     echo "ratio: $((best[slowlane] * 100 / best[minimal]))%"
+    echo "result broker_pct_of_minimal $(awk -v s="${best[slowlane]}" -v m="${best[minimal]}" \
+        'BEGIN {printf "%.1f", 100 * s / m}') %"
 fi
 echo "(logs in $LOGDIR; $WORKERS workers, $OUTSTANDING outstanding, ${SECONDS_PER_RUN}s per run, best of $ROUNDS)"

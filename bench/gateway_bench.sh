@@ -4,7 +4,9 @@
 #   2. /fast latency while /slow is saturated: 8 concurrent 2-second /slow requests kept in
 #      flight against 2 slow workers, /fast measured with wrk -t1 -c2 (target p99 <= 5 ms)
 # Usage: bench/gateway_bench.sh [duration-seconds]   (binaries from $SLOWLANE_BIN, default build/bin)
+# Prints `result NAME VALUE UNIT` lines (bench/lib.sh); raw wrk outputs go to $BENCH_OUT or /tmp.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 duration=${1:-10}
 bin=${SLOWLANE_BIN:-build/bin}
@@ -12,6 +14,10 @@ command -v wrk >/dev/null || { echo "gateway_bench: wrk missing (scripts/install
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 broker_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log=$(mktemp /tmp/slowlane-bench-XXXX.log)
+raw=${BENCH_OUT:-/tmp}
+mkdir -p "$raw"
+fast_out=/tmp/slowlane-wrk-fast.txt slow_out=/tmp/slowlane-wrk-fast-under-slow.txt
+if [ -n "${BENCH_OUT:-}" ]; then fast_out=$raw/wrk-fast.txt slow_out=$raw/wrk-fast-under-slow.txt; fi
 "$bin/slowlane" up --listen "$port" --bind "tcp://127.0.0.1:$broker_port" --log-level warn >"$log" 2>&1 &
 up_pid=$!
 slow_pids=()
@@ -29,8 +35,19 @@ done
 grep -q "slowlane up: ready" "$log" || { echo "gateway_bench: cluster not ready"; cat "$log"; exit 1; }
 
 echo "== /fast throughput: wrk -t2 -c50 -d${duration}s --latency http://127.0.0.1:$port/fast"
-wrk -t2 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee /tmp/slowlane-wrk-fast.txt
-grep -q "Non-2xx" /tmp/slowlane-wrk-fast.txt && echo "!! non-2xx answers above" || echo "non-2xx: 0"
+cluster=$(descendants "$up_pid")
+cpu_before=$(cpu_ticks $cluster)
+wrk -t2 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee "$fast_out"
+cpu_after=$(cpu_ticks $cluster)
+grep -q "Non-2xx" "$fast_out" && echo "!! non-2xx answers above" || echo "non-2xx: 0"
+wrk_results fast "$fast_out" | tee "$raw/fast-results.txt"
+requests=$(awk '$2 == "fast_requests" {print $3}' "$raw/fast-results.txt")
+# CPU of the whole cluster (gateway, broker, every worker) per request: steadier than the rate
+# on a shared machine.
+if [ "${requests:-0}" -gt 0 ]; then
+    result fast_cluster_cpu_us_per_req "$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(clock_ticks)" \
+        -v n="$requests" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')" us
+fi
 
 echo
 echo "== /fast latency while /slow is saturated (8 x /slow?ms=2000 in flight, 2 slow workers)"
@@ -40,5 +57,6 @@ for i in $(seq 1 8); do
     slow_pids+=($!)
 done
 sleep 1 # let the slow flood fill the slow workers and their queue before measuring
-wrk -t1 -c2 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee /tmp/slowlane-wrk-fast-under-slow.txt
-grep -q "Non-2xx" /tmp/slowlane-wrk-fast-under-slow.txt && echo "!! non-2xx answers above" || echo "non-2xx: 0"
+wrk -t1 -c2 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee "$slow_out"
+grep -q "Non-2xx" "$slow_out" && echo "!! non-2xx answers above" || echo "non-2xx: 0"
+wrk_results fast_under_slow "$slow_out"

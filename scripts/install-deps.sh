@@ -6,10 +6,14 @@ packages=(
     build-essential cmake pkg-config git ca-certificates
     libzmq3-dev libczmq-dev libcivetweb-dev libjansson-dev libcmocka-dev
     python3 python3-zmq curl wrk procps iproute2 nftables
+    # scripts/fuzz.sh: clang's libFuzzer. scripts/sanitize.sh uses gcc's ASan/UBSan runtimes
+    # (libasan8, libubsan1: build-essential brings them); scripts/valgrind.sh: valgrind.
     clang libclang-rt-14-dev
+    valgrind
     docker-compose python3-yaml
     libcurl4-openssl-dev
     prometheus python3-prometheus-client chromium
+    gnuplot-nox
 )
 # The dashboard's browser test runs Playwright on Node.js. The machine image may carry its own
 # Node.js build (which conflicts with Debian's npm); take Debian's only when there is none.
