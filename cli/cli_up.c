@@ -193,6 +193,12 @@ static int s_admin_token_file(char *path, size_t size)
     return 0;
 }
 
+static void s_free_flag(char *value, const char *default_value)
+{
+    if (value != default_value)
+        free(value);
+}
+
 int cli_up_run(int argc, char **argv)
 {
     int64_t listen_port = SL_DEFAULT_LISTEN_PORT;
@@ -201,6 +207,8 @@ int cli_up_run(int argc, char **argv)
     int64_t heartbeat_ms = SL_DEFAULT_HEARTBEAT_MS;
     int64_t fast_capacity = SL_UP_FAST_CAPACITY;
     char *log_level = "info";
+    // sl_flags replaces a default with an owned copy: those are freed on the way out.
+    char *const bind_default = bind, *const log_level_default = log_level;
     sl_flag_t flags[] = {
         {"listen", SL_FLAG_INT, &listen_port, 1, 65535, "HTTP port of the gateway"},
         {"bind", SL_FLAG_STRING, &bind, 0, 0, "broker endpoint (tcp://127.0.0.1:5555)"},
@@ -213,8 +221,11 @@ int cli_up_run(int argc, char **argv)
     };
     int rc =
         sl_flags_parse("slowlane up", flags, sizeof flags / sizeof flags[0], argc, argv, 1, NULL);
-    if (rc != 0)
+    if (rc != 0) {
+        s_free_flag(bind, bind_default);
+        s_free_flag(log_level, log_level_default);
         return rc > 0 ? 0 : 2;
+    }
 
     char bin_dir[PATH_MAX], endpoint[512], port[16], fast_count[16], slow_count[16], beat[16];
     char capacity[16];
@@ -249,8 +260,11 @@ int cli_up_run(int argc, char **argv)
     // and `slowlane scale` read. SLOWLANE_ADMIN_TOKEN, if set, wins (the gateway reads it).
     char token_path[PATH_MAX] = "";
     char *token_flag = getenv("SLOWLANE_ADMIN_TOKEN") ? NULL : "--admin-token-file";
-    if (token_flag && s_admin_token_file(token_path, sizeof token_path) != 0)
+    if (token_flag && s_admin_token_file(token_path, sizeof token_path) != 0) {
+        s_free_flag(bind, bind_default);
+        s_free_flag(log_level, log_level_default);
         return 1;
+    }
     char *gateway_args[] = {NULL,
                             "--listen",
                             port,
@@ -333,5 +347,7 @@ int cli_up_run(int argc, char **argv)
     s_stop_child(children, UP_CHILDREN, &children[2], UP_STOP_TIMEOUT_MS);
     s_stop_child(children, UP_CHILDREN, &children[0], UP_STOP_TIMEOUT_MS);
     printf("slowlane up: stopped\n");
+    s_free_flag(bind, bind_default);
+    s_free_flag(log_level, log_level_default);
     return rc;
 }

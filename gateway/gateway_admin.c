@@ -161,9 +161,8 @@ static void s_command(gateway_admin_t *self, gateway_response_t *response,
     json_object_set_new(command, "op", json_string(action));
     json_object_set_new(command, "service", json_string(service));
     json_t *answer = gateway_cluster_command(self->cluster, command, SL_ADMIN_BROKER_TIMEOUT_MS);
-    const char *host = json_string_value(json_object_get(command, "host"));
-    json_decref(command);
     if (!answer) {
+        json_decref(command);
         s_error(response, 503, "broker_unavailable", "the broker did not answer");
         return;
     }
@@ -171,8 +170,11 @@ static void s_command(gateway_admin_t *self, gateway_response_t *response,
     if (code < 200 || code > 599)
         code = json_is_true(json_object_get(answer, "ok")) ? 202 : 502;
     char quoted[300];
+    // host points into command: command is released only after the log line.
+    const char *host = json_string_value(json_object_get(command, "host"));
     sl_log(SL_LOG_INFO, response->request_id, "admin_command", "op=%s service=%s host=%s status=%d",
            action, sl_log_quote(service, quoted, sizeof quoted), host ? host : "-", (int) code);
+    json_decref(command);
     json_object_set_new(answer, "request_id", json_string(response->request_id));
     s_send_json(response, (int) code, answer,
                 json_is_true(json_object_get(answer, "ok"))
