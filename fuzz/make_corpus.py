@@ -101,6 +101,8 @@ def mdp_corpus():
         "w01-disconnect": ["", "MDPW01", b"\x05"],
         # MDP/0.2 worker: "MDPW02", command 1..6.
         "w02-ready": ["MDPW02", b"\x01", "fast"],
+        "w02-ready-capacity-16": ["MDPW02", b"\x01", "fast", "capacity=16"],
+        "w02-ready-capacity-1": ["MDPW02", b"\x01", "fast", "capacity=1"],  # = no frame
         "w02-request": ["MDPW02", b"\x02", addr, ""] + env,
         "w02-partial": ["MDPW02", b"\x03", addr, ""] + rep,
         "w02-final": ["MDPW02", b"\x04", addr, "", "last chunk"],
