@@ -220,9 +220,25 @@ def verify(load, recorder, gateways, faults, allowed_503=None, label=""):
     is the documented answer for that request (e.g. it arrived while the broker was down)."""
     problems = []
     counts, methods = recorder.executions()
-    answered = collections.Counter()
-    for gateway in gateways:
-        answered.update(access_counts(gateway))
+
+    def logged():
+        found = collections.Counter()
+        for gateway in gateways:
+            found.update(access_counts(gateway))
+        return found
+
+    # A gateway writes a request's access line just after its answer has left, so the last
+    # answers may not be logged yet: wait (bounded) for every answered id, then count.
+    answered_ids = {o["id"] for o in load.outcomes if o["status"] is not None}
+
+    def all_logged():
+        found = logged()
+        return found if answered_ids <= found.keys() else None
+
+    try:
+        answered = harness.wait_for(all_logged, timeout=5, what="an access line for every answer")
+    except AssertionError:
+        answered = logged()  # the missing lines are reported below, one problem each
     statuses = collections.Counter()
     lost = duplicated = dup_exec_get = dup_exec_post = accepted_503 = unrun_503 = 0
     deadline = ROUTE_TIMEOUT_MS / 1000 + 1.0

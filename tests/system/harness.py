@@ -20,7 +20,14 @@ SOURCE = os.environ.get("SLOWLANE_SOURCE") or os.path.join(os.path.dirname(__fil
 
 # Short timers so tests run in milliseconds, not seconds.
 HEARTBEAT_MS = 100
-LIVENESS = 3
+# Heartbeats a peer may miss before it counts as dead. scripts/valgrind.sh raises it: valgrind
+# runs one thread at a time, so on a loaded machine a heartbeat can come several periods late.
+LIVENESS = int(os.environ.get("SLOWLANE_TEST_LIVENESS") or 3)
+
+# scripts/sanitize.sh and scripts/valgrind.sh run the binaries several times slower: they set
+# this factor, which lengthens every wait on a condition (wait_for, Process.stop); never a
+# sleep, and never a test's own assertion on elapsed time.
+TIMEOUT_SCALE = float(os.environ.get("SLOWLANE_TIMEOUT_SCALE") or 1)
 
 
 def free_port():
@@ -32,6 +39,7 @@ def free_port():
 
 def wait_for(condition, timeout=10.0, interval=0.01, what="condition"):
     """Polls condition() until it returns a truthy value; returns it, or fails the test."""
+    timeout *= TIMEOUT_SCALE
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -87,7 +95,7 @@ class Process:
         if self.alive():
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(timeout * TIMEOUT_SCALE)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()

@@ -95,7 +95,9 @@ class SlowlaneUp(unittest.TestCase):
 
     def _busy_slow_workers(self):
         busy = 0
-        for pid in processes_mentioning("--service slow"):
+        # This cluster's slow workers only: other tests may run slow workers at the same time.
+        mine = set(processes_mentioning(self.endpoint))
+        for pid in mine.intersection(processes_mentioning("--service slow")):
             try:
                 with open(f"/proc/{pid}/stat") as f:
                     state = f.read().rsplit(")", 1)[1].split()[0]
