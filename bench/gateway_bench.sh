@@ -51,12 +51,20 @@ fi
 
 echo
 echo "== /fast latency while /slow is saturated (8 x /slow?ms=2000 in flight, 2 slow workers)"
-for i in $(seq 1 8); do
-    ( end=$((SECONDS + duration + 4))
-      while [ $SECONDS -lt $end ]; do curl -s -o /dev/null "http://127.0.0.1:$port/slow?ms=2000"; done ) &
-    slow_pids+=($!)
+# wrk holds the 8 slow requests (a new one as each answers): one process, no fork per request,
+# so the load generator itself does not take CPU from the path being measured.
+wrk -t1 -c8 -d"$((duration + 6))s" --timeout 10s "http://127.0.0.1:$port/slow?ms=2000" >/dev/null &
+slow_pids+=($!)
+# Measure only once both slow workers are busy and the rest of the 8 wait in the queue.
+saturated=0
+for _ in $(seq 1 100); do
+    if curl -s "http://127.0.0.1:$port/metrics" | awk '
+        /^slowlane_broker_workers\{.*service="slow".*state="busy"/ { busy = $NF }
+        /^slowlane_broker_queue_depth\{.*service="slow"/ { queued = $NF }
+        END { exit !(busy >= 2 && queued >= 1) }'; then saturated=1; break; fi
+    sleep 0.1
 done
-sleep 1 # let the slow flood fill the slow workers and their queue before measuring
+[ "$saturated" = 1 ] || { echo "gateway_bench: /slow never saturated the slow workers" >&2; exit 1; }
 wrk -t1 -c2 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee "$slow_out"
 grep -q "Non-2xx" "$slow_out" && echo "!! non-2xx answers above" || echo "non-2xx: 0"
 wrk_results fast_under_slow "$slow_out"
