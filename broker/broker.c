@@ -427,7 +427,7 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
 {
     zmq_pollitem_t item = {self->handle, 0, ZMQ_POLLIN, 0};
     self->now = zclock_mono();
-    self->next_tick = self->now + self->config.heartbeat_ms;
+    self->next_tick = sl_mdp_heartbeat_next(self->now, self->config.heartbeat_ms);
     while (!*stop) {
         /* Sleep until the next tick or the next worker expiry, whichever is first. */
         int64_t wake = self->next_tick;
@@ -449,7 +449,7 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
         s_expire_workers(self);
         if (self->now >= self->next_tick) {
             s_tick(self);
-            self->next_tick = self->now + self->config.heartbeat_ms;
+            self->next_tick = sl_mdp_heartbeat_next(self->now, self->config.heartbeat_ms);
         }
     }
     return 0;

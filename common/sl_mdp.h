@@ -112,4 +112,13 @@ int sl_mdp_send_client_reply(void *socket, zframe_t *to, sl_mdp_version_t versio
 /* A short name for logs: "READY", "FINAL", ... */
 const char *sl_mdp_command_name(sl_mdp_command_t command);
 
+/* When the next heartbeat is due after now_ms (zclock_mono): the next multiple of interval_ms.
+   Every worker and broker on a host beats on the same grid, so a broker with a thousand
+   workers wakes once per beat for all of them instead of once per worker (a wake-up, not a
+   message, is what a heartbeat costs). The first interval may be shorter, never longer. */
+static inline int64_t sl_mdp_heartbeat_next(int64_t now_ms, int64_t interval_ms)
+{
+    return now_ms - now_ms % interval_ms + interval_ms;
+}
+
 #endif

@@ -62,7 +62,7 @@ static int s_connect(s_io_t *self)
     zmsg_destroy(&ready);
     self->dealer = dealer;
     self->liveness = config->liveness;
-    self->heartbeat_at = zclock_mono() + config->heartbeat_ms;
+    self->heartbeat_at = sl_mdp_heartbeat_next(zclock_mono(), config->heartbeat_ms);
     self->heard = false;
     sl_log(SL_LOG_DEBUG, NULL, "broker_connect", "endpoint=%s service=%s", config->endpoint,
            config->service);
@@ -259,7 +259,7 @@ static void s_run_timers(s_io_t *self)
             return;
         }
         s_send_signal(self, SL_MDP_HEARTBEAT);
-        self->heartbeat_at = now + self->config->heartbeat_ms;
+        self->heartbeat_at = sl_mdp_heartbeat_next(now, self->config->heartbeat_ms);
     }
     //  No new READY while a job is in hand: the broker would hand us a second one
     if (!self->dealer && !self->drained && !self->client && now >= self->reconnect_at) {
