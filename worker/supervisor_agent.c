@@ -56,8 +56,8 @@ static int s_open(supervisor_agent_t *self)
     //  The agent is one more client of the broker: under CURVE it needs the workers' keys too
     sl_curve_client_t keys;
     char error[256];
-    if (sl_curve_client_load(&keys, state->config->curve_secret, state->config->curve_server,
-                             error, sizeof error) != 0)
+    if (sl_curve_client_load(&keys, state->config->curve_secret, state->config->curve_server, error,
+                             sizeof error) != 0)
         goto fail_connect; // checked at start-up: only a key file changed since gets here
     sl_curve_client_apply(&keys, self->dealer);
     sl_curve_client_clear(&keys);
