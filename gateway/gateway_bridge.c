@@ -6,8 +6,7 @@
     lock-free outbox and takes the lock only if it is free; whoever holds the lock sends
     everything in the outbox before letting go (flat combining), so a busy socket costs a
     sender nothing. Receiving, the monitor socket and the probes belong to the actor thread.
-    Lock order: socket_lock, then table_lock, then a slot's lock; the actor never holds a
-    slot lock while it sends. */
+    Lock order: socket_lock, then table_lock, then a slot's lock. */
 #include "gateway_bridge.h"
 
 #include <errno.h>
@@ -127,15 +126,19 @@ static void s_outbox_flush(gateway_bridge_t *self)
         oldest = slot->outbox_next;
         zmsg_t *message = slot->outgoing;
         slot->outgoing = NULL;
-        if (can_send && zmsg_send(&message, self->dealer) == 0)
+        pthread_mutex_lock(&slot->lock);
+        /* The connection may have dropped and come back while the request waited here: it
+           is then marked for a re-send (or failed), and sending it too would run it twice. */
+        bool wanted =
+            !slot->awaiting_reconnect && !slot->resend && slot->failure == GATEWAY_SLOT_MESSAGE;
+        if (wanted && can_send && zmsg_send(&message, self->dealer) == 0)
             sent_any = true;
-        else {
-            zmsg_destroy(&message);
-            pthread_mutex_lock(&slot->lock);
+        else if (wanted) {
             slot->sent = false;
             gateway_slot_fail(slot, GATEWAY_SLOT_UNAVAILABLE);
-            pthread_mutex_unlock(&slot->lock);
         }
+        pthread_mutex_unlock(&slot->lock);
+        zmsg_destroy(&message); /* no-op after a successful send */
         /* From here the slot may be released and reused by its thread. */
         atomic_store_explicit(&slot->queued, false, memory_order_release);
     }
