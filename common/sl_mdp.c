@@ -29,11 +29,6 @@ static bool s_bytes_are(const void *data, size_t size, const char *text)
     return size == strlen(text) && memcmp(data, text, size) == 0;
 }
 
-static bool s_frame_is(zframe_t *frame, const char *text)
-{
-    return frame && s_bytes_are(zframe_data(frame), zframe_size(frame), text);
-}
-
 /* Maps a wire byte back to a command through one of the tables above; 0 if unknown. */
 static int s_command_from_byte(const byte *table, byte value)
 {
@@ -54,11 +49,6 @@ static bool s_service_bytes_valid(const byte *data, size_t size)
         if (data[index] < 0x21 || data[index] > 0x7e)
             return false;
     return true;
-}
-
-static bool s_service_valid(zframe_t *frame)
-{
-    return s_service_bytes_valid(zframe_data(frame), zframe_size(frame));
 }
 
 /* Is command something the sender may send in this direction? */
@@ -105,187 +95,6 @@ static int s_capacity_parse(const void *bytes, size_t size, int *capacity)
     return 0;
 }
 
-static int s_decode(zmsg_t *msg, sl_mdp_direction_t direction, sl_mdp_msg_t *out,
-                    const char **reason)
-{
-    if (zmsg_size(msg) == 0) {
-        *reason = "empty message";
-        return -1;
-    }
-    /* RFC 7: "Frame 0: Empty (zero bytes ...)" precedes "MDPC01"/"MDPW01";
-       RFC 18 removed it: "Frame 0: MDPC02" / "MDPW02". */
-    zframe_t *first = zmsg_first(msg);
-    bool leading_empty = zframe_size(first) == 0;
-    if (leading_empty) {
-        zframe_t *empty = zmsg_pop(msg);
-        zframe_destroy(&empty);
-    }
-    zframe_t *protocol = zmsg_pop(msg);
-    if (!protocol) {
-        *reason = "missing protocol frame";
-        return -1;
-    }
-    bool worker_side;
-    sl_mdp_version_t version;
-    if (s_frame_is(protocol, SL_MDPC01) || s_frame_is(protocol, SL_MDPW01))
-        version = SL_MDP_V01;
-    else if (s_frame_is(protocol, SL_MDPC02) || s_frame_is(protocol, SL_MDPW02))
-        version = SL_MDP_V02;
-    else {
-        zframe_destroy(&protocol);
-        *reason = "unknown protocol";
-        return -1;
-    }
-    worker_side = s_frame_is(protocol, SL_MDPW01) || s_frame_is(protocol, SL_MDPW02);
-    zframe_destroy(&protocol);
-    if (leading_empty != (version == SL_MDP_V01)) {
-        *reason =
-            leading_empty ? "empty frame before MDP/0.2 header" : "MDP/0.1 without empty frame";
-        return -1;
-    }
-    out->version = version;
-    out->from_worker_side = worker_side;
-
-    int command;
-    if (!worker_side && version == SL_MDP_V01)
-        /* RFC 7 client messages carry no command: the direction says what they are. */
-        command = direction == SL_MDP_TO_BROKER ? SL_MDP_REQUEST : SL_MDP_FINAL;
-    else {
-        zframe_t *command_frame = zmsg_pop(msg);
-        if (!command_frame) {
-            *reason = "missing command frame";
-            return -1;
-        }
-        if (zframe_size(command_frame) != 1) {
-            zframe_destroy(&command_frame);
-            *reason = "command frame is not one byte";
-            return -1;
-        }
-        const byte *table = !worker_side            ? s_client_v02
-                            : version == SL_MDP_V01 ? s_worker_v01
-                                                    : s_worker_v02;
-        command = s_command_from_byte(table, zframe_data(command_frame)[0]);
-        zframe_destroy(&command_frame);
-        if (command == 0) {
-            *reason = "unknown command";
-            return -1;
-        }
-        if (!s_command_allowed(worker_side, direction, command)) {
-            *reason = "command not valid in this direction";
-            return -1;
-        }
-    }
-    out->command = command;
-
-    if (!worker_side) {
-        /* Client: service name, then body frames. */
-        out->service = zmsg_pop(msg);
-        if (!out->service) {
-            *reason = "missing service name";
-            return -1;
-        }
-        if (!s_service_valid(out->service)) {
-            *reason = "bad service name";
-            return -1;
-        }
-        out->body = msg; /* what is left is the body: no copy, no new message */
-        return 0;
-    }
-    switch (command) {
-    case SL_MDP_READY:
-        /* RFC 7/18: READY is exactly the header, the command and the service name. */
-        out->service = zmsg_pop(msg);
-        if (!out->service) {
-            *reason = "missing service name";
-            return -1;
-        }
-        if (!s_service_valid(out->service)) {
-            *reason = "bad service name";
-            return -1;
-        }
-        if (zmsg_size(msg) == 1 && out->version == SL_MDP_V02) {
-            /* protocol.md 3.6: an MDP/0.2 READY MAY end with one `capacity=K` frame. */
-            zframe_t *capacity = zmsg_pop(msg);
-            int rc = s_capacity_parse(zframe_data(capacity), zframe_size(capacity), &out->capacity);
-            zframe_destroy(&capacity);
-            if (rc != 0) {
-                *reason = "bad capacity frame in READY";
-                return -1;
-            }
-        }
-        if (zmsg_size(msg) != 0) {
-            *reason = "extra frames after READY";
-            return -1;
-        }
-        return 0;
-    case SL_MDP_HEARTBEAT:
-    case SL_MDP_DISCONNECT:
-        if (zmsg_size(msg) != 0) {
-            *reason = "extra frames after HEARTBEAT or DISCONNECT";
-            return -1;
-        }
-        return 0;
-    default:
-        break;
-    }
-    /* RFC 18: "The REQUEST, PARTIAL and FINAL commands SHALL contain precisely one client
-       address frame. This frame MUST be followed by an empty (zero sized) frame." */
-    out->address = zmsg_pop(msg);
-    if (!out->address) {
-        *reason = "missing client address";
-        return -1;
-    }
-    if (zframe_size(out->address) < 1 || zframe_size(out->address) > SL_MAX_ADDRESS_BYTES) {
-        *reason = "bad client address size";
-        return -1;
-    }
-    zframe_t *delimiter = zmsg_pop(msg);
-    if (!delimiter || zframe_size(delimiter) != 0) {
-        zframe_destroy(&delimiter);
-        *reason = "missing empty delimiter after address";
-        return -1;
-    }
-    zframe_destroy(&delimiter);
-    out->body = msg;
-    return 0;
-}
-
-int sl_mdp_decode(zmsg_t **msg_p, sl_mdp_direction_t direction, sl_mdp_msg_t *out,
-                  const char **reason)
-{
-    assert(msg_p && out);
-    const char *scratch = NULL;
-    if (!reason)
-        reason = &scratch;
-    memset(out, 0, sizeof *out);
-    *reason = NULL;
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
-    if (!msg) {
-        *reason = "empty message";
-        return -1;
-    }
-    out->capacity = 1;
-    int rc = s_decode(msg, direction, out, reason);
-    if (out->body != msg) /* else the body is what is left of msg */
-        zmsg_destroy(&msg);
-    if (rc != 0)
-        sl_mdp_msg_reset(out);
-    return rc;
-}
-
-void sl_mdp_msg_reset(sl_mdp_msg_t *msg)
-{
-    if (!msg)
-        return;
-    zframe_destroy(&msg->service);
-    zframe_destroy(&msg->address);
-    zmsg_destroy(&msg->body);
-    memset(msg, 0, sizeof *msg);
-}
-
-/* --- sl_mdp_recv: receive and decode in one pass --- */
-
 /* Reads one message frame by frame as libzmq messages on the stack: frames that the codec
    only checks never become czmq frames. */
 typedef struct {
@@ -331,19 +140,71 @@ static size_t s_size(s_reader_t *reader)
     return zmq_msg_size(&reader->part);
 }
 
-/* The current frame as a czmq frame (a copy: routing ids, names and addresses are short). */
-static zframe_t *s_copy(s_reader_t *reader)
+/* The frames of one message as the decoder reads them: taken from a czmq message
+   (sl_mdp_decode) or straight off a socket (sl_mdp_recv), so one decoder serves both. */
+typedef struct {
+    zmsg_t *msg;        /* message mode: the frames not yet read */
+    zframe_t *frame;    /* message mode: the current frame, owned */
+    bool msg_given;     /* message mode: msg became the body */
+    s_reader_t *reader; /* socket mode (msg is NULL) */
+} s_frames_t;
+
+/* The next frame becomes current; -1 if there is none. */
+static int s_frames_next(s_frames_t *frames)
 {
-    return zframe_new(s_data(reader), s_size(reader));
+    if (frames->reader)
+        return s_next(frames->reader);
+    zframe_destroy(&frames->frame);
+    frames->frame = zmsg_pop(frames->msg);
+    return frames->frame ? 0 : -1;
 }
 
-/* The frames left, as a new message; received as czmq frames, so never copied. Frames
-   already taken go first (the current one, when keep_current). */
-static zmsg_t *s_rest(s_reader_t *reader, bool keep_current)
+static const byte *s_frames_data(s_frames_t *frames)
 {
+    return frames->reader ? s_data(frames->reader) : zframe_data(frames->frame);
+}
+
+static size_t s_frames_size(s_frames_t *frames)
+{
+    return frames->reader ? s_size(frames->reader) : zframe_size(frames->frame);
+}
+
+static bool s_frames_is(s_frames_t *frames, const char *text)
+{
+    return s_bytes_are(s_frames_data(frames), s_frames_size(frames), text);
+}
+
+/* Frames follow the current one. */
+static bool s_frames_more(s_frames_t *frames)
+{
+    return frames->reader ? frames->reader->more : zmsg_size(frames->msg) > 0;
+}
+
+/* The current frame, for the caller to keep: moved from a message, copied off a socket
+   (routing ids, names and addresses are short). */
+static zframe_t *s_frames_take(s_frames_t *frames)
+{
+    if (frames->reader)
+        return zframe_new(s_data(frames->reader), s_size(frames->reader));
+    zframe_t *frame = frames->frame;
+    frames->frame = NULL;
+    return frame;
+}
+
+/* The frames left as a message, the current one first when keep_current. Off a socket
+   they are received as czmq frames (never copied); from a message, it is the message. */
+static zmsg_t *s_frames_rest(s_frames_t *frames, bool keep_current)
+{
+    if (!frames->reader) {
+        if (keep_current && frames->frame)
+            zmsg_prepend(frames->msg, &frames->frame);
+        frames->msg_given = true;
+        return frames->msg;
+    }
+    s_reader_t *reader = frames->reader;
     zmsg_t *rest = zmsg_new();
     if (keep_current && reader->open) {
-        zframe_t *frame = s_copy(reader);
+        zframe_t *frame = s_frames_take(frames);
         zmsg_append(rest, &frame);
     }
     while (reader->more) {
@@ -356,40 +217,46 @@ static zmsg_t *s_rest(s_reader_t *reader, bool keep_current)
     return rest;
 }
 
-/* Drops whatever is left of the message. */
-static void s_drain(s_reader_t *reader)
+/* Drops whatever was not taken: the rest of a socket's message, or of the czmq one. */
+static void s_frames_close(s_frames_t *frames)
 {
-    while (s_next(reader) == 0)
-        ;
+    if (frames->reader) {
+        while (s_next(frames->reader) == 0)
+            ;
+        return;
+    }
+    zframe_destroy(&frames->frame);
+    if (!frames->msg_given)
+        zmsg_destroy(&frames->msg);
 }
 
-/* The decoding of s_decode on the reader; returns 0, -1 malformed (reason set) or 1 when
-   the first frame is no MDP protocol and foreign_p wants such messages. */
-static int s_recv_decode(s_reader_t *reader, sl_mdp_direction_t direction, sl_mdp_msg_t *out,
-                         zmsg_t **foreign_p, const char **reason)
+/* Decodes one message from frames into out. Returns 0, -1 if malformed (reason set), or 1
+   when the first frame names no MDP protocol and foreign_p wants such messages whole. */
+static int s_decode(s_frames_t *frames, sl_mdp_direction_t direction, sl_mdp_msg_t *out,
+                    zmsg_t **foreign_p, const char **reason)
 {
-    if (s_next(reader) != 0) {
+    if (s_frames_next(frames) != 0) {
         *reason = "empty message";
         return -1;
     }
-    bool leading_empty = s_size(reader) == 0;
-    if (leading_empty && s_next(reader) != 0) {
+    /* RFC 7: "Frame 0: Empty (zero bytes ...)" precedes "MDPC01"/"MDPW01";
+       RFC 18 removed it: "Frame 0: MDPC02" / "MDPW02". */
+    bool leading_empty = s_frames_size(frames) == 0;
+    if (leading_empty && s_frames_next(frames) != 0) {
         *reason = "missing protocol frame";
         return -1;
     }
-    const byte *data = s_data(reader);
-    size_t size = s_size(reader);
-    bool v01 = s_bytes_are(data, size, SL_MDPC01) || s_bytes_are(data, size, SL_MDPW01);
-    bool v02 = s_bytes_are(data, size, SL_MDPC02) || s_bytes_are(data, size, SL_MDPW02);
+    bool v01 = s_frames_is(frames, SL_MDPC01) || s_frames_is(frames, SL_MDPW01);
+    bool v02 = s_frames_is(frames, SL_MDPC02) || s_frames_is(frames, SL_MDPW02);
     if (!v01 && !v02) {
         if (foreign_p && !leading_empty) {
-            *foreign_p = s_rest(reader, true);
+            *foreign_p = s_frames_rest(frames, true);
             return 1;
         }
         *reason = "unknown protocol";
         return -1;
     }
-    bool worker_side = s_bytes_are(data, size, SL_MDPW01) || s_bytes_are(data, size, SL_MDPW02);
+    bool worker_side = s_frames_is(frames, SL_MDPW01) || s_frames_is(frames, SL_MDPW02);
     if (leading_empty != v01) {
         *reason =
             leading_empty ? "empty frame before MDP/0.2 header" : "MDP/0.1 without empty frame";
@@ -400,18 +267,19 @@ static int s_recv_decode(s_reader_t *reader, sl_mdp_direction_t direction, sl_md
 
     int command;
     if (!worker_side && v01)
+        /* RFC 7 client messages carry no command: the direction says what they are. */
         command = direction == SL_MDP_TO_BROKER ? SL_MDP_REQUEST : SL_MDP_FINAL;
     else {
-        if (s_next(reader) != 0) {
+        if (s_frames_next(frames) != 0) {
             *reason = "missing command frame";
             return -1;
         }
-        if (s_size(reader) != 1) {
+        if (s_frames_size(frames) != 1) {
             *reason = "command frame is not one byte";
             return -1;
         }
         const byte *table = !worker_side ? s_client_v02 : v01 ? s_worker_v01 : s_worker_v02;
-        command = s_command_from_byte(table, s_data(reader)[0]);
+        command = s_command_from_byte(table, s_frames_data(frames)[0]);
         if (command == 0) {
             *reason = "unknown command";
             return -1;
@@ -423,56 +291,93 @@ static int s_recv_decode(s_reader_t *reader, sl_mdp_direction_t direction, sl_md
     }
     out->command = command;
 
+    /* A client message, and RFC 7/18's READY: the service name follows. */
     if (!worker_side || command == SL_MDP_READY) {
-        if (s_next(reader) != 0) {
+        if (s_frames_next(frames) != 0) {
             *reason = "missing service name";
             return -1;
         }
-        if (!s_service_bytes_valid(s_data(reader), s_size(reader))) {
+        if (!s_service_bytes_valid(s_frames_data(frames), s_frames_size(frames))) {
             *reason = "bad service name";
             return -1;
         }
-        out->service = s_copy(reader);
+        out->service = s_frames_take(frames);
         if (!worker_side) {
-            out->body = s_rest(reader, false);
+            out->body = s_frames_rest(frames, false); /* the body frames */
             return 0;
         }
-        if (!reader->more)
+        if (!s_frames_more(frames))
             return 0;
         /* protocol.md 3.6: an MDP/0.2 READY MAY end with one `capacity=K` frame. */
-        s_next(reader);
-        if (reader->more || v01) {
+        s_frames_next(frames);
+        if (s_frames_more(frames) || v01) {
             *reason = "extra frames after READY";
             return -1;
         }
-        if (s_capacity_parse(s_data(reader), s_size(reader), &out->capacity) != 0) {
+        if (s_capacity_parse(s_frames_data(frames), s_frames_size(frames), &out->capacity) != 0) {
             *reason = "bad capacity frame in READY";
             return -1;
         }
         return 0;
     }
     if (command == SL_MDP_HEARTBEAT || command == SL_MDP_DISCONNECT) {
-        if (reader->more) {
+        if (s_frames_more(frames)) {
             *reason = "extra frames after HEARTBEAT or DISCONNECT";
             return -1;
         }
         return 0;
     }
-    if (s_next(reader) != 0) {
+    /* RFC 18: "The REQUEST, PARTIAL and FINAL commands SHALL contain precisely one client
+       address frame. This frame MUST be followed by an empty (zero sized) frame." */
+    if (s_frames_next(frames) != 0) {
         *reason = "missing client address";
         return -1;
     }
-    if (s_size(reader) < 1 || s_size(reader) > SL_MAX_ADDRESS_BYTES) {
+    if (s_frames_size(frames) < 1 || s_frames_size(frames) > SL_MAX_ADDRESS_BYTES) {
         *reason = "bad client address size";
         return -1;
     }
-    out->address = s_copy(reader);
-    if (s_next(reader) != 0 || s_size(reader) != 0) {
+    out->address = s_frames_take(frames);
+    if (s_frames_next(frames) != 0 || s_frames_size(frames) != 0) {
         *reason = "missing empty delimiter after address";
         return -1;
     }
-    out->body = s_rest(reader, false);
+    out->body = s_frames_rest(frames, false);
     return 0;
+}
+
+int sl_mdp_decode(zmsg_t **msg_p, sl_mdp_direction_t direction, sl_mdp_msg_t *out,
+                  const char **reason)
+{
+    assert(msg_p && out);
+    const char *scratch = NULL;
+    if (!reason)
+        reason = &scratch;
+    memset(out, 0, sizeof *out);
+    *reason = NULL;
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    if (!msg) {
+        *reason = "empty message";
+        return -1;
+    }
+    out->capacity = 1;
+    s_frames_t frames = {.msg = msg};
+    int rc = s_decode(&frames, direction, out, NULL, reason);
+    s_frames_close(&frames);
+    if (rc != 0)
+        sl_mdp_msg_reset(out);
+    return rc;
+}
+
+void sl_mdp_msg_reset(sl_mdp_msg_t *msg)
+{
+    if (!msg)
+        return;
+    zframe_destroy(&msg->service);
+    zframe_destroy(&msg->address);
+    zmsg_destroy(&msg->body);
+    memset(msg, 0, sizeof *msg);
 }
 
 sl_mdp_recv_result_t sl_mdp_recv(void *socket, sl_mdp_direction_t direction, zframe_t **sender_p,
@@ -493,11 +398,12 @@ sl_mdp_recv_result_t sl_mdp_recv(void *socket, sl_mdp_direction_t direction, zfr
     if (s_next(&reader) != 0)
         return SL_MDP_RECV_NONE;
     if (sender_p)
-        *sender_p = s_copy(&reader);
+        *sender_p = zframe_new(s_data(&reader), s_size(&reader));
     else
         reader.first_read = true; /* the frame in hand is the MDP message's first */
-    int rc = s_recv_decode(&reader, direction, out, foreign_p, reason);
-    s_drain(&reader);
+    s_frames_t frames = {.reader = &reader};
+    int rc = s_decode(&frames, direction, out, foreign_p, reason);
+    s_frames_close(&frames);
     if (rc == 0)
         return SL_MDP_RECV_OK;
     sl_mdp_msg_reset(out);
