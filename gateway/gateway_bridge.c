@@ -127,15 +127,16 @@ static void s_outbox_flush(gateway_bridge_t *self)
         zmsg_t *message = slot->outgoing;
         slot->outgoing = NULL;
         pthread_mutex_lock(&slot->lock);
-        /* The connection may have dropped and come back while the request waited here: it
-           is then marked for a re-send (or failed), and sending it too would run it twice. */
-        bool wanted =
-            !slot->awaiting_reconnect && !slot->resend && slot->failure == GATEWAY_SLOT_MESSAGE;
-        if (wanted && can_send && zmsg_send(&message, self->dealer) == 0)
-            sent_any = true;
-        else if (wanted) {
-            slot->sent = false;
-            gateway_slot_fail(slot, GATEWAY_SLOT_UNAVAILABLE);
+        /* Marked sent before the send, so a disconnect seen after it counts it in flight;
+           until then it is queued in the gateway, and a lost connection fails it (503). */
+        if (slot->failure == GATEWAY_SLOT_MESSAGE) { /* not failed while it waited */
+            slot->sent = true;
+            if (can_send && zmsg_send(&message, self->dealer) == 0)
+                sent_any = true;
+            else {
+                slot->sent = false;
+                gateway_slot_fail(slot, GATEWAY_SLOT_UNAVAILABLE);
+            }
         }
         pthread_mutex_unlock(&slot->lock);
         zmsg_destroy(&message); /* no-op after a successful send */
@@ -169,10 +170,6 @@ void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot, zmsg_t **
 {
     assert(slot->registered);
     assert(!atomic_load(&slot->queued));
-    /* Marked sent before the send, so a disconnect seen in between counts it in flight. */
-    pthread_mutex_lock(&slot->lock);
-    slot->sent = true;
-    pthread_mutex_unlock(&slot->lock);
     slot->outgoing = sl_mdp_encode_client_request(SL_MDP_V02, slot->service, envelope_p);
     atomic_store_explicit(&slot->queued, true, memory_order_relaxed);
     gateway_slot_t *head = atomic_load(&self->outbox);

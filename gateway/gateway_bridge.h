@@ -2,7 +2,7 @@
     MDP/0.2 client with many requests outstanding), the table of in-flight slots keyed by
     request id, the connection state seen through a socket monitor, and the readiness probes
     (mmi.service). HTTP threads register a slot, send their encoded request on the DEALER
-    under its lock, and wait on their own slot; the bridge thread receives and hands each
+    (through a lock-free outbox when another thread holds it), and wait on their own slot; the bridge thread receives and hands each
     reply to its slot. HTTP mapping lives in gateway_http, not here.
 
     Broker-down policy (decided here, documented in docs/architecture.md's terms):
@@ -58,8 +58,9 @@ int gateway_bridge_register(gateway_bridge_t *self, gateway_slot_t *slot, char *
                             const char *service, bool retryable, int64_t deadline_ms);
 
 /* Sends the request envelope (*envelope_p, ownership taken) of a registered slot to the
-   broker on the caller's thread, under the socket lock (no bridge wakeup on the way out).
-   If the broker is not connected the slot gets UNAVAILABLE. */
+   broker: on the caller's thread if the socket is free, else by the thread holding it (no
+   bridge wake-up on the way out, and the caller never waits for the lock). If the broker is
+   not connected the slot gets UNAVAILABLE. */
 void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot, zmsg_t **envelope_p);
 
 /* Removes the slot from the table and drops anything still queued on it. After this, a
