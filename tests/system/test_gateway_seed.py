@@ -135,8 +135,11 @@ class GatewayWorkerKilledTest(unittest.TestCase):
                     gateway.port, method, "/job?ms=800", body=b"x" if method == "POST" else None,
                     headers={"X-Request-Id": rid})))
                 thread.start()
-                harness.wait_for(lambda: f"event=job_started rid={rid}" in workers.output(),
+                started = lambda: f"event=job_started rid={rid}" in workers.output()
+                # An answer before the job starts fails here, with the answer in the message.
+                harness.wait_for(lambda: started() or not thread.is_alive(),
                                  what=f"the {method} job to start")
+                self.assertTrue(started(), (method, results))
                 os.kill(pids[0], signal.SIGKILL)   # mid-job: it sleeps 800 ms
                 thread.join(10)
                 self.assertEqual(results[0][0], expected, (method, results))
