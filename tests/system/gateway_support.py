@@ -118,7 +118,10 @@ class FakeWorker:
     def _run(self):
         heartbeat = harness.HEARTBEAT_MS / 1000.0
         sock = self._connect()
-        last_heard = time.monotonic()
+        # Silence counts from the first message of this connection: a broker still starting
+        # (seconds under valgrind) has not gone away, and reconnecting would leave a ghost
+        # worker behind, holding the next request until it expires.
+        last_heard = None
         next_heartbeat = time.monotonic() + heartbeat
         steps, address, step_at = [], None, None
         while not self.stop_event.is_set():
@@ -137,12 +140,12 @@ class FakeWorker:
                 elif frames[:2] == [b"MDPW02", W_DISCONNECT]:
                     sock.close()
                     sock = self._connect()
-                    last_heard = time.monotonic()
+                    last_heard = None
             now = time.monotonic()
-            if now - last_heard > heartbeat * harness.LIVENESS * 2:
+            if last_heard is not None and now - last_heard > heartbeat * harness.LIVENESS * 2:
                 sock.close()      # the broker looks dead: start over, as RFC 18 workers do
                 sock = self._connect()
-                last_heard = now
+                last_heard = None
             if now >= next_heartbeat:
                 sock.send_multipart([b"MDPW02", W_HEARTBEAT])
                 next_heartbeat = now + heartbeat

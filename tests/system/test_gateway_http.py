@@ -82,7 +82,7 @@ class GatewayHttpTest(unittest.TestCase):
         self.assert_error(self.request("POST", "/echo", body=chunks), 413, "body_too_large")
         # At the limit it passes.
         status, _, body = self.request("POST", "/echo", body=b"x" * 1024)
-        self.assertEqual(status, 200)
+        self.assertEqual(status, 200, body)
         self.assertEqual(len(json.loads(body)["body"]), 1024)
 
     def test_too_many_headers_is_431(self):
