@@ -196,9 +196,25 @@ static void s_status(broker_t *self, zframe_t *sender, json_t *status)
     }
     json_decref(agent->status);
     agent->status = json_incref(status);
-    agent->heard = self->now;
+    agent->heard = agent->status_at = self->now;
     agent->expiry = self->now + self->expiry_ms;
     s_roll_check(self, agent);
+}
+
+/* ALIVE: nothing new since its last STATUS. One we do not know (we restarted, or forgot it
+   after a silence) is asked for a whole STATUS instead of waiting for its next one. */
+static void s_alive(broker_t *self, zframe_t *sender)
+{
+    broker_agent_t *agent = s_agent_by_routing(self, sender);
+    if (agent) {
+        agent->heard = self->now;
+        agent->expiry = self->now + self->expiry_ms;
+        return;
+    }
+    json_t *command = json_pack("{s:s}", "op", "status");
+    zmsg_t *msg = command ? sl_agent_encode(SL_AGENT_COMMAND, command) : NULL;
+    json_decref(command);
+    broker_send(self, sender, &msg);
 }
 
 void broker_agent_message(broker_t *self, zframe_t *sender, zmsg_t **msg_p)
@@ -212,6 +228,8 @@ void broker_agent_message(broker_t *self, zframe_t *sender, zmsg_t **msg_p)
     }
     if (msg.command == SL_AGENT_STATUS)
         s_status(self, sender, msg.body);
+    else if (msg.command == SL_AGENT_ALIVE)
+        s_alive(self, sender);
     else if (msg.command == SL_AGENT_BYE) {
         broker_agent_t *agent = s_agent_by_routing(self, sender);
         if (agent)

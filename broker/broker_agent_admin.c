@@ -172,7 +172,7 @@ json_t *broker_agent_view(broker_t *self)
             "{s:I, s:s, s:O?, s:O?, s:b, s:I, s:O?, s:O?, s:O?, s:O?}", "pid",
             (json_int_t) agent->pid, "service", agent->service, "handler",
             json_object_get(status, "handler"), "target", json_object_get(status, "target"),
-            "stopped", stopped, "last_status_ms", (json_int_t) (self->now - agent->heard),
+            "stopped", stopped, "last_status_ms", (json_int_t) (self->now - agent->status_at),
             "uptime_ms", json_object_get(status, "uptime_ms"), "limits",
             json_object_get(status, "limits"), "recycled", json_object_get(status, "recycled"),
             "roll", json_object_get(status, "roll"));

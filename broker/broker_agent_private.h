@@ -18,6 +18,7 @@ typedef struct {
     json_t *status;                        /* owned: the last STATUS body */
     int64_t expiry;                        /* zclock_mono() when it is forgotten if silent */
     int64_t heard;                         /* zclock_mono() of its last message */
+    int64_t status_at;                     /* zclock_mono() of its last STATUS */
 } broker_agent_t;
 
 typedef struct {

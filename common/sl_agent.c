@@ -7,7 +7,7 @@
 
 #include "sl_defaults.h"
 
-static const char *s_names[] = {NULL, "STATUS", "BYE", "COMMAND"};
+static const char *s_names[] = {NULL, "STATUS", "BYE", "COMMAND", "ALIVE"};
 
 bool sl_agent_is_agent(zmsg_t *msg)
 {
@@ -18,7 +18,7 @@ bool sl_agent_is_agent(zmsg_t *msg)
 
 const char *sl_agent_command_name(sl_agent_command_t command)
 {
-    return command >= SL_AGENT_STATUS && command <= SL_AGENT_COMMAND ? s_names[command] : "?";
+    return command >= SL_AGENT_STATUS && command <= SL_AGENT_ALIVE ? s_names[command] : "?";
 }
 
 int sl_agent_decode_frames(const void *const *data, const size_t *size, size_t count,
@@ -31,19 +31,19 @@ int sl_agent_decode_frames(const void *const *data, const size_t *size, size_t c
         return -1;
     }
     int command = 0;
-    for (int i = SL_AGENT_STATUS; i <= SL_AGENT_COMMAND; i++)
+    for (int i = SL_AGENT_STATUS; i <= SL_AGENT_ALIVE; i++)
         if (size[1] == strlen(s_names[i]) && memcmp(data[1], s_names[i], size[1]) == 0)
             command = i;
     if (!command) {
         *reason = "unknown_command";
         return -1;
     }
-    if (command == SL_AGENT_BYE) {
+    if (command == SL_AGENT_BYE || command == SL_AGENT_ALIVE) {
         if (count != 2) {
-            *reason = "bye_with_body";
+            *reason = command == SL_AGENT_BYE ? "bye_with_body" : "alive_with_body";
             return -1;
         }
-        out->command = SL_AGENT_BYE;
+        out->command = (sl_agent_command_t) command;
         return 0;
     }
     if (count != 3) {
@@ -148,6 +148,8 @@ int sl_agent_op_check(const json_t *command, const char **reason)
         return SL_AGENT_OP_STOP;
     if (strcmp(op, "start") == 0)
         return SL_AGENT_OP_START;
+    if (strcmp(op, "status") == 0)
+        return SL_AGENT_OP_STATUS;
     if (strcmp(op, "broadcast") == 0) {
         json_t *message = json_object_get(command, "message");
         if (!s_id_ok(json_object_get(command, "id"))) {

@@ -1,6 +1,6 @@
 /*  sl_agent: the SLAGENT1 wire format, slowlane's extension sub-protocol on the broker's
-    ROUTER by which each worker supervisor reports its host (STATUS, BYE) and receives
-    commands (COMMAND: scale, restart, stop, start, broadcast). docs/protocol.md section 7
+    ROUTER by which each worker supervisor reports its host (STATUS, ALIVE, BYE) and receives
+    commands (COMMAND: scale, restart, stop, start, broadcast, status). docs/protocol.md section 7
     specifies it. Pure: frames and JSON in, checked structs out, -1 on malformed input;
     no I/O, no policy (the broker's is broker_agent.c, the supervisor's supervisor_agent.c). */
 #ifndef SL_AGENT_H
@@ -16,7 +16,8 @@
 typedef enum {
     SL_AGENT_STATUS = 1, /* agent -> broker: the whole state of one supervisor (JSON object) */
     SL_AGENT_BYE,        /* agent -> broker: the supervisor is exiting; forget it now */
-    SL_AGENT_COMMAND     /* broker -> agent: one command (JSON object with "op") */
+    SL_AGENT_COMMAND,    /* broker -> agent: one command (JSON object with "op") */
+    SL_AGENT_ALIVE       /* agent -> broker: still here, nothing to report since the last STATUS */
 } sl_agent_command_t;
 
 typedef enum {
@@ -24,13 +25,14 @@ typedef enum {
     SL_AGENT_OP_RESTART,   /* {"op":"restart","roll":"ID"}: rolling, one worker at a time */
     SL_AGENT_OP_STOP,      /* {"op":"stop"}: drain every worker, start none */
     SL_AGENT_OP_START,     /* {"op":"start"}: undo stop */
-    SL_AGENT_OP_BROADCAST  /* {"op":"broadcast","id":"ID","message":"..."} */
+    SL_AGENT_OP_BROADCAST, /* {"op":"broadcast","id":"ID","message":"..."} */
+    SL_AGENT_OP_STATUS     /* {"op":"status"}: send a whole STATUS now (the broker lost ours) */
 } sl_agent_op_t;
 
 /* One decoded agent message. */
 typedef struct {
     sl_agent_command_t command; /* what it is */
-    json_t *body;               /* owned: the JSON object (STATUS, COMMAND), NULL for BYE */
+    json_t *body;               /* owned: the JSON object (STATUS, COMMAND), NULL otherwise */
 } sl_agent_msg_t;
 
 /* True if msg (routing id already popped) starts with the SLAGENT1 frame. */
@@ -47,7 +49,7 @@ int sl_agent_decode(zmsg_t **msg_p, sl_agent_msg_t *out, const char **reason);
 /* Frees what msg owns; safe twice. */
 void sl_agent_msg_reset(sl_agent_msg_t *msg);
 
-/* Encodes a message (no routing id); body may be NULL (BYE). NULL out of memory. */
+/* Encodes a message (no routing id); body is NULL for BYE and ALIVE. NULL out of memory. */
 zmsg_t *sl_agent_encode(sl_agent_command_t command, const json_t *body);
 
 /* The wire name of a command ("STATUS", ...); static. */

@@ -71,6 +71,7 @@
 /* Cluster manager (agents, admin API, CLI; appended by the cluster work) */
 #define SL_MAX_WORKER_SLOTS        1024  /* workers one supervisor may run (--count, scale) */
 #define SL_AGENT_STATUS_MIN_MS     50    /* an agent reports a change at most this often */
+#define SL_AGENT_FULL_STATUS_EVERY 10    /* heartbeats between whole STATUS when idle (ALIVE) */
 #define SL_AGENT_HWM               100   /* agent DEALER queue: status is re-sent, never piled */
 #define SL_BROADCAST_MAX_BYTES     65536 /* one broadcast message */
 #define SL_BROADCAST_PIPE_BYTES    (1024 * 1024) /* per-worker pipe: pending broadcasts */

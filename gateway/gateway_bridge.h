@@ -2,8 +2,9 @@
     MDP/0.2 client with many requests outstanding), the table of in-flight slots keyed by
     request id, the connection state seen through a socket monitor, and the readiness probes
     (mmi.service). HTTP threads register a slot, send their encoded request on the DEALER
-    (through a lock-free outbox when another thread holds it), and wait on their own slot; the bridge thread receives and hands each
-    reply to its slot. HTTP mapping lives in gateway_http, not here.
+    (through a lock-free outbox when another thread holds it), and wait on their own slot;
+    the bridge thread receives and hands each reply to its slot. HTTP mapping lives in
+    gateway_http, not here.
 
     Broker-down policy (decided here, documented in docs/architecture.md's terms):
     - while the DEALER has no broker, gateway_bridge_register refuses at once (503);

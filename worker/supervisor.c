@@ -202,14 +202,18 @@ static void s_read_events(supervisor_state_t *self, supervisor_slot_t *slot)
                     self->roll_waiting = -1;
                     s_roll_advance(self);
                 }
-            } else if (buffer[i] == WORKER_EVENT_JOB_START)
+                self->changed = true;
+            } else if (buffer[i] == WORKER_EVENT_JOB_START) {
                 slot->job_started_ms = s_now_ms();
-            else if (buffer[i] == WORKER_EVENT_JOB_END) {
+                self->activity = true;
+            } else if (buffer[i] == WORKER_EVENT_JOB_END) {
                 slot->job_started_ms = 0;
                 slot->jobs++;
-            } else if (buffer[i] == WORKER_EVENT_BROADCAST)
+                self->activity = true;
+            } else if (buffer[i] == WORKER_EVENT_BROADCAST) {
                 slot->broadcasts++;
-            self->changed = true;
+                self->changed = true;
+            }
         }
     if (size == 0)
         s_close_events(slot); // the child is gone or going; SIGCHLD will say how

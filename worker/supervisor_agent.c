@@ -23,11 +23,12 @@
 #define S_MAX_FRAMES 4
 
 struct _supervisor_agent_t {
-    supervisor_state_t *state;                             /* borrowed: the supervisor */
-    void *context;                                         /* libzmq context, ours */
-    void *dealer;                                          /* the DEALER to the broker */
-    int64_t next_status_ms;                                /* heartbeat STATUS due */
-    int64_t last_sent_ms;                                  /* last STATUS sent */
+    supervisor_state_t *state; /* borrowed: the supervisor */
+    void *context;             /* libzmq context, ours */
+    void *dealer;              /* the DEALER to the broker */
+    int64_t next_status_ms;    /* heartbeat STATUS due */
+    int64_t last_sent_ms;      /* last STATUS or ALIVE sent */
+    int64_t last_full_ms;      /* last STATUS sent; 0: the broker may not have one from us */
     char seen[SL_BROADCAST_SEEN][SL_BROADCAST_ID_MAX + 1]; /* broadcast ids already delivered */
     int seen_next;                                         /* ring position in seen */
     sl_log_limit_t malformed_limit;                        /* bad messages from the broker */
@@ -64,6 +65,7 @@ static int s_open(supervisor_agent_t *self)
     if (zmq_connect(self->dealer, state->config->broker) != 0)
         goto fail_connect;
     self->next_status_ms = 0; // a new connection: tell the broker who we are at once
+    self->last_full_ms = 0;
     return 0;
 
 fail_connect:
@@ -265,6 +267,8 @@ static void s_apply(supervisor_agent_t *self, json_t *command)
     case SL_AGENT_OP_START:
         supervisor_pause(self->state, false);
         break;
+    case SL_AGENT_OP_STATUS:
+        break; //  the broker does not know us (it restarted): the STATUS below answers it
     case SL_AGENT_OP_BROADCAST: {
         const char *id = json_string_value(json_object_get(command, "id"));
         json_t *message = json_object_get(command, "message");
@@ -336,13 +340,24 @@ int64_t supervisor_agent_process(supervisor_agent_t *self)
             break;
     }
     int64_t now = supervisor_now_ms();
-    bool due = now >= self->next_status_ms ||
-               (state->changed && now - self->last_sent_ms >= SL_AGENT_STATUS_MIN_MS);
-    if (due) {
-        char *status = s_status(self);
-        bool sent = status && s_send(self, "STATUS", status) == 0;
-        free(status);
-        state->changed = false;
+    bool prompt = state->changed && now - self->last_sent_ms >= SL_AGENT_STATUS_MIN_MS;
+    if (prompt || now >= self->next_status_ms) {
+        //  A whole STATUS of 1,000 workers costs the broker milliseconds to parse: send it
+        //  when there is news, and every SL_AGENT_FULL_STATUS_EVERY heartbeats for the
+        //  clocks and memory figures; in between only ALIVE (protocol.md section 7.1).
+        bool full =
+            prompt || state->changed || state->activity || self->last_full_ms == 0 ||
+            now - self->last_full_ms >= state->config->heartbeat_ms * SL_AGENT_FULL_STATUS_EVERY;
+        bool sent;
+        if (full) {
+            char *status = s_status(self);
+            sent = status && s_send(self, "STATUS", status) == 0;
+            free(status);
+            state->changed = state->activity = false;
+        } else
+            sent = s_send(self, "ALIVE", NULL) == 0;
+        //  Dropped (no broker): whatever reaches the next broker must be a whole STATUS
+        self->last_full_ms = sent && full ? now : sent ? self->last_full_ms : 0;
         self->last_sent_ms = now;
         //  Not connected yet: try again soon, so a new supervisor shows up at once
         self->next_status_ms = now + (sent ? state->config->heartbeat_ms : SL_AGENT_STATUS_MIN_MS);

@@ -63,8 +63,9 @@ typedef struct {
     char roll_id[SL_BROADCAST_ID_MAX + 1]; /* admin roll under way, "" none */
     char roll_done[SL_BROADCAST_ID_MAX + 1]; /* last admin roll that finished */
     int64_t started_ms;                      /* when the supervisor started */
-    uint64_t recycles[4];            /* planned exits: max_rss, max_requests, job_timeout, other */
-    bool changed;                    /* something the agent reports changed since it sent */
+    uint64_t recycles[4]; /* planned exits: max_rss, max_requests, job_timeout, other */
+    bool changed;         /* slots, targets or rolls changed: the agent reports it within 50 ms */
+    bool activity;        /* jobs started or ended: reported in the next heartbeat's STATUS */
     supervisor_agent_t *agent;       /* the broker agent, NULL if it could not start */
     supervisor_counters_t *counters; /* SL_MAX_WORKER_SLOTS, shared with children */
 } supervisor_state_t;

@@ -3,9 +3,12 @@
 worker with its service and pid, the broker's queue figures), scale up and down on one host,
 stop/start, a broadcast that every live worker handles exactly once, and the recycle reason
 (max_requests) visible in the view. Multi-host scaling is test_cluster_multihost.py."""
+import json
 import os
 import sys
 import unittest
+
+import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -148,6 +151,44 @@ class RecycleReasonTest(unittest.TestCase):
         agent = view(cluster.port)["hosts"][0]["agents"][0]
         self.assertGreaterEqual(agent["recycled"]["max_requests"], 1)
         self.assertEqual(agent["pid"], supervisor.pid)
+
+
+class AgentAliveTest(unittest.TestCase):
+    """protocol.md 7.1: an idle agent sends ALIVE, not its whole STATUS, on most heartbeats;
+    news (a job) comes in the next heartbeat's STATUS; an ALIVE the broker cannot place is
+    answered with COMMAND status."""
+
+    def test_idle_agent_stays_listed_on_alive_and_reports_jobs_at_once(self):
+        cluster = Cluster(self)
+        cluster.workers(self, "fast", "builtin:echo", 1, "hosta")
+        wait_ready_count(cluster.port, "fast", 1)
+
+        def agent():
+            hosts = view(cluster.port)["hosts"]
+            return hosts[0]["agents"][0] if hosts else None
+        # Sent a STATUS every heartbeat, the figure would stay near one heartbeat; the agent
+        # must also stay listed although its last STATUS is older than some heartbeats.
+        quiet = 5 * harness.HEARTBEAT_MS
+        harness.wait_for(lambda: (agent() or {}).get("last_status_ms", 0) > quiet,
+                         timeout=10, what=f"no STATUS for {quiet} ms while idle")
+        self.assertEqual(workers(cluster.port, "fast")[0]["jobs"], 0)
+        self.assertEqual(harness.http_request(cluster.port, "GET", "/fast")[0], 200)
+        harness.wait_for(lambda: workers(cluster.port, "fast")[0]["jobs"] == 1, timeout=10,
+                         what="the job in the next STATUS")
+        self.assertLess(agent()["last_status_ms"], quiet)
+
+    def test_unknown_alive_is_asked_for_a_status(self):
+        broker = harness.start_broker()
+        self.addCleanup(broker.stop)
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.linger = 0
+        self.addCleanup(sock.close)
+        sock.connect(broker.endpoint)
+        sock.send_multipart([b"SLAGENT1", b"ALIVE"])
+        self.assertTrue(sock.poll(int(5000 * harness.TIMEOUT_SCALE), zmq.POLLIN))
+        protocol, command, body = sock.recv_multipart()
+        self.assertEqual((protocol, command), (b"SLAGENT1", b"COMMAND"))
+        self.assertEqual(json.loads(body), {"op": "status"})
 
 
 class SupervisorGoneTest(unittest.TestCase):

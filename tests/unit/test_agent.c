@@ -23,8 +23,8 @@ static int s_decode(const char *a, const char *b, const char *c, sl_agent_msg_t 
 }
 
 /* "The first frame MUST be SLAGENT1; the second a command; STATUS and COMMAND carry one
-   frame holding a JSON object; BYE carries none." */
-static void test_decode_accepts_the_three_commands(void **state)
+   frame holding a JSON object; BYE and ALIVE carry none." */
+static void test_decode_accepts_the_four_commands(void **state)
 {
     sl_agent_msg_t msg;
     const char *reason = NULL;
@@ -35,6 +35,9 @@ static void test_decode_accepts_the_three_commands(void **state)
     sl_agent_msg_reset(&msg); /* twice is safe */
     assert_int_equal(s_decode("SLAGENT1", "BYE", NULL, &msg, &reason), 0);
     assert_int_equal(msg.command, SL_AGENT_BYE);
+    assert_int_equal(s_decode("SLAGENT1", "ALIVE", NULL, &msg, &reason), 0);
+    assert_int_equal(msg.command, SL_AGENT_ALIVE);
+    assert_null(msg.body);
     assert_int_equal(s_decode("SLAGENT1", "COMMAND", "{\"op\":\"stop\"}", &msg, &reason), 0);
     sl_agent_msg_reset(&msg);
 }
@@ -50,6 +53,8 @@ static void test_decode_rejects_malformed(void **state)
     assert_string_equal(reason, "body_not_json_object");
     assert_int_equal(s_decode("SLAGENT1", "STATUS", "{bad", &msg, &reason), -1);
     assert_int_equal(s_decode("SLAGENT1", "BYE", "{}", &msg, &reason), -1);
+    assert_int_equal(s_decode("SLAGENT1", "ALIVE", "{}", &msg, &reason), -1);
+    assert_string_equal(reason, "alive_with_body");
 }
 
 static void test_encode_round_trip(void **state)
@@ -87,6 +92,7 @@ static void test_op_check(void **state)
     assert_int_equal(s_op("{\"op\":\"restart\",\"roll\":\"a b\"}"), -1);
     assert_int_equal(s_op("{\"op\":\"stop\"}"), SL_AGENT_OP_STOP);
     assert_int_equal(s_op("{\"op\":\"start\"}"), SL_AGENT_OP_START);
+    assert_int_equal(s_op("{\"op\":\"status\"}"), SL_AGENT_OP_STATUS);
     assert_int_equal(s_op("{\"op\":\"broadcast\",\"id\":\"x1\",\"message\":\"m\"}"),
                      SL_AGENT_OP_BROADCAST);
     assert_int_equal(s_op("{\"op\":\"broadcast\",\"message\":\"m\"}"), -1);
@@ -162,7 +168,7 @@ static void test_token_check_and_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decode_accepts_the_three_commands),
+        cmocka_unit_test(test_decode_accepts_the_four_commands),
         cmocka_unit_test(test_decode_rejects_malformed),
         cmocka_unit_test(test_encode_round_trip),
         cmocka_unit_test(test_op_check),
