@@ -323,7 +323,7 @@ static void s_resend_waiting(s_actor_t *actor, const char *service)
             if (strcmp(slot->service, service) == 0 && now < slot->deadline_ms) {
                 slot->awaiting_reconnect = false;
                 slot->resend = true;
-                pthread_cond_signal(&slot->cond);
+                sem_post(&slot->wakeup);
                 resent++;
             } else
                 still++;

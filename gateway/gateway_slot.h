@@ -6,6 +6,7 @@
 
 #include <czmq.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,8 +30,8 @@ typedef struct gateway_slot_reply_t {
 } gateway_slot_reply_t;
 
 struct _gateway_slot_t {
-    pthread_mutex_t lock;           /* guards everything below while registered */
-    pthread_cond_t cond;            /* signalled by the bridge (CLOCK_MONOTONIC) */
+    pthread_mutex_t lock; /* guards everything below while registered */
+    sem_t wakeup;         /* posted by the bridge after a change (see gateway_slot_wait) */
     char id[SL_REQUEST_ID_MAX + 1]; /* key in the table */
     const char *service;            /* borrowed from the route */
     int64_t deadline_ms;            /* zclock_mono time the HTTP thread gives up */
