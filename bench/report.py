@@ -229,6 +229,11 @@ def write_report(directory):
     met = sum(1 for v in verdicts if v == "met")
     out += [f"{met} of {len(verdicts)} checks met; "
             f"{sum(1 for v in verdicts if v == 'not run')} not run.", ""]
+    if "latency_floor_p50_us" in results and "latency_over_floor_p50_us" in results:
+        out += [f"Row 8's floor on this machine: two bare libzmq round trips between two processes "
+                f"(`bench-zmq-rtt`, paced as the path is) take {results['latency_floor_p50_us']:.0f} "
+                f"us at p50, and the path crosses two ZeroMQ hops; the overhead is "
+                f"{results['latency_over_floor_p50_us']:.0f} us above that floor.", ""]
     out += ["Every figure is from `results.tsv` (the `result` lines each script printed); the raw "
             "outputs (wrk, CSVs, logs) are in this directory, one `<bench>.log` per benchmark.", ""]
     present = [p for p in plots if p]
@@ -266,6 +271,8 @@ def selftest(sample):
             failures.append("row 4 'not run'")
         if verdicts.count("met") != len(verdicts) - 2:
             failures.append(f"verdicts {verdicts}")
+        if "take 400 us at p50" not in report or "the overhead is -280 us above" not in report:
+            failures.append("row 8's floor line")
         for row, *_ in ROWS:
             if f"\n| {row} | " not in report:
                 failures.append(f"row {row} missing")
