@@ -302,7 +302,7 @@ static void s_on_exit(supervisor_state_t *self, supervisor_slot_t *slot, int sta
     if (!reason && clean && self->config->max_requests &&
         slot->jobs >= (uint64_t) self->config->max_requests)
         reason = "max_requests";
-    char detail[48];
+    char detail[SUPERVISOR_REASON_MAX]; /* "signal=N" or "code=N" always fit */
     if (WIFSIGNALED(status))
         snprintf(detail, sizeof detail, "signal=%d", WTERMSIG(status));
     else
