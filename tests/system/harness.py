@@ -239,15 +239,28 @@ def print_process_logs():
         print(f"----- {len(STARTED) - LOG_PROCESSES} more processes; their logs are in /tmp")
 
 
+def stop_leftovers():
+    """Stops what a test file left running: a setUpClass that failed half-way never reaches
+    its tearDownClass, and its broker or gateway must not outlive the file (ctest runs the
+    next one on the same machine)."""
+    for process in STARTED:
+        if process.alive():
+            print(f"harness: stopping {process.name} (pid {process.pid}), left running")
+            process.stop()
+
+
 def main():
     """Runs the module's tests. Exit 1 on any failure, after printing the processes' logs;
     77 when every test was skipped, so ctest reports the file as skipped instead of passed;
     0 otherwise. A file where only some tests skipped says how many in its closing line."""
-    program = unittest.main(verbosity=2, exit=False)
+    try:
+        program = unittest.main(verbosity=2, exit=False)
+    finally:
+        stop_leftovers()
     result = program.result
     skipped = len(result.skipped)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    passed = result.testsRun - skipped - failed
+    passed = max(0, result.testsRun - skipped - failed)  # a failed setUpClass runs no test
     if not result.wasSuccessful():
         print_process_logs()
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
