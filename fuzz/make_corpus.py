@@ -7,7 +7,6 @@ routes files), plus a few near misses. Frames use the length prefix of fuzz/fuzz
 Deterministic: running it again rewrites the same files. It does not run the fuzzers."""
 import json
 import os
-import shutil
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -177,17 +176,54 @@ def routes_corpus():
     return seeds
 
 
+def agent_corpus():
+    """SLAGENT1 (protocol.md section 7): every command, a whole STATUS, each op, near misses."""
+    status = {"host": "hosta", "pid": 412, "service": "fast", "handler": "builtin:echo",
+              "target": 2, "stopped": False, "uptime_ms": 80110,
+              "limits": {"max_rss_mb": 512, "max_requests": 0, "job_timeout_ms": 0},
+              "recycled": {"max_rss": 1, "max_requests": 0, "job_timeout": 0},
+              "roll": {"active": False, "id": "", "done": ""},
+              "workers": [{"slot": 0, "pid": 977, "state": "idle", "job_age_ms": 0, "jobs": 1204,
+                           "restarts": 1, "rss_kb": 6120, "uptime_ms": 50210, "broadcasts": 1,
+                           "last_broadcast": "9f2c", "last_exit": {"reason": "max_rss",
+                                                                  "detail": "code=0",
+                                                                  "ago_ms": 50230}}]}
+    seeds = {
+        "status": frames("SLAGENT1", "STATUS", json.dumps(status)),
+        "alive": frames("SLAGENT1", "ALIVE"),
+        "bye": frames("SLAGENT1", "BYE"),
+        "alive-with-body": frames("SLAGENT1", "ALIVE", "{}"),
+        "status-not-object": frames("SLAGENT1", "STATUS", "[1,2]"),
+        "status-duplicate-key": frames("SLAGENT1", "STATUS", '{"host":"a","host":"b"}'),
+        "unknown-command": frames("SLAGENT1", "HELLO", "{}"),
+        "other-protocol": frames("MDPW02", "\x01", "echo"),
+    }
+    commands = {"scale": {"op": "scale", "count": 4}, "scale-too-many": {"op": "scale", "count": 1025},
+                "restart": {"op": "restart", "roll": "r1"}, "stop": {"op": "stop"},
+                "start": {"op": "start"}, "status-op": {"op": "status"},
+                "broadcast": {"op": "broadcast", "id": "b1", "message": "reload"},
+                "broadcast-bad-id": {"op": "broadcast", "id": "a b", "message": "m"},
+                "no-op": {"count": 1}}
+    for name, body in commands.items():
+        seeds["command-" + name] = frames("SLAGENT1", "COMMAND", json.dumps(body))
+    return seeds
+
+
 def main():
     corpora = {
         "fuzz_mdp_decode": mdp_corpus(),
         "fuzz_envelope": envelope_corpus(),
         "fuzz_headers": headers_corpus(),
         "fuzz_routes": routes_corpus(),
+        "fuzz_agent": agent_corpus(),
     }
     for target, seeds in corpora.items():
         folder = os.path.join(HERE, "corpus", target)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.makedirs(folder)
+        os.makedirs(folder, exist_ok=True)
+        # Seeds are rewritten; regression-* inputs (crashes found and fixed) are kept.
+        for name in os.listdir(folder):
+            if not name.startswith("regression-"):
+                os.remove(os.path.join(folder, name))
         for name, data in sorted(seeds.items()):
             with open(os.path.join(folder, name), "wb") as out:
                 out.write(data)
