@@ -26,7 +26,7 @@ struct _supervisor_agent_t {
     supervisor_state_t *state; /* borrowed: the supervisor */
     void *context;             /* libzmq context, ours */
     void *dealer;              /* the DEALER to the broker */
-    int64_t next_status_ms;    /* heartbeat STATUS due */
+    int64_t next_status_ms;    /* the heartbeat's STATUS or ALIVE is due */
     int64_t last_sent_ms;      /* last STATUS or ALIVE sent */
     int64_t last_full_ms;      /* last STATUS sent; 0: the broker may not have one from us */
     char seen[SL_BROADCAST_SEEN][SL_BROADCAST_ID_MAX + 1]; /* broadcast ids already delivered */
@@ -346,7 +346,7 @@ int64_t supervisor_agent_process(supervisor_agent_t *self)
         //  when there is news, and every SL_AGENT_FULL_STATUS_EVERY heartbeats for the
         //  clocks and memory figures; in between only ALIVE (protocol.md section 7.1).
         bool full =
-            prompt || state->changed || state->activity || self->last_full_ms == 0 ||
+            state->changed || state->activity || self->last_full_ms == 0 ||
             now - self->last_full_ms >= state->config->heartbeat_ms * SL_AGENT_FULL_STATUS_EVERY;
         bool sent;
         if (full) {
@@ -357,7 +357,7 @@ int64_t supervisor_agent_process(supervisor_agent_t *self)
         } else
             sent = s_send(self, "ALIVE", NULL) == 0;
         //  Dropped (no broker): whatever reaches the next broker must be a whole STATUS
-        self->last_full_ms = sent && full ? now : sent ? self->last_full_ms : 0;
+        self->last_full_ms = !sent ? 0 : full ? now : self->last_full_ms;
         self->last_sent_ms = now;
         //  Not connected yet: try again soon, so a new supervisor shows up at once
         self->next_status_ms = now + (sent ? state->config->heartbeat_ms : SL_AGENT_STATUS_MIN_MS);

@@ -222,10 +222,43 @@ LOG_TAIL_LINES = 60
 LOG_PROCESSES = 16  # a test with hundreds of workers shows the first ones, not a flood
 
 
-def print_process_logs():
-    """The last lines each started process logged: a failure seen once in CI (a 502, a
+class SpanResult(unittest.TextTestResult):
+    """Remembers which processes each test started (indexes into STARTED), so a failure
+    shows its own processes' logs and not those of the tests that ran before it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spans = {}
+
+    def startTest(self, test):
+        self.spans[test.id()] = [len(STARTED), None]
+        super().startTest(test)
+
+    def stopTest(self, test):
+        self.spans[test.id()][1] = len(STARTED)
+        super().stopTest(test)
+
+
+def failed_test_processes(result):
+    """The processes the failed tests started, plus the ones started outside any test
+    (setUpClass: shared by the whole class); all of them if no test ran."""
+    failed = {test.id() for test, _ in result.failures + result.errors if hasattr(test, "id")}
+    spans = getattr(result, "spans", {})
+    inside = set()
+    chosen = set()
+    for name, (start, end) in spans.items():
+        indexes = range(start, end if end is not None else len(STARTED))
+        inside.update(indexes)
+        if name in failed:
+            chosen.update(indexes)
+    chosen.update(i for i in range(len(STARTED)) if i not in inside)
+    return [STARTED[i] for i in sorted(chosen)]
+
+
+def print_process_logs(processes):
+    """The last lines each given process logged: a failure seen once in CI (a 502, a
     time-out) is then explained by the broker's or gateway's own account of it."""
-    for process in STARTED[:LOG_PROCESSES]:
+    for process in processes[:LOG_PROCESSES]:
         try:
             with open(process.log_path, "rb") as f:
                 lines = f.read().decode(errors="replace").splitlines()
@@ -235,8 +268,8 @@ def print_process_logs():
               f"{len(lines)} lines")
         for line in lines[-LOG_TAIL_LINES:]:
             print(line)
-    if len(STARTED) > LOG_PROCESSES:
-        print(f"----- {len(STARTED) - LOG_PROCESSES} more processes; their logs are in /tmp")
+    if len(processes) > LOG_PROCESSES:
+        print(f"----- {len(processes) - LOG_PROCESSES} more processes; their logs are in /tmp")
 
 
 def stop_leftovers():
@@ -254,7 +287,8 @@ def main():
     77 when every test was skipped, so ctest reports the file as skipped instead of passed;
     0 otherwise. A file where only some tests skipped says how many in its closing line."""
     try:
-        program = unittest.main(verbosity=2, exit=False)
+        runner = unittest.TextTestRunner(verbosity=2, resultclass=SpanResult)
+        program = unittest.main(testRunner=runner, exit=False)
     finally:
         stop_leftovers()
     result = program.result
@@ -262,7 +296,7 @@ def main():
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     passed = max(0, result.testsRun - skipped - failed)  # a failed setUpClass runs no test
     if not result.wasSuccessful():
-        print_process_logs()
+        print_process_logs(failed_test_processes(result))
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     if not result.wasSuccessful():
         sys.exit(1)

@@ -141,10 +141,18 @@ class WorkerBehindBrokerTest(unittest.TestCase):
         job_ms = 60 * HEARTBEAT_MS
         self.client.send("busy", *envelope_request("long", query=f"ms={job_ms}",
                                                     timeout_ms=job_ms + 10000))
-        # Halfway through, long past heartbeat x liveness, the broker still counts the worker
-        deadline = time.monotonic() + job_ms / 2000
-        while time.monotonic() < deadline:
-            self.assertTrue(mmi_service_ready(self.broker.endpoint, "busy"))
+        # Halfway through, long past heartbeat x liveness, the broker still counts the worker.
+        # Asked once a heartbeat on one connection: a new connection per question, as fast as
+        # Python can open them, was a flood that starved the broker (seen in CI).
+        probe = MdpClient(self.broker.endpoint)
+        try:
+            deadline = time.monotonic() + job_ms / 2000
+            while time.monotonic() < deadline:
+                reply = probe.request("mmi.service", b"busy", timeout_ms=1000)
+                self.assertEqual(reply[-1] if reply else None, b"200")
+                time.sleep(HEARTBEAT_MS / 1000)  # the sampling period, not a wait
+        finally:
+            probe.close()
         reply = self.client.recv(job_ms + 10000)
         self.assertIsNotNone(reply)
         self.assertEqual(reply[4:6], [b"SLREP/1", b"200"])
