@@ -10,11 +10,9 @@
 # Usage: bench/idle_bench.sh [window-seconds]   (default 20; binaries from $SLOWLANE_BIN)
 # Knobs: WORKERS=1000 HEARTBEAT_MS=1000 (broker and workers; the target is for the default)
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
-cd "$here/.."
+source "$(dirname "$0")/lib.sh"
+bench_enter
 window=${1:-20}
-bin=${SLOWLANE_BIN:-build/bin}
 workers=${WORKERS:-1000}
 heartbeat_ms=${HEARTBEAT_MS:-1000} # the default; the broker's cost is per heartbeat message
 out=$(bench_out_dir)

@@ -12,11 +12,9 @@
 # Targets: no errors, gateway RSS <= 100 MB.
 # Usage: bench/keepalive_bench.sh [seconds]   (binaries from $SLOWLANE_BIN, default build/bin)
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
-cd "$here/.."
+source "$(dirname "$0")/lib.sh"
+bench_enter
 duration=${1:-10}
-bin=${SLOWLANE_BIN:-build/bin}
 connections=${CONNECTIONS:-1000}
 budget=${BUDGET:-1024}
 out=$(bench_out_dir)

@@ -16,11 +16,9 @@
 # Then the floor under the overhead: two bare libzmq round trips (bench-zmq-rtt), see the end.
 # Usage: bench/latency_bench.sh [requests]   (default 10000; binaries from $SLOWLANE_BIN)
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
-cd "$here/.."
+source "$(dirname "$0")/lib.sh"
+bench_enter
 requests=${1:-10000}
-bin=${SLOWLANE_BIN:-build/bin}
 interval_us=${INTERVAL_US:-1000}
 rounds=${ROUNDS:-2}
 out=$(bench_out_dir)

@@ -6,6 +6,13 @@
 # figure: `result <metric_name> <value> <unit>` (e.g. `result fast_rps 9714 req/s`). bench/run.sh
 # collects these lines into results.tsv; nothing else is parsed.
 
+# bench_enter: what every benchmark does first. Works from the repository root (so build/bin and
+# other relative paths resolve there) and picks the binaries: $SLOWLANE_BIN, else build/bin.
+bench_enter() {
+    cd "$(dirname "${BASH_SOURCE[0]}")/.."
+    bin=${SLOWLANE_BIN:-build/bin}
+}
+
 # Where a script keeps raw files (wrk outputs, CSVs): $BENCH_OUT (set by run.sh) or a temp dir.
 bench_out_dir() {
     if [ -n "${BENCH_OUT:-}" ]; then

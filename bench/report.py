@@ -128,6 +128,17 @@ def gnuplot(directory, name, script):
     return subprocess.run(["gnuplot", name + ".gp"], cwd=directory).returncode == 0
 
 
+def histogram_head(name, title):
+    """The gnuplot lines every bar chart of the report starts with: PNG name.png, clustered bars."""
+    return f"""set terminal pngcairo size 800,480 noenhanced
+set output '{name}.png'
+set title '{title}'
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+"""
+
+
 def plot_latency(directory, results):
     quantiles = [50, 75, 90, 99]
     alone = [results.get(f"fast_p{q}_ms") for q in quantiles]
@@ -138,13 +149,8 @@ def plot_latency(directory, results):
         file.write("# percentile fast_alone_ms fast_under_slow_ms\n")
         for q, a, u in zip(quantiles, alone, under):
             file.write(f"p{q} {a} {u}\n")
-    script = """set terminal pngcairo size 800,480 noenhanced
-set output 'latency.png'
-set title '/fast latency percentiles (wrk --latency): alone (wrk -t2 -c50) vs /slow saturated (wrk -t1 -c2)'
-set style data histogram
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set logscale y
+    script = histogram_head("latency", "/fast latency percentiles (wrk --latency): alone "
+                            "(wrk -t2 -c50) vs /slow saturated (wrk -t1 -c2)") + """set logscale y
 set ylabel 'latency (ms, log scale)'
 set key top left
 set arrow from graph 0, first 5 to graph 1, first 5 nohead dt 2 lw 2 lc rgb 'red'
@@ -166,13 +172,8 @@ def plot_throughput(directory, results):
         file.write("# label measured_pct_of_yardstick target_pct\n")
         for label, measured, target in rows:
             file.write(f"\"{label}\" {measured:.1f} {target}\n")
-    script = """set terminal pngcairo size 800,480 noenhanced
-set output 'throughput.png'
-set title 'Throughput as % of its yardstick (target rate, minimal broker, zmq_proxy, ideal)'
-set style data histogram
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set yrange [0:140]
+    script = histogram_head("throughput", "Throughput as % of its yardstick (target rate, "
+                            "minimal broker, zmq_proxy, ideal)") + """set yrange [0:140]
 set ylabel '% of yardstick'
 set key top left
 set xtics font ',9'

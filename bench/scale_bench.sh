@@ -8,11 +8,9 @@
 # Usage: bench/scale_bench.sh [seconds]   (binaries from $SLOWLANE_BIN, default build/bin)
 # Knobs: WORKERS=200 JOB_MS=50 CONNECTIONS=2*WORKERS
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
-cd "$here/.."
+source "$(dirname "$0")/lib.sh"
+bench_enter
 duration=${1:-10}
-bin=${SLOWLANE_BIN:-build/bin}
 workers=${WORKERS:-200}
 job_ms=${JOB_MS:-50}
 connections=${CONNECTIONS:-$((workers * 2))}
