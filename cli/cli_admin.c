@@ -67,6 +67,13 @@ static size_t s_collect(char *data, size_t size, size_t count, void *arg)
 
 /* One request; returns the HTTP status (0: no answer, message on stderr) and the parsed
    JSON body in *answer (NULL if not JSON). */
+/* True if an error answer names this cause. */
+static bool s_error_is(const json_t *answer, const char *cause)
+{
+    const char *error = json_string_value(json_object_get(answer, "error"));
+    return error && strcmp(error, cause) == 0;
+}
+
 static long s_call(const s_options_t *options, const char *method, const char *path, json_t *body,
                    json_t **answer)
 {
@@ -387,6 +394,15 @@ int cli_admin_run(int argc, char **argv)
     snprintf(path, sizeof path, "/api/v1/services/%s/%s", service, verb);
     json_t *answer = NULL;
     long status = s_call(&options, "POST", path, body, &answer);
+    /* A supervisor that has just started (`slowlane up` says ready once the gateway can
+       serve) registers with its first STATUS a moment later: while waiting is wanted, give
+       it SL_CLI_AGENT_WAIT_MS before calling the service unmanaged. */
+    int64_t agent_deadline = s_now_ms() + SL_CLI_AGENT_WAIT_MS;
+    while (wait && status == 404 && s_now_ms() < agent_deadline && s_error_is(answer, "no_agent")) {
+        json_decref(answer);
+        usleep(S_POLL_MS * 1000);
+        status = s_call(&options, "POST", path, body, &answer);
+    }
     json_decref(body);
     if (status < 200 || status > 299) {
         s_explain(status, answer);

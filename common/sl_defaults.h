@@ -84,5 +84,6 @@
 #define SL_ADMIN_TOKEN_FILE        "slowlane/admin-token" /* under $XDG_CONFIG_HOME or ~/.config */
 #define SL_DEFAULT_GATEWAY_URL     "http://localhost:8080"
 #define SL_CLI_WAIT_MS             30000 /* `slowlane scale` waits this long for the cluster */
+#define SL_CLI_AGENT_WAIT_MS       3000  /* ... and this long for a just-started supervisor */
 
 #endif

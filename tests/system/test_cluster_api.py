@@ -5,6 +5,7 @@ stop/start, a broadcast that every live worker handles exactly once, and the rec
 (max_requests) visible in the view. Multi-host scaling is test_cluster_multihost.py."""
 import json
 import os
+import subprocess
 import sys
 import unittest
 
@@ -189,6 +190,24 @@ class AgentAliveTest(unittest.TestCase):
         protocol, command, body = sock.recv_multipart()
         self.assertEqual((protocol, command), (b"SLAGENT1", b"COMMAND"))
         self.assertEqual(json.loads(body), {"op": "status"})
+
+
+class CliWaitsForAgentTest(unittest.TestCase):
+    def test_scale_waits_for_a_supervisor_that_is_starting(self):
+        # Right after `slowlane up` says ready, a supervisor may not have sent its first
+        # STATUS yet: `slowlane scale` asks again for a few seconds instead of failing.
+        cluster = Cluster(self)
+        env = dict(os.environ, SLOWLANE_GATEWAY=f"http://127.0.0.1:{cluster.port}",
+                   SLOWLANE_ADMIN_TOKEN=TOKEN)
+        cli = subprocess.Popen([harness.binary("slowlane"), "scale", "fast", "2"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: cli.poll() is None and cli.kill())
+        harness.wait_for(lambda: "error=no_agent" in cluster.gateway.output(),
+                         what="the CLI's first ask refused: no supervisor yet")
+        cluster.workers(self, "fast", "builtin:echo", 1, "hosta")
+        out, err = cli.communicate(timeout=60 * harness.TIMEOUT_SCALE)
+        self.assertEqual(cli.returncode, 0, out + err)
+        self.assertIn("fast: 2 workers ready", out)
 
 
 class SupervisorGoneTest(unittest.TestCase):
