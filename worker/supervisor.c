@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -125,6 +126,8 @@ static void s_start(supervisor_state_t *self, supervisor_slot_t *slot)
         slot->restart_at_ms = s_now_ms() + worker_backoff_next(&slot->backoff);
         return;
     }
+    //  Also here: whichever of parent and child runs first, the group exists for kill(-pid)
+    setpgid(pid, pid);
     fcntl(events[0], F_SETFL, O_NONBLOCK);
     //  Room for pending broadcasts while the worker is in a long job; never block on it
     fcntl(broadcasts[1], F_SETPIPE_SZ, SL_BROADCAST_PIPE_BYTES);
@@ -219,14 +222,27 @@ static void s_read_events(supervisor_state_t *self, supervisor_slot_t *slot)
         s_close_events(slot); // the child is gone or going; SIGCHLD will say how
 }
 
-//  Kills what a dead worker left running: its exec: scripts and their children, found by
-//  the session the worker led (supervisor_child.c). Without this a job-timeout kill would
-//  leave the script it was waiting for running.
-static void s_kill_session(pid_t session)
+//  True if pid is one of the supervisor's own workers.
+static bool s_is_worker(const supervisor_state_t *self, pid_t pid)
+{
+    for (int i = 0; i < self->slot_count; i++)
+        if (self->slots[i].pid == pid)
+            return true;
+    return false;
+}
+
+//  Kills what dead workers left running: their exec: scripts and whatever those started,
+//  in any process group or session. The supervisor is a child subreaper, so an orphan of a
+//  dead worker becomes the supervisor's child; every child that is not a worker is such a
+//  stray. Without this a job-timeout kill would leave the script it was waiting for
+//  running. A stray's own children become ours when it dies: s_reap calls this
+//  again then, so a whole tree goes, a generation at a time.
+static void s_kill_strays(supervisor_state_t *self)
 {
     DIR *proc = opendir("/proc");
     if (!proc)
         return;
+    pid_t me = getpid();
     int killed = 0;
     struct dirent *entry;
     while ((entry = readdir(proc))) {
@@ -240,22 +256,20 @@ static void s_kill_session(pid_t session)
         size_t size = fread(stat, 1, sizeof stat - 1, file);
         fclose(file);
         stat[size] = '\0';
-        //  After the command name in parentheses: state ppid pgrp session
+        //  After the command name in parentheses: state ppid
         char *close_paren = strrchr(stat, ')');
-        int parent, group, process_session;
+        int parent;
         char state;
-        if (close_paren &&
-            sscanf(close_paren + 1, " %c %d %d %d", &state, &parent, &group, &process_session) ==
-                4 &&
-            process_session == session && state != 'Z') {
-            kill((pid_t) atoi(entry->d_name), SIGKILL);
+        pid_t pid = (pid_t) atoi(entry->d_name);
+        if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &parent) == 2 &&
+            parent == me && state != 'Z' && !s_is_worker(self, pid)) {
+            kill(pid, SIGKILL);
             killed++;
         }
     }
     closedir(proc);
     if (killed)
-        sl_log(SL_LOG_INFO, NULL, "strays_killed", "session=%d processes=%d", (int) session,
-               killed);
+        sl_log(SL_LOG_INFO, NULL, "strays_killed", "processes=%d", killed);
 }
 
 //  Remembers why a slot's worker ended, for the cluster view: the reason a worker was
@@ -292,7 +306,8 @@ static void s_on_exit(supervisor_state_t *self, supervisor_slot_t *slot, int sta
         close(slot->broadcast_fd);
     slot->broadcast_fd = -1;
     self->changed = true;
-    s_kill_session(slot->pid);
+    kill(-slot->pid, SIGKILL); // its process group: what it started there, not yet orphaned
+    s_kill_strays(self);
     int64_t now = s_now_ms();
     int64_t uptime = now - slot->started_ms;
     pid_t pid = slot->pid;
@@ -356,12 +371,16 @@ static void s_reap(supervisor_state_t *self)
 {
     int status;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-        for (int i = 0; i < self->slot_count; i++)
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        bool worker = false;
+        for (int i = 0; i < self->slot_count && !worker; i++)
             if (self->slots[i].pid == pid) {
                 s_on_exit(self, &self->slots[i], status);
-                break;
+                worker = true;
             }
+        if (!worker) // a stray that died: its children are ours now
+            s_kill_strays(self);
+    }
 }
 
 int64_t supervisor_rss_kb(pid_t pid)
@@ -598,6 +617,9 @@ int supervisor_run(const supervisor_config_t *config)
                                .target = config->count,
                                .slot_count = config->count};
     self.started_ms = s_now_ms();
+    //  Orphans of dead workers become our children, so s_kill_strays can find them
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+        sl_log(SL_LOG_WARN, NULL, "subreaper_failed", "errno=%d", errno);
     //  Every possible slot up front: scaling never moves a slot another part points into
     self.slots = calloc(SL_MAX_WORKER_SLOTS, sizeof(supervisor_slot_t));
     struct pollfd *fds = calloc(SL_MAX_WORKER_SLOTS + 2, sizeof(struct pollfd));
@@ -651,6 +673,7 @@ int supervisor_run(const supervisor_config_t *config)
         if (fds[0].revents)
             s_handle_signals(&self);
     }
+    s_kill_strays(&self); // every worker is gone: nothing a worker started outlives us
     supervisor_agent_destroy(&self.agent);
     if (self.counters)
         munmap(self.counters, SL_MAX_WORKER_SLOTS * sizeof(supervisor_counters_t));

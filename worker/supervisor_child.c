@@ -93,10 +93,14 @@ void supervisor_child_main(const supervisor_config_t *config, int slot, int even
 {
     s_close_inherited(event_fd, broadcast_fd);
     pid_t supervisor = getppid();
-    //  A session of its own: everything this worker starts (exec: scripts and their
-    //  children, whatever process group they use) stays findable by session id, so the
-    //  supervisor can kill what a dead worker leaves behind
-    setsid();
+    //  A process group of its own, so a terminal's Ctrl-C reaches the supervisor (which
+    //  drains) and not the worker. Not a session of its own: on Linux a session is a
+    //  scheduling group (autogroup), and one per worker shared the CPU per session, not per
+    //  process. The supervisor's --nice did nothing against other sessions, and a worker's
+    //  session waited up to a second for a CPU behind a busy one (a connection flood on two
+    //  cores: heartbeats late, workers expired). What a dead worker leaves behind the
+    //  supervisor finds as a subreaper (supervisor.c, s_kill_strays).
+    setpgid(0, 0);
     //  A supervisor killed with SIGKILL must not leave orphans serving forever: they drain
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != supervisor)

@@ -115,6 +115,34 @@ class SupervisorTest(unittest.TestCase):
         self.assertIn("reason=job_timeout", workers.output())
         wait_for(lambda: not scripts(marker), timeout=3, what="script gone with its worker")
 
+    def test_job_timeout_kills_what_the_script_started_even_in_a_new_session(self):
+        # A script's background job that left its process group and session (setsid) is
+        # still found: it is an orphan of the dead worker, so the supervisor reaps it.
+        escaped, stayed = "31.75", "31.5"
+        workers = self.serve(f"exec:setsid sleep {escaped} & sleep {stayed}", count=1,
+                             extra=("--job-timeout-ms", "300"))
+        self.client.send("svc", *envelope_request("t3", retry=False, timeout_ms=20000))
+        wait_for(lambda: scripts(escaped) and scripts(stayed), what="both sleeps running")
+        escaped_pid = scripts(escaped)[0]
+        self.assertNotEqual(session_of(escaped_pid), session_of(workers.pid))
+        self.assertEqual(self.final()[4:6], [b"SLERR/1", b"worker_died"])
+        wait_for(lambda: not scripts(escaped) and not scripts(stayed), timeout=3,
+                 what="every process the script started gone with its worker")
+        self.assertIn("event=strays_killed", workers.output())
+
+    def test_workers_share_the_supervisors_session_and_scheduling_group(self):
+        # A session per worker is an autogroup per worker on Linux: --nice would not count
+        # against other sessions, and a worker alone in its group waited up to a second for
+        # a CPU behind a busy session (late heartbeats, expired workers).
+        workers = self.serve("builtin:echo", count=2)
+        children = harness.child_pids(workers.pid)
+        self.assertEqual(len(children), 2)
+        for pid in children:
+            self.assertEqual(session_of(pid), session_of(workers.pid))
+            self.assertEqual(os.getpgid(pid), pid)  # its own group: no terminal Ctrl-C
+            if os.path.exists(f"/proc/{pid}/autogroup"):
+                self.assertEqual(autogroup_of(pid), autogroup_of(workers.pid))
+
     def test_sigterm_drains_job_in_hand_and_leaves_no_child(self):
         workers = self.serve("builtin:sleep")
         self.client.send("svc", *envelope_request("d1", query="ms=600", retry=False))
@@ -210,6 +238,17 @@ def scripts(marker):
 def nice_of(pid):
     with open(f"/proc/{pid}/stat") as f:
         return int(f.read().rsplit(")", 1)[1].split()[16])
+
+
+def session_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[3])
+
+
+def autogroup_of(pid):
+    """The scheduling group, without its nice value: "/autogroup-N"."""
+    with open(f"/proc/{pid}/autogroup") as f:
+        return f.read().split()[0]
 
 
 def children_state(pid):
