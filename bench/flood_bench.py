@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""flood_bench: do busy workers stay registered while clients flood the broker's port?
+
+Starts CLUSTERS independent clusters side by side (slowlane-broker + slowlane-worker with 2
+workers, heartbeat 250 ms, liveness 3), gives each worker a job of SECONDS, and meanwhile
+runs FLOODERS processes per cluster that open a connection, ask mmi.service and close it, as
+fast as they can. Two clusters on this 2-core machine is what CI does when two system-test
+files run at once. A worker that misses 3 heartbeats is expired by its broker and its job
+fails or is re-delivered: the figure that matters is expirations, which should be 0.
+
+    bench/flood_bench.py [--clusters 2] [--flooders 2] [--seconds 10] [--handler builtin:sleep]
+
+Binaries from $SLOWLANE_BIN (default build/bin). Prints `result NAME VALUE UNIT` lines
+(bench/lib.sh) and leaves the logs in $BENCH_OUT or a temporary directory.
+"""
+import argparse
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import zmq
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("SLOWLANE_BIN") or os.path.join(ROOT, "build", "bin")
+HEARTBEAT_MS = 250
+WORKERS = 2
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def flood(endpoint, stop, counter):
+    """Connect, one mmi.service, close: a new connection per question."""
+    context = zmq.Context()
+    opened = 0
+    while not stop.is_set():
+        client = context.socket(zmq.DEALER)
+        client.linger = 0
+        client.connect(endpoint)
+        client.send_multipart([b"MDPC02", b"\x01", b"mmi.service", b"work"])
+        client.poll(1000)
+        client.close()
+        opened += 1
+    with counter.get_lock():
+        counter.value += opened
+    context.term()
+
+
+def job_request(request_id, job_ms):
+    """An MDP/0.2 REQUEST carrying a request envelope (docs/protocol.md)."""
+    return [b"MDPC02", b"\x01", b"work", b"SLREQ/1", request_id.encode(),
+            str(job_ms + 10000).encode(), b"0", b"GET", b"/", f"ms={job_ms}".encode(), b"", b""]
+
+
+def wait_registered(endpoint, deadline):
+    context = zmq.Context.instance()
+    while time.monotonic() < deadline:
+        client = context.socket(zmq.DEALER)
+        client.linger = 0
+        client.connect(endpoint)
+        client.send_multipart([b"MDPC02", b"\x01", b"mmi.service", b"work"])
+        answer = client.recv_multipart() if client.poll(500) else None
+        client.close()
+        if answer and answer[-1] == b"200":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clusters", type=int, default=2)
+    parser.add_argument("--flooders", type=int, default=2, help="per cluster")
+    parser.add_argument("--seconds", type=int, default=10, help="job length and flood length")
+    parser.add_argument("--handler", default="builtin:sleep")
+    options = parser.parse_args()
+    logs = os.environ.get("BENCH_OUT") or tempfile.mkdtemp(prefix="slowlane-flood-")
+    os.makedirs(logs, exist_ok=True)
+
+    processes, endpoints = [], []
+    try:
+        for index in range(options.clusters):
+            endpoint = f"tcp://127.0.0.1:{free_port()}"
+            endpoints.append(endpoint)
+            common = ["--heartbeat-ms", str(HEARTBEAT_MS), "--liveness", "3"]
+            processes.append(subprocess.Popen(
+                [os.path.join(BIN, "slowlane-broker"), "--bind", endpoint, *common],
+                stderr=open(os.path.join(logs, f"broker-{index}.log"), "w")))
+            processes.append(subprocess.Popen(
+                [os.path.join(BIN, "slowlane-worker"), "--broker", endpoint, "--service", "work",
+                 "--handler", options.handler, "--count", str(WORKERS), *common],
+                stderr=open(os.path.join(logs, f"workers-{index}.log"), "w")))
+        for endpoint in endpoints:
+            if not wait_registered(endpoint, time.monotonic() + 10):
+                sys.exit(f"flood_bench: no worker registered at {endpoint} (logs in {logs})")
+
+        context = zmq.Context.instance()
+        clients = []
+        job_ms = options.seconds * 1000
+        for endpoint in endpoints:
+            client = context.socket(zmq.DEALER)
+            client.linger = 0
+            client.connect(endpoint)
+            for n in range(WORKERS):
+                client.send_multipart(job_request(f"job-{n}", job_ms))
+            clients.append(client)
+
+        stop = multiprocessing.Event()
+        counter = multiprocessing.Value("l", 0)
+        flooders = [multiprocessing.Process(target=flood, args=(endpoint, stop, counter))
+                    for endpoint in endpoints for _ in range(options.flooders)]
+        started = time.monotonic()
+        for flooder in flooders:
+            flooder.start()
+        answers = {200: 0, "other": 0}
+        deadline = started + options.seconds + 10
+        for client in clients:
+            for _ in range(WORKERS):
+                remaining = max(0, int((deadline - time.monotonic()) * 1000))
+                reply = client.recv_multipart() if client.poll(remaining) else None
+                if reply and reply[4:6] == [b"SLREP/1", b"200"]:
+                    answers[200] += 1
+                else:
+                    answers["other"] += 1
+        elapsed = time.monotonic() - started
+        stop.set()
+        for flooder in flooders:
+            flooder.join()
+        for client in clients:
+            client.close()
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait()
+
+    expired = 0
+    for index in range(options.clusters):
+        with open(os.path.join(logs, f"broker-{index}.log")) as log:
+            expired += sum("event=worker_removed" in line and "reason=expired" in line
+                           for line in log)
+    print(f"flood_bench: {options.clusters} clusters x {options.flooders} flooders, "
+          f"{WORKERS} workers each ({options.handler}), jobs of {job_ms} ms; logs in {logs}")
+    print(f"result flood_connections_per_s {counter.value / elapsed:.0f} conn/s")
+    print(f"result flood_worker_expirations {expired} workers")
+    print(f"result flood_jobs_ok {answers[200]} jobs")
+    print(f"result flood_jobs_failed {answers['other']} jobs")
+
+
+if __name__ == "__main__":
+    main()
