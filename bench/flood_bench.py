@@ -9,6 +9,11 @@ files run at once. A worker that misses 3 heartbeats is expired by its broker an
 fails or is re-delivered: the figure that matters is expirations, which should be 0.
 
     bench/flood_bench.py [--clusters 2] [--flooders 2] [--seconds 10] [--handler builtin:sleep]
+                         [--own-session]
+
+--own-session starts each supervisor in a session of its own (setsid), as a separate terminal
+or service would: on Linux that is a scheduling group of its own (autogroup), which this
+kernel lets wait behind the busy one (bench/README.md, "Robustness benchmarks").
 
 Binaries from $SLOWLANE_BIN (default build/bin). Prints `result NAME VALUE UNIT` lines
 (bench/lib.sh) and leaves the logs in $BENCH_OUT or a temporary directory.
@@ -80,6 +85,8 @@ def main():
     parser.add_argument("--flooders", type=int, default=2, help="per cluster")
     parser.add_argument("--seconds", type=int, default=10, help="job length and flood length")
     parser.add_argument("--handler", default="builtin:sleep")
+    parser.add_argument("--own-session", action="store_true",
+                        help="each supervisor in a session (autogroup) of its own")
     options = parser.parse_args()
     logs = os.environ.get("BENCH_OUT") or tempfile.mkdtemp(prefix="slowlane-flood-")
     os.makedirs(logs, exist_ok=True)
@@ -96,7 +103,8 @@ def main():
             processes.append(subprocess.Popen(
                 [os.path.join(BIN, "slowlane-worker"), "--broker", endpoint, "--service", "work",
                  "--handler", options.handler, "--count", str(WORKERS), *common],
-                stderr=open(os.path.join(logs, f"workers-{index}.log"), "w")))
+                stderr=open(os.path.join(logs, f"workers-{index}.log"), "w"),
+                start_new_session=options.own_session))
         for endpoint in endpoints:
             if not wait_registered(endpoint, time.monotonic() + 10):
                 sys.exit(f"flood_bench: no worker registered at {endpoint} (logs in {logs})")
@@ -147,7 +155,9 @@ def main():
             expired += sum("event=worker_removed" in line and "reason=expired" in line
                            for line in log)
     print(f"flood_bench: {options.clusters} clusters x {options.flooders} flooders, "
-          f"{WORKERS} workers each ({options.handler}), jobs of {job_ms} ms; logs in {logs}")
+          f"{WORKERS} workers each ({options.handler}), jobs of {job_ms} ms, "
+          f"{'supervisors in sessions of their own' if options.own_session else 'one session'}; "
+          f"logs in {logs}")
     print(f"result flood_connections_per_s {counter.value / elapsed:.0f} conn/s")
     print(f"result flood_worker_expirations {expired} workers")
     print(f"result flood_jobs_ok {answers[200]} jobs")

@@ -78,8 +78,11 @@ class Process:
         args = wrapped(args)
         self.log_path = f"/tmp/slowlane-test-{os.getpid()}-{self.name}-{time.monotonic_ns()}.log"
         self.log = open(self.log_path, "wb")
+        # A process group, not a session: on Linux a session is a scheduling group
+        # (autogroup), and a nearly idle one waited up to a second for a CPU behind a busy
+        # one (bench/flood_bench.py): late heartbeats, workers expired mid-test.
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=full_env, start_new_session=True)
+                                     env=full_env, process_group=0)
         STARTED.append(self)
 
     @property
