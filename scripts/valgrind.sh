@@ -6,7 +6,7 @@
 # build-valgrind/valgrind-logs/; the bad ones are shown.
 # Usage: scripts/valgrind.sh [system-test-regex ...]
 #   (default: the broker, worker and gateway tests below, the gateway seed scenario among them,
-#   and the cluster manager's test_cluster_api)
+#   the cluster manager's test_cluster_api and the supervisor's test_worker_supervisor)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build-valgrind
@@ -36,7 +36,7 @@ export SLOWLANE_TEST_LIVENESS="${SLOWLANE_TEST_LIVENESS:-10}"
 export SLOWLANE_THREADS="${SLOWLANE_THREADS:-64}"
 patterns=("$@")
 [ ${#patterns[@]} -gt 0 ] || patterns=(test_broker_queue test_worker_broker test_gateway_http
-    test_gateway_replies test_gateway_seed test_cluster_api)
+    test_gateway_replies test_gateway_seed test_cluster_api test_worker_supervisor)
 
 # One ctest run, SLOWLANE_TEST_JOBS (default: the number of cores) tests at a time; RUN_SERIAL
 # ones (tests/system/CMakeLists.txt) alone.

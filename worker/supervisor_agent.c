@@ -34,6 +34,15 @@ struct _supervisor_agent_t {
     sl_log_limit_t malformed_limit;                        /* bad messages from the broker */
 };
 
+/* Ends a context, joining its threads. The supervisor takes SIGCHLD at any time, and a signal
+   interrupts zmq_ctx_term half-way (EINTR): given up then, the context leaked and its threads
+   ran on across the next fork. */
+static void s_context_end(void *context)
+{
+    while (zmq_ctx_term(context) == -1 && zmq_errno() == EINTR)
+        ;
+}
+
 /* Opens the context and the DEALER to the broker; 0, or -1 with both left NULL. */
 static int s_open(supervisor_agent_t *self)
 {
@@ -73,7 +82,7 @@ fail_connect:
            state->config->broker, zmq_errno());
     zmq_close(self->dealer);
 fail_socket:
-    zmq_ctx_term(self->context);
+    s_context_end(self->context);
 fail_context:
     self->dealer = self->context = NULL;
     return -1;
@@ -87,7 +96,7 @@ static void s_close(supervisor_agent_t *self, int linger_ms)
         return;
     zmq_setsockopt(self->dealer, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
     zmq_close(self->dealer);
-    zmq_ctx_term(self->context);
+    s_context_end(self->context);
     self->dealer = self->context = NULL;
 }
 
