@@ -29,6 +29,9 @@ import time
 
 import zmq
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mmi_stats import wait_for_workers  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("SLOWLANE_BIN") or os.path.join(ROOT, "build", "bin")
 HEARTBEAT_MS = 250
@@ -64,21 +67,6 @@ def job_request(request_id, job_ms):
             str(job_ms + 10000).encode(), b"0", b"GET", b"/", f"ms={job_ms}".encode(), b"", b""]
 
 
-def wait_registered(endpoint, deadline):
-    context = zmq.Context.instance()
-    while time.monotonic() < deadline:
-        client = context.socket(zmq.DEALER)
-        client.linger = 0
-        client.connect(endpoint)
-        client.send_multipart([b"MDPC02", b"\x01", b"mmi.service", b"work"])
-        answer = client.recv_multipart() if client.poll(500) else None
-        client.close()
-        if answer and answer[-1] == b"200":
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clusters", type=int, default=2)
@@ -106,8 +94,9 @@ def main():
                 stderr=open(os.path.join(logs, f"workers-{index}.log"), "w"),
                 start_new_session=options.own_session))
         for endpoint in endpoints:
-            if not wait_registered(endpoint, time.monotonic() + 10):
-                sys.exit(f"flood_bench: no worker registered at {endpoint} (logs in {logs})")
+            ok, have = wait_for_workers(endpoint, "work", WORKERS, 10)
+            if not ok:
+                sys.exit(f"flood_bench: {have} workers registered at {endpoint} (logs in {logs})")
 
         context = zmq.Context.instance()
         clients = []

@@ -32,6 +32,28 @@ def registered(stats, service):
     return 0
 
 
+def wait_for_workers(endpoint, service, workers, timeout):
+    """Asks mmi.stats until service has at least `workers` registered. Returns (True, count),
+    or (False, what was last seen) after timeout seconds."""
+    context = zmq.Context()
+    socket = context.socket(zmq.DEALER)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.connect(endpoint)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            stats = ask(socket, 2000)
+            if stats is not None and registered(stats, service) >= workers:
+                return True, registered(stats, service)
+            if time.monotonic() > deadline:
+                return False, registered(stats, service) if stats else "no answer"
+            # mmi.stats walks every worker: a few asks a second, as protocol.md asks
+            time.sleep(0.25)
+    finally:
+        socket.close()
+        context.term()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("endpoint")
@@ -39,28 +61,26 @@ def main():
     parser.add_argument("--wait-workers", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=30)
     args = parser.parse_args()
+    if args.wait_service:
+        ok, have = wait_for_workers(args.endpoint, args.wait_service, args.wait_workers,
+                                    args.timeout)
+        if ok:
+            print(f"{args.wait_service}: {have} workers registered")
+            return 0
+        print(f"mmi_stats: timeout, {args.wait_service}: {have}", file=sys.stderr)
+        return 1
     context = zmq.Context()
     socket = context.socket(zmq.DEALER)
     socket.setsockopt(zmq.LINGER, 0)
     socket.connect(args.endpoint)
     deadline = time.monotonic() + args.timeout
     try:
-        while True:
-            stats = ask(socket, 2000)
-            if stats is not None and not args.wait_service:
-                print(json.dumps(stats))
-                return 0
-            if stats is not None:
-                count = registered(stats, args.wait_service)
-                if count >= args.wait_workers:
-                    print(f"{args.wait_service}: {count} workers registered")
-                    return 0
+        while (stats := ask(socket, 2000)) is None:
             if time.monotonic() > deadline:
-                have = registered(stats, args.wait_service) if stats else "no answer"
-                print(f"mmi_stats: timeout, {args.wait_service}: {have}", file=sys.stderr)
+                print("mmi_stats: no answer", file=sys.stderr)
                 return 1
-            # mmi.stats walks every worker: a few asks a second, as protocol.md asks
-            time.sleep(0.25)
+        print(json.dumps(stats))
+        return 0
     finally:
         socket.close()
         context.term()
