@@ -26,8 +26,11 @@ class GatewaySeedTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.broker = harness.start_broker()
+        # Niced as `slowlane up` runs its slow lane (docs/deploy.md): the test's processes may
+        # share one CPU group (CI starts them in the root autogroup), where two nice-0 spinners
+        # on two cores compete thread for thread with the gateway, broker and fast workers.
         cls.slow = harness.start_workers(cls.broker.endpoint, "slow", "builtin:busy", count=2,
-                                         extra=["--log-level", "debug"])
+                                         extra=["--log-level", "debug", "--nice", "10"])
         cls.fast = harness.start_workers(cls.broker.endpoint, "fast", "builtin:echo", count=2)
         cls.stream = harness.start_workers(cls.broker.endpoint, "stream", "builtin:stream", count=1)
         cls.gateway = gs.start_gateway(cls.broker.endpoint, [

@@ -246,9 +246,12 @@ def session_of(pid):
 
 
 def autogroup_of(pid):
-    """The scheduling group, without its nice value: "/autogroup-N"."""
+    """The scheduling group, without its nice value: "/autogroup-N", or "" for a process in
+    no autogroup (the kernel prints nothing for the root group: a process whose ancestors
+    never started a session, or one in a cgroup of its own, as on the CI machine)."""
     with open(f"/proc/{pid}/autogroup") as f:
-        return f.read().split()[0]
+        words = f.read().split()
+    return words[0] if words else ""
 
 
 def children_state(pid):
