@@ -423,9 +423,18 @@ done:
     broker_agent_tick(self);
 }
 
+void broker_stop_on(broker_t *self, zsock_t *socket)
+{
+    self->stop_socket = socket;
+}
+
 int broker_run(broker_t *self, volatile sig_atomic_t *stop)
 {
-    zmq_pollitem_t item = {self->handle, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t items[] = {
+        {self->handle, 0, ZMQ_POLLIN, 0},
+        {self->stop_socket ? zsock_resolve(self->stop_socket) : NULL, 0, ZMQ_POLLIN, 0},
+    };
+    int item_count = self->stop_socket ? 2 : 1;
     self->now = zclock_mono();
     self->next_tick = sl_mdp_heartbeat_next(self->now, self->config.heartbeat_ms);
     while (!*stop) {
@@ -436,11 +445,16 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
             wake = oldest->expiry;
         int64_t now = zclock_mono();
         long timeout = wake > now ? (long) (wake - now) : 0;
-        if (zmq_poll(&item, 1, timeout) < 0) {
+        if (zmq_poll(items, item_count, timeout) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             sl_log(SL_LOG_ERROR, NULL, "poll_failed", "error=%d", zmq_errno());
             return -1;
+        }
+        if (item_count == 2 && (items[1].revents & ZMQ_POLLIN)) {
+            zmsg_t *command = zmsg_recv(self->stop_socket);
+            zmsg_destroy(&command);
+            return 0;
         }
         for (int count = 0; count < SL_BROKER_RECV_BATCH && !*stop; count++)
             if (!s_handle_next(self))

@@ -35,6 +35,10 @@ int broker_bind(broker_t *self, const char *endpoint);
    a reason other than a signal. */
 int broker_run(broker_t *self, volatile sig_atomic_t *stop);
 
+/* Makes broker_run also return when a message arrives on socket (borrowed; the message is
+   consumed): an embedded broker's owner stops it at once, not at the next tick. */
+void broker_stop_on(broker_t *self, zsock_t *socket);
+
 /* Stops serving: answers every waiting or in-flight envelope request `shutting_down` and
    sends DISCONNECT to every worker, so they reconnect to the next broker by themselves. */
 void broker_shutdown(broker_t *self);

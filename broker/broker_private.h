@@ -34,6 +34,7 @@ struct _broker_t {
     broker_stats_t *stats;          /* counters for mmi.stats (broker_stats.c) */
     int64_t started;                /* zclock_mono() at broker_new, for uptime */
     broker_agents_t *agents;        /* host agents, the cluster manager (broker_agent.c) */
+    zsock_t *stop_socket;           /* a message here ends broker_run (borrowed); may be NULL */
 };
 
 /* Sends msg (ownership taken, *msg_p cleared) to the peer with routing id to (borrowed).

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 static char s_component[32] = "slowlane";
+/* A thread that serves another component in this process (the broker embedded in the
+   gateway) names it here; NULL: the process's component. */
+static _Thread_local const char *s_thread_component = NULL;
 static sl_log_level_t s_level = SL_LOG_INFO;
 static const char *s_level_names[] = {"debug", "info", "warn", "error"};
 
@@ -18,6 +21,11 @@ void sl_log_init(const char *component, sl_log_level_t level)
 {
     snprintf(s_component, sizeof s_component, "%s", component ? component : "slowlane");
     s_level = level;
+}
+
+void sl_log_thread_component(const char *component)
+{
+    s_thread_component = component;
 }
 
 int sl_log_level_parse(const char *text, sl_log_level_t *level)
@@ -73,7 +81,8 @@ static void s_log_write(sl_log_level_t level, const char *request_id, const char
     int used = snprintf(
         line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s comp=%s event=%s",
         utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-        now.tv_nsec / 1000000, s_level_names[level], s_component, event ? event : "unknown");
+        now.tv_nsec / 1000000, s_level_names[level],
+        s_thread_component ? s_thread_component : s_component, event ? event : "unknown");
     if (request_id && *request_id && used < (int) sizeof line)
         used += snprintf(line + used, sizeof line - used, " rid=%s", request_id);
     if (fmt && *fmt && used < (int) sizeof line - 1) {

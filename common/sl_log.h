@@ -20,6 +20,10 @@ typedef struct {
 /* Sets the component name (copied) and the lowest level written. Call once at start-up. */
 void sl_log_init(const char *component, sl_log_level_t level);
 
+/* Sets the component name of the calling thread's lines (a string that outlives the thread;
+   NULL: back to the process's). For a component embedded in another's process. */
+void sl_log_thread_component(const char *component);
+
 /* Parses "debug|info|warn|error"; returns -1 on anything else. */
 int sl_log_level_parse(const char *text, sl_log_level_t *level);
 

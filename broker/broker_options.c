@@ -1,0 +1,130 @@
+/*  broker_options: the broker's flags, their defaults, and the CURVE set-up they ask for.
+    One table, two spellings: slowlane-broker's own flags and the gateway's --broker-*. */
+#include "broker_options.h"
+#include <inttypes.h>
+#include "sl_curve.h"
+#include "sl_defaults.h"
+#include "sl_log.h"
+
+static const char *s_names[2][BROKER_OPTIONS_FLAG_COUNT] = {
+    {"heartbeat-ms", "liveness", "queue-limit", "max-deliveries", "curve-secret", "curve-clients"},
+    {"broker-heartbeat-ms", "broker-liveness", "broker-queue-limit", "broker-max-deliveries",
+     "broker-curve-secret", "broker-curve-clients"},
+};
+
+void broker_options_init(broker_options_t *self)
+{
+    *self = (broker_options_t){
+        .heartbeat_ms = SL_DEFAULT_HEARTBEAT_MS,
+        .liveness = SL_DEFAULT_LIVENESS,
+        .queue_limit = SL_DEFAULT_QUEUE_LIMIT,
+        .max_deliveries = SL_DEFAULT_MAX_DELIVERIES,
+    };
+}
+
+void broker_options_flags(broker_options_t *self, bool prefixed, sl_flag_t *flags)
+{
+    const char **names = s_names[prefixed ? 1 : 0];
+    sl_flag_t table[BROKER_OPTIONS_FLAG_COUNT] = {
+        {names[0], SL_FLAG_INT, &self->heartbeat_ms, 10, 3600000,
+         "heartbeat interval to and from workers, ms (default 1000)"},
+        {names[1], SL_FLAG_INT, &self->liveness, 1, 1000,
+         "heartbeats a worker may miss before it counts as dead (default 3)"},
+        {names[2], SL_FLAG_INT, &self->queue_limit, 1, 100000000,
+         "waiting requests per service before queue_full (default 10000)"},
+        {names[3], SL_FLAG_INT, &self->max_deliveries, 1, 1000,
+         "times one request may be handed to a worker (default 3)"},
+        {names[4], SL_FLAG_STRING, &self->curve_secret, 0, 0,
+         "CURVE: the broker's secret key file (slowlane keygen); encrypts every bind "
+         "(default off)"},
+        {names[5], SL_FLAG_STRING, &self->curve_clients, 0, 0,
+         "CURVE: directory of the public key files of admitted workers and gateways"},
+    };
+    memcpy(flags, table, sizeof table);
+}
+
+const char *broker_options_changed(const broker_options_t *self, bool prefixed)
+{
+    const char **names = s_names[prefixed ? 1 : 0];
+    broker_options_t defaults;
+    broker_options_init(&defaults);
+    if (self->heartbeat_ms != defaults.heartbeat_ms)
+        return names[0];
+    if (self->liveness != defaults.liveness)
+        return names[1];
+    if (self->queue_limit != defaults.queue_limit)
+        return names[2];
+    if (self->max_deliveries != defaults.max_deliveries)
+        return names[3];
+    if (self->curve_secret)
+        return names[4];
+    if (self->curve_clients)
+        return names[5];
+    return NULL;
+}
+
+int broker_options_start(broker_options_t *self, bool prefixed, char *error, size_t size)
+{
+    const char **names = s_names[prefixed ? 1 : 0];
+    bool on = self->curve_secret && *self->curve_secret;
+    bool listed = self->curve_clients && *self->curve_clients;
+    if (!on && !listed)
+        return 0;
+    if (!on) {
+        snprintf(error, size, "--%s: needs --%s (the broker's own key)", names[5], names[4]);
+        return -1;
+    }
+    if (!listed) {
+        snprintf(error, size,
+                 "--%s: required with --%s (the directory of admitted client public keys)",
+                 names[5], names[4]);
+        return -1;
+    }
+    char reason[400];
+    self->curve_cert = sl_curve_load_secret(self->curve_secret, reason, sizeof reason);
+    if (!self->curve_cert) {
+        snprintf(error, size, "--%s %s", names[4], reason);
+        return -1;
+    }
+    /* The authenticator runs before any ROUTER exists: no handshake is accepted unchecked. */
+    self->auth = sl_curve_auth_new(self->curve_clients, &self->curve_client_count, error, size);
+    if (!self->auth) {
+        zcert_destroy(&self->curve_cert);
+        return -1;
+    }
+    return 0;
+}
+
+broker_config_t broker_options_config(const broker_options_t *self)
+{
+    return (broker_config_t){
+        .heartbeat_ms = self->heartbeat_ms,
+        .liveness = self->liveness,
+        .queue_limit = self->queue_limit,
+        .max_deliveries = self->max_deliveries,
+        .log_debug = self->log_debug,
+        .curve_cert = self->curve_cert,
+    };
+}
+
+void broker_options_log(const broker_options_t *self)
+{
+    sl_log(SL_LOG_INFO, NULL, "broker_started",
+           "heartbeat_ms=%" PRId64 " liveness=%" PRId64 " queue_limit=%" PRId64
+           " max_deliveries=%" PRId64,
+           self->heartbeat_ms, self->liveness, self->queue_limit, self->max_deliveries);
+    if (self->curve_cert)
+        sl_log(SL_LOG_INFO, NULL, "curve_on", "clients_listed=%zu", self->curve_client_count);
+    else
+        sl_log(SL_LOG_INFO, NULL, "curve_off",
+               "detail=\"plaintext: keep the broker port on a trusted network\"");
+}
+
+void broker_options_clear(broker_options_t *self)
+{
+    zactor_destroy(&self->auth);
+    zcert_destroy(&self->curve_cert);
+    free(self->curve_secret);
+    free(self->curve_clients);
+    self->curve_secret = self->curve_clients = NULL;
+}
