@@ -546,6 +546,10 @@ static void s_actor(zsock_t *pipe, void *args)
     zsock_signal(pipe, 0);
 
     actor.next_probe_ms = zclock_mono() + self->probe_ms;
+    /* inproc has no handshake and so no monitor event: the broker embedded in this process
+       (--embed-broker) is bound before the bridge starts and lives as long as it. */
+    if (strncmp(self->endpoint, "inproc://", 9) == 0)
+        s_connected(&actor);
     /* The dealer is polled through its ZMQ_FD, a plain descriptor: zmq_poll on the socket
        itself would use it while an HTTP thread sends. */
     zmq_pollitem_t items[] = {

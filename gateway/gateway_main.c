@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "broker_embedded.h"
 #include "gateway_admin.h"
 #include "gateway_bridge.h"
 #include "gateway_cluster.h"
@@ -27,6 +28,32 @@ static int s_wait_for_signal(const sigset_t *signals)
     int number = 0;
     sigwait(signals, &number);
     return number;
+}
+
+/* --embed-broker takes the broker-* flags and excludes the ones that point at a broker
+   elsewhere. Returns 0, or -1 with one line in error. */
+static int s_check_embedding(bool embedding, const broker_options_t *options, const char *broker,
+                             const char *curve_secret, const char *curve_server, char *error,
+                             size_t size)
+{
+    const char *changed = broker_options_changed(options, true);
+    if (!embedding && changed) {
+        snprintf(error, size, "--%s: only with --embed-broker", changed);
+        return -1;
+    }
+    const char *clash = !embedding     ? NULL
+                        : broker       ? "--broker"
+                        : curve_secret ? "--curve-secret"
+                        : curve_server ? "--curve-server"
+                                       : NULL;
+    if (clash) {
+        snprintf(error, size,
+                 "%s: not with --embed-broker (the gateway reaches the broker it embeds "
+                 "in-process; --broker-curve-secret encrypts the workers' links)",
+                 clash);
+        return -1;
+    }
+    return 0;
 }
 
 /* Lets admitted requests finish for up to drain_ms, refusing new ones meanwhile. */
@@ -98,7 +125,10 @@ int main(int argc, char **argv)
     char *admin_token = NULL, *admin_token_file = NULL;
     char token[SL_ADMIN_TOKEN_MAX + 1] = "";
     sl_curve_client_t curve = {0};
-    sl_strlist_t route_specs = {0};
+    sl_strlist_t route_specs = {0}, embed_binds = {0};
+    broker_options_t broker_options;
+    broker_options_init(&broker_options);
+    broker_embedded_t *embedded = NULL;
     int64_t threads = 0, max_connections = SL_DEFAULT_MAX_CONNECTIONS,
             keepalive_ms = SL_DEFAULT_KEEPALIVE_MS, read_ms = SL_DEFAULT_REQUEST_READ_MS,
             probe_ms = SL_DEFAULT_PROBE_MS, drain_ms = SL_DEFAULT_GATEWAY_DRAIN_MS;
@@ -112,6 +142,9 @@ int main(int argc, char **argv)
          "HTTP port on all IPv4 interfaces, or ADDRESS:PORT (default 8080)"},
         {"broker", SL_FLAG_STRING, &broker, 0, 0,
          "broker endpoint (default " SL_DEFAULT_BROKER_ENDPOINT ")"},
+        {"embed-broker", SL_FLAG_LIST, &embed_binds, 0, 0,
+         "run the broker in this process, bound to this endpoint for workers (repeatable; "
+         "instead of --broker; its settings: --broker-heartbeat-ms etc.)"},
         {"route", SL_FLAG_LIST, &route_specs, 0, 0,
          "PREFIX=SERVICE[,methods=GET|POST][,timeout-ms=N][,budget=N][,body-limit=N]"
          "[,retry=on|off|idempotent]"},
@@ -144,10 +177,17 @@ int main(int argc, char **argv)
         {"curve-server", SL_FLAG_STRING, &curve_server, 0, 0,
          "CURVE: the broker's public key file (default off: plaintext)"},
     };
-    size_t flag_count = sizeof flags / sizeof flags[0];
-    int rc = sl_flags_parse(S_PROGRAM, flags, flag_count, argc, argv, 1, NULL);
-    if (rc != 0)
+    size_t own_count = sizeof flags / sizeof flags[0];
+    sl_flag_t all_flags[sizeof flags / sizeof flags[0] + BROKER_OPTIONS_FLAG_COUNT];
+    memcpy(all_flags, flags, sizeof flags);
+    broker_options_flags(&broker_options, true, all_flags + own_count);
+    int rc = sl_flags_parse(S_PROGRAM, all_flags, own_count + BROKER_OPTIONS_FLAG_COUNT, argc, argv,
+                            1, NULL);
+    if (rc != 0) {
+        broker_options_clear(&broker_options);
+        sl_strlist_clear(&embed_binds);
         return rc > 0 ? 0 : 2;
+    }
     const char *listen_value = listen ? listen : default_listen;
     const char *broker_value = broker ? broker : SL_DEFAULT_BROKER_ENDPOINT;
 
@@ -157,6 +197,7 @@ int main(int argc, char **argv)
         return 2;
     }
     sl_log_init("gateway", level);
+    broker_options.log_debug = level == SL_LOG_DEBUG;
 
     char error[512];
     int status = 2; /* a bad flag or config value; 1 once it is the system that refuses */
@@ -177,6 +218,9 @@ int main(int argc, char **argv)
         goto fail_config;
     if (gateway_routes_seal(routes, error, sizeof error) != 0)
         goto fail_config;
+    if (s_check_embedding(embed_binds.count > 0, &broker_options, broker, curve_secret,
+                          curve_server, error, sizeof error) != 0)
+        goto fail_config;
     if (sl_curve_client_load(&curve, curve_secret, curve_server, error, sizeof error) != 0)
         goto fail_config;
     if (s_admin_token(admin_token, admin_token_file, token, sizeof token, error, sizeof error) != 0)
@@ -190,6 +234,16 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     zsys_handler_set(NULL);
+
+    if (embed_binds.count > 0) {
+        if (broker_options_start(&broker_options, true, error, sizeof error) != 0)
+            goto fail_config;
+        status = 1;
+        embedded = broker_embedded_new(&broker_options, &embed_binds, error, sizeof error);
+        if (!embedded)
+            goto fail_bridge;
+        broker_value = broker_embedded_endpoint(embedded);
+    }
 
     status = 1;
     bridge = gateway_bridge_new(broker_value, routes, probe_ms, &curve);
@@ -261,8 +315,9 @@ int main(int argc, char **argv)
                "threads=%lld budgets=%lld detail=\"a flood on one route can take threads others "
                "need\"",
                (long long) thread_count, (long long) budgets);
-    sl_log(SL_LOG_INFO, NULL, "gateway_started", "listen=%s broker=%s routes=%zu curve=%s",
-           listen_value, broker_value, gateway_routes_count(routes),
+    sl_log(SL_LOG_INFO, NULL, "gateway_started",
+           "listen=%s broker=%s embedded=%s routes=%zu curve=%s", listen_value, broker_value,
+           embedded ? "true" : "false", gateway_routes_count(routes),
            sl_curve_client_enabled(&curve) ? "on" : "off");
 
     int number = s_wait_for_signal(&signals);
@@ -284,6 +339,10 @@ fail_config:
     gateway_stats_destroy(&stats);
     gateway_metrics_destroy(&metrics);
     gateway_bridge_destroy(&bridge);
+    /* After every socket connected to it: its shutdown tells the workers DISCONNECT. */
+    broker_embedded_destroy(&embedded);
+    broker_options_clear(&broker_options);
+    sl_strlist_clear(&embed_binds);
     gateway_routes_destroy(&routes);
     if (status == 0)
         sl_log(SL_LOG_INFO, NULL, "gateway_stopped", NULL);

@@ -17,16 +17,20 @@ W_READY, W_REQUEST, W_PARTIAL, W_FINAL, W_HEARTBEAT, W_DISCONNECT = (
     b"\x01", b"\x02", b"\x03", b"\x04", b"\x05", b"\x06")
 
 
-def start_gateway(endpoint, routes, extra=(), port=None, wait_connected=True):
+def start_gateway(endpoint, routes, extra=(), port=None, wait_connected=True, embed=False):
     """Starts slowlane-gateway with short timers; waits until it serves /healthz and, if asked,
-    until its bridge is connected to the broker."""
+    until its bridge is connected to the broker. With embed, the gateway runs the broker
+    itself, bound to endpoint (--embed-broker), with the tests' heartbeat."""
     port = port or harness.free_port()
-    args = [harness.binary("slowlane-gateway"), "--listen", str(port), "--broker", endpoint,
+    broker = (["--embed-broker", endpoint, "--broker-heartbeat-ms", str(harness.HEARTBEAT_MS),
+               "--broker-liveness", str(harness.LIVENESS)] if embed else ["--broker", endpoint])
+    args = [harness.binary("slowlane-gateway"), "--listen", str(port), *broker,
             "--probe-ms", "50", "--drain-ms", "1000"]
     for route in routes:
         args += ["--route", route]
     proc = harness.Process(args + list(extra), name="gateway")
     proc.port = port
+    proc.endpoint = endpoint
 
     def healthy():
         if not proc.alive():

@@ -236,6 +236,53 @@ class CurveClusterTest(unittest.TestCase):
                 self.assertNotIn(secret, output, proc.name)
 
 
+class EmbeddedCurveTest(unittest.TestCase):
+    """The broker embedded in the gateway (--embed-broker) encrypts its TCP binds with
+    --broker-curve-secret and admits the keys in --broker-curve-clients, as slowlane-broker
+    does; the gateway's own requests take the in-process link, which never leaves it."""
+
+    @classmethod
+    def setUpClass(cls):
+        endpoint = f"tcp://127.0.0.1:{harness.free_port()}"
+        cls.gateway = gs.start_gateway(
+            endpoint, ["/fast=fast", "/plain=plain,timeout-ms=1000"], embed=True,
+            extra=["--broker-curve-secret", KEYS["broker"][1],
+                   "--broker-curve-clients", os.path.join(KEY_DIR, "clients")])
+        cls.procs = [cls.gateway]
+        try:
+            cls.worker = harness.start_workers(endpoint, "fast", "builtin:echo",
+                                               extra=client_flags("worker"))
+            cls.plain = harness.start_workers(endpoint, "plain", "builtin:echo")
+            cls.procs += [cls.worker, cls.plain]
+            gs.wait_route_ready(cls.gateway.port, "/fast")
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for proc in reversed(cls.procs):
+            proc.stop()
+
+    def test_listed_worker_serves_and_plaintext_gets_nothing(self):
+        self.assertIn("comp=broker event=curve_on clients_listed=3", self.gateway.output())
+        status, _, body = harness.http_request(self.gateway.port, "GET", "/fast?embedded=curve")
+        self.assertEqual((status, body), (200, b"embedded=curve\n"))
+        self.assertEqual(mmi_service(self.gateway.endpoint, "fast"), "200")
+        client = harness.MdpClient(self.gateway.endpoint)
+        try:
+            self.assertIsNone(client.request("mmi.service", b"fast", timeout_ms=1000))
+        finally:
+            client.close()
+        harness.wait_for(lambda: "child_started" in self.plain.output(), what="plain workers up")
+        time.sleep(harness.HEARTBEAT_MS * harness.LIVENESS * 3 / 1000)  # reconnect rounds
+        self.assertEqual(mmi_service(self.gateway.endpoint, "plain"), "404")
+        self.assertEqual(harness.http_request(self.gateway.port, "GET", "/plain")[0], 503)
+        for proc in self.procs:
+            for secret in secrets_text():
+                self.assertNotIn(secret, proc.output(), proc.name)
+
+
 class BadKeyFilesTest(unittest.TestCase):
     """Each refusal is exit code 2 and exactly one line naming the flag (and the file)."""
 
