@@ -4,6 +4,7 @@
 #   2. /fast latency while /slow is saturated: 8 concurrent 2-second /slow requests kept in
 #      flight against 2 slow workers, /fast measured with wrk -t1 -c2 (target p99 <= 5 ms)
 # Usage: bench/gateway_bench.sh [duration-seconds]   (binaries from $SLOWLANE_BIN, default build/bin)
+#        UP_FLAGS=--separate-broker bench/gateway_bench.sh   (the broker as a process of its own)
 # Prints `result NAME VALUE UNIT` lines (bench/lib.sh); raw wrk outputs go to $BENCH_OUT or /tmp.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -18,7 +19,9 @@ raw=${BENCH_OUT:-/tmp}
 mkdir -p "$raw"
 fast_out=/tmp/slowlane-wrk-fast.txt slow_out=/tmp/slowlane-wrk-fast-under-slow.txt
 if [ -n "${BENCH_OUT:-}" ]; then fast_out=$raw/wrk-fast.txt slow_out=$raw/wrk-fast-under-slow.txt; fi
-"$bin/slowlane" up --listen "$port" --bind "tcp://127.0.0.1:$broker_port" --log-level warn >"$log" 2>&1 &
+# shellcheck disable=SC2086 # UP_FLAGS is a list of flags
+"$bin/slowlane" up --listen "$port" --bind "tcp://127.0.0.1:$broker_port" --log-level warn \
+    ${UP_FLAGS:-} >"$log" 2>&1 &
 up_pid=$!
 slow_pids=()
 cleanup() {

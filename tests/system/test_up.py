@@ -29,13 +29,13 @@ def processes_mentioning(text):
 
 
 class SlowlaneUp(unittest.TestCase):
-    def start(self, fast=2, slow=2):
+    def start(self, fast=2, slow=2, extra=()):
         self.port = harness.free_port()
         self.broker_port = harness.free_port()
         self.endpoint = f"tcp://127.0.0.1:{self.broker_port}"
         self.up = harness.Process([harness.binary("slowlane"), "up", "--listen", str(self.port),
                                    "--bind", self.endpoint, "--fast-workers", str(fast),
-                                   "--slow-workers", str(slow), "--heartbeat-ms", "200"],
+                                   "--slow-workers", str(slow), "--heartbeat-ms", "200", *extra],
                                   name="up")
         harness.wait_for(lambda: "slowlane up: ready" in self.up.output() or not self.up.alive(), 30,
                          what="slowlane up to say ready")
@@ -119,6 +119,30 @@ class SlowlaneUp(unittest.TestCase):
                 self.assertIn("stopped", self.up.output())
                 self.up.stop()
                 del self.up
+
+    def programs(self):
+        """The program name of each live process of this cluster."""
+        names = []
+        for pid in processes_mentioning(self.endpoint):
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                names.append(os.path.basename(f.read().split(b"\0")[0]).decode())
+        return names
+
+    def test_broker_runs_in_the_gateway_or_separately(self):
+        self.start()
+        self.assertNotIn("slowlane-broker", self.programs())
+        self.assertIn("broker        in the gateway", self.up.output())
+        self.assertEqual(harness.http_request(self.port, "GET", "/fast")[0], 200)
+        self.up.stop()
+        self.start(extra=["--separate-broker"])
+        self.assertEqual(self.programs().count("slowlane-broker"), 1)
+        status, _, body = harness.http_request(self.port, "GET", "/fast?separate=1")
+        self.assertEqual((status, body), (200, b"separate=1\n"))
+        self.up.signal(signal.SIGTERM)
+        self.up.proc.wait(30)
+        self.assertEqual(self.up.proc.returncode, 0, self.up.output())
+        harness.wait_for(lambda: not processes_mentioning(self.endpoint), 10,
+                         what="every child of slowlane up --separate-broker to exit")
 
     def test_a_component_that_dies_stops_the_cluster(self):
         self.start()
