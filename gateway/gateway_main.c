@@ -177,28 +177,6 @@ int main(int argc, char **argv)
         {"curve-server", SL_FLAG_STRING, &curve_server, 0, 0,
          "CURVE: the broker's public key file (default off: plaintext)"},
     };
-    size_t own_count = sizeof flags / sizeof flags[0];
-    sl_flag_t all_flags[sizeof flags / sizeof flags[0] + BROKER_OPTIONS_FLAG_COUNT];
-    memcpy(all_flags, flags, sizeof flags);
-    broker_options_flags(&broker_options, true, all_flags + own_count);
-    int rc = sl_flags_parse(S_PROGRAM, all_flags, own_count + BROKER_OPTIONS_FLAG_COUNT, argc, argv,
-                            1, NULL);
-    if (rc != 0) {
-        broker_options_clear(&broker_options);
-        sl_strlist_clear(&embed_binds);
-        return rc > 0 ? 0 : 2;
-    }
-    const char *listen_value = listen ? listen : default_listen;
-    const char *broker_value = broker ? broker : SL_DEFAULT_BROKER_ENDPOINT;
-
-    sl_log_level_t level;
-    if (sl_log_level_parse(log_level ? log_level : "info", &level) != 0) {
-        fprintf(stderr, S_PROGRAM ": --log-level: want debug, info, warn or error\n");
-        return 2;
-    }
-    sl_log_init("gateway", level);
-    broker_options.log_debug = level == SL_LOG_DEBUG;
-
     char error[512];
     int status = 2; /* a bad flag or config value; 1 once it is the system that refuses */
     gateway_bridge_t *bridge = NULL;
@@ -208,9 +186,34 @@ int main(int argc, char **argv)
     gateway_observe_t *observe = NULL;
     gateway_cluster_t *cluster = NULL;
     gateway_admin_t *admin = NULL;
-    gateway_routes_t *routes = gateway_routes_new();
-    if (!routes)
-        return 1;
+    gateway_routes_t *routes = NULL;
+    size_t own_count = sizeof flags / sizeof flags[0];
+    sl_flag_t all_flags[sizeof flags / sizeof flags[0] + BROKER_OPTIONS_FLAG_COUNT];
+    memcpy(all_flags, flags, sizeof flags);
+    broker_options_flags(&broker_options, true, all_flags + own_count);
+    int rc = sl_flags_parse(S_PROGRAM, all_flags, own_count + BROKER_OPTIONS_FLAG_COUNT, argc, argv,
+                            1, NULL);
+    if (rc != 0) {
+        status = rc > 0 ? 0 : 2; /* --help, or sl_flags wrote the line */
+        goto free_flags;
+    }
+    const char *listen_value = listen ? listen : default_listen;
+    const char *broker_value = broker ? broker : SL_DEFAULT_BROKER_ENDPOINT;
+
+    sl_log_level_t level;
+    if (sl_log_level_parse(log_level ? log_level : "info", &level) != 0) {
+        fprintf(stderr, S_PROGRAM ": --log-level: want debug, info, warn or error\n");
+        goto free_flags;
+    }
+    sl_log_init("gateway", level);
+    broker_options.log_debug = level == SL_LOG_DEBUG;
+
+    routes = gateway_routes_new();
+    if (!routes) {
+        status = 1;
+        snprintf(error, sizeof error, "out of memory");
+        goto fail_config;
+    }
     for (size_t i = 0; i < route_specs.count; i++)
         if (gateway_routes_add_spec(routes, route_specs.items[i], error, sizeof error) != 0)
             goto fail_config;
@@ -341,11 +344,12 @@ fail_config:
     gateway_bridge_destroy(&bridge);
     /* After every socket connected to it: its shutdown tells the workers DISCONNECT. */
     broker_embedded_destroy(&embedded);
-    broker_options_clear(&broker_options);
-    sl_strlist_clear(&embed_binds);
     gateway_routes_destroy(&routes);
     if (status == 0)
         sl_log(SL_LOG_INFO, NULL, "gateway_stopped", NULL);
+free_flags:
+    broker_options_clear(&broker_options);
+    sl_strlist_clear(&embed_binds);
     sl_curve_client_clear(&curve);
     free(curve_secret);
     free(curve_server);
