@@ -6,7 +6,8 @@
 # build-valgrind/valgrind-logs/; the bad ones are shown.
 # Usage: scripts/valgrind.sh [system-test-regex ...]
 #   (default: the broker, worker and gateway tests below, the gateway seed scenario among them,
-#   the cluster manager's test_cluster_api and the supervisor's test_worker_supervisor)
+#   the broker embedded in the gateway (test_gateway_embedded), the cluster manager's
+#   test_cluster_api and the supervisor's test_worker_supervisor)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build-valgrind
@@ -36,7 +37,8 @@ export SLOWLANE_TEST_LIVENESS="${SLOWLANE_TEST_LIVENESS:-10}"
 export SLOWLANE_THREADS="${SLOWLANE_THREADS:-64}"
 patterns=("$@")
 [ ${#patterns[@]} -gt 0 ] || patterns=(test_broker_queue test_worker_broker test_gateway_http
-    test_gateway_replies test_gateway_seed test_cluster_api test_worker_supervisor)
+    test_gateway_replies test_gateway_seed test_gateway_embedded test_cluster_api
+    test_worker_supervisor)
 
 # One ctest run, SLOWLANE_TEST_JOBS (default: the number of cores) tests at a time; RUN_SERIAL
 # ones (tests/system/CMakeLists.txt) alone.
