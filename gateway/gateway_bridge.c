@@ -25,14 +25,15 @@
 #define S_TOMBSTONE_MS 60000 /* how long an abandoned id is kept from reuse */
 
 struct _gateway_bridge_t {
-    zactor_t *actor;                  /* the bridge thread */
-    char *endpoint;                   /* broker endpoint */
-    const gateway_routes_t *routes;   /* borrowed, sealed */
-    int64_t probe_ms;                 /* readiness probe interval */
-    const sl_curve_client_t *curve;   /* CURVE keys, borrowed; NULL or empty: plaintext */
-    int wakeup_fd;                    /* eventfd: a sender saw replies waiting (edge consumed) */
-    pthread_mutex_t socket_lock;      /* guards dealer: sends from HTTP threads, receives */
-    zsock_t *dealer;                  /* the one socket to the broker, NULL once stopped */
+    zactor_t *actor;                /* the bridge thread */
+    char *endpoint;                 /* broker endpoint */
+    const gateway_routes_t *routes; /* borrowed, sealed */
+    int64_t probe_ms;               /* readiness probe interval */
+    const sl_curve_client_t *curve; /* CURVE keys, borrowed; NULL or empty: plaintext */
+    int wakeup_fd;                  /* eventfd: a sender saw replies waiting (edge consumed) */
+    pthread_mutex_t socket_lock;    /* guards dealer: sends from HTTP threads, receives */
+    zsock_t *dealer;                /* the one socket to the broker, NULL once stopped */
+    bool sent_unchecked; /* under socket_lock: a send since replies were last looked for */
     _Atomic(gateway_slot_t *) outbox; /* slots whose request waits for the socket (a stack) */
 
     pthread_mutex_t table_lock; /* guards slots and closed; taken before a slot lock */
@@ -110,8 +111,6 @@ int gateway_bridge_register(gateway_bridge_t *self, gateway_slot_t *slot, char *
 static void s_outbox_flush(gateway_bridge_t *self)
 {
     gateway_slot_t *stack = atomic_exchange(&self->outbox, NULL);
-    if (!stack)
-        return;
     gateway_slot_t *oldest = NULL; /* the stack is newest first: reverse it */
     while (stack) {
         gateway_slot_t *next = stack->outbox_next;
@@ -120,7 +119,6 @@ static void s_outbox_flush(gateway_bridge_t *self)
         stack = next;
     }
     bool can_send = self->dealer && gateway_bridge_connected(self);
-    bool sent_any = false;
     while (oldest) {
         gateway_slot_t *slot = oldest;
         oldest = slot->outbox_next;
@@ -132,7 +130,7 @@ static void s_outbox_flush(gateway_bridge_t *self)
         if (slot->failure == GATEWAY_SLOT_MESSAGE) { /* not failed while it waited */
             slot->sent = true;
             if (can_send && zmsg_send(&message, self->dealer) == 0)
-                sent_any = true;
+                self->sent_unchecked = true;
             else {
                 slot->sent = false;
                 gateway_slot_fail(slot, GATEWAY_SLOT_UNAVAILABLE);
@@ -143,13 +141,15 @@ static void s_outbox_flush(gateway_bridge_t *self)
         /* From here the slot may be released and reused by its thread. */
         atomic_store_explicit(&slot->queued, false, memory_order_release);
     }
-    /* ZMQ_FD is edge-triggered: our sends may have consumed the edge that would have told
-       the bridge a reply is waiting, so look, and wake it if so. */
-    if (sent_any && (zsock_events(self->dealer) & ZMQ_POLLIN)) {
+    /* ZMQ_FD is edge-triggered: a send (this holder's, or the bridge's own probe) may have
+       consumed the edge that would have told the bridge a reply is waiting, so look, and
+       wake it if so. Missed, the replies waited for the next probe: up to --probe-ms. */
+    if (self->sent_unchecked && self->dealer && (zsock_events(self->dealer) & ZMQ_POLLIN)) {
         uint64_t one = 1;
         ssize_t written = write(self->wakeup_fd, &one, sizeof one);
         (void) written; /* an eventfd write only fails on counter overflow */
     }
+    self->sent_unchecked = false;
 }
 
 /* Lets go of the socket lock, first sending what waits in the outbox. A request pushed
@@ -297,6 +297,7 @@ static void s_probe(s_actor_t *actor)
         zmsg_t *message = sl_mdp_encode_client_request(SL_MDP_V02, S_MMI_SERVICE, &body);
         pthread_mutex_lock(&self->socket_lock);
         int rc = zmsg_send(&message, actor->dealer);
+        self->sent_unchecked |= rc == 0;
         s_socket_unlock(self);
         if (rc != 0) {
             zmsg_destroy(&message);
