@@ -13,7 +13,7 @@
 # ~1 per second per thread, noise next to 10,000 requests): each is a thread put to sleep and
 # woken again, the hand-offs that dominate an idle round trip and that scheduling delay on a
 # busy machine multiplies.
-# Then the floor under the overhead: two bare libzmq round trips (bench-zmq-rtt), see the end.
+# Then the floor under the overhead: a bare libzmq round trip per TCP hop (bench-zmq-rtt), see the end.
 # Usage: bench/latency_bench.sh [requests]   (default 10000; binaries from $SLOWLANE_BIN)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -75,13 +75,17 @@ done
 result latency_overhead_p50_us "$(awk -v a="${best[path.p50]}" -v b="${best[direct.p50]}" 'BEGIN {printf "%.1f", a - b}')" us
 result latency_overhead_p99_us "$(awk -v a="${best[path.p99]}" -v b="${best[direct.p99]}" 'BEGIN {printf "%.1f", a - b}')" us
 
-# The floor: the path crosses two ZeroMQ hops (gateway <-> broker, broker <-> worker). A bare
-# libzmq DEALER -> ROUTER -> DEALER round trip between two processes, paced the same way
-# (bench_zmq_rtt.c), twice, is the least any ZeroMQ broker could add here; what the overhead
-# adds on top of it is slowlane's own work (HTTP hand-off, broker and worker logic).
+# The floor: the path through `slowlane up` crosses one ZeroMQ TCP hop (broker <-> worker; the
+# gateway reaches the broker embedded in its process over inproc://, which this does not count,
+# so the floor is a lower bound). A bare libzmq DEALER -> ROUTER -> DEALER round trip between two
+# processes, paced the same way (bench_zmq_rtt.c), once per TCP hop, is the least any ZeroMQ
+# broker could add here; what the overhead adds on top of it is slowlane's own work (HTTP
+# hand-off, the in-process hop, broker and worker logic).
+tcp_hops=1
 echo "== floor: bench-zmq-rtt $requests $interval_us (one bare libzmq round trip between two processes)"
 "$bin/bench-zmq-rtt" "$requests" "$interval_us" | tee "$out/latency-zmq-rtt.txt"
 hop=$(awk '$2 == "zmq_rtt_p50_us" {print $3}' "$out/latency-zmq-rtt.txt")
 result latency_zmq_hop_p50_us "$hop" us
-result latency_floor_p50_us "$(awk -v h="$hop" 'BEGIN {printf "%.1f", 2 * h}')" us
-result latency_over_floor_p50_us "$(awk -v a="${best[path.p50]}" -v b="${best[direct.p50]}" -v h="$hop" 'BEGIN {printf "%.1f", a - b - 2 * h}')" us
+result latency_floor_hops "$tcp_hops" hops
+result latency_floor_p50_us "$(awk -v h="$hop" -v n="$tcp_hops" 'BEGIN {printf "%.1f", n * h}')" us
+result latency_over_floor_p50_us "$(awk -v a="${best[path.p50]}" -v b="${best[direct.p50]}" -v h="$hop" -v n="$tcp_hops" 'BEGIN {printf "%.1f", a - b - n * h}')" us

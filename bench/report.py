@@ -231,10 +231,15 @@ def write_report(directory):
     out += [f"{met} of {len(verdicts)} checks met; "
             f"{sum(1 for v in verdicts if v == 'not run')} not run.", ""]
     if "latency_floor_p50_us" in results and "latency_over_floor_p50_us" in results:
-        out += [f"Row 8's floor on this machine: two bare libzmq round trips between two processes "
-                f"(`bench-zmq-rtt`, paced as the path is) take {results['latency_floor_p50_us']:.0f} "
-                f"us at p50, and the path crosses two ZeroMQ hops; the overhead is "
-                f"{results['latency_over_floor_p50_us']:.0f} us above that floor.", ""]
+        # Runs before the broker moved into the gateway crossed two TCP hops and had no count.
+        hops = int(results.get("latency_floor_hops", 2))
+        trips = "one bare libzmq round trip" if hops == 1 else f"{hops} bare libzmq round trips"
+        out += [f"Row 8's floor on this machine: {trips} between two processes "
+                f"(`bench-zmq-rtt`, paced as the path is) take{'s' if hops == 1 else ''} "
+                f"{results['latency_floor_p50_us']:.0f} "
+                f"us at p50, and the path crosses {hops} ZeroMQ TCP hop{'s' if hops != 1 else ''}; "
+                f"the overhead is {results['latency_over_floor_p50_us']:.0f} us above that floor.",
+                ""]
     out += ["Every figure is from `results.tsv` (the `result` lines each script printed); the raw "
             "outputs (wrk, CSVs, logs) are in this directory, one `<bench>.log` per benchmark.", ""]
     present = [p for p in plots if p]
