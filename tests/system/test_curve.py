@@ -123,26 +123,15 @@ class KeygenTest(unittest.TestCase):
         self.assertEqual(len(out.stderr.strip().splitlines()), 1)
 
 
-class CurveClusterTest(unittest.TestCase):
+class ClusterTestCase(unittest.TestCase):
+    """Processes started once per class (start() appends them to cls.procs) and stopped in
+    reverse order; if starting fails, what did start is stopped."""
 
     @classmethod
     def setUpClass(cls):
-        cls.broker = harness.start_broker(extra=broker_flags())
-        cls.procs = [cls.broker]
+        cls.procs = []
         try:
-            harness.wait_for(lambda: "event=curve_on" in cls.broker.output(), what="broker up")
-            cls.worker = harness.start_workers(cls.broker.endpoint, "fast", "builtin:echo",
-                                               extra=client_flags("worker"))
-            cls.rogue = harness.start_workers(cls.broker.endpoint, "stolen", "builtin:echo",
-                                              extra=client_flags("rogue"))
-            cls.plain = harness.start_workers(cls.broker.endpoint, "plain", "builtin:echo")
-            cls.procs += [cls.worker, cls.rogue, cls.plain]
-            cls.gateway = gs.start_gateway(
-                cls.broker.endpoint,
-                ["/fast=fast", "/stolen=stolen,timeout-ms=1000", "/plain=plain,timeout-ms=1000"],
-                extra=client_flags("gateway") + ["--admin-token", "curve-admin-token"])
-            cls.procs.append(cls.gateway)
-            gs.wait_route_ready(cls.gateway.port, "/fast")
+            cls.start()
         except BaseException:
             cls.tearDownClass()
             raise
@@ -151,6 +140,27 @@ class CurveClusterTest(unittest.TestCase):
     def tearDownClass(cls):
         for proc in reversed(cls.procs):
             proc.stop()
+
+
+class CurveClusterTest(ClusterTestCase):
+
+    @classmethod
+    def start(cls):
+        cls.broker = harness.start_broker(extra=broker_flags())
+        cls.procs.append(cls.broker)
+        harness.wait_for(lambda: "event=curve_on" in cls.broker.output(), what="broker up")
+        cls.worker = harness.start_workers(cls.broker.endpoint, "fast", "builtin:echo",
+                                           extra=client_flags("worker"))
+        cls.rogue = harness.start_workers(cls.broker.endpoint, "stolen", "builtin:echo",
+                                          extra=client_flags("rogue"))
+        cls.plain = harness.start_workers(cls.broker.endpoint, "plain", "builtin:echo")
+        cls.procs += [cls.worker, cls.rogue, cls.plain]
+        cls.gateway = gs.start_gateway(
+            cls.broker.endpoint,
+            ["/fast=fast", "/stolen=stolen,timeout-ms=1000", "/plain=plain,timeout-ms=1000"],
+            extra=client_flags("gateway") + ["--admin-token", "curve-admin-token"])
+        cls.procs.append(cls.gateway)
+        gs.wait_route_ready(cls.gateway.port, "/fast")
 
     def test_listed_worker_and_gateway_serve_end_to_end(self):
         status, _, body = harness.http_request(self.gateway.port, "GET", "/fast?hello=curve")
@@ -236,33 +246,24 @@ class CurveClusterTest(unittest.TestCase):
                 self.assertNotIn(secret, output, proc.name)
 
 
-class EmbeddedCurveTest(unittest.TestCase):
+class EmbeddedCurveTest(ClusterTestCase):
     """The broker embedded in the gateway (--embed-broker) encrypts its TCP binds with
     --broker-curve-secret and admits the keys in --broker-curve-clients, as slowlane-broker
     does; the gateway's own requests take the in-process link, which never leaves it."""
 
     @classmethod
-    def setUpClass(cls):
+    def start(cls):
         endpoint = f"tcp://127.0.0.1:{harness.free_port()}"
         cls.gateway = gs.start_gateway(
             endpoint, ["/fast=fast", "/plain=plain,timeout-ms=1000"], embed=True,
             extra=["--broker-curve-secret", KEYS["broker"][1],
                    "--broker-curve-clients", os.path.join(KEY_DIR, "clients")])
-        cls.procs = [cls.gateway]
-        try:
-            cls.worker = harness.start_workers(endpoint, "fast", "builtin:echo",
-                                               extra=client_flags("worker"))
-            cls.plain = harness.start_workers(endpoint, "plain", "builtin:echo")
-            cls.procs += [cls.worker, cls.plain]
-            gs.wait_route_ready(cls.gateway.port, "/fast")
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for proc in reversed(cls.procs):
-            proc.stop()
+        cls.procs.append(cls.gateway)
+        cls.worker = harness.start_workers(endpoint, "fast", "builtin:echo",
+                                           extra=client_flags("worker"))
+        cls.plain = harness.start_workers(endpoint, "plain", "builtin:echo")
+        cls.procs += [cls.worker, cls.plain]
+        gs.wait_route_ready(cls.gateway.port, "/fast")
 
     def test_listed_worker_serves_and_plaintext_gets_nothing(self):
         self.assertIn("comp=broker event=curve_on clients_listed=3", self.gateway.output())
