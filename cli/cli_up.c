@@ -69,7 +69,9 @@ static void s_connect_endpoint(const char *bind, char *buffer, size_t size)
         snprintf(buffer, size, "%s", bind);
 }
 
-static pid_t s_spawn(const char *bin_dir, const char *program, char **args)
+/* Forks and runs program with args; the child's environment loses the variable named by
+   unset (NULL: none). */
+static pid_t s_spawn(const char *bin_dir, const char *program, char **args, const char *unset)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", bin_dir, program);
@@ -86,6 +88,8 @@ static pid_t s_spawn(const char *bin_dir, const char *program, char **args)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    if (unset)
+        unsetenv(unset);
     args[0] = path;
     execv(path, args);
     fprintf(stderr, "slowlane up: cannot run %s: %s\n", path, strerror(errno));
@@ -298,10 +302,13 @@ int cli_up_run(int argc, char **argv)
     up_child_t children[UP_CHILDREN] = {
         {"broker", 0, 0}, {"fast workers", 0, 0}, {"slow workers", 0, 0}, {"gateway", 0, 0}};
     if (separate_broker)
-        children[0].pid = s_spawn(bin_dir, "slowlane-broker", broker_args);
-    children[1].pid = s_spawn(bin_dir, "slowlane-worker", fast_args);
-    children[2].pid = s_spawn(bin_dir, "slowlane-worker", slow_args);
-    children[3].pid = s_spawn(bin_dir, "slowlane-gateway", gateway_args);
+        children[0].pid = s_spawn(bin_dir, "slowlane-broker", broker_args, NULL);
+    children[1].pid = s_spawn(bin_dir, "slowlane-worker", fast_args, NULL);
+    children[2].pid = s_spawn(bin_dir, "slowlane-worker", slow_args, NULL);
+    // SLOWLANE_BROKER, exported for workers run by hand, would be the gateway's --broker,
+    // which an embedding gateway refuses: the broker `up` starts is the one it reaches.
+    children[3].pid = s_spawn(bin_dir, "slowlane-gateway", gateway_args,
+                              separate_broker ? NULL : "SLOWLANE_BROKER");
     for (int i = 0; i < UP_CHILDREN; i++) {
         if (children[i].pid < 0) {
             fprintf(stderr, "slowlane up: cannot fork for %s: %s\n", children[i].name,
