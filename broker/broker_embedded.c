@@ -47,16 +47,9 @@ static void s_actor(zsock_t *pipe, void *args)
         free(zstr_recv(pipe)); /* $TERM from zactor_destroy */
         return;
     }
-    for (size_t i = 0; i < start->binds->count; i++)
-        sl_log(SL_LOG_INFO, NULL, "broker_listening", "endpoint=%s", start->binds->items[i]);
-    broker_options_log(start->options);
     broker_stop_on(broker, pipe);
-    volatile sig_atomic_t never = 0;
-    broker_run(broker, &never);
-    sl_log(SL_LOG_INFO, NULL, "broker_stopping", NULL);
-    broker_shutdown(broker);
-    broker_destroy(&broker);
-    sl_log(SL_LOG_INFO, NULL, "broker_stopped", NULL);
+    volatile sig_atomic_t never = 0; /* the pipe's $TERM stops it */
+    broker_options_serve(start->options, &broker, start->binds, &never);
 }
 
 broker_embedded_t *broker_embedded_new(const broker_options_t *options, const sl_strlist_t *binds,

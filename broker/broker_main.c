@@ -2,11 +2,9 @@
     binds every endpoint or stops with one line naming the one that failed, runs the loop
     until SIGTERM/SIGINT, then tells workers DISCONNECT and exits 0. */
 #include <czmq.h>
-#include <inttypes.h>
 #include <signal.h>
 #include "broker.h"
 #include "broker_options.h"
-#include "sl_curve.h"
 #include "sl_defaults.h"
 #include "sl_flags.h"
 #include "sl_log.h"
@@ -93,15 +91,8 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
 
-    for (size_t i = 0; i < binds.count; i++)
-        sl_log(SL_LOG_INFO, NULL, "broker_listening", "endpoint=%s", binds.items[i]);
-    broker_options_log(&options);
-    rc = broker_run(broker, &s_stop);
-    sl_log(SL_LOG_INFO, NULL, "broker_stopping", NULL);
-    broker_shutdown(broker);
-    broker_destroy(&broker);
+    rc = broker_options_serve(&options, &broker, &binds, &s_stop);
     sl_strlist_clear(&binds);
     broker_options_clear(&options);
-    sl_log(SL_LOG_INFO, NULL, "broker_stopped", NULL);
     return rc == 0 ? 0 : 1;
 }

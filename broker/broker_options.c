@@ -56,9 +56,9 @@ const char *broker_options_changed(const broker_options_t *self, bool prefixed)
         return names[2];
     if (self->max_deliveries != defaults.max_deliveries)
         return names[3];
-    if (self->curve_secret)
+    if (self->curve_secret && *self->curve_secret) /* "" is off, as in broker_options_start */
         return names[4];
-    if (self->curve_clients)
+    if (self->curve_clients && *self->curve_clients)
         return names[5];
     return NULL;
 }
@@ -107,8 +107,11 @@ broker_config_t broker_options_config(const broker_options_t *self)
     };
 }
 
-void broker_options_log(const broker_options_t *self)
+int broker_options_serve(const broker_options_t *self, broker_t **broker_p,
+                         const sl_strlist_t *binds, volatile sig_atomic_t *stop)
 {
+    for (size_t i = 0; i < binds->count; i++)
+        sl_log(SL_LOG_INFO, NULL, "broker_listening", "endpoint=%s", binds->items[i]);
     sl_log(SL_LOG_INFO, NULL, "broker_started",
            "heartbeat_ms=%" PRId64 " liveness=%" PRId64 " queue_limit=%" PRId64
            " max_deliveries=%" PRId64,
@@ -118,6 +121,12 @@ void broker_options_log(const broker_options_t *self)
     else
         sl_log(SL_LOG_INFO, NULL, "curve_off",
                "detail=\"plaintext: keep the broker port on a trusted network\"");
+    int rc = broker_run(*broker_p, stop);
+    sl_log(SL_LOG_INFO, NULL, "broker_stopping", NULL);
+    broker_shutdown(*broker_p);
+    broker_destroy(broker_p);
+    sl_log(SL_LOG_INFO, NULL, "broker_stopped", NULL);
+    return rc;
 }
 
 void broker_options_clear(broker_options_t *self)

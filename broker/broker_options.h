@@ -43,8 +43,11 @@ int broker_options_start(broker_options_t *self, bool prefixed, char *error, siz
 /* The configuration for broker_new; the key pair stays owned by self. */
 broker_config_t broker_options_config(const broker_options_t *self);
 
-/* Writes the broker_started and curve_on / curve_off lines. */
-void broker_options_log(const broker_options_t *self);
+/* The life of a bound broker, as slowlane-broker and an embedded broker both live it: logs
+   where it listens (binds) and with what settings, runs the loop until *stop or its stop
+   socket, then shuts it down (DISCONNECT to workers) and destroys it. Returns broker_run's. */
+int broker_options_serve(const broker_options_t *self, broker_t **broker_p,
+                         const sl_strlist_t *binds, volatile sig_atomic_t *stop);
 
 /* Stops the authenticator (after the broker's ROUTER is gone) and frees everything. */
 void broker_options_clear(broker_options_t *self);
