@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Gateway benchmarks on `slowlane up` defaults (figures, not tests):
-#   1. /fast through the whole path: wrk -t2 -c50 -d10s (target >= 15,000 req/s, no non-2xx)
+#   1. /fast through the whole path: wrk -t2 -c50 -d10s, FAST_ROUNDS times (default 3) on the
+#      same cluster (target >= 15,000 req/s, no non-2xx). fast_* figures are the median round's,
+#      fast_rps_min/max the spread, fast_errors the sum of all rounds. First, the same wrk
+#      against bench-direct-server (civetweb alone, no broker: the machine's speed right now)
+#      gives direct_rps and fast_vs_direct_pct: this VM's rates swing by a quarter from one
+#      minute to the next, and the reference shows which kind of minute it was.
 #   2. /fast latency while /slow is saturated: 8 concurrent 2-second /slow requests kept in
 #      flight against 2 slow workers, /fast measured with wrk -t1 -c2 (target p99 <= 5 ms)
 # Usage: bench/gateway_bench.sh [duration-seconds]   (binaries from $SLOWLANE_BIN, default build/bin)
@@ -37,19 +42,53 @@ for _ in $(seq 1 200); do
 done
 grep -q "slowlane up: ready" "$log" || { echo "gateway_bench: cluster not ready"; cat "$log"; exit 1; }
 
-echo "== /fast throughput: wrk -t2 -c50 -d${duration}s --latency http://127.0.0.1:$port/fast"
+rounds=${FAST_ROUNDS:-3}
+case $rounds in '' | *[!0-9]* | 0) echo "gateway_bench: FAST_ROUNDS must be a positive number" >&2; exit 2 ;; esac
+
+direct_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+echo "== the machine now: civetweb alone (bench-direct-server), wrk -t2 -c50 -d${duration}s"
+"$bin/bench-direct-server" --listen "127.0.0.1:$direct_port" >/dev/null 2>&1 &
+direct_pid=$!
+slow_pids+=("$direct_pid")
+wait_for_http "http://127.0.0.1:$direct_port/fast" 10 || { echo "gateway_bench: bench-direct-server did not start" >&2; exit 1; }
+wrk -t2 -c50 -d"${duration}s" "http://127.0.0.1:$direct_port/fast" | tee "$raw/wrk-direct.txt"
+stop_pids "$direct_pid"
+direct_rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$raw/wrk-direct.txt")
+result direct_rps "${direct_rps:-0}" req/s
+
 cluster=$(descendants "$up_pid")
-cpu_before=$(cpu_ticks $cluster)
-wrk -t2 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee "$fast_out"
-cpu_after=$(cpu_ticks $cluster)
-grep -q "Non-2xx" "$fast_out" && echo "!! non-2xx answers above" || echo "non-2xx: 0"
-wrk_results fast "$fast_out" | tee "$raw/fast-results.txt"
-requests=$(awk '$2 == "fast_requests" {print $3}' "$raw/fast-results.txt")
-# CPU of the whole cluster (gateway, broker, every worker) per request: steadier than the rate
-# on a shared machine.
-if [ "${requests:-0}" -gt 0 ]; then
-    result fast_cluster_cpu_us_per_req "$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(clock_ticks)" \
-        -v n="$requests" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')" us
+errors=0
+: >"$raw/fast-rounds.txt"
+for round in $(seq 1 "$rounds"); do
+    echo
+    echo "== /fast throughput, round $round of $rounds: wrk -t2 -c50 -d${duration}s --latency http://127.0.0.1:$port/fast"
+    out=$raw/wrk-fast-$round.txt
+    cpu_before=$(cpu_ticks $cluster)
+    wrk -t2 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee "$out"
+    cpu_after=$(cpu_ticks $cluster)
+    wrk_results "fast_round$round" "$out" >"$raw/fast-round-$round-results.txt"
+    rps=$(awk '$2 ~ /_rps$/ {print $3}' "$raw/fast-round-$round-results.txt")
+    requests=$(awk '$2 ~ /_requests$/ {print $3}' "$raw/fast-round-$round-results.txt")
+    errors=$((errors + $(awk '$2 ~ /_errors$/ {print $3}' "$raw/fast-round-$round-results.txt")))
+    # CPU of the whole cluster (gateway, broker, every worker) per request.
+    cpu_us=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(clock_ticks)" -v n="${requests:-0}" \
+        'BEGIN {if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print 0}')
+    echo "$rps $round $cpu_us" >>"$raw/fast-rounds.txt"
+    result "fast_round${round}_rps" "$rps" req/s
+done
+# The median round by rate (the lower middle one for an even count) stands for the run.
+read -r _ median_round median_cpu < <(sort -n "$raw/fast-rounds.txt" | awk -v n="$rounds" 'NR == int((n + 1) / 2)')
+cp "$raw/wrk-fast-$median_round.txt" "$fast_out"
+echo
+echo "median round: $median_round; non-2xx and socket errors over all rounds: $errors"
+wrk_results fast "$fast_out" | grep -v "_errors " | tee "$raw/fast-results.txt"
+result fast_errors "$errors" requests
+result fast_rps_min "$(sort -n "$raw/fast-rounds.txt" | awk 'NR == 1 {print $1}')" req/s
+result fast_rps_max "$(sort -n "$raw/fast-rounds.txt" | awk 'END {print $1}')" req/s
+result fast_cluster_cpu_us_per_req "$median_cpu" us
+median_rps=$(awk '$2 == "fast_rps" {print $3}' "$raw/fast-results.txt")
+if [ "${direct_rps:-0}" -gt 0 ]; then
+    result fast_vs_direct_pct "$(awk -v a="$median_rps" -v b="$direct_rps" 'BEGIN {printf "%.1f", 100 * a / b}')" %
 fi
 
 echo
