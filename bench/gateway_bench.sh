@@ -64,8 +64,10 @@ for round in $(seq 1 "$rounds"); do
     echo "== /fast throughput, round $round of $rounds: wrk -t2 -c50 -d${duration}s --latency http://127.0.0.1:$port/fast"
     out=$raw/wrk-fast-$round.txt
     cpu_before=$(cpu_ticks $cluster)
+    switches_before=$(ctx_switches $cluster)
     wrk -t2 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee "$out"
     cpu_after=$(cpu_ticks $cluster)
+    switches=$(($(ctx_switches $cluster) - switches_before))
     wrk_results "fast_round$round" "$out" >"$raw/fast-round-$round-results.txt"
     rps=$(awk '$2 ~ /_rps$/ {print $3}' "$raw/fast-round-$round-results.txt")
     requests=$(awk '$2 ~ /_requests$/ {print $3}' "$raw/fast-round-$round-results.txt")
@@ -73,11 +75,15 @@ for round in $(seq 1 "$rounds"); do
     # CPU of the whole cluster (gateway, broker, every worker) per request.
     cpu_us=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(clock_ticks)" -v n="${requests:-0}" \
         'BEGIN {if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print 0}')
-    echo "$rps $round $cpu_us" >>"$raw/fast-rounds.txt"
+    # Context switches per request: the path's thread hand-offs, a figure the VM's swings in
+    # speed leave alone (CPU time per request moves with them).
+    per_req_switches=$(awk -v s="$switches" -v n="${requests:-0}" \
+        'BEGIN {if (n > 0) printf "%.2f", s / n; else print 0}')
+    echo "$rps $round $cpu_us $per_req_switches" >>"$raw/fast-rounds.txt"
     result "fast_round${round}_rps" "$rps" req/s
 done
 # The median round by rate (the lower middle one for an even count) stands for the run.
-read -r _ median_round median_cpu < <(sort -n "$raw/fast-rounds.txt" | awk -v n="$rounds" 'NR == int((n + 1) / 2)')
+read -r _ median_round median_cpu median_switches < <(sort -n "$raw/fast-rounds.txt" | awk -v n="$rounds" 'NR == int((n + 1) / 2)')
 cp "$raw/wrk-fast-$median_round.txt" "$fast_out"
 echo
 echo "median round: $median_round; non-2xx and socket errors over all rounds: $errors"
@@ -86,6 +92,7 @@ result fast_errors "$errors" requests
 result fast_rps_min "$(sort -n "$raw/fast-rounds.txt" | awk 'NR == 1 {print $1}')" req/s
 result fast_rps_max "$(sort -n "$raw/fast-rounds.txt" | awk 'END {print $1}')" req/s
 result fast_cluster_cpu_us_per_req "$median_cpu" us
+result fast_cluster_switches_per_req "$median_switches" switches
 median_rps=$(awk '$2 == "fast_rps" {print $3}' "$raw/fast-results.txt")
 if [ "${direct_rps:-0}" -gt 0 ]; then
     result fast_vs_direct_pct "$(awk -v a="$median_rps" -v b="$direct_rps" 'BEGIN {printf "%.1f", 100 * a / b}')" %
