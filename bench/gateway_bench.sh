@@ -17,8 +17,8 @@ cd "$(dirname "$0")/.."
 duration=${1:-10}
 bin=${SLOWLANE_BIN:-build/bin}
 command -v wrk >/dev/null || { echo "gateway_bench: wrk missing (scripts/install-deps.sh)" >&2; exit 1; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-broker_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
+broker_port=$(free_port)
 log=$(mktemp /tmp/slowlane-bench-XXXX.log)
 raw=${BENCH_OUT:-/tmp}
 mkdir -p "$raw"
@@ -45,7 +45,7 @@ grep -q "slowlane up: ready" "$log" || { echo "gateway_bench: cluster not ready"
 rounds=${FAST_ROUNDS:-3}
 case $rounds in '' | *[!0-9]* | 0) echo "gateway_bench: FAST_ROUNDS must be a positive number" >&2; exit 2 ;; esac
 
-direct_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+direct_port=$(free_port)
 echo "== the machine now: civetweb alone (bench-direct-server), wrk -t2 -c50 -d${duration}s"
 "$bin/bench-direct-server" --listen "127.0.0.1:$direct_port" >/dev/null 2>&1 &
 direct_pid=$!
