@@ -5,7 +5,10 @@
 #      fast_rps_min/max the spread, fast_errors the sum of all rounds. First, the same wrk
 #      against bench-direct-server (civetweb alone, no broker: the machine's speed right now)
 #      gives direct_rps and fast_vs_direct_pct: this VM's rates swing by a quarter from one
-#      minute to the next, and the reference shows which kind of minute it was.
+#      minute to the next, and the reference shows which kind of minute it was. Then the same
+#      wrk against bench-floor-server with two `bench-proxy echo` peers: the bare skeleton of
+#      this path (civetweb, an in-process zmq_proxy, worker processes over TCP) with none of
+#      slowlane's code, giving floor_rps and fast_vs_floor_pct (bench_floor_server.c).
 #   2. /fast latency while /slow is saturated: 8 concurrent 2-second /slow requests kept in
 #      flight against 2 slow workers, /fast measured with wrk -t1 -c2 (target p99 <= 5 ms)
 # Usage: bench/gateway_bench.sh [duration-seconds]   (binaries from $SLOWLANE_BIN, default build/bin)
@@ -56,6 +59,23 @@ stop_pids "$direct_pid"
 direct_rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$raw/wrk-direct.txt")
 result direct_rps "${direct_rps:-0}" req/s
 
+floor_port=$(free_port)
+floor_backend=tcp://127.0.0.1:$(free_port)
+echo
+echo "== the design's floor: bench-floor-server (civetweb + zmq_proxy thread) and 2 echo peers, wrk -t2 -c50 -d${duration}s"
+"$bin/bench-floor-server" --listen "127.0.0.1:$floor_port" --backend "$floor_backend" >/dev/null 2>&1 &
+floor_pids=($!)
+for _ in 1 2; do
+    "$bin/bench-proxy" echo "$floor_backend" >/dev/null 2>&1 &
+    floor_pids+=($!)
+done
+slow_pids+=("${floor_pids[@]}")
+wait_for_http "http://127.0.0.1:$floor_port/fast" 10 || { echo "gateway_bench: bench-floor-server did not answer" >&2; exit 1; }
+wrk -t2 -c50 -d"${duration}s" "http://127.0.0.1:$floor_port/fast" | tee "$raw/wrk-floor.txt"
+stop_pids "${floor_pids[@]}"
+floor_rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$raw/wrk-floor.txt")
+result floor_rps "${floor_rps:-0}" req/s
+
 cluster=$(descendants "$up_pid")
 errors=0
 : >"$raw/fast-rounds.txt"
@@ -96,6 +116,9 @@ result fast_cluster_switches_per_req "$median_switches" switches
 median_rps=$(awk '$2 == "fast_rps" {print $3}' "$raw/fast-results.txt")
 if [ "${direct_rps:-0}" -gt 0 ]; then
     result fast_vs_direct_pct "$(awk -v a="$median_rps" -v b="$direct_rps" 'BEGIN {printf "%.1f", 100 * a / b}')" %
+fi
+if [ "${floor_rps:-0}" -gt 0 ]; then
+    result fast_vs_floor_pct "$(awk -v a="$median_rps" -v b="$floor_rps" 'BEGIN {printf "%.1f", 100 * a / b}')" %
 fi
 
 echo
