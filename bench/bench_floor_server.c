@@ -11,6 +11,7 @@
     issue asks for can go on the machine at that minute.
 
     bench-floor-server --listen 127.0.0.1:PORT --backend tcp://127.0.0.1:PORT [--threads N]
+                       [--body-frames N]   (the request body split into N frames, default 1)
     (runs until SIGINT/SIGTERM; start `bench-proxy echo BACKEND` peers against it) */
 #include <civetweb.h>
 #include <pthread.h>
@@ -26,8 +27,11 @@
 #define S_REPLY_TIMEOUT 30000 /* ms, as a route's default deadline */
 #define S_CLIENT_HEADER "MDPC02"
 #define S_REQUEST       0x01
-#define S_REPLY_PARTS   4 /* header, command, service, body */
+#define S_HEADER_PARTS  3 /* header, command, service */
 #define S_BODY_MAX      16384
+#define S_FRAMES_MAX    24 /* the echo peers' limit (bench_proxy.c) less the routing id */
+
+static int s_body_frames = 1; /* --body-frames: 9 is the shape of slowlane's request envelope */
 
 static void *s_context;
 
@@ -84,6 +88,9 @@ static int s_begin_request(struct mg_connection *conn)
     zmq_send(socket, S_CLIENT_HEADER, strlen(S_CLIENT_HEADER), ZMQ_SNDMORE);
     zmq_send(socket, &command, 1, ZMQ_SNDMORE);
     zmq_send(socket, "fast", 4, ZMQ_SNDMORE);
+    /* With --body-frames N, N-1 short frames first, like an envelope's magic, id and meta. */
+    for (int frame = 1; frame < s_body_frames; frame++)
+        zmq_send(socket, "SLREQ/1", 7, ZMQ_SNDMORE);
     zmq_send(socket, body, (size_t) size, 0);
     /* The peer answers with the same frames; the last one is the body. */
     zmq_msg_t part;
@@ -98,7 +105,7 @@ static int s_begin_request(struct mg_connection *conn)
         parts++;
         more = zmq_msg_more(&part);
     }
-    int status = parts == S_REPLY_PARTS ? 200 : 502;
+    int status = parts == S_HEADER_PARTS + s_body_frames ? 200 : 502;
     s_answer(conn, status, zmq_msg_data(&part), zmq_msg_size(&part) > 1 ? 1 : zmq_msg_size(&part));
     zmq_msg_close(&part);
     return status;
@@ -128,12 +135,17 @@ int main(int argc, char **argv)
             backend = argv[i + 1];
         else if (strcmp(argv[i], "--threads") == 0)
             threads = argv[i + 1];
+        else if (strcmp(argv[i], "--body-frames") == 0)
+            s_body_frames = atoi(argv[i + 1]);
         else
             listen = NULL;
     }
-    if (!listen || !backend || argc % 2 == 0) {
-        fprintf(stderr, "usage: bench-floor-server --listen ADDRESS:PORT --backend ENDPOINT "
-                        "[--threads N]\n");
+    if (!listen || !backend || argc % 2 == 0 || s_body_frames < 1 ||
+        s_body_frames > S_FRAMES_MAX - S_HEADER_PARTS) {
+        fprintf(stderr,
+                "usage: bench-floor-server --listen ADDRESS:PORT --backend ENDPOINT "
+                "[--threads N] [--body-frames 1..%d]\n",
+                S_FRAMES_MAX - S_HEADER_PARTS);
         return 2;
     }
     s_context = zmq_ctx_new();

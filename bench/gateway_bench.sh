@@ -95,8 +95,8 @@ for round in $(seq 1 "$rounds"); do
     # CPU of the whole cluster (gateway, broker, every worker) per request.
     cpu_us=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(clock_ticks)" -v n="${requests:-0}" \
         'BEGIN {if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print 0}')
-    # Context switches per request: the path's thread hand-offs, a figure the VM's swings in
-    # speed leave alone (CPU time per request moves with them).
+    # Context switches per request: the path's thread hand-offs, a figure that moves far less
+    # with the VM's swings in speed than CPU time per request does.
     per_req_switches=$(awk -v s="$switches" -v n="${requests:-0}" \
         'BEGIN {if (n > 0) printf "%.2f", s / n; else print 0}')
     echo "$rps $round $cpu_us $per_req_switches" >>"$raw/fast-rounds.txt"
