@@ -120,8 +120,10 @@ json_t *gateway_cluster_view(gateway_cluster_t *self, int64_t max_age_ms, int64_
             self->view_ms = zclock_mono();
         }
     }
+    /* A copy, not a shared reference: jansson does no locking, and two admin requests would
+       otherwise encode and release one value at once (ThreadSanitizer saw its refcount race). */
     json_t *view = self->view && zclock_mono() - self->view_ms <= max_age_ms + wait_ms
-                       ? json_incref(self->view)
+                       ? json_deep_copy(self->view)
                        : NULL;
     pthread_mutex_unlock(&self->lock);
     return view;
