@@ -48,16 +48,24 @@ grep -q "slowlane up: ready" "$log" || { echo "gateway_bench: cluster not ready"
 rounds=${FAST_ROUNDS:-3}
 case $rounds in '' | *[!0-9]* | 0) echo "gateway_bench: FAST_ROUNDS must be a positive number" >&2; exit 2 ;; esac
 
+# reference_run NAME PORT PID...: row 1's wrk against a reference HTTP server on PORT, started
+# as PID... (stopped after, last first); prints `result NAME_rps` and sets NAME_rps.
+reference_run() {
+    local name=$1 port=$2 rps
+    shift 2
+    slow_pids+=("$@")
+    wait_for_http "http://127.0.0.1:$port/fast" 10 || { echo "gateway_bench: the $name server did not answer" >&2; exit 1; }
+    wrk -t2 -c50 -d"${duration}s" "http://127.0.0.1:$port/fast" | tee "$raw/wrk-$name.txt"
+    stop_pids "$@"
+    rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$raw/wrk-$name.txt")
+    printf -v "${name}_rps" '%s' "${rps:-0}"
+    result "${name}_rps" "${rps:-0}" req/s
+}
+
 direct_port=$(free_port)
 echo "== the machine now: civetweb alone (bench-direct-server), wrk -t2 -c50 -d${duration}s"
 "$bin/bench-direct-server" --listen "127.0.0.1:$direct_port" >/dev/null 2>&1 &
-direct_pid=$!
-slow_pids+=("$direct_pid")
-wait_for_http "http://127.0.0.1:$direct_port/fast" 10 || { echo "gateway_bench: bench-direct-server did not start" >&2; exit 1; }
-wrk -t2 -c50 -d"${duration}s" "http://127.0.0.1:$direct_port/fast" | tee "$raw/wrk-direct.txt"
-stop_pids "$direct_pid"
-direct_rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$raw/wrk-direct.txt")
-result direct_rps "${direct_rps:-0}" req/s
+reference_run direct "$direct_port" $!
 
 floor_port=$(free_port)
 floor_backend=tcp://127.0.0.1:$(free_port)
@@ -69,12 +77,7 @@ for _ in 1 2; do
     "$bin/bench-proxy" echo "$floor_backend" >/dev/null 2>&1 &
     floor_pids+=($!)
 done
-slow_pids+=("${floor_pids[@]}")
-wait_for_http "http://127.0.0.1:$floor_port/fast" 10 || { echo "gateway_bench: bench-floor-server did not answer" >&2; exit 1; }
-wrk -t2 -c50 -d"${duration}s" "http://127.0.0.1:$floor_port/fast" | tee "$raw/wrk-floor.txt"
-stop_pids "${floor_pids[@]}"
-floor_rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$raw/wrk-floor.txt")
-result floor_rps "${floor_rps:-0}" req/s
+reference_run floor "$floor_port" "${floor_pids[@]}"
 
 cluster=$(descendants "$up_pid")
 errors=0
