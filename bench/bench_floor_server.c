@@ -64,8 +64,12 @@ static void s_exit_thread(const struct mg_context *ctx, int thread_type, void *s
 
 static int s_answer(struct mg_connection *conn, int status, const char *body, size_t size)
 {
+    const char *reason = status == 200   ? "OK"
+                         : status == 502 ? "Bad Gateway"
+                         : status == 504 ? "Gateway Timeout"
+                                         : "Internal Server Error";
     mg_printf(conn, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
-              status, status == 200 ? "OK" : "Gateway Timeout", size);
+              status, reason, size);
     mg_write(conn, body, size);
     return status;
 }

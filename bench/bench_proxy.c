@@ -16,9 +16,9 @@
 #include <string.h>
 #include <zmq.h>
 
-#define MAX_PARTS                                                                                  \
-    25                  /* bench traffic has 5 frames with the routing id (bench-floor-server up   \
-                           to 25); longer ones dropped */
+/* Bench traffic has 5 frames with the routing id, bench-floor-server up to 25; longer
+   messages are dropped. */
+#define MAX_PARTS    25
 #define MAX_BATCH    64 /* most requests an echo peer holds at once */
 #define CLIENT_FINAL 0x03
 

@@ -22,9 +22,9 @@ gateway_cluster_t *gateway_cluster_new(const char *endpoint, const sl_curve_clie
 void gateway_cluster_destroy(gateway_cluster_t **self_p);
 
 /* The cluster view (docs/admin-api.md, GET /api/v1/cluster): the caller's own copy, to
-   decref; no JSON value is shared between threads. A view at most max_age_ms old is reused;
-   otherwise the broker is asked and given up to wait_ms. NULL if the broker did not answer in time.
- */
+   decref, so no JSON value is shared between threads. A view at most max_age_ms old is
+   reused; otherwise the broker is asked and given up to wait_ms. NULL if the broker did not
+   answer in time. */
 json_t *gateway_cluster_view(gateway_cluster_t *self, int64_t max_age_ms, int64_t wait_ms);
 
 /* Runs one command object ({"op":..., "service":..., ...}, borrowed) at the broker.
