@@ -11,7 +11,9 @@ slowlane-broker.
 - flags: --embed-broker with --broker (or the gateway's own CURVE client flags), a --broker-*
   setting without --embed-broker, a bad setting and an endpoint that cannot be bound each stop
   start-up with one line naming the flag or the endpoint."""
+import ctypes
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -74,6 +76,22 @@ class EmbeddedBrokerTest(unittest.TestCase):
         self.assertIn("comp=broker event=broker_started", output)
         self.assertIn("comp=broker event=worker_ready", output)
         self.assertRegex(output, r"comp=gateway event=gateway_started .*embedded=true")
+
+    def test_futex_hash_is_sized_for_the_threads(self):
+        # Linux 6.16+ sizes a threaded process's private futex hash by CPUs (16 buckets on
+        # two): the gateway asks for four a thread (sl_futex_hash.h).
+        libc = ctypes.CDLL(None, use_errno=True)
+        supported = libc.prctl(78, 2, 0, 0, 0) >= 0  # PR_FUTEX_HASH, PR_FUTEX_HASH_GET_SLOTS
+        output = self.gateway.output()
+        if not supported:
+            self.assertNotIn("event=futex_hash_sized", output)
+            return
+        match = re.search(r"event=futex_hash_sized threads=(\d+) slots=(\d+)", output)
+        self.assertIsNotNone(match, "no futex_hash_sized line in the gateway's log")
+        threads, slots = int(match.group(1)), int(match.group(2))
+        self.assertGreaterEqual(slots, 4 * threads)
+        self.assertLess(slots, 8 * threads)
+        self.assertEqual(slots & (slots - 1), 0, "not a power of two")
 
     def test_worker_killed_mid_get_is_redelivered(self):
         result = {}
