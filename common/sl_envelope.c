@@ -190,24 +190,38 @@ int sl_envelope_meta_set_timeout(zmsg_t *body, int64_t timeout_ms)
     return 0;
 }
 
+int sl_request_envelope_views(const sl_envelope_meta_t *meta, const char *method, const char *path,
+                              const char *query, const char *headers, size_t headers_size,
+                              const void *body, size_t body_size, char timeout_text[24],
+                              sl_frame_view_t frames[SL_ENVELOPE_REQUEST_FRAMES])
+{
+    if (!meta || !method || !path)
+        return -1;
+    int digits = snprintf(timeout_text, 24, "%lld", (long long) meta->timeout_ms);
+    frames[0] = (sl_frame_view_t){SL_ENVELOPE_REQUEST_MAGIC, strlen(SL_ENVELOPE_REQUEST_MAGIC)};
+    frames[1] = (sl_frame_view_t){meta->id, strlen(meta->id)};
+    frames[2] = (sl_frame_view_t){timeout_text, (size_t) digits};
+    frames[3] = (sl_frame_view_t){meta->retryable ? "1" : "0", 1};
+    frames[4] = (sl_frame_view_t){method, strlen(method)};
+    frames[5] = (sl_frame_view_t){path, strlen(path)};
+    frames[6] = (sl_frame_view_t){query ? query : "", query ? strlen(query) : 0};
+    frames[7] = (sl_frame_view_t){headers, headers_size};
+    frames[8] = (sl_frame_view_t){body, body_size};
+    return 0;
+}
+
 zmsg_t *sl_request_envelope_encode(const sl_envelope_meta_t *meta, const char *method,
                                    const char *path, const char *query, const char *headers,
                                    size_t headers_size, const void *body, size_t body_size)
 {
-    if (!meta || !method || !path)
-        return NULL;
     char timeout[24];
-    snprintf(timeout, sizeof timeout, "%lld", (long long) meta->timeout_ms);
+    sl_frame_view_t frames[SL_ENVELOPE_REQUEST_FRAMES];
+    if (sl_request_envelope_views(meta, method, path, query, headers, headers_size, body, body_size,
+                                  timeout, frames) != 0)
+        return NULL;
     zmsg_t *msg = zmsg_new();
-    zmsg_addstr(msg, SL_ENVELOPE_REQUEST_MAGIC);
-    zmsg_addstr(msg, meta->id);
-    zmsg_addstr(msg, timeout);
-    zmsg_addstr(msg, meta->retryable ? "1" : "0");
-    zmsg_addstr(msg, method);
-    zmsg_addstr(msg, path);
-    zmsg_addstr(msg, query ? query : "");
-    zmsg_addmem(msg, headers_size ? headers : "", headers_size);
-    zmsg_addmem(msg, body_size ? body : "", body_size);
+    for (size_t i = 0; i < SL_ENVELOPE_REQUEST_FRAMES; i++)
+        zmsg_addmem(msg, frames[i].size ? frames[i].data : "", frames[i].size);
     return msg;
 }
 

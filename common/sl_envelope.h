@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "sl_defaults.h"
+#include "sl_frame_view.h"
 
 #define SL_ENVELOPE_REQUEST_MAGIC  "SLREQ/1"
 #define SL_ENVELOPE_REPLY_MAGIC    "SLREP/1"
@@ -79,6 +80,15 @@ int sl_envelope_meta_read(zmsg_t *body, sl_envelope_meta_t *meta);
 /* Rewrites the timeout frame of a request envelope (the broker does this at dispatch so a
    worker sees the time left). Returns 0 or -1 if body is not a request envelope. */
 int sl_envelope_meta_set_timeout(zmsg_t *body, int64_t timeout_ms);
+
+/* The request envelope's frames as views of the inputs (borrowed: they must outlive the
+   views) and of timeout_text, which receives the timeout's digits. For senders that build
+   no czmq message; sl_request_envelope_encode is made of them. Returns 0, or -1 on a
+   programming error (NULL method/path). */
+int sl_request_envelope_views(const sl_envelope_meta_t *meta, const char *method, const char *path,
+                              const char *query, const char *headers, size_t headers_size,
+                              const void *body, size_t body_size, char timeout_text[24],
+                              sl_frame_view_t frames[SL_ENVELOPE_REQUEST_FRAMES]);
 
 /* Builds a request envelope; copies every input. Returns NULL only on a programming error
    (NULL method/path). body may be NULL when body_size is 0. */

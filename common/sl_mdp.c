@@ -443,13 +443,28 @@ static void s_add_command(zmsg_t *msg, const byte *table, sl_mdp_command_t comma
     zmsg_addmem(msg, &value, 1);
 }
 
+void sl_mdp_client_request_header(sl_mdp_version_t version, const char *service,
+                                  sl_frame_view_t header[SL_MDP_CLIENT_REQUEST_HEADER_FRAMES])
+{
+    assert(version == SL_MDP_V01 || version == SL_MDP_V02);
+    assert(service);
+    if (version == SL_MDP_V01) {
+        header[0] = (sl_frame_view_t){"", 0};
+        header[1] = (sl_frame_view_t){SL_MDPC01, 6};
+    } else {
+        header[0] = (sl_frame_view_t){SL_MDPC02, 6};
+        header[1] = (sl_frame_view_t){&s_client_v02[SL_MDP_REQUEST], 1};
+    }
+    header[2] = (sl_frame_view_t){service, strlen(service)};
+}
+
 zmsg_t *sl_mdp_encode_client_request(sl_mdp_version_t version, const char *service, zmsg_t **body_p)
 {
-    assert(service);
-    zmsg_t *msg = s_header(version, false);
-    if (version == SL_MDP_V02)
-        s_add_command(msg, s_client_v02, SL_MDP_REQUEST);
-    zmsg_addstr(msg, service);
+    sl_frame_view_t header[SL_MDP_CLIENT_REQUEST_HEADER_FRAMES];
+    sl_mdp_client_request_header(version, service, header);
+    zmsg_t *msg = zmsg_new();
+    for (size_t i = 0; i < SL_MDP_CLIENT_REQUEST_HEADER_FRAMES; i++)
+        zmsg_addmem(msg, header[i].data, header[i].size);
     s_append_body(msg, body_p);
     return msg;
 }

@@ -8,6 +8,8 @@
 #include <czmq.h>
 #include <stdbool.h>
 
+#include "sl_frame_view.h"
+
 #define SL_MDPC01 "MDPC01"
 #define SL_MDPC02 "MDPC02"
 #define SL_MDPW01 "MDPW01"
@@ -76,6 +78,12 @@ void sl_mdp_msg_reset(sl_mdp_msg_t *msg);
 /* Client -> broker REQUEST. */
 zmsg_t *sl_mdp_encode_client_request(sl_mdp_version_t version, const char *service,
                                      zmsg_t **body_p);
+/* The frames of a client REQUEST before its body, as views of static bytes and of service
+   (borrowed): [empty] "MDPC01" service, or "MDPC02" 0x01 service. For senders that build
+   no czmq message (sl_frame_view_send); sl_mdp_encode_client_request is made of them. */
+#define SL_MDP_CLIENT_REQUEST_HEADER_FRAMES 3
+void sl_mdp_client_request_header(sl_mdp_version_t version, const char *service,
+                                  sl_frame_view_t header[SL_MDP_CLIENT_REQUEST_HEADER_FRAMES]);
 /* Broker -> client PARTIAL (0.2 only) or FINAL; service is the frame to echo back. */
 zmsg_t *sl_mdp_encode_client_reply(sl_mdp_version_t version, sl_mdp_command_t command,
                                    zframe_t *service, zmsg_t **body_p);

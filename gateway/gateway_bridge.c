@@ -119,17 +119,17 @@ static void s_outbox_flush(gateway_bridge_t *self)
         stack = next;
     }
     bool can_send = self->dealer && gateway_bridge_connected(self);
+    void *handle = self->dealer ? zsock_resolve(self->dealer) : NULL;
     while (oldest) {
         gateway_slot_t *slot = oldest;
         oldest = slot->outbox_next;
-        zmsg_t *message = slot->outgoing;
-        slot->outgoing = NULL;
         pthread_mutex_lock(&slot->lock);
         /* Marked sent before the send, so a disconnect seen after it counts it in flight;
            until then it is queued in the gateway, and a lost connection fails it (503). */
         if (slot->failure == GATEWAY_SLOT_MESSAGE) { /* not failed while it waited */
             slot->sent = true;
-            if (can_send && zmsg_send(&message, self->dealer) == 0)
+            if (can_send && sl_frame_view_send(handle, slot->outgoing,
+                                               sizeof slot->outgoing / sizeof *slot->outgoing) == 0)
                 self->sent_unchecked = true;
             else {
                 slot->sent = false;
@@ -137,7 +137,6 @@ static void s_outbox_flush(gateway_bridge_t *self)
             }
         }
         pthread_mutex_unlock(&slot->lock);
-        zmsg_destroy(&message); /* no-op after a successful send */
         /* From here the slot may be released and reused by its thread. */
         atomic_store_explicit(&slot->queued, false, memory_order_release);
     }
@@ -166,11 +165,14 @@ static void s_socket_unlock(gateway_bridge_t *self)
     }
 }
 
-void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot, zmsg_t **envelope_p)
+void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot,
+                         const sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES])
 {
     assert(slot->registered);
     assert(!atomic_load(&slot->queued));
-    slot->outgoing = sl_mdp_encode_client_request(SL_MDP_V02, slot->service, envelope_p);
+    sl_mdp_client_request_header(SL_MDP_V02, slot->service, slot->outgoing);
+    memcpy(slot->outgoing + SL_MDP_CLIENT_REQUEST_HEADER_FRAMES, envelope,
+           SL_ENVELOPE_REQUEST_FRAMES * sizeof *envelope);
     atomic_store_explicit(&slot->queued, true, memory_order_relaxed);
     gateway_slot_t *head = atomic_load(&self->outbox);
     do

@@ -58,11 +58,14 @@ bool gateway_bridge_ready(gateway_bridge_t *self, bool *ready, size_t count,
 int gateway_bridge_register(gateway_bridge_t *self, gateway_slot_t *slot, char *id,
                             const char *service, bool retryable, int64_t deadline_ms);
 
-/* Sends the request envelope (*envelope_p, ownership taken) of a registered slot to the
-   broker: on the caller's thread if the socket is free, else by the thread holding it (no
-   bridge wake-up on the way out, and the caller never waits for the lock). If the broker is
-   not connected the slot gets UNAVAILABLE. */
-void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot, zmsg_t **envelope_p);
+/* Sends the request envelope of a registered slot to the broker: on the caller's thread if
+   the socket is free, else by the thread holding it (no bridge wake-up on the way out, and
+   the caller never waits for the lock). The envelope is views (sl_request_envelope_views)
+   of bytes that must stay put until gateway_bridge_release: the slot's request_meta and
+   request_timeout, and the caller's own buffers. No czmq message is built: libzmq copies
+   each frame as it is sent. If the broker is not connected the slot gets UNAVAILABLE. */
+void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot,
+                         const sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES]);
 
 /* Removes the slot from the table and drops anything still queued on it. After this, a
    late reply for its id is dropped by the bridge. */

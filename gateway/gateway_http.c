@@ -161,15 +161,18 @@ static int s_submit(gateway_http_t *self, s_thread_t *thread, const struct mg_re
     int64_t left = deadline_ms - zclock_mono();
     if (left <= 0)
         return -1;
-    sl_envelope_meta_t meta = {.timeout_ms = left, .retryable = retryable};
-    snprintf(meta.id, sizeof meta.id, "%s", id);
-    zmsg_t *envelope = sl_request_envelope_encode(
-        &meta, info->request_method, path, info->query_string ? info->query_string : "",
-        thread->headers.data ? thread->headers.data : "", thread->headers.size, thread->body,
-        (size_t) body_size);
-    if (!envelope)
+    /* The envelope's bytes stay where they are (the slot, civetweb's request, this thread's
+       buffers) until the slot is released: views, not a copy, go to the bridge. */
+    gateway_slot_t *slot = thread->slot;
+    slot->request_meta = (sl_envelope_meta_t){.timeout_ms = left, .retryable = retryable};
+    snprintf(slot->request_meta.id, sizeof slot->request_meta.id, "%s", id);
+    sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES];
+    if (sl_request_envelope_views(&slot->request_meta, info->request_method, path,
+                                  info->query_string, thread->headers.data, thread->headers.size,
+                                  thread->body, (size_t) body_size, slot->request_timeout,
+                                  envelope) != 0)
         return -1;
-    gateway_bridge_send(self->bridge, thread->slot, &envelope);
+    gateway_bridge_send(self->bridge, slot, envelope);
     return 0;
 }
 

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "sl_defaults.h"
+#include "sl_envelope.h"
+#include "sl_mdp.h"
 
 /* What gateway_slot_wait saw. */
 typedef enum {
@@ -47,7 +49,11 @@ struct _gateway_slot_t {
     gateway_slot_reply_t *tail;     /* last reply */
     /* The bridge's outbox (gateway_bridge.c): a request waiting for whoever holds the
        socket lock to send it. Touched by the outbox's owner only, not under lock. */
-    zmsg_t *outgoing;                    /* the encoded request while queued */
+    sl_envelope_meta_t request_meta; /* the request's id, timeout and retry, for its views */
+    char request_timeout[24];        /* the timeout's digits, for its view */
+    sl_frame_view_t outgoing[SL_MDP_CLIENT_REQUEST_HEADER_FRAMES + SL_ENVELOPE_REQUEST_FRAMES];
+    /* the request while queued: views of static bytes, of the fields above and of its
+       thread's buffers, which stay put until gateway_bridge_release */
     struct _gateway_slot_t *outbox_next; /* next in the outbox stack */
     atomic_bool queued;                  /* in the outbox or being sent: not yet reusable */
     atomic_int waking;                   /* wake-ups in progress after unlocking: destroy waits */
