@@ -21,8 +21,9 @@
 #include "sl_log.h"
 #include "sl_mdp.h"
 
-#define S_MMI_SERVICE  "mmi.service"
-#define S_TOMBSTONE_MS 60000 /* how long an abandoned id is kept from reuse */
+#define S_MMI_SERVICE   "mmi.service"
+#define S_TOMBSTONE_MS  60000 /* how long an abandoned id is kept from reuse */
+#define S_RECEIVE_BATCH 64    /* messages taken off the dealer per hold of its lock */
 
 struct _gateway_bridge_t {
     zactor_t *actor;                /* the bridge thread */
@@ -55,10 +56,13 @@ struct _gateway_bridge_t {
 
 /* State only the actor thread touches. */
 typedef struct {
-    gateway_bridge_t *bridge;       /* shared part */
-    zsock_t *dealer;                /* the one socket to the broker (shared under socket_lock) */
-    zsock_t *monitor;               /* PAIR fed by zmq_socket_monitor on the dealer */
-    zlist_t *received;              /* messages taken off the dealer, handled outside the lock */
+    gateway_bridge_t *bridge; /* shared part */
+    zsock_t *dealer;          /* the one socket to the broker (shared under socket_lock) */
+    zsock_t *monitor;         /* PAIR fed by zmq_socket_monitor on the dealer */
+    struct {
+        sl_mdp_msg_t msg;           /* decoded, or reset when malformed */
+        const char *reason;         /* why it was malformed, NULL if not */
+    } received[S_RECEIVE_BATCH];    /* messages taken off the dealer, handled outside the lock */
     size_t *probe_fifo;             /* services index of each unanswered probe, in send order */
     size_t probe_head;              /* first unanswered probe in probe_fifo */
     size_t probe_count;             /* unanswered probes of the current round */
@@ -372,14 +376,14 @@ static bool s_is_shutting_down(zmsg_t *body)
            sl_error_envelope_decode(body, &code, NULL, 0) == 0 && code == SL_ERROR_SHUTTING_DOWN;
 }
 
-/* One message from the broker: a probe answer, or a PARTIAL/FINAL for a slot. */
-static void s_handle_reply(s_actor_t *actor, zmsg_t *message)
+/* One message from the broker as sl_mdp_recv decoded it (reason: NULL, or why it was
+   malformed): a probe answer, or a PARTIAL/FINAL for a slot. Takes what *received holds. */
+static void s_handle_reply(s_actor_t *actor, sl_mdp_msg_t *received, const char *reason)
 {
     gateway_bridge_t *self = actor->bridge;
-    sl_mdp_msg_t decoded = {0};
-    const char *reason = NULL;
-    if (sl_mdp_decode(&message, SL_MDP_FROM_BROKER, &decoded, &reason) != 0 ||
-        decoded.from_worker_side ||
+    sl_mdp_msg_t decoded = *received;
+    memset(received, 0, sizeof *received);
+    if (reason || decoded.from_worker_side ||
         (decoded.command != SL_MDP_PARTIAL && decoded.command != SL_MDP_FINAL)) {
         sl_log_limited(&actor->malformed_limit, SL_LOG_WARN, NULL, "broker_message_malformed",
                        "reason=%s", reason ? reason : "unexpected_command");
@@ -542,9 +546,6 @@ static void s_actor(zsock_t *pipe, void *args)
         sl_log(SL_LOG_ERROR, NULL, "broker_endpoint_invalid", "endpoint=%s", self->endpoint);
         goto fail_monitor;
     }
-    actor.received = zlist_new();
-    if (!actor.received)
-        goto fail_monitor;
     self->dealer = actor.dealer; /* HTTP threads may send from here on */
     zsock_signal(pipe, 0);
 
@@ -581,17 +582,25 @@ static void s_actor(zsock_t *pipe, void *args)
             (void) got;
         }
         /* Every turn, whatever woke us: the edge of ZMQ_FD may have been taken by a send. */
-        pthread_mutex_lock(&self->socket_lock);
-        while (zsock_events(actor.dealer) & ZMQ_POLLIN) {
-            zmsg_t *message = zmsg_recv(actor.dealer);
-            if (!message)
-                break;
-            zlist_append(actor.received, message);
-        }
-        s_socket_unlock(self);
-        zmsg_t *message;
-        while ((message = zlist_pop(actor.received)))
-            s_handle_reply(&actor, message);
+        /* Header frames are checked as they come off the socket (sl_mdp_recv), never turned
+           into czmq frames; until a receive finds nothing, which rearms the edge. */
+        size_t taken;
+        do {
+            pthread_mutex_lock(&self->socket_lock);
+            for (taken = 0; taken < S_RECEIVE_BATCH; taken++) {
+                const char *reason = NULL;
+                sl_mdp_recv_result_t result =
+                    sl_mdp_recv(actor.dealer, SL_MDP_FROM_BROKER, NULL, &actor.received[taken].msg,
+                                NULL, &reason);
+                if (result == SL_MDP_RECV_NONE)
+                    break;
+                actor.received[taken].reason =
+                    result == SL_MDP_RECV_OK ? NULL : (reason ? reason : "malformed");
+            }
+            s_socket_unlock(self);
+            for (size_t i = 0; i < taken; i++)
+                s_handle_reply(&actor, &actor.received[i].msg, actor.received[i].reason);
+        } while (taken == S_RECEIVE_BATCH);
         if (zclock_mono() >= actor.next_probe_ms)
             s_probe(&actor);
     }
@@ -601,7 +610,6 @@ static void s_actor(zsock_t *pipe, void *args)
     zmq_socket_monitor(zsock_resolve(actor.dealer), NULL, 0);
     zsock_destroy(&actor.monitor);
     zsock_destroy(&actor.dealer);
-    zlist_destroy(&actor.received);
     free(actor.probe_fifo);
     return;
 
