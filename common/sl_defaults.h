@@ -53,8 +53,8 @@
 #define SL_MAX_GATEWAY_THREADS      1024  /* cap on the derived civetweb thread count */
 #define SL_DEFAULT_MAX_CONNECTIONS  2048  /* HTTP connections served at once: a thread each */
 #define SL_MAX_CONNECTIONS          16384 /* largest --max-connections and --threads */
-#define SL_FUTEX_HASH_MIN_SLOTS     16     /* the kernel's own smallest private futex hash */
-#define SL_FUTEX_HASH_MAX_SLOTS     65536  /* 4 a thread for SL_MAX_CONNECTIONS threads */
+#define SL_FUTEX_HASH_MIN_SLOTS     16    /* the kernel's own smallest private futex hash */
+#define SL_FUTEX_HASH_MAX_SLOTS     65536 /* 4 a thread for SL_MAX_CONNECTIONS threads */
 #define SL_DEFAULT_PROBE_MS         500   /* gateway readiness: mmi.service per service */
 #define SL_DEFAULT_GATEWAY_DRAIN_MS 5000  /* SIGTERM: time in-flight requests may take */
 #define SL_GATEWAY_RECONNECT_MS     100   /* gateway -> broker reconnect interval */
