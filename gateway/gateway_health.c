@@ -1,6 +1,6 @@
 /*  gateway_health: the gateway's own probes. /healthz says the process serves HTTP;
-    /readyz says whether requests can succeed now (broker connected and answering, a worker
-    for every route's service) and, when not, which part is missing. */
+    /readyz says whether requests can succeed now (every HTTP thread started, broker connected
+    and answering, a worker for every route's service) and, when not, which part is missing. */
 #include "gateway_health.h"
 
 #include <jansson.h>
@@ -14,7 +14,7 @@ void gateway_health_healthz(gateway_response_t *response)
 }
 
 void gateway_health_readyz(gateway_bridge_t *bridge, const gateway_routes_t *routes,
-                           gateway_response_t *response)
+                           bool threads_started, gateway_response_t *response)
 {
     size_t count = gateway_routes_count(routes);
     bool *ready = calloc(count ? count : 1, sizeof *ready);
@@ -23,8 +23,9 @@ void gateway_health_readyz(gateway_bridge_t *bridge, const gateway_routes_t *rou
         return;
     }
     const char *broker = NULL;
-    bool all = gateway_bridge_ready(bridge, ready, count, &broker);
-    json_t *root = json_pack("{s:b, s:s}", "ready", all, "broker", broker);
+    bool all = gateway_bridge_ready(bridge, ready, count, &broker) && threads_started;
+    json_t *root = json_pack("{s:b, s:s, s:s}", "ready", all, "http",
+                             threads_started ? "started" : "starting", "broker", broker);
     json_t *list = json_array();
     for (size_t i = 0; i < count; i++) {
         const gateway_route_t *route = gateway_routes_at(routes, i);

@@ -1,6 +1,6 @@
-/*  gateway_health: /healthz (the process is up) and /readyz (broker connected and every
-    route's service has a worker; JSON says which part is not ready). Answers only; the state
-    comes from gateway_bridge. */
+/*  gateway_health: /healthz (the process is up) and /readyz (HTTP threads started, broker
+    connected and every route's service has a worker; JSON says which part is not ready).
+    Answers only; the state comes from gateway_http and gateway_bridge. */
 #ifndef GATEWAY_HEALTH_H
 #define GATEWAY_HEALTH_H
 
@@ -11,9 +11,11 @@
 /* 200 {"status":"ok"}. */
 void gateway_health_healthz(gateway_response_t *response);
 
-/* 200 or 503 {"ready":bool,"broker":"connected|disconnected|unresponsive|closing",
-   "routes":[{"prefix":...,"service":...,"ready":bool},...]}. */
+/* 200 or 503 {"ready":bool,"http":"starting|started",
+   "broker":"connected|disconnected|unresponsive|closing",
+   "routes":[{"prefix":...,"service":...,"ready":bool},...]}. threads_started: every
+   civetweb thread has started (until then requests queue behind thread start-up). */
 void gateway_health_readyz(gateway_bridge_t *bridge, const gateway_routes_t *routes,
-                           gateway_response_t *response);
+                           bool threads_started, gateway_response_t *response);
 
 #endif

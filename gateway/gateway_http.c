@@ -3,8 +3,11 @@
     allocates almost nothing: the steady-state cost is one envelope, one queue push and one
     condition wait. civetweb threads have 100 KiB stacks (Debian's build): nothing large on
     the stack here. */
+#define _GNU_SOURCE /* sem_clockwait: a semaphore wait on CLOCK_MONOTONIC (glibc 2.30) */
 #include "gateway_http.h"
 
+#include <errno.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@
 #define S_BODY_KEEP_BYTES    (1024 * 1024) /* larger per-thread body buffers are freed */
 #define S_DISCARD_MAX_BYTES  (64 * 1024)   /* larger unread bodies close the connection */
 #define S_STATUS_CLIENT_GONE 499           /* access log: the client left before the answer */
+#define S_WARMUP_MAX_MS      10000         /* longest wait for civetweb's threads to start */
 
 struct _gateway_http_t {
     struct mg_context *context;           /* civetweb */
@@ -30,6 +34,8 @@ struct _gateway_http_t {
     gateway_bridge_t *bridge;             /* borrowed */
     bool access_log;                      /* one line per request */
     atomic_bool refusing;                 /* draining: new requests get 503 */
+    atomic_bool warm;                     /* every civetweb thread has started */
+    sem_t thread_started;                 /* posted once by each civetweb worker thread */
     atomic_int_fast64_t in_flight;        /* admitted, not yet answered */
     atomic_int_fast64_t *route_in_flight; /* per route index, against its budget */
     sl_log_limit_t civetweb_limit;        /* civetweb's own messages */
@@ -341,7 +347,7 @@ static const gateway_route_t *s_handle(gateway_http_t *self, s_thread_t *thread,
     }
     if (path && strcmp(path, "/readyz") == 0) {
         s_skip_body(response, info);
-        gateway_health_readyz(self->bridge, self->routes, response);
+        gateway_health_readyz(self->bridge, self->routes, atomic_load(&self->warm), response);
         return NULL;
     }
     if (self->admin && gateway_admin_owns(path)) {
@@ -487,10 +493,8 @@ static int s_log_message(const struct mg_connection *conn, const char *message)
     return 1; /* never civetweb's own error log */
 }
 
-static void *s_init_thread(const struct mg_context *context, int thread_type)
+static s_thread_t *s_thread_new(void)
 {
-    if (thread_type != 1)
-        return NULL; /* master and timer threads serve no requests */
     s_thread_t *thread = calloc(1, sizeof *thread);
     if (!thread)
         return NULL;
@@ -502,6 +506,16 @@ static void *s_init_thread(const struct mg_context *context, int thread_type)
         free(thread);
         return NULL;
     }
+    return thread;
+}
+
+static void *s_init_thread(const struct mg_context *context, int thread_type)
+{
+    if (thread_type != 1)
+        return NULL; /* master and timer threads serve no requests */
+    s_thread_t *thread = s_thread_new();
+    gateway_http_t *self = mg_get_user_data(context);
+    sem_post(&self->thread_started); /* started, even without its buffers: it answers 503 */
     return thread;
 }
 
@@ -518,6 +532,29 @@ static void s_exit_thread(const struct mg_context *context, int thread_type, voi
 }
 
 /* ---------------------------------------------------------------- lifecycle */
+
+/* mg_start2 returns once it has created its threads, not once they run: on a busy machine
+   the last of thousands may take half a second to start, and requests taken meanwhile wait
+   for CPU behind them. So /readyz says "starting" until every thread has run its init, and
+   the start-up waits for that. Returns how long it took. */
+static int64_t s_wait_threads_started(gateway_http_t *self, int64_t threads)
+{
+    int64_t begun = zclock_mono(), until_ms = begun + S_WARMUP_MAX_MS;
+    struct timespec until = {.tv_sec = until_ms / 1000, .tv_nsec = (until_ms % 1000) * 1000000L};
+    int64_t started = 0;
+    while (started < threads) {
+        if (sem_clockwait(&self->thread_started, CLOCK_MONOTONIC, &until) == 0)
+            started++;
+        else if (errno != EINTR)
+            break;
+    }
+    if (started < threads)
+        /* civetweb runs on with the threads it could create: serve with those. */
+        sl_log(SL_LOG_WARN, NULL, "http_threads_missing", "started=%lld threads=%lld",
+               (long long) started, (long long) threads);
+    atomic_store(&self->warm, true);
+    return zclock_mono() - begun;
+}
 
 int64_t gateway_http_threads_for(const gateway_routes_t *routes)
 {
@@ -543,11 +580,13 @@ gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
     self->observe = config->observe;
     self->admin = config->admin;
     atomic_init(&self->refusing, false);
+    atomic_init(&self->warm, false);
     atomic_init(&self->in_flight, 0);
     size_t count = gateway_routes_count(routes);
     self->route_in_flight = calloc(count ? count : 1, sizeof *self->route_in_flight);
-    if (!self->route_in_flight) {
+    if (!self->route_in_flight || sem_init(&self->thread_started, 0, 0) != 0) {
         snprintf(error, error_size, "out of memory");
+        free(self->route_in_flight);
         free(self);
         return NULL;
     }
@@ -599,12 +638,15 @@ gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
     if (!self->context) {
         snprintf(error, error_size, "cannot listen on %s: %s", config->listen,
                  text[0] ? text : "civetweb failed to start");
+        sem_destroy(&self->thread_started);
         free(self->route_in_flight);
         free(self);
         return NULL;
     }
-    sl_log(SL_LOG_INFO, NULL, "http_listening", "listen=%s threads=%lld keepalive_ms=%lld",
-           config->listen, (long long) threads, (long long) config->keepalive_ms);
+    int64_t warmup_ms = s_wait_threads_started(self, threads);
+    sl_log(SL_LOG_INFO, NULL, "http_listening",
+           "listen=%s threads=%lld keepalive_ms=%lld warmup_ms=%lld", config->listen,
+           (long long) threads, (long long) config->keepalive_ms, (long long) warmup_ms);
     return self;
 }
 
@@ -624,6 +666,7 @@ void gateway_http_destroy(gateway_http_t **self_p)
         return;
     gateway_http_t *self = *self_p;
     mg_stop(self->context);
+    sem_destroy(&self->thread_started);
     free(self->route_in_flight);
     free(self);
     *self_p = NULL;

@@ -4,6 +4,7 @@ a worker answer anything: envelopes, PARTIALs, garbage, or die mid-job), and raw
 helpers for what http.client hides (connection reuse, chunked framing, unread bodies).
 
 Not a test module itself: the test_gateway_*.py files import it."""
+import json
 import os
 import socket
 import threading
@@ -42,9 +43,11 @@ def start_gateway(endpoint, routes, extra=(), port=None, wait_connected=True, em
 
     harness.wait_for(healthy, what="gateway /healthz")
     if wait_connected:
-        harness.wait_for(lambda: b'"broker":"disconnected"' not in
-                         harness.http_request(port, "GET", "/readyz")[2],
-                         what="gateway connected to the broker")
+        def connected():
+            document = json.loads(harness.http_request(port, "GET", "/readyz")[2])
+            return document["http"] == "started" and document["broker"] != "disconnected"
+
+        harness.wait_for(connected, what="gateway threads started and connected to the broker")
     return proc
 
 

@@ -147,6 +147,7 @@ class GatewayHttpTest(unittest.TestCase):
         self.assertEqual(status, 503)
         document = json.loads(body)
         self.assertFalse(document["ready"])
+        self.assertEqual(document["http"], "started")
         self.assertEqual(document["broker"], "connected")
         by_prefix = {route["prefix"]: route["ready"] for route in document["routes"]}
         self.assertEqual(by_prefix, {"/echo": True, "/ro": True, "/ghost": False})
