@@ -93,6 +93,17 @@ class EmbeddedBrokerTest(unittest.TestCase):
         self.assertLess(slots, 8 * threads)
         self.assertEqual(slots & (slots - 1), 0, "not a power of two")
 
+    def test_start_is_logged_once_every_http_thread_runs(self):
+        # civetweb returns with its threads created, not running: the gateway waits for each
+        # one's init before it says it listens (gateway_http.c, s_wait_threads_started).
+        output = self.gateway.output()
+        match = re.search(r"event=http_listening .*threads=(\d+) .*warmup_ms=(\d+)", output)
+        self.assertIsNotNone(match, "no http_listening line with warmup_ms")
+        self.assertNotIn("event=http_threads_missing", output)
+        self.assertLess(output.index("event=http_listening"), output.index("event=gateway_started"))
+        self.assertGreaterEqual(len(os.listdir(f"/proc/{self.gateway.pid}/task")),
+                                int(match.group(1)))
+
     def test_worker_killed_mid_get_is_redelivered(self):
         result = {}
 
