@@ -184,7 +184,7 @@ int sl_envelope_meta_set_timeout(zmsg_t *body, int64_t timeout_ms)
         return -1;
     zframe_t *frames[SL_ENVELOPE_REQUEST_FRAMES];
     s_frames(body, frames, SL_ENVELOPE_REQUEST_FRAMES);
-    char text[24];
+    char text[SL_ENVELOPE_TIMEOUT_TEXT_SIZE];
     int length = snprintf(text, sizeof text, "%lld", (long long) timeout_ms);
     zframe_reset(frames[S_REQ_TIMEOUT], text, length);
     return 0;
@@ -192,12 +192,14 @@ int sl_envelope_meta_set_timeout(zmsg_t *body, int64_t timeout_ms)
 
 int sl_request_envelope_views(const sl_envelope_meta_t *meta, const char *method, const char *path,
                               const char *query, const char *headers, size_t headers_size,
-                              const void *body, size_t body_size, char timeout_text[24],
+                              const void *body, size_t body_size,
+                              char timeout_text[SL_ENVELOPE_TIMEOUT_TEXT_SIZE],
                               sl_frame_view_t frames[SL_ENVELOPE_REQUEST_FRAMES])
 {
     if (!meta || !method || !path)
         return -1;
-    int digits = snprintf(timeout_text, 24, "%lld", (long long) meta->timeout_ms);
+    int digits =
+        snprintf(timeout_text, SL_ENVELOPE_TIMEOUT_TEXT_SIZE, "%lld", (long long) meta->timeout_ms);
     frames[0] = (sl_frame_view_t){SL_ENVELOPE_REQUEST_MAGIC, strlen(SL_ENVELOPE_REQUEST_MAGIC)};
     frames[1] = (sl_frame_view_t){meta->id, strlen(meta->id)};
     frames[2] = (sl_frame_view_t){timeout_text, (size_t) digits};
@@ -214,7 +216,7 @@ zmsg_t *sl_request_envelope_encode(const sl_envelope_meta_t *meta, const char *m
                                    const char *path, const char *query, const char *headers,
                                    size_t headers_size, const void *body, size_t body_size)
 {
-    char timeout[24];
+    char timeout[SL_ENVELOPE_TIMEOUT_TEXT_SIZE];
     sl_frame_view_t frames[SL_ENVELOPE_REQUEST_FRAMES];
     if (sl_request_envelope_views(meta, method, path, query, headers, headers_size, body, body_size,
                                   timeout, frames) != 0)

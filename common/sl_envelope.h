@@ -17,6 +17,9 @@
 #include "sl_defaults.h"
 #include "sl_frame_view.h"
 
+/* Bytes for a timeout's decimal digits and NUL: any int64 fits. */
+#define SL_ENVELOPE_TIMEOUT_TEXT_SIZE 24
+
 #define SL_ENVELOPE_REQUEST_MAGIC  "SLREQ/1"
 #define SL_ENVELOPE_REPLY_MAGIC    "SLREP/1"
 #define SL_ENVELOPE_ERROR_MAGIC    "SLERR/1"
@@ -87,7 +90,8 @@ int sl_envelope_meta_set_timeout(zmsg_t *body, int64_t timeout_ms);
    programming error (NULL method/path). */
 int sl_request_envelope_views(const sl_envelope_meta_t *meta, const char *method, const char *path,
                               const char *query, const char *headers, size_t headers_size,
-                              const void *body, size_t body_size, char timeout_text[24],
+                              const void *body, size_t body_size,
+                              char timeout_text[SL_ENVELOPE_TIMEOUT_TEXT_SIZE],
                               sl_frame_view_t frames[SL_ENVELOPE_REQUEST_FRAMES]);
 
 /* Builds a request envelope; copies every input. Returns NULL only on a programming error

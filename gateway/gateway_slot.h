@@ -50,7 +50,7 @@ struct _gateway_slot_t {
     /* The bridge's outbox (gateway_bridge.c): a request waiting for whoever holds the
        socket lock to send it. Touched by the outbox's owner only, not under lock. */
     sl_envelope_meta_t request_meta; /* the request's id, timeout and retry, for its views */
-    char request_timeout[24];        /* the timeout's digits, for its view */
+    char request_timeout[SL_ENVELOPE_TIMEOUT_TEXT_SIZE]; /* the timeout's digits, for its view */
     sl_frame_view_t outgoing[SL_MDP_CLIENT_REQUEST_HEADER_FRAMES + SL_ENVELOPE_REQUEST_FRAMES];
     /* the request while queued: views of static bytes, of the fields above and of its
        thread's buffers, which stay put until gateway_bridge_release */

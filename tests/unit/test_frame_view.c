@@ -61,7 +61,7 @@ static void test_request_views_match_the_czmq_encoding(void **state)
 {
     sl_envelope_meta_t meta = {.id = "rid-1", .timeout_ms = 2500, .retryable = true};
     const char *headers = "Host: x\r\n";
-    char timeout[24];
+    char timeout[SL_ENVELOPE_TIMEOUT_TEXT_SIZE];
     sl_frame_view_t frames[SL_MDP_CLIENT_REQUEST_HEADER_FRAMES + SL_ENVELOPE_REQUEST_FRAMES];
     sl_mdp_client_request_header(SL_MDP_V02, "fast", frames);
     assert_int_equal(sl_request_envelope_views(&meta, "POST", "/fast", NULL, headers,
@@ -98,7 +98,7 @@ static void test_request_views_match_the_czmq_encoding(void **state)
 static void test_request_views_refuse_a_missing_method(void **state)
 {
     sl_envelope_meta_t meta = {.id = "rid-2"};
-    char timeout[24];
+    char timeout[SL_ENVELOPE_TIMEOUT_TEXT_SIZE];
     sl_frame_view_t frames[SL_ENVELOPE_REQUEST_FRAMES];
     assert_int_equal(
         sl_request_envelope_views(&meta, NULL, "/", "", "", 0, NULL, 0, timeout, frames), -1);
