@@ -239,6 +239,12 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
            "worker=%s service=%s mdp=0.%d capacity=%d workers=%zu", worker->name, name,
            (int) worker->version, worker->capacity, broker_service_workers(service));
     broker_dispatch_worker_ready(self, worker);
+    /* A READY that got no job is answered by a HEARTBEAT at once, not at the next tick: the
+       worker counts its liveness from when it connected, so a connection that took a while
+       to come up (a refused first attempt costs ZeroMQ's 100 ms reconnect interval) must not
+       use up that budget before the broker's first word. */
+    if (worker->busy == 0)
+        s_send_signal(self, worker->identity, worker->version, SL_MDP_HEARTBEAT);
 }
 
 static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *msg)

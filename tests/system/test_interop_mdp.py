@@ -166,6 +166,22 @@ class InteropTest(unittest.TestCase):
             self.assertEqual(worker.disconnects, [])
             self.assertEqual(worker.registrations, 1)
 
+    def test_ready_without_work_is_answered_by_a_heartbeat_at_once(self):
+        # Beyond the RFCs (docs/protocol.md 2.3): the broker answers a READY that gets no job
+        # with a HEARTBEAT straight away, not at its next tick. With a 30 s interval that tick
+        # is up to 30 s away, so only the immediate answer arrives within 2 s.
+        broker = harness.start_broker(extra=("--heartbeat-ms", "30000"))
+        self.addCleanup(broker.stop)
+        harness.wait_for(lambda: "heartbeat_ms=30000" in broker.output(),
+                         what="the broker to start with a 30 s heartbeat")
+        for version in (1, 2):
+            worker = MdpWorker(broker.endpoint, f"prompt{version}", version,
+                               heartbeat_ms=30000).open()
+            self.addCleanup(worker.close)
+            reply = worker.receive(timeout_ms=2000)
+            self.assertIsNotNone(reply, f"no answer to an MDP/0.{version} READY within 2 s")
+            self.assertEqual(reply[0], "HEARTBEAT")
+
     def test_silent_worker_is_dropped(self):
         for version in (1, 2):
             service = f"silent{version}"
