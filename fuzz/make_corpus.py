@@ -209,6 +209,36 @@ def agent_corpus():
     return seeds
 
 
+def framing_corpus():
+    """Request heads (RFC 9112), valid and each kind of fault the gateway refuses, then a
+    few single field values for the value parsers."""
+    values = ["42", "+3", "3, 3", "99999999999999999999", "example.com:8080", "[::1]:80",
+              "a b", "/fast/%41", "/x%00"]
+    heads = {
+        "get": b"GET /fast?a=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "post-length": b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+        "post-chunked": b"POST /fast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "http10": b"GET /fast HTTP/1.0\r\n\r\n",
+        "leading-crlf": b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "length-and-chunked": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n"
+                              b"Transfer-Encoding: chunked\r\n\r\n",
+        "two-lengths": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\n",
+        "signed-length": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n",
+        "space-before-colon": b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+        "no-host": b"GET / HTTP/1.1\r\n\r\n",
+        "two-hosts": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "obs-fold": b"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\nContent-Length: 3\r\n\r\n",
+        "bare-lf": b"GET / HTTP/1.1\nHost: x\n\n",
+        "gzip-chunked": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        "te-http10": b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "double-space": b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "unknown-method": b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "http2": b"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+    }
+    return {"head-" + name: frames(head, *values[:2]) for name, head in heads.items()} | \
+        {"values": frames(b"", *values)}
+
+
 def main():
     corpora = {
         "fuzz_mdp_decode": mdp_corpus(),
@@ -216,6 +246,7 @@ def main():
         "fuzz_headers": headers_corpus(),
         "fuzz_routes": routes_corpus(),
         "fuzz_agent": agent_corpus(),
+        "fuzz_framing": framing_corpus(),
     }
     for target, seeds in corpora.items():
         folder = os.path.join(HERE, "corpus", target)

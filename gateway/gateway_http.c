@@ -11,10 +11,10 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
+#include "gateway_framing.h"
 #include "gateway_health.h"
 #include "gateway_response.h"
 #include "sl_defaults.h"
@@ -68,29 +68,6 @@ static bool s_dropped(const char *name, const char **list, size_t count)
         if (strcasecmp(name, list[i]) == 0)
             return true;
     return false;
-}
-
-/* civetweb runs with decode_url=no, so path is the target exactly as the client sent it and
-   goes to the worker unchanged (percent-encoding kept, as docs/protocol.md says). Only RFC 3986
-   path characters and well-formed %XX escapes pass; %00 never does. */
-static bool s_path_valid(const char *path)
-{
-    if (!path || path[0] != '/')
-        return false;
-    for (const unsigned char *in = (const unsigned char *) path; *in; in++) {
-        unsigned char c = *in;
-        if (c == '%') {
-            if (!isxdigit(in[1]) || !isxdigit(in[2]) || (in[1] == '0' && in[2] == '0'))
-                return false;
-            in += 2;
-            continue;
-        }
-        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                     (c && strchr("-._~!$&'()*+,;=:@/", c));
-        if (!plain)
-            return false;
-    }
-    return true;
 }
 
 /* An error answered without reading a request body: a big or unknown-length body would
@@ -233,8 +210,8 @@ static void s_await(gateway_http_t *self, s_thread_t *thread, gateway_response_t
 
 /* Everything after admission: body, envelope, broker, answer. */
 static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response_t *response,
-                      const struct mg_request_info *info, const gateway_route_t *route, char *id,
-                      int64_t deadline_ms)
+                      const struct mg_request_info *info, const gateway_framing_t *framing,
+                      const gateway_route_t *route, char *id, int64_t deadline_ms)
 {
     if (!gateway_bridge_connected(self->bridge)) {
         /* Broker down: answer now, not at the deadline, and before reading any body. */
@@ -242,15 +219,24 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
         gateway_response_error(response, 503, "broker_unavailable", NULL);
         return;
     }
-    /* civetweb reports -1 both for a chunked body and for no body at all. */
-    bool chunked = info->content_length < 0 && mg_get_header(response->conn, "Transfer-Encoding");
     int64_t body_size =
-        info->content_length < 0 && !chunked
+        framing->content_length < 0 && !framing->chunked
             ? 0
-            : s_read_body(thread, response->conn, info->content_length, route->body_limit);
+            : s_read_body(thread, response->conn, framing->content_length, route->body_limit);
     if (body_size == -2) {
         gateway_response_close_connection(response);
         gateway_response_error(response, 413, "body_too_large", NULL);
+        return;
+    }
+    if (body_size < 0 && framing->chunked) {
+        /* civetweb's chunked decoder says -1 both for a client gone and for a body that
+           breaks the chunked coding (a bad size, a chunk extension, which it cannot read):
+           answer 400, which a client that is still there reads. */
+        gateway_response_close_connection(response);
+        if (gateway_response_error(response, 400, "bad_chunked_body", NULL) != 0) {
+            response->status = 0; /* nobody read it: logged as the client gone */
+            response->cause = "client_gone";
+        }
         return;
     }
     if (body_size < 0) {
@@ -265,7 +251,7 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
         return;
     }
     const char *path = info->local_uri;
-    if (!s_path_valid(path)) {
+    if (!gateway_framing_path_valid(path)) {
         gateway_response_error(response, 400, "bad_path", NULL);
         return;
     }
@@ -297,46 +283,20 @@ static void s_admission_release(void *arg)
     atomic_fetch_sub(&admission->server->in_flight, 1);
 }
 
-/* True if a raw request target carries "%00" (an encoded NUL). */
-static bool s_has_encoded_nul(const char *target)
-{
-    for (const char *p = target ? strchr(target, '%') : NULL; p; p = strchr(p + 1, '%'))
-        if (p[1] == '0' && p[2] == '0')
-            return true;
-    return false;
-}
-
 /* Route, limits and admission; returns the route used (NULL for own endpoints/errors). */
 static const gateway_route_t *s_handle(gateway_http_t *self, s_thread_t *thread,
                                        gateway_response_t *response,
                                        const struct mg_request_info *info, char *id,
                                        int64_t deadline_base_ms)
 {
-    /* civetweb keeps at most MG_MAX_HEADERS fields and drops the rest without a word: a
-       full table means some may be gone, and a request missing headers must not pass. */
-    if (info->num_headers >= SL_MAX_HEADERS) {
-        s_skip_body(response, info);
-        gateway_response_close_connection(response);
-        gateway_response_error(response, 431, "too_many_headers", NULL);
-        return NULL;
-    }
-    /* civetweb refuses a head past its buffer with a bare 400; below that, a head too large
-       for us is answered 431 here, as RFC 6585 asks. */
-    size_t header_bytes = 0;
-    for (int i = 0; i < info->num_headers; i++)
-        header_bytes +=
-            strlen(info->http_headers[i].name) + strlen(info->http_headers[i].value) + 4;
-    if (header_bytes > SL_MAX_HEADER_BYTES) {
-        s_skip_body(response, info);
-        gateway_response_close_connection(response);
-        gateway_response_error(response, 431, "header_too_large", NULL);
-        return NULL;
-    }
-    /* civetweb hands us the path percent-decoded, so "%00" would arrive as a NUL that cuts
-       the path short: "/dashboard/%00x" must not match "/dashboard/". Refuse it whole. */
-    if (s_has_encoded_nul(info->request_uri)) {
-        s_skip_body(response, info);
-        gateway_response_error(response, 400, "bad_path", NULL);
+    /* RFC 9112's framing and head syntax first, whatever the request is for: a request
+       whose end is in doubt is answered and its connection closed before anything reads it. */
+    gateway_framing_t framing;
+    gateway_framing_check(info, &framing);
+    if (framing.status) {
+        if (framing.close)
+            gateway_response_close_connection(response);
+        gateway_response_error(response, framing.status, framing.cause, NULL);
         return NULL;
     }
     const char *path = info->local_uri;
@@ -402,7 +362,8 @@ static const gateway_route_t *s_handle(gateway_http_t *self, s_thread_t *thread,
     atomic_fetch_add(&self->in_flight, 1);
     s_admission_t admission = {.server = self, .counter = counter};
     gateway_response_on_last_write(response, s_admission_release, &admission);
-    s_forward(self, thread, response, info, route, id, deadline_base_ms + route->timeout_ms);
+    s_forward(self, thread, response, info, &framing, route, id,
+              deadline_base_ms + route->timeout_ms);
     gateway_response_finish(response); /* released already unless nothing was written */
     return route;
 }
@@ -460,26 +421,24 @@ static int s_begin_request(struct mg_connection *conn)
     return response.status ? response.status : S_STATUS_CLIENT_GONE;
 }
 
-/* civetweb's own protocol errors (malformed request line, oversized head): same JSON shape. */
+/* civetweb's own refusals (a malformed request line, an oversized head, a Transfer-Encoding
+   it does not know): the status RFC 9112 asks for, in the same JSON shape, then a close. */
 static int s_http_error(struct mg_connection *conn, int status, const char *message)
 {
     char id[SL_REQUEST_ID_MAX + 1];
     sl_request_id_generate(id);
+    gateway_framing_t verdict;
+    gateway_framing_civetweb_error(mg_get_request_info(conn), status, &verdict);
     char scratch[512];
     gateway_response_t response;
     gateway_response_init(&response, conn, id, scratch, sizeof scratch);
     gateway_response_close_connection(&response);
-    const char *cause = status == 400   ? "bad_request"
-                        : status == 413 ? "request_too_large"
-                        : status == 431 ? "header_too_large"
-                        : status == 405 ? "method_not_allowed"
-                                        : "http_error";
-    gateway_response_error(&response, status, cause, NULL);
+    gateway_response_error(&response, verdict.status, verdict.cause, NULL);
     gateway_http_t *self = mg_get_user_data(mg_get_context(conn));
     char quoted[128];
     if (self && self->access_log)
-        sl_log(SL_LOG_INFO, id, "access", "status=%d error=%s detail=%s", status, cause,
-               sl_log_quote(message ? message : "", quoted, sizeof quoted));
+        sl_log(SL_LOG_INFO, id, "access", "status=%d error=%s detail=%s", verdict.status,
+               verdict.cause, sl_log_quote(message ? message : "", quoted, sizeof quoted));
     return 0;
 }
 
@@ -616,6 +575,8 @@ gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
         "no",
         "max_request_size",
         max_head_text,
+        "enable_auth_domain_check", // an absolute-form target is served when its port is ours
+        "no",                       // (RFC 9112 section 3.2.2), not dropped for its host name
         "listen_backlog", // a burst of connects as large as the threads can take waits in the
                           // kernel
         threads_text,

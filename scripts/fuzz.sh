@@ -11,7 +11,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
     exit 2
 fi
 build=build-fuzz
-targets=(fuzz_mdp_decode fuzz_envelope fuzz_headers fuzz_routes fuzz_agent)
+targets=(fuzz_mdp_decode fuzz_envelope fuzz_headers fuzz_routes fuzz_agent fuzz_framing)
 
 command -v clang >/dev/null || { echo "fuzz: clang missing: run scripts/install-deps.sh" >&2; exit 1; }
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DSLOWLANE_FUZZ=ON \

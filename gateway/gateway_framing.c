@@ -1,0 +1,406 @@
+/*  gateway_framing: RFC 9112's rules for a request head, applied to what civetweb parsed.
+    civetweb 1.15 parses the head in place: it writes a NUL over each separator (the spaces
+    of the request line, each field's colon, each CR and LF) and hands out pointers into that
+    buffer. Some faults leave no trace in the strings it returns (a space before a colon, a
+    bare LF, a folded line, after which it silently ignores every later field), but they do
+    in where the strings sit: the layout check below reads those positions. The field rules
+    after it work on the strings alone and are pure. */
+#include "gateway_framing.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sl_defaults.h"
+#include "sl_headers.h"
+
+/* The layout check reads two bytes past the last field line; it refuses heads longer than
+   this first, which keeps those reads inside civetweb's SL_GATEWAY_MAX_REQUEST_HEAD buffer
+   (see s_layout_fault). Well above any head the other limits let through. */
+#define S_HEAD_MAX (SL_MAX_HEADER_BYTES + GATEWAY_FRAMING_MAX_TARGET + 2048)
+
+_Static_assert(S_HEAD_MAX + 4 < SL_GATEWAY_MAX_REQUEST_HEAD,
+               "a head the gateway accepts leaves room in civetweb's buffer");
+
+static void s_refuse(gateway_framing_t *verdict, int status, const char *cause)
+{
+    verdict->status = status;
+    verdict->cause = cause;
+    verdict->close = true;
+}
+
+static bool s_is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* ---------------------------------------------------------------- field values */
+
+int gateway_framing_content_length(const char *value, int64_t *length)
+{
+    const char *end = value + strlen(value);
+    while (end > value && s_is_ows(end[-1]))
+        end--;
+    if (end == value)
+        return -1;
+    int64_t total = 0;
+    bool too_large = false;
+    for (const char *cursor = value; cursor < end; cursor++) {
+        if (*cursor < '0' || *cursor > '9')
+            return -1;
+        int digit = *cursor - '0';
+        if (total > (INT64_MAX - digit) / 10)
+            too_large = true; /* keep scanning: "99...9x" is still not a number */
+        else
+            total = total * 10 + digit;
+    }
+    if (too_large)
+        return -2;
+    *length = total;
+    return 0;
+}
+
+static bool s_is_unreserved_or_sub_delim(unsigned char c)
+{
+    return isalnum(c) || (c && strchr("-._~!$&'()*+,;=", c));
+}
+
+bool gateway_framing_host_valid(const char *value)
+{
+    const unsigned char *cursor = (const unsigned char *) value;
+    if (*cursor == '[') { /* IP-literal: IPv6address or IPvFuture, loosely */
+        cursor++;
+        while (*cursor && *cursor != ']') {
+            if (!isxdigit(*cursor) && *cursor != ':' && *cursor != '.' && *cursor != 'v' &&
+                *cursor != 'V' && !s_is_unreserved_or_sub_delim(*cursor))
+                return false;
+            cursor++;
+        }
+        if (*cursor != ']')
+            return false;
+        cursor++;
+    } else { /* reg-name or IPv4address */
+        while (*cursor && *cursor != ':') {
+            if (*cursor == '%') {
+                if (!isxdigit(cursor[1]) || !isxdigit(cursor[2]))
+                    return false;
+                cursor += 3;
+                continue;
+            }
+            if (!s_is_unreserved_or_sub_delim(*cursor))
+                return false;
+            cursor++;
+        }
+    }
+    if (*cursor == ':') /* port = *DIGIT */
+        for (cursor++; *cursor; cursor++)
+            if (!isdigit(*cursor))
+                break;
+    while (s_is_ows((char) *cursor)) /* trailing OWS is not part of the value */
+        cursor++;
+    return *cursor == '\0';
+}
+
+bool gateway_framing_path_valid(const char *path)
+{
+    if (!path || path[0] != '/')
+        return false;
+    for (const unsigned char *in = (const unsigned char *) path; *in; in++) {
+        unsigned char c = *in;
+        if (c == '%') {
+            if (!isxdigit(in[1]) || !isxdigit(in[2]) || (in[1] == '0' && in[2] == '0'))
+                return false;
+            in += 2;
+            continue;
+        }
+        bool plain = isalnum(c) || (c && strchr("-._~!$&'()*+,;=:@/", c));
+        if (!plain)
+            return false;
+    }
+    return true;
+}
+
+/* Transfer codings of every Transfer-Encoding line, in order (RFC 9112 section 6.1). */
+typedef struct {
+    int codings;       /* list members seen */
+    int chunked;       /* how many of them are "chunked" */
+    bool last_chunked; /* the final coding is "chunked" */
+    bool unknown;      /* a coding other than chunked (gzip, identity, ...) */
+    bool malformed;    /* a member that is not a token (with parameters) */
+} s_codings_t;
+
+static void s_codings_add(s_codings_t *codings, const char *value)
+{
+    const char *cursor = value;
+    while (*cursor) {
+        while (s_is_ows(*cursor) || *cursor == ',') /* empty members are allowed and ignored */
+            cursor++;
+        if (!*cursor)
+            break;
+        const char *name = cursor;
+        while (*cursor && *cursor != ',' && *cursor != ';' && !s_is_ows(*cursor))
+            cursor++;
+        size_t name_size = (size_t) (cursor - name);
+        bool parameters = false;
+        while (*cursor && *cursor != ',') { /* OWS, then parameters up to the next member */
+            if (!s_is_ows(*cursor))
+                parameters = true;
+            cursor++;
+        }
+        codings->codings++;
+        bool chunked = name_size == 7 && strncasecmp(name, "chunked", 7) == 0;
+        if (!sl_header_name_valid(name, name_size) || (chunked && parameters))
+            codings->malformed = true; /* chunked takes no parameters */
+        else if (!chunked)
+            codings->unknown = true;
+        codings->chunked += chunked;
+        codings->last_chunked = chunked;
+    }
+}
+
+/* ---------------------------------------------------------------- the rules */
+
+void gateway_framing_check_fields(const char *version, const struct mg_header *headers, int count,
+                                  gateway_framing_t *verdict)
+{
+    *verdict = (gateway_framing_t){.content_length = -1};
+    bool http11 = version && strcmp(version, "1.1") == 0;
+    int hosts = 0, lengths = 0, encodings = 0;
+    const char *host = NULL, *length = NULL;
+    s_codings_t codings = {0};
+    for (int index = 0; index < count; index++) {
+        const char *name = headers[index].name, *value = headers[index].value;
+        /* field-name = token; civetweb also takes "(", "/", "@" ... (RFC 9110 section 5.1) */
+        if (!sl_header_name_valid(name, strlen(name))) {
+            s_refuse(verdict, 400, "bad_header_name");
+            return;
+        }
+        if (strcasecmp(name, "Host") == 0) {
+            hosts++;
+            host = value;
+        } else if (strcasecmp(name, "Content-Length") == 0) {
+            lengths++;
+            length = value;
+        } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+            encodings++;
+            s_codings_add(&codings, value);
+        }
+    }
+    if (encodings > 0) {
+        /* "A server or client that receives an HTTP/1.0 message containing a
+           Transfer-Encoding header field MUST treat the message as if the framing is
+           faulty" (RFC 9112 section 6.1). */
+        if (!http11) {
+            s_refuse(verdict, 400, "transfer_encoding_in_http10");
+            return;
+        }
+        /* "If ... the chunked transfer coding is not the final encoding ... the server MUST
+           respond with the 400 (Bad Request) status code and then close the connection." */
+        if (codings.malformed || codings.codings == 0 || !codings.last_chunked ||
+            codings.chunked > 1) {
+            s_refuse(verdict, 400, "bad_transfer_encoding");
+            return;
+        }
+        /* "A server that receives a request message with a transfer coding it does not
+           understand SHOULD respond with 501 (Not Implemented)." */
+        if (codings.unknown) {
+            s_refuse(verdict, 501, "unknown_transfer_encoding");
+            return;
+        }
+        /* "A server MAY reject a request that contains both Content-Length and
+           Transfer-Encoding" -- it does: a proxy that read the other one disagrees. */
+        if (lengths > 0) {
+            s_refuse(verdict, 400, "content_length_with_transfer_encoding");
+            return;
+        }
+        verdict->chunked = true;
+    } else if (lengths > 0) {
+        /* A second Content-Length, even an equal one, is refused: two parsers that pick
+           different lines are exactly how requests are smuggled (RFC 9112 section 6.3). */
+        if (lengths > 1) {
+            s_refuse(verdict, 400, "duplicate_content_length");
+            return;
+        }
+        int rc = gateway_framing_content_length(length, &verdict->content_length);
+        if (rc != 0) {
+            verdict->content_length = -1;
+            s_refuse(verdict, rc == -2 ? 413 : 400,
+                     rc == -2 ? "content_length_too_large" : "bad_content_length");
+            return;
+        }
+    }
+    /* "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request
+       message that lacks a Host header field and to any request message that contains more
+       than one Host header field line or a Host header field with an invalid field value."
+       (RFC 9112 section 3.2) */
+    if (hosts > 1 || (http11 && hosts == 0)) {
+        s_refuse(verdict, 400, hosts > 1 ? "duplicate_host" : "missing_host");
+        return;
+    }
+    if (host && !gateway_framing_host_valid(host))
+        s_refuse(verdict, 400, "bad_host");
+}
+
+/* Where the request target ends in civetweb's buffer: before the handler runs, civetweb
+   writes a NUL over the "?" that starts the query (query_string points after it). */
+static const char *s_target_end(const struct mg_request_info *info)
+{
+    if (info->query_string)
+        return info->query_string + strlen(info->query_string);
+    return info->request_uri + strlen(info->request_uri);
+}
+
+/* Where civetweb's in-place parse left the head's separators, the faults its strings hide.
+   After a request line "GET / HTTP/1.1\r\n" and a field line "Name: value\r\n" the buffer
+   holds "GET\0/\0HTTP/1.1\0\0Name\0 value\0\0": each line's first byte sits two past the
+   NUL that ends the previous one. A field name one past it followed a bare LF; civetweb
+   writes a NUL over each space before a colon, so a NUL between name and value was one;
+   and the empty line that ends the head leaves "\r\0" two past the last field line,
+   where a folded line would leave its leading space (civetweb stops reading fields there). */
+static const char *s_layout_fault(const struct mg_request_info *info)
+{
+    const char *method = info->request_method, *target = info->request_uri;
+    const char *version = info->http_version;
+    if (!method || !target || !version)
+        return "bad_request_line";
+    /* "request-line = method SP request-target SP HTTP-version" (RFC 9112 section 3);
+       civetweb advanced http_version past "HTTP/". */
+    if (target != method + strlen(method) + 1 || version != s_target_end(info) + 1 + 5)
+        return "bad_request_line";
+    const char *line_end = version + strlen(version);
+    for (int index = 0; index < info->num_headers; index++) {
+        const char *name = info->http_headers[index].name;
+        const char *value = info->http_headers[index].value;
+        /* "Although the line terminator for the start-line and fields is the sequence
+           CRLF, a recipient MAY recognize a single LF" -- the gateway does not: a front
+           proxy that does not would see a different head. */
+        if (name != line_end + 2)
+            return "bad_line_ending";
+        /* "No whitespace is allowed between the field name and colon." (section 5.1) */
+        for (const char *between = name + strlen(name) + 1; between < value; between++)
+            if (!s_is_ows(*between))
+                return "space_before_colon";
+        line_end = value + strlen(value);
+    }
+    if (info->num_headers == 0)
+        return NULL; /* civetweb zeroed every space after the version: nothing to read */
+    /* line_end[1] is inside the head: the LF of a CRLF, the head's final NUL, or the first
+       byte of a line after a bare LF (then not NUL). */
+    if (line_end[1] != '\0')
+        return "bad_line_ending";
+    /* line_end[2..3] are the empty line's CR and final NUL -- unless the last field line
+       ended in a bare LF, when they are the two bytes after the head. Those stay inside
+       civetweb's buffer (SL_GATEWAY_MAX_REQUEST_HEAD) for any head under S_HEAD_MAX, unless
+       more than the difference of whitespace came before the request line. */
+    if (line_end + 4 - method > S_HEAD_MAX)
+        return "header_too_large";
+    /* "A server that receives an obs-fold in a request message ... MUST either reject the
+       message by sending a 400 (Bad Request) ... or replace each received obs-fold with one
+       or more SP octets" (section 5.2); civetweb does neither, it drops the rest. */
+    if (line_end[2] != '\r' || line_end[3] != '\0')
+        return "obs_fold";
+    return NULL;
+}
+
+/* True if a raw request target carries "%00" (an encoded NUL). */
+static bool s_has_encoded_nul(const char *target)
+{
+    for (const char *p = target ? strchr(target, '%') : NULL; p; p = strchr(p + 1, '%'))
+        if (p[1] == '0' && p[2] == '0')
+            return true;
+    return false;
+}
+
+void gateway_framing_check(const struct mg_request_info *info, gateway_framing_t *verdict)
+{
+    *verdict = (gateway_framing_t){.content_length = -1};
+    /* civetweb keeps at most MG_MAX_HEADERS fields and drops the rest without a word: a
+       full table means some may be gone, and a request missing headers must not pass. */
+    if (info->num_headers >= SL_MAX_HEADERS) {
+        s_refuse(verdict, 431, "too_many_headers");
+        return;
+    }
+    size_t header_bytes = 0;
+    for (int index = 0; index < info->num_headers; index++)
+        header_bytes +=
+            strlen(info->http_headers[index].name) + strlen(info->http_headers[index].value) + 4;
+    if (header_bytes > SL_MAX_HEADER_BYTES) {
+        s_refuse(verdict, 431, "header_too_large");
+        return;
+    }
+    /* "A server that receives a request-target longer than any URI it wishes to parse MUST
+       respond with a 414 (URI Too Long) status code" (RFC 9112 section 3). */
+    if (info->request_uri && s_target_end(info) - info->request_uri > GATEWAY_FRAMING_MAX_TARGET) {
+        s_refuse(verdict, 414, "uri_too_long");
+        return;
+    }
+    const char *fault = s_layout_fault(info);
+    if (fault) {
+        s_refuse(verdict, strcmp(fault, "header_too_large") == 0 ? 431 : 400, fault);
+        return;
+    }
+    gateway_framing_check_fields(info->http_version, info->http_headers, info->num_headers,
+                                 verdict);
+    if (verdict->status)
+        return;
+    /* civetweb hands the path over percent-decoded in places, so "%00" would arrive as a
+       NUL that cuts the path short: "/dashboard/%00x" must not match "/dashboard/". */
+    if (s_has_encoded_nul(info->request_uri))
+        s_refuse(verdict, 400, "bad_path");
+}
+
+/* The methods civetweb 1.15 accepts; any other token is refused by it with a bare 400. */
+static const char *s_civetweb_methods[] = {
+    "GET",   "POST",     "PUT",   "DELETE", "HEAD",   "OPTIONS",   "CONNECT",
+    "PATCH", "PROPFIND", "MKCOL", "LOCK",   "UNLOCK", "PROPPATCH", "REPORT",
+};
+
+static bool s_civetweb_method(const char *method)
+{
+    for (size_t i = 0; i < sizeof s_civetweb_methods / sizeof *s_civetweb_methods; i++)
+        if (strcmp(method, s_civetweb_methods[i]) == 0)
+            return true;
+    return false;
+}
+
+void gateway_framing_civetweb_error(const struct mg_request_info *info, int status,
+                                    gateway_framing_t *verdict)
+{
+    *verdict = (gateway_framing_t){.content_length = -1};
+    /* civetweb resets info before each request and NUL-terminates the head before it
+       splits it, so what it set is readable; a version of "1.0" or "1.1" means it got past
+       the request line. */
+    const char *version = info->http_version;
+    bool line_parsed = info->request_method && version &&
+                       (strcmp(version, "1.0") == 0 || strcmp(version, "1.1") == 0);
+    switch (status) {
+    case 400:
+        if (line_parsed && info->num_headers > 0) {
+            /* A Transfer-Encoding other than "chunked": civetweb says 400 to all of them. */
+            gateway_framing_check_fields(version, info->http_headers, info->num_headers, verdict);
+            if (verdict->status)
+                return;
+        }
+        /* "An origin server that receives a request method that is unrecognized or not
+           implemented SHOULD respond with the 501 (Not Implemented) status code." */
+        if (line_parsed &&
+            sl_header_name_valid(info->request_method, strlen(info->request_method)) &&
+            !s_civetweb_method(info->request_method))
+            s_refuse(verdict, 501, "method_not_implemented");
+        else
+            s_refuse(verdict, 400, "bad_request");
+        return;
+    case 411: /* civetweb's answer to a Content-Length it cannot read (negative, not a number) */
+        s_refuse(verdict, 400, "bad_content_length");
+        return;
+    case 413: /* the head did not fit civetweb's buffer */
+        s_refuse(verdict, 431, "header_too_large");
+        return;
+    case 505:
+        s_refuse(verdict, 505, "http_version_not_supported");
+        return;
+    default:
+        s_refuse(verdict, status, status == 405 ? "method_not_allowed" : "http_error");
+        return;
+    }
+}
