@@ -80,7 +80,7 @@ bool gateway_framing_host_valid(const char *value)
             return false;
         cursor++;
     } else { /* reg-name or IPv4address */
-        while (*cursor && *cursor != ':') {
+        while (*cursor && *cursor != ':' && !s_is_ows((char) *cursor)) {
             if (*cursor == '%') {
                 if (!isxdigit(cursor[1]) || !isxdigit(cursor[2]))
                     return false;
@@ -393,7 +393,7 @@ void gateway_framing_civetweb_error(const struct mg_request_info *info, int stat
     case 411: /* civetweb's answer to a Content-Length it cannot read (negative, not a number) */
         s_refuse(verdict, 400, "bad_content_length");
         return;
-    case 413: /* the head did not fit civetweb's buffer */
+    case 413: /* a head that fills civetweb's buffer (1.15 says 400 "Malformed message" instead) */
         s_refuse(verdict, 431, "header_too_large");
         return;
     case 505:

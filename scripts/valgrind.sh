@@ -37,7 +37,7 @@ export SLOWLANE_TEST_LIVENESS="${SLOWLANE_TEST_LIVENESS:-10}"
 export SLOWLANE_THREADS="${SLOWLANE_THREADS:-64}"
 patterns=("$@")
 [ ${#patterns[@]} -gt 0 ] || patterns=(test_broker_queue test_worker_broker test_gateway_http
-    test_gateway_replies test_gateway_seed test_gateway_embedded test_cluster_api
+    test_gateway_rfc9112 test_gateway_replies test_gateway_seed test_gateway_embedded test_cluster_api
     test_worker_supervisor)
 
 # One ctest run, SLOWLANE_TEST_JOBS (default: the number of cores) tests at a time; RUN_SERIAL
