@@ -1,8 +1,8 @@
 /*  gateway_http: civetweb's begin_request handler and the server around it.
     Each civetweb thread keeps its own slot and buffers (made in init_thread), so a request
     allocates almost nothing: the steady-state cost is one envelope, one queue push and one
-    condition wait. civetweb threads have 100 KiB stacks (Debian's build): nothing large on
-    the stack here. */
+    semaphore wait on the slot. civetweb threads have 100 KiB stacks (Debian's build):
+    nothing large on the stack here. */
 #define _GNU_SOURCE /* sem_clockwait: a semaphore wait on CLOCK_MONOTONIC (glibc 2.30) */
 #include "gateway_http.h"
 
@@ -12,14 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "gateway_framing.h"
 #include "gateway_health.h"
+#include "gateway_intake.h"
 #include "gateway_response.h"
 #include "sl_defaults.h"
 #include "sl_envelope.h"
-#include "sl_headers.h"
 #include "sl_log.h"
 
 #define S_SCRATCH_SIZE       16384         /* response head + small body in one write */
@@ -46,29 +45,12 @@ struct _gateway_http_t {
 
 /* Per civetweb worker thread, reused by every request the thread serves. */
 typedef struct {
-    gateway_slot_t *slot;         /* where this thread waits for the broker */
-    char *scratch;                /* S_SCRATCH_SIZE bytes for response writing */
-    char *body;                   /* request body buffer */
-    size_t body_cap;              /* bytes allocated in body */
-    sl_headers_builder_t headers; /* request header block for the envelope */
+    gateway_slot_t *slot;    /* where this thread waits for the broker */
+    char *scratch;           /* S_SCRATCH_SIZE bytes for response writing */
+    gateway_intake_t intake; /* the request's body and forwarded header block */
 } s_thread_t;
 
-/* Request headers not forwarded: hop-by-hop fields (RFC 9110 section 7.6.1), Expect (civetweb
-   answered it), and X-Request-Id (the gateway sets the one it uses). */
-static const char *s_dropped_request_headers[] = {
-    "Connection", "Keep-Alive", "Proxy-Connection", "TE",           "Transfer-Encoding",
-    "Upgrade",    "Trailer",    "Expect",           "X-Request-Id",
-};
-
 /* ---------------------------------------------------------------- helpers */
-
-static bool s_dropped(const char *name, const char **list, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (strcasecmp(name, list[i]) == 0)
-            return true;
-    return false;
-}
 
 /* An error answered without reading a request body: a big or unknown-length body would
    have to be read and thrown away to keep the connection, so the connection closes. */
@@ -79,58 +61,6 @@ static void s_skip_body(gateway_response_t *response, const struct mg_request_in
         if (info->content_length > 0 || encoding)
             gateway_response_close_connection(response);
     }
-}
-
-/* Reads the whole body (at most limit bytes) into the thread's buffer. Returns its size,
-   -1 if the client is gone, -2 if it is over limit (only known for chunked bodies). */
-static int64_t s_read_body(s_thread_t *thread, struct mg_connection *conn, int64_t expected,
-                           int64_t limit)
-{
-    int64_t used = 0;
-    while (true) {
-        int64_t want = expected >= 0 ? expected - used : 65536;
-        if (expected >= 0 && want == 0)
-            return used;
-        if ((size_t) (used + want) > thread->body_cap) {
-            size_t cap = (size_t) (used + want);
-            if (expected < 0 && cap < thread->body_cap * 2)
-                cap = thread->body_cap * 2;
-            char *grown = realloc(thread->body, cap);
-            if (!grown)
-                return -1;
-            thread->body = grown;
-            thread->body_cap = cap;
-        }
-        int got = mg_read(conn, thread->body + used, (size_t) want);
-        if (got < 0 || (got == 0 && expected >= 0))
-            return -1;
-        if (got == 0)
-            return used; /* end of a chunked body */
-        used += got;
-        if (used > limit)
-            return -2;
-    }
-}
-
-/* The request's header block for the envelope, with our X-Request-Id. Returns 0, or the
-   status to answer: 431 for a value over the size limit, 400 for a malformed field. */
-static int s_build_headers(s_thread_t *thread, const struct mg_request_info *info, const char *id)
-{
-    sl_headers_builder_t *builder = &thread->headers;
-    builder->size = 0; /* reuse the allocation of the previous request */
-    if (builder->data)
-        builder->data[0] = '\0';
-    for (int i = 0; i < info->num_headers; i++) {
-        const char *name = info->http_headers[i].name;
-        const char *value = info->http_headers[i].value ? info->http_headers[i].value : "";
-        if (s_dropped(name, s_dropped_request_headers,
-                      sizeof s_dropped_request_headers / sizeof *s_dropped_request_headers))
-            continue;
-        size_t value_size = strlen(value);
-        if (sl_headers_builder_add(builder, name, strlen(name), value, value_size) != 0)
-            return sl_header_name_valid(name, strlen(name)) && value_size > 8192 ? 431 : 400;
-    }
-    return sl_headers_builder_add(builder, "X-Request-Id", 12, id, strlen(id)) == 0 ? 0 : 400;
 }
 
 /* ---------------------------------------------------------------- the request flow */
@@ -151,9 +81,9 @@ static int s_submit(gateway_http_t *self, s_thread_t *thread, const struct mg_re
     snprintf(slot->request_meta.id, sizeof slot->request_meta.id, "%s", id);
     sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES];
     if (sl_request_envelope_views(&slot->request_meta, info->request_method, path,
-                                  info->query_string, thread->headers.data, thread->headers.size,
-                                  thread->body, (size_t) body_size, slot->request_timeout,
-                                  envelope) != 0)
+                                  info->query_string, thread->intake.headers.data,
+                                  thread->intake.headers.size, thread->intake.body,
+                                  (size_t) body_size, slot->request_timeout, envelope) != 0)
         return -1;
     gateway_bridge_send(self->bridge, slot, envelope);
     return 0;
@@ -219,10 +149,10 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
         gateway_response_error(response, 503, "broker_unavailable", NULL);
         return;
     }
-    int64_t body_size =
-        framing->content_length < 0 && !framing->chunked
-            ? 0
-            : s_read_body(thread, response->conn, framing->content_length, route->body_limit);
+    int64_t body_size = framing->content_length < 0 && !framing->chunked
+                            ? 0
+                            : gateway_intake_read_body(&thread->intake, response->conn,
+                                                       framing->content_length, route->body_limit);
     if (body_size == -2) {
         gateway_response_close_connection(response);
         gateway_response_error(response, 413, "body_too_large", NULL);
@@ -244,7 +174,7 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
         response->cause = "client_gone";
         return;
     }
-    int status = s_build_headers(thread, info, id);
+    int status = gateway_intake_headers(&thread->intake, info, id);
     if (status != 0) {
         gateway_response_error(response, status, status == 431 ? "header_too_large" : "bad_header",
                                NULL);
@@ -408,11 +338,7 @@ static int s_begin_request(struct mg_connection *conn)
     } else {
         gateway_response_init(&response, conn, id, thread->scratch, S_SCRATCH_SIZE);
         route = s_handle(self, thread, &response, info, id, arrival_ms);
-        if (thread->body_cap > S_BODY_KEEP_BYTES) {
-            free(thread->body); /* one large upload must not pin memory in every thread */
-            thread->body = NULL;
-            thread->body_cap = 0;
-        }
+        gateway_intake_trim(&thread->intake, S_BODY_KEEP_BYTES);
     }
     gateway_metrics_request(self->metrics, route, response.status, response.cause,
                             zclock_usecs() - start_us);
@@ -485,8 +411,7 @@ static void s_exit_thread(const struct mg_context *context, int thread_type, voi
         return;
     gateway_slot_destroy(&thread->slot);
     free(thread->scratch);
-    free(thread->body);
-    sl_headers_builder_reset(&thread->headers);
+    gateway_intake_reset(&thread->intake);
     free(thread);
 }
 

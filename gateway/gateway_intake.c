@@ -1,0 +1,92 @@
+/*  gateway_intake: a request's body and forwarded headers, into its thread's own buffers.
+    The buffers grow to the largest request the thread has served (bounded by
+    gateway_intake_trim), so a steady stream of requests allocates nothing here. */
+#include "gateway_intake.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define S_CHUNK_READ_BYTES 65536 /* a chunked body is read this much at a time */
+
+/* Request headers not forwarded: hop-by-hop fields (RFC 9110 section 7.6.1), Expect (civetweb
+   answered it), and X-Request-Id (the gateway sets the one it uses). */
+static const char *s_dropped_request_headers[] = {
+    "Connection", "Keep-Alive", "Proxy-Connection", "TE",           "Transfer-Encoding",
+    "Upgrade",    "Trailer",    "Expect",           "X-Request-Id",
+};
+
+static bool s_dropped(const char *name)
+{
+    for (size_t i = 0; i < sizeof s_dropped_request_headers / sizeof *s_dropped_request_headers;
+         i++)
+        if (strcasecmp(name, s_dropped_request_headers[i]) == 0)
+            return true;
+    return false;
+}
+
+int64_t gateway_intake_read_body(gateway_intake_t *self, struct mg_connection *conn,
+                                 int64_t expected, int64_t limit)
+{
+    int64_t used = 0;
+    while (true) {
+        int64_t want = expected >= 0 ? expected - used : S_CHUNK_READ_BYTES;
+        if (expected >= 0 && want == 0)
+            return used;
+        if ((size_t) (used + want) > self->body_cap) {
+            size_t cap = (size_t) (used + want);
+            if (expected < 0 && cap < self->body_cap * 2)
+                cap = self->body_cap * 2;
+            char *grown = realloc(self->body, cap);
+            if (!grown)
+                return -1;
+            self->body = grown;
+            self->body_cap = cap;
+        }
+        int got = mg_read(conn, self->body + used, (size_t) want);
+        if (got < 0 || (got == 0 && expected >= 0))
+            return -1;
+        if (got == 0)
+            return used; /* end of a chunked body */
+        used += got;
+        if (used > limit)
+            return -2;
+    }
+}
+
+int gateway_intake_headers(gateway_intake_t *self, const struct mg_request_info *info,
+                           const char *id)
+{
+    sl_headers_builder_t *builder = &self->headers;
+    builder->size = 0; /* reuse the allocation of the previous request */
+    if (builder->data)
+        builder->data[0] = '\0';
+    for (int i = 0; i < info->num_headers; i++) {
+        const char *name = info->http_headers[i].name;
+        const char *value = info->http_headers[i].value ? info->http_headers[i].value : "";
+        if (s_dropped(name))
+            continue;
+        size_t value_size = strlen(value);
+        if (sl_headers_builder_add(builder, name, strlen(name), value, value_size) != 0)
+            return sl_header_name_valid(name, strlen(name)) && value_size > 8192 ? 431 : 400;
+    }
+    return sl_headers_builder_add(builder, "X-Request-Id", 12, id, strlen(id)) == 0 ? 0 : 400;
+}
+
+void gateway_intake_trim(gateway_intake_t *self, size_t keep_bytes)
+{
+    if (self->body_cap > keep_bytes) {
+        free(self->body);
+        self->body = NULL;
+        self->body_cap = 0;
+    }
+}
+
+void gateway_intake_reset(gateway_intake_t *self)
+{
+    free(self->body);
+    self->body = NULL;
+    self->body_cap = 0;
+    sl_headers_builder_reset(&self->headers);
+}
