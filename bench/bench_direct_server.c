@@ -19,6 +19,7 @@
 
 #include "gateway_response.h"
 #include "sl_envelope.h"
+#include "sl_request_id.h"
 #include "sl_headers.h"
 #include "worker_handlers.h"
 #include "worker_job.h"

@@ -6,6 +6,7 @@
 
 #include "broker_agent_private.h"
 #include "sl_agent.h"
+#include "sl_request_id.h"
 
 static void s_agent_destroy(broker_agent_t **agent_p)
 {

@@ -8,6 +8,7 @@
 
 #include "broker_agent_private.h"
 #include "sl_agent.h"
+#include "sl_request_id.h"
 
 static int s_by_key(const void *a, const void *b)
 {

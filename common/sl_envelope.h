@@ -126,7 +126,4 @@ const char *sl_error_code_name(sl_error_code_t code);
 /* True if id is 1..SL_REQUEST_ID_MAX bytes of [A-Za-z0-9._:-]. */
 bool sl_request_id_valid(const char *id, size_t size);
 
-/* Writes a fresh random request id (32 hex digits) into buffer (>= 33 bytes). */
-void sl_request_id_generate(char *buffer);
-
 #endif

@@ -18,6 +18,7 @@
 
 #include "sl_defaults.h"
 #include "sl_envelope.h"
+#include "sl_request_id.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
 

@@ -19,6 +19,7 @@
 #include "gateway_response.h"
 #include "sl_defaults.h"
 #include "sl_envelope.h"
+#include "sl_request_id.h"
 #include "sl_log.h"
 
 #define S_SCRATCH_SIZE       16384         /* response head + small body in one write */

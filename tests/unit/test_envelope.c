@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sl_envelope.h"
+#include "sl_request_id.h"
 #include "sl_mdp.h"
 
 #define BYTES(text) (text), sizeof(text) - 1
