@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway_prometheus.h"
+
 #define S_STATUS_MIN         100
 #define S_STATUS_MAX         599
 #define S_STATUS_CLIENT_GONE 499 /* as the access log: the client left before the answer */
@@ -120,33 +122,16 @@ static uint64_t s_load(atomic_uint_fast64_t *counter)
 }
 
 /* Writes a label value escaped as the exposition format asks (\\, \", \n). */
-static void s_label(FILE *out, const char *value)
-{
-    for (const char *p = value; *p; p++) {
-        if (*p == '\\' || *p == '"')
-            fprintf(out, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", out);
-        else
-            fputc(*p, out);
-    }
-}
-
 /* route="...",service="..." for row index i. */
 static void s_route_labels(gateway_metrics_t *self, FILE *out, size_t i)
 {
     const gateway_route_t *route =
         i + 1 < self->row_count ? gateway_routes_at(self->routes, i) : NULL;
     fputs("route=\"", out);
-    s_label(out, route ? route->prefix : S_NO_ROUTE);
+    gateway_prometheus_label(out, route ? route->prefix : S_NO_ROUTE);
     fputs("\",service=\"", out);
-    s_label(out, route ? route->service : "");
+    gateway_prometheus_label(out, route ? route->service : "");
     fputc('"', out);
-}
-
-static void s_header(FILE *out, const char *name, const char *type, const char *help)
-{
-    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* One counter family per cause table (rejected or timeouts): rows with no events skipped. */
@@ -167,8 +152,9 @@ static void s_write_causes(gateway_metrics_t *self, FILE *out, const char *name,
 
 void gateway_metrics_write(gateway_metrics_t *self, FILE *out)
 {
-    s_header(out, "slowlane_http_requests_total", "counter",
-             "HTTP requests answered by the gateway, by route and status (499: client left).");
+    gateway_prometheus_family(
+        out, "slowlane_http_requests_total", "counter",
+        "HTTP requests answered by the gateway, by route and status (499: client left).");
     for (size_t i = 0; i < self->row_count; i++)
         for (int status = S_STATUS_MIN; status <= S_STATUS_MAX; status++) {
             uint64_t value = s_load(&self->rows[i].statuses[status - S_STATUS_MIN]);
@@ -179,8 +165,8 @@ void gateway_metrics_write(gateway_metrics_t *self, FILE *out)
             fprintf(out, ",status=\"%d\"} %llu\n", status, (unsigned long long) value);
         }
 
-    s_header(out, "slowlane_http_request_duration_seconds", "histogram",
-             "Time from arrival to the last byte of the answer, by route.");
+    gateway_prometheus_family(out, "slowlane_http_request_duration_seconds", "histogram",
+                              "Time from arrival to the last byte of the answer, by route.");
     for (size_t i = 0; i < self->row_count; i++) {
         s_row_t *row = &self->rows[i];
         uint64_t cumulative = 0;
@@ -202,16 +188,19 @@ void gateway_metrics_write(gateway_metrics_t *self, FILE *out)
         fprintf(out, "} %llu\n", (unsigned long long) cumulative);
     }
 
-    s_header(out, "slowlane_http_rejected_total", "counter",
-             "Requests answered 503, by route and cause (over_budget, queue_full, no_worker, "
-             "broker_unavailable, shutting_down, ...).");
+    gateway_prometheus_family(
+        out, "slowlane_http_rejected_total", "counter",
+        "Requests answered 503, by route and cause (over_budget, queue_full, no_worker, "
+        "broker_unavailable, shutting_down, ...).");
     s_write_causes(self, out, "slowlane_http_rejected_total", false);
-    s_header(out, "slowlane_http_timeouts_total", "counter",
-             "Requests answered 504, by route and cause (deadline: the gateway's; expired: "
-             "the broker's).");
+    gateway_prometheus_family(
+        out, "slowlane_http_timeouts_total", "counter",
+        "Requests answered 504, by route and cause (deadline: the gateway's; expired: "
+        "the broker's).");
     s_write_causes(self, out, "slowlane_http_timeouts_total", true);
-    s_header(out, "slowlane_gateway_resends_total", "counter",
-             "Requests re-sent to the broker after it came back (retries of in-flight requests).");
+    gateway_prometheus_family(
+        out, "slowlane_gateway_resends_total", "counter",
+        "Requests re-sent to the broker after it came back (retries of in-flight requests).");
     fprintf(out, "slowlane_gateway_resends_total %llu\n",
             (unsigned long long) s_load(&self->resends));
 }

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+
+#include "gateway_prometheus.h"
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -206,23 +208,6 @@ void gateway_stats_destroy(gateway_stats_t **self_p)
 
 /* ---------------------------------------------------------------- Prometheus text */
 
-static void s_label(FILE *out, const char *value)
-{
-    for (const char *p = value ? value : ""; *p; p++) {
-        if (*p == '\\' || *p == '"')
-            fprintf(out, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", out);
-        else
-            fputc(*p, out);
-    }
-}
-
-static void s_header(FILE *out, const char *name, const char *type, const char *help)
-{
-    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 static uint64_t s_uint(json_t *object, const char *key)
 {
     json_t *value = json_object_get(object, key);
@@ -235,13 +220,13 @@ static uint64_t s_uint(json_t *object, const char *key)
 static void s_per_service(FILE *out, json_t *services, const char *name, const char *type,
                           const char *help, const char *key)
 {
-    s_header(out, name, type, help);
+    gateway_prometheus_family(out, name, type, help);
     size_t i;
     json_t *service;
     json_array_foreach(services, i, service)
     {
         fprintf(out, "%s{service=\"", name);
-        s_label(out, json_string_value(json_object_get(service, "name")));
+        gateway_prometheus_label(out, json_string_value(json_object_get(service, "name")));
         fprintf(out, "\"} %llu\n", (unsigned long long) s_uint(service, key));
     }
 }
@@ -250,7 +235,7 @@ static void s_per_service(FILE *out, json_t *services, const char *name, const c
 static void s_per_service_keyed(FILE *out, json_t *services, const char *name, const char *help,
                                 const char *field, const char *label)
 {
-    s_header(out, name, "counter", help);
+    gateway_prometheus_family(out, name, "counter", help);
     size_t i;
     json_t *service;
     json_array_foreach(services, i, service)
@@ -260,9 +245,9 @@ static void s_per_service_keyed(FILE *out, json_t *services, const char *name, c
         json_object_foreach(json_object_get(service, field), key, value)
         {
             fprintf(out, "%s{service=\"", name);
-            s_label(out, json_string_value(json_object_get(service, "name")));
+            gateway_prometheus_label(out, json_string_value(json_object_get(service, "name")));
             fprintf(out, "\",%s=\"", label);
-            s_label(out, key);
+            gateway_prometheus_label(out, key);
             fprintf(out, "\"} %llu\n",
                     (unsigned long long) (json_is_integer(value) ? json_integer_value(value) : 0));
         }
@@ -272,8 +257,9 @@ static void s_per_service_keyed(FILE *out, json_t *services, const char *name, c
 static void s_queue_wait(FILE *out, json_t *stats, json_t *services)
 {
     const char *name = "slowlane_broker_queue_wait_seconds";
-    s_header(out, name, "histogram",
-             "Time requests waited in the broker's queue before their first delivery.");
+    gateway_prometheus_family(
+        out, name, "histogram",
+        "Time requests waited in the broker's queue before their first delivery.");
     json_t *bounds = json_object_get(stats, "wait_bounds_ms");
     size_t i;
     json_t *service;
@@ -287,7 +273,7 @@ static void s_queue_wait(FILE *out, json_t *stats, json_t *services)
             json_t *bucket = json_array_get(buckets, b);
             cumulative += json_is_integer(bucket) ? (uint64_t) json_integer_value(bucket) : 0;
             fprintf(out, "%s_bucket{service=\"", name);
-            s_label(out, service_name);
+            gateway_prometheus_label(out, service_name);
             json_t *bound = json_array_get(bounds, b);
             if (b + 1 < json_array_size(buckets) && json_is_integer(bound))
                 fprintf(out, "\",le=\"%g\"} %llu\n", (double) json_integer_value(bound) / 1000.0,
@@ -296,10 +282,10 @@ static void s_queue_wait(FILE *out, json_t *stats, json_t *services)
                 fprintf(out, "\",le=\"+Inf\"} %llu\n", (unsigned long long) cumulative);
         }
         fprintf(out, "%s_sum{service=\"", name);
-        s_label(out, service_name);
+        gateway_prometheus_label(out, service_name);
         fprintf(out, "\"} %.3f\n", (double) s_uint(wait, "sum_ms") / 1000.0);
         fprintf(out, "%s_count{service=\"", name);
-        s_label(out, service_name);
+        gateway_prometheus_label(out, service_name);
         fprintf(out, "\"} %llu\n", (unsigned long long) cumulative);
     }
 }
@@ -307,9 +293,10 @@ static void s_queue_wait(FILE *out, json_t *stats, json_t *services)
 /* Workers per host, service and state, counted from the broker's worker list. */
 static void s_host_workers(FILE *out, json_t *workers)
 {
-    s_header(out, "slowlane_host_workers", "gauge",
-             "Registered workers by host (from the worker identity host/pid/slot), service and "
-             "state.");
+    gateway_prometheus_family(
+        out, "slowlane_host_workers", "gauge",
+        "Registered workers by host (from the worker identity host/pid/slot), service and "
+        "state.");
     zhashx_t *counts = zhashx_new(); /* "host\nservice\nstate" -> count */
     if (!counts)
         return;
@@ -338,9 +325,9 @@ static void s_host_workers(FILE *out, json_t *workers)
         *service++ = '\0';
         *state++ = '\0';
         fputs("slowlane_host_workers{host=\"", out);
-        s_label(out, copy);
+        gateway_prometheus_label(out, copy);
         fputs("\",service=\"", out);
-        s_label(out, service);
+        gateway_prometheus_label(out, service);
         fprintf(out, "\",state=\"%s\"} %lld\n", state,
                 (long long) (intptr_t) zhashx_lookup(counts, key));
     }
@@ -350,16 +337,18 @@ static void s_host_workers(FILE *out, json_t *workers)
 
 void gateway_stats_write(json_t *stats, FILE *out)
 {
-    s_header(out, "slowlane_broker_up", "gauge",
-             "1 if the broker answered mmi.stats for this scrape, else 0.");
+    gateway_prometheus_family(out, "slowlane_broker_up", "gauge",
+                              "1 if the broker answered mmi.stats for this scrape, else 0.");
     fprintf(out, "slowlane_broker_up %d\n", stats ? 1 : 0);
     if (!stats)
         return;
-    s_header(out, "slowlane_broker_uptime_seconds", "gauge", "Time since the broker started.");
+    gateway_prometheus_family(out, "slowlane_broker_uptime_seconds", "gauge",
+                              "Time since the broker started.");
     fprintf(out, "slowlane_broker_uptime_seconds %.3f\n",
             (double) s_uint(stats, "uptime_ms") / 1000.0);
-    s_header(out, "slowlane_broker_unknown_service_total", "counter",
-             "Requests for a service that had no worker and no record at the broker.");
+    gateway_prometheus_family(
+        out, "slowlane_broker_unknown_service_total", "counter",
+        "Requests for a service that had no worker and no record at the broker.");
     fprintf(out, "slowlane_broker_unknown_service_total %llu\n",
             (unsigned long long) s_uint(stats, "unknown_service"));
     json_t *services = json_object_get(stats, "services");
@@ -377,15 +366,15 @@ void gateway_stats_write(json_t *stats, FILE *out)
     s_per_service(out, services, "slowlane_broker_queue_depth", "gauge",
                   "Requests waiting in the service's queue now.", "queued");
     s_queue_wait(out, stats, services);
-    s_header(out, "slowlane_broker_workers", "gauge",
-             "Registered workers by service and state (idle or busy).");
+    gateway_prometheus_family(out, "slowlane_broker_workers", "gauge",
+                              "Registered workers by service and state (idle or busy).");
     size_t i;
     json_t *service;
     json_array_foreach(services, i, service)
     {
         for (int busy = 0; busy < 2; busy++) {
             fputs("slowlane_broker_workers{service=\"", out);
-            s_label(out, json_string_value(json_object_get(service, "name")));
+            gateway_prometheus_label(out, json_string_value(json_object_get(service, "name")));
             fprintf(out, "\",state=\"%s\"} %llu\n", busy ? "busy" : "idle",
                     (unsigned long long) s_uint(service, busy ? "busy" : "idle"));
         }
