@@ -1,8 +1,9 @@
 /*  broker_stats: counters kept by service name, and the `mmi.stats` answer built from them
     plus the live tables (queues, idle and busy workers, heartbeat ages). Building the answer
     walks every service and worker once: it runs per stats request (a scrape), never per
-    message. The JSON is written by hand: the broker has no JSON library, and the only
-    strings in it are service names and worker identities, escaped here. */
+    message. The JSON is written by hand, straight into one buffer, not built as a jansson
+    tree (the broker links jansson for its agents): the only strings in it are service names
+    and worker identities, escaped here. */
 #include "broker_private.h"
 
 #include <inttypes.h>

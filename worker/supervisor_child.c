@@ -1,7 +1,8 @@
 /*  supervisor_child: what a worker process does right after the supervisor forks it:
     CPU priority, a stable identity, signal dispositions of its own, then sl_worker_run
     with the events (registered, job start, job end) written to the supervisor's pipe.
-    The supervisor never creates a ZeroMQ context, so the child starts from a clean one. */
+    The supervisor's own ZeroMQ context (its agent's) is ended before every fork, so no
+    libzmq thread or socket of it exists in the child, which starts a clean one. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
