@@ -343,8 +343,9 @@ void gateway_framing_check(const struct mg_request_info *info, gateway_framing_t
                                  verdict);
     if (verdict->status)
         return;
-    /* civetweb hands the path over percent-decoded in places, so "%00" would arrive as a
-       NUL that cuts the path short: "/dashboard/%00x" must not match "/dashboard/". */
+    /* civetweb runs with decode_url=no: paths reach the gateway and its workers encoded, and
+       a worker that decodes "%00" gets a NUL that cuts its path short. Refused for every
+       request, the gateway's own endpoints included. */
     if (s_has_encoded_nul(info->request_uri))
         s_refuse(verdict, 400, "bad_path");
 }
