@@ -1,12 +1,13 @@
-/*  gateway_bridge: the broker side of the gateway, one actor thread.
-    HTTP threads meet the bridge in three locked places: the slot table (request id -> slot,
-    table_lock, then each slot's own lock), and the DEALER itself (socket_lock). HTTP threads
-    send their own requests: handing each to the bridge would cost a thread wakeup per
-    request. Nor do they ever sleep on socket_lock: a sender pushes its request onto a
-    lock-free outbox and takes the lock only if it is free; whoever holds the lock sends
-    everything in the outbox before letting go (flat combining), so a busy socket costs a
-    sender nothing. Receiving, the monitor socket and the probes belong to the actor thread.
-    Lock order: socket_lock, then table_lock, then a slot's lock. */
+/*  gateway_bridge: the broker side of the gateway, one actor thread and one DEALER.
+    HTTP threads meet the bridge in three locked places: the in-flight table
+    (gateway_pending: its lock, then each slot's own lock), and the DEALER itself
+    (socket_lock). HTTP threads send their own requests: handing each to the bridge would
+    cost a thread wakeup per request. Nor do they ever sleep on socket_lock: a sender pushes
+    its request onto a lock-free outbox and takes the lock only if it is free; whoever holds
+    the lock sends everything in the outbox before letting go (flat combining), so a busy
+    socket costs a sender nothing. Receiving, the monitor socket and sending the readiness
+    probes (gateway_probes keeps their answers) belong to the actor thread.
+    Lock order: socket_lock, then the table's lock, then a slot's lock. */
 #include "gateway_bridge.h"
 
 #include <errno.h>
@@ -16,20 +17,19 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "gateway_pending.h"
+#include "gateway_probes.h"
 #include "sl_defaults.h"
 #include "sl_envelope.h"
-#include "sl_request_id.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
 
 #define S_MMI_SERVICE   "mmi.service"
-#define S_TOMBSTONE_MS  60000 /* how long an abandoned id is kept from reuse */
-#define S_RECEIVE_BATCH 64    /* messages taken off the dealer per hold of its lock */
+#define S_RECEIVE_BATCH 64 /* messages taken off the dealer per hold of its lock */
 
 struct _gateway_bridge_t {
     zactor_t *actor;                /* the bridge thread */
     char *endpoint;                 /* broker endpoint */
-    const gateway_routes_t *routes; /* borrowed, sealed */
     int64_t probe_ms;               /* readiness probe interval */
     const sl_curve_client_t *curve; /* CURVE keys, borrowed; NULL or empty: plaintext */
     int wakeup_fd;                  /* eventfd: a sender saw replies waiting (edge consumed) */
@@ -38,21 +38,12 @@ struct _gateway_bridge_t {
     bool sent_unchecked; /* under socket_lock: a send since replies were last looked for */
     _Atomic(gateway_slot_t *) outbox; /* slots whose request waits for the socket (a stack) */
 
-    pthread_mutex_t table_lock; /* guards slots and closed; taken before a slot lock */
-    zhashx_t *slots;            /* id -> gateway_slot_t*, keys borrowed from slot->id */
-    zhashx_t *tombstones;       /* id -> expiry (zclock_mono ms) of requests that gave up
-                                   after being sent: their replies may still come */
-    bool closed;                /* no new requests */
+    gateway_pending_t *pending; /* the requests in flight, by id */
 
     atomic_bool connected; /* handshake done with a broker and not since lost */
 
-    pthread_mutex_t ready_lock;  /* guards the readiness fields */
-    char **services;             /* unique service names of the routes (borrowed) */
-    size_t service_count;        /* entries in services */
-    size_t *route_service;       /* route index -> services index */
-    bool *service_ready;         /* last probe answer per service: 200 */
-    int64_t last_probe_reply_ms; /* zclock_mono of the last mmi answer */
-    bool start_failed;           /* set by the actor before it signals failure */
+    gateway_probes_t *probes; /* which routes' services have a worker */
+    bool start_failed;        /* set by the actor before it signals failure */
 };
 
 /* State only the actor thread touches. */
@@ -64,11 +55,6 @@ typedef struct {
         sl_mdp_msg_t msg;           /* decoded, or reset when malformed */
         const char *reason;         /* why it was malformed, NULL if not */
     } received[S_RECEIVE_BATCH];    /* messages taken off the dealer, handled outside the lock */
-    size_t *probe_fifo;             /* services index of each unanswered probe, in send order */
-    size_t probe_head;              /* first unanswered probe in probe_fifo */
-    size_t probe_count;             /* unanswered probes of the current round */
-    size_t probe_stale;             /* answers still due from an abandoned round: discarded */
-    int64_t probe_sent_ms;          /* when the current round went out */
     int64_t next_probe_ms;          /* when the next round is due */
     bool ever_connected;            /* a later handshake is a reconnect */
     size_t awaiting;                /* slots waiting to be re-sent (an upper bound) */
@@ -93,20 +79,8 @@ int gateway_bridge_register(gateway_bridge_t *self, gateway_slot_t *slot, char *
     slot->awaiting_reconnect = slot->resend = false;
     slot->failure = GATEWAY_SLOT_MESSAGE;
 
-    pthread_mutex_lock(&self->table_lock);
-    if (self->closed) {
-        pthread_mutex_unlock(&self->table_lock);
+    if (gateway_pending_add(self->pending, slot) != 0)
         return -1;
-    }
-    /* Two clients may send the same X-Request-Id at once; the broker correlates by id, so
-       the second one gets a fresh id (returned to its client) rather than a crossed reply. */
-    /* An id that gave up recently may still get its late reply: a client retrying with the
-       same X-Request-Id after a 504 must not receive the first attempt's answer. */
-    while (zhashx_lookup(self->tombstones, slot->id) ||
-           zhashx_insert(self->slots, slot->id, slot) != 0)
-        sl_request_id_generate(slot->id);
-    slot->registered = true;
-    pthread_mutex_unlock(&self->table_lock);
     memcpy(id, slot->id, sizeof slot->id);
     return 0;
 }
@@ -198,14 +172,7 @@ void gateway_bridge_release(gateway_bridge_t *self, gateway_slot_t *slot)
         pthread_mutex_lock(&self->socket_lock);
         s_socket_unlock(self);
     }
-    pthread_mutex_lock(&self->table_lock);
-    zhashx_delete(self->slots, slot->id);
-    pthread_mutex_lock(&slot->lock);
-    if (slot->sent && !slot->final_seen)
-        zhashx_update(self->tombstones, slot->id,
-                      (void *) (intptr_t) (zclock_mono() + S_TOMBSTONE_MS));
-    pthread_mutex_unlock(&slot->lock);
-    pthread_mutex_unlock(&self->table_lock);
+    gateway_pending_remove(self->pending, slot);
     /* The bridge may still be inside a delivery it began under the table lock: taking the
        slot lock waits for it to finish. */
     pthread_mutex_lock(&slot->lock);
@@ -223,19 +190,9 @@ bool gateway_bridge_ready(gateway_bridge_t *self, bool *ready, size_t count,
                           const char **broker_state)
 {
     bool connected = gateway_bridge_connected(self);
-    bool all = connected;
-    pthread_mutex_lock(&self->ready_lock);
-    bool responsive = zclock_mono() - self->last_probe_reply_ms <= 3 * self->probe_ms + 100;
-    for (size_t i = 0; i < count; i++) {
-        bool service_ready = connected && self->service_ready[self->route_service[i]];
-        if (ready)
-            ready[i] = service_ready;
-        all = all && service_ready;
-    }
-    pthread_mutex_unlock(&self->ready_lock);
-    pthread_mutex_lock(&self->table_lock);
-    bool closed = self->closed;
-    pthread_mutex_unlock(&self->table_lock);
+    bool responsive;
+    bool all = gateway_probes_routes_ready(self->probes, connected, ready, count, &responsive);
+    bool closed = gateway_pending_closed(self->pending);
     const char *state = closed        ? "closing"
                         : !connected  ? "disconnected"
                         : !responsive ? "unresponsive"
@@ -247,60 +204,24 @@ bool gateway_bridge_ready(gateway_bridge_t *self, bool *ready, size_t count,
 
 void gateway_bridge_close(gateway_bridge_t *self)
 {
-    pthread_mutex_lock(&self->table_lock);
-    self->closed = true;
-    for (gateway_slot_t *slot = zhashx_first(self->slots); slot; slot = zhashx_next(self->slots)) {
-        pthread_mutex_lock(&slot->lock);
-        gateway_slot_fail(slot, GATEWAY_SLOT_UNAVAILABLE);
-        pthread_mutex_unlock(&slot->lock);
-    }
-    pthread_mutex_unlock(&self->table_lock);
+    gateway_pending_close(self->pending);
 }
 
 /* ---------------------------------------------------------------- actor side */
-
-/* Forgets abandoned ids whose late replies never came. */
-static void s_purge_tombstones(gateway_bridge_t *self, int64_t now)
-{
-    pthread_mutex_lock(&self->table_lock);
-    zlistx_t *expired = zlistx_new();
-    for (void *expiry = zhashx_first(self->tombstones); expiry;
-         expiry = zhashx_next(self->tombstones))
-        if ((intptr_t) expiry <= now)
-            zlistx_add_end(expired, (void *) zhashx_cursor(self->tombstones));
-    for (void *key = zlistx_first(expired); key; key = zlistx_next(expired))
-        zhashx_delete(self->tombstones, key);
-    zlistx_destroy(&expired);
-    pthread_mutex_unlock(&self->table_lock);
-}
 
 static void s_probe(s_actor_t *actor)
 {
     gateway_bridge_t *self = actor->bridge;
     int64_t now = zclock_mono();
-    s_purge_tombstones(self, now);
+    gateway_pending_purge(self->pending, now);
     /* While requests wait to be re-sent, look for their workers ten times as often. */
     int64_t interval = actor->awaiting > 0 ? self->probe_ms / 10 : self->probe_ms;
     actor->next_probe_ms = now + (interval < 10 ? 10 : interval);
-    if (!gateway_bridge_connected(self))
+    if (!gateway_bridge_connected(self) || !gateway_probes_round_begin(self->probes, now, interval))
         return;
-    if (actor->probe_count > 0) {
-        if (now - actor->probe_sent_ms < 3 * interval)
-            return;
-        /* The round went unanswered: its answers, if they ever come, come first, in order,
-           so they are counted out rather than mistaken for the next round's. */
-        actor->probe_stale += actor->probe_count;
-        pthread_mutex_lock(&self->ready_lock);
-        for (size_t i = 0; i < actor->probe_count; i++)
-            self->service_ready[actor->probe_fifo[(actor->probe_head + i) % self->service_count]] =
-                false;
-        pthread_mutex_unlock(&self->ready_lock);
-        actor->probe_count = 0;
-    }
-    actor->probe_head = 0;
-    for (size_t i = 0; i < self->service_count; i++) {
+    for (size_t i = 0; i < gateway_probes_service_count(self->probes); i++) {
         zmsg_t *body = zmsg_new();
-        zmsg_addstr(body, self->services[i]);
+        zmsg_addstr(body, gateway_probes_service(self->probes, i));
         zmsg_t *message = sl_mdp_encode_client_request(SL_MDP_V02, S_MMI_SERVICE, &body);
         pthread_mutex_lock(&self->socket_lock);
         int rc = zmsg_send(&message, actor->dealer);
@@ -310,9 +231,9 @@ static void s_probe(s_actor_t *actor)
             zmsg_destroy(&message);
             break;
         }
-        actor->probe_fifo[actor->probe_count++] = i;
+        gateway_probes_sent(self->probes, i);
     }
-    actor->probe_sent_ms = now;
+    gateway_probes_round_sent(self->probes, now);
 }
 
 /* Re-sends (through their threads) the requests for service that wait for the broker to
@@ -321,52 +242,11 @@ static void s_probe(s_actor_t *actor)
    do, so re-sending at the handshake would turn a restart into 503s. */
 static void s_resend_waiting(s_actor_t *actor, const char *service)
 {
-    gateway_bridge_t *self = actor->bridge;
-    size_t resent = 0, still = 0;
-    int64_t now = zclock_mono();
-    pthread_mutex_lock(&self->table_lock);
-    for (gateway_slot_t *slot = zhashx_first(self->slots); slot; slot = zhashx_next(self->slots)) {
-        pthread_mutex_lock(&slot->lock);
-        if (slot->awaiting_reconnect) {
-            if (strcmp(slot->service, service) == 0 && now < slot->deadline_ms) {
-                slot->awaiting_reconnect = false;
-                slot->resend = true;
-                sem_post(&slot->wakeup);
-                resent++;
-            } else
-                still++;
-        }
-        pthread_mutex_unlock(&slot->lock);
-    }
-    pthread_mutex_unlock(&self->table_lock);
+    size_t still;
+    size_t resent = gateway_pending_resend(actor->bridge->pending, service, zclock_mono(), &still);
     actor->awaiting = still;
     if (resent)
         sl_log(SL_LOG_INFO, NULL, "requests_resent", "service=%s count=%zu", service, resent);
-}
-
-static void s_probe_answer(s_actor_t *actor, zmsg_t *body)
-{
-    gateway_bridge_t *self = actor->bridge;
-    if (actor->probe_stale > 0) {
-        actor->probe_stale--;
-        return;
-    }
-    if (actor->probe_count == 0)
-        return; /* an answer nobody asked for on this connection */
-    size_t service = actor->probe_fifo[actor->probe_head];
-    actor->probe_head = (actor->probe_head + 1) % self->service_count;
-    actor->probe_count--;
-    zframe_t *last = body ? zmsg_last(body) : NULL;
-    bool ready = last && zframe_streq(last, "200");
-    pthread_mutex_lock(&self->ready_lock);
-    if (self->service_ready[service] != ready)
-        sl_log(SL_LOG_INFO, NULL, "service_readiness", "service=%s ready=%s",
-               self->services[service], ready ? "true" : "false");
-    self->service_ready[service] = ready;
-    self->last_probe_reply_ms = zclock_mono();
-    pthread_mutex_unlock(&self->ready_lock);
-    if (ready && actor->awaiting > 0)
-        s_resend_waiting(actor, self->services[service]);
 }
 
 /* True if body is the broker's shutting_down error envelope. */
@@ -392,7 +272,9 @@ static void s_handle_reply(s_actor_t *actor, sl_mdp_msg_t *received, const char 
         return;
     }
     if (decoded.service && zframe_streq(decoded.service, S_MMI_SERVICE)) {
-        s_probe_answer(actor, decoded.body);
+        const char *ready = gateway_probes_answer(self->probes, decoded.body);
+        if (ready && actor->awaiting > 0)
+            s_resend_waiting(actor, ready);
         sl_mdp_msg_reset(&decoded);
         return;
     }
@@ -411,20 +293,15 @@ static void s_handle_reply(s_actor_t *actor, sl_mdp_msg_t *received, const char 
     id[zframe_size(id_frame)] = '\0';
     zframe_destroy(&id_frame);
 
-    pthread_mutex_lock(&self->table_lock);
-    gateway_slot_t *slot = zhashx_lookup(self->slots, id);
+    gateway_slot_t *slot =
+        gateway_pending_find_locked(self->pending, id, decoded.command == SL_MDP_FINAL);
     if (!slot) {
-        if (decoded.command == SL_MDP_FINAL)
-            zhashx_delete(self->tombstones, id); /* the late answer came: the id is free */
-        pthread_mutex_unlock(&self->table_lock);
         /* Its request gave up (504) or finished: the reply is late, and dropped. */
         if (sl_request_id_valid(id, strlen(id)))
             sl_log_limited(&actor->late_limit, SL_LOG_DEBUG, id, "late_reply_dropped", NULL);
         sl_mdp_msg_reset(&decoded);
         return;
     }
-    pthread_mutex_lock(&slot->lock);
-    pthread_mutex_unlock(&self->table_lock);
     /* A stopping broker answers what it holds shutting_down. A retryable request that has
        streamed nothing waits for the broker that comes back instead, as if the connection
        had dropped under it (architecture.md, Broker restart): a graceful restart must not
@@ -452,11 +329,8 @@ static void s_connected(s_actor_t *actor)
     atomic_store_explicit(&self->connected, true, memory_order_release);
     sl_log(SL_LOG_INFO, NULL, actor->ever_connected ? "broker_reconnected" : "broker_connected",
            "endpoint=%s", self->endpoint);
-    pthread_mutex_lock(&self->ready_lock);
-    self->last_probe_reply_ms = zclock_mono(); /* give the first round its time */
-    pthread_mutex_unlock(&self->ready_lock);
+    gateway_probes_connected(self->probes);
     actor->ever_connected = true;
-    actor->probe_count = actor->probe_stale = 0;
     s_probe(actor);
 }
 
@@ -467,28 +341,9 @@ static void s_disconnected(s_actor_t *actor)
     if (!gateway_bridge_connected(self))
         return;
     atomic_store_explicit(&self->connected, false, memory_order_release);
-    size_t waiting = 0, lost = 0;
-    pthread_mutex_lock(&self->table_lock);
-    for (gateway_slot_t *slot = zhashx_first(self->slots); slot; slot = zhashx_next(self->slots)) {
-        pthread_mutex_lock(&slot->lock);
-        if (slot->sent && !slot->final_seen) {
-            slot->sent = false;
-            if (slot->retryable && !slot->partial_seen) {
-                slot->awaiting_reconnect = true;
-                waiting++;
-            } else {
-                gateway_slot_fail(slot, GATEWAY_SLOT_BROKER_LOST);
-                lost++;
-            }
-        }
-        pthread_mutex_unlock(&slot->lock);
-    }
-    pthread_mutex_unlock(&self->table_lock);
-    pthread_mutex_lock(&self->ready_lock);
-    for (size_t i = 0; i < self->service_count; i++)
-        self->service_ready[i] = false;
-    pthread_mutex_unlock(&self->ready_lock);
-    actor->probe_count = actor->probe_stale = 0;
+    size_t waiting, lost;
+    gateway_pending_broker_lost(self->pending, &waiting, &lost);
+    gateway_probes_disconnected(self->probes);
     actor->awaiting += waiting;
     sl_log(SL_LOG_WARN, NULL, "broker_disconnected", "endpoint=%s waiting=%zu lost=%zu",
            self->endpoint, waiting, lost);
@@ -519,9 +374,8 @@ static void s_actor(zsock_t *pipe, void *args)
     snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://gateway-bridge-%p",
              (void *) self);
 
-    actor.probe_fifo = calloc(self->service_count, sizeof *actor.probe_fifo);
     actor.dealer = zsock_new(ZMQ_DEALER);
-    if (!actor.probe_fifo || !actor.dealer)
+    if (!actor.dealer)
         goto fail_dealer;
     zsock_set_linger(actor.dealer, 0);
     /* No pipe without a connection: a send while the broker is away fails at once (503)
@@ -611,40 +465,17 @@ static void s_actor(zsock_t *pipe, void *args)
     zmq_socket_monitor(zsock_resolve(actor.dealer), NULL, 0);
     zsock_destroy(&actor.monitor);
     zsock_destroy(&actor.dealer);
-    free(actor.probe_fifo);
     return;
 
 fail_monitor:
     zsock_destroy(&actor.monitor);
 fail_dealer:
     zsock_destroy(&actor.dealer);
-    free(actor.probe_fifo);
     self->start_failed = true;
     zsock_signal(pipe, 1);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
-
-/* Unique service names of the routes, and each route's index into them. */
-static int s_collect_services(gateway_bridge_t *self)
-{
-    size_t count = gateway_routes_count(self->routes);
-    self->services = calloc(count, sizeof *self->services);
-    self->route_service = calloc(count, sizeof *self->route_service);
-    self->service_ready = calloc(count, sizeof *self->service_ready);
-    if (!self->services || !self->route_service || !self->service_ready)
-        return -1;
-    for (size_t i = 0; i < count; i++) {
-        const char *service = gateway_routes_at(self->routes, i)->service;
-        size_t found = 0;
-        while (found < self->service_count && strcmp(self->services[found], service) != 0)
-            found++;
-        if (found == self->service_count)
-            self->services[self->service_count++] = (char *) service;
-        self->route_service[i] = found;
-    }
-    return 0;
-}
 
 /* Frees everything a bridge may own, whether or not it finished starting. */
 static void s_bridge_free(gateway_bridge_t *self)
@@ -652,15 +483,10 @@ static void s_bridge_free(gateway_bridge_t *self)
     zactor_destroy(&self->actor);
     if (self->wakeup_fd >= 0)
         close(self->wakeup_fd);
-    zhashx_destroy(&self->slots);
-    zhashx_destroy(&self->tombstones);
-    free(self->services);
-    free(self->route_service);
-    free(self->service_ready);
+    gateway_pending_destroy(&self->pending);
+    gateway_probes_destroy(&self->probes);
     free(self->endpoint);
-    pthread_mutex_destroy(&self->table_lock);
     pthread_mutex_destroy(&self->socket_lock);
-    pthread_mutex_destroy(&self->ready_lock);
     free(self);
 }
 
@@ -672,7 +498,6 @@ gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_
     if (!self)
         return NULL;
     self->wakeup_fd = -1; /* calloc's 0 would be stdin */
-    self->routes = routes;
     self->probe_ms = probe_ms;
     self->curve = curve;
     self->endpoint = strdup(endpoint);
@@ -682,17 +507,12 @@ gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_
     pthread_mutexattr_t adaptive;
     pthread_mutexattr_init(&adaptive);
     pthread_mutexattr_settype(&adaptive, PTHREAD_MUTEX_ADAPTIVE_NP);
-    pthread_mutex_init(&self->table_lock, &adaptive);
     pthread_mutex_init(&self->socket_lock, &adaptive);
     pthread_mutexattr_destroy(&adaptive);
-    pthread_mutex_init(&self->ready_lock, NULL);
-    self->slots = zhashx_new();
-    self->tombstones = zhashx_new(); /* keys copied, values are expiry times, not pointers */
-    if (!self->endpoint || !self->slots || !self->tombstones || s_collect_services(self) != 0)
+    self->pending = gateway_pending_new();
+    self->probes = gateway_probes_new(routes, probe_ms);
+    if (!self->endpoint || !self->pending || !self->probes)
         goto fail;
-    /* Keys point into the slots themselves: no copy per request. */
-    zhashx_set_key_duplicator(self->slots, NULL);
-    zhashx_set_key_destructor(self->slots, NULL);
     self->wakeup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (self->wakeup_fd < 0)
         goto fail;

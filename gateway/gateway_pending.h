@@ -1,0 +1,50 @@
+/*  gateway_pending: the requests the gateway has in flight, by request id: the table the
+    bridge looks a reply's slot up in, the ids of requests that gave up after being sent
+    (kept from reuse while their late replies may still come), and the broker-down policy
+    applied to them all. It owns no socket and sends nothing (gateway_bridge does); a slot's
+    own fields are gateway_slot's. Lock order: the table's lock, then a slot's. */
+#ifndef GATEWAY_PENDING_H
+#define GATEWAY_PENDING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway_slot.h"
+
+typedef struct _gateway_pending_t gateway_pending_t;
+
+gateway_pending_t *gateway_pending_new(void);
+void gateway_pending_destroy(gateway_pending_t **self_p);
+
+/* HTTP thread: enters slot under slot->id, which is replaced by a fresh id if another
+   request in flight has it or one that gave up had it lately. Marks the slot registered.
+   Returns 0, or -1 once the table is closed. */
+int gateway_pending_add(gateway_pending_t *self, gateway_slot_t *slot);
+
+/* HTTP thread: the slot leaves the table. If its request went out and its FINAL did not
+   come, its id is kept from reuse for a while. */
+void gateway_pending_remove(gateway_pending_t *self, gateway_slot_t *slot);
+
+/* No new requests from now on; every request in the table fails (503). */
+void gateway_pending_close(gateway_pending_t *self);
+bool gateway_pending_closed(gateway_pending_t *self);
+
+/* Bridge: the slot whose request has id, returned with its lock held (the caller releases
+   it, or gateway_slot_wake does); NULL if none -- then a FINAL frees a kept id. */
+gateway_slot_t *gateway_pending_find_locked(gateway_pending_t *self, const char *id, bool final);
+
+/* Bridge: forgets kept ids whose late replies never came. */
+void gateway_pending_purge(gateway_pending_t *self, int64_t now);
+
+/* Bridge: the connection to the broker dropped. A request sent and not finished waits for
+   the broker to come back if it may be retried and has streamed nothing (*waiting), else
+   fails as broker_lost (*lost). */
+void gateway_pending_broker_lost(gateway_pending_t *self, size_t *waiting, size_t *lost);
+
+/* Bridge: service has a worker again: its waiting requests that still have time are woken
+   to be sent again by their threads. Returns how many; *still: how many others wait. */
+size_t gateway_pending_resend(gateway_pending_t *self, const char *service, int64_t now,
+                              size_t *still);
+
+#endif
