@@ -1,11 +1,14 @@
 /*  fuzz_framing: libFuzzer target for the gateway's RFC 9112 checks (gateway/gateway_framing.c).
-    Frame 0 (fuzz_frames.h) is a raw request head. It is split in place the way civetweb 1.15
+    Frame 0 (fuzz_frames.h) is what a client sent. It is split in place the way civetweb 1.15
     does before it calls the gateway (a model written from civetweb's behaviour: NULs over the
-    separators, pointers into its buffer, the query cut at "?"), in a buffer of civetweb's size,
-    then checked; or, where civetweb itself would refuse the head, its refusal is mapped. The
-    verdict must be one of the statuses the gateway answers with, and a request let through
-    must be framed one way only. Frames 1.. are single field values for the value parsers,
-    each an exact-size string so over-reads show. */
+    separators, pointers into its buffer, the query cut at "?"), in a buffer of civetweb's size
+    whose bytes past what was received are what an earlier request left ("\r\0", the end of a
+    parsed head, over and over), then checked; or, where civetweb itself would refuse the head,
+    its refusal is mapped. The verdict must be one of the statuses the gateway answers with; a
+    request let through must be framed one way only, and its head must pass a strict RFC 9112
+    reading of the raw bytes written here from the RFC's grammar (s_strict_head_length).
+    Frames 1.. are single field values for the value parsers, each an exact-size string so
+    over-reads show. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -99,6 +102,65 @@ static const char *s_field(const struct mg_request_info *info, const char *name)
     return NULL;
 }
 
+static bool s_tchar(unsigned char c)
+{
+    return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* The length of the head at raw (with one optional CRLF before it) by RFC 9112's grammar,
+   CRLF line ends only, no obs-fold, no whitespace before a colon; -1 if it is not one. */
+static int64_t s_strict_head_length(const unsigned char *raw, size_t size)
+{
+    size_t at = 0;
+    if (size >= 2 && raw[0] == '\r' && raw[1] == '\n')
+        at = 2;
+    size_t method = at;
+    while (at < size && s_tchar(raw[at]))
+        at++;
+    if (at == method || at >= size || raw[at++] != ' ')
+        return -1;
+    size_t target = at;
+    while (at < size && raw[at] > ' ' && raw[at] < 0x7f)
+        at++;
+    if (at == target || at >= size || raw[at++] != ' ')
+        return -1;
+    if (size - at < 10 || memcmp(raw + at, "HTTP/1.", 7) != 0 || !isdigit(raw[at + 7]))
+        return -1;
+    /* The request line's CRLF. civetweb writes NULs over all the whitespace after the
+       version, so the gateway sees two bytes of it, not which: a CR or LF and one more
+       whitespace byte pass as CRLF (docs/security.md 3.1 says so). */
+    if ((raw[at + 8] != '\r' && raw[at + 8] != '\n') || !isspace(raw[at + 9]))
+        return -1;
+    at += 10;
+    /* No fields: the empty line is only whitespace to the gateway too; such a request is
+       answered and closed (HTTP/1.0 without fields cannot ask to keep the connection). */
+    int end = s_head_length((const char *) raw, (int) size);
+    if (end > 0 && (size_t) end > at - 2) {
+        bool blank = true;
+        for (size_t i = at - 2; i < (size_t) end; i++)
+            blank &= isspace(raw[i]) != 0;
+        if (blank)
+            return end;
+    }
+    while (true) {
+        if (size - at >= 2 && raw[at] == '\r' && raw[at + 1] == '\n')
+            return (int64_t) at + 2;
+        size_t name = at;
+        while (at < size && s_tchar(raw[at]))
+            at++;
+        if (at == name || at >= size || raw[at++] != ':')
+            return -1;
+        while (at < size && raw[at] != '\r' && raw[at] != '\n') /* the value and its OWS */
+            if (raw[at] < ' ' && raw[at] != '\t')
+                return -1;
+            else
+                at++;
+        if (size - at < 2 || raw[at] != '\r' || raw[at + 1] != '\n')
+            return -1;
+        at += 2;
+    }
+}
+
 static void s_check_verdict(const gateway_framing_t *verdict, const struct mg_request_info *info)
 {
     static const int allowed[] = {0, 400, 413, 414, 431, 501, 505};
@@ -130,14 +192,21 @@ static void s_check_verdict(const gateway_framing_t *verdict, const struct mg_re
 
 static void s_check_head(const uint8_t *data, size_t size)
 {
-    /* civetweb's buffer: SL_GATEWAY_MAX_REQUEST_HEAD bytes, the head at its start. */
+    /* civetweb's buffer: SL_GATEWAY_MAX_REQUEST_HEAD bytes, what was received at its start,
+       then what earlier requests left. */
     if (size >= SL_GATEWAY_MAX_REQUEST_HEAD)
         return;
     char *buf = malloc(SL_GATEWAY_MAX_REQUEST_HEAD);
     if (!buf)
         abort();
+    static char stale[SL_GATEWAY_MAX_REQUEST_HEAD];
+    if (stale[0] != '\r')
+        for (size_t at = 0; at < sizeof stale; at++)
+            stale[at] = at % 2 == 0 ? '\r' : '\0';
     memcpy(buf, data, size);
-    memset(buf + size, 'B', SL_GATEWAY_MAX_REQUEST_HEAD - size); /* body bytes, or stale ones */
+    memcpy(buf + size, stale, SL_GATEWAY_MAX_REQUEST_HEAD - size);
+    gateway_head_buffer_t buffer = {
+        .start = buf, .end = buf + SL_GATEWAY_MAX_REQUEST_HEAD, .valid_end = buf + size};
     struct mg_request_info info = {.content_length = -1};
     gateway_framing_t verdict;
     char *cursor = buf;
@@ -197,8 +266,17 @@ static void s_check_head(const uint8_t *data, size_t size)
         info.query_string = query + 1;
     }
     info.local_uri = info.request_uri;
-    gateway_framing_check(&info, &verdict);
+    gateway_framing_check(&info, &buffer, &verdict);
     s_check_verdict(&verdict, &info);
+    if (verdict.status == 0) {
+        /* What the gateway lets through is a head by the RFC's own grammar, and what it
+           says the request takes off civetweb's buffer is that head and its body. */
+        int64_t head = s_strict_head_length(data, size);
+        FUZZ_CHECK(head > 0);
+        if (verdict.consumed >= 0)
+            FUZZ_CHECK(verdict.consumed ==
+                       head + (verdict.content_length > 0 ? verdict.content_length : 0));
+    }
     goto done;
 refused:
     gateway_framing_civetweb_error(&info, 400, &verdict);

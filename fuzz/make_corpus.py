@@ -234,6 +234,12 @@ def framing_corpus():
         "double-space": b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n",
         "unknown-method": b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n",
         "http2": b"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+        "two-empty-lines-before": b"\r\n\r\nPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+        "bare-lf-last-line": b"GET / HTTP/1.1\r\nHost: x\n\n",
+        "bare-lf-last-line-body": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\n\n\r\x00ab",
+        "colon-line": b"POST / HTTP/1.0\r\n:x\r\nContent-Length: 5\r\n\r\nhello",
+        "request-line-lf-cr": b"POST /fast HTTP/1.1\n\rHost: x\r\n\r\n",
+        "no-fields-cr-cr": b"POST / HTTP/1.0\r\r\n\r\n",
     }
     return {"head-" + name: frames(head, *values[:2]) for name, head in heads.items()} | \
         {"values": frames(b"", *values)}

@@ -11,16 +11,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include <stdint.h>
+
 #include "sl_defaults.h"
 #include "sl_headers.h"
 
-/* The layout check reads two bytes past the last field line; it refuses heads longer than
-   this first, which keeps those reads inside civetweb's SL_GATEWAY_MAX_REQUEST_HEAD buffer
-   (see s_layout_fault). Well above any head the other limits let through. */
-#define S_HEAD_MAX (SL_MAX_HEADER_BYTES + GATEWAY_FRAMING_MAX_TARGET + 2048)
-
-_Static_assert(S_HEAD_MAX + 4 < SL_GATEWAY_MAX_REQUEST_HEAD,
-               "a head the gateway accepts leaves room in civetweb's buffer");
+/* The cause of a refusal that is the gateway's own failing: it cannot see the buffer civetweb
+   parsed the head in (gateway_head_buffer), so it cannot vouch for the head. */
+#define S_UNVERIFIABLE "framing_unverifiable"
 
 static void s_refuse(gateway_framing_t *verdict, int status, const char *cause)
 {
@@ -163,7 +161,7 @@ static void s_codings_add(s_codings_t *codings, const char *value)
 void gateway_framing_check_fields(const char *version, const struct mg_header *headers, int count,
                                   gateway_framing_t *verdict)
 {
-    *verdict = (gateway_framing_t){.content_length = -1};
+    *verdict = (gateway_framing_t){.content_length = -1, .consumed = -1};
     bool http11 = version && strcmp(version, "1.1") == 0;
     int hosts = 0, lengths = 0, encodings = 0;
     const char *host = NULL, *length = NULL;
@@ -256,13 +254,25 @@ static const char *s_target_end(const struct mg_request_info *info)
    NUL that ends the previous one. A field name one past it followed a bare LF; civetweb
    writes a NUL over each space before a colon, so a NUL between name and value was one;
    and the empty line that ends the head leaves "\r\0" two past the last field line,
-   where a folded line would leave its leading space (civetweb stops reading fields there). */
-static const char *s_layout_fault(const struct mg_request_info *info)
+   where a folded line would leave its leading space (civetweb stops reading fields there).
+   Returns NULL with *head_end set (one past the head), or the fault's cause. */
+static const char *s_layout_fault(const struct mg_request_info *info,
+                                  const gateway_head_buffer_t *buffer, const char **head_end)
 {
     const char *method = info->request_method, *target = info->request_uri;
     const char *version = info->http_version;
     if (!method || !target || !version)
         return "bad_request_line";
+    if ((uintptr_t) method < (uintptr_t) buffer->start ||
+        (uintptr_t) method >= (uintptr_t) buffer->end || !buffer->valid_end)
+        return S_UNVERIFIABLE; /* not the buffer civetweb parsed this request in */
+    /* "a server that is expecting to receive and parse a request-line SHOULD ignore at least
+       one empty line (CRLF) received prior to the request-line" (section 2.2) -- one, and
+       nothing else: civetweb takes an empty line there for the end of the head, and then
+       reads the request's body from inside its head. */
+    size_t leading = (size_t) (method - buffer->start);
+    if (leading != 0 && (leading != 2 || buffer->start[0] != '\r' || buffer->start[1] != '\n'))
+        return "bad_leading_whitespace";
     /* "request-line = method SP request-target SP HTTP-version" (RFC 9112 section 3);
        civetweb advanced http_version past "HTTP/". */
     if (target != method + strlen(method) + 1 || version != s_target_end(info) + 1 + 5)
@@ -282,23 +292,27 @@ static const char *s_layout_fault(const struct mg_request_info *info)
                 return "space_before_colon";
         line_end = value + strlen(value);
     }
-    if (info->num_headers == 0)
-        return NULL; /* civetweb zeroed every space after the version: nothing to read */
     /* line_end[1] is inside the head: the LF of a CRLF, the head's final NUL, or the first
-       byte of a line after a bare LF (then not NUL). */
+       byte of a line after a bare LF. */
     if (line_end[1] != '\0')
+        return s_is_ows(line_end[1]) ? "obs_fold" : "bad_line_ending";
+    /* A head that ends in CRLF CRLF has two more bytes: the empty line's CR (civetweb
+       zeroes it too when no field came after the request line) and its LF, now the head's
+       final NUL. If they were not received, the head ended in a bare LF; if they were, they
+       are read: this connection's own bytes, never a byte an earlier request left. */
+    if ((uintptr_t) (line_end + 3) >= (uintptr_t) buffer->valid_end)
         return "bad_line_ending";
-    /* line_end[2..3] are the empty line's CR and final NUL -- unless the last field line
-       ended in a bare LF, when they are the two bytes after the head. Those stay inside
-       civetweb's buffer (SL_GATEWAY_MAX_REQUEST_HEAD) for any head under S_HEAD_MAX, unless
-       more than the difference of whitespace came before the request line. */
-    if (line_end + 4 - method > S_HEAD_MAX)
-        return "header_too_large";
-    /* "A server that receives an obs-fold in a request message ... MUST either reject the
-       message by sending a 400 (Bad Request) ... or replace each received obs-fold with one
-       or more SP octets" (section 5.2); civetweb does neither, it drops the rest. */
-    if (line_end[2] != '\r' || line_end[3] != '\0')
-        return "obs_fold";
+    char empty_line = info->num_headers > 0 ? '\r' : '\0';
+    if (line_end[2] != empty_line || line_end[3] != '\0') {
+        /* "A server that receives an obs-fold in a request message ... MUST either reject
+           the message by sending a 400 (Bad Request) ... or replace each received obs-fold
+           with one or more SP octets" (section 5.2); civetweb does neither, it drops the
+           rest. So it does after a field line that starts with ":" or a byte over 0x7e. */
+        if (s_is_ows(line_end[2]))
+            return "obs_fold";
+        return line_end[2] != '\0' && line_end[2] != '\r' ? "bad_header_name" : "bad_line_ending";
+    }
+    *head_end = line_end + 4;
     return NULL;
 }
 
@@ -311,9 +325,10 @@ static bool s_has_encoded_nul(const char *target)
     return false;
 }
 
-void gateway_framing_check(const struct mg_request_info *info, gateway_framing_t *verdict)
+void gateway_framing_check(const struct mg_request_info *info, const gateway_head_buffer_t *buffer,
+                           gateway_framing_t *verdict)
 {
-    *verdict = (gateway_framing_t){.content_length = -1};
+    *verdict = (gateway_framing_t){.content_length = -1, .consumed = -1};
     /* civetweb keeps at most MG_MAX_HEADERS fields and drops the rest without a word: a
        full table means some may be gone, and a request missing headers must not pass. */
     if (info->num_headers >= SL_MAX_HEADERS) {
@@ -334,15 +349,23 @@ void gateway_framing_check(const struct mg_request_info *info, gateway_framing_t
         s_refuse(verdict, 414, "uri_too_long");
         return;
     }
-    const char *fault = s_layout_fault(info);
+    const char *head_end = NULL;
+    const char *fault = buffer ? s_layout_fault(info, buffer, &head_end) : S_UNVERIFIABLE;
     if (fault) {
-        s_refuse(verdict, strcmp(fault, "header_too_large") == 0 ? 431 : 400, fault);
+        s_refuse(verdict, strcmp(fault, S_UNVERIFIABLE) == 0 ? 503 : 400, fault);
         return;
     }
     gateway_framing_check_fields(info->http_version, info->http_headers, info->num_headers,
                                  verdict);
     if (verdict->status)
         return;
+    /* What civetweb takes off its buffer for this request before the next one's head. Not
+       known after a chunked body (civetweb alone counts its size lines) nor after a head
+       without fields (its empty line is whitespace civetweb zeroed, of a length not seen):
+       the connection closes after both, so no next head depends on it. */
+    if (!verdict->chunked && info->num_headers > 0)
+        verdict->consumed = (head_end - buffer->start) +
+                            (verdict->content_length > 0 ? verdict->content_length : 0);
     /* civetweb runs with decode_url=no: paths reach the gateway and its workers encoded, and
        a worker that decodes "%00" gets a NUL that cuts its path short. Refused for every
        request, the gateway's own endpoints included. */
@@ -367,7 +390,7 @@ static bool s_civetweb_method(const char *method)
 void gateway_framing_civetweb_error(const struct mg_request_info *info, int status,
                                     gateway_framing_t *verdict)
 {
-    *verdict = (gateway_framing_t){.content_length = -1};
+    *verdict = (gateway_framing_t){.content_length = -1, .consumed = -1};
     /* civetweb resets info before each request and NUL-terminates the head before it
        splits it, so what it set is readable; a version of "1.0" or "1.1" means it got past
        the request line. */

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gateway_head_buffer.h"
+
 /* Requests whose target is longer are answered 414 (RFC 9112 section 3). */
 #define GATEWAY_FRAMING_MAX_TARGET 8192
 
@@ -21,11 +23,15 @@ typedef struct {
     bool close;             /* answer with Connection: close, then close the connection */
     bool chunked;           /* the body is chunked (Transfer-Encoding: chunked, alone) */
     int64_t content_length; /* the body's length from Content-Length; -1 if none */
+    int64_t consumed;       /* bytes of civetweb's buffer the request takes (leading empty
+                               line, head, Content-Length body); -1: unknown, chunked */
 } gateway_framing_t;
 
-/* Checks the request civetweb parsed (it must have been parsed: this runs from the request
-   handler or the http_error callback) and fills verdict. */
-void gateway_framing_check(const struct mg_request_info *info, gateway_framing_t *verdict);
+/* Checks the request civetweb parsed, from its request handler, and fills verdict. buffer:
+   where civetweb parsed it (gateway_head_buffer), NULL if unknown: then the request is
+   refused 503 framing_unverifiable, as the gateway cannot vouch for it. */
+void gateway_framing_check(const struct mg_request_info *info, const gateway_head_buffer_t *buffer,
+                           gateway_framing_t *verdict);
 
 /* The field rules alone, on the header lines as civetweb split them (name, value with its
    leading whitespace gone): Host, Content-Length, Transfer-Encoding, field names. version

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "gateway_framing.h"
+#include "gateway_head_buffer.h"
 #include "gateway_health.h"
 #include "gateway_intake.h"
 #include "gateway_response.h"
@@ -154,6 +155,11 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
                             ? 0
                             : gateway_intake_read_body(&thread->intake, response->conn,
                                                        framing->content_length, route->body_limit);
+    if (body_size == -3) {
+        gateway_response_close_connection(response);
+        gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
+        return;
+    }
     if (body_size == -2) {
         gateway_response_close_connection(response);
         gateway_response_error(response, 413, "body_too_large", NULL);
@@ -217,19 +223,23 @@ static void s_admission_release(void *arg)
 /* Route, limits and admission; returns the route used (NULL for own endpoints/errors). */
 static const gateway_route_t *s_handle(gateway_http_t *self, s_thread_t *thread,
                                        gateway_response_t *response,
-                                       const struct mg_request_info *info, char *id,
+                                       const struct mg_request_info *info,
+                                       const gateway_framing_t *framing, char *id,
                                        int64_t deadline_base_ms)
 {
     /* RFC 9112's framing and head syntax first, whatever the request is for: a request
        whose end is in doubt is answered and its connection closed before anything reads it. */
-    gateway_framing_t framing;
-    gateway_framing_check(info, &framing);
-    if (framing.status) {
-        if (framing.close)
+    if (framing->status) {
+        if (framing->close)
             gateway_response_close_connection(response);
-        gateway_response_error(response, framing.status, framing.cause, NULL);
+        gateway_response_error(response, framing->status, framing->cause, NULL);
         return NULL;
     }
+    /* After a chunked body, or a head without fields, civetweb alone knows where the next
+       request starts in its buffer; gateway_framing must know it to check that request:
+       close instead. */
+    if (framing->consumed < 0)
+        gateway_response_close_connection(response);
     const char *path = info->local_uri;
     if (path && strcmp(path, "/healthz") == 0) {
         s_skip_body(response, info);
@@ -293,7 +303,7 @@ static const gateway_route_t *s_handle(gateway_http_t *self, s_thread_t *thread,
     atomic_fetch_add(&self->in_flight, 1);
     s_admission_t admission = {.server = self, .counter = counter};
     gateway_response_on_last_write(response, s_admission_release, &admission);
-    s_forward(self, thread, response, info, &framing, route, id,
+    s_forward(self, thread, response, info, framing, route, id,
               deadline_base_ms + route->timeout_ms);
     gateway_response_finish(response); /* released already unless nothing was written */
     return route;
@@ -338,7 +348,11 @@ static int s_begin_request(struct mg_connection *conn)
         gateway_response_error(&response, 503, "gateway_out_of_memory", NULL);
     } else {
         gateway_response_init(&response, conn, id, thread->scratch, S_SCRATCH_SIZE);
-        route = s_handle(self, thread, &response, info, id, arrival_ms);
+        gateway_head_buffer_t buffer;
+        gateway_framing_t framing;
+        gateway_framing_check(info, gateway_head_buffer_get(&buffer) ? &buffer : NULL, &framing);
+        route = s_handle(self, thread, &response, info, &framing, id, arrival_ms);
+        gateway_head_buffer_consumed(framing.status == 0 ? framing.consumed : -1);
         gateway_intake_trim(&thread->intake, S_BODY_KEEP_BYTES);
     }
     gateway_metrics_request(self->metrics, route, response.status, response.cause,
@@ -399,6 +413,7 @@ static void *s_init_thread(const struct mg_context *context, int thread_type)
 {
     if (thread_type != 1)
         return NULL; /* master and timer threads serve no requests */
+    gateway_head_buffer_watch();
     s_thread_t *thread = s_thread_new();
     gateway_http_t *self = mg_get_user_data(context);
     sem_post(&self->thread_started); /* started, even without its buffers: it answers 503 */

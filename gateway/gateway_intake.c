@@ -40,7 +40,7 @@ int64_t gateway_intake_read_body(gateway_intake_t *self, struct mg_connection *c
                 cap = self->body_cap * 2;
             char *grown = realloc(self->body, cap);
             if (!grown)
-                return -1;
+                return -3;
             self->body = grown;
             self->body_cap = cap;
         }

@@ -20,7 +20,8 @@ typedef struct {
 
 /* Reads the whole body into intake->body: expected bytes, or a chunked body to its end when
    expected is -1. Returns its size, -1 if the client is gone or the chunked coding broke
-   (civetweb does not say which), -2 past limit (only known for chunked bodies). */
+   (civetweb does not say which), -2 past limit (only known for chunked bodies), -3 out of
+   memory. */
 int64_t gateway_intake_read_body(gateway_intake_t *self, struct mg_connection *conn,
                                  int64_t expected, int64_t limit);
 

@@ -22,6 +22,39 @@ def echo_handler(frames):
                                json.dumps(request)))]
 
 
+class Responses:
+    """Reads responses off one connection in turn, keeping what arrives beyond each one:
+    pipelined answers may come in one segment (gateway_support.read_response drops it)."""
+
+    def __init__(self, sock):
+        self.sock, self.data = sock, b""
+
+    def _need(self, count):
+        while len(self.data) < count:
+            more = self.sock.recv(65536)
+            if not more:
+                raise ConnectionError("closed mid-response")
+            self.data += more
+
+    def read(self):
+        """(status, headers, body) of the next response, framed by Content-Length."""
+        while b"\r\n\r\n" not in self.data:
+            more = self.sock.recv(65536)
+            if not more:
+                return None
+            self.data += more
+        head, _, self.data = self.data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers["content-length"])
+        self._need(length)
+        body, self.data = self.data[:length], self.data[length:]
+        return int(lines[0].split()[1]), headers, body
+
+
 class Rfc9112Test(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -102,14 +135,16 @@ class Rfc9112Test(unittest.TestCase):
             b"POST /fast?b=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "b=2", "hello")
         self.assert_kept_open(sock)
 
-    def test_chunked_body_is_decoded_and_keeps_the_connection(self):
+    def test_chunked_body_is_decoded_then_the_connection_closes(self):
         # Section 7.1: "The chunked transfer coding wraps content in order to transfer it as a
         # series of chunks, each with its own size indicator, followed by an OPTIONAL trailer
-        # section containing trailer fields."
-        sock, _ = self.assert_served(
+        # section containing trailer fields." Where the next request starts after it only
+        # civetweb knows, so the gateway closes (docs/security.md 3.1).
+        sock, headers = self.assert_served(
             b"POST /fast?c=3 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "c=3", "hello world")
-        self.assert_kept_open(sock)
+        self.assertEqual(headers.get("connection"), "close")
+        self.assertTrue(gs.closed_by_peer(sock))
 
     def test_empty_line_before_the_request_line_is_ignored(self):
         # Section 2.2: "a server that is expecting to receive and parse a request-line SHOULD
@@ -140,87 +175,52 @@ class Rfc9112Test(unittest.TestCase):
 
     # ------------------------------------------------------------ request smuggling
 
-    def test_content_length_with_transfer_encoding_is_refused_and_closed(self):
-        # Section 6.1: "A server MAY reject a request that contains both Content-Length and
-        # Transfer-Encoding or process such a request in accordance with the
-        # Transfer-Encoding alone. Regardless, the server MUST close the connection after
-        # responding to such a request to avoid the potential attacks."
-        smuggled = b"GET /fast?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n"
-        sock = self.assert_refused(
-            b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
-            400, "content_length_with_transfer_encoding")
-        self.assertNotIn("/fast?smuggled=1", self.paths_seen())
+    def test_more_than_one_empty_line_before_the_request_line_is_refused(self):
+        # Section 2.2 asks a server to ignore "at least one empty line (CRLF)" before the
+        # request line. civetweb takes a second one for the end of the head and then reads
+        # the body from the bytes of the head: a POST would carry a smuggled request in its
+        # body, and a head with no body would be given the bytes another connection left.
+        smuggled = b"GET /fast?smuggled=3 HTTP/1.1\r\nHost: x\r\n\r\n"
+        body = smuggled.ljust(52, b"X")
+        self.assert_refused(b"\r\n\r\nPOST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 52\r\n\r\n" +
+                            body, 400, "bad_leading_whitespace")
+        self.assertNotIn("/fast?smuggled=3", self.paths_seen())
+        # Another client's body, then a head that would be given it.
+        secret = b"password=hunter2&card=4111111111111111"
+        self.assert_served(b"POST /fast?victim=1 HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                           str(len(secret)).encode() + b"\r\n\r\n" + secret, "victim=1",
+                           secret.decode())
+        for leading in (b"\r\n\r\n", b"\n\n", b"\n", b"  ", b"\r\n\r\n\r\n"):
+            with self.subTest(leading=leading):
+                self.assert_refused(leading + b"GET /fast HTTP/1.1\r\nHost: a\r\nX: " +
+                                    b" " * 40 + b"\r\n\r\n", 400, "bad_leading_whitespace")
 
-    def test_two_content_lengths_are_refused_and_closed(self):
-        # Section 6.3: "If a message is received without Transfer-Encoding and with an
-        # invalid Content-Length header field, then the message framing is invalid and the
-        # recipient MUST treat it as an unrecoverable error ... the server MUST respond with
-        # a 400 (Bad Request) status code and then close the connection."
-        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
-                            b"Content-Length: 40\r\n\r\nabc", 400, "duplicate_content_length")
-        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
-                            b"Content-Length: 3\r\n\r\nabc", 400, "duplicate_content_length")
-        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc",
-                            400, "bad_content_length")
-
-    def test_content_length_must_be_digits(self):
-        # Section 6.3 and RFC 9110 section 8.6: "Content-Length = 1*DIGIT".
-        for value in (b"+3", b"3x", b"0x3", b"3 3", b" "):
-            with self.subTest(value=value):
-                self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: " + value +
-                                    b"\r\n\r\nabc", 400, "bad_content_length")
-        for value in (b"-3", b"abc"):  # civetweb refuses these itself (411): still 400
-            with self.subTest(value=value):
-                self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: " + value +
-                                    b"\r\n\r\nabc", 400, "bad_content_length")
-
-    def test_content_length_beyond_63_bits_is_413(self):
-        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\n"
-                            b"Content-Length: 99999999999999999999\r\n\r\n", 413,
-                            "content_length_too_large")
-
-    def test_transfer_encoding_must_end_in_chunked(self):
-        # Section 6.1: "If a Transfer-Encoding header field is present in a request and the
-        # chunked transfer coding is not the final encoding, the message body length cannot
-        # be determined reliably; the server MUST respond with the 400 (Bad Request) status
-        # code and then close the connection."
-        for value in (b"gzip", b"chunked, gzip", b"identity", b"chunked, chunked", b"chunked;x=1"):
-            with self.subTest(value=value):
-                self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " +
-                                    value + b"\r\n\r\n0\r\n\r\n", 400, "bad_transfer_encoding")
-
-    def test_transfer_encoding_lines_are_one_list(self):
-        # RFC 9110 section 5.3: a field's lines are combined into one comma-separated list.
-        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                            b"Transfer-Encoding: gzip\r\n\r\n0\r\n\r\n", 400, "bad_transfer_encoding")
-
-    def test_unknown_transfer_coding_is_501(self):
-        # Section 6.1: "A server that receives a request message with a transfer coding it
-        # does not understand SHOULD respond with 501 (Not Implemented)."
-        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked"
-                            b"\r\n\r\n0\r\n\r\n", 501, "unknown_transfer_encoding")
-
-    def test_transfer_encoding_in_http10_is_faulty_framing(self):
-        # Section 6.1: "A server or client that receives an HTTP/1.0 message containing a
-        # Transfer-Encoding header field MUST treat the message as if the framing is faulty,
-        # even if a Content-Length is present, and close the connection after processing the
-        # message."
-        self.assert_refused(b"POST /fast HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-                            400, "transfer_encoding_in_http10")
-
-    def test_bad_chunk_size_is_400(self):
-        # Section 7.1: "chunk-size = 1*HEXDIG"; a body that breaks the coding cannot be
-        # delimited: answered, then closed (it used to be a silent hang-up).
-        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                            b"zz\r\nhello\r\n0\r\n\r\n", 400, "bad_chunked_body")
-
-    def test_chunk_extension_is_answered_not_dropped(self):
-        # Section 7.1.1: "A recipient MUST ignore unrecognized chunk extensions." civetweb's
-        # decoder cannot read them (docs/security.md): the gateway answers 400 and closes
-        # rather than hang up without a word.
-        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                            b"3;x=y\r\nabc\r\n0\r\n\r\n", 400, "bad_chunked_body")
+    def test_pipelined_requests_are_each_checked(self):
+        # Section 9.3.2: "A server MAY process a sequence of pipelined requests in parallel
+        # ... the server MUST send the corresponding responses in the same order that the
+        # requests were received." Each one is checked as if it came alone.
+        sock = self.open()
+        sock.sendall(b"GET /fast?p=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"POST /fast?p=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                     b"\r\nGET /fast?p=3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        responses = Responses(sock)
+        for query, body in (("p=1", ""), ("p=2", "abc"), ("p=3", "")):
+            status, _, answer = responses.read()
+            self.assertEqual(status, 200, answer)
+            self.assertEqual((json.loads(answer)["query"], json.loads(answer)["body"]),
+                             (query, body))
+        self.assertEqual(responses.data, b"")
+        self.assert_kept_open(sock)
+        # The second of two, its last field line ended by a bare LF: refused, then closed.
+        sock = self.open()
+        sock.sendall(b"GET /fast?q=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET /fast?q=2 HTTP/1.1\r\nHost: x\n\n")
+        responses = Responses(sock)
+        self.assertEqual(responses.read()[0], 200)
+        status, _, answer = responses.read()
+        self.assertEqual((status, json.loads(answer)["error"]), (400, "bad_line_ending"))
+        self.assertTrue(gs.closed_by_peer(sock))
+        self.assertNotIn("/fast?q=2", self.paths_seen())
 
     # ------------------------------------------------------------ field syntax
 
@@ -257,6 +257,11 @@ class Rfc9112Test(unittest.TestCase):
         self.assert_refused(b"GET /fast HTTP/1.1\nHost: x\r\n\r\n", 400, "bad_line_ending")
         self.assert_refused(b"GET /fast HTTP/1.1\r\nHost: x\nX-A: 1\r\n\r\n", 400,
                             "bad_line_ending")
+        # The last field line and the empty line in bare LFs: whatever the bytes after the
+        # head in civetweb's buffer, here those another connection left.
+        self.assert_served(b"GET /fast?before=1 HTTP/1.1\r\nHost: xy\r\n\r\n", "before=1")
+        self.assert_refused(b"GET /fast HTTP/1.1\r\nHost: x\n\n", 400, "bad_line_ending")
+        self.assert_refused(b"GET /fast HTTP/1.0\n\n", 400, "bad_line_ending")
 
     def test_bare_cr_is_refused(self):
         # Section 2.2: "A recipient of such a bare CR MUST consider that element to be
@@ -268,6 +273,12 @@ class Rfc9112Test(unittest.TestCase):
         # RFC 9110 section 5.1: "field-name = token".
         self.assert_refused(b"GET /fast HTTP/1.1\r\nHost: x\r\nX(A): 1\r\n\r\n", 400,
                             "bad_header_name")
+        # A line civetweb stops reading fields at (an empty name, a byte over 0x7e): every
+        # field after it, the Content-Length here, would have been ignored.
+        self.assert_refused(b"POST /fast HTTP/1.0\r\n:x\r\nContent-Length: 5\r\n\r\nhello", 400,
+                            "bad_header_name")
+        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\n\xe9t\xe9: 1\r\n"
+                            b"Content-Length: 5\r\n\r\nhello", 400, "bad_header_name")
 
     # ------------------------------------------------------------ Host
 

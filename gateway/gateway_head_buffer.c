@@ -1,0 +1,63 @@
+/*  gateway_head_buffer: recv(2), wrapped. Defined in the gateway's executable, it takes
+    the place of the C library's for civetweb's (and libzmq's) calls; it receives with
+    recvfrom, which is what the C library's recv does, and costs one thread-local test for
+    every thread that is not a civetweb worker. */
+#include "gateway_head_buffer.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "sl_defaults.h"
+
+typedef struct {
+    bool watched;    /* a civetweb worker thread */
+    char *start;     /* its head buffer, once learned */
+    char *valid_end; /* one past the received bytes not yet consumed, NULL: unknown */
+} s_thread_t;
+
+static _Thread_local s_thread_t s_thread;
+
+ssize_t recv(int fd, void *buffer, size_t size, int flags)
+{
+    ssize_t got = recvfrom(fd, buffer, size, flags, NULL, NULL);
+    if (!s_thread.watched || got <= 0)
+        return got;
+    /* civetweb reads a head into its buffer at the end of what it holds, asking for the
+       rest of the buffer: the thread's first receive asks for all of it. */
+    if (!s_thread.start && size == SL_GATEWAY_MAX_REQUEST_HEAD)
+        s_thread.start = buffer;
+    uintptr_t at = (uintptr_t) buffer, start = (uintptr_t) s_thread.start;
+    if (s_thread.start && at >= start && at < start + SL_GATEWAY_MAX_REQUEST_HEAD)
+        s_thread.valid_end = (char *) buffer + got;
+    return got;
+}
+
+void gateway_head_buffer_watch(void)
+{
+    s_thread.watched = true;
+}
+
+bool gateway_head_buffer_get(gateway_head_buffer_t *out)
+{
+    if (!s_thread.start)
+        return false;
+    out->start = s_thread.start;
+    out->end = s_thread.start + SL_GATEWAY_MAX_REQUEST_HEAD;
+    out->valid_end = s_thread.valid_end;
+    return true;
+}
+
+void gateway_head_buffer_consumed(int64_t bytes)
+{
+    if (!s_thread.valid_end)
+        return;
+    if (bytes < 0) {
+        s_thread.valid_end = NULL;
+        return;
+    }
+    /* civetweb keeps what follows the request: the next pipelined one, if any. */
+    int64_t held = s_thread.valid_end - s_thread.start;
+    s_thread.valid_end = s_thread.start + (bytes < held ? held - bytes : 0);
+}

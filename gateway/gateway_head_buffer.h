@@ -1,0 +1,35 @@
+/*  gateway_head_buffer: where civetweb keeps the request head it parsed, and how far that
+    buffer holds bytes this connection sent. civetweb 1.15 does not say: its buffer is private
+    and the request info points into it. So the gateway wraps recv(2) (the only call civetweb
+    reads a socket with) and watches the receives of civetweb's worker threads: a thread's
+    first receive is its first request head, read to the start of the buffer civetweb keeps
+    for the thread's life; each later receive into it ends where the received bytes end.
+    gateway_framing uses this to check the bytes before and after a head that civetweb's
+    strings do not show. It reads and writes no byte of the buffer itself. */
+#ifndef GATEWAY_HEAD_BUFFER_H
+#define GATEWAY_HEAD_BUFFER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *start;     /* civetweb's head buffer (SL_GATEWAY_MAX_REQUEST_HEAD bytes) */
+    const char *end;       /* one past it */
+    const char *valid_end; /* one past the bytes received into it and not yet consumed;
+                              NULL when unknown (after a chunked request on the connection) */
+} gateway_head_buffer_t;
+
+/* Called by each civetweb worker thread when it starts (init_thread): its receives are
+   watched from now on. */
+void gateway_head_buffer_watch(void);
+
+/* The calling thread's buffer. Returns false if it is not known (no receive seen yet, or
+   civetweb read with something else than recv): then nothing may be concluded about it. */
+bool gateway_head_buffer_get(gateway_head_buffer_t *out);
+
+/* The request just answered used bytes from the start of the buffer (its head with any
+   empty line before it, and its body), -1 if that is not known: civetweb moves what follows
+   to the start before it parses the next request of the connection. */
+void gateway_head_buffer_consumed(int64_t bytes);
+
+#endif
