@@ -4,7 +4,6 @@
     request once accepted is broker_dispatch.c's job. */
 #include "broker_private.h"
 #include "sl_agent.h"
-#include "sl_curve.h"
 
 /* Copies a frame the codec already checked (1..255 printable bytes) into a C string. */
 static void s_frame_text(zframe_t *frame, char *buffer, size_t size)
@@ -16,27 +15,6 @@ static void s_frame_text(zframe_t *frame, char *buffer, size_t size)
     buffer[length] = 0;
 }
 
-static void s_send_signal(broker_t *self, zframe_t *to, sl_mdp_version_t version,
-                          sl_mdp_command_t command)
-{
-    zmsg_t *msg = sl_mdp_encode_worker_signal(version, command);
-    broker_send(self, to, &msg);
-}
-
-void broker_send(broker_t *self, zframe_t *to, zmsg_t **msg_p)
-{
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
-    if (!msg || zmsg_size(msg) == 0) { /* a routing id alone would prefix the next message */
-        zmsg_destroy(&msg);
-        return;
-    }
-    /* The routing id goes first as plain bytes: no frame pushed onto msg for it. */
-    if (zmq_send(self->handle, zframe_data(to), zframe_size(to), ZMQ_SNDMORE) >= 0)
-        zmsg_send(&msg, self->router);
-    zmsg_destroy(&msg); /* zmsg_send keeps the message on failure */
-}
-
 broker_t *broker_new(const broker_config_t *config)
 {
     assert(config && config->heartbeat_ms > 0 && config->liveness > 0);
@@ -46,23 +24,11 @@ broker_t *broker_new(const broker_config_t *config)
     self->config = *config;
     self->expiry_ms = config->heartbeat_ms * config->liveness;
     self->debug = config->log_debug;
-    self->router = zsock_new(ZMQ_ROUTER);
+    self->router = broker_router_new(config->curve_cert);
     if (!self->router)
         goto fail_router;
-    /* A worker restarted under the same identity takes the routing id over at once. */
-    zsock_set_router_handover(self->router, 1);
-    /* A client that went away: its replies are dropped, not an error. */
-    zsock_set_router_mandatory(self->router, 0);
-    zsock_set_maxmsgsize(self->router, (int) SL_MAX_MESSAGE_BYTES);
-    zsock_set_sndhwm(self->router, SL_BROKER_HWM);
-    zsock_set_rcvhwm(self->router, SL_BROKER_HWM);
-    /* Non-blocking receives let the loop drain a batch without a poll per message. */
-    zsock_set_rcvtimeo(self->router, 0);
-    zsock_set_linger(self->router, 0);
-    /* Before any bind: a CURVE server socket is CURVE on every endpoint it binds. */
-    if (config->curve_cert)
-        sl_curve_server_apply(config->curve_cert, self->router);
-    self->handle = zsock_resolve(self->router);
+    self->socket = broker_router_socket(self->router);
+    self->handle = zsock_resolve(self->socket);
 
     self->workers = zhashx_new();
     if (!self->workers)
@@ -98,7 +64,7 @@ fail_expiry:
 fail_services:
     zhashx_destroy(&self->workers);
 fail_workers:
-    zsock_destroy(&self->router);
+    broker_router_destroy(&self->router);
 fail_router:
     free(self);
     return NULL;
@@ -126,14 +92,14 @@ void broker_destroy(broker_t **self_p)
     zhashx_destroy(&self->services);
     broker_stats_destroy(&self->stats);
     broker_agents_destroy(&self->agents);
-    zsock_destroy(&self->router);
+    broker_router_destroy(&self->router);
     free(self);
     *self_p = NULL;
 }
 
 int broker_bind(broker_t *self, const char *endpoint)
 {
-    return zsock_bind(self->router, "%s", endpoint) < 0 ? -1 : 0;
+    return broker_router_bind(self->router, endpoint);
 }
 
 /* Any message from a worker proves it alive: push its expiry back and move it to the
@@ -160,7 +126,8 @@ static void s_worker_forget(broker_t *self, broker_worker_t **worker_p, const ch
            "worker=%s service=%s reason=%s busy=%s jobs=%d", worker->name,
            broker_service_name(service), reason, busy ? "true" : "false", busy);
     if (send_disconnect)
-        s_send_signal(self, worker->identity, worker->version, SL_MDP_DISCONNECT);
+        broker_router_send_signal(self->router, worker->identity, worker->version,
+                                  SL_MDP_DISCONNECT);
     broker_service_idle_remove(service, worker);
     zlistx_detach(self->expiry, worker->expiry_handle);
     worker->expiry_handle = NULL;
@@ -214,7 +181,7 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
            this namespace." */
         sl_log_limited(&self->protocol_limit, SL_LOG_WARN, NULL, "worker_refused",
                        "service=%s reason=reserved_name", name);
-        s_send_signal(self, *sender_p, msg->version, SL_MDP_DISCONNECT);
+        broker_router_send_signal(self->router, *sender_p, msg->version, SL_MDP_DISCONNECT);
         return;
     }
     broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, name);
@@ -244,7 +211,8 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
        to come up (a refused first attempt costs ZeroMQ's 100 ms reconnect interval) must not
        use up that budget before the broker's first word. */
     if (worker->busy == 0)
-        s_send_signal(self, worker->identity, worker->version, SL_MDP_HEARTBEAT);
+        broker_router_send_signal(self->router, worker->identity, worker->version,
+                                  SL_MDP_HEARTBEAT);
 }
 
 static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *msg)
@@ -260,7 +228,7 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
         if (msg->command != SL_MDP_DISCONNECT) {
             sl_log_limited(&self->protocol_limit, SL_LOG_INFO, NULL, "worker_unknown", "command=%s",
                            sl_mdp_command_name(msg->command));
-            s_send_signal(self, *sender_p, msg->version, SL_MDP_DISCONNECT);
+            broker_router_send_signal(self->router, *sender_p, msg->version, SL_MDP_DISCONNECT);
         }
         return;
     }
@@ -326,7 +294,7 @@ static void s_mmi(broker_t *self, zframe_t *client, sl_mdp_msg_t *msg, const cha
     zmsg_t *body = zmsg_new();
     zmsg_addstr(body, code);
     zmsg_t *reply = sl_mdp_encode_client_reply(msg->version, SL_MDP_FINAL, msg->service, &body);
-    broker_send(self, client, &reply);
+    broker_router_send(self->router, client, &reply);
 }
 
 static void s_client_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *msg)
@@ -356,7 +324,7 @@ static bool s_handle_next(broker_t *self)
     sl_mdp_msg_t decoded;
     const char *reason = "unknown";
     sl_mdp_recv_result_t result =
-        sl_mdp_recv(self->router, SL_MDP_TO_BROKER, &sender, &decoded, &foreign, &reason);
+        sl_mdp_recv(self->socket, SL_MDP_TO_BROKER, &sender, &decoded, &foreign, &reason);
     if (result == SL_MDP_RECV_NONE)
         return false;
     self->now = zclock_mono();
@@ -393,7 +361,8 @@ static void s_tick(broker_t *self)
     /* A worker silent for more than one and a half intervals missed a heartbeat. */
     int64_t late = self->now + self->expiry_ms - self->config.heartbeat_ms * 3 / 2;
     while (worker) {
-        s_send_signal(self, worker->identity, worker->version, SL_MDP_HEARTBEAT);
+        broker_router_send_signal(self->router, worker->identity, worker->version,
+                                  SL_MDP_HEARTBEAT);
         if (worker->expiry < late && broker_service_stats(worker->service))
             broker_service_stats(worker->service)->heartbeats_missed++;
         worker = (broker_worker_t *) zlistx_next(self->expiry);
@@ -503,11 +472,12 @@ void broker_shutdown(broker_t *self)
                 broker_dispatch_fail(self, &request, SL_ERROR_WORKER_DIED,
                                      "broker stopped while the job ran");
         }
-        s_send_signal(self, worker->identity, worker->version, SL_MDP_DISCONNECT);
+        broker_router_send_signal(self->router, worker->identity, worker->version,
+                                  SL_MDP_DISCONNECT);
         workers++;
         worker = (broker_worker_t *) zlistx_next(self->expiry);
     }
     sl_log(SL_LOG_INFO, NULL, "workers_disconnected", "workers=%zu", workers);
     /* Give the DISCONNECTs and error answers time to leave before the socket closes. */
-    zsock_set_linger(self->router, SL_BROKER_SHUTDOWN_LINGER_MS);
+    broker_router_set_linger(self->router, SL_BROKER_SHUTDOWN_LINGER_MS);
 }

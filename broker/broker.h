@@ -9,15 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
-
-typedef struct {
-    int64_t heartbeat_ms;   /* heartbeat interval, both ways */
-    int64_t liveness;       /* silent heartbeat intervals before a worker is dead */
-    int64_t queue_limit;    /* waiting requests per service */
-    int64_t max_deliveries; /* times one request may be handed to a worker */
-    bool log_debug;         /* build per-message debug lines (off on the hot path) */
-    zcert_t *curve_cert;    /* CURVE server key pair for every bind, borrowed; NULL: plaintext */
-} broker_config_t;
+#include "broker_config.h"
 
 typedef struct _broker_t broker_t;
 

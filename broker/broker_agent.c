@@ -60,7 +60,7 @@ void broker_agents_destroy(broker_agents_t **self_p)
 void broker_agent_command(broker_t *self, broker_agent_t *agent, json_t *command)
 {
     zmsg_t *msg = sl_agent_encode(SL_AGENT_COMMAND, command);
-    broker_send(self, agent->routing, &msg);
+    broker_router_send(self->router, agent->routing, &msg);
 }
 
 /* ---------------------------------------------------------------- rolling restarts */
@@ -215,7 +215,7 @@ static void s_alive(broker_t *self, zframe_t *sender)
     json_t *command = json_pack("{s:s}", "op", "status");
     zmsg_t *msg = command ? sl_agent_encode(SL_AGENT_COMMAND, command) : NULL;
     json_decref(command);
-    broker_send(self, sender, &msg);
+    broker_router_send(self->router, sender, &msg);
 }
 
 void broker_agent_message(broker_t *self, zframe_t *sender, zmsg_t **msg_p)

@@ -387,5 +387,5 @@ void broker_agent_mmi(broker_t *self, zframe_t *client, sl_mdp_msg_t *msg, const
     zmsg_addstr(body, text ? text : "{\"ok\":false,\"status\":500,\"error\":\"out_of_memory\"}");
     free(text);
     zmsg_t *reply = sl_mdp_encode_client_reply(msg->version, SL_MDP_FINAL, msg->service, &body);
-    broker_send(self, client, &reply);
+    broker_router_send(self->router, client, &reply);
 }

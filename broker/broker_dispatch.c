@@ -14,7 +14,7 @@ static void s_send_error(broker_t *self, zframe_t *client, sl_mdp_version_t vers
     zmsg_pushstr(body, id);
     zmsg_t *msg = sl_mdp_encode_client_reply(version, SL_MDP_FINAL, service, &body);
     if (msg)
-        broker_send(self, client, &msg);
+        broker_router_send(self->router, client, &msg);
 }
 
 /* Hands request to worker (with a free slot, not in any list): MDP REQUEST with the
@@ -38,7 +38,7 @@ static void s_deliver(broker_t *self, broker_request_t *request, broker_worker_t
         address = tag;
         address_size = sizeof tag;
     }
-    sl_mdp_send_worker_job(self->router, worker->identity, worker->version, SL_MDP_REQUEST, address,
+    sl_mdp_send_worker_job(self->socket, worker->identity, worker->version, SL_MDP_REQUEST, address,
                            address_size, &request->body, request->retryable);
     request->deliveries++;
     if (request->deliveries == 1 && broker_service_stats(request->service))
@@ -158,7 +158,7 @@ void broker_dispatch_reply(broker_t *self, broker_worker_t *worker, broker_reque
         zmsg_destroy(body_p);
         return;
     }
-    sl_mdp_send_client_reply(self->router, request->client, request->client_version, command,
+    sl_mdp_send_client_reply(self->socket, request->client, request->client_version, command,
                              broker_service_name_frame(request->service),
                              request->is_envelope ? request->id : NULL, body_p);
     if (command == SL_MDP_PARTIAL) {

@@ -9,6 +9,7 @@
 #include "broker.h"
 #include "broker_agent.h"
 #include "broker_request.h"
+#include "broker_router.h"
 #include "broker_service.h"
 #include "broker_stats.h"
 #include "broker_worker.h"
@@ -17,7 +18,8 @@
 #include "sl_mdp.h"
 
 struct _broker_t {
-    zsock_t *router;                /* the one ROUTER socket */
+    broker_router_t *router;        /* the one ROUTER socket and its send */
+    zsock_t *socket;                /* the router's socket (borrowed), for receive and hot sends */
     void *handle;                   /* its libzmq handle, for zmq_poll */
     broker_config_t config;         /* read-only after start-up */
     int64_t expiry_ms;              /* heartbeat_ms x liveness: silence that kills a worker */
@@ -36,10 +38,6 @@ struct _broker_t {
     broker_agents_t *agents;        /* host agents, the cluster manager (broker_agent.c) */
     zsock_t *stop_socket;           /* a message here ends broker_run (borrowed); may be NULL */
 };
-
-/* Sends msg (ownership taken, *msg_p cleared) to the peer with routing id to (borrowed).
-   A peer that has gone is silently skipped: ROUTER_MANDATORY is off. */
-void broker_send(broker_t *self, zframe_t *to, zmsg_t **msg_p);
 
 /* --- broker_agent.c, broker_agent_admin.c --- */
 

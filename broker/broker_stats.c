@@ -240,5 +240,5 @@ void broker_stats_answer(broker_t *broker, zframe_t *client, sl_mdp_msg_t *msg)
         zmsg_addstr(body, "500");
     free(text);
     zmsg_t *reply = sl_mdp_encode_client_reply(msg->version, SL_MDP_FINAL, msg->service, &body);
-    broker_send(broker, client, &reply);
+    broker_router_send(broker->router, client, &reply);
 }
