@@ -30,24 +30,13 @@ broker_t *broker_new(const broker_config_t *config)
     self->socket = broker_router_socket(self->router);
     self->handle = zsock_resolve(self->socket);
 
-    self->workers = zhashx_new();
-    if (!self->workers)
-        goto fail_workers;
-    /* Keys are the workers' own identity frames: binary-safe and never copied. */
-    zhashx_set_key_hasher(self->workers, broker_worker_identity_hash);
-    zhashx_set_key_comparator(self->workers, broker_worker_identity_compare);
-    zhashx_set_key_duplicator(self->workers, NULL);
-    zhashx_set_key_destructor(self->workers, NULL);
-    self->services = zhashx_new();
-    if (!self->services)
-        goto fail_services;
-    zhashx_set_destructor(self->services, (zhashx_destructor_fn *) broker_service_destroy);
-    self->expiry = zlistx_new();
-    if (!self->expiry)
-        goto fail_expiry;
     self->stats = broker_stats_new();
     if (!self->stats)
         goto fail_stats;
+    self->registry =
+        broker_registry_new((size_t) config->queue_limit, self->expiry_ms, self->stats);
+    if (!self->registry)
+        goto fail_registry;
     self->agents = broker_agents_new();
     if (!self->agents)
         goto fail_agents;
@@ -56,14 +45,10 @@ broker_t *broker_new(const broker_config_t *config)
     return self;
 
 fail_agents:
+    broker_registry_destroy(&self->registry);
+fail_registry:
     broker_stats_destroy(&self->stats);
 fail_stats:
-    zlistx_destroy(&self->expiry);
-fail_expiry:
-    zhashx_destroy(&self->services);
-fail_services:
-    zhashx_destroy(&self->workers);
-fail_workers:
     broker_router_destroy(&self->router);
 fail_router:
     free(self);
@@ -76,20 +61,8 @@ void broker_destroy(broker_t **self_p)
     broker_t *self = *self_p;
     if (!self)
         return;
-    broker_worker_t *worker;
-    while ((worker = (broker_worker_t *) zlistx_first(self->expiry))) {
-        zlistx_detach(self->expiry, worker->expiry_handle);
-        worker->expiry_handle = NULL;
-        broker_service_idle_remove(worker->service, worker);
-        zhashx_delete(self->workers, worker->identity);
-        broker_request_t *job;
-        while ((job = broker_worker_take_newest(worker)))
-            broker_request_destroy(&job);
-        broker_worker_destroy(&worker);
-    }
-    zlistx_destroy(&self->expiry);
-    zhashx_destroy(&self->workers);
-    zhashx_destroy(&self->services);
+    /* Workers and services first: their counters live in stats. */
+    broker_registry_destroy(&self->registry);
     broker_stats_destroy(&self->stats);
     broker_agents_destroy(&self->agents);
     broker_router_destroy(&self->router);
@@ -100,14 +73,6 @@ void broker_destroy(broker_t **self_p)
 int broker_bind(broker_t *self, const char *endpoint)
 {
     return broker_router_bind(self->router, endpoint);
-}
-
-/* Any message from a worker proves it alive: push its expiry back and move it to the
-   tail of the expiry list, which so stays ordered by last-heard-from. */
-static void s_worker_heard(broker_t *self, broker_worker_t *worker)
-{
-    worker->expiry = self->now + self->expiry_ms;
-    zlistx_move_end(self->expiry, worker->expiry_handle);
 }
 
 /* Removes worker from every table and list and destroys it; its jobs, if any, are handled
@@ -128,11 +93,7 @@ static void s_worker_forget(broker_t *self, broker_worker_t **worker_p, const ch
     if (send_disconnect)
         broker_router_send_signal(self->router, worker->identity, worker->version,
                                   SL_MDP_DISCONNECT);
-    broker_service_idle_remove(service, worker);
-    zlistx_detach(self->expiry, worker->expiry_handle);
-    worker->expiry_handle = NULL;
-    zhashx_delete(self->workers, worker->identity);
-    broker_service_worker_left(service, self->now);
+    broker_registry_worker_remove(self->registry, worker, self->now);
     broker_stats_service_t *stats = broker_service_stats(service);
     if (stats)
         stats->exits[broker_stats_exit_reason(reason)]++;
@@ -184,22 +145,13 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
         broker_router_send_signal(self->router, *sender_p, msg->version, SL_MDP_DISCONNECT);
         return;
     }
-    broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, name);
-    if (!service) {
-        service = broker_service_new(name, (size_t) self->config.queue_limit);
-        if (!service)
-            return;
-        zhashx_insert(self->services, name, service);
-        broker_service_set_stats(service, broker_stats_service(self->stats, name));
-    }
-    worker = broker_worker_new(sender_p, msg->version, service, msg->capacity);
+    broker_service_t *service = broker_registry_service_ensure(self->registry, name);
+    if (!service)
+        return;
+    worker = broker_registry_worker_add(self->registry, sender_p, msg->version, service,
+                                        msg->capacity, self->now);
     if (!worker)
         return;
-    zhashx_insert(self->workers, worker->identity, worker);
-    worker->expiry = self->now + self->expiry_ms;
-    worker->registered = self->now;
-    worker->expiry_handle = zlistx_add_end(self->expiry, worker);
-    broker_service_worker_joined(service);
     if (broker_service_stats(service))
         broker_service_stats(service)->registrations++;
     sl_log(SL_LOG_INFO, NULL, "worker_ready",
@@ -217,7 +169,7 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
 
 static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *msg)
 {
-    broker_worker_t *worker = (broker_worker_t *) zhashx_lookup(self->workers, *sender_p);
+    broker_worker_t *worker = broker_registry_worker(self->registry, *sender_p);
     if (msg->command == SL_MDP_READY) {
         s_worker_ready(self, worker, sender_p, msg);
         return;
@@ -238,7 +190,7 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
     }
     switch (msg->command) {
     case SL_MDP_HEARTBEAT:
-        s_worker_heard(self, worker);
+        broker_registry_worker_heard(self->registry, worker, self->now);
         break;
     case SL_MDP_PARTIAL:
     case SL_MDP_FINAL: {
@@ -250,7 +202,7 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
             s_worker_violation(self, worker, "reply_without_job");
             break;
         }
-        s_worker_heard(self, worker);
+        broker_registry_worker_heard(self->registry, worker, self->now);
         broker_dispatch_reply(self, worker, job, msg->command, &msg->body);
         if (msg->command == SL_MDP_FINAL)
             broker_dispatch_worker_ready(self, worker);
@@ -286,7 +238,7 @@ static void s_mmi(broker_t *self, zframe_t *client, sl_mdp_msg_t *msg, const cha
         if (size > 0 && size <= SL_MAX_SERVICE_NAME && !memchr(zframe_data(asked), 0, size)) {
             char wanted[SL_MAX_SERVICE_NAME + 1];
             s_frame_text(asked, wanted, sizeof(wanted));
-            broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, wanted);
+            broker_service_t *service = broker_registry_service(self->registry, wanted);
             if (service && broker_service_workers(service) > 0)
                 code = "200";
         }
@@ -310,7 +262,7 @@ static void s_client_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
         s_mmi(self, *sender_p, msg, name);
         return;
     }
-    broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, name);
+    broker_service_t *service = broker_registry_service(self->registry, name);
     broker_dispatch_request(self, sender_p, msg, service);
 }
 
@@ -348,7 +300,7 @@ static bool s_handle_next(broker_t *self)
 static void s_expire_workers(broker_t *self)
 {
     broker_worker_t *worker;
-    while ((worker = (broker_worker_t *) zlistx_head(self->expiry)) && worker->expiry <= self->now)
+    while ((worker = broker_registry_worker_oldest(self->registry)) && worker->expiry <= self->now)
         s_worker_forget(self, &worker, "expired", false);
 }
 
@@ -357,7 +309,7 @@ static void s_expire_workers(broker_t *self)
    no_worker). The only scans in the broker, and they run per tick, not per message. */
 static void s_tick(broker_t *self)
 {
-    broker_worker_t *worker = (broker_worker_t *) zlistx_first(self->expiry);
+    broker_worker_t *worker = broker_registry_worker_first(self->registry);
     /* A worker silent for more than one and a half intervals missed a heartbeat. */
     int64_t late = self->now + self->expiry_ms - self->config.heartbeat_ms * 3 / 2;
     while (worker) {
@@ -365,13 +317,13 @@ static void s_tick(broker_t *self)
                                   SL_MDP_HEARTBEAT);
         if (worker->expiry < late && broker_service_stats(worker->service))
             broker_service_stats(worker->service)->heartbeats_missed++;
-        worker = (broker_worker_t *) zlistx_next(self->expiry);
+        worker = broker_registry_worker_next(self->registry);
     }
     zlistx_t *doomed = zlistx_new();
     zlistx_t *retired = zlistx_new();
     if (!doomed || !retired)
         goto done;
-    broker_service_t *service = (broker_service_t *) zhashx_first(self->services);
+    broker_service_t *service = broker_registry_service_first(self->registry);
     while (service) {
         broker_service_take_expired(service, self->now, doomed);
         broker_request_t *request;
@@ -385,12 +337,12 @@ static void s_tick(broker_t *self)
                                      "no worker came back for service");
             zlistx_add_end(retired, service);
         }
-        service = (broker_service_t *) zhashx_next(self->services);
+        service = broker_registry_service_next(self->registry);
     }
     /* Deleting from a zhashx while iterating it is not allowed: do it afterwards. */
     while ((service = (broker_service_t *) zlistx_detach(retired, NULL))) {
         sl_log(SL_LOG_INFO, NULL, "service_retired", "service=%s", broker_service_name(service));
-        zhashx_delete(self->services, broker_service_name(service));
+        broker_registry_service_retire(self->registry, service);
     }
 done:
     zlistx_destroy(&retired);
@@ -415,7 +367,7 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
     while (!*stop) {
         /* Sleep until the next tick or the next worker expiry, whichever is first. */
         int64_t wake = self->next_tick;
-        broker_worker_t *oldest = (broker_worker_t *) zlistx_head(self->expiry);
+        broker_worker_t *oldest = broker_registry_worker_oldest(self->registry);
         if (oldest && oldest->expiry < wake)
             wake = oldest->expiry;
         int64_t now = zclock_mono();
@@ -448,10 +400,10 @@ void broker_shutdown(broker_t *self)
 {
     self->now = zclock_mono();
     zlistx_t *waiting = zlistx_new();
-    broker_service_t *service = (broker_service_t *) zhashx_first(self->services);
+    broker_service_t *service = broker_registry_service_first(self->registry);
     while (service && waiting) {
         broker_service_take_all(service, waiting);
-        service = (broker_service_t *) zhashx_next(self->services);
+        service = broker_registry_service_next(self->registry);
     }
     broker_request_t *request;
     while (waiting && (request = (broker_request_t *) zlistx_detach(waiting, NULL)))
@@ -459,7 +411,7 @@ void broker_shutdown(broker_t *self)
     zlistx_destroy(&waiting);
 
     size_t workers = 0;
-    broker_worker_t *worker = (broker_worker_t *) zlistx_first(self->expiry);
+    broker_worker_t *worker = broker_registry_worker_first(self->registry);
     while (worker) {
         /* A job in hand may have run: shutting_down (503, "retry me") only where running it
            again is allowed; a non-retryable one gets worker_died (502), as if its worker had
@@ -475,7 +427,7 @@ void broker_shutdown(broker_t *self)
         broker_router_send_signal(self->router, worker->identity, worker->version,
                                   SL_MDP_DISCONNECT);
         workers++;
-        worker = (broker_worker_t *) zlistx_next(self->expiry);
+        worker = broker_registry_worker_next(self->registry);
     }
     sl_log(SL_LOG_INFO, NULL, "workers_disconnected", "workers=%zu", workers);
     /* Give the DISCONNECTs and error answers time to leave before the socket closes. */

@@ -39,8 +39,7 @@ static broker_agent_t **s_agents_of(broker_t *self, const char *service, const c
 static broker_worker_t *s_broker_worker(broker_t *self, const char *identity)
 {
     zframe_t *frame = zframe_new(identity, strlen(identity));
-    broker_worker_t *worker =
-        frame ? (broker_worker_t *) zhashx_lookup(self->workers, frame) : NULL;
+    broker_worker_t *worker = frame ? broker_registry_worker(self->registry, frame) : NULL;
     zframe_destroy(&frame);
     return worker;
 }
@@ -138,8 +137,8 @@ json_t *broker_agent_view(broker_t *self)
     zhashx_set_key_duplicator(claimed, NULL);
     zhashx_set_key_destructor(claimed, NULL);
     /* Services the broker knows: queue and registration figures are its own. */
-    for (broker_service_t *service = zhashx_first(self->services); service;
-         service = zhashx_next(self->services)) {
+    for (broker_service_t *service = broker_registry_service_first(self->registry); service;
+         service = broker_registry_service_next(self->registry)) {
         json_t *entry = s_service_entry(services, broker_service_name(service));
         size_t registered = broker_service_workers(service), idle = broker_service_idle(service);
         json_object_set_new(entry, "queue",
@@ -191,8 +190,8 @@ json_t *broker_agent_view(broker_t *self)
     free(agents);
     /* Workers no agent reported: plain MDP workers, or programs linking slowlane/worker.h
        themselves. Listed, but nobody can scale or restart them. */
-    for (broker_worker_t *worker = zlistx_first(self->expiry); worker;
-         worker = zlistx_next(self->expiry)) {
+    for (broker_worker_t *worker = broker_registry_worker_first(self->registry); worker;
+         worker = broker_registry_worker_next(self->registry)) {
         if (zhashx_lookup(claimed, worker->name))
             continue;
         json_t *entry = json_pack(

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include "broker.h"
 #include "broker_agent.h"
+#include "broker_registry.h"
 #include "broker_request.h"
 #include "broker_router.h"
 #include "broker_service.h"
@@ -23,9 +24,7 @@ struct _broker_t {
     void *handle;                   /* its libzmq handle, for zmq_poll */
     broker_config_t config;         /* read-only after start-up */
     int64_t expiry_ms;              /* heartbeat_ms x liveness: silence that kills a worker */
-    zhashx_t *workers;              /* identity frame -> broker_worker_t (owned) */
-    zhashx_t *services;             /* name -> broker_service_t (owned) */
-    zlistx_t *expiry;               /* workers, least recently heard from first */
+    broker_registry_t *registry;    /* workers, services, expiry order (broker_registry.c) */
     int64_t now;                    /* zclock_mono() at the current message */
     int64_t next_tick;              /* when heartbeats and queue sweeps run next */
     bool debug;                     /* debug logging on: hot-path log lines are built only then */

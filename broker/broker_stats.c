@@ -129,7 +129,7 @@ static void s_json_string(FILE *out, const char *text)
 
 static void s_json_service(broker_t *broker, FILE *out, broker_stats_service_t *stats)
 {
-    broker_service_t *service = (broker_service_t *) zhashx_lookup(broker->services, stats->name);
+    broker_service_t *service = broker_registry_service(broker->registry, stats->name);
     size_t workers = service ? broker_service_workers(service) : 0;
     size_t idle = service ? broker_service_idle(service) : 0;
     fputs("{\"name\":", out);
@@ -210,8 +210,8 @@ static char *s_json(broker_t *broker)
     }
     fputs("],\"workers\":[", out);
     first = true;
-    for (broker_worker_t *worker = (broker_worker_t *) zlistx_first(broker->expiry); worker;
-         worker = (broker_worker_t *) zlistx_next(broker->expiry)) {
+    for (broker_worker_t *worker = broker_registry_worker_first(broker->registry); worker;
+         worker = broker_registry_worker_next(broker->registry)) {
         if (!first)
             fputc(',', out);
         first = false;
