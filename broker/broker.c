@@ -1,9 +1,39 @@
-/*  broker: the event loop on the one ROUTER socket. Receives, tells clients from workers by
-    the protocol frame, runs the worker side of MDP (registration, heartbeats, expiry,
-    identity takeover, protocol violations) and answers 8/MMI itself. What happens to a
-    request once accepted is broker_dispatch.c's job. */
-#include "broker_private.h"
+/*  broker: the event loop on top of the broker. Receives from the one ROUTER, tells clients,
+    workers and host agents apart by their first frames, runs the worker side of MDP
+    (registration, heartbeats, expiry, identity takeover, protocol violations) and the
+    timers. Below it, each with its own state: broker_dispatch (what happens to a request),
+    broker_mmi (mmi.* answers), broker_agent (host agents), over broker_registry (workers
+    and services), broker_stats (counters) and broker_router (the socket and its send).
+    None of them calls back up into this file. */
+#include "broker.h"
+#include "broker_agent.h"
+#include "broker_dispatch.h"
+#include "broker_mmi.h"
+#include "broker_registry.h"
+#include "broker_router.h"
+#include "broker_stats.h"
 #include "sl_agent.h"
+#include "sl_log.h"
+#include "sl_mdp.h"
+
+struct _broker_t {
+    broker_router_t *router;        /* the one ROUTER socket and its send */
+    zsock_t *socket;                /* the router's socket (borrowed), for receives */
+    void *handle;                   /* its libzmq handle, for zmq_poll */
+    broker_config_t config;         /* read-only after start-up */
+    int64_t expiry_ms;              /* heartbeat_ms x liveness: silence that kills a worker */
+    broker_stats_t *stats;          /* counters for mmi.stats */
+    broker_registry_t *registry;    /* workers, services, expiry order */
+    broker_dispatch_t *dispatch;    /* request delivery and answers */
+    broker_agents_t *agents;        /* host agents, the cluster manager */
+    broker_mmi_t *mmi;              /* mmi.* answers */
+    int64_t now;                    /* zclock_mono() at the current message */
+    int64_t next_tick;              /* when heartbeats and queue sweeps run next */
+    int64_t started;                /* zclock_mono() at broker_new, for uptime */
+    sl_log_limit_t malformed_limit; /* rate limit for malformed-message lines */
+    sl_log_limit_t protocol_limit;  /* rate limit for worker protocol violations */
+    zsock_t *stop_socket;           /* a message here ends broker_run (borrowed); may be NULL */
+};
 
 /* Copies a frame the codec already checked (1..255 printable bytes) into a C string. */
 static void s_frame_text(zframe_t *frame, char *buffer, size_t size)
@@ -22,8 +52,9 @@ broker_t *broker_new(const broker_config_t *config)
     if (!self)
         return NULL;
     self->config = *config;
-    self->expiry_ms = config->heartbeat_ms * config->liveness;
-    self->debug = config->log_debug;
+    self->expiry_ms = broker_config_expiry_ms(config);
+    self->now = zclock_mono();
+    self->started = self->now;
     self->router = broker_router_new(config->curve_cert);
     if (!self->router)
         goto fail_router;
@@ -37,14 +68,23 @@ broker_t *broker_new(const broker_config_t *config)
         broker_registry_new((size_t) config->queue_limit, self->expiry_ms, self->stats);
     if (!self->registry)
         goto fail_registry;
-    self->agents = broker_agents_new();
+    self->dispatch = broker_dispatch_new(self->router, self->stats, config);
+    if (!self->dispatch)
+        goto fail_dispatch;
+    self->agents = broker_agents_new(self->router, self->expiry_ms);
     if (!self->agents)
         goto fail_agents;
-    self->now = zclock_mono();
-    self->started = self->now;
+    self->mmi = broker_mmi_new(self->router, self->registry, self->stats, self->agents, config,
+                               self->started);
+    if (!self->mmi)
+        goto fail_mmi;
     return self;
 
+fail_mmi:
+    broker_agents_destroy(&self->agents);
 fail_agents:
+    broker_dispatch_destroy(&self->dispatch);
+fail_dispatch:
     broker_registry_destroy(&self->registry);
 fail_registry:
     broker_stats_destroy(&self->stats);
@@ -61,10 +101,12 @@ void broker_destroy(broker_t **self_p)
     broker_t *self = *self_p;
     if (!self)
         return;
-    /* Workers and services first: their counters live in stats. */
+    broker_mmi_destroy(&self->mmi);
+    broker_agents_destroy(&self->agents);
+    broker_dispatch_destroy(&self->dispatch);
+    /* Workers and services before the counters they point into. */
     broker_registry_destroy(&self->registry);
     broker_stats_destroy(&self->stats);
-    broker_agents_destroy(&self->agents);
     broker_router_destroy(&self->router);
     free(self);
     *self_p = NULL;
@@ -105,11 +147,11 @@ static void s_worker_forget(broker_t *self, broker_worker_t **worker_p, const ch
     while ((job = broker_worker_take_newest(worker))) {
         if (never_started && job->deliveries > 0)
             job->deliveries--;
-        broker_dispatch_job_lost(self, job);
+        broker_dispatch_job_lost(self->dispatch, job, self->now);
     }
     broker_worker_destroy(worker_p);
     if (busy)
-        broker_dispatch_service(self, service);
+        broker_dispatch_service(self->dispatch, service, self->now);
 }
 
 /* RFC 18: "The broker MUST respond to any valid but unexpected command by sending
@@ -157,7 +199,7 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
     sl_log(SL_LOG_INFO, NULL, "worker_ready",
            "worker=%s service=%s mdp=0.%d capacity=%d workers=%zu", worker->name, name,
            (int) worker->version, worker->capacity, broker_service_workers(service));
-    broker_dispatch_worker_ready(self, worker);
+    broker_dispatch_worker_ready(self->dispatch, worker, self->now);
     /* A READY that got no job is answered by a HEARTBEAT at once, not at the next tick: the
        worker counts its liveness from when it connected, so a connection that took a while
        to come up (a refused first attempt costs ZeroMQ's 100 ms reconnect interval) must not
@@ -203,9 +245,9 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
             break;
         }
         broker_registry_worker_heard(self->registry, worker, self->now);
-        broker_dispatch_reply(self, worker, job, msg->command, &msg->body);
+        broker_dispatch_reply(self->dispatch, worker, job, msg->command, &msg->body, self->now);
         if (msg->command == SL_MDP_FINAL)
-            broker_dispatch_worker_ready(self, worker);
+            broker_dispatch_worker_ready(self->dispatch, worker, self->now);
         break;
     }
     case SL_MDP_DISCONNECT:
@@ -215,38 +257,6 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
         s_worker_violation(self, worker, "unexpected_command");
         break;
     }
-}
-
-/* 8/MMI: mmi.service answers "200" iff the named service has a registered worker, "404"
-   otherwise; mmi.stats (a slowlane extension) answers the broker's counters as JSON; every
-   other mmi.* name answers "501". */
-static void s_mmi(broker_t *self, zframe_t *client, sl_mdp_msg_t *msg, const char *name)
-{
-    const char *code = "501";
-    if (broker_agent_is_mmi(name)) {
-        broker_agent_mmi(self, client, msg, name); /* docs/protocol.md section 7.4 */
-        return;
-    }
-    if (streq(name, "mmi.stats")) {
-        broker_stats_answer(self, client, msg); /* docs/protocol.md section 2.5 */
-        return;
-    }
-    if (streq(name, "mmi.service")) {
-        code = "404";
-        zframe_t *asked = msg->body ? zmsg_first(msg->body) : NULL;
-        size_t size = asked ? zframe_size(asked) : 0;
-        if (size > 0 && size <= SL_MAX_SERVICE_NAME && !memchr(zframe_data(asked), 0, size)) {
-            char wanted[SL_MAX_SERVICE_NAME + 1];
-            s_frame_text(asked, wanted, sizeof(wanted));
-            broker_service_t *service = broker_registry_service(self->registry, wanted);
-            if (service && broker_service_workers(service) > 0)
-                code = "200";
-        }
-    }
-    zmsg_t *body = zmsg_new();
-    zmsg_addstr(body, code);
-    zmsg_t *reply = sl_mdp_encode_client_reply(msg->version, SL_MDP_FINAL, msg->service, &body);
-    broker_router_send(self->router, client, &reply);
 }
 
 static void s_client_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *msg)
@@ -259,11 +269,11 @@ static void s_client_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
     char name[SL_MAX_SERVICE_NAME + 1];
     s_frame_text(msg->service, name, sizeof(name));
     if (strncmp(name, "mmi.", 4) == 0) {
-        s_mmi(self, *sender_p, msg, name);
+        broker_mmi_answer(self->mmi, *sender_p, msg, name, self->now); /* 8/MMI */
         return;
     }
     broker_service_t *service = broker_registry_service(self->registry, name);
-    broker_dispatch_request(self, sender_p, msg, service);
+    broker_dispatch_request(self->dispatch, sender_p, msg, service, self->now);
 }
 
 /* Receives and handles one message; false if none was waiting. Receiving and decoding go
@@ -280,8 +290,8 @@ static bool s_handle_next(broker_t *self)
     if (result == SL_MDP_RECV_NONE)
         return false;
     self->now = zclock_mono();
-    if (result == SL_MDP_RECV_FOREIGN && sl_agent_is_agent(foreign))
-        broker_agent_message(self, sender, &foreign); /* host agents: protocol.md section 7 */
+    if (result == SL_MDP_RECV_FOREIGN && sl_agent_is_agent(foreign)) /* protocol.md section 7 */
+        broker_agents_message(self->agents, sender, &foreign, self->now);
     else if (result != SL_MDP_RECV_OK) {
         char quoted[128];
         sl_log_limited(&self->malformed_limit, SL_LOG_WARN, NULL, "malformed_message", "reason=%s",
@@ -328,12 +338,13 @@ static void s_tick(broker_t *self)
         broker_service_take_expired(service, self->now, doomed);
         broker_request_t *request;
         while ((request = (broker_request_t *) zlistx_detach(doomed, NULL)))
-            broker_dispatch_fail(self, &request, SL_ERROR_EXPIRED, "deadline passed in queue");
+            broker_dispatch_fail(self->dispatch, &request, SL_ERROR_EXPIRED,
+                                 "deadline passed in queue");
         if (broker_service_workers(service) == 0 &&
             self->now - broker_service_last_worker_left(service) > self->expiry_ms) {
             broker_service_take_all(service, doomed);
             while ((request = (broker_request_t *) zlistx_detach(doomed, NULL)))
-                broker_dispatch_fail(self, &request, SL_ERROR_NO_WORKER,
+                broker_dispatch_fail(self->dispatch, &request, SL_ERROR_NO_WORKER,
                                      "no worker came back for service");
             zlistx_add_end(retired, service);
         }
@@ -347,7 +358,7 @@ static void s_tick(broker_t *self)
 done:
     zlistx_destroy(&retired);
     zlistx_destroy(&doomed);
-    broker_agent_tick(self);
+    broker_agents_tick(self->agents, self->now);
 }
 
 void broker_stop_on(broker_t *self, zsock_t *socket)
@@ -407,7 +418,8 @@ void broker_shutdown(broker_t *self)
     }
     broker_request_t *request;
     while (waiting && (request = (broker_request_t *) zlistx_detach(waiting, NULL)))
-        broker_dispatch_fail(self, &request, SL_ERROR_SHUTTING_DOWN, "broker is shutting down");
+        broker_dispatch_fail(self->dispatch, &request, SL_ERROR_SHUTTING_DOWN,
+                             "broker is shutting down");
     zlistx_destroy(&waiting);
 
     size_t workers = 0;
@@ -418,10 +430,10 @@ void broker_shutdown(broker_t *self)
            died. The gateway re-sends retryable ones to the broker that comes back. */
         while ((request = broker_worker_take_newest(worker))) {
             if (request->retryable)
-                broker_dispatch_fail(self, &request, SL_ERROR_SHUTTING_DOWN,
+                broker_dispatch_fail(self->dispatch, &request, SL_ERROR_SHUTTING_DOWN,
                                      "broker is shutting down");
             else
-                broker_dispatch_fail(self, &request, SL_ERROR_WORKER_DIED,
+                broker_dispatch_fail(self->dispatch, &request, SL_ERROR_WORKER_DIED,
                                      "broker stopped while the job ran");
         }
         broker_router_send_signal(self->router, worker->identity, worker->version,

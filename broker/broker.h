@@ -1,7 +1,8 @@
 /*  broker: the Majordomo broker's event loop. One ROUTER socket (bound to every endpoint),
     clients and workers of MDP/0.1 and MDP/0.2 on it, told apart by their first frames.
-    Owns the worker table, the service table and the timers; request delivery is in
-    broker_dispatch.c. Flags and signals are broker_main.c's business. */
+    Owns the loop, the worker protocol and the timers; the tables are broker_registry's,
+    request delivery broker_dispatch's, mmi.* answers broker_mmi's, host agents
+    broker_agent's. Flags and signals are broker_main.c's business. */
 #ifndef BROKER_H
 #define BROKER_H
 

@@ -1,6 +1,6 @@
 /*  broker_config: the broker's settings, plain values fixed at start-up and read-only after.
-    Parsing them from flags is broker_options' job; the live resources a setting asks for
-    (the CURVE key pair, the ZAP authenticator) are made by the program, not kept here. */
+    Parsing them from flags is broker_options' job, and so is making the CURVE key pair
+    they ask for: this struct only borrows it. */
 #ifndef BROKER_CONFIG_H
 #define BROKER_CONFIG_H
 
