@@ -45,7 +45,7 @@ static void s_frame_text(zframe_t *frame, char *buffer, size_t size)
     buffer[length] = 0;
 }
 
-broker_t *broker_new(const broker_config_t *config)
+broker_t *broker_new(const broker_config_t *config, zcert_t *curve_cert)
 {
     assert(config && config->heartbeat_ms > 0 && config->liveness > 0);
     broker_t *self = (broker_t *) calloc(1, sizeof(broker_t));
@@ -55,7 +55,7 @@ broker_t *broker_new(const broker_config_t *config)
     self->expiry_ms = broker_config_expiry_ms(config);
     self->now = zclock_mono();
     self->started = self->now;
-    self->router = broker_router_new(config->curve_cert);
+    self->router = broker_router_new(curve_cert);
     if (!self->router)
         goto fail_router;
     self->socket = broker_router_socket(self->router);

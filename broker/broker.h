@@ -14,8 +14,9 @@
 
 typedef struct _broker_t broker_t;
 
-/* Creates a broker with its ROUTER socket (not yet bound). NULL on failure. */
-broker_t *broker_new(const broker_config_t *config);
+/* Creates a broker with its ROUTER socket (not yet bound); curve_cert (borrowed, outlives
+   the broker; NULL: plaintext) makes every bind CURVE. NULL on failure. */
+broker_t *broker_new(const broker_config_t *config, zcert_t *curve_cert);
 
 /* Destroys the broker and clears the pointer; safe on NULL. Call broker_shutdown first
    to tell workers and waiting clients. */

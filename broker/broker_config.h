@@ -1,10 +1,9 @@
 /*  broker_config: the broker's settings, plain values fixed at start-up and read-only after.
-    Parsing them from flags is broker_options' job, and so is making the CURVE key pair
-    they ask for: this struct only borrows it. */
+    Parsing them from flags is broker_options' job; the live resources they ask for (the
+    CURVE key pair, the ZAP authenticator) are broker_curve's, never kept here. */
 #ifndef BROKER_CONFIG_H
 #define BROKER_CONFIG_H
 
-#include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -14,7 +13,6 @@ typedef struct {
     int64_t queue_limit;    /* waiting requests per service */
     int64_t max_deliveries; /* times one request may be handed to a worker */
     bool log_debug;         /* build per-message debug lines (off on the hot path) */
-    zcert_t *curve_cert;    /* CURVE server key pair for every bind, borrowed; NULL: plaintext */
 } broker_config_t;
 
 /* Silence after which a worker or an agent counts as gone: heartbeat x liveness, in ms. */
