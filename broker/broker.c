@@ -1,10 +1,39 @@
-/*  broker: the event loop on the one ROUTER socket. Receives, tells clients from workers by
-    the protocol frame, runs the worker side of MDP (registration, heartbeats, expiry,
-    identity takeover, protocol violations) and answers 8/MMI itself. What happens to a
-    request once accepted is broker_dispatch.c's job. */
-#include "broker_private.h"
+/*  broker: the event loop on top of the broker. Receives from the one ROUTER, tells clients,
+    workers and host agents apart by their first frames, runs the worker side of MDP
+    (registration, heartbeats, expiry, identity takeover, protocol violations) and the
+    timers. Below it, each with its own state: broker_dispatch (what happens to a request),
+    broker_mmi (mmi.* answers), broker_agent (host agents), over broker_registry (workers
+    and services), broker_stats (counters) and broker_router (the socket and its send).
+    None of them calls back up into this file. */
+#include "broker.h"
+#include "broker_agent.h"
+#include "broker_dispatch.h"
+#include "broker_mmi.h"
+#include "broker_registry.h"
+#include "broker_router.h"
+#include "broker_stats.h"
 #include "sl_agent.h"
-#include "sl_curve.h"
+#include "sl_log.h"
+#include "sl_mdp.h"
+
+struct _broker_t {
+    broker_router_t *router;        /* the one ROUTER socket and its send */
+    zsock_t *socket;                /* the router's socket (borrowed), for receives */
+    void *handle;                   /* its libzmq handle, for zmq_poll */
+    broker_config_t config;         /* read-only after start-up */
+    int64_t expiry_ms;              /* heartbeat_ms x liveness: silence that kills a worker */
+    broker_stats_t *stats;          /* counters for mmi.stats */
+    broker_registry_t *registry;    /* workers, services, expiry order */
+    broker_dispatch_t *dispatch;    /* request delivery and answers */
+    broker_agents_t *agents;        /* host agents, the cluster manager */
+    broker_mmi_t *mmi;              /* mmi.* answers */
+    int64_t now;                    /* zclock_mono() at the current message */
+    int64_t next_tick;              /* when heartbeats and queue sweeps run next */
+    int64_t started;                /* zclock_mono() at broker_new, for uptime */
+    sl_log_limit_t malformed_limit; /* rate limit for malformed-message lines */
+    sl_log_limit_t protocol_limit;  /* rate limit for worker protocol violations */
+    zsock_t *stop_socket;           /* a message here ends broker_run (borrowed); may be NULL */
+};
 
 /* Copies a frame the codec already checked (1..255 printable bytes) into a C string. */
 static void s_frame_text(zframe_t *frame, char *buffer, size_t size)
@@ -16,89 +45,51 @@ static void s_frame_text(zframe_t *frame, char *buffer, size_t size)
     buffer[length] = 0;
 }
 
-static void s_send_signal(broker_t *self, zframe_t *to, sl_mdp_version_t version,
-                          sl_mdp_command_t command)
-{
-    zmsg_t *msg = sl_mdp_encode_worker_signal(version, command);
-    broker_send(self, to, &msg);
-}
-
-void broker_send(broker_t *self, zframe_t *to, zmsg_t **msg_p)
-{
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
-    if (!msg || zmsg_size(msg) == 0) { /* a routing id alone would prefix the next message */
-        zmsg_destroy(&msg);
-        return;
-    }
-    /* The routing id goes first as plain bytes: no frame pushed onto msg for it. */
-    if (zmq_send(self->handle, zframe_data(to), zframe_size(to), ZMQ_SNDMORE) >= 0)
-        zmsg_send(&msg, self->router);
-    zmsg_destroy(&msg); /* zmsg_send keeps the message on failure */
-}
-
-broker_t *broker_new(const broker_config_t *config)
+broker_t *broker_new(const broker_config_t *config, zcert_t *curve_cert)
 {
     assert(config && config->heartbeat_ms > 0 && config->liveness > 0);
     broker_t *self = (broker_t *) calloc(1, sizeof(broker_t));
     if (!self)
         return NULL;
     self->config = *config;
-    self->expiry_ms = config->heartbeat_ms * config->liveness;
-    self->debug = config->log_debug;
-    self->router = zsock_new(ZMQ_ROUTER);
+    self->expiry_ms = broker_config_expiry_ms(config);
+    self->now = zclock_mono();
+    self->started = self->now;
+    self->router = broker_router_new(curve_cert);
     if (!self->router)
         goto fail_router;
-    /* A worker restarted under the same identity takes the routing id over at once. */
-    zsock_set_router_handover(self->router, 1);
-    /* A client that went away: its replies are dropped, not an error. */
-    zsock_set_router_mandatory(self->router, 0);
-    zsock_set_maxmsgsize(self->router, (int) SL_MAX_MESSAGE_BYTES);
-    zsock_set_sndhwm(self->router, SL_BROKER_HWM);
-    zsock_set_rcvhwm(self->router, SL_BROKER_HWM);
-    /* Non-blocking receives let the loop drain a batch without a poll per message. */
-    zsock_set_rcvtimeo(self->router, 0);
-    zsock_set_linger(self->router, 0);
-    /* Before any bind: a CURVE server socket is CURVE on every endpoint it binds. */
-    if (config->curve_cert)
-        sl_curve_server_apply(config->curve_cert, self->router);
-    self->handle = zsock_resolve(self->router);
+    self->socket = broker_router_socket(self->router);
+    self->handle = zsock_resolve(self->socket);
 
-    self->workers = zhashx_new();
-    if (!self->workers)
-        goto fail_workers;
-    /* Keys are the workers' own identity frames: binary-safe and never copied. */
-    zhashx_set_key_hasher(self->workers, broker_worker_identity_hash);
-    zhashx_set_key_comparator(self->workers, broker_worker_identity_compare);
-    zhashx_set_key_duplicator(self->workers, NULL);
-    zhashx_set_key_destructor(self->workers, NULL);
-    self->services = zhashx_new();
-    if (!self->services)
-        goto fail_services;
-    zhashx_set_destructor(self->services, (zhashx_destructor_fn *) broker_service_destroy);
-    self->expiry = zlistx_new();
-    if (!self->expiry)
-        goto fail_expiry;
     self->stats = broker_stats_new();
     if (!self->stats)
         goto fail_stats;
-    self->agents = broker_agents_new();
+    self->registry =
+        broker_registry_new((size_t) config->queue_limit, self->expiry_ms, self->stats);
+    if (!self->registry)
+        goto fail_registry;
+    self->dispatch = broker_dispatch_new(self->router, self->stats, config);
+    if (!self->dispatch)
+        goto fail_dispatch;
+    self->agents = broker_agents_new(self->router, self->expiry_ms);
     if (!self->agents)
         goto fail_agents;
-    self->now = zclock_mono();
-    self->started = self->now;
+    self->mmi = broker_mmi_new(self->router, self->registry, self->stats, self->agents, config,
+                               self->started);
+    if (!self->mmi)
+        goto fail_mmi;
     return self;
 
+fail_mmi:
+    broker_agents_destroy(&self->agents);
 fail_agents:
+    broker_dispatch_destroy(&self->dispatch);
+fail_dispatch:
+    broker_registry_destroy(&self->registry);
+fail_registry:
     broker_stats_destroy(&self->stats);
 fail_stats:
-    zlistx_destroy(&self->expiry);
-fail_expiry:
-    zhashx_destroy(&self->services);
-fail_services:
-    zhashx_destroy(&self->workers);
-fail_workers:
-    zsock_destroy(&self->router);
+    broker_router_destroy(&self->router);
 fail_router:
     free(self);
     return NULL;
@@ -110,38 +101,20 @@ void broker_destroy(broker_t **self_p)
     broker_t *self = *self_p;
     if (!self)
         return;
-    broker_worker_t *worker;
-    while ((worker = (broker_worker_t *) zlistx_first(self->expiry))) {
-        zlistx_detach(self->expiry, worker->expiry_handle);
-        worker->expiry_handle = NULL;
-        broker_service_idle_remove(worker->service, worker);
-        zhashx_delete(self->workers, worker->identity);
-        broker_request_t *job;
-        while ((job = broker_worker_take_newest(worker)))
-            broker_request_destroy(&job);
-        broker_worker_destroy(&worker);
-    }
-    zlistx_destroy(&self->expiry);
-    zhashx_destroy(&self->workers);
-    zhashx_destroy(&self->services);
-    broker_stats_destroy(&self->stats);
+    broker_mmi_destroy(&self->mmi);
     broker_agents_destroy(&self->agents);
-    zsock_destroy(&self->router);
+    broker_dispatch_destroy(&self->dispatch);
+    /* Workers and services before the counters they point into. */
+    broker_registry_destroy(&self->registry);
+    broker_stats_destroy(&self->stats);
+    broker_router_destroy(&self->router);
     free(self);
     *self_p = NULL;
 }
 
 int broker_bind(broker_t *self, const char *endpoint)
 {
-    return zsock_bind(self->router, "%s", endpoint) < 0 ? -1 : 0;
-}
-
-/* Any message from a worker proves it alive: push its expiry back and move it to the
-   tail of the expiry list, which so stays ordered by last-heard-from. */
-static void s_worker_heard(broker_t *self, broker_worker_t *worker)
-{
-    worker->expiry = self->now + self->expiry_ms;
-    zlistx_move_end(self->expiry, worker->expiry_handle);
+    return broker_router_bind(self->router, endpoint);
 }
 
 /* Removes worker from every table and list and destroys it; its jobs, if any, are handled
@@ -160,12 +133,9 @@ static void s_worker_forget(broker_t *self, broker_worker_t **worker_p, const ch
            "worker=%s service=%s reason=%s busy=%s jobs=%d", worker->name,
            broker_service_name(service), reason, busy ? "true" : "false", busy);
     if (send_disconnect)
-        s_send_signal(self, worker->identity, worker->version, SL_MDP_DISCONNECT);
-    broker_service_idle_remove(service, worker);
-    zlistx_detach(self->expiry, worker->expiry_handle);
-    worker->expiry_handle = NULL;
-    zhashx_delete(self->workers, worker->identity);
-    broker_service_worker_left(service, self->now);
+        broker_router_send_signal(self->router, worker->identity, worker->version,
+                                  SL_MDP_DISCONNECT);
+    broker_registry_worker_remove(self->registry, worker, self->now);
     broker_stats_service_t *stats = broker_service_stats(service);
     if (stats)
         stats->exits[broker_stats_exit_reason(reason)]++;
@@ -177,11 +147,11 @@ static void s_worker_forget(broker_t *self, broker_worker_t **worker_p, const ch
     while ((job = broker_worker_take_newest(worker))) {
         if (never_started && job->deliveries > 0)
             job->deliveries--;
-        broker_dispatch_job_lost(self, job);
+        broker_dispatch_job_lost(self->dispatch, job, self->now);
     }
     broker_worker_destroy(worker_p);
     if (busy)
-        broker_dispatch_service(self, service);
+        broker_dispatch_service(self->dispatch, service, self->now);
 }
 
 /* RFC 18: "The broker MUST respond to any valid but unexpected command by sending
@@ -214,42 +184,34 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
            this namespace." */
         sl_log_limited(&self->protocol_limit, SL_LOG_WARN, NULL, "worker_refused",
                        "service=%s reason=reserved_name", name);
-        s_send_signal(self, *sender_p, msg->version, SL_MDP_DISCONNECT);
+        broker_router_send_signal(self->router, *sender_p, msg->version, SL_MDP_DISCONNECT);
         return;
     }
-    broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, name);
-    if (!service) {
-        service = broker_service_new(name, (size_t) self->config.queue_limit);
-        if (!service)
-            return;
-        zhashx_insert(self->services, name, service);
-        broker_service_set_stats(service, broker_stats_service(self->stats, name));
-    }
-    worker = broker_worker_new(sender_p, msg->version, service, msg->capacity);
+    broker_service_t *service = broker_registry_service_ensure(self->registry, name);
+    if (!service)
+        return;
+    worker = broker_registry_worker_add(self->registry, sender_p, msg->version, service,
+                                        msg->capacity, self->now);
     if (!worker)
         return;
-    zhashx_insert(self->workers, worker->identity, worker);
-    worker->expiry = self->now + self->expiry_ms;
-    worker->registered = self->now;
-    worker->expiry_handle = zlistx_add_end(self->expiry, worker);
-    broker_service_worker_joined(service);
     if (broker_service_stats(service))
         broker_service_stats(service)->registrations++;
     sl_log(SL_LOG_INFO, NULL, "worker_ready",
            "worker=%s service=%s mdp=0.%d capacity=%d workers=%zu", worker->name, name,
            (int) worker->version, worker->capacity, broker_service_workers(service));
-    broker_dispatch_worker_ready(self, worker);
+    broker_dispatch_worker_ready(self->dispatch, worker, self->now);
     /* A READY that got no job is answered by a HEARTBEAT at once, not at the next tick: the
        worker counts its liveness from when it connected, so a connection that took a while
        to come up (a refused first attempt costs ZeroMQ's 100 ms reconnect interval) must not
        use up that budget before the broker's first word. */
     if (worker->busy == 0)
-        s_send_signal(self, worker->identity, worker->version, SL_MDP_HEARTBEAT);
+        broker_router_send_signal(self->router, worker->identity, worker->version,
+                                  SL_MDP_HEARTBEAT);
 }
 
 static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *msg)
 {
-    broker_worker_t *worker = (broker_worker_t *) zhashx_lookup(self->workers, *sender_p);
+    broker_worker_t *worker = broker_registry_worker(self->registry, *sender_p);
     if (msg->command == SL_MDP_READY) {
         s_worker_ready(self, worker, sender_p, msg);
         return;
@@ -260,7 +222,7 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
         if (msg->command != SL_MDP_DISCONNECT) {
             sl_log_limited(&self->protocol_limit, SL_LOG_INFO, NULL, "worker_unknown", "command=%s",
                            sl_mdp_command_name(msg->command));
-            s_send_signal(self, *sender_p, msg->version, SL_MDP_DISCONNECT);
+            broker_router_send_signal(self->router, *sender_p, msg->version, SL_MDP_DISCONNECT);
         }
         return;
     }
@@ -270,7 +232,7 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
     }
     switch (msg->command) {
     case SL_MDP_HEARTBEAT:
-        s_worker_heard(self, worker);
+        broker_registry_worker_heard(self->registry, worker, self->now);
         break;
     case SL_MDP_PARTIAL:
     case SL_MDP_FINAL: {
@@ -282,10 +244,10 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
             s_worker_violation(self, worker, "reply_without_job");
             break;
         }
-        s_worker_heard(self, worker);
-        broker_dispatch_reply(self, worker, job, msg->command, &msg->body);
+        broker_registry_worker_heard(self->registry, worker, self->now);
+        broker_dispatch_reply(self->dispatch, worker, job, msg->command, &msg->body, self->now);
         if (msg->command == SL_MDP_FINAL)
-            broker_dispatch_worker_ready(self, worker);
+            broker_dispatch_worker_ready(self->dispatch, worker, self->now);
         break;
     }
     case SL_MDP_DISCONNECT:
@@ -295,38 +257,6 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
         s_worker_violation(self, worker, "unexpected_command");
         break;
     }
-}
-
-/* 8/MMI: mmi.service answers "200" iff the named service has a registered worker, "404"
-   otherwise; mmi.stats (a slowlane extension) answers the broker's counters as JSON; every
-   other mmi.* name answers "501". */
-static void s_mmi(broker_t *self, zframe_t *client, sl_mdp_msg_t *msg, const char *name)
-{
-    const char *code = "501";
-    if (broker_agent_is_mmi(name)) {
-        broker_agent_mmi(self, client, msg, name); /* docs/protocol.md section 7.4 */
-        return;
-    }
-    if (streq(name, "mmi.stats")) {
-        broker_stats_answer(self, client, msg); /* docs/protocol.md section 2.5 */
-        return;
-    }
-    if (streq(name, "mmi.service")) {
-        code = "404";
-        zframe_t *asked = msg->body ? zmsg_first(msg->body) : NULL;
-        size_t size = asked ? zframe_size(asked) : 0;
-        if (size > 0 && size <= SL_MAX_SERVICE_NAME && !memchr(zframe_data(asked), 0, size)) {
-            char wanted[SL_MAX_SERVICE_NAME + 1];
-            s_frame_text(asked, wanted, sizeof(wanted));
-            broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, wanted);
-            if (service && broker_service_workers(service) > 0)
-                code = "200";
-        }
-    }
-    zmsg_t *body = zmsg_new();
-    zmsg_addstr(body, code);
-    zmsg_t *reply = sl_mdp_encode_client_reply(msg->version, SL_MDP_FINAL, msg->service, &body);
-    broker_send(self, client, &reply);
 }
 
 static void s_client_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *msg)
@@ -339,11 +269,11 @@ static void s_client_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
     char name[SL_MAX_SERVICE_NAME + 1];
     s_frame_text(msg->service, name, sizeof(name));
     if (strncmp(name, "mmi.", 4) == 0) {
-        s_mmi(self, *sender_p, msg, name);
+        broker_mmi_answer(self->mmi, *sender_p, msg, name, self->now); /* 8/MMI */
         return;
     }
-    broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, name);
-    broker_dispatch_request(self, sender_p, msg, service);
+    broker_service_t *service = broker_registry_service(self->registry, name);
+    broker_dispatch_request(self->dispatch, sender_p, msg, service, self->now);
 }
 
 /* Receives and handles one message; false if none was waiting. Receiving and decoding go
@@ -356,12 +286,12 @@ static bool s_handle_next(broker_t *self)
     sl_mdp_msg_t decoded;
     const char *reason = "unknown";
     sl_mdp_recv_result_t result =
-        sl_mdp_recv(self->router, SL_MDP_TO_BROKER, &sender, &decoded, &foreign, &reason);
+        sl_mdp_recv(self->socket, SL_MDP_TO_BROKER, &sender, &decoded, &foreign, &reason);
     if (result == SL_MDP_RECV_NONE)
         return false;
     self->now = zclock_mono();
-    if (result == SL_MDP_RECV_FOREIGN && sl_agent_is_agent(foreign))
-        broker_agent_message(self, sender, &foreign); /* host agents: protocol.md section 7 */
+    if (result == SL_MDP_RECV_FOREIGN && sl_agent_is_agent(foreign)) /* protocol.md section 7 */
+        broker_agents_message(self->agents, sender, &foreign, self->now);
     else if (result != SL_MDP_RECV_OK) {
         char quoted[128];
         sl_log_limited(&self->malformed_limit, SL_LOG_WARN, NULL, "malformed_message", "reason=%s",
@@ -380,7 +310,7 @@ static bool s_handle_next(broker_t *self)
 static void s_expire_workers(broker_t *self)
 {
     broker_worker_t *worker;
-    while ((worker = (broker_worker_t *) zlistx_head(self->expiry)) && worker->expiry <= self->now)
+    while ((worker = broker_registry_worker_oldest(self->registry)) && worker->expiry <= self->now)
         s_worker_forget(self, &worker, "expired", false);
 }
 
@@ -389,44 +319,46 @@ static void s_expire_workers(broker_t *self)
    no_worker). The only scans in the broker, and they run per tick, not per message. */
 static void s_tick(broker_t *self)
 {
-    broker_worker_t *worker = (broker_worker_t *) zlistx_first(self->expiry);
+    broker_worker_t *worker = broker_registry_worker_first(self->registry);
     /* A worker silent for more than one and a half intervals missed a heartbeat. */
     int64_t late = self->now + self->expiry_ms - self->config.heartbeat_ms * 3 / 2;
     while (worker) {
-        s_send_signal(self, worker->identity, worker->version, SL_MDP_HEARTBEAT);
+        broker_router_send_signal(self->router, worker->identity, worker->version,
+                                  SL_MDP_HEARTBEAT);
         if (worker->expiry < late && broker_service_stats(worker->service))
             broker_service_stats(worker->service)->heartbeats_missed++;
-        worker = (broker_worker_t *) zlistx_next(self->expiry);
+        worker = broker_registry_worker_next(self->registry);
     }
     zlistx_t *doomed = zlistx_new();
     zlistx_t *retired = zlistx_new();
     if (!doomed || !retired)
         goto done;
-    broker_service_t *service = (broker_service_t *) zhashx_first(self->services);
+    broker_service_t *service = broker_registry_service_first(self->registry);
     while (service) {
         broker_service_take_expired(service, self->now, doomed);
         broker_request_t *request;
         while ((request = (broker_request_t *) zlistx_detach(doomed, NULL)))
-            broker_dispatch_fail(self, &request, SL_ERROR_EXPIRED, "deadline passed in queue");
+            broker_dispatch_fail(self->dispatch, &request, SL_ERROR_EXPIRED,
+                                 "deadline passed in queue");
         if (broker_service_workers(service) == 0 &&
             self->now - broker_service_last_worker_left(service) > self->expiry_ms) {
             broker_service_take_all(service, doomed);
             while ((request = (broker_request_t *) zlistx_detach(doomed, NULL)))
-                broker_dispatch_fail(self, &request, SL_ERROR_NO_WORKER,
+                broker_dispatch_fail(self->dispatch, &request, SL_ERROR_NO_WORKER,
                                      "no worker came back for service");
             zlistx_add_end(retired, service);
         }
-        service = (broker_service_t *) zhashx_next(self->services);
+        service = broker_registry_service_next(self->registry);
     }
     /* Deleting from a zhashx while iterating it is not allowed: do it afterwards. */
     while ((service = (broker_service_t *) zlistx_detach(retired, NULL))) {
         sl_log(SL_LOG_INFO, NULL, "service_retired", "service=%s", broker_service_name(service));
-        zhashx_delete(self->services, broker_service_name(service));
+        broker_registry_service_retire(self->registry, service);
     }
 done:
     zlistx_destroy(&retired);
     zlistx_destroy(&doomed);
-    broker_agent_tick(self);
+    broker_agents_tick(self->agents, self->now);
 }
 
 void broker_stop_on(broker_t *self, zsock_t *socket)
@@ -446,7 +378,7 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
     while (!*stop) {
         /* Sleep until the next tick or the next worker expiry, whichever is first. */
         int64_t wake = self->next_tick;
-        broker_worker_t *oldest = (broker_worker_t *) zlistx_head(self->expiry);
+        broker_worker_t *oldest = broker_registry_worker_oldest(self->registry);
         if (oldest && oldest->expiry < wake)
             wake = oldest->expiry;
         int64_t now = zclock_mono();
@@ -479,35 +411,37 @@ void broker_shutdown(broker_t *self)
 {
     self->now = zclock_mono();
     zlistx_t *waiting = zlistx_new();
-    broker_service_t *service = (broker_service_t *) zhashx_first(self->services);
+    broker_service_t *service = broker_registry_service_first(self->registry);
     while (service && waiting) {
         broker_service_take_all(service, waiting);
-        service = (broker_service_t *) zhashx_next(self->services);
+        service = broker_registry_service_next(self->registry);
     }
     broker_request_t *request;
     while (waiting && (request = (broker_request_t *) zlistx_detach(waiting, NULL)))
-        broker_dispatch_fail(self, &request, SL_ERROR_SHUTTING_DOWN, "broker is shutting down");
+        broker_dispatch_fail(self->dispatch, &request, SL_ERROR_SHUTTING_DOWN,
+                             "broker is shutting down");
     zlistx_destroy(&waiting);
 
     size_t workers = 0;
-    broker_worker_t *worker = (broker_worker_t *) zlistx_first(self->expiry);
+    broker_worker_t *worker = broker_registry_worker_first(self->registry);
     while (worker) {
         /* A job in hand may have run: shutting_down (503, "retry me") only where running it
            again is allowed; a non-retryable one gets worker_died (502), as if its worker had
            died. The gateway re-sends retryable ones to the broker that comes back. */
         while ((request = broker_worker_take_newest(worker))) {
             if (request->retryable)
-                broker_dispatch_fail(self, &request, SL_ERROR_SHUTTING_DOWN,
+                broker_dispatch_fail(self->dispatch, &request, SL_ERROR_SHUTTING_DOWN,
                                      "broker is shutting down");
             else
-                broker_dispatch_fail(self, &request, SL_ERROR_WORKER_DIED,
+                broker_dispatch_fail(self->dispatch, &request, SL_ERROR_WORKER_DIED,
                                      "broker stopped while the job ran");
         }
-        s_send_signal(self, worker->identity, worker->version, SL_MDP_DISCONNECT);
+        broker_router_send_signal(self->router, worker->identity, worker->version,
+                                  SL_MDP_DISCONNECT);
         workers++;
-        worker = (broker_worker_t *) zlistx_next(self->expiry);
+        worker = broker_registry_worker_next(self->registry);
     }
     sl_log(SL_LOG_INFO, NULL, "workers_disconnected", "workers=%zu", workers);
     /* Give the DISCONNECTs and error answers time to leave before the socket closes. */
-    zsock_set_linger(self->router, SL_BROKER_SHUTDOWN_LINGER_MS);
+    broker_router_set_linger(self->router, SL_BROKER_SHUTDOWN_LINGER_MS);
 }

@@ -1,7 +1,8 @@
 /*  broker: the Majordomo broker's event loop. One ROUTER socket (bound to every endpoint),
     clients and workers of MDP/0.1 and MDP/0.2 on it, told apart by their first frames.
-    Owns the worker table, the service table and the timers; request delivery is in
-    broker_dispatch.c. Flags and signals are broker_main.c's business. */
+    Owns the loop, the worker protocol and the timers; the tables are broker_registry's,
+    request delivery broker_dispatch's, mmi.* answers broker_mmi's, host agents
+    broker_agent's. Flags and signals are broker_main.c's business. */
 #ifndef BROKER_H
 #define BROKER_H
 
@@ -9,20 +10,13 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
-
-typedef struct {
-    int64_t heartbeat_ms;   /* heartbeat interval, both ways */
-    int64_t liveness;       /* silent heartbeat intervals before a worker is dead */
-    int64_t queue_limit;    /* waiting requests per service */
-    int64_t max_deliveries; /* times one request may be handed to a worker */
-    bool log_debug;         /* build per-message debug lines (off on the hot path) */
-    zcert_t *curve_cert;    /* CURVE server key pair for every bind, borrowed; NULL: plaintext */
-} broker_config_t;
+#include "broker_config.h"
 
 typedef struct _broker_t broker_t;
 
-/* Creates a broker with its ROUTER socket (not yet bound). NULL on failure. */
-broker_t *broker_new(const broker_config_t *config);
+/* Creates a broker with its ROUTER socket (not yet bound); curve_cert (borrowed, outlives
+   the broker; NULL: plaintext) makes every bind CURVE. NULL on failure. */
+broker_t *broker_new(const broker_config_t *config, zcert_t *curve_cert);
 
 /* Destroys the broker and clears the pointer; safe on NULL. Call broker_shutdown first
    to tell workers and waiting clients. */

@@ -1,11 +1,49 @@
 /*  broker_dispatch: the life of a request inside the broker. Accepting it (envelope check,
     no-worker rule, queue limit), handing it to the least recently used idle worker with the
     time it has left, forwarding PARTIAL/FINAL to the client with the request-id frame for
-    envelope requests, and answering errors. Worker protocol and timers are in broker.c. */
-#include "broker_private.h"
+    envelope requests, and answering errors. The worker protocol, the timers and the tables
+    are not its business: the event loop (broker.c) calls it with the service or worker at
+    hand and the time; it reads the registry's records and sends through broker_router. */
+#include "broker_dispatch.h"
+#include "sl_log.h"
+
+struct _broker_dispatch_t {
+    broker_router_t *router;        /* borrowed: answers built as messages go through it */
+    zsock_t *socket;                /* borrowed: the router's socket, for the hot path's sends */
+    broker_stats_t *stats;          /* borrowed: counters (per service ones via the service) */
+    int64_t expiry_ms;              /* heartbeat x liveness: the no-worker grace period */
+    int64_t max_deliveries;         /* times one request may be handed to a worker */
+    bool debug;                     /* debug logging on: per-request lines are built only then */
+    sl_log_limit_t malformed_limit; /* rate limit for malformed envelopes */
+    sl_log_limit_t dropped_limit;   /* rate limit for dropped plain-MDP requests */
+    sl_log_limit_t rejected_limit;  /* rate limit for queue_full / no_worker / expired */
+};
+
+broker_dispatch_t *broker_dispatch_new(broker_router_t *router, broker_stats_t *stats,
+                                       const broker_config_t *config)
+{
+    assert(router && config);
+    broker_dispatch_t *self = (broker_dispatch_t *) calloc(1, sizeof(broker_dispatch_t));
+    if (!self)
+        return NULL;
+    self->router = router;
+    self->socket = broker_router_socket(router);
+    self->stats = stats;
+    self->expiry_ms = broker_config_expiry_ms(config);
+    self->max_deliveries = config->max_deliveries;
+    self->debug = config->log_debug;
+    return self;
+}
+
+void broker_dispatch_destroy(broker_dispatch_t **self_p)
+{
+    assert(self_p);
+    free(*self_p);
+    *self_p = NULL;
+}
 
 /* Sends an error envelope, preceded by the request-id frame, as a FINAL to client. */
-static void s_send_error(broker_t *self, zframe_t *client, sl_mdp_version_t version,
+static void s_send_error(broker_dispatch_t *self, zframe_t *client, sl_mdp_version_t version,
                          zframe_t *service, const char *id, sl_error_code_t code, const char *text)
 {
     zmsg_t *body = sl_error_envelope_encode(code, text);
@@ -14,17 +52,18 @@ static void s_send_error(broker_t *self, zframe_t *client, sl_mdp_version_t vers
     zmsg_pushstr(body, id);
     zmsg_t *msg = sl_mdp_encode_client_reply(version, SL_MDP_FINAL, service, &body);
     if (msg)
-        broker_send(self, client, &msg);
+        broker_router_send(self->router, client, &msg);
 }
 
 /* Hands request to worker (with a free slot, not in any list): MDP REQUEST with the
    client's routing id (or the job tag) as address and the timeout frame rewritten to the
    time left. A retryable request keeps its body, sent as references rather than copied, so
    a re-delivery after a crash has it; any other gives its body away. */
-static void s_deliver(broker_t *self, broker_request_t *request, broker_worker_t *worker)
+static void s_deliver(broker_dispatch_t *self, broker_request_t *request, broker_worker_t *worker,
+                      int64_t now)
 {
     if (request->is_envelope && request->body)
-        sl_envelope_meta_set_timeout(request->body, broker_request_time_left(request, self->now));
+        sl_envelope_meta_set_timeout(request->body, broker_request_time_left(request, now));
     broker_worker_hold(worker, request);
     const void *address = zframe_data(request->client);
     size_t address_size = zframe_size(request->client);
@@ -38,12 +77,11 @@ static void s_deliver(broker_t *self, broker_request_t *request, broker_worker_t
         address = tag;
         address_size = sizeof tag;
     }
-    sl_mdp_send_worker_job(self->router, worker->identity, worker->version, SL_MDP_REQUEST, address,
+    sl_mdp_send_worker_job(self->socket, worker->identity, worker->version, SL_MDP_REQUEST, address,
                            address_size, &request->body, request->retryable);
     request->deliveries++;
     if (request->deliveries == 1 && broker_service_stats(request->service))
-        broker_stats_queue_wait(broker_service_stats(request->service),
-                                self->now - request->received);
+        broker_stats_queue_wait(broker_service_stats(request->service), now - request->received);
     if (self->debug)
         sl_log(SL_LOG_DEBUG, request->is_envelope ? request->id : NULL, "request_delivered",
                "service=%s worker=%s delivery=%d", broker_service_name(request->service),
@@ -52,19 +90,20 @@ static void s_deliver(broker_t *self, broker_request_t *request, broker_worker_t
 
 /* The next waiting request of service still within its deadline, or NULL; answers
    `expired` for the ones it skips, so a late request never reaches a worker. */
-static broker_request_t *s_next_live_request(broker_t *self, broker_service_t *service)
+static broker_request_t *s_next_live_request(broker_dispatch_t *self, broker_service_t *service,
+                                             int64_t now)
 {
     broker_request_t *request;
     while ((request = broker_service_dequeue(service))) {
-        if (broker_request_time_left(request, self->now) > 0)
+        if (broker_request_time_left(request, now) > 0)
             return request;
         broker_dispatch_fail(self, &request, SL_ERROR_EXPIRED, "deadline passed in queue");
     }
     return NULL;
 }
 
-void broker_dispatch_request(broker_t *self, zframe_t **client_p, sl_mdp_msg_t *msg,
-                             broker_service_t *service)
+void broker_dispatch_request(broker_dispatch_t *self, zframe_t **client_p, sl_mdp_msg_t *msg,
+                             broker_service_t *service, int64_t now)
 {
     sl_envelope_meta_t meta = {.timeout_ms = 0, .retryable = true};
     bool is_envelope = sl_envelope_kind(msg->body) == SL_BODY_REQUEST;
@@ -87,7 +126,7 @@ void broker_dispatch_request(broker_t *self, zframe_t **client_p, sl_mdp_msg_t *
     if (!request)
         return;
     request->service = service;
-    request->received = self->now;
+    request->received = now;
     if (broker_service_stats(service))
         broker_service_stats(service)->requests++;
     request->is_envelope = is_envelope;
@@ -96,20 +135,20 @@ void broker_dispatch_request(broker_t *self, zframe_t **client_p, sl_mdp_msg_t *
     /* Plain MDP requests carry no deadline; RFC 7/18 assume idempotent workers, so they
        may be delivered again. Envelope requests say both for themselves. */
     int64_t timeout = meta.timeout_ms > 0 ? meta.timeout_ms : SL_DEFAULT_REQUEST_TIMEOUT_MS;
-    request->deadline = self->now + timeout;
+    request->deadline = now + timeout;
     request->retryable = meta.retryable;
 
     /* The no-worker rule: fail at once unless a worker left within heartbeat x liveness
        (a restart in progress), in which case the request waits for its successor. */
     if (broker_service_workers(service) == 0 &&
-        self->now - broker_service_last_worker_left(service) > self->expiry_ms) {
+        now - broker_service_last_worker_left(service) > self->expiry_ms) {
         broker_dispatch_fail(self, &request, SL_ERROR_NO_WORKER, "no worker for service");
         return;
     }
     if (broker_service_queued(service) == 0) {
         broker_worker_t *worker = broker_service_idle_pop(service);
         if (worker) {
-            s_deliver(self, request, worker);
+            s_deliver(self, request, worker, now);
             if (broker_worker_has_room(worker))
                 broker_service_idle_push(service, worker); /* next job to the next worker */
             return;
@@ -119,37 +158,38 @@ void broker_dispatch_request(broker_t *self, zframe_t **client_p, sl_mdp_msg_t *
         broker_dispatch_fail(self, &request, SL_ERROR_QUEUE_FULL, "service queue is full");
 }
 
-void broker_dispatch_service(broker_t *self, broker_service_t *service)
+void broker_dispatch_service(broker_dispatch_t *self, broker_service_t *service, int64_t now)
 {
     while (broker_service_queued(service) > 0 && broker_service_idle(service) > 0) {
-        broker_request_t *request = s_next_live_request(self, service);
+        broker_request_t *request = s_next_live_request(self, service, now);
         if (!request)
             break;
         broker_worker_t *worker = broker_service_idle_pop(service);
-        s_deliver(self, request, worker);
+        s_deliver(self, request, worker, now);
         if (broker_worker_has_room(worker))
             broker_service_idle_push(service, worker);
     }
 }
 
-void broker_dispatch_worker_ready(broker_t *self, broker_worker_t *worker)
+void broker_dispatch_worker_ready(broker_dispatch_t *self, broker_worker_t *worker, int64_t now)
 {
     assert(broker_worker_has_room(worker));
     /* Work is only ever waiting when no worker had a free slot, so this worker is next in
        line: it gets waiting requests while it has room. A worker already in the idle list
        implies an empty queue, and keeps its place there. */
     while (!worker->idle_handle && broker_worker_has_room(worker)) {
-        broker_request_t *request = s_next_live_request(self, worker->service);
+        broker_request_t *request = s_next_live_request(self, worker->service, now);
         if (!request)
             break;
-        s_deliver(self, request, worker);
+        s_deliver(self, request, worker, now);
     }
     if (!worker->idle_handle && broker_worker_has_room(worker))
         broker_service_idle_push(worker->service, worker);
 }
 
-void broker_dispatch_reply(broker_t *self, broker_worker_t *worker, broker_request_t *request,
-                           sl_mdp_command_t command, zmsg_t **body_p)
+void broker_dispatch_reply(broker_dispatch_t *self, broker_worker_t *worker,
+                           broker_request_t *request, sl_mdp_command_t command, zmsg_t **body_p,
+                           int64_t now)
 {
     assert(request && request->worker == worker &&
            (command == SL_MDP_PARTIAL || command == SL_MDP_FINAL));
@@ -158,7 +198,7 @@ void broker_dispatch_reply(broker_t *self, broker_worker_t *worker, broker_reque
         zmsg_destroy(body_p);
         return;
     }
-    sl_mdp_send_client_reply(self->router, request->client, request->client_version, command,
+    sl_mdp_send_client_reply(self->socket, request->client, request->client_version, command,
                              broker_service_name_frame(request->service),
                              request->is_envelope ? request->id : NULL, body_p);
     if (command == SL_MDP_PARTIAL) {
@@ -172,17 +212,16 @@ void broker_dispatch_reply(broker_t *self, broker_worker_t *worker, broker_reque
     if (self->debug)
         sl_log(SL_LOG_DEBUG, request->is_envelope ? request->id : NULL, "request_completed",
                "service=%s worker=%s duration_ms=%lld", broker_service_name(request->service),
-               worker->name, (long long) (self->now - request->received));
+               worker->name, (long long) (now - request->received));
     broker_worker_release(worker, request);
     broker_request_destroy(&request);
 }
 
-void broker_dispatch_job_lost(broker_t *self, broker_request_t *request)
+void broker_dispatch_job_lost(broker_dispatch_t *self, broker_request_t *request, int64_t now)
 {
     request->worker = NULL;
     if (request->retryable && !request->partial_sent && request->body &&
-        request->deliveries < self->config.max_deliveries &&
-        broker_request_time_left(request, self->now) > 0) {
+        request->deliveries < self->max_deliveries && broker_request_time_left(request, now) > 0) {
         broker_service_requeue(request->service, request);
         if (broker_service_stats(request->service))
             broker_service_stats(request->service)->requeues++;
@@ -191,15 +230,15 @@ void broker_dispatch_job_lost(broker_t *self, broker_request_t *request)
                request->deliveries);
         return;
     }
-    if (broker_request_time_left(request, self->now) <= 0)
+    if (broker_request_time_left(request, now) <= 0)
         broker_dispatch_fail(self, &request, SL_ERROR_EXPIRED, "deadline passed");
     else
         broker_dispatch_fail(self, &request, SL_ERROR_WORKER_DIED,
                              "worker died while handling the request");
 }
 
-void broker_dispatch_fail(broker_t *self, broker_request_t **request_p, sl_error_code_t code,
-                          const char *text)
+void broker_dispatch_fail(broker_dispatch_t *self, broker_request_t **request_p,
+                          sl_error_code_t code, const char *text)
 {
     broker_request_t *request = *request_p;
     const char *service = broker_service_name(request->service);

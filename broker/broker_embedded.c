@@ -2,12 +2,14 @@
     start-up result one way and the stop command the other; broker_stop_on makes the loop
     leave at once on the stop command instead of at its next heartbeat tick. */
 #include "broker_embedded.h"
+#include "broker_serve.h"
 #include <unistd.h>
 #include "sl_log.h"
 
 struct _broker_embedded_t {
     zactor_t *actor;
     const broker_options_t *options; /* borrowed, read by the actor */
+    const broker_curve_t *curve;     /* borrowed, read by the actor */
     const sl_strlist_t *binds;       /* borrowed, read by the actor */
     char endpoint[64];               /* inproc://slowlane-broker-PID-N */
 };
@@ -36,7 +38,7 @@ static void s_actor(zsock_t *pipe, void *args)
     const broker_embedded_t *start = (const broker_embedded_t *) args;
     sl_log_thread_component("broker");
     broker_config_t config = broker_options_config(start->options);
-    broker_t *broker = broker_new(&config);
+    broker_t *broker = broker_new(&config, broker_curve_cert(start->curve));
     char reason[512];
     const char *failure = broker ? s_bind_all(broker, start, reason, sizeof reason)
                                  : "cannot create the broker socket";
@@ -49,11 +51,11 @@ static void s_actor(zsock_t *pipe, void *args)
     }
     broker_stop_on(broker, pipe);
     volatile sig_atomic_t never = 0; /* the pipe's $TERM stops it */
-    broker_options_serve(start->options, &broker, start->binds, &never);
+    broker_serve(&broker, start->options, start->curve, start->binds, &never);
 }
 
-broker_embedded_t *broker_embedded_new(const broker_options_t *options, const sl_strlist_t *binds,
-                                       char *error, size_t size)
+broker_embedded_t *broker_embedded_new(const broker_options_t *options, const broker_curve_t *curve,
+                                       const sl_strlist_t *binds, char *error, size_t size)
 {
     static int instances = 0;
     broker_embedded_t *self = (broker_embedded_t *) calloc(1, sizeof *self);
@@ -64,6 +66,7 @@ broker_embedded_t *broker_embedded_new(const broker_options_t *options, const sl
     snprintf(self->endpoint, sizeof self->endpoint, "inproc://slowlane-broker-%d-%d",
              (int) getpid(), ++instances);
     self->options = options;
+    self->curve = curve;
     self->binds = binds;
     self->actor = zactor_new(s_actor, self); /* returns once the actor signalled */
     char *failure = self->actor ? zstr_recv(self->actor) : NULL;

@@ -4,7 +4,9 @@
 #include <czmq.h>
 #include <signal.h>
 #include "broker.h"
+#include "broker_curve.h"
 #include "broker_options.h"
+#include "broker_serve.h"
 #include "sl_defaults.h"
 #include "sl_flags.h"
 #include "sl_log.h"
@@ -55,7 +57,8 @@ int main(int argc, char **argv)
         sl_strlist_push(&binds, SL_DEFAULT_BROKER_BIND);
 
     char curve_error[512];
-    if (broker_options_start(&options, false, curve_error, sizeof curve_error) != 0) {
+    broker_curve_t *curve = broker_curve_new(&options, false, curve_error, sizeof curve_error);
+    if (!curve) {
         fprintf(stderr, PROGRAM ": %s\n", curve_error);
         sl_strlist_clear(&binds);
         broker_options_clear(&options);
@@ -66,11 +69,12 @@ int main(int argc, char **argv)
        talk to workers. */
     zsys_handler_set(NULL);
     broker_config_t config = broker_options_config(&options);
-    broker_t *broker = broker_new(&config);
+    broker_t *broker = broker_new(&config, broker_curve_cert(curve));
     if (!broker) {
         fprintf(stderr, PROGRAM ": cannot create the broker socket: %s\n",
                 zmq_strerror(zmq_errno()));
         sl_strlist_clear(&binds);
+        broker_curve_destroy(&curve);
         broker_options_clear(&options);
         return 1;
     }
@@ -80,6 +84,7 @@ int main(int argc, char **argv)
                     zmq_strerror(zmq_errno()));
             broker_destroy(&broker);
             sl_strlist_clear(&binds);
+            broker_curve_destroy(&curve);
             broker_options_clear(&options);
             return 1;
         }
@@ -91,8 +96,9 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
 
-    rc = broker_options_serve(&options, &broker, &binds, &s_stop);
+    rc = broker_serve(&broker, &options, curve, &binds, &s_stop);
     sl_strlist_clear(&binds);
+    broker_curve_destroy(&curve); /* after the broker's ROUTER is gone */
     broker_options_clear(&options);
     return rc == 0 ? 0 : 1;
 }

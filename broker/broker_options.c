@@ -1,10 +1,7 @@
-/*  broker_options: the broker's flags, their defaults, and the CURVE set-up they ask for.
-    One table, two spellings: slowlane-broker's own flags and the gateway's --broker-*. */
+/*  broker_options: the broker's flags and their defaults. One table, two spellings:
+    slowlane-broker's own flags and the gateway's --broker-*. */
 #include "broker_options.h"
-#include <inttypes.h>
-#include "sl_curve.h"
 #include "sl_defaults.h"
-#include "sl_log.h"
 
 static const char *s_names[2][BROKER_OPTIONS_FLAG_COUNT] = {
     {"heartbeat-ms", "liveness", "queue-limit", "max-deliveries", "curve-secret", "curve-clients"},
@@ -56,43 +53,17 @@ const char *broker_options_changed(const broker_options_t *self, bool prefixed)
         return names[2];
     if (self->max_deliveries != defaults.max_deliveries)
         return names[3];
-    if (self->curve_secret && *self->curve_secret) /* "" is off, as in broker_options_start */
+    if (self->curve_secret && *self->curve_secret) /* "" is off, as in broker_curve_new */
         return names[4];
     if (self->curve_clients && *self->curve_clients)
         return names[5];
     return NULL;
 }
 
-int broker_options_start(broker_options_t *self, bool prefixed, char *error, size_t size)
+const char *broker_options_flag_name(broker_option_t flag, bool prefixed)
 {
-    const char **names = s_names[prefixed ? 1 : 0];
-    bool on = self->curve_secret && *self->curve_secret;
-    bool listed = self->curve_clients && *self->curve_clients;
-    if (!on && !listed)
-        return 0;
-    if (!on) {
-        snprintf(error, size, "--%s: needs --%s (the broker's own key)", names[5], names[4]);
-        return -1;
-    }
-    if (!listed) {
-        snprintf(error, size,
-                 "--%s: required with --%s (the directory of admitted client public keys)",
-                 names[5], names[4]);
-        return -1;
-    }
-    char reason[400];
-    self->curve_cert = sl_curve_load_secret(self->curve_secret, reason, sizeof reason);
-    if (!self->curve_cert) {
-        snprintf(error, size, "--%s %s", names[4], reason);
-        return -1;
-    }
-    /* The authenticator runs before any ROUTER exists: no handshake is accepted unchecked. */
-    self->auth = sl_curve_auth_new(self->curve_clients, &self->curve_client_count, error, size);
-    if (!self->auth) {
-        zcert_destroy(&self->curve_cert);
-        return -1;
-    }
-    return 0;
+    assert(flag < BROKER_OPTIONS_FLAG_COUNT);
+    return s_names[prefixed ? 1 : 0][flag];
 }
 
 broker_config_t broker_options_config(const broker_options_t *self)
@@ -103,36 +74,11 @@ broker_config_t broker_options_config(const broker_options_t *self)
         .queue_limit = self->queue_limit,
         .max_deliveries = self->max_deliveries,
         .log_debug = self->log_debug,
-        .curve_cert = self->curve_cert,
     };
-}
-
-int broker_options_serve(const broker_options_t *self, broker_t **broker_p,
-                         const sl_strlist_t *binds, volatile sig_atomic_t *stop)
-{
-    for (size_t i = 0; i < binds->count; i++)
-        sl_log(SL_LOG_INFO, NULL, "broker_listening", "endpoint=%s", binds->items[i]);
-    sl_log(SL_LOG_INFO, NULL, "broker_started",
-           "heartbeat_ms=%" PRId64 " liveness=%" PRId64 " queue_limit=%" PRId64
-           " max_deliveries=%" PRId64,
-           self->heartbeat_ms, self->liveness, self->queue_limit, self->max_deliveries);
-    if (self->curve_cert)
-        sl_log(SL_LOG_INFO, NULL, "curve_on", "clients_listed=%zu", self->curve_client_count);
-    else
-        sl_log(SL_LOG_INFO, NULL, "curve_off",
-               "detail=\"plaintext: keep the broker port on a trusted network\"");
-    int rc = broker_run(*broker_p, stop);
-    sl_log(SL_LOG_INFO, NULL, "broker_stopping", NULL);
-    broker_shutdown(*broker_p);
-    broker_destroy(broker_p);
-    sl_log(SL_LOG_INFO, NULL, "broker_stopped", NULL);
-    return rc;
 }
 
 void broker_options_clear(broker_options_t *self)
 {
-    zactor_destroy(&self->auth);
-    zcert_destroy(&self->curve_cert);
     free(self->curve_secret);
     free(self->curve_clients);
     self->curve_secret = self->curve_clients = NULL;

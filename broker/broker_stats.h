@@ -1,9 +1,9 @@
 /*  broker_stats: the broker's counters and their publication. Per service (kept by name,
     so a service retired and registered again keeps counting): requests, replies, errors by
     code, re-deliveries, the queue-wait histogram, worker registrations, worker exits by
-    reason, missed heartbeats. The event loop bumps plain integers (one thread, no atomics);
-    the `mmi.stats` request (docs/protocol.md section 2.5) reads them with the live queues
-    and workers as one JSON frame. Deciding anything about requests is not its job. */
+    reason, missed heartbeats. The event loop bumps plain integers (one thread, no atomics).
+    Publishing them (`mmi.stats`, docs/protocol.md section 2.5) is broker_stats_json's job,
+    deciding anything about requests is not its job either. */
 #ifndef BROKER_STATS_H
 #define BROKER_STATS_H
 
@@ -63,5 +63,13 @@ int64_t broker_stats_wait_bound_ms(size_t index);
 
 /* Name of an exit reason ("replaced", ...); static. */
 const char *broker_stats_exit_name(broker_exit_reason_t reason);
+
+/* Walks the per-service counters in no set order: first (NULL if none), then next until
+   NULL. One walk at a time. */
+broker_stats_service_t *broker_stats_service_first(const broker_stats_t *self);
+broker_stats_service_t *broker_stats_service_next(const broker_stats_t *self);
+
+/* Requests counted by broker_stats_unknown_service. */
+uint64_t broker_stats_unknown(const broker_stats_t *self);
 
 #endif

@@ -1,5 +1,6 @@
 /*  broker_worker: the record of one registered worker and the identity helpers the worker
-    table needs. No protocol decisions here: those are in broker.c. */
+    table needs. No protocol decisions here: those are in broker.c, and the
+    tables that hold records are broker_registry's. */
 #include "broker_worker.h"
 
 /* Fills buffer with the identity as text: as-is when printable, else hex, truncated. */

@@ -1,7 +1,7 @@
 /*  broker_worker: what the broker knows of one registered worker connection: its routing
     identity, MDP version, service, whether it holds a job, and when it expires if silent.
     A plain record the event loop reads directly; the idle list and the expiry list that
-    hold it belong to broker_service and broker. */
+    hold it belong to broker_service and broker_registry. */
 #ifndef BROKER_WORKER_H
 #define BROKER_WORKER_H
 

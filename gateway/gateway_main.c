@@ -130,6 +130,7 @@ int main(int argc, char **argv)
     sl_strlist_t route_specs = {0}, embed_binds = {0};
     broker_options_t broker_options;
     broker_options_init(&broker_options);
+    broker_curve_t *broker_curve = NULL; /* the embedded broker's CURVE, if it has one */
     broker_embedded_t *embedded = NULL;
     int64_t threads = 0, max_connections = SL_DEFAULT_MAX_CONNECTIONS,
             keepalive_ms = SL_DEFAULT_KEEPALIVE_MS, read_ms = SL_DEFAULT_REQUEST_READ_MS,
@@ -241,10 +242,12 @@ int main(int argc, char **argv)
     zsys_handler_set(NULL);
 
     if (embed_binds.count > 0) {
-        if (broker_options_start(&broker_options, true, error, sizeof error) != 0)
+        broker_curve = broker_curve_new(&broker_options, true, error, sizeof error);
+        if (!broker_curve)
             goto fail_config;
         status = 1;
-        embedded = broker_embedded_new(&broker_options, &embed_binds, error, sizeof error);
+        embedded =
+            broker_embedded_new(&broker_options, broker_curve, &embed_binds, error, sizeof error);
         if (!embedded)
             goto fail_bridge;
         broker_value = broker_embedded_endpoint(embedded);
@@ -359,6 +362,7 @@ fail_config:
     if (status == 0)
         sl_log(SL_LOG_INFO, NULL, "gateway_stopped", NULL);
 free_flags:
+    broker_curve_destroy(&broker_curve); /* after the embedded broker's ROUTER is gone */
     broker_options_clear(&broker_options);
     sl_strlist_clear(&embed_binds);
     sl_curve_client_clear(&curve);

@@ -1,0 +1,119 @@
+/*  broker_mmi: answers the mmi.* requests (see broker_mmi.h). None of them is on the
+    request path: mmi.stats and mmi.cluster walk whole tables, once per scrape or admin
+    call. The JSON bodies are built by broker_stats_json and broker_cluster_view, commands
+    run by broker_agent_command; here they are framed as MDP replies. */
+#include "broker_mmi.h"
+#include "broker_cluster_view.h"
+#include "broker_stats_json.h"
+
+struct _broker_mmi_t {
+    broker_router_t *router;           /* borrowed: answers go out through it */
+    const broker_registry_t *registry; /* borrowed, read only: services and workers */
+    const broker_stats_t *stats;       /* borrowed, read only: counters */
+    broker_agents_t *agents;           /* borrowed: the cluster manager's agent table */
+    broker_config_t config;            /* copy: heartbeat and liveness for the answers */
+    int64_t started;                   /* zclock_mono() when the broker started */
+};
+
+broker_mmi_t *broker_mmi_new(broker_router_t *router, const broker_registry_t *registry,
+                             const broker_stats_t *stats, broker_agents_t *agents,
+                             const broker_config_t *config, int64_t started)
+{
+    assert(router && registry && stats && agents && config);
+    broker_mmi_t *self = (broker_mmi_t *) calloc(1, sizeof(broker_mmi_t));
+    if (!self)
+        return NULL;
+    self->router = router;
+    self->registry = registry;
+    self->stats = stats;
+    self->agents = agents;
+    self->config = *config;
+    self->started = started;
+    return self;
+}
+
+void broker_mmi_destroy(broker_mmi_t **self_p)
+{
+    assert(self_p);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/* Sends body (ownership taken) as the FINAL answering msg. */
+static void s_reply(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg, zmsg_t **body_p)
+{
+    zmsg_t *reply = sl_mdp_encode_client_reply(msg->version, SL_MDP_FINAL, msg->service, body_p);
+    broker_router_send(self->router, client, &reply);
+}
+
+/* 8/MMI: "200" iff the named service has a registered worker, "404" otherwise. */
+static const char *s_service_code(broker_mmi_t *self, sl_mdp_msg_t *msg)
+{
+    zframe_t *asked = msg->body ? zmsg_first(msg->body) : NULL;
+    size_t size = asked ? zframe_size(asked) : 0;
+    if (size == 0 || size > SL_MAX_SERVICE_NAME || memchr(zframe_data(asked), 0, size))
+        return "404";
+    char wanted[SL_MAX_SERVICE_NAME + 1];
+    memcpy(wanted, zframe_data(asked), size);
+    wanted[size] = 0;
+    broker_service_t *service = broker_registry_service(self->registry, wanted);
+    return service && broker_service_workers(service) > 0 ? "200" : "404";
+}
+
+/* mmi.stats: one JSON frame; without memory for it, "500" the 8/MMI way rather than
+   silence. */
+static void s_stats(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg, int64_t now)
+{
+    char *text = broker_stats_json(self->stats, self->registry, &self->config, self->started, now);
+    zmsg_t *body = zmsg_new();
+    if (!body) {
+        free(text);
+        return;
+    }
+    if (text)
+        zmsg_addmem(body, text, strlen(text));
+    else
+        zmsg_addstr(body, "500");
+    free(text);
+    s_reply(self, client, msg, &body);
+}
+
+/* mmi.cluster, mmi.cluster.command. Body: [tag] for the one, [tag, command] for the
+   other. The tag is echoed first, so a client can tell a late answer from the one it
+   waits for. */
+static void s_cluster(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg, const char *name,
+                      int64_t now)
+{
+    zmsg_t *request = msg->body;
+    zframe_t *tag = request && zmsg_size(request) > 0 ? zmsg_first(request) : NULL;
+    json_t *answer =
+        streq(name, "mmi.cluster")
+            ? broker_cluster_view(self->agents, self->registry, &self->config, self->started, now)
+            : broker_agents_command(self->agents, request, now);
+    char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+    json_decref(answer);
+    zmsg_t *body = zmsg_new();
+    if (tag)
+        zmsg_addmem(body, zframe_data(tag), zframe_size(tag));
+    zmsg_addstr(body, text ? text : "{\"ok\":false,\"status\":500,\"error\":\"out_of_memory\"}");
+    free(text);
+    s_reply(self, client, msg, &body);
+}
+
+void broker_mmi_answer(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg, const char *name,
+                       int64_t now)
+{
+    if (streq(name, "mmi.cluster") || streq(name, "mmi.cluster.command")) {
+        s_cluster(self, client, msg, name, now); /* docs/protocol.md section 7.4 */
+        return;
+    }
+    if (streq(name, "mmi.stats")) {
+        s_stats(self, client, msg, now); /* docs/protocol.md section 2.5 */
+        return;
+    }
+    /* 8/MMI: every other mmi.* name answers "501". */
+    const char *code = streq(name, "mmi.service") ? s_service_code(self, msg) : "501";
+    zmsg_t *body = zmsg_new();
+    zmsg_addstr(body, code);
+    s_reply(self, client, msg, &body);
+}

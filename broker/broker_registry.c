@@ -1,0 +1,161 @@
+/*  broker_registry: the worker table, the service table and the expiry list (see
+    broker_registry.h). The tables hold the records; the records' own fields (a worker's
+    jobs, a service's queue and idle list) are broker_worker's and broker_service's. */
+#include "broker_registry.h"
+
+struct _broker_registry_t {
+    zhashx_t *workers;     /* identity frame -> broker_worker_t (owned) */
+    zhashx_t *services;    /* name -> broker_service_t (owned) */
+    zlistx_t *expiry;      /* workers, least recently heard from first */
+    size_t queue_limit;    /* for new services */
+    int64_t expiry_ms;     /* heartbeat_ms x liveness: silence that kills a worker */
+    broker_stats_t *stats; /* borrowed: counters new services attach */
+};
+
+broker_registry_t *broker_registry_new(size_t queue_limit, int64_t expiry_ms, broker_stats_t *stats)
+{
+    broker_registry_t *self = (broker_registry_t *) calloc(1, sizeof(broker_registry_t));
+    if (!self)
+        return NULL;
+    self->queue_limit = queue_limit;
+    self->expiry_ms = expiry_ms;
+    self->stats = stats;
+    self->workers = zhashx_new();
+    if (!self->workers)
+        goto fail_workers;
+    /* Keys are the workers' own identity frames: binary-safe and never copied. */
+    zhashx_set_key_hasher(self->workers, broker_worker_identity_hash);
+    zhashx_set_key_comparator(self->workers, broker_worker_identity_compare);
+    zhashx_set_key_duplicator(self->workers, NULL);
+    zhashx_set_key_destructor(self->workers, NULL);
+    self->services = zhashx_new();
+    if (!self->services)
+        goto fail_services;
+    zhashx_set_destructor(self->services, (zhashx_destructor_fn *) broker_service_destroy);
+    self->expiry = zlistx_new();
+    if (!self->expiry)
+        goto fail_expiry;
+    return self;
+
+fail_expiry:
+    zhashx_destroy(&self->services);
+fail_services:
+    zhashx_destroy(&self->workers);
+fail_workers:
+    free(self);
+    return NULL;
+}
+
+void broker_registry_destroy(broker_registry_t **self_p)
+{
+    assert(self_p);
+    broker_registry_t *self = *self_p;
+    if (!self)
+        return;
+    broker_worker_t *worker;
+    while ((worker = (broker_worker_t *) zlistx_first(self->expiry))) {
+        zlistx_detach(self->expiry, worker->expiry_handle);
+        worker->expiry_handle = NULL;
+        broker_service_idle_remove(worker->service, worker);
+        zhashx_delete(self->workers, worker->identity);
+        broker_request_t *job;
+        while ((job = broker_worker_take_newest(worker)))
+            broker_request_destroy(&job);
+        broker_worker_destroy(&worker);
+    }
+    zlistx_destroy(&self->expiry);
+    zhashx_destroy(&self->workers);
+    zhashx_destroy(&self->services);
+    free(self);
+    *self_p = NULL;
+}
+
+broker_worker_t *broker_registry_worker(const broker_registry_t *self, zframe_t *identity)
+{
+    return (broker_worker_t *) zhashx_lookup(self->workers, identity);
+}
+
+broker_service_t *broker_registry_service(const broker_registry_t *self, const char *name)
+{
+    return (broker_service_t *) zhashx_lookup(self->services, name);
+}
+
+broker_service_t *broker_registry_service_ensure(broker_registry_t *self, const char *name)
+{
+    broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, name);
+    if (service)
+        return service;
+    service = broker_service_new(name, self->queue_limit);
+    if (!service)
+        return NULL;
+    zhashx_insert(self->services, name, service);
+    broker_service_set_stats(service, broker_stats_service(self->stats, name));
+    return service;
+}
+
+broker_worker_t *broker_registry_worker_add(broker_registry_t *self, zframe_t **identity_p,
+                                            sl_mdp_version_t version, broker_service_t *service,
+                                            int capacity, int64_t now)
+{
+    broker_worker_t *worker = broker_worker_new(identity_p, version, service, capacity);
+    if (!worker)
+        return NULL;
+    zhashx_insert(self->workers, worker->identity, worker);
+    worker->expiry = now + self->expiry_ms;
+    worker->registered = now;
+    worker->expiry_handle = zlistx_add_end(self->expiry, worker);
+    broker_service_worker_joined(service);
+    return worker;
+}
+
+/* Any message from a worker proves it alive: the expiry list so stays ordered by
+   last-heard-from, and only its head is ever looked at for expiry. */
+void broker_registry_worker_heard(broker_registry_t *self, broker_worker_t *worker, int64_t now)
+{
+    worker->expiry = now + self->expiry_ms;
+    zlistx_move_end(self->expiry, worker->expiry_handle);
+}
+
+void broker_registry_worker_remove(broker_registry_t *self, broker_worker_t *worker, int64_t now)
+{
+    broker_service_idle_remove(worker->service, worker);
+    zlistx_detach(self->expiry, worker->expiry_handle);
+    worker->expiry_handle = NULL;
+    zhashx_delete(self->workers, worker->identity);
+    broker_service_worker_left(worker->service, now);
+}
+
+broker_worker_t *broker_registry_worker_oldest(const broker_registry_t *self)
+{
+    return (broker_worker_t *) zlistx_head(self->expiry);
+}
+
+broker_worker_t *broker_registry_worker_first(const broker_registry_t *self)
+{
+    return (broker_worker_t *) zlistx_first(self->expiry);
+}
+
+broker_worker_t *broker_registry_worker_next(const broker_registry_t *self)
+{
+    return (broker_worker_t *) zlistx_next(self->expiry);
+}
+
+broker_service_t *broker_registry_service_first(const broker_registry_t *self)
+{
+    return (broker_service_t *) zhashx_first(self->services);
+}
+
+broker_service_t *broker_registry_service_next(const broker_registry_t *self)
+{
+    return (broker_service_t *) zhashx_next(self->services);
+}
+
+void broker_registry_service_retire(broker_registry_t *self, broker_service_t *service)
+{
+    zhashx_delete(self->services, broker_service_name(service));
+}
+
+int64_t broker_registry_expiry_ms(const broker_registry_t *self)
+{
+    return self->expiry_ms;
+}
