@@ -15,6 +15,7 @@
 #include "sl_agent.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
+#include "sl_mdp_io.h"
 
 struct _broker_t {
     broker_router_t *router;        /* the one ROUTER socket and its send */

@@ -6,6 +6,7 @@
     hand and the time; it reads the registry's records and sends through broker_router. */
 #include "broker_dispatch.h"
 #include "sl_log.h"
+#include "sl_mdp_io.h"
 
 struct _broker_dispatch_t {
     broker_router_t *router;        /* borrowed: answers built as messages go through it */

@@ -4,6 +4,7 @@
 #include "broker_router.h"
 #include "sl_curve.h"
 #include "sl_defaults.h"
+#include "sl_mdp_io.h"
 
 struct _broker_router_t {
     zsock_t *socket; /* the one ROUTER socket (owned) */

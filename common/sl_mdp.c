@@ -1,9 +1,11 @@
 /*  sl_mdp: the Majordomo codec, MDP/0.1 (RFC 7) and MDP/0.2 (RFC 18), both sub-protocols.
-    Turns czmq messages into sl_mdp_msg_t and back. It owns the command-byte tables and
-    every frame-level check; it does no I/O and knows nothing of routing-id frames, queues
-    or heartbeat timing (the broker and worker own those). */
+    Turns frames into sl_mdp_msg_t, and sl_mdp_msg_t's parts into czmq messages or frame views.
+    It owns the command-byte tables, the layout of every message's header and every
+    frame-level check; it does no I/O (sl_mdp_io reads and writes sockets with it) and knows
+    nothing of routing-id frames, queues or heartbeat timing (the broker and worker own those). */
 #include "sl_mdp.h"
 #include "sl_defaults.h"
+#include "sl_mdp_frames.h"
 
 #include <assert.h>
 #include <string.h>
@@ -95,168 +97,99 @@ static int s_capacity_parse(const void *bytes, size_t size, int *capacity)
     return 0;
 }
 
-/* Reads one message frame by frame as libzmq messages on the stack: frames that the codec
-   only checks never become czmq frames. */
+/* The frame whose bytes are text. */
+static bool s_frame_is(sl_mdp_frames_t *frames, const char *text)
+{
+    return s_bytes_are(frames->ops->data(frames), frames->ops->size(frames), text);
+}
+
+/* ---------------------------------------------------------------- a czmq message's frames */
+
 typedef struct {
-    void *socket;    /* what the caller passed: zframe_recv resolves a zsock_t fastest */
-    void *handle;    /* its libzmq handle */
-    zmq_msg_t part;  /* the current frame, when open */
-    bool open;       /* part holds a received frame */
-    bool more;       /* frames follow the current one (before the first: a message may come) */
-    bool first_read; /* the next s_next hands out the frame already in part */
-} s_reader_t;
+    sl_mdp_frames_t base; /* first: the decoder's view */
+    zmsg_t *msg;          /* the frames not yet read */
+    zframe_t *frame;      /* the current frame, owned */
+    bool msg_given;       /* msg became the body */
+} s_message_frames_t;
 
-/* The next frame into reader->part; -1 if the message has no more (or none is waiting). */
-static int s_next(s_reader_t *reader)
+static int s_message_next(sl_mdp_frames_t *frames)
 {
-    if (reader->first_read) {
-        reader->first_read = false;
-        return 0;
-    }
-    if (reader->open)
-        zmq_msg_close(&reader->part);
-    reader->open = false;
-    if (!reader->more)
-        return -1;
-    zmq_msg_init(&reader->part);
-    //  Only the first frame can be missing: libzmq delivers a message's frames together
-    if (zmq_msg_recv(&reader->part, reader->handle, 0) < 0) {
-        zmq_msg_close(&reader->part);
-        reader->more = false;
-        return -1;
-    }
-    reader->open = true;
-    reader->more = zmq_msg_more(&reader->part) != 0;
-    return 0;
+    s_message_frames_t *self = (s_message_frames_t *) frames;
+    zframe_destroy(&self->frame);
+    self->frame = zmsg_pop(self->msg);
+    return self->frame ? 0 : -1;
 }
 
-static const byte *s_data(s_reader_t *reader)
+static const byte *s_message_data(sl_mdp_frames_t *frames)
 {
-    return (const byte *) zmq_msg_data(&reader->part);
+    return zframe_data(((s_message_frames_t *) frames)->frame);
 }
 
-static size_t s_size(s_reader_t *reader)
+static size_t s_message_size(sl_mdp_frames_t *frames)
 {
-    return zmq_msg_size(&reader->part);
+    return zframe_size(((s_message_frames_t *) frames)->frame);
 }
 
-/* The frames of one message as the decoder reads them: taken from a czmq message
-   (sl_mdp_decode) or straight off a socket (sl_mdp_recv), so one decoder serves both. */
-typedef struct {
-    zmsg_t *msg;        /* message mode: the frames not yet read */
-    zframe_t *frame;    /* message mode: the current frame, owned */
-    bool msg_given;     /* message mode: msg became the body */
-    s_reader_t *reader; /* socket mode (msg is NULL) */
-} s_frames_t;
-
-/* The next frame becomes current; -1 if there is none. */
-static int s_frames_next(s_frames_t *frames)
+static bool s_message_more(sl_mdp_frames_t *frames)
 {
-    if (frames->reader)
-        return s_next(frames->reader);
-    zframe_destroy(&frames->frame);
-    frames->frame = zmsg_pop(frames->msg);
-    return frames->frame ? 0 : -1;
+    return zmsg_size(((s_message_frames_t *) frames)->msg) > 0;
 }
 
-static const byte *s_frames_data(s_frames_t *frames)
+/* Moved out of the message, not copied. */
+static zframe_t *s_message_take(sl_mdp_frames_t *frames)
 {
-    return frames->reader ? s_data(frames->reader) : zframe_data(frames->frame);
-}
-
-static size_t s_frames_size(s_frames_t *frames)
-{
-    return frames->reader ? s_size(frames->reader) : zframe_size(frames->frame);
-}
-
-static bool s_frames_is(s_frames_t *frames, const char *text)
-{
-    return s_bytes_are(s_frames_data(frames), s_frames_size(frames), text);
-}
-
-/* Frames follow the current one. */
-static bool s_frames_more(s_frames_t *frames)
-{
-    return frames->reader ? frames->reader->more : zmsg_size(frames->msg) > 0;
-}
-
-/* The current frame, for the caller to keep: moved from a message, copied off a socket
-   (routing ids, names and addresses are short). */
-static zframe_t *s_frames_take(s_frames_t *frames)
-{
-    if (frames->reader)
-        return zframe_new(s_data(frames->reader), s_size(frames->reader));
-    zframe_t *frame = frames->frame;
-    frames->frame = NULL;
+    s_message_frames_t *self = (s_message_frames_t *) frames;
+    zframe_t *frame = self->frame;
+    self->frame = NULL;
     return frame;
 }
 
-/* The frames left as a message, the current one first when keep_current. Off a socket
-   they are received as czmq frames (never copied); from a message, it is the message. */
-static zmsg_t *s_frames_rest(s_frames_t *frames, bool keep_current)
+/* The message itself becomes the rest. */
+static zmsg_t *s_message_rest(sl_mdp_frames_t *frames, bool keep_current)
 {
-    if (!frames->reader) {
-        if (keep_current && frames->frame)
-            zmsg_prepend(frames->msg, &frames->frame);
-        frames->msg_given = true;
-        return frames->msg;
-    }
-    s_reader_t *reader = frames->reader;
-    zmsg_t *rest = zmsg_new();
-    if (keep_current && reader->open) {
-        zframe_t *frame = s_frames_take(frames);
-        zmsg_append(rest, &frame);
-    }
-    while (reader->more) {
-        zframe_t *frame = zframe_recv(reader->socket);
-        if (!frame)
-            break;
-        reader->more = zframe_more(frame);
-        zmsg_append(rest, &frame);
-    }
-    return rest;
+    s_message_frames_t *self = (s_message_frames_t *) frames;
+    if (keep_current && self->frame)
+        zmsg_prepend(self->msg, &self->frame);
+    self->msg_given = true;
+    return self->msg;
 }
 
-/* Drops whatever was not taken: the rest of a socket's message, or of the czmq one. */
-static void s_frames_close(s_frames_t *frames)
-{
-    if (frames->reader) {
-        while (s_next(frames->reader) == 0)
-            ;
-        return;
-    }
-    zframe_destroy(&frames->frame);
-    if (!frames->msg_given)
-        zmsg_destroy(&frames->msg);
-}
+static const sl_mdp_frames_ops_t s_message_ops = {
+    .next = s_message_next,
+    .data = s_message_data,
+    .size = s_message_size,
+    .more = s_message_more,
+    .take = s_message_take,
+    .rest = s_message_rest,
+};
 
-/* Decodes one message from frames into out. Returns 0, -1 if malformed (reason set), or 1
-   when the first frame names no MDP protocol and foreign_p wants such messages whole. */
-static int s_decode(s_frames_t *frames, sl_mdp_direction_t direction, sl_mdp_msg_t *out,
-                    zmsg_t **foreign_p, const char **reason)
+/* ---------------------------------------------------------------- decoding */
+
+int sl_mdp_decode_frames(sl_mdp_frames_t *frames, sl_mdp_direction_t direction, sl_mdp_msg_t *out,
+                         zmsg_t **foreign_p, const char **reason)
 {
-    if (s_frames_next(frames) != 0) {
+    if (frames->ops->next(frames) != 0) {
         *reason = "empty message";
         return -1;
     }
     /* RFC 7: "Frame 0: Empty (zero bytes ...)" precedes "MDPC01"/"MDPW01";
        RFC 18 removed it: "Frame 0: MDPC02" / "MDPW02". */
-    bool leading_empty = s_frames_size(frames) == 0;
-    if (leading_empty && s_frames_next(frames) != 0) {
+    bool leading_empty = frames->ops->size(frames) == 0;
+    if (leading_empty && frames->ops->next(frames) != 0) {
         *reason = "missing protocol frame";
         return -1;
     }
-    bool v01 = s_frames_is(frames, SL_MDPC01) || s_frames_is(frames, SL_MDPW01);
-    bool v02 = s_frames_is(frames, SL_MDPC02) || s_frames_is(frames, SL_MDPW02);
+    bool v01 = s_frame_is(frames, SL_MDPC01) || s_frame_is(frames, SL_MDPW01);
+    bool v02 = s_frame_is(frames, SL_MDPC02) || s_frame_is(frames, SL_MDPW02);
     if (!v01 && !v02) {
         if (foreign_p && !leading_empty) {
-            *foreign_p = s_frames_rest(frames, true);
+            *foreign_p = frames->ops->rest(frames, true);
             return 1;
         }
         *reason = "unknown protocol";
         return -1;
     }
-    bool worker_side = s_frames_is(frames, SL_MDPW01) || s_frames_is(frames, SL_MDPW02);
+    bool worker_side = s_frame_is(frames, SL_MDPW01) || s_frame_is(frames, SL_MDPW02);
     if (leading_empty != v01) {
         *reason =
             leading_empty ? "empty frame before MDP/0.2 header" : "MDP/0.1 without empty frame";
@@ -270,16 +203,16 @@ static int s_decode(s_frames_t *frames, sl_mdp_direction_t direction, sl_mdp_msg
         /* RFC 7 client messages carry no command: the direction says what they are. */
         command = direction == SL_MDP_TO_BROKER ? SL_MDP_REQUEST : SL_MDP_FINAL;
     else {
-        if (s_frames_next(frames) != 0) {
+        if (frames->ops->next(frames) != 0) {
             *reason = "missing command frame";
             return -1;
         }
-        if (s_frames_size(frames) != 1) {
+        if (frames->ops->size(frames) != 1) {
             *reason = "command frame is not one byte";
             return -1;
         }
         const byte *table = !worker_side ? s_client_v02 : v01 ? s_worker_v01 : s_worker_v02;
-        command = s_command_from_byte(table, s_frames_data(frames)[0]);
+        command = s_command_from_byte(table, frames->ops->data(frames)[0]);
         if (command == 0) {
             *reason = "unknown command";
             return -1;
@@ -293,35 +226,36 @@ static int s_decode(s_frames_t *frames, sl_mdp_direction_t direction, sl_mdp_msg
 
     /* A client message, and RFC 7/18's READY: the service name follows. */
     if (!worker_side || command == SL_MDP_READY) {
-        if (s_frames_next(frames) != 0) {
+        if (frames->ops->next(frames) != 0) {
             *reason = "missing service name";
             return -1;
         }
-        if (!s_service_bytes_valid(s_frames_data(frames), s_frames_size(frames))) {
+        if (!s_service_bytes_valid(frames->ops->data(frames), frames->ops->size(frames))) {
             *reason = "bad service name";
             return -1;
         }
-        out->service = s_frames_take(frames);
+        out->service = frames->ops->take(frames);
         if (!worker_side) {
-            out->body = s_frames_rest(frames, false); /* the body frames */
+            out->body = frames->ops->rest(frames, false); /* the body frames */
             return 0;
         }
-        if (!s_frames_more(frames))
+        if (!frames->ops->more(frames))
             return 0;
         /* protocol.md 3.6: an MDP/0.2 READY MAY end with one `capacity=K` frame. */
-        s_frames_next(frames);
-        if (s_frames_more(frames) || v01) {
+        frames->ops->next(frames);
+        if (frames->ops->more(frames) || v01) {
             *reason = "extra frames after READY";
             return -1;
         }
-        if (s_capacity_parse(s_frames_data(frames), s_frames_size(frames), &out->capacity) != 0) {
+        if (s_capacity_parse(frames->ops->data(frames), frames->ops->size(frames),
+                             &out->capacity) != 0) {
             *reason = "bad capacity frame in READY";
             return -1;
         }
         return 0;
     }
     if (command == SL_MDP_HEARTBEAT || command == SL_MDP_DISCONNECT) {
-        if (s_frames_more(frames)) {
+        if (frames->ops->more(frames)) {
             *reason = "extra frames after HEARTBEAT or DISCONNECT";
             return -1;
         }
@@ -329,20 +263,20 @@ static int s_decode(s_frames_t *frames, sl_mdp_direction_t direction, sl_mdp_msg
     }
     /* RFC 18: "The REQUEST, PARTIAL and FINAL commands SHALL contain precisely one client
        address frame. This frame MUST be followed by an empty (zero sized) frame." */
-    if (s_frames_next(frames) != 0) {
+    if (frames->ops->next(frames) != 0) {
         *reason = "missing client address";
         return -1;
     }
-    if (s_frames_size(frames) < 1 || s_frames_size(frames) > SL_MAX_ADDRESS_BYTES) {
+    if (frames->ops->size(frames) < 1 || frames->ops->size(frames) > SL_MAX_ADDRESS_BYTES) {
         *reason = "bad client address size";
         return -1;
     }
-    out->address = s_frames_take(frames);
-    if (s_frames_next(frames) != 0 || s_frames_size(frames) != 0) {
+    out->address = frames->ops->take(frames);
+    if (frames->ops->next(frames) != 0 || frames->ops->size(frames) != 0) {
         *reason = "missing empty delimiter after address";
         return -1;
     }
-    out->body = s_frames_rest(frames, false);
+    out->body = frames->ops->rest(frames, false);
     return 0;
 }
 
@@ -362,9 +296,11 @@ int sl_mdp_decode(zmsg_t **msg_p, sl_mdp_direction_t direction, sl_mdp_msg_t *ou
         return -1;
     }
     out->capacity = 1;
-    s_frames_t frames = {.msg = msg};
-    int rc = s_decode(&frames, direction, out, NULL, reason);
-    s_frames_close(&frames);
+    s_message_frames_t frames = {.base = {&s_message_ops}, .msg = msg};
+    int rc = sl_mdp_decode_frames(&frames.base, direction, out, NULL, reason);
+    zframe_destroy(&frames.frame);
+    if (!frames.msg_given)
+        zmsg_destroy(&frames.msg);
     if (rc != 0)
         sl_mdp_msg_reset(out);
     return rc;
@@ -380,35 +316,38 @@ void sl_mdp_msg_reset(sl_mdp_msg_t *msg)
     memset(msg, 0, sizeof *msg);
 }
 
-sl_mdp_recv_result_t sl_mdp_recv(void *socket, sl_mdp_direction_t direction, zframe_t **sender_p,
-                                 sl_mdp_msg_t *out, zmsg_t **foreign_p, const char **reason)
+/* ---------------------------------------------------------------- encoding */
+
+size_t sl_mdp_header(sl_mdp_version_t version, bool worker_side, sl_mdp_command_t command,
+                     sl_frame_view_t header[SL_MDP_HEADER_MAX_FRAMES])
 {
-    assert(socket && out);
-    const char *scratch = NULL;
-    if (!reason)
-        reason = &scratch;
-    *reason = NULL;
-    memset(out, 0, sizeof *out);
-    out->capacity = 1;
-    if (foreign_p)
-        *foreign_p = NULL;
-    if (sender_p)
-        *sender_p = NULL;
-    s_reader_t reader = {.socket = socket, .handle = zsock_resolve(socket), .more = true};
-    if (s_next(&reader) != 0)
-        return SL_MDP_RECV_NONE;
-    if (sender_p)
-        *sender_p = zframe_new(s_data(&reader), s_size(&reader));
-    else
-        reader.first_read = true; /* the frame in hand is the MDP message's first */
-    s_frames_t frames = {.reader = &reader};
-    int rc = s_decode(&frames, direction, out, foreign_p, reason);
-    s_frames_close(&frames);
-    if (rc == 0)
-        return SL_MDP_RECV_OK;
-    sl_mdp_msg_reset(out);
-    out->capacity = 1;
-    return rc == 1 ? SL_MDP_RECV_FOREIGN : SL_MDP_RECV_MALFORMED;
+    assert(version == SL_MDP_V01 || version == SL_MDP_V02);
+    assert(command >= SL_MDP_READY && command <= S_COMMAND_LAST);
+    size_t count = 0;
+    if (version == SL_MDP_V01)
+        header[count++] = (sl_frame_view_t){"", 0};
+    const char *protocol = version == SL_MDP_V01 ? (worker_side ? SL_MDPW01 : SL_MDPC01)
+                                                 : (worker_side ? SL_MDPW02 : SL_MDPC02);
+    header[count++] = (sl_frame_view_t){protocol, 6};
+    if (!worker_side && version == SL_MDP_V01)
+        return count; /* RFC 7 client messages carry no command */
+    const byte *table = !worker_side            ? s_client_v02
+                        : version == SL_MDP_V01 ? s_worker_v01
+                                                : s_worker_v02;
+    assert(table[command] != 0); /* e.g. PARTIAL for an MDP/0.1 peer: a programming error */
+    header[count++] = (sl_frame_view_t){&table[command], 1};
+    return count;
+}
+
+/* A new message holding a header of sl_mdp_header. */
+static zmsg_t *s_header(sl_mdp_version_t version, bool worker_side, sl_mdp_command_t command)
+{
+    sl_frame_view_t header[SL_MDP_HEADER_MAX_FRAMES];
+    size_t count = sl_mdp_header(version, worker_side, command, header);
+    zmsg_t *msg = zmsg_new();
+    for (size_t i = 0; i < count; i++)
+        zmsg_addmem(msg, header[i].data, header[i].size);
+    return msg;
 }
 
 /* Appends the frames of *body_p to msg and destroys the emptied body. */
@@ -422,40 +361,13 @@ static void s_append_body(zmsg_t *msg, zmsg_t **body_p)
     zmsg_destroy(body_p);
 }
 
-/* A new message holding the protocol header: [empty] "MDPx0n". */
-static zmsg_t *s_header(sl_mdp_version_t version, bool worker_side)
-{
-    assert(version == SL_MDP_V01 || version == SL_MDP_V02);
-    zmsg_t *msg = zmsg_new();
-    if (version == SL_MDP_V01) {
-        zmsg_addmem(msg, "", 0);
-        zmsg_addstr(msg, worker_side ? SL_MDPW01 : SL_MDPC01);
-    } else
-        zmsg_addstr(msg, worker_side ? SL_MDPW02 : SL_MDPC02);
-    return msg;
-}
-
-static void s_add_command(zmsg_t *msg, const byte *table, sl_mdp_command_t command)
-{
-    assert(command >= SL_MDP_READY && command <= S_COMMAND_LAST);
-    byte value = table[command];
-    assert(value != 0); /* e.g. PARTIAL for an MDP/0.1 peer: a programming error */
-    zmsg_addmem(msg, &value, 1);
-}
-
 void sl_mdp_client_request_header(sl_mdp_version_t version, const char *service,
                                   sl_frame_view_t header[SL_MDP_CLIENT_REQUEST_HEADER_FRAMES])
 {
-    assert(version == SL_MDP_V01 || version == SL_MDP_V02);
     assert(service);
-    if (version == SL_MDP_V01) {
-        header[0] = (sl_frame_view_t){"", 0};
-        header[1] = (sl_frame_view_t){SL_MDPC01, 6};
-    } else {
-        header[0] = (sl_frame_view_t){SL_MDPC02, 6};
-        header[1] = (sl_frame_view_t){&s_client_v02[SL_MDP_REQUEST], 1};
-    }
-    header[2] = (sl_frame_view_t){service, strlen(service)};
+    size_t count = sl_mdp_header(version, false, SL_MDP_REQUEST, header);
+    assert(count == SL_MDP_CLIENT_REQUEST_HEADER_FRAMES - 1);
+    header[count] = (sl_frame_view_t){service, strlen(service)};
 }
 
 zmsg_t *sl_mdp_encode_client_request(sl_mdp_version_t version, const char *service, zmsg_t **body_p)
@@ -474,9 +386,7 @@ zmsg_t *sl_mdp_encode_client_reply(sl_mdp_version_t version, sl_mdp_command_t co
 {
     assert(service);
     assert(command == SL_MDP_FINAL || (command == SL_MDP_PARTIAL && version == SL_MDP_V02));
-    zmsg_t *msg = s_header(version, false);
-    if (version == SL_MDP_V02)
-        s_add_command(msg, s_client_v02, command);
+    zmsg_t *msg = s_header(version, false, command);
     zmsg_addmem(msg, zframe_data(service), zframe_size(service));
     s_append_body(msg, body_p);
     return msg;
@@ -485,8 +395,7 @@ zmsg_t *sl_mdp_encode_client_reply(sl_mdp_version_t version, sl_mdp_command_t co
 zmsg_t *sl_mdp_encode_ready(sl_mdp_version_t version, const char *service)
 {
     assert(service);
-    zmsg_t *msg = s_header(version, true);
-    s_add_command(msg, version == SL_MDP_V01 ? s_worker_v01 : s_worker_v02, SL_MDP_READY);
+    zmsg_t *msg = s_header(version, true, SL_MDP_READY);
     zmsg_addstr(msg, service);
     return msg;
 }
@@ -505,8 +414,7 @@ zmsg_t *sl_mdp_encode_worker_job(sl_mdp_version_t version, sl_mdp_command_t comm
 {
     assert(address);
     assert(command == SL_MDP_REQUEST || command == SL_MDP_PARTIAL || command == SL_MDP_FINAL);
-    zmsg_t *msg = s_header(version, true);
-    s_add_command(msg, version == SL_MDP_V01 ? s_worker_v01 : s_worker_v02, command);
+    zmsg_t *msg = s_header(version, true, command);
     zmsg_addmem(msg, zframe_data(address), zframe_size(address));
     zmsg_addmem(msg, "", 0);
     s_append_body(msg, body_p);
@@ -516,109 +424,7 @@ zmsg_t *sl_mdp_encode_worker_job(sl_mdp_version_t version, sl_mdp_command_t comm
 zmsg_t *sl_mdp_encode_worker_signal(sl_mdp_version_t version, sl_mdp_command_t command)
 {
     assert(command == SL_MDP_HEARTBEAT || command == SL_MDP_DISCONNECT);
-    zmsg_t *msg = s_header(version, true);
-    s_add_command(msg, version == SL_MDP_V01 ? s_worker_v01 : s_worker_v02, command);
-    return msg;
-}
-
-/* One frame of bytes, copied: libzmq keeps up to 33 bytes inside the message, no malloc. */
-static int s_send_bytes(void *handle, const void *data, size_t size, bool more)
-{
-    return zmq_send(handle, data, size, more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
-}
-
-/* The routing id (if any), the protocol header and the command byte from table (NULL: none,
-   as in MDP/0.1 client messages). Only the first frame can be refused: libzmq takes the rest
-   of a message once it took its first frame. */
-static int s_send_header(void *handle, zframe_t *to, sl_mdp_version_t version, bool worker_side,
-                         const byte *table, sl_mdp_command_t command)
-{
-    assert(version == SL_MDP_V01 || version == SL_MDP_V02);
-    assert(command >= SL_MDP_READY && command <= S_COMMAND_LAST);
-    if (to && s_send_bytes(handle, zframe_data(to), zframe_size(to), true) != 0)
-        return -1;
-    if (version == SL_MDP_V01 && s_send_bytes(handle, "", 0, true) != 0)
-        return -1;
-    const char *protocol = version == SL_MDP_V01 ? (worker_side ? SL_MDPW01 : SL_MDPC01)
-                                                 : (worker_side ? SL_MDPW02 : SL_MDPC02);
-    if (s_send_bytes(handle, protocol, 6, true) != 0)
-        return -1;
-    if (!table)
-        return 0;
-    byte value = table[command];
-    assert(value != 0); /* e.g. PARTIAL for an MDP/0.1 peer: a programming error */
-    return s_send_bytes(handle, &value, 1, true);
-}
-
-static bool s_has_frames(zmsg_t **body_p)
-{
-    return body_p && *body_p && zmsg_size(*body_p) > 0;
-}
-
-/* The body frames (at least one), the last one ending the message: moved out of *body_p,
-   which is destroyed, or with keep sent as references (zmq_msg_copy) and left in place.
-   socket as the caller gave it: czmq resolves a zsock_t without asking libzmq. */
-static int s_send_body(void *socket, zmsg_t **body_p, bool keep)
-{
-    int rc = 0;
-    if (keep) {
-        size_t left = zmsg_size(*body_p);
-        for (zframe_t *frame = zmsg_first(*body_p); frame; frame = zmsg_next(*body_p))
-            if (zframe_send(&frame, socket, ZFRAME_REUSE | (--left ? ZFRAME_MORE : 0)) != 0)
-                rc = -1;
-        return rc;
-    }
-    zframe_t *frame;
-    while ((frame = zmsg_pop(*body_p)))
-        if (zframe_send(&frame, socket, zmsg_size(*body_p) ? ZFRAME_MORE : 0) != 0) {
-            zframe_destroy(&frame);
-            rc = -1;
-        }
-    zmsg_destroy(body_p);
-    return rc;
-}
-
-int sl_mdp_send_worker_job(void *socket, zframe_t *to, sl_mdp_version_t version,
-                           sl_mdp_command_t command, const void *address, size_t address_size,
-                           zmsg_t **body_p, bool keep_body)
-{
-    assert(address && address_size > 0);
-    assert(command == SL_MDP_REQUEST || command == SL_MDP_PARTIAL || command == SL_MDP_FINAL);
-    void *handle = zsock_resolve(socket);
-    const byte *table = version == SL_MDP_V01 ? s_worker_v01 : s_worker_v02;
-    bool has_body = s_has_frames(body_p);
-    int rc = -1;
-    if (s_send_header(handle, to, version, true, table, command) == 0) {
-        s_send_bytes(handle, address, address_size, true);
-        rc = s_send_bytes(handle, "", 0, has_body);
-        if (has_body)
-            return s_send_body(socket, body_p, keep_body);
-    }
-    if (!keep_body && body_p)
-        zmsg_destroy(body_p);
-    return rc;
-}
-
-int sl_mdp_send_client_reply(void *socket, zframe_t *to, sl_mdp_version_t version,
-                             sl_mdp_command_t command, zframe_t *service, const char *first,
-                             zmsg_t **body_p)
-{
-    assert(service);
-    assert(command == SL_MDP_FINAL || (command == SL_MDP_PARTIAL && version == SL_MDP_V02));
-    void *handle = zsock_resolve(socket);
-    const byte *table = version == SL_MDP_V02 ? s_client_v02 : NULL; /* 0.1: no command */
-    bool has_body = s_has_frames(body_p);
-    int rc = -1;
-    if (s_send_header(handle, to, version, false, table, command) == 0) {
-        rc = s_send_bytes(handle, zframe_data(service), zframe_size(service), first || has_body);
-        if (first)
-            rc = s_send_bytes(handle, first, strlen(first), has_body);
-        if (has_body)
-            return s_send_body(socket, body_p, false);
-    }
-    if (body_p)
-        zmsg_destroy(body_p);
-    return rc;
+    return s_header(version, true, command);
 }
 
 const char *sl_mdp_command_name(sl_mdp_command_t command)

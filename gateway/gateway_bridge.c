@@ -23,6 +23,7 @@
 #include "sl_envelope.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
+#include "sl_mdp_io.h"
 
 #define S_MMI_SERVICE   "mmi.service"
 #define S_RECEIVE_BATCH 64 /* messages taken off the dealer per hold of its lock */

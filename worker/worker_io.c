@@ -8,6 +8,7 @@
 #include "sl_defaults.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
+#include "sl_mdp_io.h"
 #include "worker_backoff.h"
 #include "worker_io.h"
 

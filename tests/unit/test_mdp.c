@@ -12,6 +12,7 @@
 
 #include "sl_defaults.h"
 #include "sl_mdp.h"
+#include "sl_mdp_io.h"
 
 typedef struct {
     const void *data;
