@@ -25,6 +25,7 @@
 #include "sl_defaults.h"
 #include "supervisor_private.h"
 #include "worker_backoff.h"
+#include "worker_broadcast.h"
 #include "worker_hooks.h"
 
 static int s_signal_pipe[2] = {-1, -1};
@@ -561,18 +562,10 @@ void supervisor_pause(supervisor_state_t *self, bool paused)
 
 int supervisor_broadcast(supervisor_state_t *self, const char *id, const char *data, size_t size)
 {
-    size_t id_size = strlen(id);
-    size_t record_size = 4 + id_size + 1 + size;
-    char *record = malloc(record_size);
+    size_t record_size = 0;
+    char *record = worker_broadcast_encode(id, data, size, &record_size);
     if (!record)
         return 0;
-    uint32_t length = (uint32_t) (id_size + 1 + size);
-    record[0] = (char) (length >> 24);
-    record[1] = (char) (length >> 16);
-    record[2] = (char) (length >> 8);
-    record[3] = (char) length;
-    memcpy(record + 4, id, id_size + 1);
-    memcpy(record + 4 + id_size + 1, data, size);
     int sent = 0;
     for (int i = 0; i < self->slot_count; i++) {
         supervisor_slot_t *slot = &self->slots[i];
