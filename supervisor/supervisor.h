@@ -36,10 +36,4 @@ typedef struct {
    drain, 1 if it could not set itself up. */
 int supervisor_run(const supervisor_config_t *config);
 
-/* In a freshly forked child: becomes worker slot, telling the supervisor about it through
-   event_fd and reading broadcasts from broadcast_fd, and exits (0 after a clean stop, 1 if
-   the worker could not start). */
-void supervisor_child_main(const supervisor_config_t *config, int slot, int event_fd,
-                           int broadcast_fd) __attribute__((noreturn));
-
 #endif
