@@ -14,37 +14,15 @@
 #include "supervisor_clock.h"
 #include "supervisor_exit.h"
 #include "supervisor_policy.h"
+#include "supervisor_slot.h"
 #include "worker_backoff.h"
 #include "worker_broadcast.h"
 #include "worker_hooks.h"
 
-#define S_DETAIL_MAX 24 /* bytes of an exit detail ("signal=9", "code=1") */
-
-typedef struct {
-    int index;                           /* slot number, part of the child's identity */
-    int64_t started_ms;                  /* when the current child was forked */
-    int64_t restart_at_ms;               /* when to fork again (no child, not stopped) */
-    int64_t job_started_ms;              /* start of the job in hand, 0 when idle */
-    uint64_t jobs;                       /* jobs the current child finished */
-    bool ready;                          /* the current child is registered with the broker */
-    supervisor_exit_t stop_reason;       /* why we signalled the child; NONE: not asked to stop */
-    int64_t kill_at_ms;                  /* SIGKILL if still alive by then; 0 = not scheduled */
-    int64_t rss_check_ms;                /* next /proc/PID/statm read */
-    bool stopped;                        /* crash loop: no more restarts until SIGHUP or start */
-    worker_backoff_t backoff;            /* restart delays */
-    worker_crash_window_t crashes;       /* recent unplanned restarts */
-    uint64_t restarts;                   /* workers of this slot that ended and were replaced */
-    supervisor_exit_t last_exit;         /* why the last one ended, NONE never */
-    char last_exit_detail[S_DETAIL_MAX]; /* how: "code=0", "signal=9" */
-    int64_t last_exit_ms;                /* when, 0 never */
-    uint64_t broadcasts;                 /* broadcasts the current child handled */
-    char last_broadcast[SL_BROADCAST_ID_MAX + 1]; /* id of the last one sent to it */
-} s_slot_t;
-
 struct _supervisor_policy_t {
     const supervisor_config_t *config;     /* read-only after start-up */
     supervisor_children_t *children;       /* borrowed: the processes */
-    s_slot_t *slots;                       /* SL_MAX_WORKER_SLOTS slots */
+    supervisor_slot_t *slots;              /* SL_MAX_WORKER_SLOTS slots */
     int slot_count;                        /* slots that may hold a child: all above are empty */
     int target;                            /* workers wanted: --count, then scale commands */
     bool paused;                           /* stop command: no worker wanted until start */
@@ -76,14 +54,8 @@ supervisor_policy_t *supervisor_policy_new(const supervisor_config_t *config,
     self->roll_waiting = -1;
     self->target = self->slot_count = config->count;
     self->started_ms = supervisor_now_ms();
-    for (int i = 0; i < SL_MAX_WORKER_SLOTS; i++) {
-        s_slot_t *slot = &self->slots[i];
-        slot->index = i;
-        worker_backoff_init(&slot->backoff, SL_RESTART_BACKOFF_MIN_MS, SL_RESTART_BACKOFF_MAX_MS,
-                            SL_RESTART_BACKOFF_FACTOR);
-        worker_crash_window_init(&slot->crashes, config->crash_loop_restarts,
-                                 config->crash_loop_window_ms);
-    }
+    for (int i = 0; i < SL_MAX_WORKER_SLOTS; i++)
+        supervisor_slot_init(&self->slots[i], i, config);
     return self;
 
 fail_slots:
@@ -101,7 +73,7 @@ void supervisor_policy_destroy(supervisor_policy_t **self_p)
     *self_p = NULL;
 }
 
-static pid_t s_pid(const supervisor_policy_t *self, const s_slot_t *slot)
+static pid_t s_pid(const supervisor_policy_t *self, const supervisor_slot_t *slot)
 {
     return supervisor_children_pid(self->children, slot->index);
 }
@@ -112,38 +84,20 @@ static bool s_wanted(const supervisor_policy_t *self, int index)
     return !self->paused && index < self->target;
 }
 
-//  "Fixed, try again" after a crash loop (SIGHUP, start): restarts begin a new series.
-static void s_unstop(supervisor_policy_t *self, s_slot_t *slot)
-{
-    slot->stopped = false;
-    worker_backoff_reset(&slot->backoff);
-    worker_crash_window_init(&slot->crashes, self->config->crash_loop_restarts,
-                             self->config->crash_loop_window_ms);
-}
-
-static void s_start(supervisor_policy_t *self, s_slot_t *slot)
+static void s_start(supervisor_policy_t *self, supervisor_slot_t *slot)
 {
     if (supervisor_children_start(self->children, slot->index) == -1) {
         slot->restart_at_ms = supervisor_now_ms() + worker_backoff_next(&slot->backoff);
         return;
     }
-    int64_t now = supervisor_now_ms();
+    supervisor_slot_started(slot, supervisor_now_ms());
     self->changed = true;
-    slot->broadcasts = 0;
-    slot->last_broadcast[0] = '\0';
-    slot->started_ms = now;
-    slot->job_started_ms = 0;
-    slot->jobs = 0;
-    slot->ready = false;
-    slot->stop_reason = SUPERVISOR_EXIT_NONE;
-    slot->kill_at_ms = 0;
-    slot->rss_check_ms = now + SL_RSS_CHECK_INTERVAL_MS;
 }
 
 //  Asks a child to stop for reason: SIGTERM drains it (SIGKILL at the drain timeout),
 //  SIGKILL is for a job past its timeout, which will not finish by itself.
-static void s_stop_child(supervisor_policy_t *self, s_slot_t *slot, supervisor_exit_t reason,
-                         int signal)
+static void s_stop_child(supervisor_policy_t *self, supervisor_slot_t *slot,
+                         supervisor_exit_t reason, int signal)
 {
     if (!s_pid(self, slot) || slot->stop_reason != SUPERVISOR_EXIT_NONE)
         return;
@@ -156,11 +110,12 @@ static void s_stop_child(supervisor_policy_t *self, s_slot_t *slot, supervisor_e
 static void s_roll_advance(supervisor_policy_t *self)
 {
     while (self->roll_waiting == -1 && self->roll_next < self->slot_count && !self->shutting_down) {
-        s_slot_t *slot = &self->slots[self->roll_next++];
+        supervisor_slot_t *slot = &self->slots[self->roll_next++];
         if (!s_wanted(self, slot->index))
             continue; // draining or paused: nothing to roll
         if (slot->stopped)
-            s_unstop(self, slot); // SIGHUP is also how an operator says "fixed, try again"
+            supervisor_slot_unstop(
+                slot, self->config); // SIGHUP is also how an operator says "fixed, try again"
         if (s_pid(self, slot))
             s_stop_child(self, slot,
                          self->roll_id[0] ? SUPERVISOR_EXIT_ROLLING_RESTART
@@ -181,7 +136,7 @@ static void s_roll_advance(supervisor_policy_t *self)
 }
 
 //  The slot the roll waits for is done with (back up, retired or given up on).
-static void s_roll_release(supervisor_policy_t *self, const s_slot_t *slot)
+static void s_roll_release(supervisor_policy_t *self, const supervisor_slot_t *slot)
 {
     if (self->roll_waiting == slot->index) {
         self->roll_waiting = -1;
@@ -191,7 +146,7 @@ static void s_roll_release(supervisor_policy_t *self, const s_slot_t *slot)
 
 void supervisor_policy_read_events(supervisor_policy_t *self, int index)
 {
-    s_slot_t *slot = &self->slots[index];
+    supervisor_slot_t *slot = &self->slots[index];
     char buffer[256];
     ssize_t size;
     while ((size = supervisor_children_read_events(self->children, index, buffer, sizeof buffer)) >
@@ -216,14 +171,11 @@ void supervisor_policy_read_events(supervisor_policy_t *self, int index)
         }
 }
 
-//  Remembers why a slot's worker ended, for the cluster view: the reason a worker was
-//  recycled (max_rss, max_requests, job_timeout) must be visible, not only logged.
-static void s_record_exit(supervisor_policy_t *self, s_slot_t *slot, supervisor_exit_t reason,
-                          const char *detail, int64_t now)
+//  The cluster view shows why a slot's worker ended, and counts the recycled ones.
+static void s_record_exit(supervisor_policy_t *self, supervisor_slot_t *slot,
+                          supervisor_exit_t reason, const char *detail, int64_t now)
 {
-    slot->last_exit = reason;
-    snprintf(slot->last_exit_detail, sizeof slot->last_exit_detail, "%s", detail);
-    slot->last_exit_ms = now;
+    supervisor_slot_record_exit(slot, reason, detail, now);
     if (supervisor_exit_is_recycle(reason))
         self->recycles[reason]++;
 }
@@ -237,7 +189,7 @@ static void s_shrink(supervisor_policy_t *self)
 }
 
 //  Decides what a child's exit means and when the slot starts again.
-static void s_on_exit(supervisor_policy_t *self, s_slot_t *slot, int status)
+static void s_on_exit(supervisor_policy_t *self, supervisor_slot_t *slot, int status)
 {
     supervisor_policy_read_events(self, slot->index); // the last job ends decide max_requests
     pid_t pid = s_pid(self, slot);
@@ -250,7 +202,7 @@ static void s_on_exit(supervisor_policy_t *self, s_slot_t *slot, int status)
     if (reason == SUPERVISOR_EXIT_NONE && clean && self->config->max_requests &&
         slot->jobs >= (uint64_t) self->config->max_requests)
         reason = SUPERVISOR_EXIT_MAX_REQUESTS;
-    char detail[S_DETAIL_MAX];
+    char detail[SUPERVISOR_DETAIL_MAX];
     supervisor_exit_detail(status, detail, sizeof detail);
     if (self->shutting_down) {
         sl_log(SL_LOG_INFO, NULL, "worker_exited", "slot=%d pid=%d %s", slot->index, (int) pid,
@@ -302,7 +254,7 @@ void supervisor_policy_reap(supervisor_policy_t *self)
 }
 
 //  One live slot's deadlines: drain surplus, job timeout, max RSS, drain timeout.
-static void s_check_child(supervisor_policy_t *self, s_slot_t *slot, int64_t now)
+static void s_check_child(supervisor_policy_t *self, supervisor_slot_t *slot, int64_t now)
 {
     const supervisor_config_t *config = self->config;
     pid_t pid = s_pid(self, slot);
@@ -339,7 +291,7 @@ void supervisor_policy_run_timers(supervisor_policy_t *self)
 {
     int64_t now = supervisor_now_ms();
     for (int i = 0; i < self->slot_count; i++) {
-        s_slot_t *slot = &self->slots[i];
+        supervisor_slot_t *slot = &self->slots[i];
         if (s_pid(self, slot))
             s_check_child(self, slot, now);
         else if (s_wanted(self, i) && !slot->stopped && !self->shutting_down &&
@@ -370,7 +322,7 @@ int supervisor_policy_wait_ms(const supervisor_policy_t *self)
             wake = (when);                                                                         \
     } while (0)
     for (int i = 0; i < self->slot_count; i++) {
-        const s_slot_t *slot = &self->slots[i];
+        const supervisor_slot_t *slot = &self->slots[i];
         bool live = s_pid(self, slot) != 0;
         if (!live && !slot->stopped && !self->shutting_down && s_wanted(self, i))
             S_EARLIER(slot->restart_at_ms);
@@ -432,7 +384,7 @@ static void s_scale(supervisor_policy_t *self, int count)
     self->target = count;
     if (count > self->slot_count) {
         for (int i = self->slot_count; i < count; i++) {
-            s_slot_t *slot = &self->slots[i];
+            supervisor_slot_t *slot = &self->slots[i];
             //  A slot used before keeps its history; it starts at once, without backoff
             slot->restart_at_ms = 0;
             slot->stopped = false;
@@ -455,7 +407,8 @@ static void s_pause(supervisor_policy_t *self, bool paused)
         for (int i = 0; i < self->slot_count; i++) {
             self->slots[i].restart_at_ms = 0;
             if (self->slots[i].stopped)
-                s_unstop(self, &self->slots[i]); // start after a crash loop: "fixed, try again"
+                supervisor_slot_unstop(
+                    &self->slots[i], self->config); // start after a crash loop: "fixed, try again"
         }
     self->changed = true;
 }
@@ -469,7 +422,7 @@ static void s_broadcast(supervisor_policy_t *self, const char *id, const char *d
         return;
     int sent = 0;
     for (int i = 0; i < self->slot_count; i++) {
-        s_slot_t *slot = &self->slots[i];
+        supervisor_slot_t *slot = &self->slots[i];
         if (!s_pid(self, slot) || !slot->ready || slot->stop_reason != SUPERVISOR_EXIT_NONE)
             continue;
         if (supervisor_children_send(self->children, i, id, record, record_size) == -1)
@@ -527,56 +480,6 @@ void supervisor_policy_news_reported(supervisor_policy_t *self)
     self->changed = self->activity = false;
 }
 
-static supervisor_slot_state_t s_slot_state(const supervisor_policy_t *self, const s_slot_t *slot,
-                                            const supervisor_job_counts_t *counts)
-{
-    if (s_pid(self, slot)) {
-        if (slot->stop_reason != SUPERVISOR_EXIT_NONE)
-            return SUPERVISOR_SLOT_STOPPING;
-        if (!slot->ready)
-            return SUPERVISOR_SLOT_STARTING;
-        bool busy = slot->job_started_ms || (counts && counts->busy > 0);
-        return busy ? SUPERVISOR_SLOT_BUSY : SUPERVISOR_SLOT_IDLE;
-    }
-    if (slot->stopped)
-        return SUPERVISOR_SLOT_CRASH_LOOP;
-    if (!s_wanted(self, slot->index))
-        return SUPERVISOR_SLOT_STOPPED;
-    return SUPERVISOR_SLOT_RESTARTING;
-}
-
-static void s_worker_view(const supervisor_policy_t *self, const s_slot_t *slot, int64_t now,
-                          supervisor_worker_view_t *view)
-{
-    pid_t pid = s_pid(self, slot);
-    supervisor_job_counts_t counts;
-    bool counted = supervisor_children_counts(self->children, slot->index, &counts);
-    //  The shared counters see every job; the event pipe only when a policy needs it
-    uint64_t jobs = slot->jobs;
-    int64_t job_started = slot->job_started_ms;
-    if (counted && pid) {
-        if (counts.jobs > jobs)
-            jobs = counts.jobs;
-        if (!job_started)
-            job_started = counts.job_started_ms;
-    }
-    *view = (supervisor_worker_view_t){
-        .slot = slot->index,
-        .pid = pid,
-        .state = s_slot_state(self, slot, counted ? &counts : NULL),
-        .job_age_ms = pid && job_started ? now - job_started : 0,
-        .jobs = jobs,
-        .restarts = slot->restarts,
-        .rss_kb = pid ? supervisor_children_rss_kb(self->children, slot->index) : -1,
-        .uptime_ms = pid ? now - slot->started_ms : 0,
-        .broadcasts = slot->broadcasts,
-        .last_broadcast = slot->last_broadcast,
-        .last_exit = slot->last_exit_ms ? slot->last_exit : SUPERVISOR_EXIT_NONE,
-        .last_exit_detail = slot->last_exit_detail,
-        .last_exit_ago_ms = now - slot->last_exit_ms,
-    };
-}
-
 void supervisor_policy_snapshot(const supervisor_policy_t *self, supervisor_snapshot_t *snapshot)
 {
     int64_t now = supervisor_now_ms();
@@ -588,6 +491,12 @@ void supervisor_policy_snapshot(const supervisor_policy_t *self, supervisor_snap
     snapshot->roll_id = self->roll_id;
     snapshot->roll_done = self->roll_done;
     snapshot->worker_count = self->slot_count;
-    for (int i = 0; i < self->slot_count; i++)
-        s_worker_view(self, &self->slots[i], now, &snapshot->workers[i]);
+    for (int i = 0; i < self->slot_count; i++) {
+        pid_t pid = supervisor_children_pid(self->children, i);
+        supervisor_job_counts_t counts;
+        bool counted = supervisor_children_counts(self->children, i, &counts);
+        int64_t rss_kb = pid ? supervisor_children_rss_kb(self->children, i) : -1;
+        supervisor_slot_view(&self->slots[i], pid, s_wanted(self, i), counted ? &counts : NULL,
+                             rss_kb, now, &snapshot->workers[i]);
+    }
 }
