@@ -33,8 +33,8 @@ typedef enum {
 } supervisor_agent_due_t;
 
 /* Connects the agent to config->broker (a DEALER of its own; plain libzmq, no czmq, so
-   forked children inherit no czmq state). NULL if it
-   cannot start: the supervisor runs on without one, unmanaged. */
+   forked children inherit no czmq state). NULL if it cannot start: the supervisor runs on
+   without one, unmanaged. */
 supervisor_agent_t *supervisor_agent_new(const supervisor_config_t *config);
 
 /* Sends BYE and closes; safe on NULL and twice. */
