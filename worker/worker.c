@@ -13,6 +13,7 @@
 #include "sl_defaults.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
+#include "worker_broadcast.h"
 #include "worker_hooks.h"
 #include "worker_io.h"
 #include "worker_job.h"
@@ -250,38 +251,36 @@ static int s_read_full(int fd, void *buffer, size_t size)
     return 0;
 }
 
-//  One broadcast record from the supervisor (worker_hooks.h). The supervisor writes whole
-//  records only, so once the length is there the rest follows without waiting on anyone.
-//  A broken record or a closed pipe stops listening: the supervisor is gone.
+//  One broadcast record from the supervisor (worker_broadcast.h). The supervisor writes
+//  whole records only, so once the length is there the rest follows without waiting on
+//  anyone. A broken record or a closed pipe stops listening: the supervisor is gone.
 static void s_read_broadcast(sl_worker_t *self)
 {
-    unsigned char head[4];
-    char *record = NULL;
-    if (s_read_full(self->broadcast_fd, head, sizeof head) == -1)
+    unsigned char head[WORKER_BROADCAST_HEAD_BYTES];
+    char *body = NULL;
+    uint32_t size;
+    worker_broadcast_t broadcast;
+    if (s_read_full(self->broadcast_fd, head, sizeof head) == -1 ||
+        worker_broadcast_decode_head(head, &size) == -1)
         goto fail;
-    uint32_t size =
-        (uint32_t) head[0] << 24 | (uint32_t) head[1] << 16 | (uint32_t) head[2] << 8 | head[3];
-    if (size == 0 || size > SL_BROADCAST_MAX_BYTES + SL_BROADCAST_ID_MAX + 1)
+    body = malloc(size + 1);
+    if (!body || s_read_full(self->broadcast_fd, body, size) == -1)
         goto fail;
-    record = malloc(size + 1);
-    if (!record || s_read_full(self->broadcast_fd, record, size) == -1)
+    body[size] = '\0';
+    if (worker_broadcast_decode_body(body, size, &broadcast) == -1)
         goto fail;
-    record[size] = '\0';
-    size_t id_size = strnlen(record, size);
-    if (id_size == 0 || id_size == size)
-        goto fail;
-    sl_log(SL_LOG_INFO, NULL, "broadcast_received", "id=%s bytes=%zu pid=%d", record,
-           (size_t) (size - id_size - 1), (int) getpid());
+    sl_log(SL_LOG_INFO, NULL, "broadcast_received", "id=%s bytes=%zu pid=%d", broadcast.id,
+           broadcast.size, (int) getpid());
     if (self->broadcast) {
         pthread_mutex_lock(&self->job_lock); // jobs may run on the I/O thread: not during one
-        self->broadcast(record, record + id_size + 1, size - id_size - 1, self->broadcast_arg);
+        self->broadcast(broadcast.id, broadcast.data, broadcast.size, self->broadcast_arg);
         pthread_mutex_unlock(&self->job_lock);
     }
-    free(record);
+    free(body);
     s_emit(self, WORKER_EVENT_BROADCAST);
     return;
 fail:
-    free(record);
+    free(body);
     close(self->broadcast_fd);
     self->broadcast_fd = -1;
 }

@@ -26,7 +26,7 @@ void worker_set_event_hook(sl_worker_t *self, worker_event_fn *fn, void *arg);
 void worker_set_inline(sl_worker_t *self, bool run_inline);
 
 /* Reads broadcasts from fd (the read end of the supervisor's pipe, owned from now on):
-   records of a 4-byte big-endian length L, then L bytes: the id, a NUL, the message.
+   records of worker_broadcast.h (a length, the id, a NUL, the message).
    sl_worker_run polls it between jobs and calls the broadcast callback for each. */
 void worker_set_broadcast_fd(sl_worker_t *self, int fd);
 

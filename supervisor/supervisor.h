@@ -1,8 +1,9 @@
-/*  supervisor: the master process of slowlane-worker, nginx-style: a table of child slots,
+/*  supervisor: slowlane-worker, the master process, nginx-style: a table of child slots,
     each a forked worker process with a stable identity, and the restart policy around
-    them (backoff, crash-loop stop, job timeout, max-requests and max-RSS recycling,
-    SIGTERM drain, SIGHUP rolling restart). Flag parsing is supervisor_main.c's; what a
-    child does after fork is supervisor_child.c's. */
+    them. This header is its configuration and its entry point; flag parsing is
+    supervisor_main.c's, the loop supervisor.c's, the policy supervisor_policy.c's, the
+    processes supervisor_children.c's, the broker agent supervisor_agent.c's, and what a
+    child does after fork supervisor_child.c's. */
 #ifndef SUPERVISOR_H
 #define SUPERVISOR_H
 
@@ -35,11 +36,5 @@ typedef struct {
 /* Runs the supervisor until SIGTERM/SIGINT. Returns the process exit code: 0 after a
    drain, 1 if it could not set itself up. */
 int supervisor_run(const supervisor_config_t *config);
-
-/* In a freshly forked child: becomes worker slot, telling the supervisor about it through
-   event_fd and reading broadcasts from broadcast_fd, and exits (0 after a clean stop, 1 if
-   the worker could not start). */
-void supervisor_child_main(const supervisor_config_t *config, int slot, int event_fd,
-                           int broadcast_fd) __attribute__((noreturn));
 
 #endif

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "sl_defaults.h"
-#include "supervisor_private.h"
+#include "supervisor_child.h"
 #include "worker_hooks.h"
 
 //  worker_event_fn: one byte per event. A failed write (the supervisor is gone) is not
@@ -28,7 +28,6 @@ static void s_report(worker_event_t event, void *arg)
         ;
 }
 
-//  worker_event_fn: every event but job start and end.
 static supervisor_counters_t *s_counters; /* this child's slot in the shared counters */
 
 void supervisor_child_set_counters(supervisor_counters_t *counters)
@@ -61,6 +60,7 @@ static void s_report_counted(worker_event_t event, void *arg)
     s_report(event, arg);
 }
 
+//  worker_event_fn: every event but job start and end.
 static void s_report_lifecycle(worker_event_t event, void *arg)
 {
     s_count(event);
@@ -100,7 +100,7 @@ void supervisor_child_main(const supervisor_config_t *config, int slot, int even
     //  process. The supervisor's --nice did nothing against other sessions, and a worker's
     //  session waited up to a second for a CPU behind a busy one (a connection flood on two
     //  cores: heartbeats late, workers expired). What a dead worker leaves behind the
-    //  supervisor finds as a subreaper (supervisor.c, s_kill_strays).
+    //  supervisor finds as a subreaper (supervisor_children.c, s_kill_strays).
     setpgid(0, 0);
     //  A supervisor killed with SIGKILL must not leave orphans serving forever: they drain
     prctl(PR_SET_PDEATHSIG, SIGTERM);

@@ -1,14 +1,14 @@
 /*  supervisor_agent: the supervisor as its host's agent at the broker (SLAGENT1,
-    docs/protocol.md section 7). Reports the whole slot table as STATUS every heartbeat and
-    soon after a change, so the broker's cluster view is never more than a heartbeat old;
-    applies COMMANDs (scale, restart, stop, start, broadcast) through the supervisor_* calls.
-    It decides no policy of its own: restarts and recycling stay in supervisor.c.
+    docs/protocol.md section 7). Decodes COMMANDs (scale, restart, stop, start, broadcast)
+    into supervisor_command_t and encodes STATUS from a supervisor_snapshot_t, every
+    heartbeat and soon after a change, so the broker's cluster view is never more than a
+    heartbeat old. It applies nothing and reads no slot: the loop (supervisor.c) hands
+    commands to the policy and snapshots to the agent.
 
     Plain libzmq, not czmq: the supervisor forks its workers, and a child must start from a
     clean czmq (whose global context would be inherited half-alive). Children close the
     agent's descriptors first thing (supervisor_child.c). */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +17,24 @@
 #include <zmq.h>
 #include "sl_agent.h"
 #include "sl_curve.h"
+#include "sl_defaults.h"
 #include "sl_log.h"
-#include "supervisor_private.h"
+#include "supervisor_agent.h"
+#include "supervisor_clock.h"
 
-#define S_MAX_FRAMES 4
+#define S_MAX_FRAMES         4
+#define S_MAX_READS_PER_TURN 1000 /* messages one turn takes before the loop runs again */
 
 struct _supervisor_agent_t {
-    supervisor_state_t *state; /* borrowed: the supervisor */
-    void *context;             /* libzmq context, ours */
-    void *dealer;              /* the DEALER to the broker */
-    int64_t next_status_ms;    /* the heartbeat's STATUS or ALIVE is due */
-    int64_t last_sent_ms;      /* last STATUS or ALIVE sent */
-    int64_t last_full_ms;      /* last STATUS sent; 0: the broker may not have one from us */
+    const supervisor_config_t *config; /* borrowed, read-only */
+    void *context;                     /* libzmq context, ours */
+    void *dealer;                      /* the DEALER to the broker */
+    int64_t next_status_ms;            /* the heartbeat's STATUS or ALIVE is due */
+    int64_t last_sent_ms;              /* last STATUS or ALIVE sent */
+    int64_t last_full_ms;   /* last STATUS sent; 0: the broker may not have one from us */
+    int64_t turn_ms;        /* when supervisor_agent_due last looked */
+    int reads;              /* messages taken this turn */
+    sl_agent_msg_t command; /* the last command: its strings are lent to the loop */
     char seen[SL_BROADCAST_SEEN][SL_BROADCAST_ID_MAX + 1]; /* broadcast ids already delivered */
     int seen_next;                                         /* ring position in seen */
     sl_log_limit_t malformed_limit;                        /* bad messages from the broker */
@@ -46,7 +52,7 @@ static void s_context_end(void *context)
 /* Opens the context and the DEALER to the broker; 0, or -1 with both left NULL. */
 static int s_open(supervisor_agent_t *self)
 {
-    const supervisor_state_t *state = self->state;
+    const supervisor_config_t *config = self->config;
     self->context = zmq_ctx_new();
     if (!self->context)
         goto fail_context;
@@ -66,20 +72,20 @@ static int s_open(supervisor_agent_t *self)
     //  The agent is one more client of the broker: under CURVE it needs the workers' keys too
     sl_curve_client_t keys;
     char error[256];
-    if (sl_curve_client_load(&keys, state->config->curve_secret, state->config->curve_server, error,
+    if (sl_curve_client_load(&keys, config->curve_secret, config->curve_server, error,
                              sizeof error) != 0)
         goto fail_connect; // checked at start-up: only a key file changed since gets here
     sl_curve_client_apply(&keys, self->dealer);
     sl_curve_client_clear(&keys);
-    if (zmq_connect(self->dealer, state->config->broker) != 0)
+    if (zmq_connect(self->dealer, config->broker) != 0)
         goto fail_connect;
     self->next_status_ms = 0; // a new connection: tell the broker who we are at once
     self->last_full_ms = 0;
     return 0;
 
 fail_connect:
-    sl_log(SL_LOG_WARN, NULL, "agent_failed", "broker=%s errno=%d detail=unmanaged",
-           state->config->broker, zmq_errno());
+    sl_log(SL_LOG_WARN, NULL, "agent_failed", "broker=%s errno=%d detail=unmanaged", config->broker,
+           zmq_errno());
     zmq_close(self->dealer);
 fail_socket:
     s_context_end(self->context);
@@ -100,18 +106,17 @@ static void s_close(supervisor_agent_t *self, int linger_ms)
     self->dealer = self->context = NULL;
 }
 
-supervisor_agent_t *supervisor_agent_new(supervisor_state_t *state)
+supervisor_agent_t *supervisor_agent_new(const supervisor_config_t *config)
 {
     supervisor_agent_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->state = state;
+    self->config = config;
     if (s_open(self) != 0) {
         free(self);
         return NULL;
     }
-    sl_log(SL_LOG_INFO, NULL, "agent_started", "broker=%s host=%s", state->config->broker,
-           state->config->host);
+    sl_log(SL_LOG_INFO, NULL, "agent_started", "broker=%s host=%s", config->broker, config->host);
     return self;
 }
 
@@ -146,6 +151,7 @@ void supervisor_agent_destroy(supervisor_agent_t **self_p)
         s_send(self, "BYE", NULL);
     //  Give the BYE a moment to leave, so the broker forgets us now and not at expiry
     s_close(self, 200);
+    sl_agent_msg_reset(&self->command);
     free(self);
     *self_p = NULL;
 }
@@ -159,67 +165,55 @@ int supervisor_agent_fd(supervisor_agent_t *self)
     return fd;
 }
 
-static const char *s_slot_state(const supervisor_state_t *state, const supervisor_slot_t *slot)
+static const char *s_slot_state_name(supervisor_slot_state_t state)
 {
-    if (slot->pid) {
-        if (slot->stop_reason)
-            return "stopping";
-        if (!slot->ready)
-            return "starting";
-        bool busy = slot->job_started_ms ||
-                    (state->counters && atomic_load(&state->counters[slot->index].busy) > 0);
-        return busy ? "busy" : "idle";
-    }
-    if (slot->stopped)
+    switch (state) {
+    case SUPERVISOR_SLOT_STOPPING:
+        return "stopping";
+    case SUPERVISOR_SLOT_STARTING:
+        return "starting";
+    case SUPERVISOR_SLOT_BUSY:
+        return "busy";
+    case SUPERVISOR_SLOT_IDLE:
+        return "idle";
+    case SUPERVISOR_SLOT_CRASH_LOOP:
         return "crash_loop";
-    if (!supervisor_slot_wanted(state, slot->index))
+    case SUPERVISOR_SLOT_STOPPED:
         return "stopped";
+    case SUPERVISOR_SLOT_RESTARTING:
+        break;
+    }
     return "restarting";
 }
 
-static json_t *s_slot_json(supervisor_state_t *state, supervisor_slot_t *slot, int64_t now)
+static json_t *s_worker_json(const supervisor_worker_view_t *view)
 {
-    if (slot->pid)
-        slot->rss_kb = supervisor_rss_kb(slot->pid);
-    //  The shared counters see every job; the event pipe only when a policy needs it
-    uint64_t jobs = slot->jobs;
-    int64_t job_started = slot->job_started_ms;
-    if (state->counters && slot->pid) {
-        supervisor_counters_t *counters = &state->counters[slot->index];
-        if (atomic_load(&counters->jobs) > jobs)
-            jobs = atomic_load(&counters->jobs);
-        if (!job_started)
-            job_started = atomic_load(&counters->job_started_ms);
-    }
     json_t *worker =
-        json_pack("{s:i, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "slot", slot->index, "pid",
-                  (json_int_t) slot->pid, "state", s_slot_state(state, slot), "job_age_ms",
-                  (json_int_t) (slot->pid && job_started ? now - job_started : 0), "jobs",
-                  (json_int_t) jobs, "restarts", (json_int_t) slot->restarts, "rss_kb",
-                  (json_int_t) (slot->pid ? slot->rss_kb : -1), "uptime_ms",
-                  (json_int_t) (slot->pid ? now - slot->started_ms : 0), "broadcasts",
-                  (json_int_t) slot->broadcasts, "last_broadcast", slot->last_broadcast);
+        json_pack("{s:i, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "slot", view->slot, "pid",
+                  (json_int_t) view->pid, "state", s_slot_state_name(view->state), "job_age_ms",
+                  (json_int_t) view->job_age_ms, "jobs", (json_int_t) view->jobs, "restarts",
+                  (json_int_t) view->restarts, "rss_kb", (json_int_t) view->rss_kb, "uptime_ms",
+                  (json_int_t) view->uptime_ms, "broadcasts", (json_int_t) view->broadcasts,
+                  "last_broadcast", view->last_broadcast);
     if (!worker)
         return NULL;
-    if (slot->last_exit_ms)
-        json_object_set_new(worker, "last_exit",
-                            json_pack("{s:s, s:s, s:I}", "reason", slot->last_exit, "detail",
-                                      slot->last_exit_detail, "ago_ms",
-                                      (json_int_t) (now - slot->last_exit_ms)));
+    if (view->last_exit != SUPERVISOR_EXIT_NONE)
+        json_object_set_new(
+            worker, "last_exit",
+            json_pack("{s:s, s:s, s:I}", "reason", supervisor_exit_name(view->last_exit), "detail",
+                      view->last_exit_detail, "ago_ms", (json_int_t) view->last_exit_ago_ms));
     else
         json_object_set_new(worker, "last_exit", json_null());
     return worker;
 }
 
 //  The STATUS body: everything the cluster view shows about this supervisor.
-static char *s_status(supervisor_agent_t *self)
+static char *s_status(supervisor_agent_t *self, const supervisor_snapshot_t *snapshot)
 {
-    supervisor_state_t *state = self->state;
-    const supervisor_config_t *config = state->config;
-    int64_t now = supervisor_now_ms();
+    const supervisor_config_t *config = self->config;
     json_t *workers = json_array();
-    for (int i = 0; i < state->slot_count; i++) {
-        json_t *worker = s_slot_json(state, &state->slots[i], now);
+    for (int i = 0; i < snapshot->worker_count; i++) {
+        json_t *worker = s_worker_json(&snapshot->workers[i]);
         if (worker)
             json_array_append_new(workers, worker);
     }
@@ -227,14 +221,16 @@ static char *s_status(supervisor_agent_t *self)
         "{s:s, s:I, s:s, s:s, s:i, s:b, s:I, s:i, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, "
         "s:{s:b, s:s, s:s}, s:o}",
         "host", config->host, "pid", (json_int_t) getpid(), "service", config->service, "handler",
-        config->handler_spec ? config->handler_spec : "", "target", state->target, "stopped",
-        state->paused, "uptime_ms", (json_int_t) (now - state->started_ms), "heartbeat_ms",
+        config->handler_spec ? config->handler_spec : "", "target", snapshot->target, "stopped",
+        snapshot->paused, "uptime_ms", (json_int_t) snapshot->uptime_ms, "heartbeat_ms",
         config->heartbeat_ms, "limits", "max_rss_mb", (json_int_t) config->max_rss_mb,
         "max_requests", (json_int_t) config->max_requests, "job_timeout_ms",
-        (json_int_t) config->job_timeout_ms, "recycled", "max_rss", (json_int_t) state->recycles[0],
-        "max_requests", (json_int_t) state->recycles[1], "job_timeout",
-        (json_int_t) state->recycles[2], "roll", "active", state->roll_next <= state->slot_count,
-        "id", state->roll_id, "done", state->roll_done, "workers", workers);
+        (json_int_t) config->job_timeout_ms, "recycled", "max_rss",
+        (json_int_t) snapshot->recycled[SUPERVISOR_EXIT_MAX_RSS], "max_requests",
+        (json_int_t) snapshot->recycled[SUPERVISOR_EXIT_MAX_REQUESTS], "job_timeout",
+        (json_int_t) snapshot->recycled[SUPERVISOR_EXIT_JOB_TIMEOUT], "roll", "active",
+        snapshot->roll_active, "id", snapshot->roll_id, "done", snapshot->roll_done, "workers",
+        workers);
     char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
     json_decref(status);
     return text;
@@ -252,48 +248,42 @@ static bool s_seen(supervisor_agent_t *self, const char *id)
     return false;
 }
 
-static void s_apply(supervisor_agent_t *self, json_t *command)
+//  A COMMAND's body into *command; false (logged) if it is refused.
+static bool s_decode_command(supervisor_agent_t *self, const json_t *body,
+                             supervisor_command_t *command)
 {
     const char *reason = NULL;
-    int op = sl_agent_op_check(command, &reason);
+    int op = sl_agent_op_check(body, &reason);
     if (op < 0) {
         sl_log_limited(&self->malformed_limit, SL_LOG_WARN, NULL, "agent_command_refused",
                        "reason=%s", reason);
-        return;
+        return false;
     }
     sl_log(SL_LOG_INFO, NULL, "agent_command", "op=%s",
-           json_string_value(json_object_get(command, "op")));
-    switch ((sl_agent_op_t) op) {
-    case SL_AGENT_OP_SCALE:
-        supervisor_scale(self->state, (int) json_integer_value(json_object_get(command, "count")));
-        break;
-    case SL_AGENT_OP_RESTART:
-        supervisor_roll(self->state, json_string_value(json_object_get(command, "roll")));
-        break;
-    case SL_AGENT_OP_STOP:
-        supervisor_pause(self->state, true);
-        break;
-    case SL_AGENT_OP_START:
-        supervisor_pause(self->state, false);
-        break;
-    case SL_AGENT_OP_STATUS:
-        break; //  the broker does not know us (it restarted): the STATUS below answers it
-    case SL_AGENT_OP_BROADCAST: {
-        const char *id = json_string_value(json_object_get(command, "id"));
-        json_t *message = json_object_get(command, "message");
-        if (s_seen(self, id))
+           json_string_value(json_object_get(body, "op")));
+    *command = (supervisor_command_t){.op = (sl_agent_op_t) op};
+    if (op == SL_AGENT_OP_SCALE)
+        command->count = (int) json_integer_value(json_object_get(body, "count"));
+    else if (op == SL_AGENT_OP_RESTART)
+        command->roll = json_string_value(json_object_get(body, "roll"));
+    else if (op == SL_AGENT_OP_BROADCAST) {
+        const char *id = json_string_value(json_object_get(body, "id"));
+        json_t *message = json_object_get(body, "message");
+        if (s_seen(self, id)) {
             sl_log(SL_LOG_INFO, NULL, "broadcast_repeated", "id=%s action=ignored", id);
-        else
-            supervisor_broadcast(self->state, id, json_string_value(message),
-                                 json_string_length(message));
-        break;
+            command->op = SL_AGENT_OP_STATUS; // nothing to deliver; the STATUS still goes
+        } else {
+            command->id = id;
+            command->message = json_string_value(message);
+            command->size = json_string_length(message);
+        }
     }
-    }
-    self->state->changed = true;
+    return true;
 }
 
-//  One multipart message off the DEALER; false when none is waiting.
-static bool s_receive(supervisor_agent_t *self)
+//  One multipart message off the DEALER: 1 a command (kept in self->command), 0 a message
+//  that is none (dropped), -1 when none is waiting.
+static int s_receive(supervisor_agent_t *self, supervisor_command_t *command)
 {
     zmq_msg_t parts[S_MAX_FRAMES];
     const void *data[S_MAX_FRAMES];
@@ -319,65 +309,88 @@ static bool s_receive(supervisor_agent_t *self)
         }
     }
     if (count == 0)
-        return false;
+        return -1;
+    int rc = 0;
     sl_agent_msg_t msg;
     const char *reason = "too_many_frames";
     if (!too_many && sl_agent_decode_frames(data, size, count, &msg, &reason) == 0) {
-        if (msg.command == SL_AGENT_COMMAND)
-            s_apply(self, msg.body);
-        sl_agent_msg_reset(&msg);
+        if (msg.command == SL_AGENT_COMMAND && s_decode_command(self, msg.body, command)) {
+            self->command = msg; // the command's strings live in its body
+            rc = 1;
+        } else
+            sl_agent_msg_reset(&msg);
     } else
         sl_log_limited(&self->malformed_limit, SL_LOG_WARN, NULL, "agent_message_malformed",
                        "reason=%s", reason);
     for (size_t i = 0; i < count; i++)
         zmq_msg_close(&parts[i]);
-    return true;
+    return rc;
 }
 
-int64_t supervisor_agent_process(supervisor_agent_t *self)
+int supervisor_agent_receive(supervisor_agent_t *self, supervisor_command_t *command)
 {
-    supervisor_state_t *state = self->state;
+    sl_agent_msg_reset(&self->command); // the last command has been applied
     //  Closed around a fork (supervisor_agent_suspend): reopen, or try again next turn
     if (!self->dealer && s_open(self) != 0)
-        return 1000;
+        return -1;
     //  ZMQ_FD is edge-triggered: read until ZMQ_EVENTS says nothing is left
-    for (int i = 0; i < 1000; i++) {
+    while (self->reads < S_MAX_READS_PER_TURN) {
+        self->reads++;
         int events = 0;
         size_t size = sizeof events;
-        if (zmq_getsockopt(self->dealer, ZMQ_EVENTS, &events, &size) != 0 ||
-            !(events & ZMQ_POLLIN) || !s_receive(self))
+        if (zmq_getsockopt(self->dealer, ZMQ_EVENTS, &events, &size) != 0 || !(events & ZMQ_POLLIN))
             break;
+        int rc = s_receive(self, command);
+        if (rc == -1)
+            break;
+        if (rc == 1)
+            return 1;
     }
+    self->reads = 0;
+    return 0;
+}
+
+supervisor_agent_due_t supervisor_agent_due(supervisor_agent_t *self, bool changed, bool activity)
+{
     int64_t now = supervisor_now_ms();
-    bool prompt = state->changed && now - self->last_sent_ms >= SL_AGENT_STATUS_MIN_MS;
-    if (prompt || now >= self->next_status_ms) {
-        //  A whole STATUS of 1,000 workers costs the broker milliseconds to parse: send it
-        //  when there is news, and every SL_AGENT_FULL_STATUS_EVERY heartbeats for the
-        //  clocks and memory figures; in between only ALIVE (protocol.md section 7.1).
-        bool full =
-            state->changed || state->activity || self->last_full_ms == 0 ||
-            now - self->last_full_ms >= state->config->heartbeat_ms * SL_AGENT_FULL_STATUS_EVERY;
-        bool sent;
-        if (full) {
-            char *status = s_status(self);
-            sent = status && s_send(self, "STATUS", status) == 0;
-            free(status);
-            state->changed = state->activity = false;
-        } else
-            sent = s_send(self, "ALIVE", NULL) == 0;
-        //  Dropped (no broker): whatever reaches the next broker must be a whole STATUS
-        self->last_full_ms = !sent ? 0 : full ? now : self->last_full_ms;
-        self->last_sent_ms = now;
-        //  Not connected yet: try again soon, so a new supervisor shows up at once
-        self->next_status_ms = now + (sent ? state->config->heartbeat_ms : SL_AGENT_STATUS_MIN_MS);
-        //  Sending may have taken the edge of ZMQ_FD: look again next turn, at once
-        int events = 0;
-        size_t size = sizeof events;
-        if (zmq_getsockopt(self->dealer, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN))
-            return 0;
-    }
+    self->turn_ms = now;
+    bool prompt = changed && now - self->last_sent_ms >= SL_AGENT_STATUS_MIN_MS;
+    if (!prompt && now < self->next_status_ms)
+        return SUPERVISOR_AGENT_QUIET;
+    //  A whole STATUS of 1,000 workers costs the broker milliseconds to parse: send it when
+    //  there is news, and every SL_AGENT_FULL_STATUS_EVERY heartbeats for the clocks and
+    //  memory figures; in between only ALIVE (protocol.md section 7.1).
+    bool full = changed || activity || self->last_full_ms == 0 ||
+                now - self->last_full_ms >= self->config->heartbeat_ms * SL_AGENT_FULL_STATUS_EVERY;
+    return full ? SUPERVISOR_AGENT_STATUS : SUPERVISOR_AGENT_ALIVE;
+}
+
+bool supervisor_agent_send(supervisor_agent_t *self, const supervisor_snapshot_t *snapshot)
+{
+    int64_t now = self->turn_ms;
+    bool sent;
+    if (snapshot) {
+        char *status = s_status(self, snapshot);
+        sent = status && s_send(self, "STATUS", status) == 0;
+        free(status);
+    } else
+        sent = s_send(self, "ALIVE", NULL) == 0;
+    //  Dropped (no broker): whatever reaches the next broker must be a whole STATUS
+    self->last_full_ms = !sent ? 0 : snapshot ? now : self->last_full_ms;
+    self->last_sent_ms = now;
+    //  Not connected yet: try again soon, so a new supervisor shows up at once
+    self->next_status_ms = now + (sent ? self->config->heartbeat_ms : SL_AGENT_STATUS_MIN_MS);
+    //  Sending may have taken the edge of ZMQ_FD: look again next turn, at once
+    int events = 0;
+    size_t size = sizeof events;
+    return zmq_getsockopt(self->dealer, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN);
+}
+
+int64_t supervisor_agent_wait_ms(supervisor_agent_t *self, bool changed)
+{
+    int64_t now = self->turn_ms;
     int64_t wait = self->next_status_ms - now;
-    if (state->changed) {
+    if (changed) {
         int64_t soon = self->last_sent_ms + SL_AGENT_STATUS_MIN_MS - now;
         if (soon < wait)
             wait = soon;
