@@ -10,8 +10,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import envelope_request, wait_for  # noqa: E402
-from test_broker_protocol import BrokerTest, RawWorker, mmi_service, wait_registered  # noqa: E402
-from test_broker_queue import error_code  # noqa: E402
+from broker_support import (BrokerTest, RawWorker, error_code, mmi_service,  # noqa: E402
+                            wait_registered)
 
 EXPIRY = harness.HEARTBEAT_MS * harness.LIVENESS / 1000  # seconds of silence that kill
 SLACK = 0.35  # polling and scheduling on a loaded test machine

@@ -9,14 +9,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import envelope_request  # noqa: E402
-from test_broker_protocol import BrokerTest, C02_FINAL, wait_registered  # noqa: E402
-
-
-def error_code(reply):
-    """The code of an error envelope FINAL [MDPC02, 0x03, service, rid, SLERR/1, code, msg]."""
-    if reply and len(reply) == 7 and reply[1] == C02_FINAL and reply[4] == b"SLERR/1":
-        return reply[5].decode()
-    return None
+from broker_support import BrokerTest, error_code, wait_registered  # noqa: E402
 
 
 class QueueFullTest(BrokerTest):

@@ -14,9 +14,8 @@ import zmq
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import envelope_request, start_broker, wait_for  # noqa: E402
-from test_broker_protocol import (BrokerTest, RawClient, RawWorker, echo, mmi_service,  # noqa: E402
-                                  wait_registered)
-from test_broker_queue import error_code  # noqa: E402
+from broker_support import (BrokerTest, RawClient, RawWorker, echo, error_code,  # noqa: E402
+                            mmi_service, wait_registered)
 
 
 def malformed_messages(rng):

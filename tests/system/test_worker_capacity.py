@@ -1,7 +1,7 @@
 """Worker capacity (docs/protocol.md section 3.6): a worker that says `capacity=K` in READY
 holds up to K jobs at once, each named by a job tag in the address frame; every one of them
 is re-dispatched when it dies; plain MDP workers, MMI and the client side are unchanged.
-The broker-side peers are the raw RFC 18 sockets of test_broker_protocol; the last tests run
+The broker-side peers are the raw RFC 18 sockets of broker_support; the last tests run
 slowlane-worker --capacity, the library side."""
 import os
 import sys
@@ -11,8 +11,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import envelope_request, wait_for  # noqa: E402
-from test_broker_protocol import (C02_FINAL, BrokerTest, RawWorker, mmi_service,  # noqa: E402
-                                  reply_envelope, wait_registered)
+from broker_support import (C02_FINAL, BrokerTest, RawWorker, mmi_service,  # noqa: E402
+                            reply_envelope, wait_registered)
 
 
 class CapacityWorker(RawWorker):
