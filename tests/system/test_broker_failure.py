@@ -5,13 +5,11 @@ max-deliveries is respected."""
 import os
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import envelope_request, wait_for  # noqa: E402
-from broker_support import (BrokerTest, RawWorker, error_code, mmi_service,  # noqa: E402
-                            wait_registered)
+from broker_support import BrokerTest, error_code, mmi_service, wait_registered  # noqa: E402
 
 EXPIRY = harness.HEARTBEAT_MS * harness.LIVENESS / 1000  # seconds of silence that kill
 SLACK = 0.35  # polling and scheduling on a loaded test machine

@@ -9,8 +9,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import envelope_request, wait_for  # noqa: E402
-from broker_support import (C02_FINAL, C02_PARTIAL, W01, BrokerTest, echo, mmi_service,  # noqa: E402
-                            reply_envelope, wait_registered)
+from broker_support import (C02_FINAL, C02_PARTIAL, W01, BrokerTest, echo,  # noqa: E402
+                            mmi_service, reply_envelope, wait_registered)
 
 
 class MmiTest(BrokerTest):

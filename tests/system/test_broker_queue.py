@@ -4,7 +4,6 @@ and the no-worker rule answers no_worker at once."""
 import os
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402

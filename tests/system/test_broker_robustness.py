@@ -6,7 +6,6 @@ import random
 import signal
 import socket
 import sys
-import time
 import unittest
 
 import zmq
