@@ -14,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from test_deploy_compose import Lan, need_root  # noqa: E402
+from lan_support import Lan, need_root  # noqa: E402
 
 HEARTBEAT_MS = 100
 LIVENESS = 3

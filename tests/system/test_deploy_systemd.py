@@ -19,7 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from test_deploy_compose import Lan, flags_of, need_root  # noqa: E402
+from lan_support import Lan, flags_of, need_root  # noqa: E402
 
 UNIT_DIR = os.path.join(harness.SOURCE, "deploy", "systemd")
 ENV_DIR = os.path.join(UNIT_DIR, "env")

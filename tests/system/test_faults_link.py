@@ -28,7 +28,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fault_support as fs  # noqa: E402
 import harness  # noqa: E402
-from test_deploy_compose import Lan, need_root  # noqa: E402
+from lan_support import Lan, need_root  # noqa: E402
 
 HEARTBEAT_MS = 200
 LIVENESS = 3
