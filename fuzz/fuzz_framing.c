@@ -124,24 +124,10 @@ static int64_t s_strict_head_length(const unsigned char *raw, size_t size)
         at++;
     if (at == target || at >= size || raw[at++] != ' ')
         return -1;
-    if (size - at < 10 || memcmp(raw + at, "HTTP/1.", 7) != 0 || !isdigit(raw[at + 7]))
-        return -1;
-    /* The request line's CRLF. civetweb writes NULs over all the whitespace after the
-       version, so the gateway sees two bytes of it, not which: a CR or LF and one more
-       whitespace byte pass as CRLF (docs/security.md 3.1 says so). */
-    if ((raw[at + 8] != '\r' && raw[at + 8] != '\n') || !isspace(raw[at + 9]))
+    if (size - at < 10 || memcmp(raw + at, "HTTP/", 5) != 0 || !isdigit(raw[at + 5]) ||
+        raw[at + 6] != '.' || !isdigit(raw[at + 7]) || raw[at + 8] != '\r' || raw[at + 9] != '\n')
         return -1;
     at += 10;
-    /* No fields: the empty line is only whitespace to the gateway too; such a request is
-       answered and closed (HTTP/1.0 without fields cannot ask to keep the connection). */
-    int end = s_head_length((const char *) raw, (int) size);
-    if (end > 0 && (size_t) end > at - 2) {
-        bool blank = true;
-        for (size_t i = at - 2; i < (size_t) end; i++)
-            blank &= isspace(raw[i]) != 0;
-        if (blank)
-            return end;
-    }
     while (true) {
         if (size - at >= 2 && raw[at] == '\r' && raw[at + 1] == '\n')
             return (int64_t) at + 2;
@@ -151,7 +137,7 @@ static int64_t s_strict_head_length(const unsigned char *raw, size_t size)
         if (at == name || at >= size || raw[at++] != ':')
             return -1;
         while (at < size && raw[at] != '\r' && raw[at] != '\n') /* the value and its OWS */
-            if (raw[at] < ' ' && raw[at] != '\t')
+            if ((raw[at] < ' ' && raw[at] != '\t') || raw[at] == 0x7f)
                 return -1;
             else
                 at++;
@@ -205,8 +191,14 @@ static void s_check_head(const uint8_t *data, size_t size)
             stale[at] = at % 2 == 0 ? '\r' : '\0';
     memcpy(buf, data, size);
     memcpy(buf + size, stale, SL_GATEWAY_MAX_REQUEST_HEAD - size);
-    gateway_head_buffer_t buffer = {
-        .start = buf, .end = buf + SL_GATEWAY_MAX_REQUEST_HEAD, .valid_end = buf + size};
+    char *raw = malloc(SL_GATEWAY_MAX_REQUEST_HEAD); /* gateway_head_buffer's copy */
+    if (!raw)
+        abort();
+    memcpy(raw, buf, SL_GATEWAY_MAX_REQUEST_HEAD);
+    gateway_head_buffer_t buffer = {.start = buf,
+                                    .end = buf + SL_GATEWAY_MAX_REQUEST_HEAD,
+                                    .valid_end = buf + size,
+                                    .raw = raw};
     struct mg_request_info info = {.content_length = -1};
     gateway_framing_t verdict;
     char *cursor = buf;
@@ -273,6 +265,9 @@ static void s_check_head(const uint8_t *data, size_t size)
            says the request takes off civetweb's buffer is that head and its body. */
         int64_t head = s_strict_head_length(data, size);
         FUZZ_CHECK(head > 0);
+        gateway_framing_head_t scanned;
+        FUZZ_CHECK(gateway_framing_scan((const char *) data, size, &scanned) == NULL);
+        FUZZ_CHECK((int64_t) scanned.length == head);
         if (verdict.consumed >= 0)
             FUZZ_CHECK(verdict.consumed ==
                        head + (verdict.content_length > 0 ? verdict.content_length : 0));
@@ -282,7 +277,25 @@ refused:
     gateway_framing_civetweb_error(&info, 400, &verdict);
     s_check_verdict(&verdict, NULL);
 done:
+    free(raw);
     free(buf);
+}
+
+/* The scanner alone on any bytes: what it accepts the strict reading accepts, to the byte. */
+static void s_check_scan(const uint8_t *data, size_t size)
+{
+    char *copy = fuzz_copy(data, size);
+    gateway_framing_head_t head;
+    const char *fault = gateway_framing_scan(copy, size, &head);
+    int64_t strict = s_strict_head_length(data, size);
+    if (!fault) {
+        FUZZ_CHECK(strict > 0 && (int64_t) head.length == strict);
+        FUZZ_CHECK(head.length <= size && head.fields <= SL_MAX_HEADERS);
+    } else if (strict > 0) {
+        /* the strict reading has no field-count limit */
+        FUZZ_CHECK(strcmp(fault, "too_many_headers") == 0);
+    }
+    free(copy);
 }
 
 static void s_check_value(const uint8_t *data, size_t size)
@@ -319,8 +332,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_frames_init(&frames, data, size);
     const uint8_t *frame = NULL;
     size_t frame_size = 0;
-    if (fuzz_frames_next(&frames, &frame, &frame_size))
+    if (fuzz_frames_next(&frames, &frame, &frame_size)) {
+        s_check_scan(frame, frame_size);
         s_check_head(frame, frame_size);
+    }
     while (fuzz_frames_next(&frames, &frame, &frame_size))
         s_check_value(frame, frame_size);
     return 0;

@@ -248,72 +248,90 @@ static const char *s_target_end(const struct mg_request_info *info)
     return info->request_uri + strlen(info->request_uri);
 }
 
-/* Where civetweb's in-place parse left the head's separators, the faults its strings hide.
-   After a request line "GET / HTTP/1.1\r\n" and a field line "Name: value\r\n" the buffer
-   holds "GET\0/\0HTTP/1.1\0\0Name\0 value\0\0": each line's first byte sits two past the
-   NUL that ends the previous one. A field name one past it followed a bare LF; civetweb
-   writes a NUL over each space before a colon, so a NUL between name and value was one;
-   and the empty line that ends the head leaves "\r\0" two past the last field line,
-   where a folded line would leave its leading space (civetweb stops reading fields there).
-   Returns NULL with *head_end set (one past the head), or the fault's cause. */
-static const char *s_layout_fault(const struct mg_request_info *info,
-                                  const gateway_head_buffer_t *buffer, const char **head_end)
+/* ---------------------------------------------------------------- the raw head */
+
+static bool s_tchar(unsigned char c)
 {
-    const char *method = info->request_method, *target = info->request_uri;
-    const char *version = info->http_version;
-    if (!method || !target || !version)
-        return "bad_request_line";
-    if ((uintptr_t) method < (uintptr_t) buffer->start ||
-        (uintptr_t) method >= (uintptr_t) buffer->end || !buffer->valid_end)
-        return S_UNVERIFIABLE; /* not the buffer civetweb parsed this request in */
+    return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+const char *gateway_framing_scan(const char *raw, size_t size, gateway_framing_head_t *head)
+{
+    const unsigned char *in = (const unsigned char *) raw;
+    size_t at = 0;
+    *head = (gateway_framing_head_t){0};
     /* "a server that is expecting to receive and parse a request-line SHOULD ignore at least
        one empty line (CRLF) received prior to the request-line" (section 2.2) -- one, and
-       nothing else: civetweb takes an empty line there for the end of the head, and then
-       reads the request's body from inside its head. */
-    size_t leading = (size_t) (method - buffer->start);
-    if (leading != 0 && (leading != 2 || buffer->start[0] != '\r' || buffer->start[1] != '\n'))
+       nothing else: civetweb takes a second one for the end of a head, and then reads the
+       request's body from inside the head. */
+    if (size >= 2 && in[0] == '\r' && in[1] == '\n')
+        at = 2;
+    else if (size > 0 && (isspace(in[0]) || in[0] == '\0'))
         return "bad_leading_whitespace";
-    /* "request-line = method SP request-target SP HTTP-version" (RFC 9112 section 3);
-       civetweb advanced http_version past "HTTP/". */
-    if (target != method + strlen(method) + 1 || version != s_target_end(info) + 1 + 5)
+    if (at < size && (isspace(in[at]) || in[at] == '\0'))
+        return "bad_leading_whitespace";
+    head->leading = at;
+    /* "request-line = method SP request-target SP HTTP-version" (section 3): one SP each. */
+    head->method = at;
+    while (at < size && s_tchar(in[at]))
+        at++;
+    if (at == head->method || at >= size || in[at] != ' ')
         return "bad_request_line";
-    const char *line_end = version + strlen(version);
-    for (int index = 0; index < info->num_headers; index++) {
-        const char *name = info->http_headers[index].name;
-        const char *value = info->http_headers[index].value;
-        /* "Although the line terminator for the start-line and fields is the sequence
-           CRLF, a recipient MAY recognize a single LF" -- the gateway does not: a front
-           proxy that does not would see a different head. */
-        if (name != line_end + 2)
+    head->target = ++at;
+    while (at < size && in[at] > ' ' && in[at] < 0x7f)
+        at++;
+    if (at == head->target || at >= size || in[at] != ' ')
+        return "bad_request_line";
+    head->version = ++at;
+    if (size - at < 8 || memcmp(in + at, "HTTP/", 5) != 0 || !isdigit(in[at + 5]) ||
+        in[at + 6] != '.' || !isdigit(in[at + 7]))
+        return "bad_request_line";
+    at += 8;
+    while (true) {
+        /* "the line terminator for the start-line and fields is the sequence CRLF"; a
+           recipient MAY take a bare LF for one -- the gateway does not: a front proxy that
+           does not would see a different head (section 2.2). */
+        if (size - at < 2 || in[at] != '\r' || in[at + 1] != '\n')
             return "bad_line_ending";
-        /* "No whitespace is allowed between the field name and colon." (section 5.1) */
-        for (const char *between = name + strlen(name) + 1; between < value; between++)
-            if (!s_is_ows(*between))
-                return "space_before_colon";
-        line_end = value + strlen(value);
+        at += 2;
+        if (size - at >= 2 && in[at] == '\r' && in[at + 1] == '\n') {
+            head->length = at + 2;
+            return NULL;
+        }
+        if (at < size && (in[at] == ' ' || in[at] == '\t'))
+            return "obs_fold"; /* section 5.2: reject, or replace by SP; civetweb drops it */
+        if (head->fields >= SL_MAX_HEADERS)
+            return "too_many_headers";
+        head->names[head->fields++] = at;
+        size_t name = at;
+        while (at < size && s_tchar(in[at]))
+            at++;
+        if (at < size && (in[at] == ' ' || in[at] == '\t') && at > name)
+            return "space_before_colon"; /* section 5.1 */
+        if (at == name || at >= size || in[at] != ':')
+            return "bad_header_name";
+        at++;
+        /* field-value: VCHAR, SP, HTAB and obs-text; no other control byte (section 5.5) */
+        while (at < size && (in[at] >= ' ' || in[at] == '\t') && in[at] != 0x7f)
+            at++;
+        if (at < size && in[at] != '\r' && in[at] != '\n')
+            return "bad_header_value";
     }
-    /* line_end[1] is inside the head: the LF of a CRLF, the head's final NUL, or the first
-       byte of a line after a bare LF. */
-    if (line_end[1] != '\0')
-        return s_is_ows(line_end[1]) ? "obs_fold" : "bad_line_ending";
-    /* A head that ends in CRLF CRLF has two more bytes: the empty line's CR (civetweb
-       zeroes it too when no field came after the request line) and its LF, now the head's
-       final NUL. If they were not received, the head ended in a bare LF; if they were, they
-       are read: this connection's own bytes, never a byte an earlier request left. */
-    if ((uintptr_t) (line_end + 3) >= (uintptr_t) buffer->valid_end)
-        return "bad_line_ending";
-    char empty_line = info->num_headers > 0 ? '\r' : '\0';
-    if (line_end[2] != empty_line || line_end[3] != '\0') {
-        /* "A server that receives an obs-fold in a request message ... MUST either reject
-           the message by sending a 400 (Bad Request) ... or replace each received obs-fold
-           with one or more SP octets" (section 5.2); civetweb does neither, it drops the
-           rest. So it does after a field line that starts with ":" or a byte over 0x7e. */
-        if (s_is_ows(line_end[2]))
-            return "obs_fold";
-        return line_end[2] != '\0' && line_end[2] != '\r' ? "bad_header_name" : "bad_line_ending";
-    }
-    *head_end = line_end + 4;
-    return NULL;
+}
+
+/* civetweb read the same head: its strings start where the raw head's parts do. */
+static bool s_same_head(const struct mg_request_info *info, const gateway_head_buffer_t *buffer,
+                        const gateway_framing_head_t *head)
+{
+    const char *start = buffer->start;
+    if (!info->request_method || !info->request_uri || !info->http_version ||
+        info->request_method != start + head->method || info->request_uri != start + head->target ||
+        info->http_version != start + head->version + 5 || info->num_headers != head->fields)
+        return false;
+    for (int index = 0; index < info->num_headers; index++)
+        if (info->http_headers[index].name != start + head->names[index])
+            return false;
+    return true;
 }
 
 /* True if a raw request target carries "%00" (an encoded NUL). */
@@ -349,10 +367,23 @@ void gateway_framing_check(const struct mg_request_info *info, const gateway_hea
         s_refuse(verdict, 414, "uri_too_long");
         return;
     }
-    const char *head_end = NULL;
-    const char *fault = buffer ? s_layout_fault(info, buffer, &head_end) : S_UNVERIFIABLE;
+    /* The head as the client sent it (gateway_head_buffer keeps a copy civetweb does not
+       write over), by RFC 9112's grammar; then civetweb must have read the same one. */
+    if (!buffer || !buffer->valid_end ||
+        (uintptr_t) info->request_method < (uintptr_t) buffer->start ||
+        (uintptr_t) info->request_method >= (uintptr_t) buffer->valid_end) {
+        s_refuse(verdict, 503, S_UNVERIFIABLE);
+        return;
+    }
+    gateway_framing_head_t head;
+    const char *fault =
+        gateway_framing_scan(buffer->raw, (size_t) (buffer->valid_end - buffer->start), &head);
     if (fault) {
-        s_refuse(verdict, strcmp(fault, S_UNVERIFIABLE) == 0 ? 503 : 400, fault);
+        s_refuse(verdict, strcmp(fault, "too_many_headers") == 0 ? 431 : 400, fault);
+        return;
+    }
+    if (!s_same_head(info, buffer, &head)) {
+        s_refuse(verdict, 400, "ambiguous_head");
         return;
     }
     gateway_framing_check_fields(info->http_version, info->http_headers, info->num_headers,
@@ -360,12 +391,11 @@ void gateway_framing_check(const struct mg_request_info *info, const gateway_hea
     if (verdict->status)
         return;
     /* What civetweb takes off its buffer for this request before the next one's head. Not
-       known after a chunked body (civetweb alone counts its size lines) nor after a head
-       without fields (its empty line is whitespace civetweb zeroed, of a length not seen):
-       the connection closes after both, so no next head depends on it. */
-    if (!verdict->chunked && info->num_headers > 0)
-        verdict->consumed = (head_end - buffer->start) +
-                            (verdict->content_length > 0 ? verdict->content_length : 0);
+       known after a chunked body (civetweb alone counts its size lines): the connection
+       closes after it, so no next head depends on it. */
+    if (!verdict->chunked)
+        verdict->consumed =
+            (int64_t) head.length + (verdict->content_length > 0 ? verdict->content_length : 0);
     /* civetweb runs with decode_url=no: paths reach the gateway and its workers encoded, and
        a worker that decodes "%00" gets a NUL that cuts its path short. Refused for every
        request, the gateway's own endpoints included. */

@@ -10,9 +10,11 @@
 
 #include <civetweb.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gateway_head_buffer.h"
+#include "sl_defaults.h"
 
 /* Requests whose target is longer are answered 414 (RFC 9112 section 3). */
 #define GATEWAY_FRAMING_MAX_TARGET 8192
@@ -32,6 +34,21 @@ typedef struct {
    refused 503 framing_unverifiable, as the gateway cannot vouch for it. */
 void gateway_framing_check(const struct mg_request_info *info, const gateway_head_buffer_t *buffer,
                            gateway_framing_t *verdict);
+
+/* Where the parts of a raw head are (offsets from its first byte). */
+typedef struct {
+    size_t leading;                 /* bytes before the request line: 0, or 2 (one CRLF) */
+    size_t method, target, version; /* where the request line's three parts start */
+    int fields;                     /* field lines */
+    size_t names[SL_MAX_HEADERS];   /* where each field line starts */
+    size_t length;                  /* the whole head, its empty line included */
+} gateway_framing_head_t;
+
+/* Reads a head as the client sent it (raw, size bytes: the head and perhaps what follows)
+   by RFC 9112's grammar, CRLF line ends only, no obs-fold, no whitespace before a colon.
+   Returns NULL with head filled, or the cause of the first fault ("obs_fold", ...). Pure:
+   the fuzz target drives it. */
+const char *gateway_framing_scan(const char *raw, size_t size, gateway_framing_head_t *head);
 
 /* The field rules alone, on the header lines as civetweb split them (name, value with its
    leading whitespace gone): Host, Content-Length, Transfer-Encoding, field names. version

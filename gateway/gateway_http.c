@@ -422,6 +422,8 @@ static void *s_init_thread(const struct mg_context *context, int thread_type)
 
 static void s_exit_thread(const struct mg_context *context, int thread_type, void *pointer)
 {
+    if (thread_type == 1)
+        gateway_head_buffer_unwatch();
     s_thread_t *thread = pointer;
     if (!thread)
         return;

@@ -248,7 +248,17 @@ class Rfc9112Test(unittest.TestCase):
         # A fold after the last field, right before the empty line.
         self.assert_refused(b"GET /fast HTTP/1.1\r\nHost: x\r\n b\r\n\r\n", 400, "obs_fold")
         # Whitespace at the start of the first field line is no better.
-        self.assert_refused(b"GET /fast HTTP/1.1\r\n Host: x\r\n\r\n", 400, "bad_line_ending")
+        self.assert_refused(b"GET /fast HTTP/1.1\r\n Host: x\r\n\r\n", 400, "obs_fold")
+
+    def test_request_line_ends_in_crlf(self):
+        # Section 3: the request line ends in CRLF. civetweb takes any run of whitespace
+        # there; a front proxy that reads a bare LF as the end and ignores a line that starts
+        # with whitespace (section 2.2) would not see the Content-Length below, and the
+        # gateway's early answer to /healthz would leave the next request's bytes as its body.
+        for ending in (b"\n ", b"\n\r", b"\r\r", b"\r "):
+            with self.subTest(ending=ending):
+                self.assert_refused(b"GET /healthz HTTP/1.1" + ending + b"Content-Length: 45\r\n"
+                                    b"Host: a\r\n\r\n", 400, "bad_line_ending")
 
     def test_bare_lf_is_refused(self):
         # Section 2.2: "Although the line terminator for the start-line and fields is the
@@ -262,6 +272,9 @@ class Rfc9112Test(unittest.TestCase):
         self.assert_served(b"GET /fast?before=1 HTTP/1.1\r\nHost: xy\r\n\r\n", "before=1")
         self.assert_refused(b"GET /fast HTTP/1.1\r\nHost: x\n\n", 400, "bad_line_ending")
         self.assert_refused(b"GET /fast HTTP/1.0\n\n", 400, "bad_line_ending")
+        # Nor when the client's own next bytes look like the empty line's end (CR, NUL).
+        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nX: y\n\n"
+                            b"\r\x00ab", 400, "bad_line_ending")
 
     def test_bare_cr_is_refused(self):
         # Section 2.2: "A recipient of such a bare CR MUST consider that element to be
