@@ -4,6 +4,7 @@
         GET  /api/v1/cluster
         POST /api/v1/services/{service}/{scale|restart|stop|start|broadcast}   JSON body */
 #include "gateway_admin.h"
+#include "gateway_intake.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,13 @@ static char *s_read_body(struct mg_connection *conn, const struct mg_request_inf
         *status = 413;
         return NULL;
     }
+    /* A command's body comes with its length: a chunked one would otherwise read as none
+       and run the command with no arguments (RFC 9110 section 15.5.12: 411). */
+    if (length < 0 && mg_get_header(conn, "Transfer-Encoding")) {
+        *status = 411;
+        return NULL;
+    }
+    gateway_intake_continue(conn, info);
     size_t size = length > 0 ? (size_t) length : 0;
     char *body = malloc(size + 1);
     if (!body) {
@@ -146,7 +154,10 @@ static void s_command(gateway_admin_t *self, gateway_response_t *response,
     char *text = s_read_body(conn, info, &status);
     if (!text) {
         gateway_response_close_connection(response);
-        s_error(response, status, status == 413 ? "body_too_large" : "bad_request",
+        s_error(response, status,
+                status == 413   ? "body_too_large"
+                : status == 411 ? "length_required"
+                                : "bad_request",
                 "cannot read the request body");
         return;
     }

@@ -151,6 +151,8 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
         gateway_response_error(response, 503, "broker_unavailable", NULL);
         return;
     }
+    if (framing->content_length > 0 || framing->chunked)
+        gateway_intake_continue(response->conn, info);
     int64_t body_size = framing->content_length < 0 && !framing->chunked
                             ? 0
                             : gateway_intake_read_body(&thread->intake, response->conn,

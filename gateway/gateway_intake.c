@@ -10,8 +10,9 @@
 
 #define S_CHUNK_READ_BYTES 65536 /* a chunked body is read this much at a time */
 
-/* Request headers not forwarded: hop-by-hop fields (RFC 9110 section 7.6.1), Expect (civetweb
-   answered it), and X-Request-Id (the gateway sets the one it uses). */
+/* Request headers not forwarded: hop-by-hop fields (RFC 9110 section 7.6.1), Expect (the
+   gateway answered it: gateway_intake_continue), and X-Request-Id (the gateway sets the one
+   it uses). */
 static const char *s_dropped_request_headers[] = {
     "Connection", "Keep-Alive", "Proxy-Connection", "TE",           "Transfer-Encoding",
     "Upgrade",    "Trailer",    "Expect",           "X-Request-Id",
@@ -24,6 +25,22 @@ static bool s_dropped(const char *name)
         if (strcasecmp(name, s_dropped_request_headers[i]) == 0)
             return true;
     return false;
+}
+
+void gateway_intake_continue(struct mg_connection *conn, const struct mg_request_info *info)
+{
+    /* RFC 9110 section 10.1.1: "A server that receives a 100-continue expectation in an
+       HTTP/1.0 request MUST ignore that expectation", and an origin server "MUST ... either
+       send an immediate response with a final status code ... or send an immediate 100
+       (Continue) response". Asked only when a body follows. */
+    const char *expect = mg_get_header(conn, "Expect");
+    bool body = info->content_length > 0 ||
+                (info->content_length < 0 && mg_get_header(conn, "Transfer-Encoding"));
+    if (expect && body && info->http_version && strcmp(info->http_version, "1.1") == 0 &&
+        strcasecmp(expect, "100-continue") == 0) {
+        static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        mg_write(conn, continue_line, sizeof continue_line - 1);
+    }
 }
 
 int64_t gateway_intake_read_body(gateway_intake_t *self, struct mg_connection *conn,

@@ -18,6 +18,11 @@ typedef struct {
     sl_headers_builder_t headers; /* the header block for the envelope */
 } gateway_intake_t;
 
+/* Before a body is read: if the client waits to be told to send it ("Expect: 100-continue"
+   in an HTTP/1.1 request that has one), tells it: "HTTP/1.1 100 Continue". civetweb does
+   this only for its own CGI and file uploads. */
+void gateway_intake_continue(struct mg_connection *conn, const struct mg_request_info *info);
+
 /* Reads the whole body into intake->body: expected bytes, or a chunked body to its end when
    expected is -1. Returns its size, -1 if the client is gone or the chunked coding broke
    (civetweb does not say which), -2 past limit (only known for chunked bodies), -3 out of

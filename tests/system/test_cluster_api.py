@@ -5,6 +5,7 @@ stop/start, a broadcast that every live worker handles exactly once, and the rec
 (max_requests) visible in the view. Multi-host scaling is test_cluster_multihost.py."""
 import json
 import os
+import socket
 import subprocess
 import sys
 import unittest
@@ -15,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from cluster_support import (TOKEN, Cluster, admin, broadcast_lines, ready,  # noqa: E402
                              view, wait_ready_count, workers)
-from gateway_support import start_gateway  # noqa: E402
+from gateway_support import read_response, start_gateway  # noqa: E402
 
 
 class AdminAuthTest(unittest.TestCase):
@@ -101,6 +102,16 @@ class ClusterApiTest(unittest.TestCase):
                                {"count": 1, "host": "elsewhere"})[0], 404)
         self.assertEqual(admin(self.port, "GET", "/api/v1/services/fast/scale")[0], 405)
         self.assertEqual(admin(self.port, "POST", "/api/v1/services/fast/explode")[0], 404)
+        # A command's body comes with its length (RFC 9110 section 15.5.12, 411 Length
+        # Required): a chunked one used to read as none and run the command without arguments.
+        body = b'{"count": 3}'
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            sock.sendall(b"POST /api/v1/services/fast/scale HTTP/1.1\r\nHost: x\r\n"
+                         b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(body) + body +
+                         b"\r\n0\r\n\r\n")
+            status, _, answer, _ = read_response(sock)
+        self.assertEqual((status, json.loads(answer)["error"]), (411, "length_required"))
 
     def test_stop_then_start(self):
         self.assertEqual(admin(self.port, "POST", "/api/v1/services/fast/stop", {})[0], 202)

@@ -222,6 +222,38 @@ class Rfc9112Test(unittest.TestCase):
         self.assertTrue(gs.closed_by_peer(sock))
         self.assertNotIn("/fast?q=2", self.paths_seen())
 
+    def test_expect_100_continue(self):
+        # RFC 9110 section 10.1.1: an origin server "MUST, upon receiving an HTTP/1.1 (or
+        # later) request that has a method, target URI, and complete header section that
+        # contains a 100-continue expectation and indicates a request content will follow,
+        # either send an immediate response with a final status code ... or send an immediate
+        # 100 (Continue) response". The client here waits for it before sending its body.
+        sock = self.open()
+        sock.sendall(b"POST /fast?e=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        interim = b"HTTP/1.1 100 Continue\r\n\r\n"
+        data = b""
+        while len(data) < len(interim):
+            more = sock.recv(65536)
+            self.assertTrue(more, "closed before 100 Continue")
+            data += more
+        self.assertEqual(data[:len(interim)], interim)
+        sock.sendall(b"hello")
+        responses = Responses(sock)
+        responses.data = data[len(interim):]
+        status, _, answer = responses.read()
+        self.assertEqual((status, json.loads(answer)["body"]), (200, "hello"))
+        # A final status known from the head alone comes instead of the 100: too large.
+        sock, (code, headers, _, _) = self.send(
+            b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+            b"Expect: 100-continue\r\n\r\n")
+        self.assertEqual(code, 413)
+        # "A server that receives a 100-continue expectation in an HTTP/1.0 request MUST
+        # ignore that expectation."
+        sock, (code, _, answer, _) = self.send(
+            b"POST /fast?e=2 HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello")
+        self.assertEqual((code, json.loads(answer)["body"]), (200, "hello"))
+
     # ------------------------------------------------------------ field syntax
 
     def test_space_before_colon_is_400(self):
