@@ -2,9 +2,9 @@
     MDP/0.2 client with many requests outstanding), the table of in-flight slots keyed by
     request id, the connection state seen through a socket monitor, and the readiness probes
     (mmi.service). HTTP threads register a slot, send their encoded request on the DEALER
-    (through a lock-free outbox when another thread holds it), and wait on their own slot;
-    the bridge thread receives and hands each reply to its slot. HTTP mapping lives in
-    gateway_http, not here.
+    (through a lock-free outbox when another thread holds it), and wait on their own slot,
+    all through gateway_exchange; the bridge thread receives and hands each reply to its
+    slot. HTTP mapping lives in gateway_http, not here.
 
     Broker-down policy (decided here, documented in docs/architecture.md's terms):
     - while the DEALER has no broker, gateway_bridge_register refuses at once (503);
@@ -61,9 +61,9 @@ int gateway_bridge_register(gateway_bridge_t *self, gateway_slot_t *slot, char *
 /* Sends the request envelope of a registered slot to the broker: on the caller's thread if
    the socket is free, else by the thread holding it (no bridge wake-up on the way out, and
    the caller never waits for the lock). The envelope is views (sl_request_envelope_views)
-   of bytes that must stay put until gateway_bridge_release: the slot's request_meta and
-   request_timeout, and the caller's own buffers. No czmq message is built: libzmq copies
-   each frame as it is sent. If the broker is not connected the slot gets UNAVAILABLE. */
+   of bytes that must stay put until gateway_bridge_release (gateway_exchange's). No czmq message is
+   built: libzmq copies each frame as it is sent. If the broker is not connected the slot gets
+   UNAVAILABLE. */
 void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot,
                          const sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES]);
 
