@@ -33,6 +33,7 @@ struct _gateway_bridge_t {
     char *endpoint;                 /* broker endpoint */
     int64_t probe_ms;               /* readiness probe interval */
     const sl_curve_client_t *curve; /* CURVE keys, borrowed; NULL or empty: plaintext */
+    bool in_process;                /* the broker is embedded: connected from the start */
     int wakeup_fd;                  /* eventfd: a sender saw replies waiting (edge consumed) */
     pthread_mutex_t socket_lock;    /* guards dealer: sends from HTTP threads, receives */
     zsock_t *dealer;                /* the one socket to the broker, NULL once stopped */
@@ -354,7 +355,7 @@ static void s_actor(zsock_t *pipe, void *args)
     actor.next_probe_ms = zclock_mono() + self->probe_ms;
     /* inproc has no handshake and so no monitor event: the broker embedded in this process
        (--embed-broker) is bound before the bridge starts and lives as long as it. */
-    if (strncmp(self->endpoint, "inproc://", 9) == 0)
+    if (self->in_process)
         s_connected(&actor);
     /* The dealer is polled through its ZMQ_FD, a plain descriptor: zmq_poll on the socket
        itself would use it while an HTTP thread sends. */
@@ -437,8 +438,9 @@ static void s_bridge_free(gateway_bridge_t *self)
     free(self);
 }
 
-gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_t *routes,
-                                     int64_t probe_ms, const sl_curve_client_t *curve)
+gateway_bridge_t *gateway_bridge_new(const char *endpoint, bool in_process,
+                                     const gateway_routes_t *routes, int64_t probe_ms,
+                                     const sl_curve_client_t *curve)
 {
     assert(endpoint && routes && probe_ms > 0);
     gateway_bridge_t *self = calloc(1, sizeof *self);
@@ -447,6 +449,7 @@ gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_
     self->wakeup_fd = -1; /* calloc's 0 would be stdin */
     self->probe_ms = probe_ms;
     self->curve = curve;
+    self->in_process = in_process;
     self->endpoint = strdup(endpoint);
     atomic_init(&self->connected, false);
     /* Held for microseconds by up to every HTTP thread: spin a little before sleeping, as

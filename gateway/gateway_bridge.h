@@ -27,11 +27,14 @@
 
 typedef struct _gateway_bridge_t gateway_bridge_t;
 /* Starts the bridge actor, which connects to endpoint and probes the services of routes
-   (borrowed; must outlive the bridge) every probe_ms. curve (borrowed, may be NULL: must
-   outlive the bridge) makes the connection CURVE when it holds keys. Returns NULL on
-   failure. */
-gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_t *routes,
-                                     int64_t probe_ms, const sl_curve_client_t *curve);
+   (borrowed; must outlive the bridge) every probe_ms. in_process: the broker is embedded
+   in this process (gateway_embedded_broker), bound before the bridge starts and alive as
+   long as it, so the bridge counts it connected at once (inproc has no handshake to see).
+   curve (borrowed, may be NULL: must outlive the bridge) makes the connection CURVE when
+   it holds keys. Returns NULL on failure. */
+gateway_bridge_t *gateway_bridge_new(const char *endpoint, bool in_process,
+                                     const gateway_routes_t *routes, int64_t probe_ms,
+                                     const sl_curve_client_t *curve);
 
 /* Stops the actor and fails every slot still waiting; safe on NULL and twice. Slots must be
    released by their threads before their own destruction. */
