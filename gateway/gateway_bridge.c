@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "gateway_broker_socket.h"
 #include "gateway_pending.h"
 #include "gateway_probes.h"
 #include "sl_defaults.h"
@@ -322,10 +323,11 @@ static void s_actor(zsock_t *pipe, void *args)
     snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://gateway-bridge-%p",
              (void *) self);
 
-    actor.dealer = zsock_new(ZMQ_DEALER);
+    /* With CURVE, HANDSHAKE_SUCCEEDED below also means the broker admitted our key: a
+       gateway the broker refuses stays "disconnected" (503), never waits on a dead link. */
+    actor.dealer = gateway_broker_socket_new(self->curve);
     if (!actor.dealer)
         goto fail_dealer;
-    zsock_set_linger(actor.dealer, 0);
     /* No pipe without a connection: a send while the broker is away fails at once (503)
        instead of queueing for a broker that may come back after the deadline. */
     zsock_set_immediate(actor.dealer, 1);
@@ -333,12 +335,6 @@ static void s_actor(zsock_t *pipe, void *args)
     zsock_set_rcvhwm(actor.dealer, 0);
     zsock_set_sndtimeo(actor.dealer, 0);
     zsock_set_rcvtimeo(actor.dealer, 0);
-    zsock_set_maxmsgsize(actor.dealer, (int) SL_MAX_MESSAGE_BYTES);
-    zsock_set_reconnect_ivl(actor.dealer, SL_GATEWAY_RECONNECT_MS);
-    zsock_set_reconnect_ivl_max(actor.dealer, SL_GATEWAY_RECONNECT_MAX_MS);
-    /* With CURVE, HANDSHAKE_SUCCEEDED below also means the broker admitted our key: a
-       gateway the broker refuses stays "disconnected" (503), never waits on a dead link. */
-    sl_curve_client_apply(self->curve, actor.dealer);
     if (zmq_socket_monitor(zsock_resolve(actor.dealer), monitor_endpoint,
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
         goto fail_monitor;

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "gateway_broker_socket.h"
 #include "gateway_prometheus.h"
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -73,15 +74,10 @@ static void s_actor(zsock_t *pipe, void *args)
 {
     gateway_stats_t *self = args;
     sl_log_limit_t limit = {0};
-    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    zsock_t *dealer = gateway_broker_socket_new(self->curve);
     if (!dealer)
         goto fail;
-    zsock_set_linger(dealer, 0);
     zsock_set_sndtimeo(dealer, 0);
-    zsock_set_maxmsgsize(dealer, (int) SL_MAX_MESSAGE_BYTES);
-    zsock_set_reconnect_ivl(dealer, SL_GATEWAY_RECONNECT_MS);
-    zsock_set_reconnect_ivl_max(dealer, SL_GATEWAY_RECONNECT_MAX_MS);
-    sl_curve_client_apply(self->curve, dealer);
     if (zsock_connect(dealer, "%s", self->endpoint) != 0)
         goto fail;
     zsock_signal(pipe, 0);
