@@ -12,14 +12,15 @@
 
 struct _gateway_exchange_t {
     gateway_bridge_t *bridge;           /* borrowed */
-    gateway_metrics_t *metrics;         /* borrowed, may be NULL */
+    gateway_request_metrics_t *metrics; /* borrowed, may be NULL */
     gateway_slot_t *slot;               /* where this thread waits for the broker */
     gateway_exchange_request_t request; /* the request under way, its bytes borrowed */
     sl_envelope_meta_t meta;            /* its id, timeout and retry, for the views */
     char timeout_text[SL_ENVELOPE_TIMEOUT_TEXT_SIZE]; /* the timeout's digits, for its view */
 };
 
-gateway_exchange_t *gateway_exchange_new(gateway_bridge_t *bridge, gateway_metrics_t *metrics)
+gateway_exchange_t *gateway_exchange_new(gateway_bridge_t *bridge,
+                                         gateway_request_metrics_t *metrics)
 {
     assert(bridge);
     gateway_exchange_t *self = calloc(1, sizeof *self);
@@ -83,7 +84,7 @@ gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t
         case GATEWAY_SLOT_MESSAGE:
             return GATEWAY_EXCHANGE_MESSAGE;
         case GATEWAY_SLOT_RESEND:
-            gateway_metrics_resend(self->metrics);
+            gateway_request_metrics_resend(self->metrics);
             if (s_send(self) != 0)
                 return GATEWAY_EXCHANGE_TIMEOUT;
             break;

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "gateway_bridge.h"
-#include "gateway_metrics.h"
+#include "gateway_request_metrics.h"
 
 /* What gateway_exchange_await saw. */
 typedef enum {
@@ -49,7 +49,8 @@ typedef struct _gateway_exchange_t gateway_exchange_t;
 
 /* An exchange with bridge (borrowed, must outlive it); metrics (borrowed, may be NULL)
    counts its re-sends. Returns NULL if out of memory. */
-gateway_exchange_t *gateway_exchange_new(gateway_bridge_t *bridge, gateway_metrics_t *metrics);
+gateway_exchange_t *gateway_exchange_new(gateway_bridge_t *bridge,
+                                         gateway_request_metrics_t *metrics);
 /* Safe on NULL and twice; the exchange must have ended. */
 void gateway_exchange_destroy(gateway_exchange_t **self_p);
 

@@ -41,8 +41,8 @@ struct _gateway_http_t {
     atomic_int_fast64_t in_flight;        /* admitted, not yet answered */
     atomic_int_fast64_t *route_in_flight; /* per route index, against its budget */
     sl_log_limit_t civetweb_limit;        /* civetweb's own messages */
-    gateway_metrics_t *metrics;           /* borrowed request counters, may be NULL */
-    gateway_observe_t *observe;           /* borrowed /metrics and /dashboard, may be NULL */
+    gateway_request_metrics_t *metrics;   /* borrowed request counters, may be NULL */
+    gateway_observe_http_t *observe;      /* borrowed /metrics and /dashboard, may be NULL */
     gateway_admin_t *admin;               /* borrowed /api/ admin API, may be NULL */
 };
 
@@ -238,9 +238,9 @@ static const gateway_route_t *s_handle(gateway_http_t *self, s_thread_t *thread,
         gateway_admin_handle(self->admin, response, response->conn, info);
         return NULL;
     }
-    if (self->observe && gateway_observe_owns(path)) {
+    if (self->observe && gateway_observe_http_owns(path)) {
         s_skip_body(response, info);
-        gateway_observe_handle(self->observe, response, info);
+        gateway_observe_http_handle(self->observe, response, info);
         return NULL;
     }
     if (atomic_load(&self->refusing)) {
@@ -338,8 +338,8 @@ static int s_begin_request(struct mg_connection *conn)
         gateway_head_buffer_consumed(framing.status == 0 ? framing.consumed : -1);
         gateway_intake_trim(&thread->intake, S_BODY_KEEP_BYTES);
     }
-    gateway_metrics_request(self->metrics, route, response.status, response.cause,
-                            zclock_usecs() - start_us);
+    gateway_request_metrics_request(self->metrics, route, response.status, response.cause,
+                                    zclock_usecs() - start_us);
     if (self->access_log)
         s_access_log(info, &response, route, start_us);
     return response.status ? response.status : S_STATUS_CLIENT_GONE;

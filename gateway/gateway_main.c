@@ -16,7 +16,7 @@
 #include "gateway_cluster.h"
 #include "gateway_embedded_broker.h"
 #include "gateway_http.h"
-#include "gateway_observe.h"
+#include "gateway_observe_http.h"
 #include "gateway_routes.h"
 #include "sl_defaults.h"
 #include "sl_flags.h"
@@ -190,9 +190,9 @@ typedef struct {
     gateway_embedded_broker_t *embedded; /* the broker in this process, or NULL */
     const char *broker;                  /* the endpoint the gateway's sockets connect to */
     gateway_bridge_t *bridge;            /* requests to the broker */
-    gateway_metrics_t *metrics;          /* request counters */
-    gateway_stats_t *stats;              /* the broker's counters */
-    gateway_observe_t *observe;          /* /metrics and /dashboard */
+    gateway_request_metrics_t *metrics;  /* request counters */
+    gateway_broker_stats_t *stats;       /* the broker's counters */
+    gateway_observe_http_t *observe;     /* /metrics and /dashboard */
     gateway_cluster_t *cluster;          /* mmi.cluster for the admin API */
     gateway_admin_t *admin;              /* /api/v1/ */
     gateway_http_t *http;                /* the server */
@@ -299,16 +299,16 @@ static int s_start(s_gateway_t *gateway, const s_options_t *options, char *error
     /* /metrics and /dashboard: request counters, and a connection of their own for the
        broker's mmi.stats. data.json names hosts and pids: it takes the admin token. */
     const char *token = gateway->token[0] ? gateway->token : NULL;
-    gateway->metrics = gateway_metrics_new(gateway->routes);
-    gateway->stats = gateway_stats_new(gateway->broker, &gateway->curve);
-    gateway_observe_config_t observe_config = {
+    gateway->metrics = gateway_request_metrics_new(gateway->routes);
+    gateway->stats = gateway_broker_stats_new(gateway->broker, &gateway->curve);
+    gateway_observe_http_config_t observe_config = {
         .metrics = gateway->metrics,
         .stats = gateway->stats,
         .bridge = gateway->bridge,
         .admin_token = token,
     };
     gateway->observe =
-        gateway->metrics && gateway->stats ? gateway_observe_new(&observe_config) : NULL;
+        gateway->metrics && gateway->stats ? gateway_observe_http_new(&observe_config) : NULL;
     if (!gateway->observe) {
         snprintf(error, size, "cannot start the metrics (out of memory)");
         return -1;
@@ -344,9 +344,9 @@ static void s_stop(s_gateway_t *gateway)
     gateway_http_destroy(&gateway->http);
     gateway_admin_destroy(&gateway->admin);
     gateway_cluster_destroy(&gateway->cluster);
-    gateway_observe_destroy(&gateway->observe);
-    gateway_stats_destroy(&gateway->stats);
-    gateway_metrics_destroy(&gateway->metrics);
+    gateway_observe_http_destroy(&gateway->observe);
+    gateway_broker_stats_destroy(&gateway->stats);
+    gateway_request_metrics_destroy(&gateway->metrics);
     gateway_bridge_destroy(&gateway->bridge);
     /* After every socket connected to it: its shutdown tells the workers DISCONNECT. */
     gateway_embedded_broker_destroy(&gateway->embedded);
