@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "gateway_broker_socket.h"
 #include "gateway_pending.h"
 #include "gateway_probes.h"
 #include "sl_defaults.h"
@@ -33,6 +34,7 @@ struct _gateway_bridge_t {
     char *endpoint;                 /* broker endpoint */
     int64_t probe_ms;               /* readiness probe interval */
     const sl_curve_client_t *curve; /* CURVE keys, borrowed; NULL or empty: plaintext */
+    bool in_process;                /* the broker is embedded: connected from the start */
     int wakeup_fd;                  /* eventfd: a sender saw replies waiting (edge consumed) */
     pthread_mutex_t socket_lock;    /* guards dealer: sends from HTTP threads, receives */
     zsock_t *dealer;                /* the one socket to the broker, NULL once stopped */
@@ -68,21 +70,12 @@ typedef struct {
 int gateway_bridge_register(gateway_bridge_t *self, gateway_slot_t *slot, char *id,
                             const char *service, bool retryable, int64_t deadline_ms)
 {
-    assert(!slot->registered);
     if (!atomic_load_explicit(&self->connected, memory_order_acquire))
         return -1;
-    /* Not yet visible to the bridge: no lock needed to reset it. */
-    snprintf(slot->id, sizeof slot->id, "%s", id);
-    slot->service = service;
-    slot->deadline_ms = deadline_ms;
-    slot->retryable = retryable;
-    slot->sent = slot->partial_seen = slot->final_seen = false;
-    slot->awaiting_reconnect = slot->resend = false;
-    slot->failure = GATEWAY_SLOT_MESSAGE;
-
+    gateway_slot_prepare(slot, id, service, retryable, deadline_ms);
     if (gateway_pending_add(self->pending, slot) != 0)
         return -1;
-    memcpy(id, slot->id, sizeof slot->id);
+    memcpy(id, gateway_slot_id(slot), SL_REQUEST_ID_MAX + 1);
     return 0;
 }
 
@@ -93,8 +86,8 @@ static void s_outbox_flush(gateway_bridge_t *self)
     gateway_slot_t *stack = atomic_exchange(&self->outbox, NULL);
     gateway_slot_t *oldest = NULL; /* the stack is newest first: reverse it */
     while (stack) {
-        gateway_slot_t *next = stack->outbox_next;
-        stack->outbox_next = oldest;
+        gateway_slot_t *next = gateway_slot_outbox_next(stack);
+        gateway_slot_set_outbox_next(stack, oldest);
         oldest = stack;
         stack = next;
     }
@@ -102,23 +95,11 @@ static void s_outbox_flush(gateway_bridge_t *self)
     void *handle = self->dealer ? zsock_resolve(self->dealer) : NULL;
     while (oldest) {
         gateway_slot_t *slot = oldest;
-        oldest = slot->outbox_next;
-        pthread_mutex_lock(&slot->lock);
-        /* Marked sent before the send, so a disconnect seen after it counts it in flight;
-           until then it is queued in the gateway, and a lost connection fails it (503). */
-        if (slot->failure == GATEWAY_SLOT_MESSAGE) { /* not failed while it waited */
-            slot->sent = true;
-            if (can_send && sl_frame_view_send(handle, slot->outgoing,
-                                               sizeof slot->outgoing / sizeof *slot->outgoing) == 0)
-                self->sent_unchecked = true;
-            else {
-                slot->sent = false;
-                gateway_slot_fail(slot, GATEWAY_SLOT_UNAVAILABLE);
-            }
-        }
-        pthread_mutex_unlock(&slot->lock);
-        /* From here the slot may be released and reused by its thread. */
-        atomic_store_explicit(&slot->queued, false, memory_order_release);
+        oldest = gateway_slot_outbox_next(slot);
+        /* A request that cannot go out fails its slot (503); after this call its thread
+           may release and reuse the slot. */
+        if (gateway_slot_send(slot, can_send ? handle : NULL))
+            self->sent_unchecked = true;
     }
     /* ZMQ_FD is edge-triggered: a send (this holder's, or the bridge's own probe) may have
        consumed the edge that would have told the bridge a reply is waiting, so look, and
@@ -148,15 +129,10 @@ static void s_socket_unlock(gateway_bridge_t *self)
 void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot,
                          const sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES])
 {
-    assert(slot->registered);
-    assert(!atomic_load(&slot->queued));
-    sl_mdp_client_request_header(SL_MDP_V02, slot->service, slot->outgoing);
-    memcpy(slot->outgoing + SL_MDP_CLIENT_REQUEST_HEADER_FRAMES, envelope,
-           SL_ENVELOPE_REQUEST_FRAMES * sizeof *envelope);
-    atomic_store_explicit(&slot->queued, true, memory_order_relaxed);
+    gateway_slot_queue(slot, envelope);
     gateway_slot_t *head = atomic_load(&self->outbox);
     do
-        slot->outbox_next = head;
+        gateway_slot_set_outbox_next(slot, head);
     while (!atomic_compare_exchange_weak(&self->outbox, &head, slot));
     atomic_thread_fence(memory_order_seq_cst); /* the push is seen by an unlocking holder */
     if (pthread_mutex_trylock(&self->socket_lock) == 0)
@@ -165,21 +141,16 @@ void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot,
 
 void gateway_bridge_release(gateway_bridge_t *self, gateway_slot_t *slot)
 {
-    if (!slot->registered)
+    if (!gateway_slot_registered(slot))
         return;
     /* A request that gave up before its turn in the outbox: the lock's holder is sending
        it, or we send it now; either way the slot leaves the outbox before it is reused. */
-    if (atomic_load_explicit(&slot->queued, memory_order_acquire)) {
+    if (gateway_slot_queued(slot)) {
         pthread_mutex_lock(&self->socket_lock);
         s_socket_unlock(self);
     }
     gateway_pending_remove(self->pending, slot);
-    /* The bridge may still be inside a delivery it began under the table lock: taking the
-       slot lock waits for it to finish. */
-    pthread_mutex_lock(&slot->lock);
-    gateway_slot_drain(slot);
-    slot->registered = false;
-    pthread_mutex_unlock(&slot->lock);
+    gateway_slot_unregister(slot);
 }
 
 bool gateway_bridge_connected(gateway_bridge_t *self)
@@ -250,14 +221,6 @@ static void s_resend_waiting(s_actor_t *actor, const char *service)
         sl_log(SL_LOG_INFO, NULL, "requests_resent", "service=%s count=%zu", service, resent);
 }
 
-/* True if body is the broker's shutting_down error envelope. */
-static bool s_is_shutting_down(zmsg_t *body)
-{
-    sl_error_code_t code;
-    return body && sl_envelope_kind(body) == SL_BODY_ERROR &&
-           sl_error_envelope_decode(body, &code, NULL, 0) == 0 && code == SL_ERROR_SHUTTING_DOWN;
-}
-
 /* One message from the broker as sl_mdp_recv decoded it (reason: NULL, or why it was
    malformed): a probe answer, or a PARTIAL/FINAL for a slot. Takes what *received holds. */
 static void s_handle_reply(s_actor_t *actor, sl_mdp_msg_t *received, const char *reason)
@@ -294,32 +257,17 @@ static void s_handle_reply(s_actor_t *actor, sl_mdp_msg_t *received, const char 
     id[zframe_size(id_frame)] = '\0';
     zframe_destroy(&id_frame);
 
-    gateway_slot_t *slot =
-        gateway_pending_find_locked(self->pending, id, decoded.command == SL_MDP_FINAL);
-    if (!slot) {
+    gateway_pending_delivery_t delivery =
+        gateway_pending_deliver(self->pending, id, &decoded.body, decoded.command == SL_MDP_FINAL);
+    if (delivery == GATEWAY_PENDING_LATE && sl_request_id_valid(id, strlen(id)))
         /* Its request gave up (504) or finished: the reply is late, and dropped. */
-        if (sl_request_id_valid(id, strlen(id)))
-            sl_log_limited(&actor->late_limit, SL_LOG_DEBUG, id, "late_reply_dropped", NULL);
-        sl_mdp_msg_reset(&decoded);
-        return;
-    }
-    /* A stopping broker answers what it holds shutting_down. A retryable request that has
-       streamed nothing waits for the broker that comes back instead, as if the connection
-       had dropped under it (architecture.md, Broker restart): a graceful restart must not
-       turn in-flight GETs into 503s. */
-    if (decoded.command == SL_MDP_FINAL && slot->retryable && !slot->partial_seen &&
-        s_is_shutting_down(decoded.body)) {
-        slot->sent = false;
-        slot->awaiting_reconnect = true;
+        sl_log_limited(&actor->late_limit, SL_LOG_DEBUG, id, "late_reply_dropped", NULL);
+    else if (delivery == GATEWAY_PENDING_AWAITS_BROKER) {
+        /* A stopping broker's shutting_down: the request waits for the one that comes back
+           (gateway_slot_deliver_locked). */
         actor->awaiting++;
-        pthread_mutex_unlock(&slot->lock);
         sl_log(SL_LOG_INFO, id, "request_awaits_broker", "reason=shutting_down");
-        sl_mdp_msg_reset(&decoded);
-        return;
     }
-    if (gateway_slot_push(slot, &decoded.body, decoded.command == SL_MDP_FINAL) != 0)
-        gateway_slot_fail(slot, GATEWAY_SLOT_BROKER_LOST);
-    gateway_slot_wake(slot); /* unlocks */
     sl_mdp_msg_reset(&decoded);
 }
 
@@ -375,10 +323,11 @@ static void s_actor(zsock_t *pipe, void *args)
     snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://gateway-bridge-%p",
              (void *) self);
 
-    actor.dealer = zsock_new(ZMQ_DEALER);
+    /* With CURVE, HANDSHAKE_SUCCEEDED below also means the broker admitted our key: a
+       gateway the broker refuses stays "disconnected" (503), never waits on a dead link. */
+    actor.dealer = gateway_broker_socket_new(self->curve);
     if (!actor.dealer)
         goto fail_dealer;
-    zsock_set_linger(actor.dealer, 0);
     /* No pipe without a connection: a send while the broker is away fails at once (503)
        instead of queueing for a broker that may come back after the deadline. */
     zsock_set_immediate(actor.dealer, 1);
@@ -386,12 +335,6 @@ static void s_actor(zsock_t *pipe, void *args)
     zsock_set_rcvhwm(actor.dealer, 0);
     zsock_set_sndtimeo(actor.dealer, 0);
     zsock_set_rcvtimeo(actor.dealer, 0);
-    zsock_set_maxmsgsize(actor.dealer, (int) SL_MAX_MESSAGE_BYTES);
-    zsock_set_reconnect_ivl(actor.dealer, SL_GATEWAY_RECONNECT_MS);
-    zsock_set_reconnect_ivl_max(actor.dealer, SL_GATEWAY_RECONNECT_MAX_MS);
-    /* With CURVE, HANDSHAKE_SUCCEEDED below also means the broker admitted our key: a
-       gateway the broker refuses stays "disconnected" (503), never waits on a dead link. */
-    sl_curve_client_apply(self->curve, actor.dealer);
     if (zmq_socket_monitor(zsock_resolve(actor.dealer), monitor_endpoint,
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
         goto fail_monitor;
@@ -408,7 +351,7 @@ static void s_actor(zsock_t *pipe, void *args)
     actor.next_probe_ms = zclock_mono() + self->probe_ms;
     /* inproc has no handshake and so no monitor event: the broker embedded in this process
        (--embed-broker) is bound before the bridge starts and lives as long as it. */
-    if (strncmp(self->endpoint, "inproc://", 9) == 0)
+    if (self->in_process)
         s_connected(&actor);
     /* The dealer is polled through its ZMQ_FD, a plain descriptor: zmq_poll on the socket
        itself would use it while an HTTP thread sends. */
@@ -491,8 +434,9 @@ static void s_bridge_free(gateway_bridge_t *self)
     free(self);
 }
 
-gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_t *routes,
-                                     int64_t probe_ms, const sl_curve_client_t *curve)
+gateway_bridge_t *gateway_bridge_new(const char *endpoint, bool in_process,
+                                     const gateway_routes_t *routes, int64_t probe_ms,
+                                     const sl_curve_client_t *curve)
 {
     assert(endpoint && routes && probe_ms > 0);
     gateway_bridge_t *self = calloc(1, sizeof *self);
@@ -501,6 +445,7 @@ gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_
     self->wakeup_fd = -1; /* calloc's 0 would be stdin */
     self->probe_ms = probe_ms;
     self->curve = curve;
+    self->in_process = in_process;
     self->endpoint = strdup(endpoint);
     atomic_init(&self->connected, false);
     /* Held for microseconds by up to every HTTP thread: spin a little before sleeping, as

@@ -2,9 +2,9 @@
     MDP/0.2 client with many requests outstanding), the table of in-flight slots keyed by
     request id, the connection state seen through a socket monitor, and the readiness probes
     (mmi.service). HTTP threads register a slot, send their encoded request on the DEALER
-    (through a lock-free outbox when another thread holds it), and wait on their own slot;
-    the bridge thread receives and hands each reply to its slot. HTTP mapping lives in
-    gateway_http, not here.
+    (through a lock-free outbox when another thread holds it), and wait on their own slot,
+    all through gateway_exchange; the bridge thread receives and hands each reply to its
+    slot. HTTP mapping lives in gateway_http, not here.
 
     Broker-down policy (decided here, documented in docs/architecture.md's terms):
     - while the DEALER has no broker, gateway_bridge_register refuses at once (503);
@@ -27,11 +27,14 @@
 
 typedef struct _gateway_bridge_t gateway_bridge_t;
 /* Starts the bridge actor, which connects to endpoint and probes the services of routes
-   (borrowed; must outlive the bridge) every probe_ms. curve (borrowed, may be NULL: must
-   outlive the bridge) makes the connection CURVE when it holds keys. Returns NULL on
-   failure. */
-gateway_bridge_t *gateway_bridge_new(const char *endpoint, const gateway_routes_t *routes,
-                                     int64_t probe_ms, const sl_curve_client_t *curve);
+   (borrowed; must outlive the bridge) every probe_ms. in_process: the broker is embedded
+   in this process (gateway_embedded_broker), bound before the bridge starts and alive as
+   long as it, so the bridge counts it connected at once (inproc has no handshake to see).
+   curve (borrowed, may be NULL: must outlive the bridge) makes the connection CURVE when
+   it holds keys. Returns NULL on failure. */
+gateway_bridge_t *gateway_bridge_new(const char *endpoint, bool in_process,
+                                     const gateway_routes_t *routes, int64_t probe_ms,
+                                     const sl_curve_client_t *curve);
 
 /* Stops the actor and fails every slot still waiting; safe on NULL and twice. Slots must be
    released by their threads before their own destruction. */
@@ -61,9 +64,9 @@ int gateway_bridge_register(gateway_bridge_t *self, gateway_slot_t *slot, char *
 /* Sends the request envelope of a registered slot to the broker: on the caller's thread if
    the socket is free, else by the thread holding it (no bridge wake-up on the way out, and
    the caller never waits for the lock). The envelope is views (sl_request_envelope_views)
-   of bytes that must stay put until gateway_bridge_release: the slot's request_meta and
-   request_timeout, and the caller's own buffers. No czmq message is built: libzmq copies
-   each frame as it is sent. If the broker is not connected the slot gets UNAVAILABLE. */
+   of bytes that must stay put until gateway_bridge_release (gateway_exchange's). No czmq message is
+   built: libzmq copies each frame as it is sent. If the broker is not connected the slot gets
+   UNAVAILABLE. */
 void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot,
                          const sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES]);
 

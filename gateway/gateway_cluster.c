@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "gateway_broker_socket.h"
 #include "sl_defaults.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
@@ -25,17 +26,11 @@ gateway_cluster_t *gateway_cluster_new(const char *endpoint, const sl_curve_clie
     if (!self)
         return NULL;
     pthread_mutex_init(&self->lock, NULL);
-    self->dealer = zsock_new(ZMQ_DEALER);
+    self->dealer = gateway_broker_socket_new(curve);
     if (!self->dealer)
         goto fail;
-    zsock_set_linger(self->dealer, 0);
     /* No broker, no queueing: an admin call waits for one within its time, then fails (503). */
     zsock_set_immediate(self->dealer, 1);
-    zsock_set_maxmsgsize(self->dealer, (int) SL_MAX_MESSAGE_BYTES);
-    zsock_set_reconnect_ivl(self->dealer, SL_GATEWAY_RECONNECT_MS);
-    zsock_set_reconnect_ivl_max(self->dealer, SL_GATEWAY_RECONNECT_MAX_MS);
-    if (curve && sl_curve_client_enabled(curve))
-        sl_curve_client_apply(curve, self->dealer);
     if (zsock_connect(self->dealer, "%s", endpoint) != 0)
         goto fail;
     return self;

@@ -2,7 +2,7 @@
     binary at build time by dashboard/embed.cmake) and their lookup by request path. Only
     the names in the table are ever served: a path is compared whole, never resolved on a
     file system, so "..", encoded dots or slashes cannot reach anything else. The data the
-    page polls is gateway_observe's. */
+    page polls is gateway_observe_http's. */
 #ifndef GATEWAY_DASHBOARD_H
 #define GATEWAY_DASHBOARD_H
 

@@ -1,7 +1,7 @@
 /*  gateway_http: civetweb's begin_request handler and the server around it.
-    Each civetweb thread keeps its own slot and buffers (made in init_thread), so a request
-    allocates almost nothing: the steady-state cost is one envelope, one queue push and one
-    semaphore wait on the slot. civetweb threads have 100 KiB stacks (Debian's build):
+    Each civetweb thread keeps its own exchange with the broker and buffers (made in init_thread),
+   so a request allocates almost nothing: the steady-state cost is one envelope, one queue push and
+   one semaphore wait (gateway_exchange). civetweb threads have 100 KiB stacks (Debian's build):
     nothing large on the stack here. */
 #define _GNU_SOURCE /* sem_clockwait: a semaphore wait on CLOCK_MONOTONIC (glibc 2.30) */
 #include "gateway_http.h"
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway_exchange.h"
 #include "gateway_framing.h"
 #include "gateway_head_buffer.h"
 #include "gateway_health.h"
@@ -40,16 +41,16 @@ struct _gateway_http_t {
     atomic_int_fast64_t in_flight;        /* admitted, not yet answered */
     atomic_int_fast64_t *route_in_flight; /* per route index, against its budget */
     sl_log_limit_t civetweb_limit;        /* civetweb's own messages */
-    gateway_metrics_t *metrics;           /* borrowed request counters, may be NULL */
-    gateway_observe_t *observe;           /* borrowed /metrics and /dashboard, may be NULL */
+    gateway_request_metrics_t *metrics;   /* borrowed request counters, may be NULL */
+    gateway_observe_http_t *observe;      /* borrowed /metrics and /dashboard, may be NULL */
     gateway_admin_t *admin;               /* borrowed /api/ admin API, may be NULL */
 };
 
 /* Per civetweb worker thread, reused by every request the thread serves. */
 typedef struct {
-    gateway_slot_t *slot;    /* where this thread waits for the broker */
-    char *scratch;           /* S_SCRATCH_SIZE bytes for response writing */
-    gateway_intake_t intake; /* the request's body and forwarded header block */
+    gateway_exchange_t *exchange; /* this thread's requests to the broker, one at a time */
+    char *scratch;                /* S_SCRATCH_SIZE bytes for response writing */
+    gateway_intake_t intake;      /* the request's body and forwarded header block */
 } s_thread_t;
 
 /* ---------------------------------------------------------------- helpers */
@@ -67,41 +68,15 @@ static void s_skip_body(gateway_response_t *response, const struct mg_request_in
 
 /* ---------------------------------------------------------------- the request flow */
 
-/* Encodes and queues the request with the time it has left. Returns 0, or -1 when the
-   deadline has already passed. */
-static int s_submit(gateway_http_t *self, s_thread_t *thread, const struct mg_request_info *info,
-                    const char *path, const char *id, int64_t body_size, bool retryable,
-                    int64_t deadline_ms)
-{
-    int64_t left = deadline_ms - zclock_mono();
-    if (left <= 0)
-        return -1;
-    /* The envelope's bytes stay where they are (the slot, civetweb's request, this thread's
-       buffers) until the slot is released: views, not a copy, go to the bridge. */
-    gateway_slot_t *slot = thread->slot;
-    slot->request_meta = (sl_envelope_meta_t){.timeout_ms = left, .retryable = retryable};
-    snprintf(slot->request_meta.id, sizeof slot->request_meta.id, "%s", id);
-    sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES];
-    if (sl_request_envelope_views(&slot->request_meta, info->request_method, path,
-                                  info->query_string, thread->intake.headers.data,
-                                  thread->intake.headers.size, thread->intake.body,
-                                  (size_t) body_size, slot->request_timeout, envelope) != 0)
-        return -1;
-    gateway_bridge_send(self->bridge, slot, envelope);
-    return 0;
-}
-
 /* Waits for the broker and answers: the whole reply, a stream, or the error that ended it. */
-static void s_await(gateway_http_t *self, s_thread_t *thread, gateway_response_t *response,
-                    const struct mg_request_info *info, const char *path, const char *id,
-                    int64_t body_size, bool retryable, int64_t deadline_ms)
+static void s_await(gateway_http_t *self, s_thread_t *thread, gateway_response_t *response)
 {
     while (true) {
         zmsg_t *body = NULL;
         bool final = false;
-        gateway_slot_event_t event = gateway_slot_wait(thread->slot, &body, &final);
+        gateway_exchange_event_t event = gateway_exchange_await(thread->exchange, &body, &final);
         switch (event) {
-        case GATEWAY_SLOT_MESSAGE:
+        case GATEWAY_EXCHANGE_MESSAGE:
             if (response->streaming) {
                 if (gateway_response_stream_chunk(response, &body, final) != 0 || final)
                     return;
@@ -111,22 +86,15 @@ static void s_await(gateway_http_t *self, s_thread_t *thread, gateway_response_t
             } else if (gateway_response_stream_start(response, &body) != 0)
                 return; /* answered as an error, or the client is gone: later parts dropped */
             break;
-        case GATEWAY_SLOT_RESEND:
-            gateway_metrics_resend(self->metrics);
-            if (s_submit(self, thread, info, path, id, body_size, retryable, deadline_ms) != 0) {
-                gateway_response_error(response, 504, "deadline", NULL);
-                return;
-            }
-            break;
-        case GATEWAY_SLOT_TIMEOUT:
+        case GATEWAY_EXCHANGE_TIMEOUT:
             if (response->streaming)
                 gateway_response_stream_abort(response, "deadline");
             else
                 gateway_response_error(response, 504, "deadline", NULL);
             return;
-        case GATEWAY_SLOT_UNAVAILABLE:
-        case GATEWAY_SLOT_BROKER_LOST: {
-            bool lost = event == GATEWAY_SLOT_BROKER_LOST;
+        case GATEWAY_EXCHANGE_UNAVAILABLE:
+        case GATEWAY_EXCHANGE_BROKER_LOST: {
+            bool lost = event == GATEWAY_EXCHANGE_BROKER_LOST;
             const char *cause = atomic_load(&self->refusing) ? "shutting_down"
                                 : lost                       ? "broker_lost"
                                                              : "broker_unavailable";
@@ -194,19 +162,34 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
         gateway_response_error(response, 400, "bad_path", NULL);
         return;
     }
-    bool retryable = gateway_route_retryable(route, info->request_method);
-    if (gateway_bridge_register(self->bridge, thread->slot, id, route->service, retryable,
-                                deadline_ms) != 0) {
+    /* The envelope's bytes stay where they are (civetweb's request, this thread's buffers)
+       until the exchange ends: views, not a copy, go to the bridge. */
+    gateway_exchange_request_t request = {
+        .service = route->service,
+        .method = info->request_method,
+        .path = path,
+        .query = info->query_string,
+        .headers = thread->intake.headers.data,
+        .headers_size = thread->intake.headers.size,
+        .body = thread->intake.body,
+        .body_size = (size_t) body_size,
+        .retryable = gateway_route_retryable(route, info->request_method),
+        .deadline_ms = deadline_ms,
+    };
+    switch (gateway_exchange_begin(thread->exchange, &request, id)) {
+    case GATEWAY_EXCHANGE_REFUSED:
         gateway_response_error(
             response, 503, atomic_load(&self->refusing) ? "shutting_down" : "broker_unavailable",
             NULL);
-        return;
-    }
-    if (s_submit(self, thread, info, path, id, body_size, retryable, deadline_ms) != 0)
+        break;
+    case GATEWAY_EXCHANGE_TOO_LATE:
         gateway_response_error(response, 504, "deadline", NULL);
-    else
-        s_await(self, thread, response, info, path, id, body_size, retryable, deadline_ms);
-    gateway_bridge_release(self->bridge, thread->slot);
+        break;
+    case GATEWAY_EXCHANGE_STARTED:
+        s_await(self, thread, response);
+        break;
+    }
+    gateway_exchange_end(thread->exchange);
 }
 
 /* One admitted request's hold on its route budget and on the drain count. */
@@ -257,9 +240,9 @@ static const gateway_route_t *s_handle(gateway_http_t *self, s_thread_t *thread,
         gateway_admin_handle(self->admin, response, response->conn, info);
         return NULL;
     }
-    if (self->observe && gateway_observe_owns(path)) {
+    if (self->observe && gateway_observe_http_owns(path)) {
         s_skip_body(response, info);
-        gateway_observe_handle(self->observe, response, info);
+        gateway_observe_http_handle(self->observe, response, info);
         return NULL;
     }
     if (atomic_load(&self->refusing)) {
@@ -343,7 +326,7 @@ static int s_begin_request(struct mg_connection *conn)
 
     gateway_response_t response;
     const gateway_route_t *route = NULL;
-    if (!thread || !thread->slot) {
+    if (!thread || !thread->exchange) {
         char scratch[512];
         gateway_response_init(&response, conn, id, scratch, sizeof scratch);
         gateway_response_close_connection(&response);
@@ -357,8 +340,8 @@ static int s_begin_request(struct mg_connection *conn)
         gateway_head_buffer_consumed(framing.status == 0 ? framing.consumed : -1);
         gateway_intake_trim(&thread->intake, S_BODY_KEEP_BYTES);
     }
-    gateway_metrics_request(self->metrics, route, response.status, response.cause,
-                            zclock_usecs() - start_us);
+    gateway_request_metrics_request(self->metrics, route, response.status, response.cause,
+                                    zclock_usecs() - start_us);
     if (self->access_log)
         s_access_log(info, &response, route, start_us);
     return response.status ? response.status : S_STATUS_CLIENT_GONE;
@@ -395,15 +378,15 @@ static int s_log_message(const struct mg_connection *conn, const char *message)
     return 1; /* never civetweb's own error log */
 }
 
-static s_thread_t *s_thread_new(void)
+static s_thread_t *s_thread_new(gateway_http_t *server)
 {
     s_thread_t *thread = calloc(1, sizeof *thread);
     if (!thread)
         return NULL;
-    thread->slot = gateway_slot_new();
+    thread->exchange = gateway_exchange_new(server->bridge, server->metrics);
     thread->scratch = malloc(S_SCRATCH_SIZE);
-    if (!thread->slot || !thread->scratch) {
-        gateway_slot_destroy(&thread->slot);
+    if (!thread->exchange || !thread->scratch) {
+        gateway_exchange_destroy(&thread->exchange);
         free(thread->scratch);
         free(thread);
         return NULL;
@@ -416,8 +399,8 @@ static void *s_init_thread(const struct mg_context *context, int thread_type)
     if (thread_type != 1)
         return NULL; /* master and timer threads serve no requests */
     gateway_head_buffer_watch();
-    s_thread_t *thread = s_thread_new();
     gateway_http_t *self = mg_get_user_data(context);
+    s_thread_t *thread = s_thread_new(self);
     sem_post(&self->thread_started); /* started, even without its buffers: it answers 503 */
     return thread;
 }
@@ -429,7 +412,7 @@ static void s_exit_thread(const struct mg_context *context, int thread_type, voi
     s_thread_t *thread = pointer;
     if (!thread)
         return;
-    gateway_slot_destroy(&thread->slot);
+    gateway_exchange_destroy(&thread->exchange);
     free(thread->scratch);
     gateway_intake_reset(&thread->intake);
     free(thread);

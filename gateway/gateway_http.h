@@ -11,19 +11,19 @@
 
 #include "gateway_bridge.h"
 #include "gateway_admin.h"
-#include "gateway_metrics.h"
-#include "gateway_observe.h"
+#include "gateway_request_metrics.h"
+#include "gateway_observe_http.h"
 #include "gateway_routes.h"
 
 typedef struct {
-    const char *listen;         /* civetweb listening_ports value: "8080" (all IPv4) */
-    int64_t threads;            /* civetweb threads; 0 derives it from the budgets */
-    int64_t keepalive_ms;       /* idle keep-alive connections are closed after this */
-    int64_t request_read_ms;    /* time to receive one request (headers and body) */
-    bool access_log;            /* one log line per request */
-    gateway_metrics_t *metrics; /* borrowed request counters, NULL for none */
-    gateway_observe_t *observe; /* borrowed /metrics and /dashboard, NULL for none */
-    gateway_admin_t *admin;     /* borrowed /api/ admin API, NULL: /api/ is not served */
+    const char *listen;                 /* civetweb listening_ports value: "8080" (all IPv4) */
+    int64_t threads;                    /* civetweb threads; 0 derives it from the budgets */
+    int64_t keepalive_ms;               /* idle keep-alive connections are closed after this */
+    int64_t request_read_ms;            /* time to receive one request (headers and body) */
+    bool access_log;                    /* one log line per request */
+    gateway_request_metrics_t *metrics; /* borrowed request counters, NULL for none */
+    gateway_observe_http_t *observe;    /* borrowed /metrics and /dashboard, NULL for none */
+    gateway_admin_t *admin;             /* borrowed /api/ admin API, NULL: /api/ is not served */
 } gateway_http_config_t;
 
 typedef struct _gateway_http_t gateway_http_t;

@@ -7,13 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sl_request_id.h"
-
 #define S_TOMBSTONE_MS 60000 /* how long an abandoned id is kept from reuse */
 
 struct _gateway_pending_t {
     pthread_mutex_t lock; /* guards everything below; taken before a slot's lock */
-    zhashx_t *slots;      /* id -> gateway_slot_t*, keys borrowed from slot->id */
+    zhashx_t *slots; /* id -> gateway_slot_t*, keys borrowed from the slots (gateway_slot_id) */
     zhashx_t *tombstones; /* id -> expiry (zclock_mono ms) of requests that gave up after
                              being sent: their replies may still come */
     bool closed;          /* no new requests */
@@ -66,10 +64,10 @@ int gateway_pending_add(gateway_pending_t *self, gateway_slot_t *slot)
        the second one gets a fresh id (returned to its client) rather than a crossed reply. */
     /* An id that gave up recently may still get its late reply: a client retrying with the
        same X-Request-Id after a 504 must not receive the first attempt's answer. */
-    while (zhashx_lookup(self->tombstones, slot->id) ||
-           zhashx_insert(self->slots, slot->id, slot) != 0)
-        sl_request_id_generate(slot->id);
-    slot->registered = true;
+    while (zhashx_lookup(self->tombstones, gateway_slot_id(slot)) ||
+           zhashx_insert(self->slots, gateway_slot_id(slot), slot) != 0)
+        gateway_slot_renew_id(slot);
+    gateway_slot_mark_registered(slot);
     pthread_mutex_unlock(&self->lock);
     return 0;
 }
@@ -77,12 +75,10 @@ int gateway_pending_add(gateway_pending_t *self, gateway_slot_t *slot)
 void gateway_pending_remove(gateway_pending_t *self, gateway_slot_t *slot)
 {
     pthread_mutex_lock(&self->lock);
-    zhashx_delete(self->slots, slot->id);
-    pthread_mutex_lock(&slot->lock);
-    if (slot->sent && !slot->final_seen)
-        zhashx_update(self->tombstones, slot->id,
+    zhashx_delete(self->slots, gateway_slot_id(slot));
+    if (gateway_slot_abandoned(slot))
+        zhashx_update(self->tombstones, gateway_slot_id(slot),
                       (void *) (intptr_t) (zclock_mono() + S_TOMBSTONE_MS));
-    pthread_mutex_unlock(&slot->lock);
     pthread_mutex_unlock(&self->lock);
 }
 
@@ -90,11 +86,8 @@ void gateway_pending_close(gateway_pending_t *self)
 {
     pthread_mutex_lock(&self->lock);
     self->closed = true;
-    for (gateway_slot_t *slot = zhashx_first(self->slots); slot; slot = zhashx_next(self->slots)) {
-        pthread_mutex_lock(&slot->lock);
+    for (gateway_slot_t *slot = zhashx_first(self->slots); slot; slot = zhashx_next(self->slots))
         gateway_slot_fail(slot, GATEWAY_SLOT_UNAVAILABLE);
-        pthread_mutex_unlock(&slot->lock);
-    }
     pthread_mutex_unlock(&self->lock);
 }
 
@@ -106,7 +99,8 @@ bool gateway_pending_closed(gateway_pending_t *self)
     return closed;
 }
 
-gateway_slot_t *gateway_pending_find_locked(gateway_pending_t *self, const char *id, bool final)
+gateway_pending_delivery_t gateway_pending_deliver(gateway_pending_t *self, const char *id,
+                                                   zmsg_t **body_p, bool final)
 {
     pthread_mutex_lock(&self->lock);
     gateway_slot_t *slot = zhashx_lookup(self->slots, id);
@@ -114,11 +108,16 @@ gateway_slot_t *gateway_pending_find_locked(gateway_pending_t *self, const char 
         if (final)
             zhashx_delete(self->tombstones, id); /* the late answer came: the id is free */
         pthread_mutex_unlock(&self->lock);
-        return NULL;
+        return GATEWAY_PENDING_LATE;
     }
-    pthread_mutex_lock(&slot->lock);
+    /* Hand over hand: once the slot is locked its thread cannot release it until the
+       delivery is done, and the table is free for the others meanwhile. */
+    gateway_slot_lock(slot);
     pthread_mutex_unlock(&self->lock);
-    return slot;
+    gateway_slot_delivery_t delivery = gateway_slot_deliver_locked(slot, body_p, final);
+    gateway_slot_unlock(slot, delivery == GATEWAY_SLOT_DELIVERED);
+    return delivery == GATEWAY_SLOT_DELIVERED ? GATEWAY_PENDING_DELIVERED
+                                              : GATEWAY_PENDING_AWAITS_BROKER;
 }
 
 void gateway_pending_purge(gateway_pending_t *self, int64_t now)
@@ -140,18 +139,11 @@ void gateway_pending_broker_lost(gateway_pending_t *self, size_t *waiting, size_
     *waiting = *lost = 0;
     pthread_mutex_lock(&self->lock);
     for (gateway_slot_t *slot = zhashx_first(self->slots); slot; slot = zhashx_next(self->slots)) {
-        pthread_mutex_lock(&slot->lock);
-        if (slot->sent && !slot->final_seen) {
-            slot->sent = false;
-            if (slot->retryable && !slot->partial_seen) {
-                slot->awaiting_reconnect = true;
-                (*waiting)++;
-            } else {
-                gateway_slot_fail(slot, GATEWAY_SLOT_BROKER_LOST);
-                (*lost)++;
-            }
-        }
-        pthread_mutex_unlock(&slot->lock);
+        gateway_slot_loss_t loss = gateway_slot_broker_lost(slot);
+        if (loss == GATEWAY_SLOT_WAITING)
+            (*waiting)++;
+        else if (loss == GATEWAY_SLOT_LOST)
+            (*lost)++;
     }
     pthread_mutex_unlock(&self->lock);
 }
@@ -163,17 +155,11 @@ size_t gateway_pending_resend(gateway_pending_t *self, const char *service, int6
     *still = 0;
     pthread_mutex_lock(&self->lock);
     for (gateway_slot_t *slot = zhashx_first(self->slots); slot; slot = zhashx_next(self->slots)) {
-        pthread_mutex_lock(&slot->lock);
-        if (slot->awaiting_reconnect) {
-            if (strcmp(slot->service, service) == 0 && now < slot->deadline_ms) {
-                slot->awaiting_reconnect = false;
-                slot->resend = true;
-                sem_post(&slot->wakeup);
-                resent++;
-            } else
-                (*still)++;
-        }
-        pthread_mutex_unlock(&slot->lock);
+        int resend = gateway_slot_resend(slot, service, now);
+        if (resend > 0)
+            resent++;
+        else if (resend == 0)
+            (*still)++;
     }
     pthread_mutex_unlock(&self->lock);
     return resent;

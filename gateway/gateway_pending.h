@@ -30,9 +30,18 @@ void gateway_pending_remove(gateway_pending_t *self, gateway_slot_t *slot);
 void gateway_pending_close(gateway_pending_t *self);
 bool gateway_pending_closed(gateway_pending_t *self);
 
-/* Bridge: the slot whose request has id, returned with its lock held (the caller releases
-   it, or gateway_slot_wake does); NULL if none -- then a FINAL frees a kept id. */
-gateway_slot_t *gateway_pending_find_locked(gateway_pending_t *self, const char *id, bool final);
+/* What gateway_pending_deliver did with a reply. */
+typedef enum {
+    GATEWAY_PENDING_DELIVERED = 0, /* handed to its slot, whose thread is woken */
+    GATEWAY_PENDING_LATE,          /* no slot has the id: its request gave up or finished */
+    GATEWAY_PENDING_AWAITS_BROKER  /* shutting_down: the request waits for the broker's return */
+} gateway_pending_delivery_t;
+
+/* Bridge: hands a reply body to the slot whose request has id (gateway_slot_deliver_locked
+   says when a slot takes it; else *body_p is left to the caller). With no such slot, a
+   FINAL frees a kept id. */
+gateway_pending_delivery_t gateway_pending_deliver(gateway_pending_t *self, const char *id,
+                                                   zmsg_t **body_p, bool final);
 
 /* Bridge: forgets kept ids whose late replies never came. */
 void gateway_pending_purge(gateway_pending_t *self, int64_t now);

@@ -1,6 +1,7 @@
 /*  gateway_prometheus: the two pieces of Prometheus' text exposition format (0.0.4) that the
-    gateway's own counters (gateway_metrics) and the broker's (gateway_stats) both write: a
-    metric family's HELP and TYPE lines, and an escaped label value. What is counted is theirs. */
+    gateway's own counters (gateway_request_metrics) and the broker's (gateway_broker_stats) both
+   write: a metric family's HELP and TYPE lines, and an escaped label value. What is counted is
+   theirs. */
 #ifndef GATEWAY_PROMETHEUS_H
 #define GATEWAY_PROMETHEUS_H
 

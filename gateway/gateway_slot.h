@@ -1,63 +1,39 @@
-/*  gateway_slot: one HTTP thread's place to wait for the broker, reused across requests.
-    The struct is shared with gateway_bridge, which fills it under the slot's lock; HTTP
-    code uses the functions only. Matching replies to slots is the bridge's job. */
+/*  gateway_slot: one HTTP thread's place to wait for the broker, reused across requests,
+    and its request's place in the bridge's outbox. Its fields are this file's: the bridge
+    and the in-flight table change them through the functions below, each of which takes
+    and lets go of the slot's lock itself, except where a header comment says otherwise.
+    Matching replies to slots is gateway_pending's job, the socket gateway_bridge's. */
 #ifndef GATEWAY_SLOT_H
 #define GATEWAY_SLOT_H
 
 #include <czmq.h>
-#include <pthread.h>
-#include <semaphore.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "sl_defaults.h"
 #include "sl_envelope.h"
-#include "sl_mdp.h"
+#include "sl_frame_view.h"
 
 /* What gateway_slot_wait saw. */
 typedef enum {
     GATEWAY_SLOT_MESSAGE = 0, /* a PARTIAL or FINAL body from the broker */
     GATEWAY_SLOT_TIMEOUT,     /* the deadline passed */
-    GATEWAY_SLOT_RESEND,      /* reconnected: encode the request again and call send */
+    GATEWAY_SLOT_RESEND,      /* reconnected: encode the request again and send it */
     GATEWAY_SLOT_UNAVAILABLE, /* never reached the broker (down, or the gateway stops): 503 */
     GATEWAY_SLOT_BROKER_LOST  /* sent, then the broker connection dropped: 502 */
 } gateway_slot_event_t;
 
-/* One body received for a slot, waiting for its thread. */
-typedef struct gateway_slot_reply_t {
-    zmsg_t *body;                      /* owned */
-    bool final;                        /* FINAL rather than PARTIAL */
-    struct gateway_slot_reply_t *next; /* next in arrival order */
-} gateway_slot_reply_t;
+/* What became of a reply handed to gateway_slot_deliver_locked. */
+typedef enum {
+    GATEWAY_SLOT_DELIVERED = 0, /* queued for the thread (or failed it): wake it */
+    GATEWAY_SLOT_AWAITS_BROKER  /* a stopping broker's shutting_down: wait for the next */
+} gateway_slot_delivery_t;
 
-struct _gateway_slot_t {
-    pthread_mutex_t lock; /* guards everything below while registered */
-    sem_t wakeup;         /* posted by the bridge after a change (see gateway_slot_wait) */
-    char id[SL_REQUEST_ID_MAX + 1]; /* key in the table */
-    const char *service;            /* borrowed from the route */
-    int64_t deadline_ms;            /* zclock_mono time the HTTP thread gives up */
-    bool retryable;                 /* may be re-sent after a reconnect */
-    bool registered;                /* in the table */
-    bool sent;                      /* on the wire to the current broker connection */
-    bool partial_seen;              /* a PARTIAL arrived: never re-send */
-    bool final_seen;                /* the FINAL arrived: ignore connection events */
-    bool awaiting_reconnect;        /* connection dropped; re-send when it is back */
-    bool resend;                    /* RESEND event for the thread */
-    gateway_slot_event_t failure;   /* UNAVAILABLE or BROKER_LOST, else MESSAGE (0) */
-    gateway_slot_reply_t *head;     /* replies not yet taken */
-    gateway_slot_reply_t *tail;     /* last reply */
-    /* The bridge's outbox (gateway_bridge.c): a request waiting for whoever holds the
-       socket lock to send it. Touched by the outbox's owner only, not under lock. */
-    sl_envelope_meta_t request_meta; /* the request's id, timeout and retry, for its views */
-    char request_timeout[SL_ENVELOPE_TIMEOUT_TEXT_SIZE]; /* the timeout's digits, for its view */
-    sl_frame_view_t outgoing[SL_MDP_CLIENT_REQUEST_HEADER_FRAMES + SL_ENVELOPE_REQUEST_FRAMES];
-    /* the request while queued: views of static bytes, of the fields above and of its
-       thread's buffers, which stay put until gateway_bridge_release */
-    struct _gateway_slot_t *outbox_next; /* next in the outbox stack */
-    atomic_bool queued;                  /* in the outbox or being sent: not yet reusable */
-    atomic_int waking;                   /* wake-ups in progress after unlocking: destroy waits */
-};
+/* What gateway_slot_broker_lost did to the slot. */
+typedef enum {
+    GATEWAY_SLOT_NOT_IN_FLIGHT = 0, /* not sent, or finished: untouched */
+    GATEWAY_SLOT_WAITING,           /* will be re-sent once the broker is back */
+    GATEWAY_SLOT_LOST               /* failed with BROKER_LOST */
+} gateway_slot_loss_t;
 
 typedef struct _gateway_slot_t gateway_slot_t;
 
@@ -65,22 +41,69 @@ gateway_slot_t *gateway_slot_new(void);
 /* Frees an unregistered slot; safe on NULL and twice. */
 void gateway_slot_destroy(gateway_slot_t **self_p);
 
+/* ---- the request's life in the table (gateway_bridge and gateway_pending) */
+
+/* Not registered yet, so nobody else sees it: resets the slot for a new request. id is
+   copied; service is borrowed from the route. deadline_ms is on zclock_mono's clock. */
+void gateway_slot_prepare(gateway_slot_t *self, const char *id, const char *service, bool retryable,
+                          int64_t deadline_ms);
+/* The request id, the slot's own buffer (the table's key, borrowed). */
+const char *gateway_slot_id(gateway_slot_t *self);
+/* The table found the id taken: writes a fresh one into the slot's buffer. */
+void gateway_slot_renew_id(gateway_slot_t *self);
+/* Entered in the table (before any other thread can find it). */
+void gateway_slot_mark_registered(gateway_slot_t *self);
+bool gateway_slot_registered(gateway_slot_t *self);
+/* Left the table: drops every body not yet taken. Waits for a delivery in progress. */
+void gateway_slot_unregister(gateway_slot_t *self);
+/* True if its request went out and its FINAL did not come: its id may still get replies. */
+bool gateway_slot_abandoned(gateway_slot_t *self);
+
+/* ---- the HTTP thread */
+
 /* Waits until the slot has something or its deadline passes. On MESSAGE, *body_p gets the
    reply body (the request-id frame already removed; caller owns) and *final whether it was
    a FINAL. */
-gateway_slot_event_t gateway_slot_wait(gateway_slot_t *slot, zmsg_t **body_p, bool *final);
+gateway_slot_event_t gateway_slot_wait(gateway_slot_t *self, zmsg_t **body_p, bool *final);
 
-/* For the bridge, slot lock held: appends a body (ownership of *body_p taken); returns -1
-   (body kept) if out of memory. The thread is not woken yet: call gateway_slot_wake. */
-int gateway_slot_push(gateway_slot_t *slot, zmsg_t **body_p, bool final);
-/* For the bridge: wakes the slot's thread after a push. Call it with the lock held, and
-   it ends with the lock released: the signal comes after the unlock, because a thread
-   woken while the lock is still held would run only to block on it again. */
-void gateway_slot_wake(gateway_slot_t *slot);
-/* For the bridge, slot lock held: sets a failure once (the first cause wins, none after
-   the FINAL) and wakes the thread. */
-void gateway_slot_fail(gateway_slot_t *slot, gateway_slot_event_t failure);
-/* Slot lock held: drops every body not yet taken. */
-void gateway_slot_drain(gateway_slot_t *slot);
+/* ---- the bridge's outbox: the request's frames while it waits for the socket */
+
+/* Fills the slot's outgoing frames: the MDP header for its service, then envelope (views
+   that must stay put until the slot is unregistered), and marks it queued. */
+void gateway_slot_queue(gateway_slot_t *self,
+                        const sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES]);
+/* True from gateway_slot_queue until the outbox's sender is done with the slot. */
+bool gateway_slot_queued(gateway_slot_t *self);
+/* The next slot in the outbox stack (a link only the outbox's owner touches). */
+gateway_slot_t *gateway_slot_outbox_next(gateway_slot_t *self);
+void gateway_slot_set_outbox_next(gateway_slot_t *self, gateway_slot_t *next);
+/* Socket lock held: sends the queued frames on handle unless the slot failed meanwhile;
+   marked sent before the send, so a disconnect seen after it counts it in flight. If
+   handle is NULL or the send fails, the slot fails UNAVAILABLE. Returns true if sent.
+   Then the slot is no longer queued: its thread may release and reuse it. */
+bool gateway_slot_send(gateway_slot_t *self, void *handle);
+
+/* ---- the bridge's events, for gateway_pending (which holds the table's lock) */
+
+/* Takes the slot's lock: for gateway_pending_deliver, which must hold it before it lets go
+   of the table's lock, and lets go of it with gateway_slot_unlock in the same function. */
+void gateway_slot_lock(gateway_slot_t *self);
+/* Lets go of the slot's lock, then wakes its thread if wake: the signal comes after the
+   unlock, because a thread woken while the lock is held would run only to block on it. */
+void gateway_slot_unlock(gateway_slot_t *self, bool wake);
+/* Slot lock held: takes a reply body (ownership of *body_p taken unless it is kept for the
+   shutting_down case below). A retryable request that has streamed nothing and gets a
+   stopping broker's shutting_down FINAL waits for the broker to come back instead
+   (AWAITS_BROKER, body left in *body_p). Out of memory fails the slot BROKER_LOST. */
+gateway_slot_delivery_t gateway_slot_deliver_locked(gateway_slot_t *self, zmsg_t **body_p,
+                                                    bool final);
+/* Sets a failure once (the first cause wins, none after the FINAL) and wakes the thread. */
+void gateway_slot_fail(gateway_slot_t *self, gateway_slot_event_t failure);
+/* The broker connection dropped: a request sent and not finished waits for a reconnect if
+   it may be retried and has streamed nothing, else fails BROKER_LOST. */
+gateway_slot_loss_t gateway_slot_broker_lost(gateway_slot_t *self);
+/* service has a worker again: a slot waiting for it with time left (now < deadline) is
+   woken to be sent again (returns 1); 0 if it waits on, -1 if it was not waiting. */
+int gateway_slot_resend(gateway_slot_t *self, const char *service, int64_t now);
 
 #endif

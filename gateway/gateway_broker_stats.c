@@ -1,16 +1,17 @@
-/*  gateway_stats: on-demand `mmi.stats` polling and the broker half of /metrics.
+/*  gateway_broker_stats: on-demand `mmi.stats` polling and the broker half of /metrics.
     HTTP threads meet the actor in one locked structure (lock, cond): the last answer, its
     time, and a generation number that moves when a new answer lands. A thread that needs a
     fresh answer bumps the eventfd and waits on the condition; the actor sends at most one
     request at a time and gives up on it after S_RETRY_MS, so a dead broker costs one
     outstanding message, not one per scrape. */
-#include "gateway_stats.h"
+#include "gateway_broker_stats.h"
 
 #include <czmq.h>
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
+#include "gateway_broker_socket.h"
 #include "gateway_prometheus.h"
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -37,7 +38,7 @@ struct _gateway_stats_t {
 
 /* ---------------------------------------------------------------- actor side */
 
-static void s_store(gateway_stats_t *self, zmsg_t *message, sl_log_limit_t *limit)
+static void s_store(gateway_broker_stats_t *self, zmsg_t *message, sl_log_limit_t *limit)
 {
     sl_mdp_msg_t decoded = {0};
     const char *reason = NULL;
@@ -71,17 +72,12 @@ static void s_store(gateway_stats_t *self, zmsg_t *message, sl_log_limit_t *limi
 
 static void s_actor(zsock_t *pipe, void *args)
 {
-    gateway_stats_t *self = args;
+    gateway_broker_stats_t *self = args;
     sl_log_limit_t limit = {0};
-    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    zsock_t *dealer = gateway_broker_socket_new(self->curve);
     if (!dealer)
         goto fail;
-    zsock_set_linger(dealer, 0);
     zsock_set_sndtimeo(dealer, 0);
-    zsock_set_maxmsgsize(dealer, (int) SL_MAX_MESSAGE_BYTES);
-    zsock_set_reconnect_ivl(dealer, SL_GATEWAY_RECONNECT_MS);
-    zsock_set_reconnect_ivl_max(dealer, SL_GATEWAY_RECONNECT_MAX_MS);
-    sl_curve_client_apply(self->curve, dealer);
     if (zsock_connect(dealer, "%s", self->endpoint) != 0)
         goto fail;
     zsock_signal(pipe, 0);
@@ -133,7 +129,7 @@ fail:
 
 /* ---------------------------------------------------------------- HTTP-thread side */
 
-json_t *gateway_stats_get(gateway_stats_t *self, int64_t max_age_ms, int64_t wait_ms)
+json_t *gateway_broker_stats_get(gateway_broker_stats_t *self, int64_t max_age_ms, int64_t wait_ms)
 {
     pthread_mutex_lock(&self->lock);
     if (self->last && zclock_mono() - self->last_ms <= max_age_ms) {
@@ -163,9 +159,10 @@ json_t *gateway_stats_get(gateway_stats_t *self, int64_t max_age_ms, int64_t wai
 
 /* ---------------------------------------------------------------- lifecycle */
 
-gateway_stats_t *gateway_stats_new(const char *endpoint, const sl_curve_client_t *curve)
+gateway_broker_stats_t *gateway_broker_stats_new(const char *endpoint,
+                                                 const sl_curve_client_t *curve)
 {
-    gateway_stats_t *self = calloc(1, sizeof *self);
+    gateway_broker_stats_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->curve = curve;
@@ -186,15 +183,15 @@ gateway_stats_t *gateway_stats_new(const char *endpoint, const sl_curve_client_t
     return self;
 
 fail:
-    gateway_stats_destroy(&self);
+    gateway_broker_stats_destroy(&self);
     return NULL;
 }
 
-void gateway_stats_destroy(gateway_stats_t **self_p)
+void gateway_broker_stats_destroy(gateway_broker_stats_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    gateway_stats_t *self = *self_p;
+    gateway_broker_stats_t *self = *self_p;
     zactor_destroy(&self->actor);
     if (self->wakeup_fd >= 0)
         close(self->wakeup_fd);
@@ -335,7 +332,7 @@ static void s_host_workers(FILE *out, json_t *workers)
     zhashx_destroy(&counts);
 }
 
-void gateway_stats_write(json_t *stats, FILE *out)
+void gateway_broker_stats_write(json_t *stats, FILE *out)
 {
     gateway_prometheus_family(out, "slowlane_broker_up", "gauge",
                               "1 if the broker answered mmi.stats for this scrape, else 0.");

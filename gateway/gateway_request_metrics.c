@@ -1,9 +1,9 @@
-/*  gateway_metrics: lock-free request counters. One row per route plus a last row for
+/*  gateway_request_metrics: lock-free request counters. One row per route plus a last row for
     requests that matched no route; each row holds a counter per status code (100..599),
     the latency histogram and the 503/504 causes. Rows are written with relaxed atomic adds
     from the civetweb threads and read, unsynchronised, by a scrape: a scrape may see one
     request's status counted and its latency not yet, which Prometheus tolerates. */
-#include "gateway_metrics.h"
+#include "gateway_request_metrics.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@
 #define S_NO_ROUTE           "none"
 
 /* Latency bucket bounds in microseconds, 0.5 ms to 60 s (the longest useful deadline). */
-static const int64_t s_latency_bounds_us[GATEWAY_METRICS_LATENCY_BUCKETS] = {
+static const int64_t s_latency_bounds_us[GATEWAY_REQUEST_METRICS_LATENCY_BUCKETS] = {
     500,    1000,   2500,    5000,    10000,   25000,    50000,    100000,
     250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000, 60000000};
 
@@ -36,11 +36,11 @@ static const char *s_causes[] = {"over_budget",
 #define S_CAUSE_COUNT (sizeof s_causes / sizeof *s_causes)
 
 typedef struct {
-    atomic_uint_fast64_t statuses[S_STATUS_MAX - S_STATUS_MIN + 1];    /* answers by status */
-    atomic_uint_fast64_t latency[GATEWAY_METRICS_LATENCY_BUCKETS + 1]; /* by bucket */
-    atomic_uint_fast64_t latency_sum_us;                               /* sum of durations */
-    atomic_uint_fast64_t rejected[S_CAUSE_COUNT];                      /* 503s by cause */
-    atomic_uint_fast64_t timeouts[S_CAUSE_COUNT];                      /* 504s by cause */
+    atomic_uint_fast64_t statuses[S_STATUS_MAX - S_STATUS_MIN + 1]; /* answers by status */
+    atomic_uint_fast64_t latency[GATEWAY_REQUEST_METRICS_LATENCY_BUCKETS + 1]; /* by bucket */
+    atomic_uint_fast64_t latency_sum_us;          /* sum of durations */
+    atomic_uint_fast64_t rejected[S_CAUSE_COUNT]; /* 503s by cause */
+    atomic_uint_fast64_t timeouts[S_CAUSE_COUNT]; /* 504s by cause */
 } s_row_t;
 
 struct _gateway_metrics_t {
@@ -50,9 +50,9 @@ struct _gateway_metrics_t {
     atomic_uint_fast64_t resends;   /* requests re-sent after a broker reconnect */
 };
 
-gateway_metrics_t *gateway_metrics_new(const gateway_routes_t *routes)
+gateway_request_metrics_t *gateway_request_metrics_new(const gateway_routes_t *routes)
 {
-    gateway_metrics_t *self = calloc(1, sizeof *self);
+    gateway_request_metrics_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->routes = routes;
@@ -68,7 +68,7 @@ gateway_metrics_t *gateway_metrics_new(const gateway_routes_t *routes)
     return self;
 }
 
-void gateway_metrics_destroy(gateway_metrics_t **self_p)
+void gateway_request_metrics_destroy(gateway_request_metrics_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -85,8 +85,8 @@ static size_t s_cause_index(const char *cause)
     return S_CAUSE_COUNT - 1;
 }
 
-void gateway_metrics_request(gateway_metrics_t *self, const gateway_route_t *route, int status,
-                             const char *cause, int64_t duration_us)
+void gateway_request_metrics_request(gateway_request_metrics_t *self, const gateway_route_t *route,
+                                     int status, const char *cause, int64_t duration_us)
 {
     if (!self)
         return;
@@ -97,7 +97,8 @@ void gateway_metrics_request(gateway_metrics_t *self, const gateway_route_t *rou
     if (duration_us < 0)
         duration_us = 0;
     size_t bucket = 0;
-    while (bucket < GATEWAY_METRICS_LATENCY_BUCKETS && duration_us > s_latency_bounds_us[bucket])
+    while (bucket < GATEWAY_REQUEST_METRICS_LATENCY_BUCKETS &&
+           duration_us > s_latency_bounds_us[bucket])
         bucket++;
     atomic_fetch_add_explicit(&row->latency[bucket], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&row->latency_sum_us, (uint_fast64_t) duration_us,
@@ -108,7 +109,7 @@ void gateway_metrics_request(gateway_metrics_t *self, const gateway_route_t *rou
         atomic_fetch_add_explicit(&row->timeouts[s_cause_index(cause)], 1, memory_order_relaxed);
 }
 
-void gateway_metrics_resend(gateway_metrics_t *self)
+void gateway_request_metrics_resend(gateway_request_metrics_t *self)
 {
     if (self)
         atomic_fetch_add_explicit(&self->resends, 1, memory_order_relaxed);
@@ -123,7 +124,7 @@ static uint64_t s_load(atomic_uint_fast64_t *counter)
 
 /* Writes a label value escaped as the exposition format asks (\\, \", \n). */
 /* route="...",service="..." for row index i. */
-static void s_route_labels(gateway_metrics_t *self, FILE *out, size_t i)
+static void s_route_labels(gateway_request_metrics_t *self, FILE *out, size_t i)
 {
     const gateway_route_t *route =
         i + 1 < self->row_count ? gateway_routes_at(self->routes, i) : NULL;
@@ -135,7 +136,8 @@ static void s_route_labels(gateway_metrics_t *self, FILE *out, size_t i)
 }
 
 /* One counter family per cause table (rejected or timeouts): rows with no events skipped. */
-static void s_write_causes(gateway_metrics_t *self, FILE *out, const char *name, bool timeouts)
+static void s_write_causes(gateway_request_metrics_t *self, FILE *out, const char *name,
+                           bool timeouts)
 {
     for (size_t i = 0; i < self->row_count; i++) {
         s_row_t *row = &self->rows[i];
@@ -150,7 +152,7 @@ static void s_write_causes(gateway_metrics_t *self, FILE *out, const char *name,
     }
 }
 
-void gateway_metrics_write(gateway_metrics_t *self, FILE *out)
+void gateway_request_metrics_write(gateway_request_metrics_t *self, FILE *out)
 {
     gateway_prometheus_family(
         out, "slowlane_http_requests_total", "counter",
@@ -170,11 +172,11 @@ void gateway_metrics_write(gateway_metrics_t *self, FILE *out)
     for (size_t i = 0; i < self->row_count; i++) {
         s_row_t *row = &self->rows[i];
         uint64_t cumulative = 0;
-        for (size_t b = 0; b <= GATEWAY_METRICS_LATENCY_BUCKETS; b++) {
+        for (size_t b = 0; b <= GATEWAY_REQUEST_METRICS_LATENCY_BUCKETS; b++) {
             cumulative += s_load(&row->latency[b]);
             fputs("slowlane_http_request_duration_seconds_bucket{", out);
             s_route_labels(self, out, i);
-            if (b < GATEWAY_METRICS_LATENCY_BUCKETS)
+            if (b < GATEWAY_REQUEST_METRICS_LATENCY_BUCKETS)
                 fprintf(out, ",le=\"%g\"} %llu\n", (double) s_latency_bounds_us[b] / 1e6,
                         (unsigned long long) cumulative);
             else
@@ -205,7 +207,7 @@ void gateway_metrics_write(gateway_metrics_t *self, FILE *out)
             (unsigned long long) s_load(&self->resends));
 }
 
-json_t *gateway_metrics_json(gateway_metrics_t *self)
+json_t *gateway_request_metrics_json(gateway_request_metrics_t *self)
 {
     json_t *list = json_array();
     for (size_t i = 0; list && i < self->row_count; i++) {
@@ -224,8 +226,8 @@ json_t *gateway_metrics_json(gateway_metrics_t *self)
             requests += value;
         }
         json_t *bounds = json_array(), *buckets = json_array();
-        for (size_t b = 0; b <= GATEWAY_METRICS_LATENCY_BUCKETS; b++) {
-            if (b < GATEWAY_METRICS_LATENCY_BUCKETS)
+        for (size_t b = 0; b <= GATEWAY_REQUEST_METRICS_LATENCY_BUCKETS; b++) {
+            if (b < GATEWAY_REQUEST_METRICS_LATENCY_BUCKETS)
                 json_array_append_new(bounds, json_real((double) s_latency_bounds_us[b] / 1e6));
             json_array_append_new(buckets, json_integer((json_int_t) s_load(&row->latency[b])));
         }

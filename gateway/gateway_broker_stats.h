@@ -1,10 +1,10 @@
-/*  gateway_stats: the broker's counters as the gateway sees them. An actor with a DEALER
+/*  gateway_broker_stats: the broker's counters as the gateway sees them. An actor with a DEALER
     of its own (never the bridge's: a scrape must not queue behind requests, and requests
     must not wait for a scrape) asks the broker `mmi.stats` on demand and keeps the last
     answer. It also turns that answer into Prometheus text. It never sends per request:
     only a scrape of /metrics or /dashboard/data.json asks. */
-#ifndef GATEWAY_STATS_H
-#define GATEWAY_STATS_H
+#ifndef GATEWAY_BROKER_STATS_H
+#define GATEWAY_BROKER_STATS_H
 
 #include <jansson.h>
 #include <stdint.h>
@@ -12,22 +12,23 @@
 
 #include "sl_curve.h"
 
-typedef struct _gateway_stats_t gateway_stats_t;
+typedef struct _gateway_stats_t gateway_broker_stats_t;
 
 /* Starts the actor, connected to the broker at endpoint with the gateway's CURVE keys
    (borrowed, must outlive it; NULL or empty: plaintext). NULL on failure. */
-gateway_stats_t *gateway_stats_new(const char *endpoint, const sl_curve_client_t *curve);
+gateway_broker_stats_t *gateway_broker_stats_new(const char *endpoint,
+                                                 const sl_curve_client_t *curve);
 
 /* Stops the actor; safe on NULL and twice. */
-void gateway_stats_destroy(gateway_stats_t **self_p);
+void gateway_broker_stats_destroy(gateway_broker_stats_t **self_p);
 
 /* The broker's last answer if it is at most max_age_ms old; otherwise asks for a new one
    and waits up to wait_ms for it. Returns a new reference to the parsed JSON (caller
    decrefs), or NULL if the broker did not answer in time and nothing fresh is known. */
-json_t *gateway_stats_get(gateway_stats_t *self, int64_t max_age_ms, int64_t wait_ms);
+json_t *gateway_broker_stats_get(gateway_broker_stats_t *self, int64_t max_age_ms, int64_t wait_ms);
 
 /* Writes the broker's metrics from an mmi.stats answer (NULL: the broker did not answer,
    only slowlane_broker_up 0 is written) as Prometheus text. */
-void gateway_stats_write(json_t *stats, FILE *out);
+void gateway_broker_stats_write(json_t *stats, FILE *out);
 
 #endif

@@ -1,7 +1,7 @@
-/*  gateway_observe: /metrics, /dashboard and /dashboard/data.json. Everything here runs on
+/*  gateway_observe_http: /metrics, /dashboard and /dashboard/data.json. Everything here runs on
     the scraping thread and only reads the counters; the broker's part costs one mmi.stats
     round trip, shared by scrapes that come within S_STATS_MAX_AGE_MS of each other. */
-#include "gateway_observe.h"
+#include "gateway_observe_http.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -20,14 +20,14 @@
     "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n"
 
 struct _gateway_observe_t {
-    gateway_observe_config_t config; /* borrowed pointers */
-    size_t token_size;               /* strlen(admin_token), 0 for none */
+    gateway_observe_http_config_t config; /* borrowed pointers */
+    size_t token_size;                    /* strlen(admin_token), 0 for none */
 };
 
-gateway_observe_t *gateway_observe_new(const gateway_observe_config_t *config)
+gateway_observe_http_t *gateway_observe_http_new(const gateway_observe_http_config_t *config)
 {
     assert(config && config->metrics && config->bridge);
-    gateway_observe_t *self = calloc(1, sizeof *self);
+    gateway_observe_http_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->config = *config;
@@ -35,7 +35,7 @@ gateway_observe_t *gateway_observe_new(const gateway_observe_config_t *config)
     return self;
 }
 
-void gateway_observe_destroy(gateway_observe_t **self_p)
+void gateway_observe_http_destroy(gateway_observe_http_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -43,14 +43,14 @@ void gateway_observe_destroy(gateway_observe_t **self_p)
     *self_p = NULL;
 }
 
-bool gateway_observe_owns(const char *path)
+bool gateway_observe_http_owns(const char *path)
 {
     return path && (strcmp(path, "/metrics") == 0 || strcmp(path, "/dashboard") == 0 ||
                     strncmp(path, "/dashboard/", 11) == 0);
 }
 
 /* "Authorization: Bearer <token>", compared in time independent of where it differs. */
-static bool s_authorized(gateway_observe_t *self, struct mg_connection *conn)
+static bool s_authorized(gateway_observe_http_t *self, struct mg_connection *conn)
 {
     if (self->token_size == 0)
         return true;
@@ -66,14 +66,14 @@ static bool s_authorized(gateway_observe_t *self, struct mg_connection *conn)
     return difference == 0;
 }
 
-static json_t *s_broker_stats(gateway_observe_t *self)
+static json_t *s_broker_stats(gateway_observe_http_t *self)
 {
     if (!self->config.stats || !gateway_bridge_connected(self->config.bridge))
         return NULL;
-    return gateway_stats_get(self->config.stats, S_STATS_MAX_AGE_MS, S_STATS_WAIT_MS);
+    return gateway_broker_stats_get(self->config.stats, S_STATS_MAX_AGE_MS, S_STATS_WAIT_MS);
 }
 
-static void s_metrics(gateway_observe_t *self, gateway_response_t *response)
+static void s_metrics(gateway_observe_http_t *self, gateway_response_t *response)
 {
     char *text = NULL;
     size_t size = 0;
@@ -82,14 +82,14 @@ static void s_metrics(gateway_observe_t *self, gateway_response_t *response)
         gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
         return;
     }
-    gateway_metrics_write(self->config.metrics, out);
+    gateway_request_metrics_write(self->config.metrics, out);
     fputs("# HELP slowlane_gateway_broker_connected 1 while the gateway has a connection to "
           "the broker.\n# TYPE slowlane_gateway_broker_connected gauge\n",
           out);
     fprintf(out, "slowlane_gateway_broker_connected %d\n",
             gateway_bridge_connected(self->config.bridge) ? 1 : 0);
     json_t *stats = s_broker_stats(self);
-    gateway_stats_write(stats, out);
+    gateway_broker_stats_write(stats, out);
     json_decref(stats);
     if (fclose(out) != 0) {
         free(text);
@@ -100,7 +100,7 @@ static void s_metrics(gateway_observe_t *self, gateway_response_t *response)
     free(text);
 }
 
-static void s_data(gateway_observe_t *self, gateway_response_t *response)
+static void s_data(gateway_observe_http_t *self, gateway_response_t *response)
 {
     if (!s_authorized(self, response->conn)) {
         gateway_response_error(response, 401, "unauthorized",
@@ -115,7 +115,7 @@ static void s_data(gateway_observe_t *self, gateway_response_t *response)
     json_t *root = json_pack(
         "{s:I, s:s, s:o, s:o}", "time_ms", (json_int_t) now.tv_sec * 1000 + now.tv_usec / 1000,
         "broker_state", state ? state : "unknown", "routes",
-        gateway_metrics_json(self->config.metrics), "broker", stats ? stats : json_null());
+        gateway_request_metrics_json(self->config.metrics), "broker", stats ? stats : json_null());
     char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(root);
     if (!text) {
@@ -127,8 +127,8 @@ static void s_data(gateway_observe_t *self, gateway_response_t *response)
     free(text);
 }
 
-void gateway_observe_handle(gateway_observe_t *self, gateway_response_t *response,
-                            const struct mg_request_info *info)
+void gateway_observe_http_handle(gateway_observe_http_t *self, gateway_response_t *response,
+                                 const struct mg_request_info *info)
 {
     const char *path = info->local_uri;
     if (strcmp(info->request_method, "GET") != 0 && strcmp(info->request_method, "HEAD") != 0) {

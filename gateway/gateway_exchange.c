@@ -1,0 +1,104 @@
+/*  gateway_exchange: the HTTP thread's side of a request to the broker. The envelope is
+    views, not a copy: of the request's own bytes (civetweb's, the thread's buffers), and
+    of the id and timeout digits kept here, all of which stay put until the end, while
+    libzmq copies each frame as it sends. A re-send encodes the envelope again with the
+    time then left, as the broker passes the timeout on to the worker. */
+#include "gateway_exchange.h"
+
+#include <stdlib.h>
+
+#include "gateway_slot.h"
+#include "sl_envelope.h"
+
+struct _gateway_exchange_t {
+    gateway_bridge_t *bridge;           /* borrowed */
+    gateway_request_metrics_t *metrics; /* borrowed, may be NULL */
+    gateway_slot_t *slot;               /* where this thread waits for the broker */
+    gateway_exchange_request_t request; /* the request under way, its bytes borrowed */
+    sl_envelope_meta_t meta;            /* its id, timeout and retry, for the views */
+    char timeout_text[SL_ENVELOPE_TIMEOUT_TEXT_SIZE]; /* the timeout's digits, for its view */
+};
+
+gateway_exchange_t *gateway_exchange_new(gateway_bridge_t *bridge,
+                                         gateway_request_metrics_t *metrics)
+{
+    assert(bridge);
+    gateway_exchange_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->bridge = bridge;
+    self->metrics = metrics;
+    self->slot = gateway_slot_new();
+    if (!self->slot) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void gateway_exchange_destroy(gateway_exchange_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gateway_exchange_t *self = *self_p;
+    gateway_slot_destroy(&self->slot);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Encodes the request with the time it has left and hands it to the bridge. Returns 0, or
+   -1 when the deadline has already passed. */
+static int s_send(gateway_exchange_t *self)
+{
+    const gateway_exchange_request_t *request = &self->request;
+    int64_t left = request->deadline_ms - zclock_mono();
+    if (left <= 0)
+        return -1;
+    self->meta.timeout_ms = left;
+    sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES];
+    if (sl_request_envelope_views(&self->meta, request->method, request->path, request->query,
+                                  request->headers, request->headers_size, request->body,
+                                  request->body_size, self->timeout_text, envelope) != 0)
+        return -1;
+    gateway_bridge_send(self->bridge, self->slot, envelope);
+    return 0;
+}
+
+gateway_exchange_start_t gateway_exchange_begin(gateway_exchange_t *self,
+                                                const gateway_exchange_request_t *request, char *id)
+{
+    if (gateway_bridge_register(self->bridge, self->slot, id, request->service, request->retryable,
+                                request->deadline_ms) != 0)
+        return GATEWAY_EXCHANGE_REFUSED;
+    self->request = *request;
+    self->meta = (sl_envelope_meta_t){.retryable = request->retryable};
+    snprintf(self->meta.id, sizeof self->meta.id, "%s", id);
+    return s_send(self) == 0 ? GATEWAY_EXCHANGE_STARTED : GATEWAY_EXCHANGE_TOO_LATE;
+}
+
+gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t **body_p,
+                                                bool *final)
+{
+    while (true) {
+        switch (gateway_slot_wait(self->slot, body_p, final)) {
+        case GATEWAY_SLOT_MESSAGE:
+            return GATEWAY_EXCHANGE_MESSAGE;
+        case GATEWAY_SLOT_RESEND:
+            gateway_request_metrics_resend(self->metrics);
+            if (s_send(self) != 0)
+                return GATEWAY_EXCHANGE_TIMEOUT;
+            break;
+        case GATEWAY_SLOT_TIMEOUT:
+            return GATEWAY_EXCHANGE_TIMEOUT;
+        case GATEWAY_SLOT_UNAVAILABLE:
+            return GATEWAY_EXCHANGE_UNAVAILABLE;
+        case GATEWAY_SLOT_BROKER_LOST:
+            return GATEWAY_EXCHANGE_BROKER_LOST;
+        }
+    }
+}
+
+void gateway_exchange_end(gateway_exchange_t *self)
+{
+    gateway_bridge_release(self->bridge, self->slot);
+}

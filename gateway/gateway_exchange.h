@@ -1,0 +1,74 @@
+/*  gateway_exchange: one request's exchange with the broker as its HTTP thread sees it:
+    begin (enter the in-flight table and send), await (each reply, re-sending by itself
+    after a broker restart), end (leave the table). Each civetweb thread keeps one and
+    reuses it, so a request allocates nothing here. It owns the thread's slot and the bytes
+    its envelope's views point to besides the request's own; the socket, its outbox and the
+    table are gateway_bridge's, the HTTP answer is gateway_http's. */
+#ifndef GATEWAY_EXCHANGE_H
+#define GATEWAY_EXCHANGE_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway_bridge.h"
+#include "gateway_request_metrics.h"
+
+/* What gateway_exchange_await saw. */
+typedef enum {
+    GATEWAY_EXCHANGE_MESSAGE = 0, /* a PARTIAL or FINAL body from the broker */
+    GATEWAY_EXCHANGE_TIMEOUT,     /* the deadline passed (also while re-sending) */
+    GATEWAY_EXCHANGE_UNAVAILABLE, /* never reached the broker (down, or the gateway stops) */
+    GATEWAY_EXCHANGE_BROKER_LOST  /* sent, then the broker connection dropped */
+} gateway_exchange_event_t;
+
+/* What gateway_exchange_begin did. */
+typedef enum {
+    GATEWAY_EXCHANGE_STARTED = 0, /* sent, or queued to be sent: await it, then end */
+    GATEWAY_EXCHANGE_REFUSED,     /* broker not connected or bridge closed (503) */
+    GATEWAY_EXCHANGE_TOO_LATE     /* the deadline passed before it went out (504) */
+} gateway_exchange_start_t;
+
+/* The request, all borrowed: the bytes must stay put until gateway_exchange_end, as the
+   envelope sent (and re-sent) is made of views of them. */
+typedef struct {
+    const char *service; /* the route's service */
+    const char *method;  /* "GET" */
+    const char *path;    /* percent-encoding kept */
+    const char *query;   /* may be NULL */
+    const char *headers; /* forwarded header block */
+    size_t headers_size; /* bytes in headers */
+    const void *body;    /* request body */
+    size_t body_size;    /* bytes in body */
+    bool retryable;      /* may be re-sent after a broker restart */
+    int64_t deadline_ms; /* zclock_mono time the request gives up */
+} gateway_exchange_request_t;
+
+typedef struct _gateway_exchange_t gateway_exchange_t;
+
+/* An exchange with bridge (borrowed, must outlive it); metrics (borrowed, may be NULL)
+   counts its re-sends. Returns NULL if out of memory. */
+gateway_exchange_t *gateway_exchange_new(gateway_bridge_t *bridge,
+                                         gateway_request_metrics_t *metrics);
+/* Safe on NULL and twice; the exchange must have ended. */
+void gateway_exchange_destroy(gateway_exchange_t **self_p);
+
+/* Enters the request under id (a buffer of SL_REQUEST_ID_MAX + 1 bytes holding a valid id;
+   a fresh one is written into it if another request in flight has it) and sends it with
+   the time it has left. Call gateway_exchange_end afterwards whatever it returns. */
+gateway_exchange_start_t gateway_exchange_begin(gateway_exchange_t *self,
+                                                const gateway_exchange_request_t *request,
+                                                char *id);
+
+/* Waits for the next reply or the end. On MESSAGE, *body_p gets the reply body (caller
+   owns) and *final whether it was a FINAL. A request the bridge asks to re-send (its
+   broker came back) is re-sent here with the time it has left. */
+gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t **body_p,
+                                                bool *final);
+
+/* Leaves the table and drops anything unread; a late reply for its id is then dropped by
+   the bridge. Safe after a refused begin. */
+void gateway_exchange_end(gateway_exchange_t *self);
+
+#endif
