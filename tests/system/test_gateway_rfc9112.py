@@ -222,6 +222,88 @@ class Rfc9112Test(unittest.TestCase):
         self.assertTrue(gs.closed_by_peer(sock))
         self.assertNotIn("/fast?q=2", self.paths_seen())
 
+    def test_content_length_with_transfer_encoding_is_refused_and_closed(self):
+        # Section 6.1: "A server MAY reject a request that contains both Content-Length and
+        # Transfer-Encoding or process such a request in accordance with the
+        # Transfer-Encoding alone. Regardless, the server MUST close the connection after
+        # responding to such a request to avoid the potential attacks."
+        smuggled = b"GET /fast?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        sock = self.assert_refused(
+            b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+            400, "content_length_with_transfer_encoding")
+        self.assertNotIn("/fast?smuggled=1", self.paths_seen())
+
+    def test_two_content_lengths_are_refused_and_closed(self):
+        # Section 6.3: "If a message is received without Transfer-Encoding and with an
+        # invalid Content-Length header field, then the message framing is invalid and the
+        # recipient MUST treat it as an unrecoverable error ... the server MUST respond with
+        # a 400 (Bad Request) status code and then close the connection."
+        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                            b"Content-Length: 40\r\n\r\nabc", 400, "duplicate_content_length")
+        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                            b"Content-Length: 3\r\n\r\nabc", 400, "duplicate_content_length")
+        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc",
+                            400, "bad_content_length")
+
+    def test_content_length_must_be_digits(self):
+        # Section 6.3 and RFC 9110 section 8.6: "Content-Length = 1*DIGIT".
+        for value in (b"+3", b"3x", b"0x3", b"3 3", b" "):
+            with self.subTest(value=value):
+                self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: " + value +
+                                    b"\r\n\r\nabc", 400, "bad_content_length")
+        for value in (b"-3", b"abc"):  # civetweb refuses these itself (411): still 400
+            with self.subTest(value=value):
+                self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: " + value +
+                                    b"\r\n\r\nabc", 400, "bad_content_length")
+
+    def test_content_length_beyond_63_bits_is_413(self):
+        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\n"
+                            b"Content-Length: 99999999999999999999\r\n\r\n", 413,
+                            "content_length_too_large")
+
+    def test_transfer_encoding_must_end_in_chunked(self):
+        # Section 6.1: "If a Transfer-Encoding header field is present in a request and the
+        # chunked transfer coding is not the final encoding, the message body length cannot
+        # be determined reliably; the server MUST respond with the 400 (Bad Request) status
+        # code and then close the connection."
+        for value in (b"gzip", b"chunked, gzip", b"identity", b"chunked, chunked", b"chunked;x=1"):
+            with self.subTest(value=value):
+                self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " +
+                                    value + b"\r\n\r\n0\r\n\r\n", 400, "bad_transfer_encoding")
+
+    def test_transfer_encoding_lines_are_one_list(self):
+        # RFC 9110 section 5.3: a field's lines are combined into one comma-separated list.
+        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                            b"Transfer-Encoding: gzip\r\n\r\n0\r\n\r\n", 400, "bad_transfer_encoding")
+
+    def test_unknown_transfer_coding_is_501(self):
+        # Section 6.1: "A server that receives a request message with a transfer coding it
+        # does not understand SHOULD respond with 501 (Not Implemented)."
+        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked"
+                            b"\r\n\r\n0\r\n\r\n", 501, "unknown_transfer_encoding")
+
+    def test_transfer_encoding_in_http10_is_faulty_framing(self):
+        # Section 6.1: "A server or client that receives an HTTP/1.0 message containing a
+        # Transfer-Encoding header field MUST treat the message as if the framing is faulty,
+        # even if a Content-Length is present, and close the connection after processing the
+        # message."
+        self.assert_refused(b"POST /fast HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                            400, "transfer_encoding_in_http10")
+
+    def test_bad_chunk_size_is_400(self):
+        # Section 7.1: "chunk-size = 1*HEXDIG"; a body that breaks the coding cannot be
+        # delimited: answered, then closed (it used to be a silent hang-up).
+        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            b"zz\r\nhello\r\n0\r\n\r\n", 400, "bad_chunked_body")
+
+    def test_chunk_extension_is_answered_not_dropped(self):
+        # Section 7.1.1: "A recipient MUST ignore unrecognized chunk extensions." civetweb's
+        # decoder cannot read them (docs/security.md): the gateway answers 400 and closes
+        # rather than hang up without a word.
+        self.assert_refused(b"POST /fast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            b"3;x=y\r\nabc\r\n0\r\n\r\n", 400, "bad_chunked_body")
+
     def test_expect_100_continue(self):
         # RFC 9110 section 10.1.1: an origin server "MUST, upon receiving an HTTP/1.1 (or
         # later) request that has a method, target URI, and complete header section that
