@@ -10,21 +10,31 @@
 #include <assert.h>
 #include <string.h>
 
+#define S_COMMAND_COUNT (SL_MDP_DEMAND + 1)
+
 /* Command bytes on the wire, per version and sub-protocol. 0 means "no such command". */
-static const byte s_worker_v01[] = {
+static const byte s_worker_v01[S_COMMAND_COUNT] = {
     [SL_MDP_READY] = 0x01, [SL_MDP_REQUEST] = 0x02,   [SL_MDP_PARTIAL] = 0x00,
     [SL_MDP_FINAL] = 0x03, [SL_MDP_HEARTBEAT] = 0x04, [SL_MDP_DISCONNECT] = 0x05,
 };
-static const byte s_worker_v02[] = {
-    [SL_MDP_READY] = 0x01, [SL_MDP_REQUEST] = 0x02,   [SL_MDP_PARTIAL] = 0x03,
-    [SL_MDP_FINAL] = 0x04, [SL_MDP_HEARTBEAT] = 0x05, [SL_MDP_DISCONNECT] = 0x06,
+static const byte s_worker_v02[S_COMMAND_COUNT] = {
+    [SL_MDP_READY] = 0x01,
+    [SL_MDP_REQUEST] = 0x02,
+    [SL_MDP_PARTIAL] = 0x03,
+    [SL_MDP_FINAL] = 0x04,
+    [SL_MDP_HEARTBEAT] = 0x05,
+    [SL_MDP_DISCONNECT] = 0x06,
+    /* protocol.md 3.7: slowlane's own commands start at 0x10, clear of any future RFC's */
+    [SL_MDP_CREDIT] = 0x10,
+    [SL_MDP_HANDBACK] = 0x11,
+    [SL_MDP_DEMAND] = 0x12,
 };
-static const byte s_client_v02[] = {
+static const byte s_client_v02[S_COMMAND_COUNT] = {
     [SL_MDP_READY] = 0x00, [SL_MDP_REQUEST] = 0x01,   [SL_MDP_PARTIAL] = 0x02,
     [SL_MDP_FINAL] = 0x03, [SL_MDP_HEARTBEAT] = 0x00, [SL_MDP_DISCONNECT] = 0x00,
 };
 
-#define S_COMMAND_LAST SL_MDP_DISCONNECT
+#define S_COMMAND_LAST SL_MDP_DEMAND
 
 static bool s_bytes_are(const void *data, size_t size, const char *text)
 {
@@ -66,7 +76,11 @@ static bool s_command_allowed(bool worker_side, sl_mdp_direction_t direction,
     case SL_MDP_DISCONNECT:
         return true;
     case SL_MDP_REQUEST:
+    case SL_MDP_DEMAND:
         return direction == SL_MDP_FROM_BROKER;
+    case SL_MDP_CREDIT:
+    case SL_MDP_HANDBACK:
+        return direction == SL_MDP_TO_BROKER;
     case SL_MDP_READY:
     case SL_MDP_PARTIAL:
     case SL_MDP_FINAL:
@@ -75,15 +89,17 @@ static bool s_command_allowed(bool worker_side, sl_mdp_direction_t direction,
     return false;
 }
 
-/* The READY capacity frame: `capacity=` and 1..4 decimal digits, no leading zero, value
-   1..SL_MAX_WORKER_CAPACITY. Returns 0, or -1 for anything else. */
-static int s_capacity_parse(const void *bytes, size_t size, int *capacity)
+/* A frame of prefix and 1..4 decimal digits without a leading zero ("0" itself only if
+   zero_ok), value at most SL_MAX_WORKER_CAPACITY: READY's `capacity=K` (3.6) and
+   `credit=N`, CREDIT's limit (prefix ""). Returns 0, or -1 for anything else. */
+static int s_count_parse(const void *bytes, size_t size, const char *prefix, bool zero_ok,
+                         int *count)
 {
-    static const char prefix[] = "capacity=";
-    size_t prefix_size = sizeof prefix - 1;
+    size_t prefix_size = strlen(prefix);
     const char *data = (const char *) bytes;
-    if (size <= prefix_size || size > prefix_size + 4 || memcmp(data, prefix, prefix_size) != 0 ||
-        data[prefix_size] == '0')
+    if (size <= prefix_size || size > prefix_size + 4 || memcmp(data, prefix, prefix_size) != 0)
+        return -1;
+    if (data[prefix_size] == '0' && !(zero_ok && size == prefix_size + 1))
         return -1;
     int value = 0;
     for (size_t i = prefix_size; i < size; i++) {
@@ -93,7 +109,47 @@ static int s_capacity_parse(const void *bytes, size_t size, int *capacity)
     }
     if (value > SL_MAX_WORKER_CAPACITY)
         return -1;
-    *capacity = value;
+    *count = value;
+    return 0;
+}
+
+/* The option frames that MAY end an MDP/0.2 READY, in this order: `capacity=K` (3.6), then
+   `credit=N` (3.7, N <= K). The frame in hand is the service name. */
+static int s_ready_options(sl_mdp_frames_t *frames, bool v01, sl_mdp_msg_t *out,
+                           const char **reason)
+{
+    if (!frames->ops->more(frames))
+        return 0;
+    if (v01) {
+        *reason = "extra frames after READY";
+        return -1;
+    }
+    frames->ops->next(frames);
+    const byte *data = frames->ops->data(frames);
+    size_t size = frames->ops->size(frames);
+    if (size > 9 && memcmp(data, "capacity=", 9) == 0) {
+        if (s_count_parse(data, size, "capacity=", false, &out->capacity) != 0) {
+            *reason = "bad capacity frame in READY";
+            return -1;
+        }
+        if (!frames->ops->more(frames))
+            return 0;
+        frames->ops->next(frames);
+        data = frames->ops->data(frames);
+        size = frames->ops->size(frames);
+    }
+    if (s_count_parse(data, size, "credit=", true, &out->credit) != 0) {
+        *reason = "bad capacity or credit frame in READY";
+        return -1;
+    }
+    if (frames->ops->more(frames)) {
+        *reason = "extra frames after READY";
+        return -1;
+    }
+    if (out->credit > out->capacity) {
+        *reason = "credit above capacity in READY";
+        return -1;
+    }
     return 0;
 }
 
@@ -239,20 +295,7 @@ int sl_mdp_decode_frames(sl_mdp_frames_t *frames, sl_mdp_direction_t direction, 
             out->body = frames->ops->rest(frames, false); /* the body frames */
             return 0;
         }
-        if (!frames->ops->more(frames))
-            return 0;
-        /* protocol.md 3.6: an MDP/0.2 READY MAY end with one `capacity=K` frame. */
-        frames->ops->next(frames);
-        if (frames->ops->more(frames) || v01) {
-            *reason = "extra frames after READY";
-            return -1;
-        }
-        if (s_capacity_parse(frames->ops->data(frames), frames->ops->size(frames),
-                             &out->capacity) != 0) {
-            *reason = "bad capacity frame in READY";
-            return -1;
-        }
-        return 0;
+        return s_ready_options(frames, v01, out, reason);
     }
     if (command == SL_MDP_HEARTBEAT || command == SL_MDP_DISCONNECT) {
         if (frames->ops->more(frames)) {
@@ -261,8 +304,32 @@ int sl_mdp_decode_frames(sl_mdp_frames_t *frames, sl_mdp_direction_t direction, 
         }
         return 0;
     }
+    if (command == SL_MDP_CREDIT || command == SL_MDP_DEMAND) {
+        /* protocol.md 3.7: exactly one frame, a limit or "1"/"0" */
+        if (frames->ops->next(frames) != 0 || frames->ops->more(frames)) {
+            *reason = command == SL_MDP_CREDIT ? "CREDIT is not one limit frame"
+                                               : "DEMAND is not one frame";
+            return -1;
+        }
+        const byte *data = frames->ops->data(frames);
+        size_t size = frames->ops->size(frames);
+        if (command == SL_MDP_DEMAND) {
+            if (size != 1 || (data[0] != '0' && data[0] != '1')) {
+                *reason = "bad DEMAND value";
+                return -1;
+            }
+            out->demand = data[0] == '1';
+            return 0;
+        }
+        if (s_count_parse(data, size, "", true, &out->credit) != 0) {
+            *reason = "bad CREDIT limit";
+            return -1;
+        }
+        return 0;
+    }
     /* RFC 18: "The REQUEST, PARTIAL and FINAL commands SHALL contain precisely one client
-       address frame. This frame MUST be followed by an empty (zero sized) frame." */
+       address frame (HANDBACK, 3.7, too). This frame MUST be followed by an empty (zero sized)
+       frame." */
     if (frames->ops->next(frames) != 0) {
         *reason = "missing client address";
         return -1;
@@ -275,6 +342,14 @@ int sl_mdp_decode_frames(sl_mdp_frames_t *frames, sl_mdp_direction_t direction, 
     if (frames->ops->next(frames) != 0 || frames->ops->size(frames) != 0) {
         *reason = "missing empty delimiter after address";
         return -1;
+    }
+    if (command == SL_MDP_HANDBACK) {
+        /* protocol.md 3.7: the job comes back whole at the broker; no body travels */
+        if (frames->ops->more(frames)) {
+            *reason = "body frames after HANDBACK";
+            return -1;
+        }
+        return 0;
     }
     out->body = frames->ops->rest(frames, false);
     return 0;
@@ -296,6 +371,7 @@ int sl_mdp_decode(zmsg_t **msg_p, sl_mdp_direction_t direction, sl_mdp_msg_t *ou
         return -1;
     }
     out->capacity = 1;
+    out->credit = -1;
     s_message_frames_t frames = {.base = {&s_message_ops}, .msg = msg};
     int rc = sl_mdp_decode_frames(&frames.base, direction, out, NULL, reason);
     zframe_destroy(&frames.frame);
@@ -409,6 +485,38 @@ zmsg_t *sl_mdp_encode_ready_capacity(const char *service, int capacity)
     return msg;
 }
 
+zmsg_t *sl_mdp_encode_ready_credit(const char *service, int capacity, int credit)
+{
+    assert(credit >= 0 && credit <= capacity);
+    zmsg_t *msg = sl_mdp_encode_ready_capacity(service, capacity);
+    zmsg_addstrf(msg, "credit=%d", credit);
+    return msg;
+}
+
+zmsg_t *sl_mdp_encode_credit(int limit)
+{
+    assert(limit >= 0 && limit <= SL_MAX_WORKER_CAPACITY);
+    zmsg_t *msg = s_header(SL_MDP_V02, true, SL_MDP_CREDIT);
+    zmsg_addstrf(msg, "%d", limit);
+    return msg;
+}
+
+zmsg_t *sl_mdp_encode_handback(const void *address, size_t size)
+{
+    assert(address && size >= 1);
+    zmsg_t *msg = s_header(SL_MDP_V02, true, SL_MDP_HANDBACK);
+    zmsg_addmem(msg, address, size);
+    zmsg_addmem(msg, "", 0);
+    return msg;
+}
+
+zmsg_t *sl_mdp_encode_demand(bool waiting)
+{
+    zmsg_t *msg = s_header(SL_MDP_V02, true, SL_MDP_DEMAND);
+    zmsg_addstr(msg, waiting ? "1" : "0");
+    return msg;
+}
+
 zmsg_t *sl_mdp_encode_worker_job(sl_mdp_version_t version, sl_mdp_command_t command,
                                  zframe_t *address, zmsg_t **body_p)
 {
@@ -442,6 +550,12 @@ const char *sl_mdp_command_name(sl_mdp_command_t command)
         return "HEARTBEAT";
     case SL_MDP_DISCONNECT:
         return "DISCONNECT";
+    case SL_MDP_CREDIT:
+        return "CREDIT";
+    case SL_MDP_HANDBACK:
+        return "HANDBACK";
+    case SL_MDP_DEMAND:
+        return "DEMAND";
     }
     return "UNKNOWN";
 }

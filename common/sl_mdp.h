@@ -30,7 +30,11 @@ typedef enum {
     SL_MDP_PARTIAL,
     SL_MDP_FINAL,
     SL_MDP_HEARTBEAT,
-    SL_MDP_DISCONNECT
+    SL_MDP_DISCONNECT,
+    /* slowlane extensions for workers of several brokers (protocol.md 3.7), MDP/0.2 only */
+    SL_MDP_CREDIT,   /* worker -> broker: this broker's limit of jobs at the worker */
+    SL_MDP_HANDBACK, /* worker -> broker: a job returned unstarted (worker full) */
+    SL_MDP_DEMAND    /* broker -> worker: the broker has work waiting (1) or not (0) */
 } sl_mdp_command_t;
 
 typedef struct {
@@ -41,6 +45,8 @@ typedef struct {
     zframe_t *address;        /* owned; worker REQUEST/PARTIAL/FINAL client address, else NULL */
     zmsg_t *body;             /* owned; body frames (may be empty), NULL for body-less commands */
     int capacity;             /* worker READY: jobs it takes at once (protocol.md 3.6), else 1 */
+    int credit;               /* READY's credit frame or CREDIT's limit (3.7); -1: none */
+    bool demand;              /* DEMAND: the broker has work waiting */
 } sl_mdp_msg_t;
 
 /* Decodes *msg_p (ownership taken; *msg_p set to NULL in every case) into out.
@@ -82,6 +88,15 @@ zmsg_t *sl_mdp_encode_ready(sl_mdp_version_t version, const char *service);
 /* Worker -> broker MDP/0.2 READY declaring capacity (1..SL_MAX_WORKER_CAPACITY) jobs at
    once: the capacity frame of protocol.md section 3.6, left out when capacity is 1. */
 zmsg_t *sl_mdp_encode_ready_capacity(const char *service, int capacity);
+/* Worker -> broker MDP/0.2 READY of a worker of several brokers (protocol.md 3.7): the
+   capacity frame as above, then `credit=N` (0..capacity), this broker's first limit. */
+zmsg_t *sl_mdp_encode_ready_credit(const char *service, int capacity, int credit);
+/* Worker -> broker CREDIT: limit (0..SL_MAX_WORKER_CAPACITY) jobs of this broker at once. */
+zmsg_t *sl_mdp_encode_credit(int limit);
+/* Worker -> broker HANDBACK of the job whose address frame is address (size bytes, copied). */
+zmsg_t *sl_mdp_encode_handback(const void *address, size_t size);
+/* Broker -> worker DEMAND: waiting work for the worker's service (true) or none (false). */
+zmsg_t *sl_mdp_encode_demand(bool waiting);
 /* Broker -> worker REQUEST, worker -> broker PARTIAL/FINAL: address is copied. */
 zmsg_t *sl_mdp_encode_worker_job(sl_mdp_version_t version, sl_mdp_command_t command,
                                  zframe_t *address, zmsg_t **body_p);

@@ -132,6 +132,7 @@ sl_mdp_recv_result_t sl_mdp_recv(void *socket, sl_mdp_direction_t direction, zfr
     *reason = NULL;
     memset(out, 0, sizeof *out);
     out->capacity = 1;
+    out->credit = -1;
     if (foreign_p)
         *foreign_p = NULL;
     if (sender_p)
@@ -151,6 +152,7 @@ sl_mdp_recv_result_t sl_mdp_recv(void *socket, sl_mdp_direction_t direction, zfr
         return SL_MDP_RECV_OK;
     sl_mdp_msg_reset(out);
     out->capacity = 1;
+    out->credit = -1;
     return rc == 1 ? SL_MDP_RECV_FOREIGN : SL_MDP_RECV_MALFORMED;
 }
 

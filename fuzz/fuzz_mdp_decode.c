@@ -33,15 +33,30 @@ static zmsg_t *s_encode(const sl_mdp_msg_t *decoded)
         switch (decoded->command) {
         case SL_MDP_READY: {
             char *service = zframe_strdup(decoded->service);
-            // The capacity frame (protocol.md 3.6) exists in MDP/0.2 only.
-            msg = decoded->capacity > 1 ? sl_mdp_encode_ready_capacity(service, decoded->capacity)
-                                        : sl_mdp_encode_ready(decoded->version, service);
+            // The capacity frame (protocol.md 3.6) and the credit frame (3.7) exist in
+            // MDP/0.2 only.
+            if (decoded->credit >= 0)
+                msg = sl_mdp_encode_ready_credit(service, decoded->capacity, decoded->credit);
+            else
+                msg = decoded->capacity > 1
+                          ? sl_mdp_encode_ready_capacity(service, decoded->capacity)
+                          : sl_mdp_encode_ready(decoded->version, service);
             free(service);
             break;
         }
         case SL_MDP_HEARTBEAT:
         case SL_MDP_DISCONNECT:
             msg = sl_mdp_encode_worker_signal(decoded->version, decoded->command);
+            break;
+        case SL_MDP_CREDIT:
+            msg = sl_mdp_encode_credit(decoded->credit);
+            break;
+        case SL_MDP_DEMAND:
+            msg = sl_mdp_encode_demand(decoded->demand);
+            break;
+        case SL_MDP_HANDBACK:
+            msg = sl_mdp_encode_handback(zframe_data(decoded->address),
+                                         zframe_size(decoded->address));
             break;
         default:
             msg = sl_mdp_encode_worker_job(decoded->version, decoded->command, decoded->address,
@@ -57,7 +72,7 @@ static zmsg_t *s_encode(const sl_mdp_msg_t *decoded)
 static void s_check_decoded(const sl_mdp_msg_t *decoded, sl_mdp_direction_t direction)
 {
     FUZZ_CHECK(decoded->version == SL_MDP_V01 || decoded->version == SL_MDP_V02);
-    FUZZ_CHECK(decoded->command >= SL_MDP_READY && decoded->command <= SL_MDP_DISCONNECT);
+    FUZZ_CHECK(decoded->command >= SL_MDP_READY && decoded->command <= SL_MDP_DEMAND);
     FUZZ_CHECK(strcmp(sl_mdp_command_name(decoded->command), "UNKNOWN") != 0);
     if (decoded->service) {
         size_t size = zframe_size(decoded->service);
@@ -76,10 +91,24 @@ static void s_check_decoded(const sl_mdp_msg_t *decoded, sl_mdp_direction_t dire
         FUZZ_CHECK(decoded->service && !decoded->address && !decoded->body);
         FUZZ_CHECK(decoded->capacity >= 1 && decoded->capacity <= SL_MAX_WORKER_CAPACITY);
         FUZZ_CHECK(decoded->capacity == 1 || decoded->version == SL_MDP_V02);
+        FUZZ_CHECK(decoded->credit <= decoded->capacity);
+        FUZZ_CHECK(decoded->credit == -1 || decoded->version == SL_MDP_V02);
         break;
     case SL_MDP_HEARTBEAT:
     case SL_MDP_DISCONNECT:
         FUZZ_CHECK(!decoded->service && !decoded->address && !decoded->body);
+        break;
+    case SL_MDP_CREDIT:
+    case SL_MDP_DEMAND:
+        FUZZ_CHECK(decoded->version == SL_MDP_V02);
+        FUZZ_CHECK(!decoded->service && !decoded->address && !decoded->body);
+        FUZZ_CHECK((decoded->command == SL_MDP_DEMAND) == (direction == SL_MDP_FROM_BROKER));
+        FUZZ_CHECK(decoded->command == SL_MDP_DEMAND ||
+                   (decoded->credit >= 0 && decoded->credit <= SL_MAX_WORKER_CAPACITY));
+        break;
+    case SL_MDP_HANDBACK:
+        FUZZ_CHECK(decoded->version == SL_MDP_V02 && direction == SL_MDP_TO_BROKER);
+        FUZZ_CHECK(decoded->address && !decoded->body && !decoded->service);
         break;
     default:
         FUZZ_CHECK(decoded->address && decoded->body && !decoded->service);

@@ -562,6 +562,86 @@ static void test_extra_frames_on_fixed_size_commands_are_rejected(void **state)
     s_assert_rejected(MSG(EMPTY, F("MDPW01"), F("\x05"), EMPTY), SL_MDP_FROM_BROKER);
 }
 
+static void test_several_brokers_commands(void **state)
+{
+    /* docs/protocol.md 3.7: READY = MDPW02 0x01 service [capacity] [credit];
+       CREDIT = MDPW02 0x10 limit; HANDBACK = MDPW02 0x11 address empty;
+       DEMAND = MDPW02 0x12 ("1" / "0"); limit = "0" / %x31-39 *3DIGIT, 0..1024. */
+    sl_mdp_msg_t out;
+    zmsg_t *ready = sl_mdp_encode_ready_credit("svc", 4, 0);
+    assert_int_equal(zmsg_size(ready), 5);
+    ASSERT_FRAME(ready, 3, "capacity=4");
+    ASSERT_FRAME(ready, 4, "credit=0");
+    s_decode_ok(ready, SL_MDP_TO_BROKER, &out);
+    assert_int_equal(out.capacity, 4);
+    assert_int_equal(out.credit, 0);
+    sl_mdp_msg_reset(&out);
+    /* capacity 1: the credit frame alone follows the service */
+    ready = sl_mdp_encode_ready_credit("svc", 1, 1);
+    assert_int_equal(zmsg_size(ready), 4);
+    ASSERT_FRAME(ready, 3, "credit=1");
+    s_decode_ok(ready, SL_MDP_TO_BROKER, &out);
+    assert_int_equal(out.capacity, 1);
+    assert_int_equal(out.credit, 1);
+    sl_mdp_msg_reset(&out);
+    s_decode_ok(sl_mdp_encode_ready(SL_MDP_V02, "svc"), SL_MDP_TO_BROKER, &out);
+    assert_int_equal(out.credit, -1); /* no credit frame: a plain or single-broker worker */
+    sl_mdp_msg_reset(&out);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("credit=2")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("capacity=2"), F("credit=3")),
+                      SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("credit=1"), F("capacity=2")),
+                      SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("credit=01")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(EMPTY, F("MDPW01"), F("\x01"), F("svc"), F("credit=1")),
+                      SL_MDP_TO_BROKER);
+
+    zmsg_t *credit = sl_mdp_encode_credit(0);
+    ASSERT_FRAME(credit, 1, "\x10");
+    ASSERT_FRAME(credit, 2, "0");
+    s_decode_ok(credit, SL_MDP_TO_BROKER, &out);
+    assert_int_equal(out.command, SL_MDP_CREDIT);
+    assert_int_equal(out.credit, 0);
+    sl_mdp_msg_reset(&out);
+    s_decode_ok(sl_mdp_encode_credit(1024), SL_MDP_TO_BROKER, &out);
+    assert_int_equal(out.credit, 1024);
+    sl_mdp_msg_reset(&out);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x10"), F("1025")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x10"), F("00")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x10"), F("-1")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x10")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x10"), F("1"), F("1")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x10"), F("1")), SL_MDP_FROM_BROKER);
+    s_assert_rejected(MSG(EMPTY, F("MDPW01"), F("\x10"), F("1")), SL_MDP_TO_BROKER);
+
+    zmsg_t *handback = sl_mdp_encode_handback("tag-0001", 8);
+    assert_int_equal(zmsg_size(handback), 4);
+    ASSERT_FRAME(handback, 1, "\x11");
+    ASSERT_FRAME(handback, 2, "tag-0001");
+    ASSERT_FRAME(handback, 3, "");
+    s_decode_ok(handback, SL_MDP_TO_BROKER, &out);
+    assert_int_equal(out.command, SL_MDP_HANDBACK);
+    assert_true(zframe_streq(out.address, "tag-0001"));
+    assert_null(out.body);
+    sl_mdp_msg_reset(&out);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x11"), F("tag"), EMPTY, F("body")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x11"), F("tag")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x11"), F("tag"), EMPTY), SL_MDP_FROM_BROKER);
+
+    s_decode_ok(sl_mdp_encode_demand(true), SL_MDP_FROM_BROKER, &out);
+    assert_int_equal(out.command, SL_MDP_DEMAND);
+    assert_true(out.demand);
+    sl_mdp_msg_reset(&out);
+    s_decode_ok(sl_mdp_encode_demand(false), SL_MDP_FROM_BROKER, &out);
+    assert_false(out.demand);
+    sl_mdp_msg_reset(&out);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x12"), F("2")), SL_MDP_FROM_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x12"), F("1")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x12")), SL_MDP_FROM_BROKER);
+    assert_string_equal(sl_mdp_command_name(SL_MDP_HANDBACK), "HANDBACK");
+    (void) state;
+}
+
 static void test_ready_capacity_frame(void **state)
 {
     /* docs/protocol.md 3.6: "The declaration is one more frame at the end of an MDP/0.2
@@ -754,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_missing_empty_delimiter_is_rejected),
         cmocka_unit_test(test_extra_frames_on_fixed_size_commands_are_rejected),
         cmocka_unit_test(test_ready_capacity_frame),
+        cmocka_unit_test(test_several_brokers_commands),
         cmocka_unit_test(test_reset_is_safe_twice_and_on_zeroed_struct),
         cmocka_unit_test(test_command_names_are_short_upper_case_words),
         cmocka_unit_test(test_senders_write_what_the_encoders_build),
