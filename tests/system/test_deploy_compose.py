@@ -29,7 +29,8 @@ COMPOSE_FILE = os.path.join(COMPOSE_DIR, "docker-compose.yml")
 REMOTE_FILE = os.path.join(COMPOSE_DIR, "remote-workers.yml")
 CURVE_FILE = os.path.join(COMPOSE_DIR, "curve.yml")
 DOCKERFILE = os.path.join(harness.SOURCE, "deploy", "docker", "Dockerfile")
-SLOWLANE_SERVICES = ("broker", "gateway", "worker-fast", "worker-slow")
+SLOWLANE_SERVICES = ("broker-a", "broker-b", "gateway", "worker-fast", "worker-slow")
+BROKERS = ("broker-a", "broker-b")
 
 
 # ---- helpers shared by the deploy tests ---------------------------------------------------------
@@ -93,12 +94,15 @@ class ComposeConfigTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
 
     def test_remote_workers_file_is_valid(self):
-        out = self.config(REMOTE_FILE, env={"DEPLOY_BROKER_HOST": "broker.example"})
+        brokers = "tcp://a.example:5555 tcp://b.example:5555"
+        out = self.config(REMOTE_FILE, env={"DEPLOY_BROKERS": brokers})
         self.assertEqual(out.returncode, 0, out.stderr)
         services = yaml.safe_load(out.stdout)["services"]
         self.assertEqual(sorted(services), ["worker-fast", "worker-slow"])
         for service in services.values():
-            self.assertEqual(service["environment"]["SLOWLANE_BROKER"], "tcp://broker.example:5555")
+            self.assertEqual(service["environment"]["SLOWLANE_BROKER"], brokers)
+            # one public key per broker, in the same order
+            self.assertEqual(len(service["environment"]["SLOWLANE_CURVE_SERVER"].split()), 2)
 
     def test_curve_override_is_valid_and_covers_every_service(self):
         out = self.config(COMPOSE_FILE, "-f", CURVE_FILE)
@@ -106,12 +110,13 @@ class ComposeConfigTest(unittest.TestCase):
         services = yaml.safe_load(out.stdout)["services"]
         for name in SLOWLANE_SERVICES:
             self.assertIn("SLOWLANE_CURVE_SECRET", services[name]["environment"], name)
-        self.assertIn("SLOWLANE_CURVE_CLIENTS", services["broker"]["environment"])
+        for name in BROKERS:
+            self.assertIn("SLOWLANE_CURVE_CLIENTS", services[name]["environment"])
 
     def test_remote_workers_file_says_the_broker_host_is_missing(self):
         out = self.config(REMOTE_FILE)
         self.assertNotEqual(out.returncode, 0)
-        self.assertIn("DEPLOY_BROKER_HOST", out.stderr)
+        self.assertIn("DEPLOY_BROKERS", out.stderr)
 
 
 # ---- the compose file's shape -------------------------------------------------------------------
@@ -159,7 +164,7 @@ class ComposeShapeTest(unittest.TestCase):
     def test_every_variable_is_a_flag_of_the_binary(self):
         # Catches a flag renamed in a component but not here: an unknown SLOWLANE_* is ignored
         # silently by the binary, so only this test would notice.
-        for path, variables in ((COMPOSE_FILE, {}), (REMOTE_FILE, {"DEPLOY_BROKER_HOST": "a"})):
+        for path, variables in ((COMPOSE_FILE, {}), (REMOTE_FILE, {"DEPLOY_BROKERS": "tcp://a:5555"})):
             for name, service in load_compose(path, variables)["services"].items():
                 if name == "tls":
                     continue
@@ -179,7 +184,8 @@ class ComposeShapeTest(unittest.TestCase):
             # Every key file a variable names is mounted, read-only, and nothing else is.
             mounted = {interpolate(v, {}).split(":")[1] for v in service["volumes"]
                        if v.endswith(":ro")}
-            self.assertEqual(mounted, set(service["environment"].values()), name)
+            named = {path for value in service["environment"].values() for path in value.split()}
+            self.assertEqual(mounted, named, name)
 
 
 # ---- the Dockerfile -----------------------------------------------------------------------------
@@ -260,7 +266,8 @@ class ComposeInNamespacesTest(unittest.TestCase):
 
     def test_names_ports_and_environment_work_across_namespaces(self):
         try:
-            harness.wait_for(lambda: self.health("broker"), timeout=10, what="broker healthy")
+            for name in BROKERS:
+                harness.wait_for(lambda: self.health(name), timeout=10, what=f"{name} healthy")
             harness.wait_for(lambda: self.health("gateway"), timeout=15,
                              what="gateway healthy (/healthz and /readyz)")
             status, body = self.lan.http("client", "http://gateway:8080/fast?hello=compose")
@@ -285,7 +292,7 @@ class ComposeCurveInNamespacesTest(ComposeInNamespacesTest):
         keys = tempfile.mkdtemp(prefix="slowlane-compose-curve-")
         self.addCleanup(shutil.rmtree, keys, True)
         os.makedirs(os.path.join(keys, "clients"))
-        for name in ("broker", "gateway", "worker"):
+        for name in ("broker_a", "broker_b", "gateway", "worker"):
             out = run(harness.binary("slowlane"), "keygen", "--out", keys, "--name", name)
             self.assertEqual(out.returncode, 0, out.stderr)
         for name in ("gateway", "worker"):
@@ -300,7 +307,9 @@ class ComposeCurveInNamespacesTest(ComposeInNamespacesTest):
             service = self.compose["services"][name]
             mounts = dict(interpolate(v, variables).split(":")[:2] for v in curve[name]["volumes"])
             env = dict(service["environment"])
-            env.update({k: next(host for host, inside in mounts.items() if inside == v)
+            # a value may be a list (SLOWLANE_CURVE_SERVER: one key per broker): map each path
+            env.update({k: " ".join(next(host for host, inside in mounts.items() if inside == path)
+                                    for path in v.split())
                         for k, v in curve[name]["environment"].items()})
             command = [harness.binary(service["command"][0]), *service["command"][1:]]
             proc = harness.Process(self.lan.exec_args(name, *command), env=env, name=name)
@@ -309,7 +318,8 @@ class ComposeCurveInNamespacesTest(ComposeInNamespacesTest):
 
     def test_names_ports_and_environment_work_across_namespaces(self):
         super().test_names_ports_and_environment_work_across_namespaces()
-        self.assertIn("event=curve_on", self.procs["broker"].output())
+        for name in BROKERS:
+            self.assertIn("event=curve_on", self.procs[name].output())
 
 
 if __name__ == "__main__":
