@@ -224,8 +224,9 @@ void broker_dispatch_worker_limit(broker_dispatch_t *self, broker_worker_t *work
 void broker_dispatch_handback(broker_dispatch_t *self, broker_worker_t *worker,
                               broker_request_t *request, int64_t now)
 {
-    assert(worker->credit_mode && request->worker == worker && request->body &&
-           !request->partial_sent);
+    /* Its body is still here: a credit_mode worker's jobs keep theirs (s_deliver), and
+       NULL only for a request that came with no body frames. */
+    assert(worker->credit_mode && request->worker == worker && !request->partial_sent);
     broker_worker_release(worker, request);
     /* The worker never saw the job: the delivery does not count against max-deliveries,
        and its deadline runs on untouched. */
