@@ -7,6 +7,7 @@
     None of them calls back up into this file. */
 #include "broker.h"
 #include "broker_agent.h"
+#include "broker_credit.h"
 #include "broker_dispatch.h"
 #include "broker_mmi.h"
 #include "broker_registry.h"
@@ -198,9 +199,12 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
     if (broker_service_stats(service))
         broker_service_stats(service)->registrations++;
     sl_log(SL_LOG_INFO, NULL, "worker_ready",
-           "worker=%s service=%s mdp=0.%d capacity=%d workers=%zu", worker->name, name,
-           (int) worker->version, worker->capacity, broker_service_workers(service));
-    broker_dispatch_worker_ready(self->dispatch, worker, self->now);
+           "worker=%s service=%s mdp=0.%d capacity=%d credit=%d workers=%zu", worker->name, name,
+           (int) worker->version, worker->capacity, msg->credit, broker_service_workers(service));
+    if (msg->credit >= 0) /* a worker of several brokers (protocol.md 3.7) */
+        broker_credit_ready(self->dispatch, worker, msg->credit, self->now);
+    else
+        broker_dispatch_worker_ready(self->dispatch, worker, self->now);
     /* A READY that got no job is answered by a HEARTBEAT at once, not at the next tick: the
        worker counts its liveness from when it connected, so a connection that took a while
        to come up (a refused first attempt costs ZeroMQ's 100 ms reconnect interval) must not
@@ -247,8 +251,20 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
         }
         broker_registry_worker_heard(self->registry, worker, self->now);
         broker_dispatch_reply(self->dispatch, worker, job, msg->command, &msg->body, self->now);
-        if (msg->command == SL_MDP_FINAL)
+        /* A CREDIT that lowered its limit may keep it full even after this FINAL. */
+        if (msg->command == SL_MDP_FINAL && broker_worker_has_room(worker))
             broker_dispatch_worker_ready(self->dispatch, worker, self->now);
+        break;
+    }
+    case SL_MDP_CREDIT:
+    case SL_MDP_HANDBACK: {
+        broker_registry_worker_heard(self->registry, worker, self->now);
+        const char *violation =
+            msg->command == SL_MDP_CREDIT
+                ? broker_credit_limit(self->dispatch, worker, msg->credit, self->now)
+                : broker_credit_handback(self->dispatch, worker, msg->address, self->now);
+        if (violation)
+            s_worker_violation(self, worker, violation);
         break;
     }
     case SL_MDP_DISCONNECT:

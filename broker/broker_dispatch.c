@@ -5,6 +5,7 @@
     are not its business: the event loop (broker.c) calls it with the service or worker at
     hand and the time; it reads the registry's records and sends through broker_router. */
 #include "broker_dispatch.h"
+#include "broker_demand.h"
 #include "sl_log.h"
 #include "sl_mdp_io.h"
 
@@ -59,7 +60,9 @@ static void s_send_error(broker_dispatch_t *self, zframe_t *client, sl_mdp_versi
 /* Hands request to worker (with a free slot, not in any list): MDP REQUEST with the
    client's routing id (or the job tag) as address and the timeout frame rewritten to the
    time left. A retryable request keeps its body, sent as references rather than copied, so
-   a re-delivery after a crash has it; any other gives its body away. */
+   a re-delivery after a crash has it, and so does any job sent to a worker of several
+   brokers, which may hand it back unstarted (protocol.md 3.7); any other gives its body
+   away. */
 static void s_deliver(broker_dispatch_t *self, broker_request_t *request, broker_worker_t *worker,
                       int64_t now)
 {
@@ -79,10 +82,12 @@ static void s_deliver(broker_dispatch_t *self, broker_request_t *request, broker
         address_size = sizeof tag;
     }
     sl_mdp_send_worker_job(self->socket, worker->identity, worker->version, SL_MDP_REQUEST, address,
-                           address_size, &request->body, request->retryable);
+                           address_size, &request->body, request->retryable || worker->credit_mode);
     request->deliveries++;
-    if (request->deliveries == 1 && broker_service_stats(request->service))
+    if (!request->wait_counted && broker_service_stats(request->service)) {
+        request->wait_counted = true;
         broker_stats_queue_wait(broker_service_stats(request->service), now - request->received);
+    }
     if (self->debug)
         sl_log(SL_LOG_DEBUG, request->is_envelope ? request->id : NULL, "request_delivered",
                "service=%s worker=%s delivery=%d", broker_service_name(request->service),
@@ -152,11 +157,18 @@ void broker_dispatch_request(broker_dispatch_t *self, zframe_t **client_p, sl_md
             s_deliver(self, request, worker, now);
             if (broker_worker_has_room(worker))
                 broker_service_idle_push(service, worker); /* next job to the next worker */
+            if (worker->credit_mode)
+                broker_demand_worker_changed(self->router, worker);
             return;
         }
     }
-    if (broker_service_enqueue(service, request) != 0)
+    if (broker_service_enqueue(service, request) != 0) {
         broker_dispatch_fail(self, &request, SL_ERROR_QUEUE_FULL, "service queue is full");
+        return;
+    }
+    /* No worker can take it now: workers that another broker keeps busy hear of it. */
+    if (broker_service_paused(service) > 0)
+        broker_demand_service_waiting(self->router, service);
 }
 
 void broker_dispatch_service(broker_dispatch_t *self, broker_service_t *service, int64_t now)
@@ -169,7 +181,11 @@ void broker_dispatch_service(broker_dispatch_t *self, broker_service_t *service,
         s_deliver(self, request, worker, now);
         if (broker_worker_has_room(worker))
             broker_service_idle_push(service, worker);
+        if (worker->credit_mode)
+            broker_demand_worker_changed(self->router, worker);
     }
+    if (broker_service_queued(service) > 0 && broker_service_paused(service) > 0)
+        broker_demand_service_waiting(self->router, service);
 }
 
 void broker_dispatch_worker_ready(broker_dispatch_t *self, broker_worker_t *worker, int64_t now)
@@ -186,6 +202,49 @@ void broker_dispatch_worker_ready(broker_dispatch_t *self, broker_worker_t *work
     }
     if (!worker->idle_handle && broker_worker_has_room(worker))
         broker_service_idle_push(worker->service, worker);
+    if (worker->credit_mode)
+        broker_demand_worker_changed(self->router, worker);
+}
+
+void broker_dispatch_worker_limit(broker_dispatch_t *self, broker_worker_t *worker, int limit,
+                                  int64_t now)
+{
+    assert(worker->credit_mode && limit >= 0 && limit <= worker->capacity);
+    worker->limit = limit;
+    if (broker_worker_has_room(worker)) {
+        broker_dispatch_worker_ready(self, worker, now);
+        return;
+    }
+    /* At or over the new limit: it leaves the idle list and gets nothing until a FINAL
+       takes it under again or a CREDIT raises the limit. */
+    broker_service_idle_remove(worker->service, worker);
+    broker_demand_worker_changed(self->router, worker);
+}
+
+void broker_dispatch_handback(broker_dispatch_t *self, broker_worker_t *worker,
+                              broker_request_t *request, int64_t now)
+{
+    /* Its body is still here: a credit_mode worker's jobs keep theirs (s_deliver), and
+       NULL only for a request that came with no body frames. */
+    assert(worker->credit_mode && request->worker == worker && !request->partial_sent);
+    broker_worker_release(worker, request);
+    /* The worker never saw the job: the delivery does not count against max-deliveries,
+       and its deadline runs on untouched. */
+    if (request->deliveries > 0)
+        request->deliveries--;
+    /* "treats the worker as sending nothing more until its next CREDIT" (protocol.md 3.7) */
+    worker->limit = worker->busy;
+    broker_service_idle_remove(worker->service, worker);
+    broker_demand_worker_handed_back(worker);
+    broker_service_t *service = request->service;
+    broker_service_requeue(service, request);
+    if (broker_service_stats(service))
+        broker_service_stats(service)->handbacks++;
+    if (self->debug)
+        sl_log(SL_LOG_DEBUG, request->is_envelope ? request->id : NULL, "request_handed_back",
+               "service=%s worker=%s deliveries=%d", broker_service_name(service), worker->name,
+               request->deliveries);
+    broker_dispatch_service(self, service, now);
 }
 
 void broker_dispatch_reply(broker_dispatch_t *self, broker_worker_t *worker,

@@ -40,6 +40,19 @@ void broker_dispatch_service(broker_dispatch_t *self, broker_service_t *service,
    requests while it has room, then files it in its service's idle list if room is left. */
 void broker_dispatch_worker_ready(broker_dispatch_t *self, broker_worker_t *worker, int64_t now);
 
+/* A worker of several brokers (credit_mode) may now hold limit (0..capacity) of this
+   broker's jobs (its CREDIT, protocol.md 3.7): under it, it gets waiting requests and joins
+   the idle list; at or over it, it leaves the idle list. Then DEMAND as broker_demand says. */
+void broker_dispatch_worker_limit(broker_dispatch_t *self, broker_worker_t *worker, int limit,
+                                  int64_t now);
+
+/* worker (credit_mode) returned request, one of its jobs, unstarted (HANDBACK, protocol.md
+   3.7): the request goes back to the head of its service's queue with its delivery
+   uncounted, the worker's limit drops to the jobs it still holds, a hand-back is counted,
+   and the service is dispatched again so another worker with a free slot takes it. */
+void broker_dispatch_handback(broker_dispatch_t *self, broker_worker_t *worker,
+                              broker_request_t *request, int64_t now);
+
 /* Forwards a PARTIAL or FINAL body (ownership taken) from worker to the client of request,
    one of worker's jobs. On FINAL the job is finished, released from the worker and
    destroyed; the caller then calls broker_dispatch_worker_ready. */

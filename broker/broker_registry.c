@@ -57,6 +57,7 @@ void broker_registry_destroy(broker_registry_t **self_p)
         zlistx_detach(self->expiry, worker->expiry_handle);
         worker->expiry_handle = NULL;
         broker_service_idle_remove(worker->service, worker);
+        broker_service_paused_remove(worker->service, worker);
         zhashx_delete(self->workers, worker->identity);
         broker_request_t *job;
         while ((job = broker_worker_take_newest(worker)))
@@ -119,6 +120,7 @@ void broker_registry_worker_heard(broker_registry_t *self, broker_worker_t *work
 void broker_registry_worker_remove(broker_registry_t *self, broker_worker_t *worker, int64_t now)
 {
     broker_service_idle_remove(worker->service, worker);
+    broker_service_paused_remove(worker->service, worker);
     zlistx_detach(self->expiry, worker->expiry_handle);
     worker->expiry_handle = NULL;
     zhashx_delete(self->workers, worker->identity);

@@ -23,7 +23,9 @@ typedef struct _broker_request_t {
     int64_t deadline;                /* zclock_mono() time after which it is never dispatched */
     int64_t received;                /* zclock_mono() time it arrived (queue-wait metric) */
     bool retryable;                  /* may be delivered again if its worker dies */
-    int deliveries;                  /* times handed to a worker so far */
+    int deliveries;                  /* times handed to a worker so far (a hand-back or a
+                                        DISCONNECT that crossed it uncounts one) */
+    bool wait_counted;               /* its queue wait went into the histogram (once) */
     bool partial_sent;               /* a PARTIAL went to the client: never deliver again */
     zmsg_t *body;                    /* owned: the body while queued; after delivery kept
                                         (sent as references) only if retryable, else NULL */

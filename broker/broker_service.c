@@ -1,4 +1,5 @@
-/*  broker_service: per-service queue of waiting requests and LRU list of idle workers.
+/*  broker_service: per-service queue of waiting requests, LRU list of idle workers and list
+    of paused workers (protocol.md 3.7).
     Every list operation is O(1) via the zlistx handle stored in the request or worker;
     only the timer-driven sweeps walk a queue. */
 #include "broker_service.h"
@@ -9,6 +10,8 @@ struct _broker_service_t {
     zlistx_t *queue;               /* waiting broker_request_t, oldest first; not owned items */
     size_t queue_limit;            /* most requests the queue may hold */
     zlistx_t *idle;                /* idle broker_worker_t, least recently used first */
+    zlistx_t *paused;              /* broker_worker_t of several brokers held below their
+                                      capacity here and not told DEMAND 1 (protocol.md 3.7) */
     size_t workers;                /* registered workers, idle or busy */
     int64_t last_worker_left;      /* zclock_mono() when the last worker left, 0 never */
     broker_stats_service_t *stats; /* borrowed counters (broker_stats), NULL if none */
@@ -32,9 +35,14 @@ broker_service_t *broker_service_new(const char *name, size_t queue_limit)
     self->idle = zlistx_new();
     if (!self->idle)
         goto fail_idle;
+    self->paused = zlistx_new();
+    if (!self->paused)
+        goto fail_paused;
     self->queue_limit = queue_limit;
     return self;
 
+fail_paused:
+    zlistx_destroy(&self->idle);
 fail_idle:
     zlistx_destroy(&self->queue);
 fail_queue:
@@ -58,6 +66,9 @@ void broker_service_destroy(broker_service_t **self_p)
     broker_worker_t *worker;
     while ((worker = broker_service_idle_pop(self)))
         ; /* workers are owned by the broker's table; just unlink them */
+    while ((worker = broker_service_paused_pop(self)))
+        ;
+    zlistx_destroy(&self->paused);
     zlistx_destroy(&self->idle);
     zlistx_destroy(&self->queue);
     zframe_destroy(&self->name_frame);
@@ -178,6 +189,36 @@ void broker_service_idle_remove(broker_service_t *self, broker_worker_t *worker)
 size_t broker_service_idle(broker_service_t *self)
 {
     return zlistx_size(self->idle);
+}
+
+void broker_service_paused_push(broker_service_t *self, broker_worker_t *worker)
+{
+    assert(!worker->paused_handle);
+    worker->paused_handle = zlistx_add_end(self->paused, worker);
+    assert(worker->paused_handle);
+}
+
+void broker_service_paused_remove(broker_service_t *self, broker_worker_t *worker)
+{
+    if (worker->paused_handle) {
+        zlistx_detach(self->paused, worker->paused_handle);
+        worker->paused_handle = NULL;
+    }
+}
+
+broker_worker_t *broker_service_paused_pop(broker_service_t *self)
+{
+    void *handle = zlistx_first(self->paused) ? zlistx_cursor(self->paused) : NULL;
+    if (!handle)
+        return NULL;
+    broker_worker_t *worker = (broker_worker_t *) zlistx_detach(self->paused, handle);
+    worker->paused_handle = NULL;
+    return worker;
+}
+
+size_t broker_service_paused(broker_service_t *self)
+{
+    return zlistx_size(self->paused);
 }
 
 broker_stats_service_t *broker_service_stats(broker_service_t *self)

@@ -1,7 +1,8 @@
 /*  broker_service: one named service inside the broker: a bounded FIFO of waiting
-    requests and an LRU list of idle workers, both O(1) per operation through zlistx
-    handles kept in the records. It decides nothing about delivery or answers; the broker
-    asks it what waits and who is free. */
+    requests, an LRU list of idle workers (those with a free slot under their limit) and
+    the list of paused workers of several brokers (protocol.md 3.7) that wait to hear of
+    demand, all O(1) per operation through zlistx handles kept in the records. It decides nothing
+   about delivery or answers; the broker asks it what waits and who is free. */
 #ifndef BROKER_SERVICE_H
 #define BROKER_SERVICE_H
 
@@ -70,6 +71,15 @@ void broker_service_idle_remove(broker_service_t *self, broker_worker_t *worker)
 
 /* Number of idle workers. */
 size_t broker_service_idle(broker_service_t *self);
+
+/* The paused list: workers of several brokers (protocol.md 3.7) whose limit here is below
+   their capacity and that have not been told DEMAND 1, the ones to tell when work has to
+   wait. push appends worker (not in the list); remove takes it out if it is there; pop
+   takes the first, or NULL; paused counts them. broker_demand keeps the list. */
+void broker_service_paused_push(broker_service_t *self, broker_worker_t *worker);
+void broker_service_paused_remove(broker_service_t *self, broker_worker_t *worker);
+broker_worker_t *broker_service_paused_pop(broker_service_t *self);
+size_t broker_service_paused(broker_service_t *self);
 
 /* The service's counters (borrowed from broker_stats, which outlives services), or NULL if
    none were attached; set once, right after broker_service_new. */

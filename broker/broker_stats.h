@@ -1,6 +1,6 @@
 /*  broker_stats: the broker's counters and their publication. Per service (kept by name,
     so a service retired and registered again keeps counting): requests, replies, errors by
-    code, re-deliveries, the queue-wait histogram, worker registrations, worker exits by
+    code, re-deliveries, hand-backs, the queue-wait histogram, worker registrations, worker exits by
     reason, missed heartbeats. The event loop bumps plain integers (one thread, no atomics).
     Publishing them (`mmi.stats`, docs/protocol.md section 2.5) is broker_stats_json's job,
     deciding anything about requests is not its job either. */
@@ -29,6 +29,7 @@ typedef struct {
     uint64_t replies;                                     /* FINALs forwarded to clients */
     uint64_t errors[SL_ERROR_COUNT];                      /* error answers (or drops) by code */
     uint64_t requeues;                                    /* re-queued after a worker died */
+    uint64_t handbacks;                                   /* returned unstarted (3.7) */
     uint64_t wait_buckets[BROKER_STATS_WAIT_BUCKETS + 1]; /* first deliveries by wait */
     uint64_t wait_sum_ms;                                 /* sum of those waits */
     uint64_t registrations;                               /* READYs accepted */

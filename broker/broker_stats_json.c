@@ -34,11 +34,11 @@ static void s_json_service(const broker_registry_t *registry, FILE *out,
     s_json_string(out, stats->name);
     fprintf(out,
             ",\"queued\":%zu,\"workers\":%zu,\"idle\":%zu,\"busy\":%zu,\"requests\":%" PRIu64
-            ",\"replies\":%" PRIu64 ",\"requeues\":%" PRIu64 ",\"registrations\":%" PRIu64
-            ",\"heartbeats_missed\":%" PRIu64 ",\"errors\":{",
+            ",\"replies\":%" PRIu64 ",\"requeues\":%" PRIu64 ",\"handbacks\":%" PRIu64
+            ",\"registrations\":%" PRIu64 ",\"heartbeats_missed\":%" PRIu64 ",\"errors\":{",
             service ? broker_service_queued(service) : 0, workers, idle,
             workers > idle ? workers - idle : 0, stats->requests, stats->replies, stats->requeues,
-            stats->registrations, stats->heartbeats_missed);
+            stats->handbacks, stats->registrations, stats->heartbeats_missed);
     for (int i = 0; i < SL_ERROR_COUNT; i++)
         fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", sl_error_code_name((sl_error_code_t) i),
                 stats->errors[i]);

@@ -41,6 +41,7 @@ broker_worker_t *broker_worker_new(zframe_t **identity_p, sl_mdp_version_t versi
         return NULL;
     }
     self->capacity = capacity;
+    self->limit = capacity; /* a single-broker worker: every slot is this broker's */
     for (int slot = 0; slot < capacity; slot++)
         self->free_slots[slot] = capacity - 1 - slot; /* slot 0 is handed out first */
     self->identity = *identity_p;
@@ -58,7 +59,7 @@ void broker_worker_destroy(broker_worker_t **self_p)
     broker_worker_t *self = *self_p;
     if (!self)
         return;
-    assert(!self->idle_handle && !self->expiry_handle && self->busy == 0);
+    assert(!self->idle_handle && !self->paused_handle && !self->expiry_handle && self->busy == 0);
     zframe_destroy(&self->identity);
     free(self->jobs);
     free(self->free_slots);
@@ -97,7 +98,14 @@ int broker_worker_identity_compare(const void *key1, const void *key2)
 
 bool broker_worker_has_room(const broker_worker_t *self)
 {
-    return self->busy < self->capacity;
+    return self->busy < self->limit;
+}
+
+void broker_worker_set_credit(broker_worker_t *self, int credit)
+{
+    assert(credit >= 0 && credit <= self->capacity);
+    self->credit_mode = true;
+    self->limit = credit;
 }
 
 void broker_worker_hold(broker_worker_t *self, broker_request_t *request)
@@ -135,6 +143,14 @@ broker_request_t *broker_worker_job_for(broker_worker_t *self, zframe_t *address
     if (slot >= (uint32_t) self->capacity || !self->jobs[slot] || self->jobs[slot]->tag != tag)
         return NULL;
     return self->jobs[slot];
+}
+
+broker_request_t *broker_worker_job_named(broker_worker_t *self, zframe_t *address)
+{
+    if (self->capacity > 1)
+        return broker_worker_job_for(self, address);
+    broker_request_t *job = self->jobs[0];
+    return job && address && zframe_eq(address, job->client) ? job : NULL;
 }
 
 broker_request_t *broker_worker_take_newest(broker_worker_t *self)

@@ -15,7 +15,9 @@ import harness
 from harness import start_broker, wait_for
 
 # RFC 18 command bytes (worker sub-protocol) and RFC 7 (MDP/0.1) ones.
-W02 = {"READY": 1, "REQUEST": 2, "PARTIAL": 3, "FINAL": 4, "HEARTBEAT": 5, "DISCONNECT": 6}
+W02 = {"READY": 1, "REQUEST": 2, "PARTIAL": 3, "FINAL": 4, "HEARTBEAT": 5, "DISCONNECT": 6,
+       # protocol.md 3.7, workers of several brokers
+       "CREDIT": 0x10, "HANDBACK": 0x11, "DEMAND": 0x12}
 W01 = {"READY": 1, "REQUEST": 2, "FINAL": 3, "HEARTBEAT": 4, "DISCONNECT": 5}
 C02_REQUEST, C02_PARTIAL, C02_FINAL = b"\x01", b"\x02", b"\x03"
 
@@ -23,7 +25,8 @@ C02_REQUEST, C02_PARTIAL, C02_FINAL = b"\x01", b"\x02", b"\x03"
 class RawWorker:
     """An MDP worker (0.1 or 0.2) on its own thread: heartbeats every HEARTBEAT_MS while
     `heartbeating`, records every REQUEST in `requests` (address, body frames) and every
-    DISCONNECT in `disconnects`. With handler set, answers each request with
+    DISCONNECT in `disconnects` and the value of every DEMAND (b"1"/b"0", protocol.md 3.7) in
+    `demands`, each in the order it arrived. With handler set, answers each request with
     FINAL handler(body). Commands are queued to the thread, which owns the socket."""
 
     def __init__(self, endpoint, service, version=2, identity=None, handler=None, ready=True):
@@ -35,6 +38,7 @@ class RawWorker:
         self.heartbeating = True
         self.requests = queue.Queue()
         self.disconnects = queue.Queue()
+        self.demands = queue.Queue()
         self.heartbeats_seen = 0
         self._outbox = queue.Queue()
         self._stop = threading.Event()
@@ -124,6 +128,8 @@ class RawWorker:
                         if self.handler:
                             sock.send_multipart(self.frames("FINAL", address, b"",
                                                             *self.handler(body)))
+                    elif command == "DEMAND" and len(rest) == 1:
+                        self.demands.put(rest[0])
                     elif command == "DISCONNECT":
                         self.disconnects.put(time.monotonic())
                     elif command == "HEARTBEAT":
