@@ -234,9 +234,13 @@ static void s_take_request(s_io_t *self, size_t index, sl_mdp_msg_t *mdp)
         sl_log_limited(&s_refused_limit, SL_LOG_WARN, NULL, "request_refused", "reason=draining");
         return;
     }
-    if (s_jobs_held(self) >= (size_t) self->config->capacity) {
+    bool full = s_jobs_held(self) >= (size_t) self->config->capacity;
+    s_job_t *job = full ? NULL : calloc(1, sizeof(s_job_t));
+    if (!job) {
+        //  Out of memory is a full worker too: the job is not started, its broker has it
         if (!self->several) {
-            sl_log_limited(&s_refused_limit, SL_LOG_WARN, NULL, "request_refused", "reason=busy");
+            sl_log_limited(&s_refused_limit, SL_LOG_WARN, NULL, "request_refused", "reason=%s",
+                           full ? "busy" : "out_of_memory");
             return;
         }
         //  3.7: two brokers sent into one free slot. Never started: back at once, and the
@@ -248,8 +252,6 @@ static void s_take_request(s_io_t *self, size_t index, sl_mdp_msg_t *mdp)
                worker_broker_link_endpoint(self->links[index]));
         return;
     }
-    s_job_t *job = calloc(1, sizeof(s_job_t));
-    assert(job);
     job->address = mdp->address;
     mdp->address = NULL;
     job->body = mdp->body;
