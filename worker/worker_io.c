@@ -209,20 +209,26 @@ static void s_run_inline(s_io_t *self)
         s_finish_drain(self);
 }
 
+//  Starts job (taken) as the job in hand: on this thread (run_inline) or the handler's.
+static void s_start_job(s_io_t *self, s_job_t *job)
+{
+    assert(!self->current);
+    self->current = job;
+    if (self->config->run_inline)
+        s_run_inline(self);
+    else {
+        zmsg_t *body = job->body ? job->body : zmsg_new();
+        job->body = NULL;
+        zmsg_pushstr(body, "JOB");
+        zmsg_send(&body, self->pipe);
+    }
+}
+
 //  The handler is free: hands it the next job received ahead, if any.
 static void s_next_job(s_io_t *self)
 {
-    while (!self->current && !self->drained && zlist_size(self->pending)) {
-        self->current = (s_job_t *) zlist_pop(self->pending);
-        if (self->config->run_inline)
-            s_run_inline(self);
-        else {
-            zmsg_t *body = self->current->body ? self->current->body : zmsg_new();
-            self->current->body = NULL;
-            zmsg_pushstr(body, "JOB");
-            zmsg_send(&body, self->pipe);
-        }
-    }
+    while (!self->current && !self->drained && zlist_size(self->pending))
+        s_start_job(self, (s_job_t *) zlist_pop(self->pending));
 }
 
 //  A REQUEST over link index (address and body taken from mdp): queued, started, or with
@@ -260,8 +266,11 @@ static void s_take_request(s_io_t *self, size_t index, sl_mdp_msg_t *mdp)
     job->generation = worker_broker_link_generation(self->links[index]);
     self->grants[index].held++;
     self->last_served = (int) index;
-    zlist_append(self->pending, job);
-    s_next_job(self);
+    //  An idle worker starts it at once; a busy one queues it (capacity > 1)
+    if (!self->current && !zlist_size(self->pending))
+        s_start_job(self, job);
+    else
+        zlist_append(self->pending, job);
 }
 
 //  Handles one message from link index. Returns -1 if none was waiting, 0 otherwise.
