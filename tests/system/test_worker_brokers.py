@@ -338,13 +338,14 @@ class BrokersWorkerTest(unittest.TestCase):
         # that was given the last slot". The ends of the run (one broker's queue empty) aside,
         # the jobs alternate
         runs = sum(1 for i in range(1, 60) if order[i] == order[i - 1])
-        print("order:", "".join(order), "hand-backs:", a.handbacks + b.handbacks)
+        print("order:", "".join(order))
         self.assertLessEqual(runs, 3, "".join(order))
         for broker in (a, b):
             overlaps = [event for event in broker.of("FINAL") if event[2][2].split()[2] != b"0"]
             self.assertEqual(overlaps, [], "the handler saw two jobs at once")
         handbacks = a.handbacks + b.handbacks
-        print(f"capacity 1: 80 jobs, {handbacks} hand-backs")
+        credits = len(a.of("CREDIT")) + len(b.of("CREDIT"))
+        print(f"capacity 1: 80 jobs, {handbacks} hand-backs, {credits} CREDITs")
         self.assertLessEqual(handbacks, 4)
 
     def test_saturation_capacity_sixteen_shares(self):
@@ -352,7 +353,8 @@ class BrokersWorkerTest(unittest.TestCase):
         handbacks = a.handbacks + b.handbacks
         # Both start with credit=16 and race for the slots; from then on hungry brokers get
         # them in turn, so hand-backs are the first race only
-        print(f"capacity 16: 800 jobs, {handbacks} hand-backs")
+        credits = len(a.of("CREDIT")) + len(b.of("CREDIT"))
+        print(f"capacity 16: 800 jobs, {handbacks} hand-backs, {credits} CREDITs")
         self.assertLessEqual(handbacks, 32)
         # While both had work waiting neither got the lion's share: compare how many jobs
         # of each were answered during the first half of the run
