@@ -4,6 +4,7 @@
     milliseconds the request body names, and answers "start end overlap" (monotonic
     nanoseconds, and 1 if it ever saw two jobs at once: it then also exits with status 3).
     Usage: slowlane-test-brokers-worker SERVICE CAPACITY HEARTBEAT_MS LIVENESS BROKER... */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,10 @@ static int s_sleeper(sl_job_t *job, void *arg)
     memcpy(text, body, size < sizeof text - 1 ? size : sizeof text - 1);
     long milliseconds = strtol(text, NULL, 10);
     if (milliseconds > 0) {
+        //  The whole time, also when SIGTERM lands on this thread: a drain lets jobs finish
         struct timespec pause = {milliseconds / 1000, (milliseconds % 1000) * 1000000L};
-        nanosleep(&pause, NULL);
+        while (nanosleep(&pause, &pause) == -1 && errno == EINTR)
+            ;
     }
     long long end = s_now_ns();
     atomic_fetch_sub(&s_running, 1);

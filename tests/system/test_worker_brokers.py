@@ -6,7 +6,7 @@ answers "start end overlap"). Each check quotes the clause it tests. Against slo
 brokers the end-to-end tests are the broker's and the cluster's."""
 import os
 import queue
-import subprocess
+import signal
 import sys
 import threading
 import time
@@ -315,6 +315,19 @@ class BrokersWorkerTest(unittest.TestCase):
         self.assertEqual(b.wait("CREDIT", 2, timeout=5)[2], [b"1"])
         self.assertEqual(a.wait("CREDIT")[2], [b"1"])
         self.assertEqual(a.of("FINAL"), [])
+
+    def test_drain_finishes_the_job_then_disconnects_from_every_broker(self):
+        a, b = self.start()
+        a.request(b"job-a", b"300")
+        b.wait("CREDIT")
+        self.worker.signal(signal.SIGTERM)
+        # 3.5: "A worker MUST finish (send the FINAL of) every job it has started before it
+        # sends DISCONNECT", and says it to every broker
+        a.wait("DISCONNECT")
+        b.wait("DISCONNECT")
+        self.assertEqual(a.names()[-2:], ["FINAL", "DISCONNECT"])
+        self.assertEqual(a.of("FINAL")[0][2][0], b"job-a")
+        self.assertEqual(self.worker.proc.wait(5 * harness.TIMEOUT_SCALE), 0)
 
     def saturate(self, capacity, per_broker, job_ms):
         # Two Python brokers pushing hundreds of jobs a second share the GIL and, on a busy
