@@ -3,7 +3,9 @@
     until slowlane-worker takes a repeated --broker. Its handler sleeps for the number of
     milliseconds the request body names, and answers "start end overlap" (monotonic
     nanoseconds, and 1 if it ever saw two jobs at once: it then also exits with status 3).
-    Usage: slowlane-test-brokers-worker SERVICE CAPACITY HEARTBEAT_MS LIVENESS BROKER... */
+    Usage: slowlane-test-brokers-worker SERVICE CAPACITY HEARTBEAT_MS LIVENESS BROKER...
+    CURVE: BROKERS_WORKER_CURVE_SECRET and _SERVER (sl_worker_set_curve), and
+    BROKERS_WORKER_LAST_BROKER_KEY (sl_worker_set_broker_curve_key for the last broker). */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,6 +62,15 @@ int main(int argc, char *argv[])
     sl_worker_set_reconnect(worker, 50, 200);
     for (int index = 6; rc == 0 && index < argc; index++)
         rc = sl_worker_add_broker(worker, argv[index]);
+    //  CURVE from the environment: the worker's pair and a broker key for all, and the last
+    //  broker's own key
+    const char *secret = getenv("BROKERS_WORKER_CURVE_SECRET");
+    const char *server = getenv("BROKERS_WORKER_CURVE_SERVER");
+    const char *last_key = getenv("BROKERS_WORKER_LAST_BROKER_KEY");
+    if (rc == 0 && secret && server)
+        rc = sl_worker_set_curve(worker, secret, server);
+    if (rc == 0 && last_key)
+        rc = sl_worker_set_broker_curve_key(worker, argv[argc - 1], last_key);
     if (rc == 0)
         rc = sl_worker_run(worker, s_sleeper, NULL);
     sl_worker_destroy(&worker);

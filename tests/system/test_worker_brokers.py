@@ -6,13 +6,17 @@ answers "start end overlap"). Each check quotes the clause it tests. Against slo
 brokers the end-to-end tests are the broker's and the cluster's."""
 import os
 import queue
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
 
 import zmq
+import zmq.auth
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -37,8 +41,9 @@ class FakeBroker:
     sends its queued jobs while its jobs in flight are below the worker's limit, puts a
     handed-back job back at the head of the queue, and says DEMAND 1 / 0."""
 
-    def __init__(self, name):
+    def __init__(self, name, curve=None):
         self.name = name
+        self.curve = curve  # (public, secret) z85 keys: a CURVE server
         self.port = harness.free_port()
         self.endpoint = f"tcp://127.0.0.1:{self.port}"
         self.events = []
@@ -151,6 +156,9 @@ class FakeBroker:
     def _run(self):
         sock = zmq.Context.instance().socket(zmq.ROUTER)
         sock.linger = 0
+        if self.curve:
+            sock.curve_publickey, sock.curve_secretkey = self.curve
+            sock.curve_server = True
         sock.bind(self.endpoint)
         self._started.set()
         next_heartbeat = time.monotonic()
@@ -189,12 +197,14 @@ class BrokersWorkerTest(unittest.TestCase):
         if self.worker:
             self.assertNotIn(self.worker.proc.returncode, (3,), "the handler saw two jobs at once")
 
-    def start(self, count=2, capacity=1, liveness=WORKER_LIVENESS):
-        self.brokers = [FakeBroker(chr(ord("A") + index)) for index in range(count)]
+    def start(self, count=2, capacity=1, liveness=WORKER_LIVENESS, curves=(), env=None):
+        curves = list(curves) + [None] * count
+        self.brokers = [FakeBroker(chr(ord("A") + index), curves[index])
+                        for index in range(count)]
         self.worker = harness.Process(
             [harness.binary("slowlane-test-brokers-worker"), SERVICE, str(capacity),
              str(HEARTBEAT_MS), str(liveness), *[broker.endpoint for broker in self.brokers]],
-            name="brokers-worker")
+            name="brokers-worker", env=env)
         for broker in self.brokers:
             broker.wait("READY")
         return self.brokers
@@ -328,6 +338,23 @@ class BrokersWorkerTest(unittest.TestCase):
         self.assertEqual(a.names()[-2:], ["FINAL", "DISCONNECT"])
         self.assertEqual(a.of("FINAL")[0][2][0], b"job-a")
         self.assertEqual(self.worker.proc.wait(5 * harness.TIMEOUT_SCALE), 0)
+
+    def test_each_broker_its_own_curve_key(self):
+        keys = tempfile.mkdtemp(prefix="slowlane-brokers-keys-")
+        self.addCleanup(shutil.rmtree, keys, True)
+        for name in ("worker", "broker-a", "broker-b"):
+            subprocess.run([harness.binary("slowlane"), "keygen", "--out", keys, "--name", name],
+                           check=True, capture_output=True)
+        pair = {name: zmq.auth.load_certificate(os.path.join(keys, f"{name}_secret"))
+                for name in ("broker-a", "broker-b")}
+        # sl_worker_set_curve's broker key is A's; B gets its own (sl_worker_set_broker_curve_key)
+        a, b = self.start(curves=[pair["broker-a"], pair["broker-b"]], env={
+            "BROKERS_WORKER_CURVE_SECRET": os.path.join(keys, "worker_secret"),
+            "BROKERS_WORKER_CURVE_SERVER": os.path.join(keys, "broker-a"),
+            "BROKERS_WORKER_LAST_BROKER_KEY": os.path.join(keys, "broker-b")})
+        for broker in (a, b):
+            broker.request(b"job-" + broker.name.encode(), b"0")
+            self.assertEqual(broker.wait("FINAL")[2][0], b"job-" + broker.name.encode())
 
     def saturate(self, capacity, per_broker, job_ms):
         # Two Python brokers pushing hundreds of jobs a second share the GIL and, on a busy
