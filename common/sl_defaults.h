@@ -21,6 +21,7 @@
 #define SL_DEFAULT_WORKER_COUNT     2
 #define SL_DEFAULT_WORKER_CAPACITY  1    /* jobs a worker takes at once (READY capacity=K) */
 #define SL_MAX_WORKER_CAPACITY      1024 /* largest capacity a READY may declare */
+#define SL_MAX_WORKER_BROKERS       16   /* brokers one worker registers with (protocol.md 3.7) */
 #define SL_UP_FAST_CAPACITY         16   /* `slowlane up`: capacity of the /fast workers */
 #define SL_DEFAULT_RECONNECT_MIN_MS 100  /* worker -> broker reconnect backoff */
 #define SL_DEFAULT_RECONNECT_MAX_MS 5000

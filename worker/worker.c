@@ -48,7 +48,8 @@ sl_worker_t *sl_worker_new(const char *endpoint, const char *service)
     sl_worker_t *self = calloc(1, sizeof(sl_worker_t));
     if (!self)
         return NULL;
-    self->config.endpoint = strdup(endpoint);
+    self->config.brokers[0].endpoint = strdup(endpoint);
+    self->config.broker_count = 1;
     self->config.service = strdup(service);
     self->config.heartbeat_ms = SL_DEFAULT_HEARTBEAT_MS;
     self->config.liveness = SL_DEFAULT_LIVENESS;
@@ -57,7 +58,7 @@ sl_worker_t *sl_worker_new(const char *endpoint, const char *service)
     self->config.capacity = SL_DEFAULT_WORKER_CAPACITY;
     self->broadcast_fd = -1;
     pthread_mutex_init(&self->job_lock, NULL);
-    if (!self->config.endpoint || !self->config.service)
+    if (!self->config.brokers[0].endpoint || !self->config.service)
         sl_worker_destroy(&self);
     return self;
 }
@@ -69,7 +70,10 @@ void sl_worker_destroy(sl_worker_t **self_p)
     if (!self)
         return;
     zactor_destroy(&self->io);
-    free(self->config.endpoint);
+    for (size_t index = 0; index < self->config.broker_count; index++) {
+        free(self->config.brokers[index].endpoint);
+        zcert_destroy(&self->config.brokers[index].server_key);
+    }
     free(self->config.service);
     free(self->config.identity);
     sl_curve_client_clear(&self->config.curve);
@@ -121,6 +125,61 @@ int sl_worker_set_curve(sl_worker_t *self, const char *secret_file, const char *
     }
     sl_curve_client_clear(&self->config.curve);
     self->config.curve = keys;
+    return 0;
+}
+
+//  The broker of self with this endpoint, or NULL.
+static worker_io_broker_t *s_find_broker(sl_worker_t *self, const char *endpoint)
+{
+    for (size_t index = 0; endpoint && index < self->config.broker_count; index++)
+        if (streq(self->config.brokers[index].endpoint, endpoint))
+            return &self->config.brokers[index];
+    return NULL;
+}
+
+int sl_worker_add_broker(sl_worker_t *self, const char *endpoint)
+{
+    assert(self && !self->io);
+    //  The obvious mistakes are refused here, where the caller can still say which flag
+    //  was wrong; anything else zmq_connect refuses makes sl_worker_run fail
+    if (!endpoint || !strstr(endpoint, "://") || strpbrk(endpoint, " \t\r\n")) {
+        sl_log(SL_LOG_ERROR, NULL, "bad_endpoint", "endpoint=%s", endpoint ? endpoint : "");
+        return -1;
+    }
+    if (s_find_broker(self, endpoint)) {
+        sl_log(SL_LOG_ERROR, NULL, "duplicate_broker", "endpoint=%s", endpoint);
+        return -1;
+    }
+    if (self->config.broker_count == SL_MAX_WORKER_BROKERS) {
+        sl_log(SL_LOG_ERROR, NULL, "too_many_brokers", "endpoint=%s max=%d", endpoint,
+               SL_MAX_WORKER_BROKERS);
+        return -1;
+    }
+    char *copy = strdup(endpoint);
+    if (!copy)
+        return -1;
+    self->config.brokers[self->config.broker_count++] =
+        (worker_io_broker_t){.endpoint = copy, .server_key = NULL};
+    return 0;
+}
+
+int sl_worker_set_broker_curve_key(sl_worker_t *self, const char *endpoint,
+                                   const char *server_public_file)
+{
+    assert(self && !self->io);
+    worker_io_broker_t *broker = s_find_broker(self, endpoint);
+    if (!broker || !server_public_file || !*server_public_file)
+        return -1;
+    char error[512];
+    zcert_t *key = sl_curve_load_public(server_public_file, error, sizeof error);
+    if (!key) {
+        char quoted[600];
+        sl_log(SL_LOG_ERROR, NULL, "curve_keys_invalid", "endpoint=%s reason=%s", endpoint,
+               sl_log_quote(error, quoted, sizeof quoted));
+        return -1;
+    }
+    zcert_destroy(&broker->server_key);
+    broker->server_key = key;
     return 0;
 }
 
@@ -313,8 +372,8 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
         zactor_destroy(&self->io);
         return -1;
     }
-    sl_log(SL_LOG_INFO, NULL, "worker_started", "service=%s endpoint=%s", self->config.service,
-           self->config.endpoint);
+    sl_log(SL_LOG_INFO, NULL, "worker_started", "service=%s endpoint=%s brokers=%zu",
+           self->config.service, self->config.brokers[0].endpoint, self->config.broker_count);
     bool draining = false;
     while (true) {
         if (!draining && s_should_stop(self)) {

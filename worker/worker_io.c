@@ -1,217 +1,303 @@
-/*  worker_io: the I/O actor of a worker process (see worker_io.h). One DEALER at a time;
-    when the broker is lost the socket is thrown away and a new one connects after a
-    backoff, because MDP says a worker re-registers on a fresh socket. It never blocks on
-    the broker: sends use a zero timeout, so a dead broker costs dropped heartbeats, not a
-    stuck worker. */
+/*  worker_io: the I/O actor of a worker process (see worker_io.h). It owns the jobs: which
+    link each came over, which one the handler has, which wait behind it, and with several
+    brokers how many slots each broker may use (protocol.md 3.7). The connections
+    themselves are worker_broker_link.c's; the grant policy is worker_credit.c's. A broker
+    lost costs only that broker's jobs not yet started; the others' links never notice. */
 #include <assert.h>
 #include <string.h>
 #include "sl_defaults.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
-#include "sl_mdp_io.h"
-#include "worker_backoff.h"
+#include "worker_broker_link.h"
+#include "worker_credit.h"
 #include "worker_io.h"
 
+//  A job received from a broker.
 typedef struct {
-    zsock_t *pipe;              /* to the handler thread */
-    worker_io_config_t *config; /* borrowed from the caller */
-    zsock_t *dealer;            /* to the broker; NULL while waiting to reconnect */
-    int64_t heartbeat_at;       /* when the next HEARTBEAT is due */
-    int64_t reconnect_at;       /* when to open a new socket (dealer NULL) */
-    int liveness;               /* heartbeat intervals left before the broker is dead */
-    bool heard;                 /* the broker spoke since our READY */
-    worker_backoff_t backoff;   /* reconnect delays */
-    zframe_t *client;           /* address of the job in hand, NULL when idle */
-    zlist_t *pending;           /* jobs received behind it: zmsg of address + body frames */
-    bool orphaned;              /* the job in hand came over a connection now lost */
-    bool draining;              /* DRAIN asked: DISCONNECT once the job in hand is done */
-    bool drained;               /* DISCONNECT sent: the conversation is over */
-    bool terminated;            /* $TERM received */
+    zframe_t *address;   /* the REQUEST's address frame, echoed in every reply */
+    size_t link;         /* index of the link it came over */
+    uint64_t generation; /* that link's generation then: a different one now means lost */
+    zmsg_t *body;        /* the REQUEST body until the job starts, then NULL */
+} s_job_t;
+
+typedef struct {
+    zsock_t *pipe;                                        /* to the handler thread */
+    worker_io_config_t *config;                           /* borrowed from the caller */
+    worker_broker_link_settings_t settings;               /* what every link shares */
+    sl_curve_client_t curves[SL_MAX_WORKER_BROKERS];      /* per link: borrowed keys of
+                                                             config, never cleared here */
+    worker_broker_link_t *links[SL_MAX_WORKER_BROKERS];   /* one per broker */
+    size_t link_count;                                    /* = config->broker_count */
+    bool several;                                         /* more than one: 3.7 applies */
+    worker_credit_broker_t grants[SL_MAX_WORKER_BROKERS]; /* per link: jobs held, hungry */
+    int announced[SL_MAX_WORKER_BROKERS];                 /* limit last told; -1 unknown */
+    int last_served;                                      /* link whose job took a slot last */
+    s_job_t *current;                                     /* the job in hand, NULL when idle */
+    zlist_t *pending;                                     /* s_job_t received behind it */
+    bool draining;   /* DRAIN asked: DISCONNECT once the job in hand is done */
+    bool drained;    /* DISCONNECT sent: the conversation is over */
+    bool terminated; /* $TERM received */
 } s_io_t;
 
-//  Broker messages handled per wake-up before the pipe and the timers get a turn.
+//  Broker messages handled per link and wake-up before the pipe and the timers get a turn.
 #define WORKER_IO_RECV_BATCH 64
 
-static sl_log_limit_t s_bad_message_limit;
+static sl_log_limit_t s_refused_limit;
 
-//  Opens a new DEALER, connects it and says READY. -1 if the endpoint is invalid.
-static int s_connect(s_io_t *self)
+static void s_job_destroy(s_job_t **job_p)
 {
-    worker_io_config_t *config = self->config;
-    zsock_t *dealer = zsock_new(ZMQ_DEALER);
-    if (!dealer)
-        return -1;
-    void *handle = zsock_resolve(dealer);
-    int zero = 0;
-    int64_t max_message = SL_MAX_MESSAGE_BYTES;
-    //  Linger 0: what a lost connection still queues is stale by definition. Send timeout
-    //  0: a broker that does not read must not stop our heartbeats or the handler.
-    zmq_setsockopt(handle, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(handle, ZMQ_SNDTIMEO, &zero, sizeof zero);
-    //  Receive timeout 0 too: the loop takes every waiting message per wake-up
-    zmq_setsockopt(handle, ZMQ_RCVTIMEO, &zero, sizeof zero);
-    zmq_setsockopt(handle, ZMQ_MAXMSGSIZE, &max_message, sizeof max_message);
-    if (config->identity)
-        zmq_setsockopt(handle, ZMQ_ROUTING_ID, config->identity, strlen(config->identity));
-    sl_curve_client_apply(&config->curve, dealer); /* before connect; no-op when off */
-    if (zsock_connect(dealer, "%s", config->endpoint) == -1) {
-        zsock_destroy(&dealer);
-        return -1;
-    }
-    zmsg_t *ready = sl_mdp_encode_ready_capacity(config->service, config->capacity);
-    zmsg_send(&ready, dealer);
-    zmsg_destroy(&ready);
-    self->dealer = dealer;
-    self->liveness = config->liveness;
-    self->heartbeat_at = sl_mdp_heartbeat_next(zclock_mono(), config->heartbeat_ms);
-    self->heard = false;
-    sl_log(SL_LOG_DEBUG, NULL, "broker_connect", "endpoint=%s service=%s", config->endpoint,
-           config->service);
-    return 0;
-}
-
-//  Drops the connection and schedules a new one after the backoff delay. A job in hand
-//  keeps running, but its reply has nobody to go to: the broker that sent it is gone or
-//  has given up on us.
-static void s_lose_broker(s_io_t *self, const char *reason)
-{
-    zsock_destroy(&self->dealer);
-    int64_t delay = worker_backoff_next(&self->backoff);
-    self->reconnect_at = zclock_mono() + delay;
-    if (self->client)
-        self->orphaned = true;
-    //  Jobs not yet started are the broker's to re-queue or fail: nobody would get their reply
-    size_t dropped = zlist_size(self->pending);
-    zmsg_t *job;
-    while ((job = (zmsg_t *) zlist_pop(self->pending)))
-        zmsg_destroy(&job);
-    sl_log(SL_LOG_WARN, NULL, "broker_lost", "reason=%s reconnect_ms=%lld busy=%s dropped_jobs=%zu",
-           reason, (long long) delay, self->client ? "true" : "false", dropped);
-}
-
-static void s_send_signal(s_io_t *self, sl_mdp_command_t command)
-{
-    if (!self->dealer)
+    s_job_t *job = *job_p;
+    if (!job)
         return;
-    zmsg_t *msg = sl_mdp_encode_worker_signal(SL_MDP_V02, command);
-    zmsg_send(&msg, self->dealer);
-    zmsg_destroy(&msg);
+    zframe_destroy(&job->address);
+    zmsg_destroy(&job->body);
+    free(job);
+    *job_p = NULL;
 }
 
-//  Ends the conversation: DISCONNECT (given time to leave the socket) and no more sends.
+//  True if the connection the job came over is still up: its replies have somewhere to go,
+//  and it counts in that broker's jobs held.
+static bool s_job_live(s_io_t *self, const s_job_t *job)
+{
+    worker_broker_link_t *link = self->links[job->link];
+    return worker_broker_link_connected(link) &&
+           worker_broker_link_generation(link) == job->generation;
+}
+
+static size_t s_jobs_held(s_io_t *self)
+{
+    return (self->current ? 1 : 0) + zlist_size(self->pending);
+}
+
+//  Several brokers: works out every broker's limit and sends CREDIT to each whose limit
+//  changed. Called after every wake-up and, before its FINAL goes out, whenever a job
+//  ends, so a lowered limit reaches its broker ahead of the FINAL that frees the slot.
+static void s_grant(s_io_t *self)
+{
+    if (!self->several || self->drained)
+        return;
+    int held = 0;
+    for (size_t index = 0; index < self->link_count; index++) {
+        self->grants[index].connected = worker_broker_link_connected(self->links[index]);
+        held += self->grants[index].held;
+    }
+    int orphans = (int) s_jobs_held(self) - held;
+    int limits[SL_MAX_WORKER_BROKERS];
+    worker_credit_allocate(self->config->capacity, orphans, self->grants, self->link_count,
+                           self->last_served, limits);
+    for (size_t index = 0; index < self->link_count; index++) {
+        //  A draining worker takes nothing new: every broker keeps only what it holds
+        if (self->draining)
+            limits[index] = self->grants[index].held;
+        if (!self->grants[index].connected || limits[index] == self->announced[index])
+            continue;
+        worker_broker_link_send_credit(self->links[index], limits[index]);
+        self->announced[index] = limits[index];
+    }
+}
+
+//  Registers a link (again): READY with its share of the free slots as they stand now.
+static void s_connect(s_io_t *self, size_t index)
+{
+    int credit = -1;
+    if (self->several) {
+        //  Counted as connected for the allocation: the broker may dispatch on READY
+        self->grants[index] = (worker_credit_broker_t){.connected = true};
+        int held = 0;
+        for (size_t other = 0; other < self->link_count; other++)
+            held += self->grants[other].held;
+        int limits[SL_MAX_WORKER_BROKERS];
+        worker_credit_allocate(self->config->capacity, (int) s_jobs_held(self) - held, self->grants,
+                               self->link_count, self->last_served, limits);
+        credit = self->draining ? 0 : limits[index];
+    }
+    if (worker_broker_link_connect(self->links[index], credit) == 0)
+        self->announced[index] = credit;
+    else
+        self->grants[index].connected = false;
+}
+
+//  A link was lost: its jobs not yet started are its broker's to re-queue or fail (nobody
+//  would get their reply), and it no longer has a say in the grants. A job of it in hand
+//  keeps running, and keeps its slot, as an orphan.
+static void s_forget_link(s_io_t *self, size_t index)
+{
+    size_t dropped = 0;
+    s_job_t *job = (s_job_t *) zlist_first(self->pending);
+    while (job) {
+        s_job_t *next = (s_job_t *) zlist_next(self->pending);
+        if (job->link == index && !s_job_live(self, job)) {
+            zlist_remove(self->pending, job);
+            s_job_destroy(&job);
+            dropped++;
+        }
+        job = next;
+    }
+    self->grants[index] = (worker_credit_broker_t){0};
+    self->announced[index] = -1;
+    if (dropped || (self->current && self->current->link == index))
+        sl_log(SL_LOG_WARN, NULL, "broker_jobs_lost", "endpoint=%s busy=%s dropped_jobs=%zu",
+               worker_broker_link_endpoint(self->links[index]),
+               self->current && self->current->link == index ? "true" : "false", dropped);
+}
+
+static void s_lose_link(s_io_t *self, size_t index, const char *reason)
+{
+    worker_broker_link_lose(self->links[index], reason);
+    s_forget_link(self, index);
+}
+
+//  Ends the conversation: DISCONNECT on every link (given time to leave the socket) and no
+//  more sends.
 static void s_finish_drain(s_io_t *self)
 {
-    if (self->dealer) {
-        zsock_set_linger(self->dealer, self->config->heartbeat_ms * self->config->liveness);
-        s_send_signal(self, SL_MDP_DISCONNECT);
-    }
+    for (size_t index = 0; index < self->link_count; index++)
+        worker_broker_link_disconnect(self->links[index],
+                                      self->config->heartbeat_ms * self->config->liveness);
     self->drained = true;
     zstr_send(self->pipe, "DRAINED");
 }
 
-//  Sends a PARTIAL or FINAL body (ownership taken) for the job in hand, if its broker is
-//  still the one we talk to.
-static void s_send_reply(s_io_t *self, bool final, zmsg_t **body_p)
+//  Sends a PARTIAL of the job in hand (body taken), if its broker is still the one we talk
+//  to.
+static void s_send_partial(s_io_t *self, zmsg_t **body_p)
 {
-    if (self->client && !self->orphaned && self->dealer && !self->drained) {
-        sl_mdp_send_worker_job(self->dealer, NULL, SL_MDP_V02,
-                               final ? SL_MDP_FINAL : SL_MDP_PARTIAL, zframe_data(self->client),
-                               zframe_size(self->client), body_p, false);
-    } else if (final)
-        sl_log(SL_LOG_WARN, NULL, "reply_dropped", "reason=broker_lost");
+    if (self->current && !self->drained && s_job_live(self, self->current))
+        worker_broker_link_send_reply(self->links[self->current->link], false,
+                                      self->current->address, body_p);
     zmsg_destroy(body_p);
+}
+
+//  The job in hand is done: its slot is freed, the grants are brought up to date (a
+//  lowered limit must travel ahead of the FINAL), then the FINAL (body taken) goes out.
+static void s_finish_job(s_io_t *self, zmsg_t **final_p)
+{
+    s_job_t *job = self->current;
+    self->current = NULL;
+    assert(job);
+    bool live = s_job_live(self, job);
+    if (live)
+        self->grants[job->link].held--;
+    s_grant(self);
+    if (live && !self->drained)
+        worker_broker_link_send_reply(self->links[job->link], true, job->address, final_p);
+    else
+        sl_log(SL_LOG_WARN, NULL, "reply_dropped", "reason=broker_lost endpoint=%s",
+               worker_broker_link_endpoint(self->links[job->link]));
+    zmsg_destroy(final_p);
+    s_job_destroy(&job);
 }
 
 //  worker_job_send_fn for inline jobs: a PARTIAL goes straight to the broker.
 static int s_send_partial_inline(zmsg_t **body_p, void *arg)
 {
-    s_send_reply((s_io_t *) arg, false, body_p);
+    s_send_partial((s_io_t *) arg, body_p);
     return 0;
 }
 
-//  Runs a job on this thread (config->run_inline) and sends its FINAL; drains after it if
-//  the worker is done (max jobs). Takes *address_p and *job_p.
-static void s_run_inline(s_io_t *self, zframe_t **address_p, zmsg_t **job_p)
+//  Runs the job in hand on this thread (config->run_inline) and sends its FINAL; drains
+//  after it if the worker is done (max jobs).
+static void s_run_inline(s_io_t *self)
 {
-    self->client = *address_p;
-    *address_p = NULL;
     bool stop = false;
-    zmsg_t *final = self->config->run_inline(job_p, s_send_partial_inline, self,
+    zmsg_t *final = self->config->run_inline(&self->current->body, s_send_partial_inline, self,
                                              self->config->inline_arg, &stop);
-    s_send_reply(self, true, &final);
-    zframe_destroy(&self->client);
-    self->orphaned = false;
+    s_finish_job(self, &final);
     if (stop)
         self->draining = true;
     if (self->draining && !self->drained)
         s_finish_drain(self);
 }
 
+//  Starts job (taken) as the job in hand: on this thread (run_inline) or the handler's.
+static void s_start_job(s_io_t *self, s_job_t *job)
+{
+    assert(!self->current);
+    self->current = job;
+    if (self->config->run_inline)
+        s_run_inline(self);
+    else {
+        zmsg_t *body = job->body ? job->body : zmsg_new();
+        job->body = NULL;
+        zmsg_pushstr(body, "JOB");
+        zmsg_send(&body, self->pipe);
+    }
+}
+
 //  The handler is free: hands it the next job received ahead, if any.
 static void s_next_job(s_io_t *self)
 {
-    zmsg_t *job = (zmsg_t *) zlist_pop(self->pending);
-    if (!job)
-        return;
-    self->client = zmsg_pop(job);
-    zmsg_pushstr(job, "JOB");
-    zmsg_send(&job, self->pipe);
+    while (!self->current && !self->drained && zlist_size(self->pending))
+        s_start_job(self, (s_job_t *) zlist_pop(self->pending));
 }
 
-//  Handles one message from the broker. Returns -1 if none was waiting (the DEALER has a
-//  zero receive timeout), 0 otherwise.
-static int s_handle_broker(s_io_t *self)
+//  A REQUEST over link index (address and body taken from mdp): queued, started, or with
+//  every slot taken handed back (several brokers) or refused (one broker, as always).
+static void s_take_request(s_io_t *self, size_t index, sl_mdp_msg_t *mdp)
+{
+    if (self->drained) {
+        //  After DISCONNECT the broker re-queues or fails it
+        sl_log_limited(&s_refused_limit, SL_LOG_WARN, NULL, "request_refused", "reason=draining");
+        return;
+    }
+    bool full = s_jobs_held(self) >= (size_t) self->config->capacity;
+    s_job_t *job = full ? NULL : calloc(1, sizeof(s_job_t));
+    if (!job) {
+        //  Out of memory is a full worker too: the job is not started, its broker has it
+        if (!self->several) {
+            sl_log_limited(&s_refused_limit, SL_LOG_WARN, NULL, "request_refused", "reason=%s",
+                           full ? "busy" : "out_of_memory");
+            return;
+        }
+        //  3.7: two brokers sent into one free slot. Never started: back at once, and the
+        //  broker counts as having waiting work; it sends nothing more until our next CREDIT
+        worker_broker_link_send_handback(self->links[index], mdp->address);
+        self->grants[index].hungry = true;
+        self->announced[index] = -1;
+        sl_log(SL_LOG_DEBUG, NULL, "job_handed_back", "endpoint=%s",
+               worker_broker_link_endpoint(self->links[index]));
+        return;
+    }
+    job->address = mdp->address;
+    mdp->address = NULL;
+    job->body = mdp->body;
+    mdp->body = NULL;
+    job->link = index;
+    job->generation = worker_broker_link_generation(self->links[index]);
+    self->grants[index].held++;
+    self->last_served = (int) index;
+    //  An idle worker starts it at once; a busy one queues it (capacity > 1)
+    if (!self->current && !zlist_size(self->pending))
+        s_start_job(self, job);
+    else
+        zlist_append(self->pending, job);
+}
+
+//  Handles one message from link index. Returns -1 if none was waiting, 0 otherwise.
+static int s_handle_broker(s_io_t *self, size_t index)
 {
     sl_mdp_msg_t mdp;
-    const char *reason = NULL;
-    sl_mdp_recv_result_t result =
-        sl_mdp_recv(self->dealer, SL_MDP_FROM_BROKER, NULL, &mdp, NULL, &reason);
-    if (result == SL_MDP_RECV_NONE)
-        return -1;
-    if (result != SL_MDP_RECV_OK || !mdp.from_worker_side) {
-        sl_log_limited(&s_bad_message_limit, SL_LOG_WARN, NULL, "malformed_message",
-                       "from=broker reason=%s", reason ? reason : "client_protocol");
-        sl_mdp_msg_reset(&mdp);
-        return 0;
-    }
-    //  Any command from the broker proves it alive (RFC 18: acts as a heartbeat)
-    self->liveness = self->config->liveness;
-    if (!self->heard) {
-        self->heard = true;
-        worker_backoff_reset(&self->backoff);
+    bool registered = false;
+    int result = worker_broker_link_recv(self->links[index], &mdp, &registered);
+    if (result <= 0)
+        return result;
+    if (registered)
         zstr_send(self->pipe, "REGISTERED");
-    }
     switch (mdp.command) {
-    case SL_MDP_REQUEST: {
-        size_t in_hand = (self->client ? 1 : 0) + zlist_size(self->pending);
-        if (in_hand >= (size_t) self->config->capacity || self->drained) {
-            //  At most capacity jobs; after DISCONNECT the broker re-queues or fails them
-            sl_log_limited(&s_bad_message_limit, SL_LOG_WARN, NULL, "request_refused", "reason=%s",
-                           self->drained ? "draining" : "busy");
-            break;
-        }
-        zmsg_t *job = mdp.body ? mdp.body : zmsg_new();
-        mdp.body = NULL;
-        if (self->config->run_inline)
-            s_run_inline(self, &mdp.address, &job);
-        else if (!self->client) {
-            self->client = mdp.address;
-            mdp.address = NULL;
-            zmsg_pushstr(job, "JOB");
-            zmsg_send(&job, self->pipe);
-        } else {
-            zmsg_prepend(job, &mdp.address);
-            zlist_append(self->pending, job);
-        }
+    case SL_MDP_REQUEST:
+        s_take_request(self, index, &mdp);
         break;
-    }
     case SL_MDP_HEARTBEAT:
         break;
+    case SL_MDP_DEMAND:
+        //  Sent only to a READY with a credit frame; a lone broker's has no effect
+        self->grants[index].hungry = mdp.demand;
+        break;
     case SL_MDP_DISCONNECT:
-        s_lose_broker(self, "disconnect");
+        s_lose_link(self, index, "disconnect");
         break;
     default:
-        sl_log_limited(&s_bad_message_limit, SL_LOG_WARN, NULL, "unexpected_command", "command=%s",
+        sl_log_limited(&s_refused_limit, SL_LOG_WARN, NULL, "unexpected_command", "command=%s",
                        sl_mdp_command_name(mdp.command));
         break;
     }
@@ -231,45 +317,42 @@ static void s_handle_pipe(s_io_t *self)
     }
     if (streq(command, "$TERM"))
         self->terminated = true;
-    else if (streq(command, "PARTIAL") || streq(command, "FINAL")) {
-        bool final = streq(command, "FINAL");
-        s_send_reply(self, final, &msg);
-        if (final) {
-            zframe_destroy(&self->client);
-            self->orphaned = false;
-            s_next_job(self);
-            if (self->draining && !self->drained && !self->client)
-                s_finish_drain(self);
-        }
+    else if (streq(command, "PARTIAL"))
+        s_send_partial(self, &msg);
+    else if (streq(command, "FINAL") && self->current) {
+        s_finish_job(self, &msg);
+        s_next_job(self);
+        if (self->draining && !self->drained && !self->current)
+            s_finish_drain(self);
     } else if (streq(command, "DRAIN")) {
         self->draining = true;
-        if (!self->client && !self->drained)
+        if (!self->current && !self->drained)
             s_finish_drain(self);
     }
     zstr_free(&command);
     zmsg_destroy(&msg);
 }
 
-//  Heartbeat and reconnect timers, run whenever the poll wakes.
+//  One broker: no new READY while a job is in hand, or the broker would hand us a second
+//  one (protocol.md 2.3). Several: a restarted broker must see us again at once, with the
+//  credit our orphans leave it.
+static bool s_may_reconnect(s_io_t *self)
+{
+    return !self->drained && (self->several || !self->current);
+}
+
+//  Heartbeat and reconnect timers of every link, run whenever the poll wakes.
 static void s_run_timers(s_io_t *self)
 {
+    if (self->drained)
+        return;
     int64_t now = zclock_mono();
-    if (self->dealer && !self->drained && now >= self->heartbeat_at) {
-        if (--self->liveness <= 0) {
-            s_lose_broker(self, "heartbeat_timeout");
-            return;
-        }
-        s_send_signal(self, SL_MDP_HEARTBEAT);
-        self->heartbeat_at = sl_mdp_heartbeat_next(now, self->config->heartbeat_ms);
-    }
-    //  No new READY while a job is in hand: the broker would hand us a second one
-    if (!self->dealer && !self->drained && !self->client && now >= self->reconnect_at) {
-        if (s_connect(self) == -1) {
-            int64_t delay = worker_backoff_next(&self->backoff);
-            self->reconnect_at = now + delay;
-            sl_log(SL_LOG_WARN, NULL, "broker_connect_failed", "reconnect_ms=%lld",
-                   (long long) delay);
-        }
+    for (size_t index = 0; index < self->link_count; index++) {
+        worker_broker_link_t *link = self->links[index];
+        if (worker_broker_link_tick(link, now))
+            s_forget_link(self, index);
+        else if (s_may_reconnect(self) && worker_broker_link_reconnect_due(link, now))
+            s_connect(self, index);
     }
 }
 
@@ -277,52 +360,105 @@ static long s_poll_timeout(s_io_t *self)
 {
     int64_t now = zclock_mono();
     int64_t wake = now + 1000;
-    if (self->dealer && !self->drained && self->heartbeat_at < wake)
-        wake = self->heartbeat_at;
-    if (!self->dealer && !self->drained && !self->client && self->reconnect_at < wake)
-        wake = self->reconnect_at;
+    if (!self->drained)
+        for (size_t index = 0; index < self->link_count; index++) {
+            int64_t at = worker_broker_link_wake_at(self->links[index], s_may_reconnect(self));
+            if (at < wake)
+                wake = at;
+        }
     return wake > now ? (long) (wake - now) : 0;
+}
+
+//  One poll and what it woke for. Returns -1 if the poll failed for good.
+static int s_wake(s_io_t *self)
+{
+    zmq_pollitem_t items[1 + SL_MAX_WORKER_BROKERS] = {
+        {zsock_resolve(self->pipe), 0, ZMQ_POLLIN, 0}};
+    size_t polled[SL_MAX_WORKER_BROKERS]; // item 1 + i is link polled[i]
+    size_t count = 0;
+    for (size_t index = 0; index < self->link_count; index++) {
+        zsock_t *dealer = worker_broker_link_socket(self->links[index]);
+        if (!dealer)
+            continue;
+        items[1 + count] = (zmq_pollitem_t){zsock_resolve(dealer), 0, ZMQ_POLLIN, 0};
+        polled[count++] = index;
+    }
+    int rc = zmq_poll(items, (int) (1 + count), s_poll_timeout(self));
+    //  EINTR is SIGTERM arriving: draining is the handler thread's call, not ours
+    if (rc == -1 && zmq_errno() != EINTR)
+        return -1;
+    if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+        s_handle_pipe(self);
+    for (size_t item = 0; rc > 0 && item < count; item++) {
+        if (!(items[1 + item].revents & ZMQ_POLLIN))
+            continue;
+        size_t index = polled[item];
+        //  A batch per wake-up: with capacity K several jobs are usually waiting. A link
+        //  lost on the way (DISCONNECT) has a new socket or none: stop reading it
+        zsock_t *dealer = worker_broker_link_socket(self->links[index]);
+        for (int taken = 0; taken < WORKER_IO_RECV_BATCH && !self->terminated &&
+                            worker_broker_link_socket(self->links[index]) == dealer;
+             taken++)
+            if (s_handle_broker(self, index) == -1)
+                break;
+    }
+    s_run_timers(self);
+    s_grant(self);
+    return 0;
+}
+
+//  Builds the links of config; -1 out of memory.
+static int s_links_new(s_io_t *self)
+{
+    worker_io_config_t *config = self->config;
+    self->settings = (worker_broker_link_settings_t){.service = config->service,
+                                                     .identity = config->identity,
+                                                     .heartbeat_ms = config->heartbeat_ms,
+                                                     .liveness = config->liveness,
+                                                     .reconnect_min_ms = config->reconnect_min_ms,
+                                                     .reconnect_max_ms = config->reconnect_max_ms,
+                                                     .capacity = config->capacity};
+    self->link_count = config->broker_count;
+    self->several = config->broker_count > 1;
+    for (size_t index = 0; index < self->link_count; index++) {
+        self->curves[index] = config->curve;
+        if (config->brokers[index].server_key)
+            self->curves[index].server = config->brokers[index].server_key;
+        self->announced[index] = -1;
+        self->links[index] = worker_broker_link_new(
+            &self->settings, config->brokers[index].endpoint, &self->curves[index]);
+        if (!self->links[index])
+            return -1;
+    }
+    return 0;
 }
 
 void worker_io_actor(zsock_t *pipe, void *args)
 {
-    s_io_t self = {.pipe = pipe, .config = args};
+    s_io_t self = {.pipe = pipe, .config = args, .last_served = -1};
     assert(self.config && self.config->capacity >= 1);
+    assert(self.config->broker_count >= 1 && self.config->broker_count <= SL_MAX_WORKER_BROKERS);
     self.pending = zlist_new();
     assert(self.pending);
-    worker_backoff_init(&self.backoff, self.config->reconnect_min_ms, self.config->reconnect_max_ms,
-                        2.0);
     zsock_signal(pipe, 0);
-    if (s_connect(&self) == -1) {
-        sl_log(SL_LOG_ERROR, NULL, "bad_endpoint", "endpoint=%s", self.config->endpoint);
-        zstr_send(pipe, "FAILED");
-        return;
-    }
-    zstr_send(pipe, "OK");
-    while (!self.terminated) {
-        zmq_pollitem_t items[2] = {
-            {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
-            {self.dealer ? zsock_resolve(self.dealer) : NULL, 0, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, self.dealer ? 2 : 1, s_poll_timeout(&self));
-        //  EINTR is SIGTERM arriving: draining is the handler thread's call, not ours
-        if (rc == -1 && zmq_errno() != EINTR)
-            break;
-        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
-            s_handle_pipe(&self);
-        if (rc > 0 && self.dealer && items[1].socket == zsock_resolve(self.dealer) &&
-            (items[1].revents & ZMQ_POLLIN)) {
-            //  A batch per wake-up: with capacity K several jobs are usually waiting
-            for (int count = 0; count < WORKER_IO_RECV_BATCH && self.dealer && !self.terminated;
-                 count++)
-                if (s_handle_broker(&self) == -1)
-                    break;
+    bool started = s_links_new(&self) == 0;
+    for (size_t index = 0; started && index < self.link_count; index++) {
+        s_connect(&self, index);
+        if (!worker_broker_link_connected(self.links[index])) {
+            sl_log(SL_LOG_ERROR, NULL, "bad_endpoint", "endpoint=%s",
+                   self.config->brokers[index].endpoint);
+            started = false;
         }
-        s_run_timers(&self);
     }
-    zsock_destroy(&self.dealer);
-    zframe_destroy(&self.client);
-    zmsg_t *job;
-    while ((job = (zmsg_t *) zlist_pop(self.pending)))
-        zmsg_destroy(&job);
+    zstr_send(pipe, started ? "OK" : "FAILED");
+    while (started && !self.terminated)
+        if (s_wake(&self) == -1)
+            break;
+    for (size_t index = 0; index < self.link_count; index++)
+        worker_broker_link_destroy(&self.links[index]);
+    s_job_destroy(&self.current);
+    s_job_t *job;
+    while ((job = (s_job_t *) zlist_pop(self.pending)))
+        s_job_destroy(&job);
     zlist_destroy(&self.pending);
 }

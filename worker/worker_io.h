@@ -1,13 +1,15 @@
-/*  worker_io: the worker's I/O actor. It owns the DEALER to the broker and speaks the MDP/0.2
-    worker sub-protocol: READY, heartbeats both ways (also while the handler runs), broker
-    loss by liveness or DISCONNECT, reconnects on a new socket with backoff. With a capacity
-    K > 1 it declares K in READY (docs/protocol.md 3.6) and queues the jobs the broker sends
-    ahead, so the next one is at hand when the handler finishes. Handlers run on the handler
-    thread, the jobs going over the actor pipe one at a time; only a handler that never
-    blocks (run_inline) runs here, on the I/O thread, without the two pipe hops.
+/*  worker_io: the worker's I/O actor. It holds one link per broker (worker_broker_link.c:
+    a DEALER speaking the MDP/0.2 worker sub-protocol, with its own READY, heartbeats,
+    liveness and reconnects) and the jobs received over all of them. With a capacity K > 1
+    it declares K in READY (docs/protocol.md 3.6) and queues the jobs the brokers send
+    ahead, so the next one is at hand when the handler finishes. With several brokers it
+    shares the K slots among them by credit, hand-back and demand (3.7, worker_credit.c).
+    Handlers run on the handler thread, the jobs going over the actor pipe one at a time;
+    only a handler that never blocks (run_inline) runs here, on the I/O thread, without the
+    two pipe hops.
 
     Pipe messages, first frame a command string:
-      actor -> caller: "JOB" + body frames | "REGISTERED" (the broker answered after READY)
+      actor -> caller: "JOB" + body frames | "REGISTERED" (a broker answered after READY)
                        | "DRAINED" (DISCONNECT sent, nothing more will be sent)
       caller -> actor: "PARTIAL"/"FINAL" + body frames | "DRAIN" | "$TERM" */
 #ifndef WORKER_IO_H
@@ -16,6 +18,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 #include "sl_curve.h"
+#include "sl_defaults.h"
 #include "worker_job.h"
 
 /* Runs one job on the I/O thread: takes *body_p (the REQUEST body), may send PARTIALs
@@ -24,8 +27,16 @@
 typedef zmsg_t *(worker_io_inline_fn) (zmsg_t **body_p, worker_job_send_fn *partial,
                                        void *partial_arg, void *arg, bool *stop);
 
+/* One broker the worker registers with. */
 typedef struct {
-    char *endpoint;          /* broker endpoint, owned */
+    char *endpoint;      /* broker endpoint, owned */
+    zcert_t *server_key; /* its own CURVE public key, owned; NULL: the config's curve.server */
+} worker_io_broker_t;
+
+typedef struct {
+    worker_io_broker_t brokers[SL_MAX_WORKER_BROKERS]; /* every broker, the first one given
+                                                          to sl_worker_new first */
+    size_t broker_count;     /* brokers in use, 1..SL_MAX_WORKER_BROKERS */
     char *service;           /* service name, owned */
     char *identity;          /* routing id or NULL for a random one, owned */
     int heartbeat_ms;        /* heartbeat interval both ways */
@@ -33,14 +44,14 @@ typedef struct {
     int reconnect_min_ms;    /* first reconnect delay */
     int reconnect_max_ms;    /* reconnect delay cap */
     sl_curve_client_t curve; /* CURVE keys, owned; both NULL: plaintext */
-    int capacity;            /* jobs the broker may hand us at once, 1..SL_MAX_WORKER_CAPACITY */
+    int capacity;            /* jobs held at once across every broker, 1..SL_MAX_WORKER_CAPACITY */
     worker_io_inline_fn *run_inline; /* non-NULL: jobs run on the I/O thread through it */
     void *inline_arg;                /* its argument */
 } worker_io_config_t;
 
 /* The actor body for zactor_new; args is a worker_io_config_t the caller keeps alive until
    the actor is destroyed. After the ready signal the actor sends one string message:
-   "OK", or "FAILED" (bad endpoint) and ends. */
+   "OK", or "FAILED" (a bad endpoint) and ends. */
 void worker_io_actor(zsock_t *pipe, void *args);
 
 #endif

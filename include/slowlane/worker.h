@@ -1,10 +1,10 @@
 /*  slowlane/worker.h: link a request handler into your own program and serve a slowlane
     (or any Majordomo) broker with it.
 
-    An I/O thread owns the broker socket: it registers the service, heartbeats while your
-    handler runs (so a 60-second job is not taken for a dead worker), reconnects with
-    backoff when the broker goes away and registers again. Your handler runs on the thread
-    that called sl_worker_run(), one job at a time.
+    An I/O thread owns the broker socket (one per broker, see sl_worker_add_broker): it
+    registers the service, heartbeats while your handler runs (so a 60-second job is not
+    taken for a dead worker), reconnects with backoff when a broker goes away and registers
+    again. Your handler runs on the thread that called sl_worker_run(), one job at a time.
 
         static int hello(sl_job_t *job, void *arg) {
             sl_job_add_header(job, "Content-Type", "text/plain");
@@ -57,14 +57,35 @@ void sl_worker_set_identity(sl_worker_t *self, const char *identity);
    `slowlane keygen`), the broker's public key from server_public_file. The broker admits
    the worker only if its public key is in the broker's --curve-clients directory. Returns
    0, or -1 if a file is missing or not a key file (logged; the worker is unchanged).
-   Default: plaintext. */
+   Default: plaintext. The broker key applies to every broker of the worker (see
+   sl_worker_add_broker) that has none of its own (sl_worker_set_broker_curve_key). */
 int sl_worker_set_curve(sl_worker_t *self, const char *secret_file, const char *server_public_file);
+
+/* Adds another broker endpoint; the worker registers with every broker added (and the one
+   given to sl_worker_new) and serves jobs from all of them (docs/protocol.md 3.7: every
+   broker must then be a slowlane broker). Each broker has its own connection, heartbeats
+   and reconnects: losing one never disturbs the others. The capacity (below) counts the
+   jobs held from all of them together; the worker shares it out by credit, so a busy
+   worker is never hidden from a broker with waiting work, and never holds more than its
+   capacity (a job that arrives when it is full goes straight back to its broker).
+   Returns 0, or -1 for a bad or duplicate endpoint (or more than 16 brokers). Call before
+   sl_worker_run. */
+int sl_worker_add_broker(sl_worker_t *self, const char *endpoint);
+
+/* Gives one broker its own CURVE public key (each broker of a cluster may have its own
+   key pair): server_public_file, instead of sl_worker_set_curve's, for the broker at
+   endpoint (as given to sl_worker_new or sl_worker_add_broker). The worker's own key pair
+   still comes from sl_worker_set_curve, without which the connection stays plaintext.
+   Returns 0, or -1 for an unknown endpoint or a file that is not a key file (logged). */
+int sl_worker_set_broker_curve_key(sl_worker_t *self, const char *endpoint,
+                                   const char *server_public_file);
 
 /* Lets the broker hand this worker up to capacity jobs at once (1..1024, default 1). The
    extra jobs wait inside the worker, so the next one is already here when the handler
    finishes instead of a broker round trip later; the handler still runs them one at a
    time. Worth it for short jobs; keep 1 for long or CPU-bound ones, which would make the
    jobs queued behind them wait. Needs a slowlane broker (docs/protocol.md section 3.6).
+   With several brokers it is the total across all of them.
    Returns 0, or -1 for a value out of range. Set before sl_worker_run. */
 int sl_worker_set_capacity(sl_worker_t *self, int capacity);
 

@@ -1,0 +1,235 @@
+/*  worker_broker_link: one broker connection of a worker (see worker_broker_link.h). When
+    the broker is lost the socket is thrown away and a new one connects after a backoff,
+    because MDP says a worker re-registers on a fresh socket. Sends use a zero timeout: a
+    dead broker costs dropped heartbeats, never a stuck worker or a stuck other link. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sl_defaults.h"
+#include "sl_log.h"
+#include "sl_mdp_io.h"
+#include "worker_backoff.h"
+#include "worker_broker_link.h"
+
+struct _worker_broker_link_t {
+    const worker_broker_link_settings_t *settings; /* shared by every link, borrowed */
+    char *endpoint;                                /* the broker, owned */
+    const sl_curve_client_t *curve;                /* this broker's keys, borrowed */
+    zsock_t *dealer;          /* to the broker; NULL while waiting to reconnect */
+    uint64_t generation;      /* bumped at every loss */
+    int64_t heartbeat_at;     /* when the next HEARTBEAT is due */
+    int64_t reconnect_at;     /* when to open a new socket (dealer NULL) */
+    int liveness;             /* heartbeat intervals left before the broker is dead */
+    bool heard;               /* the broker spoke since our READY */
+    worker_backoff_t backoff; /* reconnect delays */
+};
+
+static sl_log_limit_t s_bad_message_limit;
+
+worker_broker_link_t *worker_broker_link_new(const worker_broker_link_settings_t *settings,
+                                             const char *endpoint, const sl_curve_client_t *curve)
+{
+    assert(settings && endpoint && curve);
+    worker_broker_link_t *self = calloc(1, sizeof(worker_broker_link_t));
+    if (!self)
+        return NULL;
+    self->endpoint = strdup(endpoint);
+    if (!self->endpoint) {
+        free(self);
+        return NULL;
+    }
+    self->settings = settings;
+    self->curve = curve;
+    worker_backoff_init(&self->backoff, settings->reconnect_min_ms, settings->reconnect_max_ms,
+                        2.0);
+    return self;
+}
+
+void worker_broker_link_destroy(worker_broker_link_t **self_p)
+{
+    assert(self_p);
+    worker_broker_link_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy(&self->dealer);
+    free(self->endpoint);
+    free(self);
+    *self_p = NULL;
+}
+
+//  A new DEALER with our options, connected to the endpoint; NULL if the endpoint is bad.
+static zsock_t *s_open_dealer(worker_broker_link_t *self)
+{
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    if (!dealer)
+        return NULL;
+    void *handle = zsock_resolve(dealer);
+    int zero = 0;
+    int64_t max_message = SL_MAX_MESSAGE_BYTES;
+    //  Linger 0: what a lost connection still queues is stale by definition. Send timeout
+    //  0: a broker that does not read must not stop our heartbeats or the handler.
+    zmq_setsockopt(handle, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(handle, ZMQ_SNDTIMEO, &zero, sizeof zero);
+    //  Receive timeout 0 too: the loop takes every waiting message per wake-up
+    zmq_setsockopt(handle, ZMQ_RCVTIMEO, &zero, sizeof zero);
+    zmq_setsockopt(handle, ZMQ_MAXMSGSIZE, &max_message, sizeof max_message);
+    const char *identity = self->settings->identity;
+    if (identity)
+        zmq_setsockopt(handle, ZMQ_ROUTING_ID, identity, strlen(identity));
+    sl_curve_client_apply(self->curve, dealer); /* before connect; no-op when off */
+    if (zsock_connect(dealer, "%s", self->endpoint) == -1)
+        zsock_destroy(&dealer);
+    return dealer;
+}
+
+int worker_broker_link_connect(worker_broker_link_t *self, int credit)
+{
+    assert(!self->dealer);
+    const worker_broker_link_settings_t *settings = self->settings;
+    self->dealer = s_open_dealer(self);
+    if (!self->dealer) {
+        int64_t delay = worker_backoff_next(&self->backoff);
+        self->reconnect_at = zclock_mono() + delay;
+        sl_log(SL_LOG_WARN, NULL, "broker_connect_failed", "endpoint=%s reconnect_ms=%lld",
+               self->endpoint, (long long) delay);
+        return -1;
+    }
+    zmsg_t *ready = credit < 0
+                        ? sl_mdp_encode_ready_capacity(settings->service, settings->capacity)
+                        : sl_mdp_encode_ready_credit(settings->service, settings->capacity, credit);
+    zmsg_send(&ready, self->dealer);
+    zmsg_destroy(&ready);
+    self->liveness = settings->liveness;
+    self->heartbeat_at = sl_mdp_heartbeat_next(zclock_mono(), settings->heartbeat_ms);
+    self->heard = false;
+    sl_log(SL_LOG_DEBUG, NULL, "broker_connect", "endpoint=%s service=%s credit=%d", self->endpoint,
+           settings->service, credit);
+    return 0;
+}
+
+void worker_broker_link_lose(worker_broker_link_t *self, const char *reason)
+{
+    if (!self->dealer)
+        return;
+    zsock_destroy(&self->dealer);
+    self->generation++;
+    int64_t delay = worker_backoff_next(&self->backoff);
+    self->reconnect_at = zclock_mono() + delay;
+    sl_log(SL_LOG_WARN, NULL, "broker_lost", "endpoint=%s reason=%s reconnect_ms=%lld",
+           self->endpoint, reason, (long long) delay);
+}
+
+bool worker_broker_link_connected(const worker_broker_link_t *self)
+{
+    return self->dealer != NULL;
+}
+
+uint64_t worker_broker_link_generation(const worker_broker_link_t *self)
+{
+    return self->generation;
+}
+
+const char *worker_broker_link_endpoint(const worker_broker_link_t *self)
+{
+    return self->endpoint;
+}
+
+zsock_t *worker_broker_link_socket(const worker_broker_link_t *self)
+{
+    return self->dealer;
+}
+
+int worker_broker_link_recv(worker_broker_link_t *self, sl_mdp_msg_t *out, bool *registered)
+{
+    if (!self->dealer)
+        return -1;
+    const char *reason = NULL;
+    sl_mdp_recv_result_t result =
+        sl_mdp_recv(self->dealer, SL_MDP_FROM_BROKER, NULL, out, NULL, &reason);
+    if (result == SL_MDP_RECV_NONE)
+        return -1;
+    if (result != SL_MDP_RECV_OK || !out->from_worker_side) {
+        sl_log_limited(&s_bad_message_limit, SL_LOG_WARN, NULL, "malformed_message",
+                       "from=broker endpoint=%s reason=%s", self->endpoint,
+                       reason ? reason : "client_protocol");
+        sl_mdp_msg_reset(out);
+        return 0;
+    }
+    //  Any command from the broker proves it alive (RFC 18: acts as a heartbeat)
+    self->liveness = self->settings->liveness;
+    if (!self->heard) {
+        self->heard = true;
+        worker_backoff_reset(&self->backoff);
+        *registered = true;
+    }
+    return 1;
+}
+
+bool worker_broker_link_tick(worker_broker_link_t *self, int64_t now)
+{
+    if (!self->dealer || now < self->heartbeat_at)
+        return false;
+    if (--self->liveness <= 0) {
+        worker_broker_link_lose(self, "heartbeat_timeout");
+        return true;
+    }
+    worker_broker_link_send_signal(self, SL_MDP_HEARTBEAT);
+    self->heartbeat_at = sl_mdp_heartbeat_next(now, self->settings->heartbeat_ms);
+    return false;
+}
+
+bool worker_broker_link_reconnect_due(const worker_broker_link_t *self, int64_t now)
+{
+    return !self->dealer && now >= self->reconnect_at;
+}
+
+int64_t worker_broker_link_wake_at(const worker_broker_link_t *self, bool may_reconnect)
+{
+    if (self->dealer)
+        return self->heartbeat_at;
+    return may_reconnect ? self->reconnect_at : INT64_MAX;
+}
+
+//  Sends msg (taken) on the DEALER, dropping it if the socket is closed or full.
+static void s_send(worker_broker_link_t *self, zmsg_t **msg_p)
+{
+    if (self->dealer && *msg_p)
+        zmsg_send(msg_p, self->dealer);
+    zmsg_destroy(msg_p);
+}
+
+void worker_broker_link_send_signal(worker_broker_link_t *self, sl_mdp_command_t command)
+{
+    zmsg_t *msg = sl_mdp_encode_worker_signal(SL_MDP_V02, command);
+    s_send(self, &msg);
+}
+
+void worker_broker_link_send_credit(worker_broker_link_t *self, int limit)
+{
+    zmsg_t *msg = sl_mdp_encode_credit(limit);
+    s_send(self, &msg);
+}
+
+void worker_broker_link_send_handback(worker_broker_link_t *self, zframe_t *address)
+{
+    zmsg_t *msg = sl_mdp_encode_handback(zframe_data(address), zframe_size(address));
+    s_send(self, &msg);
+}
+
+void worker_broker_link_send_reply(worker_broker_link_t *self, bool final, zframe_t *address,
+                                   zmsg_t **body_p)
+{
+    if (self->dealer)
+        sl_mdp_send_worker_job(self->dealer, NULL, SL_MDP_V02,
+                               final ? SL_MDP_FINAL : SL_MDP_PARTIAL, zframe_data(address),
+                               zframe_size(address), body_p, false);
+    zmsg_destroy(body_p);
+}
+
+void worker_broker_link_disconnect(worker_broker_link_t *self, int linger_ms)
+{
+    if (!self->dealer)
+        return;
+    zsock_set_linger(self->dealer, linger_ms);
+    worker_broker_link_send_signal(self, SL_MDP_DISCONNECT);
+}

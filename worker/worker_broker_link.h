@@ -1,0 +1,87 @@
+/*  worker_broker_link: one connection of a worker to one broker: its DEALER, the READY
+    that registers, heartbeats and liveness, and the reconnect backoff after a loss. It
+    sends and receives MDP/0.2 worker commands; what a job, a credit or a demand means is
+    not its business (worker_io keeps the jobs and the grants across every link). Each loss
+    starts a new generation, so a reply can tell whether the connection its job came over
+    is still the one that is up. */
+#ifndef WORKER_BROKER_LINK_H
+#define WORKER_BROKER_LINK_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "sl_curve.h"
+#include "sl_mdp.h"
+
+typedef struct _worker_broker_link_t worker_broker_link_t;
+
+/* What every link of a worker shares; borrowed, it must outlive the link. */
+typedef struct {
+    const char *service;  /* the service registered */
+    const char *identity; /* routing id, or NULL for a random one */
+    int heartbeat_ms;     /* heartbeat interval both ways */
+    int liveness;         /* missed heartbeats before the broker is presumed dead */
+    int reconnect_min_ms; /* first reconnect delay */
+    int reconnect_max_ms; /* reconnect delay cap */
+    int capacity;         /* K, declared in READY (protocol.md 3.6) */
+} worker_broker_link_settings_t;
+
+/* A link to endpoint, not yet connected. curve (borrowed) is this broker's keys: both NULL
+   for plaintext. NULL out of memory. */
+worker_broker_link_t *worker_broker_link_new(const worker_broker_link_settings_t *settings,
+                                             const char *endpoint, const sl_curve_client_t *curve);
+
+/* Closes the socket if open and clears the pointer; safe on NULL. */
+void worker_broker_link_destroy(worker_broker_link_t **self_p);
+
+/* Opens a new DEALER, connects it and sends READY: with credit < 0 the READY of one broker
+   (protocol.md 3.6), else the READY of a worker of several brokers with `credit=N` (3.7).
+   Returns 0, or -1 if the endpoint is invalid (a new attempt is scheduled after the
+   backoff). */
+int worker_broker_link_connect(worker_broker_link_t *self, int credit);
+
+/* Drops the connection (logged with reason) and schedules a new one after the backoff; the
+   generation changes. No-op when not connected. */
+void worker_broker_link_lose(worker_broker_link_t *self, const char *reason);
+
+/* True while a socket is open (READY sent): the broker may be dispatching to us. */
+bool worker_broker_link_connected(const worker_broker_link_t *self);
+
+/* The connection's generation: it changes at every loss, never otherwise. */
+uint64_t worker_broker_link_generation(const worker_broker_link_t *self);
+
+/* The broker endpoint (borrowed), for logs. */
+const char *worker_broker_link_endpoint(const worker_broker_link_t *self);
+
+/* The DEALER to poll (borrowed), NULL when not connected. */
+zsock_t *worker_broker_link_socket(const worker_broker_link_t *self);
+
+/* Receives one command from the broker into out. Returns 1 with a decoded worker-side
+   command in out (the caller resets it), 0 if a message was read and dropped (malformed,
+   logged), -1 if none was waiting. Any command proves the broker alive; the first one
+   after READY sets *registered (else it is left alone). */
+int worker_broker_link_recv(worker_broker_link_t *self, sl_mdp_msg_t *out, bool *registered);
+
+/* Heartbeat timer at now (zclock_mono): sends a HEARTBEAT when due, or loses the link
+   when the broker has been silent for liveness intervals. Returns true if it lost it. */
+bool worker_broker_link_tick(worker_broker_link_t *self, int64_t now);
+
+/* True if the link is down and its reconnect delay has passed at now. */
+bool worker_broker_link_reconnect_due(const worker_broker_link_t *self, int64_t now);
+
+/* When the link next needs a tick (its heartbeat) or a reconnect (if may_reconnect). */
+int64_t worker_broker_link_wake_at(const worker_broker_link_t *self, bool may_reconnect);
+
+/* Senders; all no-ops when not connected, and none ever blocks (a broker that does not
+   read costs dropped messages, not a stuck worker). */
+void worker_broker_link_send_signal(worker_broker_link_t *self, sl_mdp_command_t command);
+void worker_broker_link_send_credit(worker_broker_link_t *self, int limit);
+void worker_broker_link_send_handback(worker_broker_link_t *self, zframe_t *address);
+/* PARTIAL or FINAL of the job at address; takes *body_p. */
+void worker_broker_link_send_reply(worker_broker_link_t *self, bool final, zframe_t *address,
+                                   zmsg_t **body_p);
+
+/* DISCONNECT, with linger_ms for it to leave the socket. */
+void worker_broker_link_disconnect(worker_broker_link_t *self, int linger_ms);
+
+#endif
