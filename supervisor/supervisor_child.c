@@ -18,6 +18,9 @@
 #include "supervisor_child.h"
 #include "worker_hooks.h"
 
+/* TEMP stub, replaced by mb-worker: its declaration in include/slowlane/worker.h. */
+int sl_worker_add_broker(sl_worker_t *self, const char *endpoint);
+
 //  worker_event_fn: one byte per event. A failed write (the supervisor is gone) is not
 //  worth stopping a job for.
 static void s_report(worker_event_t event, void *arg)

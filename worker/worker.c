@@ -354,3 +354,17 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
            (unsigned long long) atomic_load(&self->done));
     return 0;
 }
+
+/* TEMP stub, replaced by mb-worker: sl_worker_add_broker of include/slowlane/worker.h as the
+   worker-library branch defines it. This stub checks the argument and ignores the broker:
+   workers register with the first broker only until mb-worker lands. Drop this commit at
+   merge. */
+int sl_worker_add_broker(sl_worker_t *self, const char *endpoint)
+{
+    assert(self);
+    if (!endpoint || !*endpoint)
+        return -1;
+    sl_log(SL_LOG_WARN, NULL, "add_broker_stub", "endpoint=%s detail=ignored_until_mb_worker",
+           endpoint);
+    return 0;
+}
