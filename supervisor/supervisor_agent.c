@@ -21,6 +21,7 @@
 #include "sl_log.h"
 #include "supervisor_agent.h"
 #include "supervisor_clock.h"
+#include "supervisor_status.h"
 
 #define S_MAX_FRAMES         4
 #define S_MAX_READS_PER_TURN 1000 /* messages one turn takes before the loop runs again */
@@ -165,77 +166,6 @@ int supervisor_agent_fd(supervisor_agent_t *self)
     return fd;
 }
 
-static const char *s_slot_state_name(supervisor_slot_state_t state)
-{
-    switch (state) {
-    case SUPERVISOR_SLOT_STOPPING:
-        return "stopping";
-    case SUPERVISOR_SLOT_STARTING:
-        return "starting";
-    case SUPERVISOR_SLOT_BUSY:
-        return "busy";
-    case SUPERVISOR_SLOT_IDLE:
-        return "idle";
-    case SUPERVISOR_SLOT_CRASH_LOOP:
-        return "crash_loop";
-    case SUPERVISOR_SLOT_STOPPED:
-        return "stopped";
-    case SUPERVISOR_SLOT_RESTARTING:
-        break;
-    }
-    return "restarting";
-}
-
-static json_t *s_worker_json(const supervisor_worker_view_t *view)
-{
-    json_t *worker =
-        json_pack("{s:i, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "slot", view->slot, "pid",
-                  (json_int_t) view->pid, "state", s_slot_state_name(view->state), "job_age_ms",
-                  (json_int_t) view->job_age_ms, "jobs", (json_int_t) view->jobs, "restarts",
-                  (json_int_t) view->restarts, "rss_kb", (json_int_t) view->rss_kb, "uptime_ms",
-                  (json_int_t) view->uptime_ms, "broadcasts", (json_int_t) view->broadcasts,
-                  "last_broadcast", view->last_broadcast);
-    if (!worker)
-        return NULL;
-    if (view->last_exit != SUPERVISOR_EXIT_NONE)
-        json_object_set_new(
-            worker, "last_exit",
-            json_pack("{s:s, s:s, s:I}", "reason", supervisor_exit_name(view->last_exit), "detail",
-                      view->last_exit_detail, "ago_ms", (json_int_t) view->last_exit_ago_ms));
-    else
-        json_object_set_new(worker, "last_exit", json_null());
-    return worker;
-}
-
-//  The STATUS body: everything the cluster view shows about this supervisor.
-static char *s_status(supervisor_agent_t *self, const supervisor_snapshot_t *snapshot)
-{
-    const supervisor_config_t *config = self->config;
-    json_t *workers = json_array();
-    for (int i = 0; i < snapshot->worker_count; i++) {
-        json_t *worker = s_worker_json(&snapshot->workers[i]);
-        if (worker)
-            json_array_append_new(workers, worker);
-    }
-    json_t *status = json_pack(
-        "{s:s, s:I, s:s, s:s, s:i, s:b, s:I, s:i, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, "
-        "s:{s:b, s:s, s:s}, s:o}",
-        "host", config->host, "pid", (json_int_t) getpid(), "service", config->service, "handler",
-        config->handler_spec ? config->handler_spec : "", "target", snapshot->target, "stopped",
-        snapshot->paused, "uptime_ms", (json_int_t) snapshot->uptime_ms, "heartbeat_ms",
-        config->heartbeat_ms, "limits", "max_rss_mb", (json_int_t) config->max_rss_mb,
-        "max_requests", (json_int_t) config->max_requests, "job_timeout_ms",
-        (json_int_t) config->job_timeout_ms, "recycled", "max_rss",
-        (json_int_t) snapshot->recycled[SUPERVISOR_EXIT_MAX_RSS], "max_requests",
-        (json_int_t) snapshot->recycled[SUPERVISOR_EXIT_MAX_REQUESTS], "job_timeout",
-        (json_int_t) snapshot->recycled[SUPERVISOR_EXIT_JOB_TIMEOUT], "roll", "active",
-        snapshot->roll_active, "id", snapshot->roll_id, "done", snapshot->roll_done, "workers",
-        workers);
-    char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
-    json_decref(status);
-    return text;
-}
-
 //  Exactly once per worker: a broadcast id the agent has delivered is never delivered
 //  again (the broker or an operator may repeat a command).
 static bool s_seen(supervisor_agent_t *self, const char *id)
@@ -370,7 +300,7 @@ bool supervisor_agent_send(supervisor_agent_t *self, const supervisor_snapshot_t
     int64_t now = self->turn_ms;
     bool sent;
     if (snapshot) {
-        char *status = s_status(self, snapshot);
+        char *status = supervisor_status_encode(self->config, snapshot);
         sent = status && s_send(self, "STATUS", status) == 0;
         free(status);
     } else
