@@ -6,6 +6,7 @@
 /* Broker */
 #define SL_DEFAULT_BROKER_BIND        "tcp://*:5555"
 #define SL_DEFAULT_BROKER_ENDPOINT    "tcp://127.0.0.1:5555"
+#define SL_MAX_BROKERS                16    /* --broker endpoints one process attaches to */
 #define SL_DEFAULT_HEARTBEAT_MS       1000  /* both ways, broker <-> worker */
 #define SL_DEFAULT_LIVENESS           3     /* missed heartbeats before a peer is dead */
 #define SL_DEFAULT_QUEUE_LIMIT        10000 /* waiting requests per service */
