@@ -3,12 +3,16 @@ supervisor started with --broker A --broker B is an agent of both (each broker's
 lists it), a broker that starts later learns of it from a whole STATUS, and an admin command
 that reaches the agent twice, through either broker, runs once: a broadcast id through A
 then through B reaches each worker once, and a restart roll id repeated while rolling or
-after it is done starts no second roll. Worker registration with broker B is the worker
+after it is done starts no second roll. Bad --broker and --curve-server values stop start-up
+with one line. Worker registration with broker B is the worker
 library's (sl_worker_add_broker), so these tests assert the agent side only."""
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import unittest
 
 import zmq
@@ -215,6 +219,52 @@ class RepeatedRollTest(unittest.TestCase):
         self.fake.send({"op": "restart", "roll": "roll-2"})
         harness.wait_for(lambda: done("roll-2"), what="roll-2 done in a STATUS")
         self.assertEqual(len(started_pids(self.supervisor)), 6)
+
+
+class BrokerFlagsTest(unittest.TestCase):
+    """Start-up checks of --broker and --curve-server: one line naming the flag, exit 2."""
+
+    def refused(self, *flags, env=None):
+        run = subprocess.run([harness.binary("slowlane-worker"), "--service", SERVICE,
+                              "--handler", "builtin:echo", *flags],
+                             env=dict(os.environ, **(env or {})), capture_output=True, text=True,
+                             timeout=10 * harness.TIMEOUT_SCALE)
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertEqual(len(run.stderr.splitlines()), 1, run.stderr)
+        return run.stderr
+
+    def test_bad_endpoints_are_named(self):
+        self.assertIn("--broker: 'nope' is not", self.refused(
+            "--broker", "tcp://127.0.0.1:1", "--broker", "nope"))
+        self.assertIn("--broker: 'ipc://' is not", self.refused(
+            env={"SLOWLANE_BROKER": "tcp://127.0.0.1:1  ipc://"}))
+        self.assertIn("'tcp://127.0.0.1:1' is given twice", self.refused(
+            "--broker", "tcp://127.0.0.1:1", "--broker", "tcp://127.0.0.1:1"))
+
+    def test_curve_server_keys_pair_with_brokers(self):
+        keys = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, keys)
+        for name in ("one", "two", "worker"):
+            subprocess.run([harness.binary("slowlane"), "keygen", "--out", keys, "--name", name],
+                           check=True, capture_output=True)
+        shutil.copy(os.path.join(keys, "one"), os.path.join(keys, "one-again"))
+        brokers = ["--broker", "tcp://127.0.0.1:1", "--broker", "tcp://127.0.0.1:2",
+                   "--curve-secret", os.path.join(keys, "worker_secret")]
+        key = lambda name: ["--curve-server", os.path.join(keys, name)]  # noqa: E731
+        self.assertIn("--curve-server: 3 keys for 2 brokers", self.refused(
+            *brokers, *key("one"), *key("one"), *key("one")))
+        # The worker library takes one broker key for all of a worker's brokers
+        self.assertIn("are different keys", self.refused(*brokers, *key("one"), *key("two")))
+        # One key for both, or the same key in two files: starts (stopped at once)
+        for servers in (key("one"), key("one") + key("one-again")):
+            supervisor = harness.Process([harness.binary("slowlane-worker"), "--service", SERVICE,
+                                          "--handler", "builtin:echo", "--count", "1",
+                                          "--drain-timeout-ms", "100", *brokers, *servers],
+                                         name="supervisor-curve")
+            self.addCleanup(supervisor.stop)
+            harness.wait_for(lambda: "event=curve_on" in supervisor.output(),
+                             what="a supervisor with CURVE to two brokers")
+            supervisor.stop()
 
 
 if __name__ == "__main__":
