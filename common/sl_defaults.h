@@ -6,6 +6,7 @@
 /* Broker */
 #define SL_DEFAULT_BROKER_BIND        "tcp://*:5555"
 #define SL_DEFAULT_BROKER_ENDPOINT    "tcp://127.0.0.1:5555"
+#define SL_MAX_BROKERS                16    /* --broker endpoints one process attaches to */
 #define SL_DEFAULT_HEARTBEAT_MS       1000  /* both ways, broker <-> worker */
 #define SL_DEFAULT_LIVENESS           3     /* missed heartbeats before a peer is dead */
 #define SL_DEFAULT_QUEUE_LIMIT        10000 /* waiting requests per service */
@@ -21,7 +22,7 @@
 #define SL_DEFAULT_WORKER_COUNT     2
 #define SL_DEFAULT_WORKER_CAPACITY  1    /* jobs a worker takes at once (READY capacity=K) */
 #define SL_MAX_WORKER_CAPACITY      1024 /* largest capacity a READY may declare */
-#define SL_MAX_WORKER_BROKERS       16   /* brokers one worker registers with (protocol.md 3.7) */
+#define SL_MAX_WORKER_BROKERS       SL_MAX_BROKERS /* brokers one worker registers with (protocol.md 3.7) */
 #define SL_UP_FAST_CAPACITY         16   /* `slowlane up`: capacity of the /fast workers */
 #define SL_DEFAULT_RECONNECT_MIN_MS 100  /* worker -> broker reconnect backoff */
 #define SL_DEFAULT_RECONNECT_MAX_MS 5000

@@ -1,14 +1,18 @@
 #!/usr/bin/python3
-"""A slowlane worker in Python: MDP/0.2 worker + the HTTP envelope, in about a page.
+"""A slowlane worker in Python: MDP/0.2 worker + the HTTP envelope, in about two pages.
 
-Needs only Debian's python3-zmq. The main thread owns the broker socket (register, heartbeat,
-reconnect); each job runs on a handler thread so heartbeats go on during a long job.
+Needs only Debian's python3-zmq. The main thread owns the broker sockets (register, heartbeat,
+reconnect); each job runs on a handler thread so heartbeats go on during a long job. Given one
+--broker it is a plain RFC 18 worker; given several, it registers with each and takes one job
+at a time across all of them (docs/protocol.md section 3.7: credit, hand-back and demand).
 Run:  python3 examples/python_worker.py --broker tcp://127.0.0.1:5555 --service hello"""
-import argparse, json, os, signal, threading, time, urllib.parse
+import argparse, itertools, json, os, signal, threading, time, urllib.parse
 import zmq
 
 W = b"MDPW02"  # RFC 18 worker commands: READY 1, REQUEST 2, PARTIAL 3, FINAL 4, HEARTBEAT 5, DISCONNECT 6
 READY, REQUEST, FINAL, HEARTBEAT, DISCONNECT = b"\x01", b"\x02", b"\x04", b"\x05", b"\x06"
+CREDIT, HANDBACK, DEMAND = b"\x10", b"\x11", b"\x12"  # slowlane, several brokers (3.7)
+CAPACITY = 1  # jobs at once across all brokers: this worker runs one at a time
 
 
 def handle(body):
@@ -28,9 +32,66 @@ def handle(body):
     return [json.dumps({"greeting": "hello", "opaque_bytes": sum(map(len, body))}).encode()]
 
 
+class Broker:
+    """One broker's conversation: its socket, heartbeats and, with several brokers, what it
+    may send us (its limit) and whether it has work waiting (its demand)."""
+
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+        self.socket = None  # None between conversations
+        self.conversation = 0  # a new number per socket: a job's reply goes only to its own
+        self.retry_at = 0.0  # after DISCONNECT: reconnect then
+        self.limit = 0  # the limit this broker was last told (READY credit=, CREDIT)
+        self.demand = False  # DEMAND 1 (or our HANDBACK) until DEMAND 0 or a new conversation
+        self.last_heard = self.last_sent = 0.0
+
+    def send(self, frames):
+        self.socket.send_multipart(frames)
+        self.last_sent = time.monotonic()
+
+
+class Credit:
+    """protocol.md 3.7 for capacity 1. Free slots go to every broker while none has work
+    waiting; once some have, the free slot goes to one of those only, in turn (starting after
+    the one given the last slot), and every other broker may send nothing more."""
+
+    def __init__(self, brokers):
+        self.brokers = brokers
+        self.held = []  # (conversation, address) of each job in hand, from any broker
+        self.owner = None  # broker the free slot is granted to while some have demand
+        self.last_given = len(brokers) - 1  # so the first turn starts with the first broker
+
+    def limits(self):
+        jobs = [sum(1 for conversation, _ in self.held if conversation == b.conversation)
+                for b in self.brokers]
+        free = max(CAPACITY - len(self.held), 0)
+        wanting = [i for i, b in enumerate(self.brokers) if b.socket and b.demand]
+        if not free or not wanting:
+            self.owner = None
+            return [jobs[i] + free for i in range(len(self.brokers))]
+        if self.owner not in wanting:  # a slot came free, or its owner lost interest: next turn
+            count = len(self.brokers)
+            self.owner = next(i for i in ((self.last_given + k) % count
+                                          for k in range(1, count + 1)) if i in wanting)
+            self.last_given = self.owner
+        return [jobs[i] + (free if i == self.owner else 0) for i in range(len(self.brokers))]
+
+    def tell(self, lowered):
+        """Sends CREDIT to each broker whose limit went down (lowered) or up (not lowered)."""
+        for broker, limit in zip(self.brokers, self.limits()):
+            if broker.socket and limit != broker.limit and (limit < broker.limit) == lowered:
+                broker.send([W, CREDIT, str(limit).encode()])
+                broker.limit = limit
+
+    def tell_all(self):
+        self.tell(lowered=True)
+        self.tell(lowered=False)
+
+
 def main():
     parser = argparse.ArgumentParser(description="slowlane example worker (Python)")
-    parser.add_argument("--broker", default="tcp://127.0.0.1:5555")
+    parser.add_argument("--broker", action="append",
+                        help="broker endpoint (default tcp://127.0.0.1:5555); repeat for several")
     parser.add_argument("--service", default="hello")
     parser.add_argument("--heartbeat-ms", type=int, default=1000)
     parser.add_argument("--liveness", type=int, default=3)
@@ -39,58 +100,95 @@ def main():
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    brokers = [Broker(endpoint) for endpoint in args.broker or ["tcp://127.0.0.1:5555"]]
+    several = len(brokers) > 1  # one broker: a plain RFC 18 worker, nothing of 3.7
+    credit = Credit(brokers)
+    conversations = itertools.count(1)
     context = zmq.Context()
     done = context.socket(zmq.PULL)  # handler threads hand replies to the I/O loop here
     done.bind("inproc://done")
-    socket = None
 
-    def run_job(generation, address, body):
+    def run_job(conversation, address, body):
         out = context.socket(zmq.PUSH)
         out.connect("inproc://done")
-        out.send_multipart([generation, address] + handle(body))
+        out.send_multipart([str(conversation).encode(), address] + handle(body))
         out.close()
 
-    generation = 0
+    def hang_up(broker, retry_at):
+        broker.socket.close()
+        broker.socket, broker.demand, broker.retry_at = None, False, retry_at
+        if several:
+            credit.tell_all()  # the slot it was granted goes to another broker
+
     while not stop.is_set():
-        if socket is None:  # (re)connect: a new socket per conversation, as RFC 18 requires
-            generation += 1
-            socket = context.socket(zmq.DEALER)
-            socket.linger = 0
-            socket.connect(args.broker)
-            socket.send_multipart([W, READY, args.service.encode()])
-            last_heard = last_sent = time.monotonic()
+        now = time.monotonic()
+        for broker in brokers:  # (re)connect: a new socket per conversation, as RFC 18 requires
+            if broker.socket is None and now >= broker.retry_at:
+                broker.conversation = next(conversations)
+                broker.socket = context.socket(zmq.DEALER)
+                broker.socket.linger = 0
+                broker.socket.connect(broker.endpoint)
+                ready = [W, READY, args.service.encode()]
+                if several:  # 3.7: the credit frame in every READY states the current grant
+                    broker.limit = credit.limits()[brokers.index(broker)]
+                    ready.append(b"credit=%d" % broker.limit)
+                broker.send(ready)
+                broker.last_heard = broker.last_sent
+        live = [b for b in brokers if b.socket]
         poller = zmq.Poller()
-        poller.register(socket, zmq.POLLIN)
+        for broker in live:
+            poller.register(broker.socket, zmq.POLLIN)
         poller.register(done, zmq.POLLIN)
-        events = dict(poller.poll(max(0, int((last_sent + beat - time.monotonic()) * 1000))))
-        if done in events:  # a job finished: FINAL to the broker, unless we reconnected since
-            job_generation, address, *reply = done.recv_multipart()
-            if int(job_generation) == generation:
-                socket.send_multipart([W, FINAL, address, b""] + reply)
-                last_sent = time.monotonic()
-        if socket in events:
-            frames = socket.recv_multipart()
-            last_heard = time.monotonic()  # any command from the broker is a heartbeat
+        wake = min([b.last_sent + beat for b in live] +
+                   [b.retry_at for b in brokers if not b.socket])
+        events = dict(poller.poll(max(0, int((wake - time.monotonic()) * 1000))))
+        if done in events:  # a job finished: FINAL to its broker, unless it reconnected since
+            conversation, address, *reply = done.recv_multipart()
+            credit.held.remove((int(conversation), address))
+            owner = [b for b in live if b.conversation == int(conversation)]
+            if several:  # 3.7: a lowered limit reaches a broker before the FINAL
+                credit.tell(lowered=True)
+            if owner:
+                owner[0].send([W, FINAL, address, b""] + reply)
+            if several:
+                credit.tell(lowered=False)
+        for broker in live:
+            if broker.socket not in events:
+                continue
+            frames = broker.socket.recv_multipart()
+            broker.last_heard = time.monotonic()  # any command from a broker is a heartbeat
             if len(frames) < 2 or frames[0] != W:
                 continue  # not MDP/0.2: drop it
             if frames[1] == REQUEST and len(frames) >= 4:  # MDPW02|0x02|client|""|body...
-                threading.Thread(target=run_job, daemon=True,
-                                 args=(str(generation).encode(), frames[2], frames[4:])).start()
+                if several and len(credit.held) >= CAPACITY:
+                    # Two brokers sent into one free slot at once: this one goes back, and
+                    # its broker counts as having work waiting (3.7)
+                    broker.send([W, HANDBACK, frames[2], b""])
+                    broker.demand = True
+                    broker.limit = sum(1 for c, _ in credit.held if c == broker.conversation)
+                else:
+                    credit.held.append((broker.conversation, frames[2]))
+                    threading.Thread(target=run_job, daemon=True,
+                                     args=(broker.conversation, frames[2], frames[4:])).start()
+                if several:
+                    credit.tell_all()
+            elif frames[1] == DEMAND and several and len(frames) == 3:
+                broker.demand = frames[2] == b"1"
+                credit.tell_all()
             elif frames[1] == DISCONNECT:
-                socket.close()
-                socket = None
-                stop.wait(beat)  # the broker may be restarting: come back after a beat
-                continue
+                hang_up(broker, time.monotonic() + beat)  # it may be restarting: a beat later
         now = time.monotonic()
-        if now - last_heard > beat * args.liveness:  # broker silent: start a new conversation
-            socket.close()
-            socket = None
-        elif now - last_sent >= beat:
-            socket.send_multipart([W, HEARTBEAT])
-            last_sent = now
-    if socket is not None:
-        socket.send_multipart([W, DISCONNECT])
-        socket.close()
+        for broker in brokers:
+            if broker.socket is None:
+                continue
+            if now - broker.last_heard > beat * args.liveness:  # silent: a new conversation
+                hang_up(broker, now)
+            elif now - broker.last_sent >= beat:
+                broker.send([W, HEARTBEAT])
+    for broker in brokers:
+        if broker.socket is not None:
+            broker.send([W, DISCONNECT])
+            broker.socket.close()
     done.close()
     context.term()
 

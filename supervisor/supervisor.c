@@ -1,5 +1,6 @@
 /*  supervisor: slowlane-worker's loop and composition root (see supervisor.h). One thread,
-    one poll over the self-pipe (signals), the agent's socket and each child's event pipe.
+    one poll over the self-pipe (signals), the agent's sockets (one per broker) and each
+    child's event pipe.
     It builds the children table, the policy and the agent, then carries signals, child
     events and the broker's commands to the policy, and the policy's snapshots to the
     agent. It decides nothing itself: policy is supervisor_policy.c's, processes are
@@ -60,13 +61,11 @@ static int64_t s_agent_turn(supervisor_agent_t *agent, supervisor_policy_t *poli
             supervisor_policy_snapshot(policy, snapshot);
             status = snapshot;
         }
-        bool input = supervisor_agent_send(agent, status);
+        supervisor_agent_send(agent, status);
         if (due == SUPERVISOR_AGENT_STATUS) {
-            supervisor_policy_news_reported(policy);
+            supervisor_policy_news_reported(policy); // a broker that missed it is owed it
             changed = false;
         }
-        if (input)
-            return 0;
     }
     return supervisor_agent_wait_ms(agent, changed);
 }
@@ -77,9 +76,10 @@ static int s_poll(supervisor_policy_t *policy, supervisor_children_t *children,
 {
     fds[0] = (struct pollfd){supervisor_signals_fd(), POLLIN, 0};
     int used = 1;
-    int agent_fd = agent ? supervisor_agent_fd(agent) : -1;
-    if (agent_fd != -1)
-        fds[used++] = (struct pollfd){agent_fd, POLLIN, 0};
+    int agent_fds[SL_MAX_BROKERS];
+    int agent_count = agent ? supervisor_agent_fds(agent, agent_fds, SL_MAX_BROKERS) : 0;
+    for (int i = 0; i < agent_count; i++)
+        fds[used++] = (struct pollfd){agent_fds[i], POLLIN, 0};
     int first_child = used;
     int slot_count = supervisor_policy_slot_count(policy);
     for (int i = 0; i < slot_count; i++) {
@@ -111,7 +111,8 @@ int supervisor_run(const supervisor_config_t *config)
         sl_log(SL_LOG_WARN, NULL, "subreaper_failed", "errno=%d", errno);
     supervisor_children_t *children = supervisor_children_new(config);
     supervisor_policy_t *policy = children ? supervisor_policy_new(config, children) : NULL;
-    struct pollfd *fds = calloc(SL_MAX_WORKER_SLOTS + 2, sizeof(struct pollfd));
+    //  The self-pipe, one socket per broker, one pipe per slot
+    struct pollfd *fds = calloc(1 + SL_MAX_BROKERS + SL_MAX_WORKER_SLOTS, sizeof(struct pollfd));
     supervisor_snapshot_t snapshot = {
         .workers = calloc(SL_MAX_WORKER_SLOTS, sizeof(supervisor_worker_view_t))};
     if (!policy || !fds || !snapshot.workers || supervisor_signals_install() == -1) {
@@ -122,8 +123,8 @@ int supervisor_run(const supervisor_config_t *config)
         free(snapshot.workers);
         return 1;
     }
-    sl_log(SL_LOG_INFO, NULL, "supervisor_started", "pid=%d service=%s count=%d broker=%s host=%s",
-           (int) getpid(), config->service, config->count, config->broker, config->host);
+    sl_log(SL_LOG_INFO, NULL, "supervisor_started", "pid=%d service=%s count=%d brokers=%d host=%s",
+           (int) getpid(), config->service, config->count, config->broker_count, config->host);
     supervisor_agent_t *agent = supervisor_agent_new(config);
     if (agent)
         supervisor_children_before_fork(children, s_suspend_agent, agent);

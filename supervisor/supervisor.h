@@ -12,25 +12,27 @@
 #include "worker_handlers.h"
 
 typedef struct {
-    const char *broker;           /* broker endpoint */
-    const char *service;          /* service every child serves */
-    const char *host;             /* host name reported to the broker and in identities */
-    const char *handler_spec;     /* --handler as given, for logs */
-    worker_handler_t handler;     /* resolved handler */
-    int count;                    /* child slots */
-    int capacity;                 /* jobs each worker takes at once (READY capacity=K) */
-    int heartbeat_ms;             /* worker <-> broker heartbeat */
-    int liveness;                 /* missed beats before the broker is dead */
-    int64_t job_timeout_ms;       /* kill a job running longer; 0 = off */
-    int64_t max_requests;         /* recycle a child after this many jobs; 0 = off */
-    int64_t max_rss_mb;           /* recycle a child above this resident size; 0 = off */
-    int nice;                     /* CPU priority applied in each child */
-    int64_t drain_timeout_ms;     /* graceful stop: SIGKILL after this */
-    int crash_loop_restarts;      /* unplanned restarts within the window that stop a slot */
-    int64_t crash_loop_window_ms; /* the crash-loop window */
-    sl_log_level_t log_level;     /* children log at this level too */
-    const char *curve_secret;     /* CURVE: own secret key file, checked; NULL: plaintext */
-    const char *curve_server;     /* CURVE: the broker's public key file, checked */
+    const char *const *brokers;       /* broker endpoints, in --broker order (borrowed) */
+    int broker_count;                 /* 1..SL_MAX_BROKERS */
+    const char *service;              /* service every child serves */
+    const char *host;                 /* host name reported to the broker and in identities */
+    const char *handler_spec;         /* --handler as given, for logs */
+    worker_handler_t handler;         /* resolved handler */
+    int count;                        /* child slots */
+    int capacity;                     /* jobs each worker takes at once (READY capacity=K) */
+    int heartbeat_ms;                 /* worker <-> broker heartbeat */
+    int liveness;                     /* missed beats before the broker is dead */
+    int64_t job_timeout_ms;           /* kill a job running longer; 0 = off */
+    int64_t max_requests;             /* recycle a child after this many jobs; 0 = off */
+    int64_t max_rss_mb;               /* recycle a child above this resident size; 0 = off */
+    int nice;                         /* CPU priority applied in each child */
+    int64_t drain_timeout_ms;         /* graceful stop: SIGKILL after this */
+    int crash_loop_restarts;          /* unplanned restarts within the window that stop a slot */
+    int64_t crash_loop_window_ms;     /* the crash-loop window */
+    sl_log_level_t log_level;         /* children log at this level too */
+    const char *curve_secret;         /* CURVE: own secret key file, checked; NULL: plaintext */
+    const char *const *curve_servers; /* CURVE: broker i's public key file, checked; one per
+                                         broker (one --curve-server repeated); NULL: off */
 } supervisor_config_t;
 
 /* Runs the supervisor until SIGTERM/SIGINT. Returns the process exit code: 0 after a

@@ -131,17 +131,27 @@ void supervisor_child_main(const supervisor_config_t *config, int slot, int even
     char identity[SL_MAX_ADDRESS_BYTES + 1];
     snprintf(identity, sizeof identity, "%s/%d/%d", config->host, (int) supervisor, slot);
 
-    sl_worker_t *worker = sl_worker_new(config->broker, config->service);
+    //  Every worker registers with every broker (docs/protocol.md section 3.7)
+    sl_worker_t *worker = sl_worker_new(config->brokers[0], config->service);
     if (!worker)
         _exit(1);
+    for (int i = 1; i < config->broker_count; i++)
+        if (sl_worker_add_broker(worker, config->brokers[i]) != 0)
+            _exit(1);
     sl_worker_set_heartbeat(worker, config->heartbeat_ms, config->liveness);
     sl_worker_set_identity(worker, identity);
     sl_worker_set_max_jobs(worker, (uint64_t) config->max_requests);
     //  Keys are loaded here, after fork: the supervisor holds no ZeroMQ state to inherit.
     //  The files were checked at start-up; one gone since is this child's start failure.
-    if (config->curve_secret &&
-        sl_worker_set_curve(worker, config->curve_secret, config->curve_server) != 0)
-        _exit(1);
+    //  Each broker its own public key, paired in order (one given: the same for all).
+    if (config->curve_secret) {
+        if (sl_worker_set_curve(worker, config->curve_secret, config->curve_servers[0]) != 0)
+            _exit(1);
+        for (int i = 1; i < config->broker_count; i++)
+            if (sl_worker_set_broker_curve_key(worker, config->brokers[i],
+                                               config->curve_servers[i]) != 0)
+                _exit(1);
+    }
     sl_worker_set_capacity(worker, config->capacity);
     //  A handler that never blocks runs on the I/O thread: two thread hand-offs fewer a job
     worker_set_inline(worker, config->handler.never_blocks);

@@ -13,7 +13,6 @@
 
 #define PROGRAM "slowlane-worker"
 
-static char s_default_broker[] = SL_DEFAULT_BROKER_ENDPOINT;
 static char s_default_log_level[] = "info";
 
 //  sl_flags copies a given string over the default; only those copies are ours to free.
@@ -23,12 +22,72 @@ static void s_free_flag(char *value, const char *fallback)
         free(value);
 }
 
+//  Every --broker by shape, at most SL_MAX_BROKERS and none twice (a worker registered twice
+//  with one broker would take its own identity over); NULL or the one line.
+static const char *s_check_brokers(const supervisor_config_t *config, char *line, size_t size)
+{
+    if (config->broker_count > SL_MAX_BROKERS) {
+        snprintf(line, size, "--broker: %d endpoints, at most %d", config->broker_count,
+                 SL_MAX_BROKERS);
+        return line;
+    }
+    for (int i = 0; i < config->broker_count; i++) {
+        //  The supervisor creates no ZeroMQ socket before it forks, so each endpoint is
+        //  checked by shape here and for real by each child and the agent
+        const char *broker = config->brokers[i];
+        const char *port = strrchr(broker, ':');
+        bool tcp_ok = strncmp(broker, "tcp://", 6) == 0 && port > broker + 6 && port[1] != '\0';
+        if (!tcp_ok && (strncmp(broker, "ipc://", 6) != 0 || broker[6] == '\0')) {
+            snprintf(line, size, "--broker: '%.256s' is not tcp://HOST:PORT or ipc://PATH", broker);
+            return line;
+        }
+        for (int j = 0; j < i; j++)
+            if (strcmp(config->brokers[j], broker) == 0) {
+                snprintf(line, size, "--broker: '%.256s' is given twice", broker);
+                return line;
+            }
+    }
+    return NULL;
+}
+
+//  CURVE: --curve-server gives one key for every broker or one per --broker in order;
+//  servers (config->broker_count long) gets the key file of each broker. Key files are
+//  read here once to stop a bad one before any fork (reading them makes no ZeroMQ
+//  context), and again by each child and the agent for their own sockets. NULL or the line.
+static const char *s_check_curve(supervisor_config_t *config, const sl_strlist_t *given,
+                                 const char **servers, char *line, size_t size)
+{
+    int count = (int) given->count;
+    if (count > 1 && count != config->broker_count) {
+        snprintf(line, size,
+                 "--curve-server: %d keys for %d brokers: give one key for every broker or one "
+                 "per --broker, in order",
+                 count, config->broker_count);
+        return line;
+    }
+    bool enabled = false;
+    for (int i = 0; i < config->broker_count; i++) {
+        servers[i] = count == 0 ? NULL : given->items[count == 1 ? 0 : i];
+        sl_curve_client_t keys;
+        if (sl_curve_client_load(&keys, config->curve_secret, servers[i], line, size) != 0)
+            return line;
+        enabled = sl_curve_client_enabled(&keys);
+        sl_curve_client_clear(&keys);
+    }
+    if (enabled)
+        config->curve_servers = servers;
+    else
+        config->curve_secret = NULL; /* empty values: off */
+    return NULL;
+}
+
 //  The one line for a bad value, or NULL if the configuration can run.
-static const char *s_check(supervisor_config_t *config, const char *log_level, const char *handler)
+static const char *s_check(supervisor_config_t *config, const char *log_level, const char *handler,
+                           const sl_strlist_t *curve_servers, const char **servers)
 {
     static char line[512];
     const char *reason = NULL;
-    const char *broker = config->broker, *service = config->service;
+    const char *service = config->service;
     //  The host is part of each worker's identity (host/pid/slot) and of the admin API's
     //  paths and queries: a short printable token
     size_t host_size = strlen(config->host);
@@ -43,36 +102,22 @@ static const char *s_check(supervisor_config_t *config, const char *log_level, c
         strncmp(service, "mmi.", 4) == 0)
         return !service || !*service ? "--service: required"
                                      : "--service: must be 1..255 bytes and not mmi.*";
-    //  The supervisor creates no ZeroMQ socket (children fork from a clean process), so
-    //  the endpoint is checked by shape here and for real by each child
-    const char *port = strrchr(broker, ':');
-    bool tcp_ok = strncmp(broker, "tcp://", 6) == 0 && port > broker + 6 && port[1] != '\0';
-    if (!tcp_ok && (strncmp(broker, "ipc://", 6) != 0 || broker[6] == '\0')) {
-        snprintf(line, sizeof line, "--broker: '%.256s' is not tcp://HOST:PORT or ipc://PATH",
-                 broker);
+    if (s_check_brokers(config, line, sizeof line))
         return line;
-    }
     if (worker_handler_resolve(handler, &config->handler, &reason) == -1) {
         snprintf(line, sizeof line, "--handler: %s", reason);
         return line;
     }
-    //  Key files are read here once to stop a bad one before any fork (reading them makes
-    //  no ZeroMQ context), and again by each child for its own socket.
-    sl_curve_client_t keys;
-    if (sl_curve_client_load(&keys, config->curve_secret, config->curve_server, line,
-                             sizeof line) != 0)
-        return line;
-    if (!sl_curve_client_enabled(&keys))
-        config->curve_secret = config->curve_server = NULL; /* empty values: off */
-    sl_curve_client_clear(&keys);
-    return NULL;
+    return s_check_curve(config, curve_servers, servers, line, sizeof line);
 }
 
 int main(int argc, char **argv)
 {
-    char *broker = s_default_broker, *service = NULL, *handler = NULL, *host = NULL;
+    char *service = NULL, *handler = NULL, *host = NULL;
     char *log_level = s_default_log_level;
-    char *curve_secret = NULL, *curve_server = NULL;
+    char *curve_secret = NULL;
+    sl_strlist_t brokers = {0}, curve_servers = {0};
+    const char *servers[SL_MAX_BROKERS]; /* each broker's key file, after the checks */
     int64_t count = SL_DEFAULT_WORKER_COUNT, heartbeat_ms = SL_DEFAULT_HEARTBEAT_MS;
     int64_t capacity = SL_DEFAULT_WORKER_CAPACITY;
     int64_t liveness = SL_DEFAULT_LIVENESS, job_timeout_ms = SL_DEFAULT_JOB_TIMEOUT_MS;
@@ -81,7 +126,9 @@ int main(int argc, char **argv)
     int64_t crash_loop_restarts = SL_CRASH_LOOP_RESTARTS;
     int64_t crash_loop_window_ms = SL_CRASH_LOOP_WINDOW_MS;
     sl_flag_t flags[] = {
-        {"broker", SL_FLAG_STRING, &broker, 0, 0, "broker endpoint (tcp://host:port)"},
+        {"broker", SL_FLAG_LIST, &brokers, 0, 0,
+         "broker endpoint (tcp://host:port; default " SL_DEFAULT_BROKER_ENDPOINT "); give "
+         "several for several brokers: every worker serves all, the agent reports to each"},
         {"service", SL_FLAG_STRING, &service, 0, 0, "service name the workers serve (required)"},
         {"handler", SL_FLAG_STRING, &handler, 0, 0,
          "builtin:busy|builtin:sleep|builtin:echo|builtin:stream|exec:COMMAND (required)"},
@@ -110,14 +157,17 @@ int main(int argc, char **argv)
         {"log-level", SL_FLAG_STRING, &log_level, 0, 0, "debug|info|warn|error"},
         {"curve-secret", SL_FLAG_STRING, &curve_secret, 0, 0,
          "CURVE: the workers' secret key file (slowlane keygen); needs --curve-server"},
-        {"curve-server", SL_FLAG_STRING, &curve_server, 0, 0,
-         "CURVE: the broker's public key file (default off: plaintext)"},
+        {"curve-server", SL_FLAG_LIST, &curve_servers, 0, 0,
+         "CURVE: the brokers' public key file: one for every broker, or one per --broker in "
+         "order (default off: plaintext)"},
     };
     int rc = sl_flags_parse(PROGRAM, flags, sizeof flags / sizeof flags[0], argc, argv, 1, NULL);
     if (rc != 0) {
         rc = rc == 1 ? 0 : 2;
         goto done;
     }
+    if (brokers.count == 0)
+        sl_strlist_push(&brokers, SL_DEFAULT_BROKER_ENDPOINT);
     char host_name[256] = "localhost";
     if (host && *host)
         snprintf(host_name, sizeof host_name, "%s", host);
@@ -127,7 +177,8 @@ int main(int argc, char **argv)
     }
     supervisor_config_t config = {
         .host = host_name,
-        .broker = broker,
+        .brokers = (const char *const *) brokers.items,
+        .broker_count = (int) brokers.count,
         .service = service,
         .handler_spec = handler,
         .count = (int) count,
@@ -142,9 +193,8 @@ int main(int argc, char **argv)
         .crash_loop_restarts = (int) crash_loop_restarts,
         .crash_loop_window_ms = crash_loop_window_ms,
         .curve_secret = curve_secret,
-        .curve_server = curve_server,
     };
-    const char *problem = s_check(&config, log_level, handler);
+    const char *problem = s_check(&config, log_level, handler, &curve_servers, servers);
     if (problem) {
         fprintf(stderr, PROGRAM ": %s\n", problem);
         rc = 2;
@@ -156,12 +206,12 @@ int main(int argc, char **argv)
     rc = supervisor_run(&config);
     worker_handler_reset(&config.handler);
 done:
-    s_free_flag(broker, s_default_broker);
+    sl_strlist_clear(&brokers);
     s_free_flag(service, NULL);
     s_free_flag(handler, NULL);
     s_free_flag(host, NULL);
     s_free_flag(log_level, s_default_log_level);
     s_free_flag(curve_secret, NULL);
-    s_free_flag(curve_server, NULL);
+    sl_strlist_clear(&curve_servers);
     return rc;
 }

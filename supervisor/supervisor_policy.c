@@ -364,6 +364,15 @@ void supervisor_policy_roll(supervisor_policy_t *self, const char *roll_id)
 {
     if (self->shutting_down)
         return;
+    //  Exactly once: the same roll may be asked twice (a gateway retries an unanswered
+    //  command through another broker; a broker tells again a command it thinks lost). One
+    //  under way goes on, one done is not done again; STATUS reports either as it is.
+    if (roll_id && *roll_id &&
+        (strcmp(roll_id, self->roll_id) == 0 || strcmp(roll_id, self->roll_done) == 0)) {
+        sl_log(SL_LOG_INFO, NULL, "roll_repeated", "roll=%s state=%s action=ignored", roll_id,
+               strcmp(roll_id, self->roll_id) == 0 ? "rolling" : "done");
+        return;
+    }
     sl_log(SL_LOG_INFO, NULL, "rolling_restart", "slots=%d roll=%s", self->slot_count,
            roll_id ? roll_id : "-");
     snprintf(self->roll_id, sizeof self->roll_id, "%s", roll_id ? roll_id : "");

@@ -43,7 +43,8 @@ void supervisor_policy_reap(supervisor_policy_t *self);
 void supervisor_policy_shut_down(supervisor_policy_t *self, int signal_number);
 
 /* SIGHUP (roll_id NULL) or the restart command: a rolling restart, one worker at a time;
-   roll_id is reported as roll_done once the last slot is back. */
+   roll_id is reported as roll_done once the last slot is back. A roll_id under way or
+   last done is ignored (a command repeated through another broker). */
 void supervisor_policy_roll(supervisor_policy_t *self, const char *roll_id);
 
 /* Applies one of the broker's commands. */
