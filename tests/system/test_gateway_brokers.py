@@ -8,7 +8,9 @@ stops start-up.
 Until the worker library serves several brokers, each broker gets its own worker process.
 Everything runs with a 200 ms heartbeat and liveness 3: a lost broker is noticed in 0.6 s."""
 import json
+import os
 import signal
+import subprocess
 import threading
 import time
 import unittest
@@ -185,6 +187,16 @@ class TwoBrokers(unittest.TestCase):
         harness.wait_for(lambda: brokers()[self.brokers[1].endpoint]["state"] == "down",
                          what="killed broker shown down")
         self.assertEqual(brokers()[self.brokers[0].endpoint]["state"], "up")
+        # slowlane status prints the same, one line a broker.
+        status = subprocess.run(
+            [harness.binary("slowlane"), "status", "--gateway",
+             f"http://127.0.0.1:{self.gateway.port}"], capture_output=True, text=True,
+            env={**os.environ, "SLOWLANE_ADMIN_TOKEN": TOKEN}, timeout=10)
+        self.assertEqual(status.returncode, 0, status.stderr)
+        lines = {line.split()[0]: line.split() for line in status.stdout.splitlines()
+                 if line.startswith("tcp://")}
+        self.assertEqual(lines[self.brokers[0].endpoint][1], "up", status.stdout)
+        self.assertEqual(lines[self.brokers[1].endpoint][1], "down", status.stdout)
 
 
 class StartUp(unittest.TestCase):
