@@ -125,66 +125,57 @@ static int s_choose(gateway_brokers_t *self)
     return best;
 }
 
-/* The slot goes to broker index (counted there), leaving the one it had, if any. */
-static void s_assign(gateway_brokers_t *self, gateway_slot_t *slot, int index)
-{
-    int previous = gateway_slot_broker(slot);
-    if (previous == index)
-        return;
-    if (previous >= 0) {
-        atomic_fetch_sub_explicit(&self->members[previous].outstanding, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&self->members[previous].failovers, 1, memory_order_relaxed);
-    }
-    atomic_fetch_add_explicit(&self->members[index].outstanding, 1, memory_order_relaxed);
-    gateway_slot_assign_broker(slot, index);
-}
-
 int gateway_brokers_register(gateway_brokers_t *self, gateway_slot_t *slot, char *id,
                              const char *service, bool retryable, int64_t deadline_ms)
 {
     int index = s_choose(self);
     if (index < 0)
         return -1;
-    gateway_slot_prepare(slot, id, service, retryable, deadline_ms);
+    /* Assigned before the table makes it visible: no lock on the way. */
+    gateway_slot_prepare(slot, id, service, retryable, deadline_ms, index);
     if (gateway_pending_add(self->pending, slot) != 0)
         return -1;
     memcpy(id, gateway_slot_id(slot), SL_REQUEST_ID_MAX + 1);
-    s_assign(self, slot, index);
-    return 0;
+    atomic_fetch_add_explicit(&self->members[index].outstanding, 1, memory_order_relaxed);
+    return index;
 }
 
-void gateway_brokers_send(gateway_brokers_t *self, gateway_slot_t *slot,
+void gateway_brokers_send(gateway_brokers_t *self, int index, gateway_slot_t *slot,
                           const sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES])
 {
-    int index = gateway_slot_broker(slot);
     assert(index >= 0 && (size_t) index < self->count);
     atomic_fetch_add_explicit(&self->members[index].sent, 1, memory_order_relaxed);
     gateway_bridge_send(self->members[index].bridge, slot, envelope);
 }
 
-bool gateway_brokers_reroute(gateway_brokers_t *self, gateway_slot_t *slot)
+bool gateway_brokers_reroute(gateway_brokers_t *self, gateway_slot_t *slot, int *index)
 {
-    int index = s_choose(self);
-    if (index < 0) {
+    int chosen = s_choose(self);
+    if (chosen < 0) {
         /* No broker now: wait as a single broker's requests do, for a probe to find the
            service again (gateway_pending_resend wakes it). */
         gateway_slot_await_broker(slot);
         gateway_pending_note_awaiting(self->pending, 1);
         return false;
     }
-    s_assign(self, slot, index);
+    int previous = *index;
+    if (chosen != previous) {
+        atomic_fetch_sub_explicit(&self->members[previous].outstanding, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->members[previous].failovers, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->members[chosen].outstanding, 1, memory_order_relaxed);
+        gateway_slot_assign_broker(slot, chosen);
+        *index = chosen;
+    }
     return true;
 }
 
-void gateway_brokers_release(gateway_brokers_t *self, gateway_slot_t *slot)
+void gateway_brokers_release(gateway_brokers_t *self, gateway_slot_t *slot, int index)
 {
     if (!gateway_slot_registered(slot))
         return;
-    int index = gateway_slot_broker(slot);
-    if (index >= 0) {
-        gateway_bridge_release(self->members[index].bridge, slot);
-        atomic_fetch_sub_explicit(&self->members[index].outstanding, 1, memory_order_relaxed);
-    }
+    assert(index >= 0 && (size_t) index < self->count);
+    gateway_bridge_release(self->members[index].bridge, slot);
+    atomic_fetch_sub_explicit(&self->members[index].outstanding, 1, memory_order_relaxed);
     gateway_pending_remove(self->pending, slot);
     gateway_slot_unregister(slot);
 }

@@ -49,22 +49,25 @@ bool gateway_brokers_any_trusted(gateway_brokers_t *self);
 /* Registers slot under id (a buffer of SL_REQUEST_ID_MAX + 1 bytes holding a valid id; a
    fresh one is written into it if another request in flight has it) and assigns it the
    trusted broker with the fewest requests outstanding. deadline_ms is on zclock_mono's
-   clock. Returns 0, or -1 if no broker is trusted or the set is closed (not registered). */
+   clock. Returns the broker's number (the caller keeps it for the calls below), or -1 if no
+   broker is trusted or the set is closed (not registered). */
 int gateway_brokers_register(gateway_brokers_t *self, gateway_slot_t *slot, char *id,
                              const char *service, bool retryable, int64_t deadline_ms);
 
-/* Sends the slot's envelope to the broker assigned to it (gateway_bridge_send). */
-void gateway_brokers_send(gateway_brokers_t *self, gateway_slot_t *slot,
+/* Sends the slot's envelope to broker number index, the one assigned to it
+   (gateway_bridge_send). */
+void gateway_brokers_send(gateway_brokers_t *self, int index, gateway_slot_t *slot,
                           const sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES]);
 
 /* The slot was woken to be re-sent (its broker was lost, or came back): assigns it the
-   trusted broker with the fewest outstanding and returns true (send it again), or, with
-   none trusted, lets it wait for a probe to find its service again and returns false. */
-bool gateway_brokers_reroute(gateway_brokers_t *self, gateway_slot_t *slot);
+   trusted broker with the fewest outstanding, moving it from broker *index, writes its
+   number into *index and returns true (send it again), or, with none trusted, lets it wait
+   for a probe to find its service again and returns false. */
+bool gateway_brokers_reroute(gateway_brokers_t *self, gateway_slot_t *slot, int *index);
 
 /* The slot leaves its broker and the table; a late reply for its id is then dropped.
-   Safe on a slot that was never registered. */
-void gateway_brokers_release(gateway_brokers_t *self, gateway_slot_t *slot);
+   index: its broker's number. Safe on a slot that was never registered. */
+void gateway_brokers_release(gateway_brokers_t *self, gateway_slot_t *slot, int index);
 
 /* ---- views (any thread) */
 

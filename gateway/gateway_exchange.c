@@ -13,6 +13,7 @@
 
 struct _gateway_exchange_t {
     gateway_brokers_t *brokers;         /* borrowed */
+    int broker;                         /* the number of the broker the request is on */
     gateway_request_metrics_t *metrics; /* borrowed, may be NULL */
     gateway_slot_t *slot;               /* where this thread waits for the broker */
     gateway_exchange_request_t request; /* the request under way, its bytes borrowed */
@@ -61,15 +62,16 @@ static int s_send(gateway_exchange_t *self)
                                   request->headers, request->headers_size, request->body,
                                   request->body_size, self->timeout_text, envelope) != 0)
         return -1;
-    gateway_brokers_send(self->brokers, self->slot, envelope);
+    gateway_brokers_send(self->brokers, self->broker, self->slot, envelope);
     return 0;
 }
 
 gateway_exchange_start_t gateway_exchange_begin(gateway_exchange_t *self,
                                                 const gateway_exchange_request_t *request, char *id)
 {
-    if (gateway_brokers_register(self->brokers, self->slot, id, request->service,
-                                 request->retryable, request->deadline_ms) != 0)
+    self->broker = gateway_brokers_register(self->brokers, self->slot, id, request->service,
+                                            request->retryable, request->deadline_ms);
+    if (self->broker < 0)
         return GATEWAY_EXCHANGE_REFUSED;
     self->request = *request;
     self->meta = (sl_envelope_meta_t){.retryable = request->retryable};
@@ -85,7 +87,7 @@ gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t
         case GATEWAY_SLOT_MESSAGE:
             return GATEWAY_EXCHANGE_MESSAGE;
         case GATEWAY_SLOT_RESEND:
-            if (!gateway_brokers_reroute(self->brokers, self->slot))
+            if (!gateway_brokers_reroute(self->brokers, self->slot, &self->broker))
                 break; /* no broker trusted now: waits for one to find its service */
             gateway_request_metrics_resend(self->metrics);
             if (s_send(self) != 0)
@@ -103,5 +105,5 @@ gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t
 
 void gateway_exchange_end(gateway_exchange_t *self)
 {
-    gateway_brokers_release(self->brokers, self->slot);
+    gateway_brokers_release(self->brokers, self->slot, self->broker);
 }

@@ -108,7 +108,7 @@ void gateway_slot_destroy(gateway_slot_t **self_p)
 /* ---------------------------------------------------------------- the table */
 
 void gateway_slot_prepare(gateway_slot_t *self, const char *id, const char *service, bool retryable,
-                          int64_t deadline_ms)
+                          int64_t deadline_ms, int broker)
 {
     assert(!self->registered);
     /* Not yet visible to the bridge: no lock needed to reset it. */
@@ -116,7 +116,7 @@ void gateway_slot_prepare(gateway_slot_t *self, const char *id, const char *serv
     self->service = service;
     self->deadline_ms = deadline_ms;
     self->retryable = retryable;
-    self->broker = -1;
+    self->broker = broker;
     self->sent = self->partial_seen = self->final_seen = false;
     self->awaiting_reconnect = self->resend = false;
     self->failure = GATEWAY_SLOT_MESSAGE;

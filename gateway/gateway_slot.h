@@ -44,10 +44,11 @@ void gateway_slot_destroy(gateway_slot_t **self_p);
 
 /* ---- the request's life in the table (gateway_bridge and gateway_pending) */
 
-/* Not registered yet, so nobody else sees it: resets the slot for a new request. id is
-   copied; service is borrowed from the route. deadline_ms is on zclock_mono's clock. */
+/* Not registered yet, so nobody else sees it: resets the slot for a new request to broker
+   number broker (gateway_slot_assign_broker). id is copied; service is borrowed from the
+   route. deadline_ms is on zclock_mono's clock. */
 void gateway_slot_prepare(gateway_slot_t *self, const char *id, const char *service, bool retryable,
-                          int64_t deadline_ms);
+                          int64_t deadline_ms, int broker);
 /* The request id, the slot's own buffer (the table's key, borrowed). */
 const char *gateway_slot_id(gateway_slot_t *self);
 /* The table found the id taken: writes a fresh one into the slot's buffer. */
