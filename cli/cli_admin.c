@@ -156,8 +156,34 @@ static void s_age(int64_t ms, char *buffer, size_t size)
         snprintf(buffer, size, "%lldm", (long long) (ms / 60000));
 }
 
+/* The brokers the gateway sends to (issue 18): up or down, since when, their queues and
+   workers. A gateway from before has no "brokers": nothing is printed. */
+static void s_print_brokers(json_t *brokers)
+{
+    if (!json_is_array(brokers) || json_array_size(brokers) == 0)
+        return;
+    printf("%-32s %-5s %8s %6s %7s %11s\n", "BROKER", "STATE", "SINCE", "QUEUE", "WORKERS",
+           "OUTSTANDING");
+    for (size_t i = 0; i < json_array_size(brokers); i++) {
+        json_t *broker = json_array_get(brokers, i);
+        char since[24];
+        s_age(json_integer_value(json_object_get(broker, "since_ms")), since, sizeof since);
+        long long queued = 0;
+        json_t *services = json_object_get(broker, "services");
+        for (size_t s = 0; s < json_array_size(services); s++)
+            queued += json_integer_value(json_object_get(json_array_get(services, s), "queued"));
+        printf("%-32s %-5s %8s %6lld %7lld %11lld\n",
+               json_string_value(json_object_get(broker, "endpoint")),
+               json_string_value(json_object_get(broker, "state")), since, queued,
+               (long long) json_integer_value(json_object_get(broker, "workers")),
+               (long long) json_integer_value(json_object_get(broker, "outstanding")));
+    }
+    printf("\n");
+}
+
 static void s_print_status(json_t *view)
 {
+    s_print_brokers(json_object_get(view, "brokers"));
     json_t *services = json_object_get(view, "services");
     printf("%-16s %6s %8s %6s %5s %5s %6s  %s\n", "SERVICE", "QUEUE", "OLDEST", "READY", "IDLE",
            "BUSY", "TARGET", "HOSTS");

@@ -1,4 +1,4 @@
-/*  gateway_bridge: the broker side of the gateway, one actor thread and one DEALER.
+/*  gateway_bridge: one broker's side of the gateway, one actor thread and one DEALER.
     HTTP threads meet the bridge in three locked places: the in-flight table
     (gateway_pending: its lock, then each slot's own lock), and the DEALER itself
     (socket_lock). HTTP threads send their own requests: handing each to the bridge would
@@ -31,19 +31,21 @@
 
 struct _gateway_bridge_t {
     zactor_t *actor;                /* the bridge thread */
-    char *endpoint;                 /* broker endpoint */
-    int64_t probe_ms;               /* readiness probe interval */
-    const sl_curve_client_t *curve; /* CURVE keys, borrowed; NULL or empty: plaintext */
-    bool in_process;                /* the broker is embedded: connected from the start */
+    gateway_bridge_config_t config; /* as given; its pointers borrowed */
+    int64_t probe_ms;               /* probe interval: --probe-ms, at most a heartbeat */
+    int64_t silence_ms;             /* heartbeat x liveness: silent that long, untrusted */
     int wakeup_fd;                  /* eventfd: a sender saw replies waiting (edge consumed) */
     pthread_mutex_t socket_lock;    /* guards dealer: sends from HTTP threads, receives */
     zsock_t *dealer;                /* the one socket to the broker, NULL once stopped */
     bool sent_unchecked; /* under socket_lock: a send since replies were last looked for */
     _Atomic(gateway_slot_t *) outbox; /* slots whose request waits for the socket (a stack) */
 
-    gateway_pending_t *pending; /* the requests in flight, by id */
+    gateway_pending_t *pending; /* the requests in flight, by id: shared, borrowed */
 
-    atomic_bool connected; /* handshake done with a broker and not since lost */
+    atomic_bool connected;     /* handshake done with the broker and not since lost */
+    atomic_bool trusted;       /* connected and answering: requests may go to it */
+    atomic_int_fast64_t since; /* zclock_mono of the last change of trusted */
+    atomic_uint_fast64_t lost; /* requests answered broker_lost when it was lost */
 
     gateway_probes_t *probes; /* which routes' services have a worker */
     bool start_failed;        /* set by the actor before it signals failure */
@@ -60,24 +62,12 @@ typedef struct {
     } received[S_RECEIVE_BATCH];    /* messages taken off the dealer, handled outside the lock */
     int64_t next_probe_ms;          /* when the next round is due */
     bool ever_connected;            /* a later handshake is a reconnect */
-    size_t awaiting;                /* slots waiting to be re-sent (an upper bound) */
+    int64_t last_answer_ms;         /* zclock_mono of the broker's last message or handshake */
     sl_log_limit_t malformed_limit; /* for replies we cannot read */
     sl_log_limit_t late_limit;      /* for replies whose request gave up */
 } s_actor_t;
 
 /* ---------------------------------------------------------------- HTTP-thread side */
-
-int gateway_bridge_register(gateway_bridge_t *self, gateway_slot_t *slot, char *id,
-                            const char *service, bool retryable, int64_t deadline_ms)
-{
-    if (!atomic_load_explicit(&self->connected, memory_order_acquire))
-        return -1;
-    gateway_slot_prepare(slot, id, service, retryable, deadline_ms);
-    if (gateway_pending_add(self->pending, slot) != 0)
-        return -1;
-    memcpy(id, gateway_slot_id(slot), SL_REQUEST_ID_MAX + 1);
-    return 0;
-}
 
 /* Socket lock held: sends every request in the outbox, oldest first. A request that cannot
    go out fails its slot (503), which its thread is still waiting on. */
@@ -91,7 +81,8 @@ static void s_outbox_flush(gateway_bridge_t *self)
         oldest = stack;
         stack = next;
     }
-    bool can_send = self->dealer && gateway_bridge_connected(self);
+    /* Nothing goes to a broker that stopped answering, even while its TCP link stays up. */
+    bool can_send = self->dealer && gateway_bridge_trusted(self);
     void *handle = self->dealer ? zsock_resolve(self->dealer) : NULL;
     while (oldest) {
         gateway_slot_t *slot = oldest;
@@ -141,16 +132,12 @@ void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot,
 
 void gateway_bridge_release(gateway_bridge_t *self, gateway_slot_t *slot)
 {
-    if (!gateway_slot_registered(slot))
-        return;
     /* A request that gave up before its turn in the outbox: the lock's holder is sending
        it, or we send it now; either way the slot leaves the outbox before it is reused. */
     if (gateway_slot_queued(slot)) {
         pthread_mutex_lock(&self->socket_lock);
         s_socket_unlock(self);
     }
-    gateway_pending_remove(self->pending, slot);
-    gateway_slot_unregister(slot);
 }
 
 bool gateway_bridge_connected(gateway_bridge_t *self)
@@ -158,25 +145,41 @@ bool gateway_bridge_connected(gateway_bridge_t *self)
     return atomic_load_explicit(&self->connected, memory_order_acquire);
 }
 
+bool gateway_bridge_trusted(gateway_bridge_t *self)
+{
+    return atomic_load_explicit(&self->trusted, memory_order_acquire);
+}
+
+int64_t gateway_bridge_state_since(gateway_bridge_t *self)
+{
+    return atomic_load(&self->since);
+}
+
+uint64_t gateway_bridge_lost_count(gateway_bridge_t *self)
+{
+    return atomic_load(&self->lost);
+}
+
+const char *gateway_bridge_label(gateway_bridge_t *self)
+{
+    return self->config.label;
+}
+
 bool gateway_bridge_ready(gateway_bridge_t *self, bool *ready, size_t count,
                           const char **broker_state)
 {
     bool connected = gateway_bridge_connected(self);
+    bool trusted = gateway_bridge_trusted(self);
     bool responsive;
-    bool all = gateway_probes_routes_ready(self->probes, connected, ready, count, &responsive);
+    bool all = gateway_probes_routes_ready(self->probes, trusted, ready, count, &responsive);
     bool closed = gateway_pending_closed(self->pending);
-    const char *state = closed        ? "closing"
-                        : !connected  ? "disconnected"
-                        : !responsive ? "unresponsive"
-                                      : "connected";
+    const char *state = closed                    ? "closing"
+                        : !connected              ? "disconnected"
+                        : !trusted || !responsive ? "unresponsive"
+                                                  : "connected";
     if (broker_state)
         *broker_state = state;
-    return all && responsive && !closed;
-}
-
-void gateway_bridge_close(gateway_bridge_t *self)
-{
-    gateway_pending_close(self->pending);
+    return all && trusted && responsive && !closed;
 }
 
 /* ---------------------------------------------------------------- actor side */
@@ -187,13 +190,17 @@ static void s_probe(s_actor_t *actor)
     int64_t now = zclock_mono();
     gateway_pending_purge(self->pending, now);
     /* While requests wait to be re-sent, look for their workers ten times as often. */
-    int64_t interval = actor->awaiting > 0 ? self->probe_ms / 10 : self->probe_ms;
+    int64_t interval =
+        gateway_pending_awaiting(self->pending) > 0 ? self->probe_ms / 10 : self->probe_ms;
     actor->next_probe_ms = now + (interval < 10 ? 10 : interval);
     if (!gateway_bridge_connected(self) || !gateway_probes_round_begin(self->probes, now, interval))
         return;
-    for (size_t i = 0; i < gateway_probes_service_count(self->probes); i++) {
+    /* With no route to probe, one probe all the same: its answer is what keeps an idle
+       broker trusted (gateway_probes counts an answer nobody asked for out). */
+    size_t count = gateway_probes_service_count(self->probes);
+    for (size_t i = 0; i < (count ? count : 1); i++) {
         zmsg_t *body = zmsg_new();
-        zmsg_addstr(body, gateway_probes_service(self->probes, i));
+        zmsg_addstr(body, count ? gateway_probes_service(self->probes, i) : S_MMI_SERVICE);
         zmsg_t *message = sl_mdp_encode_client_request(SL_MDP_V02, S_MMI_SERVICE, &body);
         pthread_mutex_lock(&self->socket_lock);
         int rc = zmsg_send(&message, actor->dealer);
@@ -203,7 +210,8 @@ static void s_probe(s_actor_t *actor)
             zmsg_destroy(&message);
             break;
         }
-        gateway_probes_sent(self->probes, i);
+        if (count)
+            gateway_probes_sent(self->probes, i);
     }
     gateway_probes_round_sent(self->probes, now);
 }
@@ -214,11 +222,47 @@ static void s_probe(s_actor_t *actor)
    do, so re-sending at the handshake would turn a restart into 503s. */
 static void s_resend_waiting(s_actor_t *actor, const char *service)
 {
-    size_t still;
-    size_t resent = gateway_pending_resend(actor->bridge->pending, service, zclock_mono(), &still);
-    actor->awaiting = still;
+    gateway_bridge_t *self = actor->bridge;
+    size_t resent = gateway_pending_resend(self->pending, service, zclock_mono());
     if (resent)
-        sl_log(SL_LOG_INFO, NULL, "requests_resent", "service=%s count=%zu", service, resent);
+        sl_log(SL_LOG_INFO, NULL, "requests_resent", "broker=%s service=%s count=%zu",
+               self->config.label, service, resent);
+}
+
+/* The broker is trusted from here on: it is connected and has just answered. */
+static void s_trust(s_actor_t *actor)
+{
+    gateway_bridge_t *self = actor->bridge;
+    if (gateway_bridge_trusted(self) || !gateway_bridge_connected(self))
+        return;
+    atomic_store(&self->since, zclock_mono());
+    atomic_store_explicit(&self->trusted, true, memory_order_release);
+    if (actor->ever_connected)
+        sl_log(SL_LOG_INFO, NULL, "broker_trusted", "broker=%s", self->config.label);
+}
+
+/* The broker is no longer trusted (reason: disconnected, silent): apply the lost-broker
+   policy of gateway_bridge.h to what is in flight on it. */
+static void s_untrust(s_actor_t *actor, const char *reason)
+{
+    gateway_bridge_t *self = actor->bridge;
+    if (!gateway_bridge_trusted(self))
+        return;
+    atomic_store_explicit(&self->trusted, false, memory_order_release);
+    atomic_store(&self->since, zclock_mono());
+    size_t moved, lost;
+    gateway_pending_broker_lost(self->pending, self->config.index, &moved, &lost);
+    atomic_fetch_add(&self->lost, lost);
+    sl_log(SL_LOG_WARN, NULL, "broker_lost", "broker=%s reason=%s moved=%zu lost=%zu",
+           self->config.label, reason, moved, lost);
+}
+
+/* Anything from the broker shows it alive. */
+static void s_answered(s_actor_t *actor)
+{
+    actor->last_answer_ms = zclock_mono();
+    if (!gateway_bridge_trusted(actor->bridge))
+        s_trust(actor);
 }
 
 /* One message from the broker as sl_mdp_recv decoded it (reason: NULL, or why it was
@@ -228,6 +272,7 @@ static void s_handle_reply(s_actor_t *actor, sl_mdp_msg_t *received, const char 
     gateway_bridge_t *self = actor->bridge;
     sl_mdp_msg_t decoded = *received;
     memset(received, 0, sizeof *received);
+    s_answered(actor);
     if (reason || decoded.from_worker_side ||
         (decoded.command != SL_MDP_PARTIAL && decoded.command != SL_MDP_FINAL)) {
         sl_log_limited(&actor->malformed_limit, SL_LOG_WARN, NULL, "broker_message_malformed",
@@ -237,7 +282,7 @@ static void s_handle_reply(s_actor_t *actor, sl_mdp_msg_t *received, const char 
     }
     if (decoded.service && zframe_streq(decoded.service, S_MMI_SERVICE)) {
         const char *ready = gateway_probes_answer(self->probes, decoded.body);
-        if (ready && actor->awaiting > 0)
+        if (ready && gateway_pending_awaiting(self->pending) > 0)
             s_resend_waiting(actor, ready);
         sl_mdp_msg_reset(&decoded);
         return;
@@ -257,17 +302,19 @@ static void s_handle_reply(s_actor_t *actor, sl_mdp_msg_t *received, const char 
     id[zframe_size(id_frame)] = '\0';
     zframe_destroy(&id_frame);
 
-    gateway_pending_delivery_t delivery =
-        gateway_pending_deliver(self->pending, id, &decoded.body, decoded.command == SL_MDP_FINAL);
+    gateway_pending_delivery_t delivery = gateway_pending_deliver(
+        self->pending, self->config.index, id, &decoded.body, decoded.command == SL_MDP_FINAL);
     if (delivery == GATEWAY_PENDING_LATE && sl_request_id_valid(id, strlen(id)))
         /* Its request gave up (504) or finished: the reply is late, and dropped. */
         sl_log_limited(&actor->late_limit, SL_LOG_DEBUG, id, "late_reply_dropped", NULL);
-    else if (delivery == GATEWAY_PENDING_AWAITS_BROKER) {
+    else if (delivery == GATEWAY_PENDING_DUPLICATE)
+        /* Its request was re-sent through another broker, which answers it. */
+        sl_log_limited(&actor->late_limit, SL_LOG_DEBUG, id, "duplicate_reply_dropped", "broker=%s",
+                       self->config.label);
+    else if (delivery == GATEWAY_PENDING_AWAITS_BROKER)
         /* A stopping broker's shutting_down: the request waits for the one that comes back
            (gateway_slot_deliver_locked). */
-        actor->awaiting++;
         sl_log(SL_LOG_INFO, id, "request_awaits_broker", "reason=shutting_down");
-    }
     sl_mdp_msg_reset(&decoded);
 }
 
@@ -277,25 +324,33 @@ static void s_connected(s_actor_t *actor)
     gateway_bridge_t *self = actor->bridge;
     atomic_store_explicit(&self->connected, true, memory_order_release);
     sl_log(SL_LOG_INFO, NULL, actor->ever_connected ? "broker_reconnected" : "broker_connected",
-           "endpoint=%s", self->endpoint);
+           "endpoint=%s", self->config.endpoint);
     gateway_probes_connected(self->probes);
+    /* The handshake is the broker's own answer (a stopped process makes none). */
+    s_answered(actor);
     actor->ever_connected = true;
     s_probe(actor);
 }
 
-/* The connection dropped: apply the broker-down policy of gateway_bridge.h. */
+/* The connection dropped: apply the lost-broker policy of gateway_bridge.h. */
 static void s_disconnected(s_actor_t *actor)
 {
     gateway_bridge_t *self = actor->bridge;
     if (!gateway_bridge_connected(self))
         return;
     atomic_store_explicit(&self->connected, false, memory_order_release);
-    size_t waiting, lost;
-    gateway_pending_broker_lost(self->pending, &waiting, &lost);
+    s_untrust(actor, "disconnected");
     gateway_probes_disconnected(self->probes);
-    actor->awaiting += waiting;
-    sl_log(SL_LOG_WARN, NULL, "broker_disconnected", "endpoint=%s waiting=%zu lost=%zu",
-           self->endpoint, waiting, lost);
+    sl_log(SL_LOG_WARN, NULL, "broker_disconnected", "endpoint=%s", self->config.endpoint);
+}
+
+/* A connected broker that answered nothing, not even a probe, for heartbeat x liveness
+   is hung or cut off: the TCP link says nothing of it (a stopped process keeps it up). */
+static void s_check_silence(s_actor_t *actor, int64_t now)
+{
+    gateway_bridge_t *self = actor->bridge;
+    if (gateway_bridge_trusted(self) && now - actor->last_answer_ms > self->silence_ms)
+        s_untrust(actor, "silent");
 }
 
 static void s_handle_monitor(s_actor_t *actor)
@@ -325,7 +380,7 @@ static void s_actor(zsock_t *pipe, void *args)
 
     /* With CURVE, HANDSHAKE_SUCCEEDED below also means the broker admitted our key: a
        gateway the broker refuses stays "disconnected" (503), never waits on a dead link. */
-    actor.dealer = gateway_broker_socket_new(self->curve);
+    actor.dealer = gateway_broker_socket_new(self->config.curve);
     if (!actor.dealer)
         goto fail_dealer;
     /* No pipe without a connection: a send while the broker is away fails at once (503)
@@ -341,8 +396,8 @@ static void s_actor(zsock_t *pipe, void *args)
     actor.monitor = zsock_new_pair(NULL);
     if (!actor.monitor || zsock_connect(actor.monitor, "%s", monitor_endpoint) != 0)
         goto fail_monitor;
-    if (zsock_connect(actor.dealer, "%s", self->endpoint) != 0) {
-        sl_log(SL_LOG_ERROR, NULL, "broker_endpoint_invalid", "endpoint=%s", self->endpoint);
+    if (zsock_connect(actor.dealer, "%s", self->config.endpoint) != 0) {
+        sl_log(SL_LOG_ERROR, NULL, "broker_endpoint_invalid", "endpoint=%s", self->config.endpoint);
         goto fail_monitor;
     }
     self->dealer = actor.dealer; /* HTTP threads may send from here on */
@@ -351,7 +406,7 @@ static void s_actor(zsock_t *pipe, void *args)
     actor.next_probe_ms = zclock_mono() + self->probe_ms;
     /* inproc has no handshake and so no monitor event: the broker embedded in this process
        (--embed-broker) is bound before the bridge starts and lives as long as it. */
-    if (self->in_process)
+    if (self->config.in_process)
         s_connected(&actor);
     /* The dealer is polled through its ZMQ_FD, a plain descriptor: zmq_poll on the socket
        itself would use it while an HTTP thread sends. */
@@ -362,7 +417,10 @@ static void s_actor(zsock_t *pipe, void *args)
         {NULL, zsock_fd(actor.dealer), ZMQ_POLLIN, 0},
     };
     while (true) {
-        int64_t wait = actor.next_probe_ms - zclock_mono();
+        int64_t wake = actor.next_probe_ms;
+        if (gateway_bridge_trusted(self) && actor.last_answer_ms + self->silence_ms + 1 < wake)
+            wake = actor.last_answer_ms + self->silence_ms + 1;
+        int64_t wait = wake - zclock_mono();
         if (zmq_poll(items, 4, wait < 0 ? 0 : (long) wait) < 0 && errno != EINTR)
             break;
         if (items[0].revents & ZMQ_POLLIN) {
@@ -400,7 +458,9 @@ static void s_actor(zsock_t *pipe, void *args)
             for (size_t i = 0; i < taken; i++)
                 s_handle_reply(&actor, &actor.received[i].msg, actor.received[i].reason);
         } while (taken == S_RECEIVE_BATCH);
-        if (zclock_mono() >= actor.next_probe_ms)
+        int64_t now = zclock_mono();
+        s_check_silence(&actor, now);
+        if (now >= actor.next_probe_ms)
             s_probe(&actor);
     }
     pthread_mutex_lock(&self->socket_lock);
@@ -427,27 +487,29 @@ static void s_bridge_free(gateway_bridge_t *self)
     zactor_destroy(&self->actor);
     if (self->wakeup_fd >= 0)
         close(self->wakeup_fd);
-    gateway_pending_destroy(&self->pending);
     gateway_probes_destroy(&self->probes);
-    free(self->endpoint);
     pthread_mutex_destroy(&self->socket_lock);
     free(self);
 }
 
-gateway_bridge_t *gateway_bridge_new(const char *endpoint, bool in_process,
-                                     const gateway_routes_t *routes, int64_t probe_ms,
-                                     const sl_curve_client_t *curve)
+gateway_bridge_t *gateway_bridge_new(const gateway_bridge_config_t *config)
 {
-    assert(endpoint && routes && probe_ms > 0);
+    assert(config && config->endpoint && config->label && config->routes && config->pending);
+    assert(config->probe_ms > 0 && config->heartbeat_ms > 0 && config->liveness > 0);
     gateway_bridge_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->wakeup_fd = -1; /* calloc's 0 would be stdin */
-    self->probe_ms = probe_ms;
-    self->curve = curve;
-    self->in_process = in_process;
-    self->endpoint = strdup(endpoint);
+    self->config = *config;
+    self->pending = config->pending;
+    /* A probe at least every heartbeat: its answer keeps a healthy idle broker trusted. */
+    self->probe_ms =
+        config->probe_ms < config->heartbeat_ms ? config->probe_ms : config->heartbeat_ms;
+    self->silence_ms = config->heartbeat_ms * config->liveness;
     atomic_init(&self->connected, false);
+    atomic_init(&self->trusted, false);
+    atomic_init(&self->since, zclock_mono());
+    atomic_init(&self->lost, 0);
     /* Held for microseconds by up to every HTTP thread: spin a little before sleeping, as
        a futex sleep and wake-up costs more than the wait. */
     pthread_mutexattr_t adaptive;
@@ -455,9 +517,8 @@ gateway_bridge_t *gateway_bridge_new(const char *endpoint, bool in_process,
     pthread_mutexattr_settype(&adaptive, PTHREAD_MUTEX_ADAPTIVE_NP);
     pthread_mutex_init(&self->socket_lock, &adaptive);
     pthread_mutexattr_destroy(&adaptive);
-    self->pending = gateway_pending_new();
-    self->probes = gateway_probes_new(routes, probe_ms);
-    if (!self->endpoint || !self->pending || !self->probes)
+    self->probes = gateway_probes_new(config->routes, self->probe_ms);
+    if (!self->probes)
         goto fail;
     self->wakeup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (self->wakeup_fd < 0)
@@ -476,7 +537,6 @@ void gateway_bridge_destroy(gateway_bridge_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    gateway_bridge_close(*self_p);
     s_bridge_free(*self_p);
     *self_p = NULL;
 }

@@ -1,8 +1,9 @@
 /*  gateway_broker_stats: the broker's counters as the gateway sees them. An actor with a DEALER
     of its own (never the bridge's: a scrape must not queue behind requests, and requests
     must not wait for a scrape) asks the broker `mmi.stats` on demand and keeps the last
-    answer. It also turns that answer into Prometheus text. It never sends per request:
-    only a scrape of /metrics or /dashboard/data.json asks. */
+    answer (gateway_broker_metrics turns it into Prometheus text). One per broker. It never
+    sends per request: only a scrape of /metrics, /dashboard/data.json or the cluster view
+    asks. */
 #ifndef GATEWAY_BROKER_STATS_H
 #define GATEWAY_BROKER_STATS_H
 
@@ -26,9 +27,5 @@ void gateway_broker_stats_destroy(gateway_broker_stats_t **self_p);
    and waits up to wait_ms for it. Returns a new reference to the parsed JSON (caller
    decrefs), or NULL if the broker did not answer in time and nothing fresh is known. */
 json_t *gateway_broker_stats_get(gateway_broker_stats_t *self, int64_t max_age_ms, int64_t wait_ms);
-
-/* Writes the broker's metrics from an mmi.stats answer (NULL: the broker did not answer,
-   only slowlane_broker_up 0 is written) as Prometheus text. */
-void gateway_broker_stats_write(json_t *stats, FILE *out);
 
 #endif

@@ -1,6 +1,7 @@
 /*  gateway_cluster: a synchronous MDP client for the cluster manager's two broker services
-    (see gateway_cluster.h). Admin traffic is a few requests a minute, so a lock around one
-    socket is enough; the view is cached briefly for pages that poll it. */
+    (see gateway_cluster.h). Admin traffic is a few requests a minute, so a lock around the
+    sockets is enough; the view is cached briefly for pages that poll it. A command retried
+    at a second broker is safe: agents ignore a repeated broadcast or roll id. */
 #include "gateway_cluster.h"
 
 #include <czmq.h>
@@ -12,32 +13,44 @@
 #include "sl_log.h"
 #include "sl_mdp.h"
 
+#define S_STATS_MAX_AGE_MS 250 /* a broker's mmi.stats this recent is reused */
+
 struct _gateway_cluster_t {
-    pthread_mutex_t lock; /* guards everything below */
-    zsock_t *dealer;      /* to the broker */
-    uint64_t sequence;    /* last tag sent */
-    json_t *view;         /* last view, NULL none */
-    int64_t view_ms;      /* zclock_mono() when it came */
+    pthread_mutex_t lock;          /* guards everything below */
+    gateway_broker_view_t brokers; /* borrowed: the set, its trust and counters */
+    zsock_t **dealers;             /* one per broker, in the set's order */
+    size_t count;                  /* dealers */
+    uint64_t sequence;             /* last tag sent */
+    json_t *view;                  /* last view, NULL none */
+    int64_t view_ms;               /* zclock_mono() when it came */
 };
 
-gateway_cluster_t *gateway_cluster_new(const char *endpoint, const sl_curve_client_t *curve)
+gateway_cluster_t *gateway_cluster_new(const gateway_broker_view_t *brokers,
+                                       const char *const *endpoints,
+                                       const sl_curve_client_t *curves)
 {
     gateway_cluster_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     pthread_mutex_init(&self->lock, NULL);
-    self->dealer = gateway_broker_socket_new(curve);
-    if (!self->dealer)
+    self->brokers = *brokers;
+    self->count = gateway_brokers_count(brokers->brokers);
+    self->dealers = calloc(self->count, sizeof *self->dealers);
+    if (!self->dealers)
         goto fail;
-    /* No broker, no queueing: an admin call waits for one within its time, then fails (503). */
-    zsock_set_immediate(self->dealer, 1);
-    if (zsock_connect(self->dealer, "%s", endpoint) != 0)
-        goto fail;
+    for (size_t i = 0; i < self->count; i++) {
+        self->dealers[i] = gateway_broker_socket_new(&curves[i]);
+        if (!self->dealers[i])
+            goto fail;
+        /* No broker, no queueing: an admin call waits for one within its time, then fails
+           (503). */
+        zsock_set_immediate(self->dealers[i], 1);
+        if (zsock_connect(self->dealers[i], "%s", endpoints[i]) != 0)
+            goto fail;
+    }
     return self;
 fail:
-    zsock_destroy(&self->dealer);
-    pthread_mutex_destroy(&self->lock);
-    free(self);
+    gateway_cluster_destroy(&self);
     return NULL;
 }
 
@@ -46,7 +59,9 @@ void gateway_cluster_destroy(gateway_cluster_t **self_p)
     if (!self_p || !*self_p)
         return;
     gateway_cluster_t *self = *self_p;
-    zsock_destroy(&self->dealer);
+    for (size_t i = 0; self->dealers && i < self->count; i++)
+        zsock_destroy(&self->dealers[i]);
+    free(self->dealers);
     json_decref(self->view);
     pthread_mutex_destroy(&self->lock);
     free(self);
@@ -55,8 +70,8 @@ void gateway_cluster_destroy(gateway_cluster_t **self_p)
 
 /* One request to service with body (may be NULL) after a fresh tag; the JSON of the answer
    with that tag, or NULL at the deadline. Lock held. */
-static json_t *s_ask(gateway_cluster_t *self, const char *service, const char *body,
-                     int64_t wait_ms)
+static json_t *s_ask_one(gateway_cluster_t *self, zsock_t *dealer, const char *service,
+                         const char *body, int64_t wait_ms)
 {
     char tag[24];
     snprintf(tag, sizeof tag, "%llu", (unsigned long long) ++self->sequence);
@@ -67,8 +82,8 @@ static json_t *s_ask(gateway_cluster_t *self, const char *service, const char *b
     zmsg_t *request = sl_mdp_encode_client_request(SL_MDP_V02, service, &frames);
     /* With no broker connected (just started, or reconnecting) the send waits for one,
        within the caller's wait. */
-    zsock_set_sndtimeo(self->dealer, (int) wait_ms);
-    if (!request || zmsg_send(&request, self->dealer) != 0) {
+    zsock_set_sndtimeo(dealer, (int) wait_ms);
+    if (!request || zmsg_send(&request, dealer) != 0) {
         zmsg_destroy(&request);
         return NULL;
     }
@@ -77,8 +92,8 @@ static json_t *s_ask(gateway_cluster_t *self, const char *service, const char *b
         int64_t left = deadline - zclock_mono();
         if (left <= 0)
             return NULL;
-        zsock_set_rcvtimeo(self->dealer, (int) left);
-        zmsg_t *reply = zmsg_recv(self->dealer);
+        zsock_set_rcvtimeo(dealer, (int) left);
+        zmsg_t *reply = zmsg_recv(dealer);
         if (!reply)
             return NULL;
         /* MDPC02 | FINAL | service | tag | json: anything else is a late or foreign answer. */
@@ -104,6 +119,36 @@ static json_t *s_ask(gateway_cluster_t *self, const char *service, const char *b
     }
 }
 
+/* s_ask_one at the first trusted broker in order, then the next while none answers; with
+   none trusted, the first broker all the same (it may be on its way back). Lock held. */
+static json_t *s_ask(gateway_cluster_t *self, const char *service, const char *body,
+                     int64_t wait_ms)
+{
+    bool asked = false;
+    for (size_t i = 0; i < self->count; i++) {
+        if (!gateway_bridge_trusted(gateway_brokers_bridge(self->brokers.brokers, i)))
+            continue;
+        asked = true;
+        json_t *answer = s_ask_one(self, self->dealers[i], service, body, wait_ms);
+        if (answer)
+            return answer;
+        sl_log(SL_LOG_WARN, NULL, "cluster_broker_silent", "broker=%s service=%s",
+               gateway_bridge_label(gateway_brokers_bridge(self->brokers.brokers, i)), service);
+    }
+    return asked ? NULL : s_ask_one(self, self->dealers[0], service, body, wait_ms);
+}
+
+/* The "brokers" array of the view, from each trusted broker's mmi.stats. */
+static json_t *s_brokers(gateway_cluster_t *self, int64_t wait_ms)
+{
+    json_t *answers[self->count];
+    gateway_broker_view_stats(&self->brokers, answers, S_STATS_MAX_AGE_MS, wait_ms);
+    json_t *list = gateway_broker_view_json(&self->brokers, answers);
+    for (size_t i = 0; i < self->count; i++)
+        json_decref(answers[i]);
+    return list;
+}
+
 json_t *gateway_cluster_view(gateway_cluster_t *self, int64_t max_age_ms, int64_t wait_ms)
 {
     pthread_mutex_lock(&self->lock);
@@ -121,6 +166,8 @@ json_t *gateway_cluster_view(gateway_cluster_t *self, int64_t max_age_ms, int64_
                        ? json_deep_copy(self->view)
                        : NULL;
     pthread_mutex_unlock(&self->lock);
+    if (view && json_is_object(view))
+        json_object_set_new(view, "brokers", s_brokers(self, wait_ms));
     return view;
 }
 

@@ -39,8 +39,8 @@ bool gateway_embedded_broker_config_wanted(const gateway_embedded_broker_config_
 }
 
 int gateway_embedded_broker_config_check(const gateway_embedded_broker_config_t *self,
-                                         const char *broker, const char *curve_secret,
-                                         const char *curve_server, char *error, size_t size)
+                                         size_t broker_count, const char *curve_secret,
+                                         size_t curve_server_count, char *error, size_t size)
 {
     bool embedding = gateway_embedded_broker_config_wanted(self);
     const char *changed = broker_options_changed(&self->options, true);
@@ -48,15 +48,17 @@ int gateway_embedded_broker_config_check(const gateway_embedded_broker_config_t 
         snprintf(error, size, "--%s: only with --embed-broker", changed);
         return -1;
     }
-    const char *clash = !embedding     ? NULL
-                        : broker       ? "--broker"
-                        : curve_secret ? "--curve-secret"
-                        : curve_server ? "--curve-server"
-                                       : NULL;
+    /* The embedded broker is one broker of the set, reached in-process; every --broker is
+       another, and only those links take the gateway's CURVE keys. */
+    const char *clash = !embedding || broker_count > 0 ? NULL
+                        : curve_secret                 ? "--curve-secret"
+                        : curve_server_count > 0       ? "--curve-server"
+                                                       : NULL;
     if (clash) {
         snprintf(error, size,
-                 "%s: not with --embed-broker (the gateway reaches the broker it embeds "
-                 "in-process; --broker-curve-secret encrypts the workers' links)",
+                 "%s: with --embed-broker only for the brokers given with --broker (the gateway "
+                 "reaches the broker it embeds in-process; --broker-curve-secret encrypts the "
+                 "workers' links)",
                  clash);
         return -1;
     }

@@ -2,7 +2,7 @@
     (--embed-broker), composed in one place: its flags (--embed-broker and slowlane-broker's
     with a "broker-" prefix) as plain configuration, checked once against the flags that
     point at a broker elsewhere, and the live broker (its CURVE keys and thread) made from
-    that. The broker itself is broker_embedded's; the gateway's sockets to it are the bridge's,
+    that. The broker itself is broker_embedded's; the gateway's sockets to it are its bridge's,
     stats' and cluster's. */
 #ifndef GATEWAY_EMBEDDED_BROKER_H
 #define GATEWAY_EMBEDDED_BROKER_H
@@ -28,12 +28,13 @@ void gateway_embedded_broker_config_init(gateway_embedded_broker_config_t *self)
 void gateway_embedded_broker_config_flags(gateway_embedded_broker_config_t *self, sl_flag_t *flags);
 /* True if the flags ask for an embedded broker. */
 bool gateway_embedded_broker_config_wanted(const gateway_embedded_broker_config_t *self);
-/* The --broker-* flags only with --embed-broker, which excludes the flags naming a broker
-   elsewhere (broker, curve_secret, curve_server: the gateway's own, NULL when not given).
-   Returns 0, or -1 with one line in error. */
+/* The --broker-* flags only with --embed-broker. With it, the embedded broker is one of the
+   gateway's brokers and each of the broker_count --broker endpoints another; the gateway's
+   CURVE flags (curve_secret: NULL when not given; curve_server_count given) apply to those
+   only, so they need at least one. Returns 0, or -1 with one line in error. */
 int gateway_embedded_broker_config_check(const gateway_embedded_broker_config_t *self,
-                                         const char *broker, const char *curve_secret,
-                                         const char *curve_server, char *error, size_t size);
+                                         size_t broker_count, const char *curve_secret,
+                                         size_t curve_server_count, char *error, size_t size);
 /* Frees what the flags set. */
 void gateway_embedded_broker_config_clear(gateway_embedded_broker_config_t *self);
 

@@ -2,7 +2,8 @@
     views, not a copy: of the request's own bytes (civetweb's, the thread's buffers), and
     of the id and timeout digits kept here, all of which stay put until the end, while
     libzmq copies each frame as it sends. A re-send encodes the envelope again with the
-    time then left, as the broker passes the timeout on to the worker. */
+    time then left, as the broker passes the timeout on to the worker; it keeps its id, so a
+    duplicate answer from a broker it left is recognised (gateway_slot_deliver_locked). */
 #include "gateway_exchange.h"
 
 #include <stdlib.h>
@@ -11,7 +12,8 @@
 #include "sl_envelope.h"
 
 struct _gateway_exchange_t {
-    gateway_bridge_t *bridge;           /* borrowed */
+    gateway_brokers_t *brokers;         /* borrowed */
+    int broker;                         /* the number of the broker the request is on */
     gateway_request_metrics_t *metrics; /* borrowed, may be NULL */
     gateway_slot_t *slot;               /* where this thread waits for the broker */
     gateway_exchange_request_t request; /* the request under way, its bytes borrowed */
@@ -19,14 +21,14 @@ struct _gateway_exchange_t {
     char timeout_text[SL_ENVELOPE_TIMEOUT_TEXT_SIZE]; /* the timeout's digits, for its view */
 };
 
-gateway_exchange_t *gateway_exchange_new(gateway_bridge_t *bridge,
+gateway_exchange_t *gateway_exchange_new(gateway_brokers_t *brokers,
                                          gateway_request_metrics_t *metrics)
 {
-    assert(bridge);
+    assert(brokers);
     gateway_exchange_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->bridge = bridge;
+    self->brokers = brokers;
     self->metrics = metrics;
     self->slot = gateway_slot_new();
     if (!self->slot) {
@@ -60,15 +62,16 @@ static int s_send(gateway_exchange_t *self)
                                   request->headers, request->headers_size, request->body,
                                   request->body_size, self->timeout_text, envelope) != 0)
         return -1;
-    gateway_bridge_send(self->bridge, self->slot, envelope);
+    gateway_brokers_send(self->brokers, self->broker, self->slot, envelope);
     return 0;
 }
 
 gateway_exchange_start_t gateway_exchange_begin(gateway_exchange_t *self,
                                                 const gateway_exchange_request_t *request, char *id)
 {
-    if (gateway_bridge_register(self->bridge, self->slot, id, request->service, request->retryable,
-                                request->deadline_ms) != 0)
+    self->broker = gateway_brokers_register(self->brokers, self->slot, id, request->service,
+                                            request->retryable, request->deadline_ms);
+    if (self->broker < 0)
         return GATEWAY_EXCHANGE_REFUSED;
     self->request = *request;
     self->meta = (sl_envelope_meta_t){.retryable = request->retryable};
@@ -84,6 +87,8 @@ gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t
         case GATEWAY_SLOT_MESSAGE:
             return GATEWAY_EXCHANGE_MESSAGE;
         case GATEWAY_SLOT_RESEND:
+            if (!gateway_brokers_reroute(self->brokers, self->slot, &self->broker))
+                break; /* no broker trusted now: waits for one to find its service */
             gateway_request_metrics_resend(self->metrics);
             if (s_send(self) != 0)
                 return GATEWAY_EXCHANGE_TIMEOUT;
@@ -100,5 +105,5 @@ gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t
 
 void gateway_exchange_end(gateway_exchange_t *self)
 {
-    gateway_bridge_release(self->bridge, self->slot);
+    gateway_brokers_release(self->brokers, self->slot, self->broker);
 }

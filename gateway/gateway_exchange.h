@@ -1,9 +1,10 @@
 /*  gateway_exchange: one request's exchange with the broker as its HTTP thread sees it:
     begin (enter the in-flight table and send), await (each reply, re-sending by itself
-    after a broker restart), end (leave the table). Each civetweb thread keeps one and
-    reuses it, so a request allocates nothing here. It owns the thread's slot and the bytes
-    its envelope's views point to besides the request's own; the socket, its outbox and the
-    table are gateway_bridge's, the HTTP answer is gateway_http's. */
+    after its broker is lost, through another), end (leave the table). Each civetweb thread
+    keeps one and reuses it, so a request allocates nothing here. It owns the thread's slot
+    and the bytes its envelope's views point to besides the request's own; which broker it
+    goes to is gateway_brokers', the socket and its outbox gateway_bridge's, the HTTP answer
+    gateway_http's. */
 #ifndef GATEWAY_EXCHANGE_H
 #define GATEWAY_EXCHANGE_H
 
@@ -12,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway_bridge.h"
+#include "gateway_brokers.h"
 #include "gateway_request_metrics.h"
 
 /* What gateway_exchange_await saw. */
@@ -26,7 +27,7 @@ typedef enum {
 /* What gateway_exchange_begin did. */
 typedef enum {
     GATEWAY_EXCHANGE_STARTED = 0, /* sent, or queued to be sent: await it, then end */
-    GATEWAY_EXCHANGE_REFUSED,     /* broker not connected or bridge closed (503) */
+    GATEWAY_EXCHANGE_REFUSED,     /* no broker trusted, or the gateway stops (503) */
     GATEWAY_EXCHANGE_TOO_LATE     /* the deadline passed before it went out (504) */
 } gateway_exchange_start_t;
 
@@ -47,9 +48,9 @@ typedef struct {
 
 typedef struct _gateway_exchange_t gateway_exchange_t;
 
-/* An exchange with bridge (borrowed, must outlive it); metrics (borrowed, may be NULL)
+/* An exchange with brokers (borrowed, must outlive it); metrics (borrowed, may be NULL)
    counts its re-sends. Returns NULL if out of memory. */
-gateway_exchange_t *gateway_exchange_new(gateway_bridge_t *bridge,
+gateway_exchange_t *gateway_exchange_new(gateway_brokers_t *brokers,
                                          gateway_request_metrics_t *metrics);
 /* Safe on NULL and twice; the exchange must have ended. */
 void gateway_exchange_destroy(gateway_exchange_t **self_p);
@@ -62,13 +63,14 @@ gateway_exchange_start_t gateway_exchange_begin(gateway_exchange_t *self,
                                                 char *id);
 
 /* Waits for the next reply or the end. On MESSAGE, *body_p gets the reply body (caller
-   owns) and *final whether it was a FINAL. A request the bridge asks to re-send (its
-   broker came back) is re-sent here with the time it has left. */
+   owns) and *final whether it was a FINAL. A request woken to be re-sent (its broker was
+   lost, or came back) is re-sent here with the time it has left, through the trusted
+   broker with the fewest requests outstanding; with none it waits on. */
 gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t **body_p,
                                                 bool *final);
 
 /* Leaves the table and drops anything unread; a late reply for its id is then dropped by
-   the bridge. Safe after a refused begin. */
+   its broker's bridge. Safe after a refused begin. */
 void gateway_exchange_end(gateway_exchange_t *self);
 
 #endif

@@ -13,7 +13,7 @@ void gateway_health_healthz(gateway_response_t *response)
     gateway_response_send(response, 200, "application/json", NULL, 0, ok, sizeof ok - 1);
 }
 
-void gateway_health_readyz(gateway_bridge_t *bridge, const gateway_routes_t *routes,
+void gateway_health_readyz(gateway_brokers_t *brokers, const gateway_routes_t *routes,
                            bool threads_started, gateway_response_t *response)
 {
     size_t count = gateway_routes_count(routes);
@@ -23,7 +23,7 @@ void gateway_health_readyz(gateway_bridge_t *bridge, const gateway_routes_t *rou
         return;
     }
     const char *broker = NULL;
-    bool all = gateway_bridge_ready(bridge, ready, count, &broker) && threads_started;
+    bool all = gateway_brokers_ready(brokers, ready, count, &broker) && threads_started;
     json_t *root = json_pack("{s:b, s:s, s:s}", "ready", all, "http",
                              threads_started ? "started" : "starting", "broker", broker);
     json_t *list = json_array();

@@ -1,10 +1,10 @@
 /*  gateway_health: /healthz (the process is up) and /readyz (HTTP threads started, broker
     connected and every route's service has a worker; JSON says which part is not ready).
-    Answers only; the state comes from gateway_http and gateway_bridge. */
+    Answers only; the state comes from gateway_http and gateway_brokers. */
 #ifndef GATEWAY_HEALTH_H
 #define GATEWAY_HEALTH_H
 
-#include "gateway_bridge.h"
+#include "gateway_brokers.h"
 #include "gateway_response.h"
 #include "gateway_routes.h"
 
@@ -15,7 +15,7 @@ void gateway_health_healthz(gateway_response_t *response);
    "broker":"connected|disconnected|unresponsive|closing",
    "routes":[{"prefix":...,"service":...,"ready":bool},...]}. threads_started: every
    civetweb thread has started (until then requests queue behind thread start-up). */
-void gateway_health_readyz(gateway_bridge_t *bridge, const gateway_routes_t *routes,
+void gateway_health_readyz(gateway_brokers_t *brokers, const gateway_routes_t *routes,
                            bool threads_started, gateway_response_t *response);
 
 #endif

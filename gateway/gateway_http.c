@@ -33,7 +33,7 @@
 struct _gateway_http_t {
     struct mg_context *context;           /* civetweb */
     const gateway_routes_t *routes;       /* borrowed, sealed */
-    gateway_bridge_t *bridge;             /* borrowed */
+    gateway_brokers_t *brokers;           /* borrowed */
     bool access_log;                      /* one line per request */
     atomic_bool refusing;                 /* draining: new requests get 503 */
     atomic_bool warm;                     /* every civetweb thread has started */
@@ -113,7 +113,7 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
                       const struct mg_request_info *info, const gateway_framing_t *framing,
                       const gateway_route_t *route, char *id, int64_t deadline_ms)
 {
-    if (!gateway_bridge_connected(self->bridge)) {
+    if (!gateway_brokers_any_trusted(self->brokers)) {
         /* Broker down: answer now, not at the deadline, and before reading any body. */
         s_skip_body(response, info);
         gateway_response_error(response, 503, "broker_unavailable", NULL);
@@ -233,7 +233,7 @@ static const gateway_route_t *s_handle(gateway_http_t *self, s_thread_t *thread,
     }
     if (path && strcmp(path, "/readyz") == 0) {
         s_skip_body(response, info);
-        gateway_health_readyz(self->bridge, self->routes, atomic_load(&self->warm), response);
+        gateway_health_readyz(self->brokers, self->routes, atomic_load(&self->warm), response);
         return NULL;
     }
     if (self->admin && gateway_admin_owns(path)) {
@@ -383,7 +383,7 @@ static s_thread_t *s_thread_new(gateway_http_t *server)
     s_thread_t *thread = calloc(1, sizeof *thread);
     if (!thread)
         return NULL;
-    thread->exchange = gateway_exchange_new(server->bridge, server->metrics);
+    thread->exchange = gateway_exchange_new(server->brokers, server->metrics);
     thread->scratch = malloc(S_SCRATCH_SIZE);
     if (!thread->exchange || !thread->scratch) {
         gateway_exchange_destroy(&thread->exchange);
@@ -452,7 +452,7 @@ int64_t gateway_http_threads_for(const gateway_routes_t *routes)
 }
 
 gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
-                                 const gateway_routes_t *routes, gateway_bridge_t *bridge,
+                                 const gateway_routes_t *routes, gateway_brokers_t *brokers,
                                  char *error, size_t error_size)
 {
     gateway_http_t *self = calloc(1, sizeof *self);
@@ -461,7 +461,7 @@ gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
         return NULL;
     }
     self->routes = routes;
-    self->bridge = bridge;
+    self->brokers = brokers;
     self->access_log = config->access_log;
     self->metrics = config->metrics;
     self->observe = config->observe;

@@ -1,7 +1,7 @@
 /*  gateway_http: the civetweb server and the per-request flow: own endpoints (/healthz,
     /readyz), route match (404/405), limits (431/413), admission against the route budget
     (503 at once), the request envelope, the wait on the bridge and the access log line.
-    Response bytes are gateway_response's; broker traffic is gateway_bridge's. */
+    Response bytes are gateway_response's; broker traffic is gateway_brokers'. */
 #ifndef GATEWAY_HTTP_H
 #define GATEWAY_HTTP_H
 
@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway_bridge.h"
+#include "gateway_brokers.h"
 #include "gateway_admin.h"
 #include "gateway_request_metrics.h"
 #include "gateway_observe_http.h"
@@ -32,10 +32,10 @@ typedef struct _gateway_http_t gateway_http_t;
    cannot take the threads another route needs; capped at SL_MAX_GATEWAY_THREADS. */
 int64_t gateway_http_threads_for(const gateway_routes_t *routes);
 
-/* Starts serving. routes and bridge are borrowed and must outlive the server. Returns
+/* Starts serving. routes and brokers are borrowed and must outlive the server. Returns
    NULL with one line in error (e.g. the port is taken). */
 gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
-                                 const gateway_routes_t *routes, gateway_bridge_t *bridge,
+                                 const gateway_routes_t *routes, gateway_brokers_t *brokers,
                                  char *error, size_t error_size);
 
 /* From now on every new request gets 503 shutting_down (the first step of a drain). */

@@ -1,7 +1,7 @@
 /*  slowlane-gateway: the composition root. Flags into plain configuration (s_options),
     checked once; then the objects built and wired in start-up order (s_gateway): routes
     (validated, then read-only), the embedded broker if asked for (gateway_embedded_broker),
-    the bridge to the broker, metrics and admin, the HTTP server; and a drain on
+    the brokers (one bridge each), metrics and admin, the HTTP server; and a drain on
     SIGINT/SIGTERM. Everything with behaviour lives in the gateway_* classes. */
 #include <czmq.h>
 #include <errno.h>
@@ -12,7 +12,8 @@
 #include <sys/resource.h>
 
 #include "gateway_admin.h"
-#include "gateway_bridge.h"
+#include "gateway_broker_stats.h"
+#include "gateway_brokers.h"
 #include "gateway_cluster.h"
 #include "gateway_embedded_broker.h"
 #include "gateway_http.h"
@@ -35,7 +36,7 @@ static int s_wait_for_signal(const sigset_t *signals)
 }
 
 /* Lets admitted requests finish for up to drain_ms, refusing new ones meanwhile. */
-static void s_drain(gateway_http_t *http, gateway_bridge_t *bridge, int64_t drain_ms)
+static void s_drain(gateway_http_t *http, gateway_brokers_t *brokers, int64_t drain_ms)
 {
     gateway_http_refuse(http);
     int64_t until = zclock_mono() + drain_ms;
@@ -44,7 +45,7 @@ static void s_drain(gateway_http_t *http, gateway_bridge_t *bridge, int64_t drai
     int64_t left = gateway_http_in_flight(http);
     if (left > 0)
         sl_log(SL_LOG_WARN, NULL, "drain_timeout", "in_flight=%lld", (long long) left);
-    gateway_bridge_close(bridge); /* whatever still waits answers 503 now */
+    gateway_brokers_close(brokers); /* whatever still waits answers 503 now */
 }
 
 /* civetweb holds one descriptor per connection (and keeps a thread on it): a soft limit of
@@ -98,12 +99,15 @@ static int s_admin_token(const char *given, const char *file, char *token, size_
 
 /* Every flag's value: plain configuration, read-only once parsed. */
 typedef struct {
-    char *listen, *broker, *routes_file, *log_level; /* owned, NULL when not given */
-    char *curve_secret, *curve_server;               /* owned, NULL when not given */
-    char *admin_token, *admin_token_file;            /* owned, NULL when not given */
-    sl_strlist_t route_specs;                        /* --route */
-    gateway_embedded_broker_config_t embedded;       /* --embed-broker, --broker-* */
+    char *listen, *routes_file, *log_level;    /* owned, NULL when not given */
+    sl_strlist_t brokers;                      /* --broker, in order */
+    char *curve_secret;                        /* owned, NULL when not given */
+    sl_strlist_t curve_servers;                /* --curve-server: one, or one a broker */
+    char *admin_token, *admin_token_file;      /* owned, NULL when not given */
+    sl_strlist_t route_specs;                  /* --route */
+    gateway_embedded_broker_config_t embedded; /* --embed-broker, --broker-* */
     int64_t threads, max_connections, keepalive_ms, read_ms, probe_ms, drain_ms;
+    int64_t heartbeat_ms, liveness; /* a broker silent heartbeat_ms x liveness is lost */
     bool access_log;
     char default_listen[16]; /* SL_DEFAULT_LISTEN_PORT as text */
 } s_options_t;
@@ -118,6 +122,8 @@ static int s_options_parse(s_options_t *options, int argc, char **argv)
         .read_ms = SL_DEFAULT_REQUEST_READ_MS,
         .probe_ms = SL_DEFAULT_PROBE_MS,
         .drain_ms = SL_DEFAULT_GATEWAY_DRAIN_MS,
+        .heartbeat_ms = SL_DEFAULT_HEARTBEAT_MS,
+        .liveness = SL_DEFAULT_LIVENESS,
         .access_log = true,
     };
     gateway_embedded_broker_config_init(&options->embedded);
@@ -126,8 +132,9 @@ static int s_options_parse(s_options_t *options, int argc, char **argv)
     sl_flag_t flags[] = {
         {"listen", SL_FLAG_STRING, &options->listen, 0, 0,
          "HTTP port on all IPv4 interfaces, or ADDRESS:PORT (default 8080)"},
-        {"broker", SL_FLAG_STRING, &options->broker, 0, 0,
-         "broker endpoint (default " SL_DEFAULT_BROKER_ENDPOINT ")"},
+        {"broker", SL_FLAG_LIST, &options->brokers, 0, 0,
+         "broker endpoint, repeatable: requests go to the trusted broker with the fewest in "
+         "flight (default " SL_DEFAULT_BROKER_ENDPOINT "; with --embed-broker: more brokers)"},
         {"route", SL_FLAG_LIST, &options->route_specs, 0, 0,
          "PREFIX=SERVICE[,methods=GET|POST][,timeout-ms=N][,budget=N][,body-limit=N]"
          "[,retry=on|off|idempotent]"},
@@ -145,6 +152,11 @@ static int s_options_parse(s_options_t *options, int argc, char **argv)
          "time to receive a request's headers and body (default 10000)"},
         {"probe-ms", SL_FLAG_INT, &options->probe_ms, 10, 600000,
          "interval of the readiness probes, mmi.service (default 500)"},
+        {"heartbeat-ms", SL_FLAG_INT, &options->heartbeat_ms, 10, 600000,
+         "a broker is probed at least this often (default 1000)"},
+        {"liveness", SL_FLAG_INT, &options->liveness, 1, 100,
+         "a broker silent for heartbeat-ms x liveness is lost: its requests move to another "
+         "(default 3)"},
         {"drain-ms", SL_FLAG_INT, &options->drain_ms, 0, 3600000,
          "on SIGTERM, time in-flight requests may take (default 5000)"},
         {"access-log", SL_FLAG_BOOL, &options->access_log, 0, 0,
@@ -157,8 +169,9 @@ static int s_options_parse(s_options_t *options, int argc, char **argv)
          "file holding the admin token (one line; keep it 0600)"},
         {"curve-secret", SL_FLAG_STRING, &options->curve_secret, 0, 0,
          "CURVE: the gateway's secret key file (slowlane keygen); needs --curve-server"},
-        {"curve-server", SL_FLAG_STRING, &options->curve_server, 0, 0,
-         "CURVE: the broker's public key file (default off: plaintext)"},
+        {"curve-server", SL_FLAG_LIST, &options->curve_servers, 0, 0,
+         "CURVE: the broker's public key file (default off: plaintext); one for every "
+         "--broker, or one per --broker in order"},
     };
     size_t own_count = sizeof flags / sizeof flags[0];
     sl_flag_t all_flags[sizeof flags / sizeof flags[0] + GATEWAY_EMBEDDED_BROKER_FLAG_COUNT];
@@ -172,11 +185,11 @@ static void s_options_clear(s_options_t *options)
 {
     gateway_embedded_broker_config_clear(&options->embedded);
     free(options->curve_secret);
-    free(options->curve_server);
+    sl_strlist_clear(&options->curve_servers);
     free(options->admin_token);
     free(options->admin_token_file);
     free(options->listen);
-    free(options->broker);
+    sl_strlist_clear(&options->brokers);
     free(options->routes_file);
     free(options->log_level);
     sl_strlist_clear(&options->route_specs);
@@ -185,19 +198,63 @@ static void s_options_clear(s_options_t *options)
 /* What main builds: configuration loaded from the options, then the live objects. */
 typedef struct {
     gateway_routes_t *routes;            /* validated, then read-only */
-    sl_curve_client_t curve;             /* the gateway's CURVE keys, or none */
+    size_t broker_count;                 /* brokers: the embedded one first, then --broker */
+    const char **endpoints;              /* what each broker's sockets connect to (borrowed) */
+    const char **labels;                 /* each broker's name: endpoint, or "embedded" */
+    sl_curve_client_t *curves;           /* each broker's CURVE keys, or none */
     char token[SL_ADMIN_TOKEN_MAX + 1];  /* the admin token, "" when the API is off */
     gateway_embedded_broker_t *embedded; /* the broker in this process, or NULL */
-    const char *broker;                  /* the endpoint the gateway's sockets connect to */
-    gateway_bridge_t *bridge;            /* requests to the broker */
+    gateway_brokers_t *brokers;          /* requests to the brokers */
     gateway_request_metrics_t *metrics;  /* request counters */
-    gateway_broker_stats_t *stats;       /* the broker's counters */
+    gateway_broker_stats_t **stats;      /* each broker's counters */
     gateway_observe_http_t *observe;     /* /metrics and /dashboard */
     gateway_cluster_t *cluster;          /* mmi.cluster for the admin API */
     gateway_admin_t *admin;              /* /api/v1/ */
     gateway_http_t *http;                /* the server */
     int64_t threads;                     /* civetweb threads */
 } s_gateway_t;
+
+/* The brokers: the embedded one first (its endpoint is known once it runs), then each
+   --broker (or the default), each with its CURVE keys: one --curve-server applies to every
+   --broker, N pair with the N --brokers in order. Returns 0, or -1 with one line in error. */
+static int s_configure_brokers(s_gateway_t *gateway, const s_options_t *options, char *error,
+                               size_t size)
+{
+    bool embedding = gateway_embedded_broker_config_wanted(&options->embedded);
+    size_t remote = options->brokers.count;
+    size_t servers = options->curve_servers.count;
+    size_t tcp = remote ? remote : embedding ? 0 : 1; /* no --broker, no embedding: the default */
+    gateway->broker_count = (embedding ? 1 : 0) + tcp;
+    gateway->endpoints = calloc(gateway->broker_count, sizeof *gateway->endpoints);
+    gateway->labels = calloc(gateway->broker_count, sizeof *gateway->labels);
+    gateway->curves = calloc(gateway->broker_count, sizeof *gateway->curves);
+    gateway->stats = calloc(gateway->broker_count, sizeof *gateway->stats);
+    if (!gateway->endpoints || !gateway->labels || !gateway->curves || !gateway->stats) {
+        snprintf(error, size, "out of memory");
+        return -1;
+    }
+    if (servers > 1 && servers != remote) {
+        snprintf(error, size,
+                 "--curve-server: given %zu times for %zu --broker: give one for every broker, "
+                 "or one per --broker in order",
+                 servers, remote);
+        return -1;
+    }
+    size_t first = embedding ? 1 : 0;
+    if (embedding)
+        gateway->labels[0] = "embedded"; /* endpoint set once the broker runs */
+    for (size_t i = first; i < gateway->broker_count; i++) {
+        size_t nth = i - first;
+        gateway->endpoints[i] = remote ? options->brokers.items[nth] : SL_DEFAULT_BROKER_ENDPOINT;
+        gateway->labels[i] = gateway->endpoints[i];
+        const char *server =
+            servers == 0 ? NULL : options->curve_servers.items[servers == 1 ? 0 : nth];
+        if (sl_curve_client_load(&gateway->curves[i], options->curve_secret, server, error, size) !=
+            0)
+            return -1;
+    }
+    return 0;
+}
 
 /* Routes, the embedding check, the gateway's CURVE keys and the admin token: everything
    that can be wrong with the flags, before any thread exists. Returns 0, or -1 with one
@@ -218,12 +275,11 @@ static int s_configure(s_gateway_t *gateway, const s_options_t *options, char *e
         return -1;
     if (gateway_routes_seal(gateway->routes, error, size) != 0)
         return -1;
-    if (gateway_embedded_broker_config_check(&options->embedded, options->broker,
-                                             options->curve_secret, options->curve_server, error,
-                                             size) != 0)
+    if (gateway_embedded_broker_config_check(&options->embedded, options->brokers.count,
+                                             options->curve_secret, options->curve_servers.count,
+                                             error, size) != 0)
         return -1;
-    if (sl_curve_client_load(&gateway->curve, options->curve_secret, options->curve_server, error,
-                             size) != 0)
+    if (s_configure_brokers(gateway, options, error, size) != 0)
         return -1;
     return s_admin_token(options->admin_token, options->admin_token_file, gateway->token,
                          sizeof gateway->token, error, size);
@@ -279,7 +335,6 @@ static int s_start(s_gateway_t *gateway, const s_options_t *options, char *error
                    int *status)
 {
     *status = 1;
-    gateway->broker = options->broker ? options->broker : SL_DEFAULT_BROKER_ENDPOINT;
     if (gateway_embedded_broker_config_wanted(&options->embedded)) {
         bool bad_config;
         gateway->embedded =
@@ -288,33 +343,46 @@ static int s_start(s_gateway_t *gateway, const s_options_t *options, char *error
             *status = bad_config ? 2 : 1;
             return -1;
         }
-        gateway->broker = gateway_embedded_broker_endpoint(gateway->embedded);
+        gateway->endpoints[0] = gateway_embedded_broker_endpoint(gateway->embedded);
     }
-    gateway->bridge = gateway_bridge_new(gateway->broker, gateway->embedded != NULL,
-                                         gateway->routes, options->probe_ms, &gateway->curve);
-    if (!gateway->bridge) {
-        snprintf(error, size, "--broker %s: cannot start the broker connection", gateway->broker);
+    gateway_brokers_config_t brokers = {
+        .endpoints = gateway->endpoints,
+        .labels = gateway->labels,
+        .curves = gateway->curves,
+        .count = gateway->broker_count,
+        .first_in_process = gateway->embedded != NULL,
+        .routes = gateway->routes,
+        .probe_ms = options->probe_ms,
+        .heartbeat_ms = options->heartbeat_ms,
+        .liveness = options->liveness,
+    };
+    gateway->brokers = gateway_brokers_new(&brokers, error, size);
+    if (!gateway->brokers)
         return -1;
-    }
-    /* /metrics and /dashboard: request counters, and a connection of their own for the
-       broker's mmi.stats. data.json names hosts and pids: it takes the admin token. */
+    /* /metrics and /dashboard: request counters, and a connection of their own to each
+       broker for its mmi.stats. data.json names hosts and pids: it takes the admin token. */
     const char *token = gateway->token[0] ? gateway->token : NULL;
     gateway->metrics = gateway_request_metrics_new(gateway->routes);
-    gateway->stats = gateway_broker_stats_new(gateway->broker, &gateway->curve);
+    bool stats_started = true;
+    for (size_t i = 0; i < gateway->broker_count; i++) {
+        gateway->stats[i] = gateway_broker_stats_new(gateway->endpoints[i], &gateway->curves[i]);
+        stats_started = stats_started && gateway->stats[i];
+    }
+    gateway_broker_view_t view = {.brokers = gateway->brokers, .stats = gateway->stats};
     gateway_observe_http_config_t observe_config = {
         .metrics = gateway->metrics,
-        .stats = gateway->stats,
-        .bridge = gateway->bridge,
+        .brokers = view,
         .admin_token = token,
     };
     gateway->observe =
-        gateway->metrics && gateway->stats ? gateway_observe_http_new(&observe_config) : NULL;
+        gateway->metrics && stats_started ? gateway_observe_http_new(&observe_config) : NULL;
     if (!gateway->observe) {
         snprintf(error, size, "cannot start the metrics (out of memory)");
         return -1;
     }
-    /* /api/v1/: a connection of its own for mmi.cluster; off without a token. */
-    gateway->cluster = gateway_cluster_new(gateway->broker, &gateway->curve);
+    /* /api/v1/: a connection of its own to each broker for mmi.cluster; off without a
+       token. */
+    gateway->cluster = gateway_cluster_new(&view, gateway->endpoints, gateway->curves);
     gateway->admin = gateway->cluster ? gateway_admin_new(token, gateway->cluster) : NULL;
     if (!gateway->admin) {
         snprintf(error, size, "cannot start the admin API (out of memory)");
@@ -334,7 +402,7 @@ static int s_start(s_gateway_t *gateway, const s_options_t *options, char *error
         .metrics = gateway->metrics,
         .observe = gateway->observe,
     };
-    gateway->http = gateway_http_new(&config, gateway->routes, gateway->bridge, error, size);
+    gateway->http = gateway_http_new(&config, gateway->routes, gateway->brokers, error, size);
     return gateway->http ? 0 : -1;
 }
 
@@ -345,13 +413,19 @@ static void s_stop(s_gateway_t *gateway)
     gateway_admin_destroy(&gateway->admin);
     gateway_cluster_destroy(&gateway->cluster);
     gateway_observe_http_destroy(&gateway->observe);
-    gateway_broker_stats_destroy(&gateway->stats);
+    for (size_t i = 0; gateway->stats && i < gateway->broker_count; i++)
+        gateway_broker_stats_destroy(&gateway->stats[i]);
     gateway_request_metrics_destroy(&gateway->metrics);
-    gateway_bridge_destroy(&gateway->bridge);
+    gateway_brokers_destroy(&gateway->brokers);
     /* After every socket connected to it: its shutdown tells the workers DISCONNECT. */
     gateway_embedded_broker_destroy(&gateway->embedded);
     gateway_routes_destroy(&gateway->routes);
-    sl_curve_client_clear(&gateway->curve);
+    for (size_t i = 0; gateway->curves && i < gateway->broker_count; i++)
+        sl_curve_client_clear(&gateway->curves[i]);
+    free(gateway->curves);
+    free(gateway->stats);
+    free(gateway->endpoints);
+    free(gateway->labels);
     explicit_bzero(gateway->token, sizeof gateway->token);
 }
 
@@ -389,15 +463,20 @@ int main(int argc, char **argv)
         goto fail;
 
     s_log_routes(gateway.routes, gateway.threads);
+    for (size_t i = 0; i < gateway.broker_count; i++)
+        sl_log(SL_LOG_INFO, NULL, "broker", "broker=%s endpoint=%s curve=%s", gateway.labels[i],
+               gateway.endpoints[i], sl_curve_client_enabled(&gateway.curves[i]) ? "on" : "off");
     sl_log(SL_LOG_INFO, NULL, "gateway_started",
-           "listen=%s broker=%s embedded=%s routes=%zu curve=%s",
-           options.listen ? options.listen : options.default_listen, gateway.broker,
-           gateway.embedded ? "true" : "false", gateway_routes_count(gateway.routes),
-           sl_curve_client_enabled(&gateway.curve) ? "on" : "off");
+           "listen=%s broker=%s brokers=%zu embedded=%s routes=%zu heartbeat_ms=%lld "
+           "liveness=%lld",
+           options.listen ? options.listen : options.default_listen, gateway.endpoints[0],
+           gateway.broker_count, gateway.embedded ? "true" : "false",
+           gateway_routes_count(gateway.routes), (long long) options.heartbeat_ms,
+           (long long) options.liveness);
     int number = s_wait_for_signal(&signals);
     sl_log(SL_LOG_INFO, NULL, "gateway_stopping", "signal=%d in_flight=%lld", number,
            (long long) gateway_http_in_flight(gateway.http));
-    s_drain(gateway.http, gateway.bridge, options.drain_ms);
+    s_drain(gateway.http, gateway.brokers, options.drain_ms);
     s_stop(&gateway);
     sl_log(SL_LOG_INFO, NULL, "gateway_stopped", NULL);
     status = 0;

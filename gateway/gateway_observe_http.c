@@ -1,6 +1,7 @@
 /*  gateway_observe_http: /metrics, /dashboard and /dashboard/data.json. Everything here runs on
-    the scraping thread and only reads the counters; the broker's part costs one mmi.stats
-    round trip, shared by scrapes that come within S_STATS_MAX_AGE_MS of each other. */
+    the scraping thread and only reads the counters; each trusted broker's part costs one
+    mmi.stats round trip, shared by scrapes that come within S_STATS_MAX_AGE_MS of each
+    other. */
 #include "gateway_observe_http.h"
 
 #include <jansson.h>
@@ -10,7 +11,9 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "gateway_broker_metrics.h"
 #include "gateway_dashboard.h"
+#include "gateway_prometheus.h"
 
 #define S_STATS_MAX_AGE_MS 250 /* a broker answer this recent is reused */
 #define S_STATS_WAIT_MS    500 /* how long a scrape waits for the broker */
@@ -26,7 +29,7 @@ struct _gateway_observe_t {
 
 gateway_observe_http_t *gateway_observe_http_new(const gateway_observe_http_config_t *config)
 {
-    assert(config && config->metrics && config->bridge);
+    assert(config && config->metrics && config->brokers.brokers);
     gateway_observe_http_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
@@ -66,11 +69,21 @@ static bool s_authorized(gateway_observe_http_t *self, struct mg_connection *con
     return difference == 0;
 }
 
-static json_t *s_broker_stats(gateway_observe_http_t *self)
+/* One gauge or counter per broker, from the set's counters. */
+static void s_per_broker(gateway_observe_http_t *self, FILE *out, const char *name,
+                         const char *type, const char *help, int which)
 {
-    if (!self->config.stats || !gateway_bridge_connected(self->config.bridge))
-        return NULL;
-    return gateway_broker_stats_get(self->config.stats, S_STATS_MAX_AGE_MS, S_STATS_WAIT_MS);
+    gateway_brokers_t *brokers = self->config.brokers.brokers;
+    gateway_prometheus_family(out, name, type, help);
+    for (size_t i = 0; i < gateway_brokers_count(brokers); i++) {
+        gateway_brokers_counters_t counters;
+        gateway_brokers_counters(brokers, i, &counters);
+        uint64_t values[] = {counters.trusted, (uint64_t) counters.outstanding, counters.sent,
+                             counters.failovers, counters.broker_lost};
+        fprintf(out, "%s{broker=\"", name);
+        gateway_prometheus_label(out, gateway_bridge_label(gateway_brokers_bridge(brokers, i)));
+        fprintf(out, "\"} %llu\n", (unsigned long long) values[which]);
+    }
 }
 
 static void s_metrics(gateway_observe_http_t *self, gateway_response_t *response)
@@ -82,15 +95,35 @@ static void s_metrics(gateway_observe_http_t *self, gateway_response_t *response
         gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
         return;
     }
+    gateway_brokers_t *brokers = self->config.brokers.brokers;
     gateway_request_metrics_write(self->config.metrics, out);
-    fputs("# HELP slowlane_gateway_broker_connected 1 while the gateway has a connection to "
-          "the broker.\n# TYPE slowlane_gateway_broker_connected gauge\n",
+    fputs("# HELP slowlane_gateway_broker_connected 1 while the gateway trusts at least one "
+          "broker.\n# TYPE slowlane_gateway_broker_connected gauge\n",
           out);
     fprintf(out, "slowlane_gateway_broker_connected %d\n",
-            gateway_bridge_connected(self->config.bridge) ? 1 : 0);
-    json_t *stats = s_broker_stats(self);
-    gateway_broker_stats_write(stats, out);
-    json_decref(stats);
+            gateway_brokers_any_trusted(brokers) ? 1 : 0);
+    s_per_broker(self, out, "slowlane_gateway_broker_up", "gauge",
+                 "1 while the gateway trusts the broker (connected and answering within "
+                 "heartbeat x liveness): only then are requests sent to it.",
+                 0);
+    s_per_broker(self, out, "slowlane_gateway_broker_outstanding", "gauge",
+                 "Requests the gateway has in flight on the broker.", 1);
+    s_per_broker(self, out, "slowlane_gateway_broker_requests_sent_total", "counter",
+                 "Requests sent to the broker, re-sends included.", 2);
+    s_per_broker(self, out, "slowlane_gateway_broker_failovers_total", "counter",
+                 "Requests moved from the broker to another when it was lost.", 3);
+    s_per_broker(self, out, "slowlane_gateway_broker_lost_total", "counter",
+                 "Requests in flight on the broker answered 502 broker_lost when it was lost "
+                 "(not retryable, or already streaming).",
+                 4);
+    size_t count = gateway_brokers_count(brokers);
+    json_t *answers[count];
+    const char *labels[count];
+    gateway_broker_view_stats(&self->config.brokers, answers, S_STATS_MAX_AGE_MS, S_STATS_WAIT_MS);
+    gateway_broker_view_labels(&self->config.brokers, labels);
+    gateway_broker_metrics_write(answers, labels, count, out);
+    for (size_t i = 0; i < count; i++)
+        json_decref(answers[i]);
     if (fclose(out) != 0) {
         free(text);
         gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
@@ -108,14 +141,24 @@ static void s_data(gateway_observe_http_t *self, gateway_response_t *response)
         return;
     }
     const char *state = NULL;
-    gateway_bridge_ready(self->config.bridge, NULL, 0, &state);
+    gateway_brokers_t *brokers = self->config.brokers.brokers;
+    gateway_brokers_ready(brokers, NULL, 0, &state);
     struct timeval now;
     gettimeofday(&now, NULL);
-    json_t *stats = s_broker_stats(self);
+    size_t count = gateway_brokers_count(brokers);
+    json_t *answers[count];
+    gateway_broker_view_stats(&self->config.brokers, answers, S_STATS_MAX_AGE_MS, S_STATS_WAIT_MS);
+    /* "broker": the first broker that answered, as the page showed with one broker. */
+    json_t *stats = NULL;
+    for (size_t i = 0; i < count && !stats; i++)
+        stats = json_incref(answers[i]);
     json_t *root = json_pack(
-        "{s:I, s:s, s:o, s:o}", "time_ms", (json_int_t) now.tv_sec * 1000 + now.tv_usec / 1000,
+        "{s:I, s:s, s:o, s:o, s:o}", "time_ms", (json_int_t) now.tv_sec * 1000 + now.tv_usec / 1000,
         "broker_state", state ? state : "unknown", "routes",
-        gateway_request_metrics_json(self->config.metrics), "broker", stats ? stats : json_null());
+        gateway_request_metrics_json(self->config.metrics), "broker", stats ? stats : json_null(),
+        "brokers", gateway_broker_view_json(&self->config.brokers, answers));
+    for (size_t i = 0; i < count; i++)
+        json_decref(answers[i]);
     char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(root);
     if (!text) {

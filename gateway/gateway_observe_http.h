@@ -1,5 +1,6 @@
 /*  gateway_observe_http: the gateway's observability endpoints. GET /metrics (Prometheus text:
-    the gateway's counters from gateway_request_metrics, the broker's from gateway_broker_stats),
+    the gateway's counters from gateway_request_metrics, per broker from gateway_brokers and
+   each broker's own from gateway_broker_stats),
    GET /dashboard and its embedded files (gateway_dashboard), and GET /dashboard/data.json, the JSON
    the page polls, which names hosts, pids and services: it needs the admin token when one is
    configured. docs/observability.md describes all three. */
@@ -9,15 +10,13 @@
 #include <civetweb.h>
 #include <stdbool.h>
 
-#include "gateway_bridge.h"
+#include "gateway_broker_view.h"
 #include "gateway_request_metrics.h"
 #include "gateway_response.h"
-#include "gateway_broker_stats.h"
 
 typedef struct {
     gateway_request_metrics_t *metrics; /* borrowed: the gateway's counters */
-    gateway_broker_stats_t *stats;      /* borrowed: the broker's counters; NULL for none */
-    gateway_bridge_t *bridge;           /* borrowed: the broker connection state */
+    gateway_broker_view_t brokers;      /* borrowed: the brokers, their state and counters */
     const char *admin_token;            /* borrowed; NULL or "": data.json is open to anyone */
 } gateway_observe_http_config_t;
 

@@ -4,6 +4,7 @@
 
 #include <czmq.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,9 +13,10 @@
 struct _gateway_pending_t {
     pthread_mutex_t lock; /* guards everything below; taken before a slot's lock */
     zhashx_t *slots; /* id -> gateway_slot_t*, keys borrowed from the slots (gateway_slot_id) */
-    zhashx_t *tombstones; /* id -> expiry (zclock_mono ms) of requests that gave up after
-                             being sent: their replies may still come */
-    bool closed;          /* no new requests */
+    zhashx_t *tombstones;   /* id -> expiry (zclock_mono ms) of requests that gave up after
+                               being sent: their replies may still come */
+    bool closed;            /* no new requests */
+    atomic_size_t awaiting; /* upper bound of the requests waiting for a broker */
 };
 
 gateway_pending_t *gateway_pending_new(void)
@@ -99,8 +101,8 @@ bool gateway_pending_closed(gateway_pending_t *self)
     return closed;
 }
 
-gateway_pending_delivery_t gateway_pending_deliver(gateway_pending_t *self, const char *id,
-                                                   zmsg_t **body_p, bool final)
+gateway_pending_delivery_t gateway_pending_deliver(gateway_pending_t *self, int from,
+                                                   const char *id, zmsg_t **body_p, bool final)
 {
     pthread_mutex_lock(&self->lock);
     gateway_slot_t *slot = zhashx_lookup(self->slots, id);
@@ -114,10 +116,13 @@ gateway_pending_delivery_t gateway_pending_deliver(gateway_pending_t *self, cons
        delivery is done, and the table is free for the others meanwhile. */
     gateway_slot_lock(slot);
     pthread_mutex_unlock(&self->lock);
-    gateway_slot_delivery_t delivery = gateway_slot_deliver_locked(slot, body_p, final);
+    gateway_slot_delivery_t delivery = gateway_slot_deliver_locked(slot, from, body_p, final);
     gateway_slot_unlock(slot, delivery == GATEWAY_SLOT_DELIVERED);
-    return delivery == GATEWAY_SLOT_DELIVERED ? GATEWAY_PENDING_DELIVERED
-                                              : GATEWAY_PENDING_AWAITS_BROKER;
+    if (delivery == GATEWAY_SLOT_AWAITS_BROKER)
+        gateway_pending_note_awaiting(self, 1);
+    return delivery == GATEWAY_SLOT_DELIVERED       ? GATEWAY_PENDING_DELIVERED
+           : delivery == GATEWAY_SLOT_AWAITS_BROKER ? GATEWAY_PENDING_AWAITS_BROKER
+                                                    : GATEWAY_PENDING_DUPLICATE;
 }
 
 void gateway_pending_purge(gateway_pending_t *self, int64_t now)
@@ -134,33 +139,45 @@ void gateway_pending_purge(gateway_pending_t *self, int64_t now)
     pthread_mutex_unlock(&self->lock);
 }
 
-void gateway_pending_broker_lost(gateway_pending_t *self, size_t *waiting, size_t *lost)
+void gateway_pending_broker_lost(gateway_pending_t *self, int index, size_t *moved, size_t *lost)
 {
-    *waiting = *lost = 0;
+    *moved = *lost = 0;
     pthread_mutex_lock(&self->lock);
     for (gateway_slot_t *slot = zhashx_first(self->slots); slot; slot = zhashx_next(self->slots)) {
-        gateway_slot_loss_t loss = gateway_slot_broker_lost(slot);
+        gateway_slot_loss_t loss = gateway_slot_broker_lost(slot, index);
         if (loss == GATEWAY_SLOT_WAITING)
-            (*waiting)++;
+            (*moved)++;
         else if (loss == GATEWAY_SLOT_LOST)
             (*lost)++;
     }
     pthread_mutex_unlock(&self->lock);
 }
 
-size_t gateway_pending_resend(gateway_pending_t *self, const char *service, int64_t now,
-                              size_t *still)
+void gateway_pending_note_awaiting(gateway_pending_t *self, size_t count)
 {
-    size_t resent = 0;
-    *still = 0;
+    atomic_fetch_add(&self->awaiting, count);
+}
+
+size_t gateway_pending_awaiting(gateway_pending_t *self)
+{
+    return atomic_load(&self->awaiting);
+}
+
+size_t gateway_pending_resend(gateway_pending_t *self, const char *service, int64_t now)
+{
+    size_t resent = 0, still = 0;
+    size_t noted = atomic_load(&self->awaiting);
     pthread_mutex_lock(&self->lock);
     for (gateway_slot_t *slot = zhashx_first(self->slots); slot; slot = zhashx_next(self->slots)) {
         int resend = gateway_slot_resend(slot, service, now);
         if (resend > 0)
             resent++;
         else if (resend == 0)
-            (*still)++;
+            still++;
     }
     pthread_mutex_unlock(&self->lock);
+    /* The exact count, unless another thread noted a waiting request during the scan (it
+       may be one the scan passed): then the bound stays, and the next answer looks again. */
+    atomic_compare_exchange_strong(&self->awaiting, &noted, still);
     return resent;
 }

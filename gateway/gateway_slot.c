@@ -39,6 +39,7 @@ struct _gateway_slot_t {
     const char *service;            /* borrowed from the route */
     int64_t deadline_ms;            /* zclock_mono time the HTTP thread gives up */
     bool retryable;                 /* may be re-sent after a reconnect */
+    int broker;                     /* index of the broker it was sent to, -1 none yet */
     bool registered;                /* in the table */
     bool sent;                      /* on the wire to the current broker connection */
     bool partial_seen;              /* a PARTIAL arrived: never re-send */
@@ -107,7 +108,7 @@ void gateway_slot_destroy(gateway_slot_t **self_p)
 /* ---------------------------------------------------------------- the table */
 
 void gateway_slot_prepare(gateway_slot_t *self, const char *id, const char *service, bool retryable,
-                          int64_t deadline_ms)
+                          int64_t deadline_ms, int broker)
 {
     assert(!self->registered);
     /* Not yet visible to the bridge: no lock needed to reset it. */
@@ -115,6 +116,7 @@ void gateway_slot_prepare(gateway_slot_t *self, const char *id, const char *serv
     self->service = service;
     self->deadline_ms = deadline_ms;
     self->retryable = retryable;
+    self->broker = broker;
     self->sent = self->partial_seen = self->final_seen = false;
     self->awaiting_reconnect = self->resend = false;
     self->failure = GATEWAY_SLOT_MESSAGE;
@@ -156,6 +158,29 @@ bool gateway_slot_abandoned(gateway_slot_t *self)
     bool abandoned = self->sent && !self->final_seen;
     pthread_mutex_unlock(&self->lock);
     return abandoned;
+}
+
+void gateway_slot_assign_broker(gateway_slot_t *self, int index)
+{
+    pthread_mutex_lock(&self->lock);
+    self->broker = index;
+    pthread_mutex_unlock(&self->lock);
+}
+
+int gateway_slot_broker(gateway_slot_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    int index = self->broker;
+    pthread_mutex_unlock(&self->lock);
+    return index;
+}
+
+void gateway_slot_await_broker(gateway_slot_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    if (!self->final_seen && self->failure == GATEWAY_SLOT_MESSAGE)
+        self->awaiting_reconnect = true;
+    pthread_mutex_unlock(&self->lock);
 }
 
 /* ---------------------------------------------------------------- the HTTP thread */
@@ -286,9 +311,17 @@ static bool s_is_shutting_down(zmsg_t *body)
            sl_error_envelope_decode(body, &code, NULL, 0) == 0 && code == SL_ERROR_SHUTTING_DOWN;
 }
 
-gateway_slot_delivery_t gateway_slot_deliver_locked(gateway_slot_t *self, zmsg_t **body_p,
+gateway_slot_delivery_t gateway_slot_deliver_locked(gateway_slot_t *self, int from, zmsg_t **body_p,
                                                     bool final)
 {
+    /* A request re-sent through another broker takes its answer from that one only: the
+       first broker, back from a stall, may still run it and answer (dropped here), and the
+       client must never get two answers. */
+    if (from != self->broker || self->final_seen)
+        return GATEWAY_SLOT_DUPLICATE;
+    /* An answer from the broker it was assigned to, while it waited to be re-sent (that
+       broker came back before another took it): take it, and send nothing more. */
+    self->awaiting_reconnect = self->resend = false;
     /* A stopping broker answers what it holds shutting_down. A retryable request that has
        streamed nothing waits for the broker that comes back instead, as if the connection
        had dropped under it (architecture.md, Broker restart): a graceful restart must not
@@ -326,14 +359,17 @@ void gateway_slot_fail(gateway_slot_t *self, gateway_slot_event_t failure)
     pthread_mutex_unlock(&self->lock);
 }
 
-gateway_slot_loss_t gateway_slot_broker_lost(gateway_slot_t *self)
+gateway_slot_loss_t gateway_slot_broker_lost(gateway_slot_t *self, int index)
 {
     gateway_slot_loss_t loss = GATEWAY_SLOT_NOT_IN_FLIGHT;
     pthread_mutex_lock(&self->lock);
-    if (self->sent && !self->final_seen) {
+    if (self->broker == index && self->sent && !self->final_seen) {
         self->sent = false;
         if (self->retryable && !self->partial_seen) {
-            self->awaiting_reconnect = true;
+            /* Its thread picks another trusted broker at once, or, with none, waits for a
+               probe to find its service again (gateway_slot_await_broker). */
+            self->resend = true;
+            sem_post(&self->wakeup);
             loss = GATEWAY_SLOT_WAITING;
         } else {
             s_fail(self, GATEWAY_SLOT_BROKER_LOST);

@@ -25,13 +25,14 @@ typedef enum {
 /* What became of a reply handed to gateway_slot_deliver_locked. */
 typedef enum {
     GATEWAY_SLOT_DELIVERED = 0, /* queued for the thread (or failed it): wake it */
-    GATEWAY_SLOT_AWAITS_BROKER  /* a stopping broker's shutting_down: wait for the next */
+    GATEWAY_SLOT_AWAITS_BROKER, /* a stopping broker's shutting_down: wait for the next */
+    GATEWAY_SLOT_DUPLICATE      /* from a broker the request has left, or after its FINAL */
 } gateway_slot_delivery_t;
 
 /* What gateway_slot_broker_lost did to the slot. */
 typedef enum {
     GATEWAY_SLOT_NOT_IN_FLIGHT = 0, /* not sent, or finished: untouched */
-    GATEWAY_SLOT_WAITING,           /* will be re-sent once the broker is back */
+    GATEWAY_SLOT_WAITING,           /* woken to be re-sent through another broker */
     GATEWAY_SLOT_LOST               /* failed with BROKER_LOST */
 } gateway_slot_loss_t;
 
@@ -43,10 +44,11 @@ void gateway_slot_destroy(gateway_slot_t **self_p);
 
 /* ---- the request's life in the table (gateway_bridge and gateway_pending) */
 
-/* Not registered yet, so nobody else sees it: resets the slot for a new request. id is
-   copied; service is borrowed from the route. deadline_ms is on zclock_mono's clock. */
+/* Not registered yet, so nobody else sees it: resets the slot for a new request to broker
+   number broker (gateway_slot_assign_broker). id is copied; service is borrowed from the
+   route. deadline_ms is on zclock_mono's clock. */
 void gateway_slot_prepare(gateway_slot_t *self, const char *id, const char *service, bool retryable,
-                          int64_t deadline_ms);
+                          int64_t deadline_ms, int broker);
 /* The request id, the slot's own buffer (the table's key, borrowed). */
 const char *gateway_slot_id(gateway_slot_t *self);
 /* The table found the id taken: writes a fresh one into the slot's buffer. */
@@ -58,6 +60,14 @@ bool gateway_slot_registered(gateway_slot_t *self);
 void gateway_slot_unregister(gateway_slot_t *self);
 /* True if its request went out and its FINAL did not come: its id may still get replies. */
 bool gateway_slot_abandoned(gateway_slot_t *self);
+/* The HTTP thread, before it sends: the request goes to broker number index of the set
+   (gateway_brokers); replies from any other broker are duplicates from then on. */
+void gateway_slot_assign_broker(gateway_slot_t *self, int index);
+/* The broker the request was last assigned to, -1 if none yet. */
+int gateway_slot_broker(gateway_slot_t *self);
+/* The HTTP thread found no broker to re-send through: it waits, as after a lost broker,
+   until a probe finds a worker for its service again (gateway_slot_resend). */
+void gateway_slot_await_broker(gateway_slot_t *self);
 
 /* ---- the HTTP thread */
 
@@ -91,17 +101,20 @@ void gateway_slot_lock(gateway_slot_t *self);
 /* Lets go of the slot's lock, then wakes its thread if wake: the signal comes after the
    unlock, because a thread woken while the lock is held would run only to block on it. */
 void gateway_slot_unlock(gateway_slot_t *self, bool wake);
-/* Slot lock held: takes a reply body (ownership of *body_p taken unless it is kept for the
-   shutting_down case below). A retryable request that has streamed nothing and gets a
-   stopping broker's shutting_down FINAL waits for the broker to come back instead
-   (AWAITS_BROKER, body left in *body_p). Out of memory fails the slot BROKER_LOST. */
-gateway_slot_delivery_t gateway_slot_deliver_locked(gateway_slot_t *self, zmsg_t **body_p,
+/* Slot lock held: takes a reply body from broker number from (ownership of *body_p taken
+   unless it is kept for the shutting_down case below, or it is a DUPLICATE: from a broker
+   the request has left, or after the FINAL). A retryable request that has streamed nothing and gets
+   a stopping broker's shutting_down FINAL waits for the broker to come back instead (AWAITS_BROKER,
+   body left in *body_p). Out of memory fails the slot BROKER_LOST. */
+gateway_slot_delivery_t gateway_slot_deliver_locked(gateway_slot_t *self, int from, zmsg_t **body_p,
                                                     bool final);
 /* Sets a failure once (the first cause wins, none after the FINAL) and wakes the thread. */
 void gateway_slot_fail(gateway_slot_t *self, gateway_slot_event_t failure);
-/* The broker connection dropped: a request sent and not finished waits for a reconnect if
-   it may be retried and has streamed nothing, else fails BROKER_LOST. */
-gateway_slot_loss_t gateway_slot_broker_lost(gateway_slot_t *self);
+/* Broker number index is no longer trusted (its connection dropped or it fell silent): a
+   request sent to it and not finished is woken to be re-sent elsewhere (RESEND) if it may
+   be retried and has streamed nothing, else fails BROKER_LOST. A slot on another broker is
+   untouched. */
+gateway_slot_loss_t gateway_slot_broker_lost(gateway_slot_t *self, int index);
 /* service has a worker again: a slot waiting for it with time left (now < deadline) is
    woken to be sent again (returns 1); 0 if it waits on, -1 if it was not waiting. */
 int gateway_slot_resend(gateway_slot_t *self, const char *service, int64_t now);

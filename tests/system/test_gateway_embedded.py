@@ -178,11 +178,12 @@ class EmbeddedFlagsTest(unittest.TestCase):
     def setUp(self):
         self.endpoint = f"tcp://127.0.0.1:{harness.free_port()}"
 
-    def test_embed_excludes_a_broker_elsewhere(self):
-        self.refuse("--embed-broker", self.endpoint, "--broker", "tcp://127.0.0.1:1",
-                    naming="--broker")
-        self.refuse("--embed-broker", self.endpoint, "--curve-server", "/nonexistent",
-                    naming="--curve-server")
+    def test_embed_curve_only_for_brokers_elsewhere(self):
+        # The embedded broker is reached in-process: the gateway's CURVE flags are for the
+        # brokers given with --broker (test_gateway_brokers runs the two together).
+        line = self.refuse("--embed-broker", self.endpoint, "--curve-server", "/nonexistent",
+                           naming="--curve-server")
+        self.assertIn("--broker", line)
 
     def test_broker_settings_need_embed(self):
         line = self.refuse("--broker-liveness", "5", naming="--broker-liveness")
