@@ -19,12 +19,13 @@
 #define SL_LOG_RATE_PER_SECOND        10 /* malformed-message log lines per second */
 
 /* Worker and supervisor */
-#define SL_DEFAULT_WORKER_COUNT     2
-#define SL_DEFAULT_WORKER_CAPACITY  1    /* jobs a worker takes at once (READY capacity=K) */
-#define SL_MAX_WORKER_CAPACITY      1024 /* largest capacity a READY may declare */
-#define SL_MAX_WORKER_BROKERS       SL_MAX_BROKERS /* brokers one worker registers with (protocol.md 3.7) */
-#define SL_UP_FAST_CAPACITY         16   /* `slowlane up`: capacity of the /fast workers */
-#define SL_DEFAULT_RECONNECT_MIN_MS 100  /* worker -> broker reconnect backoff */
+#define SL_DEFAULT_WORKER_COUNT    2
+#define SL_DEFAULT_WORKER_CAPACITY 1    /* jobs a worker takes at once (READY capacity=K) */
+#define SL_MAX_WORKER_CAPACITY     1024 /* largest capacity a READY may declare */
+#define SL_MAX_WORKER_BROKERS                                                                      \
+    SL_MAX_BROKERS                      /* brokers one worker registers with (protocol.md 3.7) */
+#define SL_UP_FAST_CAPACITY         16  /* `slowlane up`: capacity of the /fast workers */
+#define SL_DEFAULT_RECONNECT_MIN_MS 100 /* worker -> broker reconnect backoff */
 #define SL_DEFAULT_RECONNECT_MAX_MS 5000
 #define SL_RESTART_BACKOFF_MIN_MS   100 /* supervisor restart backoff: 100 ms x1.5 ... */
 #define SL_RESTART_BACKOFF_FACTOR   1.5

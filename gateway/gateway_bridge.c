@@ -165,6 +165,11 @@ const char *gateway_bridge_label(gateway_bridge_t *self)
     return self->config.label;
 }
 
+bool gateway_bridge_service_ready(gateway_bridge_t *self, const char *service)
+{
+    return gateway_bridge_trusted(self) && gateway_probes_service_ready(self->probes, service);
+}
+
 bool gateway_bridge_ready(gateway_bridge_t *self, bool *ready, size_t count,
                           const char **broker_state)
 {
@@ -250,6 +255,9 @@ static void s_untrust(s_actor_t *actor, const char *reason)
         return;
     atomic_store_explicit(&self->trusted, false, memory_order_release);
     atomic_store(&self->since, zclock_mono());
+    /* Back from silence, it must show again that it has workers before it gets requests
+       for their service (gateway_brokers prefers the brokers whose probes said so). */
+    gateway_probes_disconnected(self->probes);
     size_t moved, lost;
     gateway_pending_broker_lost(self->pending, self->config.index, &moved, &lost);
     atomic_fetch_add(&self->lost, lost);

@@ -68,6 +68,10 @@ uint64_t gateway_bridge_lost_count(gateway_bridge_t *self);
 /* The broker's name in logs and metrics (borrowed). */
 const char *gateway_bridge_label(gateway_bridge_t *self);
 
+/* Trusted, and its last probe said service has a worker there (lock-free: the request path
+   asks it to choose a broker). */
+bool gateway_bridge_service_ready(gateway_bridge_t *self, const char *service);
+
 /* Readiness: fills ready[i] for route i (true if its service had a worker at this broker's
    last probe, and it is trusted), sets *broker_state ("connected", "disconnected",
    "unresponsive": connected but silent, or probes unanswered, "closing"; static strings)

@@ -102,23 +102,32 @@ bool gateway_brokers_any_trusted(gateway_brokers_t *self)
     return false;
 }
 
-/* The trusted broker with the fewest requests outstanding, starting the scan at the next
-   turn so equals take turns; -1 if none is trusted. */
-static int s_choose(gateway_brokers_t *self)
+/* The broker for a request of service: among the trusted brokers other than avoid (-1:
+   none), those whose last probe found a worker of service come first (a broker back from
+   a restart or a stall is trusted before its workers have registered again, and would
+   answer no_worker); among them the fewest requests outstanding, the scan starting at the
+   next turn so equals take turns. With ready_only, -1 if no broker has a worker; otherwise
+   -1 only if none is trusted. */
+static int s_choose(gateway_brokers_t *self, const char *service, int avoid, bool ready_only)
 {
     if (self->count == 1)
-        return gateway_bridge_trusted(self->members[0].bridge) ? 0 : -1;
+        return avoid != 0 && gateway_bridge_trusted(self->members[0].bridge) ? 0 : -1;
     size_t start = atomic_fetch_add_explicit(&self->next_turn, 1, memory_order_relaxed);
     int best = -1;
+    bool best_ready = false;
     int_fast64_t fewest = 0;
     for (size_t k = 0; k < self->count; k++) {
         size_t i = (start + k) % self->count;
         s_member_t *member = &self->members[i];
-        if (!gateway_bridge_trusted(member->bridge))
+        if ((int) i == avoid || !gateway_bridge_trusted(member->bridge))
+            continue;
+        bool ready = gateway_bridge_service_ready(member->bridge, service);
+        if (ready_only && !ready)
             continue;
         int_fast64_t outstanding = atomic_load_explicit(&member->outstanding, memory_order_relaxed);
-        if (best < 0 || outstanding < fewest) {
+        if (best < 0 || (ready && !best_ready) || (ready == best_ready && outstanding < fewest)) {
             best = (int) i;
+            best_ready = ready;
             fewest = outstanding;
         }
     }
@@ -128,7 +137,7 @@ static int s_choose(gateway_brokers_t *self)
 int gateway_brokers_register(gateway_brokers_t *self, gateway_slot_t *slot, char *id,
                              const char *service, bool retryable, int64_t deadline_ms)
 {
-    int index = s_choose(self);
+    int index = s_choose(self, service, -1, false);
     if (index < 0)
         return -1;
     /* Assigned before the table makes it visible: no lock on the way. */
@@ -148,9 +157,33 @@ void gateway_brokers_send(gateway_brokers_t *self, int index, gateway_slot_t *sl
     gateway_bridge_send(self->members[index].bridge, slot, envelope);
 }
 
-bool gateway_brokers_reroute(gateway_brokers_t *self, gateway_slot_t *slot, int *index)
+/* Moves slot's counts from broker *index to chosen. */
+static void s_move(gateway_brokers_t *self, gateway_slot_t *slot, int *index, int chosen)
 {
-    int chosen = s_choose(self);
+    int previous = *index;
+    if (chosen == previous)
+        return;
+    atomic_fetch_sub_explicit(&self->members[previous].outstanding, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&self->members[previous].failovers, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&self->members[chosen].outstanding, 1, memory_order_relaxed);
+    gateway_slot_assign_broker(slot, chosen);
+    *index = chosen;
+}
+
+bool gateway_brokers_reroute_elsewhere(gateway_brokers_t *self, gateway_slot_t *slot,
+                                       const char *service, int *index)
+{
+    int chosen = s_choose(self, service, *index, true);
+    if (chosen < 0)
+        return false;
+    s_move(self, slot, index, chosen);
+    return true;
+}
+
+bool gateway_brokers_reroute(gateway_brokers_t *self, gateway_slot_t *slot, const char *service,
+                             int *index)
+{
+    int chosen = s_choose(self, service, -1, false);
     if (chosen < 0) {
         /* No broker now: wait as a single broker's requests do, for a probe to find the
            service again (gateway_pending_resend wakes it). */
@@ -158,14 +191,7 @@ bool gateway_brokers_reroute(gateway_brokers_t *self, gateway_slot_t *slot, int 
         gateway_pending_note_awaiting(self->pending, 1);
         return false;
     }
-    int previous = *index;
-    if (chosen != previous) {
-        atomic_fetch_sub_explicit(&self->members[previous].outstanding, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&self->members[previous].failovers, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&self->members[chosen].outstanding, 1, memory_order_relaxed);
-        gateway_slot_assign_broker(slot, chosen);
-        *index = chosen;
-    }
+    s_move(self, slot, index, chosen);
     return true;
 }
 

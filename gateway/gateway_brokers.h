@@ -63,7 +63,15 @@ void gateway_brokers_send(gateway_brokers_t *self, int index, gateway_slot_t *sl
    trusted broker with the fewest outstanding, moving it from broker *index, writes its
    number into *index and returns true (send it again), or, with none trusted, lets it wait
    for a probe to find its service again and returns false. */
-bool gateway_brokers_reroute(gateway_brokers_t *self, gateway_slot_t *slot, int *index);
+bool gateway_brokers_reroute(gateway_brokers_t *self, gateway_slot_t *slot, const char *service,
+                             int *index);
+
+/* The slot's broker answered that it has no worker for service (a broker back from a
+   restart or a stall, before its workers registered again): assigns it another trusted
+   broker whose probe found a worker, writes its number into *index and returns true (send
+   it again), or returns false (none: the answer stands). */
+bool gateway_brokers_reroute_elsewhere(gateway_brokers_t *self, gateway_slot_t *slot,
+                                       const char *service, int *index);
 
 /* The slot leaves its broker and the table; a late reply for its id is then dropped.
    index: its broker's number. Safe on a slot that was never registered. */

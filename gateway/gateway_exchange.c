@@ -18,6 +18,8 @@ struct _gateway_exchange_t {
     gateway_slot_t *slot;               /* where this thread waits for the broker */
     gateway_exchange_request_t request; /* the request under way, its bytes borrowed */
     sl_envelope_meta_t meta;            /* its id, timeout and retry, for the views */
+    bool streamed;                      /* a PARTIAL reached the caller: no more re-sends */
+    size_t elsewhere;                   /* re-sent after a no_worker answer, this often */
     char timeout_text[SL_ENVELOPE_TIMEOUT_TEXT_SIZE]; /* the timeout's digits, for its view */
 };
 
@@ -74,9 +76,31 @@ gateway_exchange_start_t gateway_exchange_begin(gateway_exchange_t *self,
     if (self->broker < 0)
         return GATEWAY_EXCHANGE_REFUSED;
     self->request = *request;
+    self->streamed = false;
+    self->elsewhere = 0;
     self->meta = (sl_envelope_meta_t){.retryable = request->retryable};
     snprintf(self->meta.id, sizeof self->meta.id, "%s", id);
     return s_send(self) == 0 ? GATEWAY_EXCHANGE_STARTED : GATEWAY_EXCHANGE_TOO_LATE;
+}
+
+/* A FINAL that says no_worker, for a retryable request that streamed nothing, from one of
+   several brokers: a broker back from a restart or a stall answers it before its workers
+   have registered again. Moves the request to another broker whose probe found a worker,
+   at most once per other broker (two brokers' stale probes must not bounce it), and says
+   whether it did. */
+static bool s_elsewhere(gateway_exchange_t *self, zmsg_t *body)
+{
+    sl_error_code_t code;
+    if (self->streamed || !self->request.retryable ||
+        self->elsewhere + 1 >= gateway_brokers_count(self->brokers) ||
+        sl_envelope_kind(body) != SL_BODY_ERROR ||
+        sl_error_envelope_decode(body, &code, NULL, 0) != 0 || code != SL_ERROR_NO_WORKER)
+        return false;
+    if (!gateway_brokers_reroute_elsewhere(self->brokers, self->slot, self->request.service,
+                                           &self->broker))
+        return false;
+    self->elsewhere++;
+    return true;
 }
 
 gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t **body_p,
@@ -85,9 +109,19 @@ gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t
     while (true) {
         switch (gateway_slot_wait(self->slot, body_p, final)) {
         case GATEWAY_SLOT_MESSAGE:
+            if (*final && s_elsewhere(self, *body_p)) {
+                zmsg_destroy(body_p);
+                gateway_slot_rearm(self->slot);
+                gateway_request_metrics_resend(self->metrics);
+                if (s_send(self) != 0)
+                    return GATEWAY_EXCHANGE_TIMEOUT;
+                break;
+            }
+            self->streamed = self->streamed || !*final;
             return GATEWAY_EXCHANGE_MESSAGE;
         case GATEWAY_SLOT_RESEND:
-            if (!gateway_brokers_reroute(self->brokers, self->slot, &self->broker))
+            if (!gateway_brokers_reroute(self->brokers, self->slot, self->request.service,
+                                         &self->broker))
                 break; /* no broker trusted now: waits for one to find its service */
             gateway_request_metrics_resend(self->metrics);
             if (s_send(self) != 0)

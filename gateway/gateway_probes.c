@@ -4,6 +4,7 @@
 #include "gateway_probes.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,13 +13,14 @@
 struct _gateway_probes_t {
     int64_t probe_ms; /* interval between rounds when nothing waits */
 
-    pthread_mutex_t lock;  /* guards the answers below: /readyz reads them */
-    const char **services; /* distinct service names of the routes (borrowed) */
-    size_t service_count;  /* entries in services */
-    size_t *route_service; /* route index -> services index */
-    size_t route_count;    /* entries in route_service */
-    bool *service_ready;   /* last answer per service: 200 */
-    int64_t last_reply_ms; /* zclock_mono of the last answer */
+    pthread_mutex_t lock;       /* guards the answers below: /readyz reads them */
+    const char **services;      /* distinct service names of the routes (borrowed) */
+    size_t service_count;       /* entries in services */
+    size_t *route_service;      /* route index -> services index */
+    size_t route_count;         /* entries in route_service */
+    atomic_bool *service_ready; /* last answer per service: 200 (written under lock, read
+                                   lock-free by gateway_probes_service_ready) */
+    int64_t last_reply_ms;      /* zclock_mono of the last answer */
 
     /* The round in flight: the bridge's thread only. */
     size_t *fifo;    /* services index of each unanswered probe, in send order */
@@ -113,6 +115,15 @@ void gateway_probes_disconnected(gateway_probes_t *self)
         self->service_ready[i] = false;
     pthread_mutex_unlock(&self->lock);
     self->count = self->stale = 0;
+}
+
+bool gateway_probes_service_ready(gateway_probes_t *self, const char *service)
+{
+    /* services never changes after new: only the answers are shared */
+    for (size_t i = 0; i < self->service_count; i++)
+        if (strcmp(self->services[i], service) == 0)
+            return atomic_load_explicit(&self->service_ready[i], memory_order_relaxed);
+    return false;
 }
 
 bool gateway_probes_round_begin(gateway_probes_t *self, int64_t now, int64_t interval)

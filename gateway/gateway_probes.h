@@ -37,6 +37,10 @@ const char *gateway_probes_service(gateway_probes_t *self, size_t index);
 void gateway_probes_connected(gateway_probes_t *self);
 void gateway_probes_disconnected(gateway_probes_t *self);
 
+/* The last probe answer for service (a route's): true if the broker said it has a worker.
+   Lock-free, for the request path; false for a service no route names. */
+bool gateway_probes_service_ready(gateway_probes_t *self, const char *service);
+
 /* Whether a new round may start now: false while the last one, sent less than three
    intervals ago, still has answers due. A round that went unanswered makes its services
    unready, and its answers, if they ever come, are counted out. */

@@ -167,6 +167,13 @@ void gateway_slot_assign_broker(gateway_slot_t *self, int index)
     pthread_mutex_unlock(&self->lock);
 }
 
+void gateway_slot_rearm(gateway_slot_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    self->sent = self->final_seen = false;
+    pthread_mutex_unlock(&self->lock);
+}
+
 int gateway_slot_broker(gateway_slot_t *self)
 {
     pthread_mutex_lock(&self->lock);

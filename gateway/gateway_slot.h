@@ -44,6 +44,10 @@ void gateway_slot_destroy(gateway_slot_t **self_p);
 
 /* ---- the request's life in the table (gateway_bridge and gateway_pending) */
 
+/* Its FINAL was an answer it will not take (no_worker from one of several brokers): it waits
+   for a FINAL again, from the broker it is assigned to next. The HTTP thread's call. */
+void gateway_slot_rearm(gateway_slot_t *self);
+
 /* Not registered yet, so nobody else sees it: resets the slot for a new request to broker
    number broker (gateway_slot_assign_broker). id is copied; service is borrowed from the
    route. deadline_ms is on zclock_mono's clock. */

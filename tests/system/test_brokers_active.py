@@ -118,7 +118,9 @@ class TwoBrokers(unittest.TestCase):
         self.token = "brokers-test-token"
         self.gateway = fs.start_gateway(self.endpoints[0],
                                         extra=["--broker", self.endpoints[1],
-                                               "--admin-token", self.token])
+                                               "--admin-token", self.token,
+                                               "--heartbeat-ms", str(harness.HEARTBEAT_MS),
+                                               "--liveness", str(harness.LIVENESS)])
         self.addCleanup(self.gateway.stop)
         self.wait_registered(0)
         self.wait_registered(1)

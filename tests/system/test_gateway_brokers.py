@@ -74,20 +74,18 @@ class TwoBrokers(unittest.TestCase):
         before = self.scrape()
         for _ in range(20):
             self.assertEqual(self.get()[0], 200)
-        # Each broker counts what it accepted (mmi.stats, re-exported with a broker label).
-        after = self.scrape()
+        # Each broker counts what it accepted (mmi.stats, re-exported with a broker label;
+        # the gateway asks at most every 250 ms, so the figures are waited for).
+        def counted(broker, name, metric, service=None):
+            labels = {"service": service} if service else {}
+            return (metrics.value(self.scrape(), metric, broker=broker.endpoint, **labels) -
+                    metrics.value(before, metric, broker=broker.endpoint, **labels))
         for broker in self.brokers:
-            accepted = (metrics.value(after, "slowlane_broker_requests_total", service="s",
-                                      broker=broker.endpoint) -
-                        metrics.value(before, "slowlane_broker_requests_total", service="s",
-                                      broker=broker.endpoint))
-            sent = (metrics.value(after, "slowlane_gateway_broker_requests_sent_total",
-                                  broker=broker.endpoint) -
-                    metrics.value(before, "slowlane_gateway_broker_requests_sent_total",
-                                  broker=broker.endpoint))
             # One at a time, ties take turns: about half each.
-            self.assertGreaterEqual(accepted, 5, broker.endpoint)
-            self.assertGreaterEqual(sent, 5, broker.endpoint)
+            harness.wait_for(lambda: counted(broker, "accepted", "slowlane_broker_requests_total",
+                                             "s") >= 5, what=f"{broker.endpoint} accepted 5")
+            self.assertGreaterEqual(counted(broker, "sent",
+                                            "slowlane_gateway_broker_requests_sent_total"), 5)
 
     def test_kill_of_one_broker_under_get_load_fails_nothing(self):
         results, stop = [], threading.Event()
@@ -127,11 +125,18 @@ class TwoBrokers(unittest.TestCase):
             status, body = self.get(ms=ms, method=method)
             answers.append((method, status, body, time.monotonic()))
 
-        # Four of each: with ties taking turns, both brokers hold some of each kind.
-        threads = [threading.Thread(target=call, args=(method, 2500))
-                   for method in ("POST", "GET") * 4]
-        for thread in threads:
-            thread.start()
+        # Four of each, started one at a time: least outstanding first puts each on the
+        # broker with fewer, so in this order both brokers hold a POST and a GET, twice.
+        threads = []
+
+        def outstanding():
+            text = self.scrape()
+            return sum(metrics.value(text, "slowlane_gateway_broker_outstanding",
+                                     broker=b.endpoint) for b in self.brokers)
+        for method in ("POST", "POST", "GET", "GET") * 2:
+            threads.append(threading.Thread(target=call, args=(method, 2500)))
+            threads[-1].start()
+            harness.wait_for(lambda: outstanding() >= len(threads), what="request in flight")
         stopped = self.brokers[0]
 
         def both_busy():
