@@ -151,7 +151,8 @@ class EmbeddedLifecycleTest(unittest.TestCase):
         self.assertEqual(first.stop(), 0, first.output())
         self.assertIn("comp=broker event=workers_disconnected workers=2", first.output())
         self.assertIn("comp=gateway event=gateway_stopped", first.output())
-        harness.wait_for(lambda: workers.output().count("event=broker_lost reason=disconnect") >= 2,
+        harness.wait_for(lambda: len(re.findall(r"event=broker_lost endpoint=\S+ reason=disconnect",
+                                                        workers.output())) >= 2,
                          what="both workers told DISCONNECT")
         # The workers were never restarted: the same supervisor serves the new gateway.
         second = embedded_gateway(["/fast=fast"], endpoint=endpoint)
