@@ -83,15 +83,16 @@ gateway_exchange_start_t gateway_exchange_begin(gateway_exchange_t *self,
     return s_send(self) == 0 ? GATEWAY_EXCHANGE_STARTED : GATEWAY_EXCHANGE_TOO_LATE;
 }
 
-/* A FINAL that says no_worker, for a retryable request that streamed nothing, from one of
-   several brokers: a broker back from a restart or a stall answers it before its workers
-   have registered again. Moves the request to another broker whose probe found a worker,
-   at most once per other broker (two brokers' stale probes must not bounce it), and says
-   whether it did. */
+/* A FINAL that says no_worker, from one of several brokers: a broker back from a restart
+   or a stall answers it before its workers have registered again. no_worker promises that
+   no worker saw the request (a broker re-queues only retryable requests after a delivery,
+   and a hand-back was never started), so a POST moves as safely as a GET. Moves the request
+   to another broker whose probe found a worker, at most once per other broker (two
+   brokers' stale probes must not bounce it), and says whether it did. */
 static bool s_elsewhere(gateway_exchange_t *self, zmsg_t *body)
 {
     sl_error_code_t code;
-    if (self->streamed || !self->request.retryable ||
+    if (self->streamed ||
         self->elsewhere + 1 >= gateway_brokers_count(self->brokers) ||
         sl_envelope_kind(body) != SL_BODY_ERROR ||
         sl_error_envelope_decode(body, &code, NULL, 0) != 0 || code != SL_ERROR_NO_WORKER)
