@@ -92,8 +92,7 @@ gateway_exchange_start_t gateway_exchange_begin(gateway_exchange_t *self,
 static bool s_elsewhere(gateway_exchange_t *self, zmsg_t *body)
 {
     sl_error_code_t code;
-    if (self->streamed ||
-        self->elsewhere + 1 >= gateway_brokers_count(self->brokers) ||
+    if (self->streamed || self->elsewhere + 1 >= gateway_brokers_count(self->brokers) ||
         sl_envelope_kind(body) != SL_BODY_ERROR ||
         sl_error_envelope_decode(body, &code, NULL, 0) != 0 || code != SL_ERROR_NO_WORKER)
         return false;
