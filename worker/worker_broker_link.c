@@ -3,6 +3,8 @@
     because MDP says a worker re-registers on a fresh socket. Sends use a zero timeout: a
     dead broker costs dropped heartbeats, never a stuck worker or a stuck other link. */
 #include <assert.h>
+#include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sl_defaults.h"
@@ -16,6 +18,7 @@ struct _worker_broker_link_t {
     char *endpoint;                                /* the broker, owned */
     const sl_curve_client_t *curve;                /* this broker's keys, borrowed */
     zsock_t *dealer;          /* to the broker; NULL while waiting to reconnect */
+    zsock_t *monitor;         /* PAIR fed by zmq_socket_monitor on the dealer, or NULL */
     uint64_t generation;      /* bumped at every loss */
     int64_t heartbeat_at;     /* when the next HEARTBEAT is due */
     int64_t reconnect_at;     /* when to open a new socket (dealer NULL) */
@@ -45,13 +48,24 @@ worker_broker_link_t *worker_broker_link_new(const worker_broker_link_settings_t
     return self;
 }
 
+//  Closes the DEALER and its monitor. Monitoring stops first: libzmq sends each event with
+//  a blocking send, so an event raised after the PAIR has gone (the closing connection's
+//  own DISCONNECTED) would stall the I/O thread, and with it every link (libzmq #3575).
+static void s_close(worker_broker_link_t *self)
+{
+    if (self->dealer && self->monitor)
+        zmq_socket_monitor(zsock_resolve(self->dealer), NULL, 0);
+    zsock_destroy(&self->monitor);
+    zsock_destroy(&self->dealer);
+}
+
 void worker_broker_link_destroy(worker_broker_link_t **self_p)
 {
     assert(self_p);
     worker_broker_link_t *self = *self_p;
     if (!self)
         return;
-    zsock_destroy(&self->dealer);
+    s_close(self);
     free(self->endpoint);
     free(self);
     *self_p = NULL;
@@ -82,6 +96,26 @@ static zsock_t *s_open_dealer(worker_broker_link_t *self)
     return dealer;
 }
 
+//  A monitor of the DEALER's connection: a broker that dies (kill -9, crash, a host that
+//  resets the connection) is then lost at once, not after liveness intervals of silence
+//  during which its share of our free slots (protocol.md 3.7) would go unused. NULL if the
+//  monitor cannot be made: liveness still catches the loss.
+static zsock_t *s_open_monitor(zsock_t *dealer)
+{
+    static atomic_uint_fast64_t monitors;
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "inproc://worker-link-%" PRIuFAST64,
+             atomic_fetch_add(&monitors, 1));
+    if (zmq_socket_monitor(zsock_resolve(dealer), endpoint, ZMQ_EVENT_DISCONNECTED) != 0)
+        return NULL;
+    zsock_t *monitor = zsock_new_pair(NULL);
+    if (monitor && zsock_connect(monitor, "%s", endpoint) != 0)
+        zsock_destroy(&monitor);
+    if (monitor)
+        zsock_set_rcvtimeo(monitor, 0);
+    return monitor;
+}
+
 int worker_broker_link_connect(worker_broker_link_t *self, int credit)
 {
     assert(!self->dealer);
@@ -94,6 +128,7 @@ int worker_broker_link_connect(worker_broker_link_t *self, int credit)
                self->endpoint, (long long) delay);
         return -1;
     }
+    self->monitor = s_open_monitor(self->dealer);
     zmsg_t *ready = credit < 0
                         ? sl_mdp_encode_ready_capacity(settings->service, settings->capacity)
                         : sl_mdp_encode_ready_credit(settings->service, settings->capacity, credit);
@@ -111,12 +146,32 @@ void worker_broker_link_lose(worker_broker_link_t *self, const char *reason)
 {
     if (!self->dealer)
         return;
-    zsock_destroy(&self->dealer);
+    s_close(self);
     self->generation++;
     int64_t delay = worker_backoff_next(&self->backoff);
     self->reconnect_at = zclock_mono() + delay;
     sl_log(SL_LOG_WARN, NULL, "broker_lost", "endpoint=%s reason=%s reconnect_ms=%lld",
            self->endpoint, reason, (long long) delay);
+}
+
+zsock_t *worker_broker_link_monitor(const worker_broker_link_t *self)
+{
+    return self->monitor;
+}
+
+bool worker_broker_link_closed(worker_broker_link_t *self)
+{
+    bool closed = false;
+    zmsg_t *event;
+    while (self->monitor && (event = zmsg_recv(self->monitor))) {
+        zframe_t *first = zmsg_first(event);
+        uint16_t code = 0;
+        if (first && zframe_size(first) >= sizeof code)
+            memcpy(&code, zframe_data(first), sizeof code);
+        closed = closed || code == ZMQ_EVENT_DISCONNECTED;
+        zmsg_destroy(&event);
+    }
+    return closed;
 }
 
 bool worker_broker_link_connected(const worker_broker_link_t *self)

@@ -56,6 +56,15 @@ const char *worker_broker_link_endpoint(const worker_broker_link_t *self);
 /* The DEALER to poll (borrowed), NULL when not connected. */
 zsock_t *worker_broker_link_socket(const worker_broker_link_t *self);
 
+/* The PAIR that reports the DEALER's connection events (borrowed), to poll; NULL when not
+   connected or when no monitor could be made. */
+zsock_t *worker_broker_link_monitor(const worker_broker_link_t *self);
+
+/* Reads the events waiting on the monitor; true if one says the connection closed (the
+   broker's process died or its host reset the connection). The caller loses the link,
+   after reading what the broker sent before it closed (its DISCONNECT, say). */
+bool worker_broker_link_closed(worker_broker_link_t *self);
+
 /* Receives one command from the broker into out. Returns 1 with a decoded worker-side
    command in out (the caller resets it), 0 if a message was read and dropped (malformed,
    logged), -1 if none was waiting. Any command proves the broker alive; the first one

@@ -369,19 +369,54 @@ static long s_poll_timeout(s_io_t *self)
     return wake > now ? (long) (wake - now) : 0;
 }
 
+//  Handles a batch of what link index's broker sent: with capacity K several jobs are
+//  usually waiting. A link lost on the way (DISCONNECT) has a new socket or none: stop
+//  reading it.
+static void s_read_link(s_io_t *self, size_t index)
+{
+    zsock_t *dealer = worker_broker_link_socket(self->links[index]);
+    for (int taken = 0; taken < WORKER_IO_RECV_BATCH && !self->terminated &&
+                        worker_broker_link_socket(self->links[index]) == dealer;
+         taken++)
+        if (s_handle_broker(self, index) == -1)
+            break;
+}
+
+//  The monitor of link index, polled on its connection generation, has events: if the
+//  connection closed, what the broker sent before it closed is read first, then the link
+//  is lost (unless that already lost it, or the conversation is over).
+static void s_link_events(s_io_t *self, size_t index, uint64_t generation)
+{
+    worker_broker_link_t *link = self->links[index];
+    if (worker_broker_link_generation(link) != generation || !worker_broker_link_closed(link) ||
+        self->drained)
+        return;
+    s_read_link(self, index);
+    if (!self->terminated && worker_broker_link_generation(link) == generation)
+        s_lose_link(self, index, "connection_closed");
+}
+
 //  One poll and what it woke for. Returns -1 if the poll failed for good.
 static int s_wake(s_io_t *self)
 {
-    zmq_pollitem_t items[1 + SL_MAX_WORKER_BROKERS] = {
+    zmq_pollitem_t items[1 + 2 * SL_MAX_WORKER_BROKERS] = {
         {zsock_resolve(self->pipe), 0, ZMQ_POLLIN, 0}};
-    size_t polled[SL_MAX_WORKER_BROKERS]; // item 1 + i is link polled[i]
+    //  item 1 + i is link polled[i]'s DEALER, or its monitor if monitors[i]
+    size_t polled[2 * SL_MAX_WORKER_BROKERS];
+    bool monitors[2 * SL_MAX_WORKER_BROKERS];
+    uint64_t generations[2 * SL_MAX_WORKER_BROKERS];
     size_t count = 0;
     for (size_t index = 0; index < self->link_count; index++) {
-        zsock_t *dealer = worker_broker_link_socket(self->links[index]);
-        if (!dealer)
-            continue;
-        items[1 + count] = (zmq_pollitem_t){zsock_resolve(dealer), 0, ZMQ_POLLIN, 0};
-        polled[count++] = index;
+        worker_broker_link_t *link = self->links[index];
+        zsock_t *sockets[2] = {worker_broker_link_socket(link), worker_broker_link_monitor(link)};
+        for (int kind = 0; kind < 2 && sockets[0]; kind++) {
+            if (!sockets[kind])
+                continue;
+            items[1 + count] = (zmq_pollitem_t){zsock_resolve(sockets[kind]), 0, ZMQ_POLLIN, 0};
+            polled[count] = index;
+            monitors[count] = kind == 1;
+            generations[count++] = worker_broker_link_generation(link);
+        }
     }
     int rc = zmq_poll(items, (int) (1 + count), s_poll_timeout(self));
     //  EINTR is SIGTERM arriving: draining is the handler thread's call, not ours
@@ -389,19 +424,16 @@ static int s_wake(s_io_t *self)
         return -1;
     if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
         s_handle_pipe(self);
-    for (size_t item = 0; rc > 0 && item < count; item++) {
-        if (!(items[1 + item].revents & ZMQ_POLLIN))
-            continue;
-        size_t index = polled[item];
-        //  A batch per wake-up: with capacity K several jobs are usually waiting. A link
-        //  lost on the way (DISCONNECT) has a new socket or none: stop reading it
-        zsock_t *dealer = worker_broker_link_socket(self->links[index]);
-        for (int taken = 0; taken < WORKER_IO_RECV_BATCH && !self->terminated &&
-                            worker_broker_link_socket(self->links[index]) == dealer;
-             taken++)
-            if (s_handle_broker(self, index) == -1)
-                break;
-    }
+    //  Every DEALER before any monitor: a closed connection's last words are read first.
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t item = 0; rc > 0 && item < count; item++) {
+            if (monitors[item] != (pass == 1) || !(items[1 + item].revents & ZMQ_POLLIN))
+                continue;
+            if (monitors[item])
+                s_link_events(self, polled[item], generations[item]);
+            else
+                s_read_link(self, polled[item]);
+        }
     s_run_timers(self);
     s_grant(self);
     return 0;

@@ -312,6 +312,23 @@ class BrokersWorkerTest(unittest.TestCase):
         self.assertGreater(served, 1)
         b.heartbeating = True
 
+    def test_closed_connection_loses_the_broker_at_once_and_its_slot_goes_elsewhere(self):
+        # Liveness 50 x 100 ms: only the closed connection can explain a loss within 2.5 s.
+        a, b = self.start(liveness=50)
+        b.demand(True)
+        # Only B is hungry: the free slot is B's (its READY said credit=1), A may use none
+        self.assertEqual(a.wait("CREDIT")[2], [b"0"])
+        self.assertEqual(b.of("CREDIT"), [])
+        closed_at = time.monotonic()
+        b.stop()  # its process gone: the connection closes (kill -9, crash)
+        # The worker does not wait out liveness on a granted slot nobody will use
+        self.assertEqual(a.wait("CREDIT", 2, timeout=2.5)[2], [b"1"])
+        self.assertLess(time.monotonic() - closed_at, 2.5)
+        wait_for(lambda: f"event=broker_lost endpoint={b.endpoint} reason=connection_closed"
+                 in self.worker.output(), what="the loss logged with its reason")
+        a.request(b"job-a", b"0")
+        self.assertEqual(a.wait("FINAL")[2][0], b"job-a")
+
     def test_lost_broker_job_keeps_its_slot_and_its_reply_is_dropped(self):
         a, b = self.start()
         a.request(b"job-a", b"400")
