@@ -196,12 +196,14 @@ class FailoverTest(TwoBrokers):
         load = fs.Load(self.gateway.port, label, threads=12, post_share=0.2,
                        max_requests=4000).start()
         self.addCleanup(load.stop_event.set)
-        fs.wait_load(load, 300)
+        # Conditions, not sleeps: the long timeouts cost nothing on a quiet machine, and a
+        # process per job makes 300 answers take 20 s on a loaded one.
+        fs.wait_load(load, 300, timeout=60)
         fault_at = time.monotonic()
         fault()
-        fs.wait_load(load, 300)
+        fs.wait_load(load, 300, timeout=60)
         recover()
-        fs.wait_load(load, 300)
+        fs.wait_load(load, 300, timeout=60)
         load.stop()
         problems, figures = self.check(load, label)
         print(f"{figures} failover: {self.failover_figures(load, fault_at)}", flush=True)
@@ -269,7 +271,7 @@ class RollingBrokersTest(TwoBrokers):
         load = fs.Load(self.gateway.port, "roll", threads=12, post_share=0.0,
                        max_requests=4000).start()
         self.addCleanup(load.stop_event.set)
-        fs.wait_load(load, 200)
+        fs.wait_load(load, 200, timeout=60)
         lowest = [WORKERS, WORKERS]
         for index in (0, 1):
             other = 1 - index
@@ -285,7 +287,7 @@ class RollingBrokersTest(TwoBrokers):
             fault_at = time.monotonic()
             self.restart_broker(index, signal.SIGTERM)
             self.wait_registered(index)
-            fs.wait_load(load, 200)
+            fs.wait_load(load, 200, timeout=60)
             stop_sampling.set()
             sampler.join(5)
             print(f"roll broker {'AB'[index]}: {self.failover_figures(load, fault_at)}",
