@@ -34,6 +34,7 @@ struct _broker_t {
     int64_t started;                /* zclock_mono() at broker_new, for uptime */
     sl_log_limit_t malformed_limit; /* rate limit for malformed-message lines */
     sl_log_limit_t protocol_limit;  /* rate limit for worker protocol violations */
+    sl_log_limit_t stall_limit;     /* rate limit for broker_stalled lines */
     zsock_t *stop_socket;           /* a message here ends broker_run (borrowed); may be NULL */
 };
 
@@ -378,6 +379,22 @@ done:
     broker_agents_tick(self->agents, self->now);
 }
 
+/* The broker itself did not run for a while: it woke overslept ms after its poll's timeout
+   (SIGSTOP, a starved CPU), or a batch took busy ms. Its peers' heartbeats waited unread in
+   its socket meanwhile, so that time does not count against them: without this, a broker
+   back from a stall expires every worker before it reads their heartbeats, and they must
+   all register again. Below a heartbeat it is ordinary scheduling and changes nothing. */
+static void s_forgive_own_stall(broker_t *self, int64_t overslept, int64_t busy)
+{
+    int64_t stalled = (overslept > 0 ? overslept : 0) + busy;
+    if (stalled < self->config.heartbeat_ms)
+        return;
+    broker_registry_workers_postpone(self->registry, stalled);
+    broker_agents_postpone(self->agents, stalled);
+    sl_log_limited(&self->stall_limit, SL_LOG_WARN, NULL, "broker_stalled",
+                   "ms=%lld detail=\"peers' expiry postponed by as much\"", (long long) stalled);
+}
+
 void broker_stop_on(broker_t *self, zsock_t *socket)
 {
     self->stop_socket = socket;
@@ -398,14 +415,15 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
         broker_worker_t *oldest = broker_registry_worker_oldest(self->registry);
         if (oldest && oldest->expiry < wake)
             wake = oldest->expiry;
-        int64_t now = zclock_mono();
-        long timeout = wake > now ? (long) (wake - now) : 0;
+        int64_t before_poll = zclock_mono();
+        long timeout = wake > before_poll ? (long) (wake - before_poll) : 0;
         if (zmq_poll(items, item_count, timeout) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             sl_log(SL_LOG_ERROR, NULL, "poll_failed", "error=%d", zmq_errno());
             return -1;
         }
+        int64_t after_poll = zclock_mono();
         if (item_count == 2 && (items[1].revents & ZMQ_POLLIN)) {
             zmsg_t *command = zmsg_recv(self->stop_socket);
             zmsg_destroy(&command);
@@ -415,6 +433,7 @@ int broker_run(broker_t *self, volatile sig_atomic_t *stop)
             if (!s_handle_next(self))
                 break;
         self->now = zclock_mono();
+        s_forgive_own_stall(self, after_poll - before_poll - timeout, self->now - after_poll);
         s_expire_workers(self);
         if (self->now >= self->next_tick) {
             s_tick(self);

@@ -294,6 +294,13 @@ void broker_agents_message(broker_agents_t *self, zframe_t *sender, zmsg_t **msg
     sl_agent_msg_reset(&msg);
 }
 
+void broker_agents_postpone(broker_agents_t *self, int64_t ms)
+{
+    for (broker_agent_t *agent = zhashx_first(self->agents); agent;
+         agent = zhashx_next(self->agents))
+        agent->expiry += ms;
+}
+
 void broker_agents_tick(broker_agents_t *self, int64_t now)
 {
     zlistx_t *gone = zlistx_new();

@@ -48,6 +48,9 @@ void broker_agents_message(broker_agents_t *self, zframe_t *sender, zmsg_t **msg
 /* Per tick: forgets agents silent for heartbeat x liveness, moves rolling restarts on. */
 void broker_agents_tick(broker_agents_t *self, int64_t now);
 
+/* Pushes every agent's expiry back by ms (broker_registry_workers_postpone's reason). */
+void broker_agents_postpone(broker_agents_t *self, int64_t ms);
+
 /* Number of agents in the table. */
 size_t broker_agents_size(const broker_agents_t *self);
 

@@ -127,6 +127,13 @@ void broker_registry_worker_remove(broker_registry_t *self, broker_worker_t *wor
     broker_service_worker_left(worker->service, now);
 }
 
+void broker_registry_workers_postpone(broker_registry_t *self, int64_t ms)
+{
+    for (broker_worker_t *worker = (broker_worker_t *) zlistx_first(self->expiry); worker;
+         worker = (broker_worker_t *) zlistx_next(self->expiry))
+        worker->expiry += ms;
+}
+
 broker_worker_t *broker_registry_worker_oldest(const broker_registry_t *self)
 {
     return (broker_worker_t *) zlistx_head(self->expiry);

@@ -48,6 +48,11 @@ void broker_registry_worker_heard(broker_registry_t *self, broker_worker_t *work
    caller's to handle and destroy. */
 void broker_registry_worker_remove(broker_registry_t *self, broker_worker_t *worker, int64_t now);
 
+/* Pushes every worker's expiry back by ms: the time the broker itself did not run (a stop,
+   a starved CPU) is not held against its workers, whose heartbeats waited unread. The
+   expiry list keeps its order. */
+void broker_registry_workers_postpone(broker_registry_t *self, int64_t ms);
+
 /* The worker that expires next (least recently heard from), or NULL; borrowed. Leaves a
    walk's place alone. */
 broker_worker_t *broker_registry_worker_oldest(const broker_registry_t *self);

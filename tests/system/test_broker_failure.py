@@ -3,6 +3,7 @@ heartbeat x liveness, a dead worker's retryable job goes to another worker, a no
 or streamed one is answered worker_died, identity takeover fails a job over at once, and
 max-deliveries is respected."""
 import os
+import signal
 import sys
 import time
 
@@ -13,6 +14,26 @@ from broker_support import BrokerTest, error_code, mmi_service, wait_registered 
 
 EXPIRY = harness.HEARTBEAT_MS * harness.LIVENESS / 1000  # seconds of silence that kill
 SLACK = 0.35  # polling and scheduling on a loaded test machine
+
+
+class OwnStallTest(BrokerTest):
+    def test_a_stopped_broker_does_not_expire_workers_whose_heartbeats_wait_in_its_socket(self):
+        # A raw worker heartbeats on and never gives up on the broker (it checks no liveness).
+        worker = self.worker("steady")
+        wait_registered(self.endpoint, "steady")
+        self.broker.signal(signal.SIGSTOP)
+        # The stall is the fault under test: three expiry windows long, nothing to wait on.
+        time.sleep(EXPIRY * 3)
+        self.broker.signal(signal.SIGCONT)
+        wait_for(lambda: "event=broker_stalled" in self.broker.output(), what="the stall logged")
+        self.assertEqual(mmi_service(self.endpoint, "steady"), b"200")
+        output = self.broker.output()
+        self.assertNotIn("reason=expired", output)
+        self.assertEqual(output.count("event=worker_ready"), 1, output)
+        self.assertTrue(worker.disconnects.empty(), "the worker was told DISCONNECT")
+        # It still expires a worker that really went silent, after the stall.
+        worker.silence()
+        wait_registered(self.endpoint, "steady", present=False)
 
 
 class ExpiryTest(BrokerTest):
