@@ -171,9 +171,9 @@ static void s_move(gateway_brokers_t *self, gateway_slot_t *slot, int *index, in
 }
 
 bool gateway_brokers_reroute_elsewhere(gateway_brokers_t *self, gateway_slot_t *slot,
-                                       const char *service, int *index)
+                                       const char *service, bool ready_only, int *index)
 {
-    int chosen = s_choose(self, service, *index, true);
+    int chosen = s_choose(self, service, *index, ready_only);
     if (chosen < 0)
         return false;
     s_move(self, slot, index, chosen);

@@ -67,11 +67,12 @@ bool gateway_brokers_reroute(gateway_brokers_t *self, gateway_slot_t *slot, cons
                              int *index);
 
 /* The slot's broker answered that it has no worker for service (a broker back from a
-   restart or a stall, before its workers registered again): assigns it another trusted
-   broker whose probe found a worker, writes its number into *index and returns true (send
+   restart or a stall, before its workers registered again), or the request could not be
+   sent to it at all: assigns it another trusted broker (with ready_only, one whose probe
+   found a worker; else those first), writes its number into *index and returns true (send
    it again), or returns false (none: the answer stands). */
 bool gateway_brokers_reroute_elsewhere(gateway_brokers_t *self, gateway_slot_t *slot,
-                                       const char *service, int *index);
+                                       const char *service, bool ready_only, int *index);
 
 /* The slot leaves its broker and the table; a late reply for its id is then dropped.
    index: its broker's number. Safe on a slot that was never registered. */

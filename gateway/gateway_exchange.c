@@ -96,8 +96,23 @@ static bool s_elsewhere(gateway_exchange_t *self, zmsg_t *body)
         sl_envelope_kind(body) != SL_BODY_ERROR ||
         sl_error_envelope_decode(body, &code, NULL, 0) != 0 || code != SL_ERROR_NO_WORKER)
         return false;
-    if (!gateway_brokers_reroute_elsewhere(self->brokers, self->slot, self->request.service,
+    if (!gateway_brokers_reroute_elsewhere(self->brokers, self->slot, self->request.service, true,
                                            &self->broker))
+        return false;
+    self->elsewhere++;
+    return true;
+}
+
+/* The request could not be sent to its broker (its connection went in the instant between
+   the choice and the send: a broker killed under load). Nothing left the gateway, so any
+   request may go to another trusted broker, once per other broker; says whether it will. */
+static bool s_unsent_elsewhere(gateway_exchange_t *self)
+{
+    if (self->streamed || self->elsewhere + 1 >= gateway_brokers_count(self->brokers) ||
+        !gateway_brokers_reroute_elsewhere(self->brokers, self->slot, self->request.service, false,
+                                           &self->broker))
+        return false;
+    if (!gateway_slot_forget_unsent(self->slot))
         return false;
     self->elsewhere++;
     return true;
@@ -130,7 +145,12 @@ gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t
         case GATEWAY_SLOT_TIMEOUT:
             return GATEWAY_EXCHANGE_TIMEOUT;
         case GATEWAY_SLOT_UNAVAILABLE:
-            return GATEWAY_EXCHANGE_UNAVAILABLE;
+            if (!s_unsent_elsewhere(self))
+                return GATEWAY_EXCHANGE_UNAVAILABLE;
+            gateway_request_metrics_resend(self->metrics);
+            if (s_send(self) != 0)
+                return GATEWAY_EXCHANGE_TIMEOUT;
+            break;
         case GATEWAY_SLOT_BROKER_LOST:
             return GATEWAY_EXCHANGE_BROKER_LOST;
         }

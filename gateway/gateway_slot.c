@@ -174,6 +174,17 @@ void gateway_slot_rearm(gateway_slot_t *self)
     pthread_mutex_unlock(&self->lock);
 }
 
+bool gateway_slot_forget_unsent(gateway_slot_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    bool unsent = self->failure == GATEWAY_SLOT_UNAVAILABLE && !self->sent && !self->final_seen &&
+                  !self->head;
+    if (unsent)
+        self->failure = GATEWAY_SLOT_MESSAGE;
+    pthread_mutex_unlock(&self->lock);
+    return unsent;
+}
+
 int gateway_slot_broker(gateway_slot_t *self)
 {
     pthread_mutex_lock(&self->lock);

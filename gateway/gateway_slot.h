@@ -48,6 +48,11 @@ void gateway_slot_destroy(gateway_slot_t **self_p);
    for a FINAL again, from the broker it is assigned to next. The HTTP thread's call. */
 void gateway_slot_rearm(gateway_slot_t *self);
 
+/* If its last send failed (the broker's connection was gone: nothing left the gateway),
+   forgets the failure so the request may go out again, and returns true; otherwise
+   (sent, answered, or lost in flight) false. The HTTP thread's call. */
+bool gateway_slot_forget_unsent(gateway_slot_t *self);
+
 /* Not registered yet, so nobody else sees it: resets the slot for a new request to broker
    number broker (gateway_slot_assign_broker). id is copied; service is borrowed from the
    route. deadline_ms is on zclock_mono's clock. */

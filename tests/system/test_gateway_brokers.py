@@ -227,8 +227,11 @@ class StaleBroker:
             if not self.socket.poll(50, zmq.POLLIN):
                 continue
             peer, protocol, command, service, *body = self.socket.recv_multipart()
-            if service == b"mmi.service":
-                self.socket.send_multipart([peer, protocol, b"\x03", service, b"200"])
+            if service.startswith(b"mmi."):
+                # mmi.service says every service has a worker; any other (the gateway's
+                # mmi.stats for /metrics) is unimplemented here (8/MMI: 501).
+                answer = b"200" if service == b"mmi.service" else b"501"
+                self.socket.send_multipart([peer, protocol, b"\x03", service, answer])
                 continue
             # body: the request envelope (docs/protocol.md 4.1); the reply leads with its id
             method = body[4].decode()
