@@ -388,7 +388,7 @@ static void s_actor(zsock_t *pipe, void *args)
 
     /* With CURVE, HANDSHAKE_SUCCEEDED below also means the broker admitted our key: a
        gateway the broker refuses stays "disconnected" (503), never waits on a dead link. */
-    actor.dealer = gateway_broker_socket_new(self->config.curve);
+    actor.dealer = gateway_broker_socket_new(self->config.curve, (size_t) self->config.index);
     if (!actor.dealer)
         goto fail_dealer;
     /* No pipe without a connection: a send while the broker is away fails at once (503)

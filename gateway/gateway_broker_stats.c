@@ -26,6 +26,7 @@ struct _gateway_stats_t {
     zactor_t *actor;                /* the poller thread */
     char *endpoint;                 /* broker endpoint */
     const sl_curve_client_t *curve; /* borrowed CURVE keys, NULL: plaintext */
+    size_t index;                   /* the broker's place in the gateway's list */
     int wakeup_fd;                  /* eventfd: somebody wants a fresh answer */
     pthread_mutex_t lock;           /* guards the fields below */
     pthread_cond_t cond;            /* broadcast when an answer lands (CLOCK_MONOTONIC) */
@@ -73,7 +74,7 @@ static void s_actor(zsock_t *pipe, void *args)
 {
     gateway_broker_stats_t *self = args;
     sl_log_limit_t limit = {0};
-    zsock_t *dealer = gateway_broker_socket_new(self->curve);
+    zsock_t *dealer = gateway_broker_socket_new(self->curve, self->index);
     if (!dealer)
         goto fail;
     zsock_set_sndtimeo(dealer, 0);
@@ -158,13 +159,14 @@ json_t *gateway_broker_stats_get(gateway_broker_stats_t *self, int64_t max_age_m
 
 /* ---------------------------------------------------------------- lifecycle */
 
-gateway_broker_stats_t *gateway_broker_stats_new(const char *endpoint,
+gateway_broker_stats_t *gateway_broker_stats_new(const char *endpoint, size_t index,
                                                  const sl_curve_client_t *curve)
 {
     gateway_broker_stats_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->curve = curve;
+    self->index = index;
     self->wakeup_fd = -1;
     self->endpoint = strdup(endpoint);
     pthread_mutex_init(&self->lock, NULL);

@@ -15,9 +15,10 @@
 
 typedef struct _gateway_stats_t gateway_broker_stats_t;
 
-/* Starts the actor, connected to the broker at endpoint with the gateway's CURVE keys
-   (borrowed, must outlive it; NULL or empty: plaintext). NULL on failure. */
-gateway_broker_stats_t *gateway_broker_stats_new(const char *endpoint,
+/* Starts the actor, connected to the broker at endpoint (the index-th of the gateway's) with
+   the gateway's CURVE keys (borrowed, must outlive it; NULL or empty: plaintext). NULL on
+   failure. */
+gateway_broker_stats_t *gateway_broker_stats_new(const char *endpoint, size_t index,
                                                  const sl_curve_client_t *curve);
 
 /* Stops the actor; safe on NULL and twice. */

@@ -39,7 +39,7 @@ gateway_cluster_t *gateway_cluster_new(const gateway_broker_view_t *brokers,
     if (!self->dealers)
         goto fail;
     for (size_t i = 0; i < self->count; i++) {
-        self->dealers[i] = gateway_broker_socket_new(&curves[i]);
+        self->dealers[i] = gateway_broker_socket_new(&curves[i], i);
         if (!self->dealers[i])
             goto fail;
         /* No broker, no queueing: an admin call waits for one within its time, then fails

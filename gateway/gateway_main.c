@@ -22,6 +22,7 @@
 #include "sl_defaults.h"
 #include "sl_flags.h"
 #include "sl_futex_hash.h"
+#include "sl_io_threads.h"
 #include "sl_log.h"
 #include "sl_token.h"
 
@@ -365,7 +366,7 @@ static int s_start(s_gateway_t *gateway, const s_options_t *options, char *error
     gateway->metrics = gateway_request_metrics_new(gateway->routes);
     bool stats_started = true;
     for (size_t i = 0; i < gateway->broker_count; i++) {
-        gateway->stats[i] = gateway_broker_stats_new(gateway->endpoints[i], &gateway->curves[i]);
+        gateway->stats[i] = gateway_broker_stats_new(gateway->endpoints[i], i, &gateway->curves[i]);
         stats_started = stats_started && gateway->stats[i];
     }
     gateway_broker_view_t view = {.brokers = gateway->brokers, .stats = gateway->stats};
@@ -458,6 +459,7 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    sl_io_threads_request(gateway.broker_count); /* before czmq makes its context */
     zsys_handler_set(NULL);
     if (s_start(&gateway, &options, error, sizeof error, &status) != 0)
         goto fail;
@@ -467,12 +469,12 @@ int main(int argc, char **argv)
         sl_log(SL_LOG_INFO, NULL, "broker", "broker=%s endpoint=%s curve=%s", gateway.labels[i],
                gateway.endpoints[i], sl_curve_client_enabled(&gateway.curves[i]) ? "on" : "off");
     sl_log(SL_LOG_INFO, NULL, "gateway_started",
-           "listen=%s broker=%s brokers=%zu embedded=%s routes=%zu heartbeat_ms=%lld "
-           "liveness=%lld",
+           "listen=%s broker=%s brokers=%zu io_threads=%d embedded=%s routes=%zu "
+           "heartbeat_ms=%lld liveness=%lld",
            options.listen ? options.listen : options.default_listen, gateway.endpoints[0],
-           gateway.broker_count, gateway.embedded ? "true" : "false",
-           gateway_routes_count(gateway.routes), (long long) options.heartbeat_ms,
-           (long long) options.liveness);
+           gateway.broker_count, zmq_ctx_get(zsys_init(), ZMQ_IO_THREADS),
+           gateway.embedded ? "true" : "false", gateway_routes_count(gateway.routes),
+           (long long) options.heartbeat_ms, (long long) options.liveness);
     int number = s_wait_for_signal(&signals);
     sl_log(SL_LOG_INFO, NULL, "gateway_stopping", "signal=%d in_flight=%lld", number,
            (long long) gateway_http_in_flight(gateway.http));

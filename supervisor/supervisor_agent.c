@@ -20,6 +20,7 @@
 #include "sl_agent.h"
 #include "sl_curve.h"
 #include "sl_defaults.h"
+#include "sl_io_threads.h"
 #include "sl_log.h"
 #include "supervisor_agent.h"
 #include "supervisor_clock.h"
@@ -80,6 +81,9 @@ static int s_link_open(supervisor_agent_t *self, supervisor_agent_link_t *link)
     zmq_setsockopt(link->dealer, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
     int64_t max_size = SL_MAX_MESSAGE_BYTES;
     zmq_setsockopt(link->dealer, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
+    //  This broker's own I/O thread: a host name whose lookup hangs stalls only this link
+    uint64_t affinity = sl_io_threads_affinity(self->context, (size_t) (link - self->links));
+    zmq_setsockopt(link->dealer, ZMQ_AFFINITY, &affinity, sizeof affinity);
     //  The agent is one more client of the broker: under CURVE it needs the workers' keys too
     sl_curve_client_t keys;
     char error[256];
@@ -110,6 +114,7 @@ static int s_open(supervisor_agent_t *self)
     self->context = zmq_ctx_new();
     if (!self->context)
         return -1;
+    sl_io_threads_size(self->context, (size_t) self->link_count);
     int opened = 0;
     for (int i = 0; i < self->link_count; i++)
         opened += s_link_open(self, &self->links[i]) == 0;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "sl_defaults.h"
+#include "sl_io_threads.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
 #include "worker_broadcast.h"
@@ -359,6 +360,8 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
     self->handler_arg = arg;
     self->config.run_inline = self->run_inline ? s_run_inline : NULL;
     self->config.inline_arg = self;
+    //  Before the actor's sockets: each broker's link on an I/O thread of its own
+    sl_io_threads_request(self->config.broker_count);
     self->io = zactor_new(worker_io_actor, &self->config);
     if (!self->io)
         return -1;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sl_defaults.h"
+#include "sl_io_threads.h"
 #include "sl_log.h"
 #include "sl_mdp_io.h"
 #include "worker_backoff.h"
@@ -16,6 +17,7 @@
 struct _worker_broker_link_t {
     const worker_broker_link_settings_t *settings; /* shared by every link, borrowed */
     char *endpoint;                                /* the broker, owned */
+    size_t index;                                  /* of the broker, in the worker's list */
     const sl_curve_client_t *curve;                /* this broker's keys, borrowed */
     zsock_t *dealer;          /* to the broker; NULL while waiting to reconnect */
     zsock_t *monitor;         /* PAIR fed by zmq_socket_monitor on the dealer, or NULL */
@@ -30,7 +32,8 @@ struct _worker_broker_link_t {
 static sl_log_limit_t s_bad_message_limit;
 
 worker_broker_link_t *worker_broker_link_new(const worker_broker_link_settings_t *settings,
-                                             const char *endpoint, const sl_curve_client_t *curve)
+                                             size_t index, const char *endpoint,
+                                             const sl_curve_client_t *curve)
 {
     assert(settings && endpoint && curve);
     worker_broker_link_t *self = calloc(1, sizeof(worker_broker_link_t));
@@ -42,6 +45,7 @@ worker_broker_link_t *worker_broker_link_new(const worker_broker_link_settings_t
         return NULL;
     }
     self->settings = settings;
+    self->index = index;
     self->curve = curve;
     worker_backoff_init(&self->backoff, settings->reconnect_min_ms, settings->reconnect_max_ms,
                         2.0);
@@ -87,6 +91,9 @@ static zsock_t *s_open_dealer(worker_broker_link_t *self)
     //  Receive timeout 0 too: the loop takes every waiting message per wake-up
     zmq_setsockopt(handle, ZMQ_RCVTIMEO, &zero, sizeof zero);
     zmq_setsockopt(handle, ZMQ_MAXMSGSIZE, &max_message, sizeof max_message);
+    //  This broker's own I/O thread: a host name whose lookup hangs stalls only this link
+    uint64_t affinity = sl_io_threads_affinity(zsys_init(), self->index);
+    zmq_setsockopt(handle, ZMQ_AFFINITY, &affinity, sizeof affinity);
     const char *identity = self->settings->identity;
     if (identity)
         zmq_setsockopt(handle, ZMQ_ROUTING_ID, identity, strlen(identity));

@@ -26,10 +26,12 @@ typedef struct {
     int capacity;         /* K, declared in READY (protocol.md 3.6) */
 } worker_broker_link_settings_t;
 
-/* A link to endpoint, not yet connected. curve (borrowed) is this broker's keys: both NULL
-   for plaintext. NULL out of memory. */
+/* A link to endpoint, the index-th of the worker's brokers (its sockets use that broker's
+   I/O thread: sl_io_threads.h), not yet connected. curve (borrowed) is this broker's keys:
+   both NULL for plaintext. NULL out of memory. */
 worker_broker_link_t *worker_broker_link_new(const worker_broker_link_settings_t *settings,
-                                             const char *endpoint, const sl_curve_client_t *curve);
+                                             size_t index, const char *endpoint,
+                                             const sl_curve_client_t *curve);
 
 /* Closes the socket if open and clears the pointer; safe on NULL. */
 void worker_broker_link_destroy(worker_broker_link_t **self_p);

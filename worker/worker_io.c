@@ -458,7 +458,7 @@ static int s_links_new(s_io_t *self)
             self->curves[index].server = config->brokers[index].server_key;
         self->announced[index] = -1;
         self->links[index] = worker_broker_link_new(
-            &self->settings, config->brokers[index].endpoint, &self->curves[index]);
+            &self->settings, index, config->brokers[index].endpoint, &self->curves[index]);
         if (!self->links[index])
             return -1;
     }
