@@ -5,7 +5,8 @@
 #   scripts/docker-engine.sh base-image   make debian:bookworm-slim from Debian's packages, once
 #   scripts/docker-engine.sh stop         stop the dockerd that `start` started (none other)
 # Docker's networks stay on 10.213.96.0/20 (the bridge on 10.213.99.1/24), a range of our own, so
-# no test traffic leaves the machine; an existing /etc/docker/daemon.json is left as it is.
+# no test traffic leaves the machine, and a published port binds 127.0.0.1 unless it names another
+# address ("ip"; Swarm's host-mode ports too); an existing /etc/docker/daemon.json is left as it is.
 set -euo pipefail
 
 state=/run/slowlane-dockerd.pid # written only when this script started the daemon
@@ -22,6 +23,7 @@ install_engine() {
     command -v docker-compose > /dev/null || missing+=(docker-compose)
     command -v debootstrap > /dev/null || missing+=(debootstrap)
     command -v iptables > /dev/null || missing+=(iptables)
+    command -v openssl > /dev/null || missing+=(openssl) # the TLS front's test certificate
     [ ${#missing[@]} -eq 0 ] && return
     echo "docker-engine: installing ${missing[*]}"
     apt-get update -qq
@@ -40,7 +42,8 @@ start() {
         cat > /etc/docker/daemon.json <<'EOF'
 {
   "bip": "10.213.99.1/24",
-  "default-address-pools": [{"base": "10.213.96.0/20", "size": 24}]
+  "default-address-pools": [{"base": "10.213.96.0/20", "size": 24}],
+  "ip": "127.0.0.1"
 }
 EOF
     fi

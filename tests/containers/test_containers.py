@@ -1,12 +1,13 @@
 """The image and the compose stack in a real Docker engine (issue 19; docs/deploy.md). Run by
 scripts/containers.sh, which starts the engine, makes the base image and builds $SLOWLANE_IMAGE
-from the checkout; not by ctest (the test phase has no engine). Every port is published on
-127.0.0.1 only, every compose project is this run's own and is taken down, and the last check
+from the checkout; not by ctest (the test phase has no engine). The one published port (the
+gateway's) is on 127.0.0.1 only, every compose project is this run's own and is taken down, and the last check
 is that nothing of it is left: no container, no network, no listening port."""
 import os
-import socket
-import subprocess
+import shutil
+import ssl
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -17,50 +18,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "system"))
 import metrics_support as metrics  # noqa: E402
+from containers_support import free_port, http, listening, sh, wait_for  # noqa: E402
 
 IMAGE = os.environ.get("SLOWLANE_IMAGE", "slowlane:test")
-COMPOSE_FILE = os.path.join(SOURCE, "deploy", "compose", "docker-compose.yml")
-
-
-def sh(*args, check=True, timeout=180, env=None):
-    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {result.returncode}: "
-                             f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    return result
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def listening(port):
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def http(port, path, timeout=10.0):
-    """(status, body) of a GET; (0, reason) if nothing answered."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as reply:
-            return reply.status, reply.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except (OSError, urllib.error.URLError) as error:
-        return 0, str(error).encode()
-
-
-def wait_for(condition, timeout, what, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+# The TLS front's image: scripts/containers.sh builds it from tests/containers/nginx.Dockerfile.
+NGINX_IMAGE = os.environ.get("SLOWLANE_NGINX_IMAGE", "slowlane-test-nginx:latest")
+COMPOSE_DIR = os.path.join(SOURCE, "deploy", "compose")
+COMPOSE_FILES = [os.path.join(COMPOSE_DIR, name) for name in ("docker-compose.yml", "tls.yml")]
 
 
 class ImageAloneTest(unittest.TestCase):
@@ -93,17 +57,25 @@ class ImageAloneTest(unittest.TestCase):
 
 
 class ComposeStackTest(unittest.TestCase):
-    """deploy/compose/docker-compose.yml: two brokers, a gateway, worker-fast x3 and worker-slow
-    x2 (each a supervisor of 2 workers), as docs/deploy.md runs it."""
+    """deploy/compose/docker-compose.yml with tls.yml: two brokers, a gateway, its TLS front,
+    worker-fast x3 and worker-slow x2 (each a supervisor of 2 workers), as docs/deploy.md runs it."""
 
     @classmethod
     def setUpClass(cls):
         cls.project = f"sltest{os.getpid()}"
-        cls.http_port, cls.broker_a_port, cls.broker_b_port = free_port(), free_port(), free_port()
-        cls.env = {**os.environ, "DEPLOY_IMAGE": IMAGE,
-                   "DEPLOY_HTTP_PUBLISH": f"127.0.0.1:{cls.http_port}",
-                   "DEPLOY_BROKER_PUBLISH": f"127.0.0.1:{cls.broker_a_port}",
-                   "DEPLOY_BROKER_B_PUBLISH": f"127.0.0.1:{cls.broker_b_port}"}
+        cls.http_port = free_port()
+        # The gateway's port is published on the engine's default address: 127.0.0.1 for the
+        # engine scripts/docker-engine.sh configures ("ip" in daemon.json).
+        cls.https_port = free_port()
+        cls.tls_dir = tempfile.mkdtemp(prefix="slowlane-tls-")
+        # A self-signed certificate for 127.0.0.1, readable by the front (the key is a secret).
+        sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+           "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+           "-keyout", os.path.join(cls.tls_dir, "privkey.pem"),
+           "-out", os.path.join(cls.tls_dir, "fullchain.pem"))
+        cls.env = {**os.environ, "DEPLOY_IMAGE": IMAGE, "DEPLOY_HTTP_PORT": str(cls.http_port),
+                   "DEPLOY_NGINX_IMAGE": NGINX_IMAGE, "DEPLOY_HTTPS_PORT": str(cls.https_port),
+                   "DEPLOY_TLS_DIR": cls.tls_dir}
         try:
             cls.compose("up", "-d", "--no-build", "--scale", "worker-fast=3",
                         "--scale", "worker-slow=2")
@@ -119,10 +91,12 @@ class ComposeStackTest(unittest.TestCase):
     def tearDownClass(cls):
         print(cls.compose("logs", "--no-color", "--tail", "20", check=False).stdout[-6000:])
         cls.compose("down", "--volumes", "--remove-orphans", "--timeout", "45", check=False)
+        shutil.rmtree(cls.tls_dir, ignore_errors=True)
 
     @classmethod
     def compose(cls, *args, check=True, timeout=240):
-        return sh("docker-compose", "-p", cls.project, "-f", COMPOSE_FILE, *args, check=check,
+        files = [arg for name in COMPOSE_FILES for arg in ("-f", name)]
+        return sh("docker-compose", "-p", cls.project, *files, *args, check=check,
                   timeout=timeout, env=cls.env)
 
     @classmethod
@@ -136,7 +110,7 @@ class ComposeStackTest(unittest.TestCase):
     @classmethod
     def all_healthy(cls):
         ids = cls.containers()
-        if len(ids) != 8:  # 2 brokers, gateway, 3 + 2 workers
+        if len(ids) != 9:  # 2 brokers, gateway, TLS front, 3 + 2 workers
             return False
         states = sh("docker", "inspect", "-f",
                     "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
@@ -182,6 +156,18 @@ class ComposeStackTest(unittest.TestCase):
         # Not queued behind /slow (that would cost seconds); one scheduling hiccup allowed.
         self.assertLess(latencies[10], 0.05, latencies)
         self.assertLess(latencies[-2], 0.5, latencies)
+
+    def test_5_tls_front_serves_https_and_hides_metrics(self):
+        context = ssl.create_default_context(cafile=os.path.join(self.tls_dir, "fullchain.pem"))
+        base = f"https://127.0.0.1:{self.https_port}"
+        with urllib.request.urlopen(f"{base}/fast?i=7", timeout=10, context=context) as reply:
+            self.assertEqual((reply.status, reply.read()), (200, b"i=7\n"))
+        with urllib.request.urlopen(f"{base}/slow?ms=100", timeout=10, context=context) as reply:
+            self.assertEqual(reply.status, 200)
+        # Prometheus scrapes the gateway on the private network, never through the public front.
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/metrics", timeout=10, context=context)
+        self.assertEqual(refused.exception.code, 404)
 
     def busy(self, service):
         status, body = http(self.http_port, "/metrics")
@@ -256,7 +242,7 @@ class ComposeStackTest(unittest.TestCase):
         networks = sh("docker", "network", "ls", "-q", "--filter",
                       f"label=com.docker.compose.project={self.project}").stdout.split()
         self.assertEqual(networks, [])
-        for port in (self.http_port, self.broker_a_port, self.broker_b_port):
+        for port in (self.http_port, self.https_port):
             self.assertFalse(listening(port), f"port {port} still listening")
 
 

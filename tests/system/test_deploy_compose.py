@@ -1,9 +1,12 @@
 """deploy/compose and deploy/docker, tested without a Docker engine (issue 6).
 
-- Debian's docker-compose validates both compose files (`config`), with and without the tls profile.
+- Debian's docker-compose validates the compose files (`config`): the main one alone and with each
+  override (tls.yml, curve.yml), and remote-workers.yml.
 - The compose file's shape: no fixed names or host ports on workers (so `--scale` works), restart
-  policies, health checks on /healthz and /readyz, every SLOWLANE_* variable a real flag of the
-  binary the service runs.
+  policies for Compose and for Swarm, what Swarm needs (dnsrr endpoints, the gateway's port in host
+  mode, no broker port published without CURVE, start-first worker updates), health checks, every
+  SLOWLANE_* variable a real flag of the binary the service runs. (tests/containers runs the files
+  in a real engine and swarm.)
 - The Dockerfile's runtime stage installs the package of every shared library the binaries link.
 - Needs root (network namespaces): each compose service's command and environment runs in its own
   network namespace named like the service, on a bridge the test makes, with a hosts file so the
@@ -28,6 +31,7 @@ COMPOSE_DIR = os.path.join(harness.SOURCE, "deploy", "compose")
 COMPOSE_FILE = os.path.join(COMPOSE_DIR, "docker-compose.yml")
 REMOTE_FILE = os.path.join(COMPOSE_DIR, "remote-workers.yml")
 CURVE_FILE = os.path.join(COMPOSE_DIR, "curve.yml")
+TLS_FILE = os.path.join(COMPOSE_DIR, "tls.yml")
 DOCKERFILE = os.path.join(harness.SOURCE, "deploy", "docker", "Dockerfile")
 SLOWLANE_SERVICES = ("broker-a", "broker-b", "gateway", "worker-fast", "worker-slow")
 BROKERS = ("broker-a", "broker-b")
@@ -83,15 +87,15 @@ class ComposeConfigTest(unittest.TestCase):
         out = self.config(COMPOSE_FILE)
         self.assertEqual(out.returncode, 0, out.stderr)
         services = yaml.safe_load(out.stdout)["services"]
-        self.assertEqual(set(services), {*SLOWLANE_SERVICES, "tls"})
-        # docker-compose lists profiled services too; the profile keeps tls out of a plain `up`.
-        self.assertEqual(services["tls"]["profiles"], ["tls"])
-        for name in SLOWLANE_SERVICES:
-            self.assertNotIn("profiles", services[name], name)
+        self.assertEqual(set(services), set(SLOWLANE_SERVICES))
 
-    def test_tls_profile_is_valid(self):
-        out = self.config(COMPOSE_FILE, "--profile", "tls")
+    def test_tls_override_is_valid(self):
+        out = self.config(COMPOSE_FILE, "-f", TLS_FILE)
         self.assertEqual(out.returncode, 0, out.stderr)
+        config = yaml.safe_load(out.stdout)
+        self.assertEqual(set(config["services"]), {*SLOWLANE_SERVICES, "tls"})
+        # The key is a secret (Swarm keeps it in its encrypted store; Compose bind-mounts it).
+        self.assertEqual(set(config["secrets"]), {"tls-fullchain", "tls-privkey", "tls-nginx-conf"})
 
     def test_remote_workers_file_is_valid(self):
         brokers = "tcp://a.example:5555 tcp://b.example:5555"
@@ -142,18 +146,45 @@ class ComposeShapeTest(unittest.TestCase):
     def test_every_service_has_a_restart_policy(self):
         for name, service in self.services.items():
             self.assertIn(service.get("restart"), ("always", "unless-stopped", "on-failure"), name)
+            # Swarm ignores `restart:` and reads deploy.restart_policy.
+            self.assertEqual(service["deploy"]["restart_policy"]["condition"], "any", name)
 
-    def test_gateway_health_check_uses_healthz_and_readyz(self):
+    def test_gateway_health_check_is_liveness_only(self):
+        # Swarm replaces an unhealthy task: /readyz (a worker for every route) would restart the
+        # gateway whenever workers are missing, which does not bring them back.
         test = " ".join(self.services["gateway"]["healthcheck"]["test"])
         self.assertIn("/healthz", test)
-        self.assertIn("/readyz", test)
+        self.assertNotIn("/readyz", test)
 
-    def test_tls_front_is_a_profile(self):
-        self.assertEqual(self.services["tls"]["profiles"], ["tls"])
+    def test_swarm_needs_no_ipvs_and_publishes_no_plaintext_broker_port(self):
+        for name, service in self.services.items():
+            # Virtual IPs and the routing mesh need IPVS; names resolve to the tasks instead.
+            self.assertEqual(service["deploy"]["endpoint_mode"], "dnsrr", name)
+            for port in service.get("ports", []):
+                self.assertIsInstance(port, dict, f"{name}: long syntax, so the mode can be host")
+                self.assertEqual(port["mode"], "host", name)
+        for name in BROKERS:
+            self.assertNotIn("ports", self.services[name], name)
+            self.assertEqual(self.services[name]["deploy"]["replicas"], 1, name)
+            self.assertTrue(self.services[name]["deploy"]["placement"]["constraints"], name)
+
+    def test_worker_updates_start_the_new_replica_first(self):
+        for name in ("worker-fast", "worker-slow"):
+            deploy = self.services[name]["deploy"]
+            self.assertEqual(deploy["update_config"]["order"], "start-first", name)
+            self.assertEqual(deploy["update_config"]["failure_action"], "rollback", name)
+            self.assertIn("memory", deploy["resources"]["limits"], name)
+
+    def test_tls_front_is_an_override_that_resolves_the_gateway_per_request(self):
+        tls = load_compose(TLS_FILE)["services"]
+        self.assertEqual(list(tls), ["tls"])
         conf = os.path.join(COMPOSE_DIR, "nginx", "slowlane.conf")
-        self.assertTrue(os.path.exists(conf))
         with open(conf) as f:
-            self.assertIn("gateway:8080", f.read())
+            text = f.read()
+        self.assertIn("gateway:8080", text)
+        self.assertIn("resolver 127.0.0.11", text)  # Docker's DNS, asked per request
+        # An upstream block is resolved once, at start, by nginx before 1.27.3.
+        self.assertIsNone(re.search(r"(?m)^\s*upstream\s", text))
 
     def test_stop_grace_covers_the_worker_drain(self):
         for name in ("worker-fast", "worker-slow"):
@@ -268,8 +299,9 @@ class ComposeInNamespacesTest(unittest.TestCase):
         try:
             for name in BROKERS:
                 harness.wait_for(lambda: self.health(name), timeout=10, what=f"{name} healthy")
-            harness.wait_for(lambda: self.health("gateway"), timeout=15,
-                             what="gateway healthy (/healthz and /readyz)")
+            harness.wait_for(lambda: self.health("gateway"), timeout=15, what="gateway healthy")
+            harness.wait_for(lambda: self.lan.http("client", "http://gateway:8080/readyz")[0] == 200,
+                             timeout=15, what="gateway ready (a worker for every route)")
             status, body = self.lan.http("client", "http://gateway:8080/fast?hello=compose")
             self.assertEqual(status, 200, body)
             self.assertIn("hello=compose", body)
