@@ -125,6 +125,17 @@ class TwoBrokers(unittest.TestCase):
         self.wait_registered(0)
         self.wait_registered(1)
         gs.wait_route_ready(self.gateway.port, "/work", timeout=15)
+        # Ready means one broker with a worker; every test here needs the gateway on both (seen
+        # in CI under load: the four POSTs of a test all went to B, trusted first).
+        harness.wait_for(self.gateway_trusts_both, timeout=15, interval=0.1,
+                         what="the gateway trusting both brokers")
+
+    def gateway_trusts_both(self):
+        status, _, body = harness.http_request(self.gateway.port, "GET", "/api/v1/cluster",
+                                               headers={"Authorization": f"Bearer {self.token}"})
+        if status != 200:
+            return False
+        return [b.get("state") for b in json.loads(body).get("brokers", [])] == ["up", "up"]
 
     def wait_registered(self, index, count=WORKERS, timeout=15):
         harness.wait_for(lambda: service_stats(self.endpoints[index], "work").get("workers") ==
