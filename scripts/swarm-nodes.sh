@@ -22,10 +22,14 @@ start_node() {
     local i=$1 dir=$run/node$1
     mkdir -p "$dir" "$data/node$i"
     # The same private ranges as the machine's engine: each node's are inside its own namespace.
-    cat > "$dir/daemon.json" <<'EOF'
+    # DNS: the bridge's address, where nothing listens, so a name Docker does not know fails at
+    # once (port unreachable), as a real DNS server's NXDOMAIN would; the machine's own resolver
+    # is out of reach from here and would make every such lookup wait its full timeout.
+    cat > "$dir/daemon.json" <<EOF
 {
   "bip": "10.213.99.1/24",
-  "default-address-pools": [{"base": "10.213.96.0/20", "size": 24}]
+  "default-address-pools": [{"base": "10.213.96.0/20", "size": 24}],
+  "dns": ["$net.1"]
 }
 EOF
     # nsenter, not `ip netns exec`: that would remount /sys, and dockerd needs the cgroup mounts.
