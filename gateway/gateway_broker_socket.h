@@ -1,8 +1,8 @@
 /*  gateway_broker_socket: the set-up every gateway socket to the broker shares (the
     bridge's, gateway_broker_stats' and gateway_cluster's DEALERs): no linger, the message size
     limit, the reconnect intervals, the broker's own I/O thread and, when configured, the
-    CURVE client keys. What differs
-    (queueing, timeouts, a monitor) and the connect itself stay with each socket's owner. */
+    CURVE client keys. What differs (queueing, timeouts, a monitor) and the connect itself
+    stay with each socket's owner. */
 #ifndef GATEWAY_BROKER_SOCKET_H
 #define GATEWAY_BROKER_SOCKET_H
 

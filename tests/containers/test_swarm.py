@@ -121,11 +121,7 @@ class SwarmTest(unittest.TestCase):
                      "the stack up: 2 replicas of 2 workers per service, at both brokers",
                      interval=1.0)
             # `docker service ls`: every service at its replica count (the worker services at 2).
-            replicas = docker(1, "service", "ls", "--format", "{{.Name}} {{.Replicas}}").stdout
-            wait_for(lambda: all(line.split()[1].split("/")[0] == line.split()[1].split("/")[1]
-                                 for line in docker(1, "service", "ls", "--format",
-                                                    "{{.Name}} {{.Replicas}}").stdout.splitlines()),
-                     60, f"every service at its replica count: {replicas}")
+            wait_for(cls.every_service_at_its_count, 60, "every service at its replica count")
         except BaseException:
             cls.tearDownClass()
             raise
@@ -137,6 +133,19 @@ class SwarmTest(unittest.TestCase):
             print(logs.stdout[-3000:], logs.stderr[-3000:], flush=True)
         sh(NODES_SCRIPT, "down", check=False, timeout=300)
         shutil.rmtree(cls.tls_dir, ignore_errors=True)
+
+    @classmethod
+    def every_service_at_its_count(cls):
+        """Each line of `docker service ls` says n/n replicas running."""
+        out = docker(1, "service", "ls", "--format", "{{.Replicas}}").stdout
+        counts = [line.split()[0].split("/") for line in out.splitlines() if line.strip()]
+        return bool(counts) and all(running == wanted for running, wanted in counts)
+
+    @classmethod
+    def wait_workers(cls, per_broker, what):
+        """Until each broker has per_broker fast and per_broker slow workers."""
+        wait_for(lambda: cls.workers("fast") == [per_broker] * 2
+                 and cls.workers("slow") == [per_broker] * 2, 90, what)
 
     @classmethod
     def tasks(cls, service):
@@ -240,8 +249,7 @@ class SwarmTest(unittest.TestCase):
 
         docker(1, "service", "scale", "--detach", "slowlane_worker-fast=4",
                "slowlane_worker-slow=4")
-        wait_for(lambda: self.workers("fast") == [8, 8] and self.workers("slow") == [8, 8], 90,
-                 "8 fast and 8 slow workers at each broker")
+        self.wait_workers(8, "8 fast and 8 slow workers at each broker")
         worker_nodes = {node for service in ("worker-fast", "worker-slow")
                         for node, _ in self.tasks(service)}
         self.assertEqual(worker_nodes, {f"slnode{node}" for node in NODES})
@@ -261,8 +269,7 @@ class SwarmTest(unittest.TestCase):
                         DEPLOY_GATEWAY_REPLICAS="3")
             wait_for(lambda: [node for node, _ in self.tasks("broker-b")] == ["slnode3"], 60,
                      "broker-b on slnode3")
-            wait_for(lambda: self.workers("fast") == [8, 8] and self.workers("slow") == [8, 8],
-                     60, "every worker registered with the moved broker-b")
+            self.wait_workers(8, "every worker registered with the moved broker-b")
             load.wait_answers(100, "100 answers after broker-b moved")
         print(f"broker-b moved under load: {load.answered} GETs, {len(load.failures)} failed",
               flush=True)
@@ -274,8 +281,7 @@ class SwarmTest(unittest.TestCase):
             wait_for(lambda: all(node != drained for service in ("worker-fast", "worker-slow")
                                  for node, _ in self.tasks(service)), 90,
                      f"no worker left on {drained}")
-            wait_for(lambda: self.workers("fast") == [8, 8] and self.workers("slow") == [8, 8],
-                     90, "every worker back, on the other nodes")
+            self.wait_workers(8, "every worker back, on the other nodes")
             load.wait_answers(100, "100 answers after the drain")
         print(f"drain of {drained} under load: {load.answered} GETs, {len(load.failures)} failed",
               flush=True)
