@@ -5,8 +5,9 @@
 # RUN_SERIAL (tests/system/CMakeLists.txt: those that assert latencies) run alone.
 # Any sanitizer report fails the run: it aborts the process that made it, and every report file
 # (from test binaries and from the broker, gateway and workers a system test starts) is shown.
-# Usage: scripts/sanitize.sh [system-test-regex ...]   e.g. scripts/sanitize.sh test_broker_queue
-#        scripts/sanitize.sh .                         (every system test, as CI does)
+# Usage: scripts/sanitize.sh [-E exclude-regex] [system-test-regex ...]
+#        e.g. scripts/sanitize.sh test_broker_queue
+#        scripts/sanitize.sh .                         (every system test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build-asan
@@ -28,12 +29,17 @@ export LSAN_OPTIONS="suppressions=$PWD/scripts/sanitize.supp:print_suppressions=
 # (tests/system/harness.py; never a sleep, never a test's own elapsed-time assertion).
 export SLOWLANE_TIMEOUT_SCALE="${SLOWLANE_TIMEOUT_SCALE:-3}"
 jobs="${SLOWLANE_TEST_JOBS:-$(nproc)}"
+exclude=()
+if [ "${1:-}" = "-E" ]; then
+    exclude=(-E "$2")
+    shift 2
+fi
 
 rc=0
 (cd "$build" && ctest -L unit --output-on-failure) || rc=1
 if [ $# -gt 0 ]; then
     regex=$(printf '(%s)|' "$@")
-    (cd "$build" && ctest -L system -R "${regex%|}" -j"$jobs" --output-on-failure) || rc=1
+    (cd "$build" && ctest -L system -R "${regex%|}" "${exclude[@]}" -j"$jobs" --output-on-failure) || rc=1
 fi
 
 # Every report file fails the run, LeakSanitizer's "Running thread N was not suspended. False
