@@ -23,7 +23,12 @@ void gateway_health_readyz(gateway_brokers_t *brokers, const gateway_routes_t *r
         return;
     }
     const char *broker = NULL;
-    bool all = gateway_brokers_ready(brokers, ready, count, &broker) && threads_started;
+    gateway_brokers_ready(brokers, ready, count, &broker);
+    /* Ready when every route of the user's has a worker; the jobs API's own route is shown
+       but not waited for (a cluster without slowlane-jobs serves synchronously). */
+    bool all = threads_started && broker && strcmp(broker, "connected") == 0;
+    for (size_t i = 0; i < count; i++)
+        all = all && (ready[i] || gateway_routes_at(routes, i)->internal);
     json_t *root = json_pack("{s:b, s:s, s:s}", "ready", all, "http",
                              threads_started ? "started" : "starting", "broker", broker);
     json_t *list = json_array();

@@ -35,6 +35,7 @@ struct _gateway_http_t {
     const gateway_routes_t *routes;       /* borrowed, sealed */
     gateway_brokers_t *brokers;           /* borrowed */
     bool access_log;                      /* one line per request */
+    bool jobs;                            /* the jobs API is routed: async requests allowed */
     atomic_bool refusing;                 /* draining: new requests get 503 */
     atomic_bool warm;                     /* every civetweb thread has started */
     sem_t thread_started;                 /* posted once by each civetweb worker thread */
@@ -162,10 +163,26 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
         gateway_response_error(response, 400, "bad_path", NULL);
         return;
     }
+    const char *service = route->service;
+    bool retryable = gateway_route_retryable(route, info->request_method);
+    if (self->jobs && (route->async == GATEWAY_ASYNC_ALWAYS ||
+                       (route->async == GATEWAY_ASYNC_ALLOW && gateway_intake_prefers_async(info)))) {
+        /* A job: the jobs service stores it and answers 202 (docs/jobs.md). Sending the
+           submission again is harmless (the job id makes it idempotent), so it is retryable
+           whatever the method; the job's own policy travels in its fields. */
+        char job_id[SL_REQUEST_ID_MAX + 1];
+        if (gateway_intake_job_fields(&thread->intake, route, retryable, job_id) != 0) {
+            gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
+            return;
+        }
+        service = SL_JOBS_SERVICE;
+        retryable = true;
+        deadline_ms = zclock_mono() + SL_JOBS_REQUEST_TIMEOUT_MS;
+    }
     /* The envelope's bytes stay where they are (civetweb's request, this thread's buffers)
        until the exchange ends: views, not a copy, go to the bridge. */
     gateway_exchange_request_t request = {
-        .service = route->service,
+        .service = service,
         .method = info->request_method,
         .path = path,
         .query = info->query_string,
@@ -173,7 +190,7 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
         .headers_size = thread->intake.headers.size,
         .body = thread->intake.body,
         .body_size = (size_t) body_size,
-        .retryable = gateway_route_retryable(route, info->request_method),
+        .retryable = retryable,
         .deadline_ms = deadline_ms,
     };
     switch (gateway_exchange_begin(thread->exchange, &request, id)) {
@@ -463,6 +480,8 @@ gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
     self->routes = routes;
     self->brokers = brokers;
     self->access_log = config->access_log;
+    for (size_t i = 0; i < gateway_routes_count(routes); i++)
+        self->jobs = self->jobs || gateway_routes_at(routes, i)->internal;
     self->metrics = config->metrics;
     self->observe = config->observe;
     self->admin = config->admin;

@@ -8,7 +8,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sl_defaults.h"
+#include "sl_request_id.h"
+
 #define S_CHUNK_READ_BYTES 65536 /* a chunked body is read this much at a time */
+#define S_JOB_FIELD_PREFIX "Slowlane-Job-"
 
 /* Request headers not forwarded: hop-by-hop fields (RFC 9110 section 7.6.1), Expect (the
    gateway answered it: gateway_intake_continue), and X-Request-Id (the gateway sets the one
@@ -20,6 +24,10 @@ static const char *s_dropped_request_headers[] = {
 
 static bool s_dropped(const char *name)
 {
+    /* The gateway alone says what a job is (gateway_intake_job_fields): a client's own
+       Slowlane-Job-* fields would choose another job's id or service. */
+    if (strncasecmp(name, S_JOB_FIELD_PREFIX, sizeof S_JOB_FIELD_PREFIX - 1) == 0)
+        return true;
     for (size_t i = 0; i < sizeof s_dropped_request_headers / sizeof *s_dropped_request_headers;
          i++)
         if (strcasecmp(name, s_dropped_request_headers[i]) == 0)
@@ -89,6 +97,48 @@ int gateway_intake_headers(gateway_intake_t *self, const struct mg_request_info 
             return sl_header_name_valid(name, strlen(name)) && value_size > 8192 ? 431 : 400;
     }
     return sl_headers_builder_add(builder, "X-Request-Id", 12, id, strlen(id)) == 0 ? 0 : 400;
+}
+
+/* RFC 7240 section 2: Prefer is a comma-separated list of preferences, each a token with
+   optional "=value" and ";" parameters; names are case-insensitive, and the field may be
+   repeated. */
+bool gateway_intake_prefers_async(const struct mg_request_info *info)
+{
+    static const char wanted[] = "respond-async";
+    for (int i = 0; i < info->num_headers; i++) {
+        if (strcasecmp(info->http_headers[i].name, "Prefer") != 0 || !info->http_headers[i].value)
+            continue;
+        const char *cursor = info->http_headers[i].value;
+        while (*cursor) {
+            cursor += strspn(cursor, " \t,");
+            size_t length = strcspn(cursor, " \t,;=");
+            if (length == sizeof wanted - 1 && strncasecmp(cursor, wanted, length) == 0)
+                return true;
+            cursor += strcspn(cursor, ","); /* past this preference's value and parameters */
+        }
+    }
+    return false;
+}
+
+int gateway_intake_job_fields(gateway_intake_t *self, const gateway_route_t *route,
+                              bool retryable, char job_id[SL_REQUEST_ID_MAX + 1])
+{
+    sl_request_id_generate(job_id);
+    char retry[2] = {retryable ? '1' : '0', '\0'}, attempts[24], timeout[24], ttl[24];
+    snprintf(attempts, sizeof attempts, "%lld", (long long) (retryable ? route->attempts : 1));
+    snprintf(timeout, sizeof timeout, "%lld", (long long) route->async_timeout_ms);
+    snprintf(ttl, sizeof ttl, "%lld", (long long) route->result_ttl_ms);
+    const char *fields[][2] = {
+        {S_JOB_FIELD_PREFIX "Id", job_id},         {S_JOB_FIELD_PREFIX "Service", route->service},
+        {S_JOB_FIELD_PREFIX "Route", route->prefix}, {S_JOB_FIELD_PREFIX "Retry", retry},
+        {S_JOB_FIELD_PREFIX "Attempts", attempts}, {S_JOB_FIELD_PREFIX "Timeout-Ms", timeout},
+        {S_JOB_FIELD_PREFIX "Ttl-Ms", ttl},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (sl_headers_builder_add(&self->headers, fields[i][0], strlen(fields[i][0]),
+                                   fields[i][1], strlen(fields[i][1])) != 0)
+            return -1;
+    return 0;
 }
 
 void gateway_intake_trim(gateway_intake_t *self, size_t keep_bytes)

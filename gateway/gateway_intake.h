@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway_routes.h"
+#include "sl_defaults.h"
 #include "sl_headers.h"
 
 typedef struct {
@@ -35,6 +37,14 @@ int64_t gateway_intake_read_body(gateway_intake_t *self, struct mg_connection *c
 int gateway_intake_headers(gateway_intake_t *self, const struct mg_request_info *info,
                            const char *id);
 
+/* True if the request asks to be answered at once and run as a job: a Prefer field
+   (RFC 7240) holding the respond-async preference. */
+bool gateway_intake_prefers_async(const struct mg_request_info *info);
+/* Adds the fields that make the request a job submission to the jobs service (docs/jobs.md):
+   a fresh job id (written to job_id), the route's service, prefix and job policy. Client
+   fields of that name were dropped by gateway_intake_headers. Returns 0 or -1 (memory). */
+int gateway_intake_job_fields(gateway_intake_t *self, const gateway_route_t *route,
+                              bool retryable, char job_id[SL_REQUEST_ID_MAX + 1]);
 /* After a request: a body buffer grown past keep_bytes is freed, so one large upload does
    not pin memory in every thread. */
 void gateway_intake_trim(gateway_intake_t *self, size_t keep_bytes);

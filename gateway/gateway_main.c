@@ -110,6 +110,7 @@ typedef struct {
     int64_t threads, max_connections, keepalive_ms, read_ms, probe_ms, drain_ms;
     int64_t heartbeat_ms, liveness; /* a broker silent heartbeat_ms x liveness is lost */
     bool access_log;
+    bool jobs;               /* the /jobs route and async requests (docs/jobs.md) */
     char default_listen[16]; /* SL_DEFAULT_LISTEN_PORT as text */
 } s_options_t;
 
@@ -126,6 +127,7 @@ static int s_options_parse(s_options_t *options, int argc, char **argv)
         .heartbeat_ms = SL_DEFAULT_HEARTBEAT_MS,
         .liveness = SL_DEFAULT_LIVENESS,
         .access_log = true,
+        .jobs = true,
     };
     gateway_embedded_broker_config_init(&options->embedded);
     snprintf(options->default_listen, sizeof options->default_listen, "%d", SL_DEFAULT_LISTEN_PORT);
@@ -138,7 +140,11 @@ static int s_options_parse(s_options_t *options, int argc, char **argv)
          "flight (default " SL_DEFAULT_BROKER_ENDPOINT "; with --embed-broker: more brokers)"},
         {"route", SL_FLAG_LIST, &options->route_specs, 0, 0,
          "PREFIX=SERVICE[,methods=GET|POST][,timeout-ms=N][,budget=N][,body-limit=N]"
-         "[,retry=on|off|idempotent]"},
+         "[,retry=on|off|idempotent][,async=allow|off|always][,async-timeout-ms=N]"
+         "[,result-ttl-s=N][,attempts=N]"},
+        {"jobs", SL_FLAG_BOOL, &options->jobs, 0, 0,
+         "route /jobs to slowlane-jobs and accept Prefer: respond-async (default true; "
+         "--jobs=false)"},
         {"routes", SL_FLAG_STRING, &options->routes_file, 0, 0,
          "JSON file of routes: {\"routes\": [{\"prefix\": ..., \"service\": ..., options}]}"},
         {"max-connections", SL_FLAG_INT, &options->max_connections, 16, SL_MAX_CONNECTIONS,
@@ -274,6 +280,8 @@ static int s_configure(s_gateway_t *gateway, const s_options_t *options, char *e
     if (options->routes_file &&
         gateway_routes_load_file(gateway->routes, options->routes_file, error, size) != 0)
         return -1;
+    if (options->jobs && gateway_routes_add_jobs(gateway->routes, error, size) != 0)
+        return -1;
     if (gateway_routes_seal(gateway->routes, error, size) != 0)
         return -1;
     if (gateway_embedded_broker_config_check(&options->embedded, options->brokers.count,
@@ -316,12 +324,15 @@ static void s_log_routes(const gateway_routes_t *routes, int64_t threads)
         budgets += route->budget;
         sl_log(SL_LOG_INFO, NULL, "route",
                "prefix=%s service=%s timeout_ms=%lld budget=%lld "
-               "body_limit=%lld retry=%s",
+               "body_limit=%lld retry=%s async=%s",
                route->prefix, route->service, (long long) route->timeout_ms,
                (long long) route->budget, (long long) route->body_limit,
                route->retry == GATEWAY_RETRY_ON    ? "on"
                : route->retry == GATEWAY_RETRY_OFF ? "off"
-                                                   : "idempotent");
+                                                   : "idempotent",
+               route->async == GATEWAY_ASYNC_ALWAYS ? "always"
+               : route->async == GATEWAY_ASYNC_OFF  ? "off"
+                                                    : "allow");
     }
     if (threads < budgets + SL_DEFAULT_THREAD_RESERVE)
         sl_log(SL_LOG_WARN, NULL, "threads_below_budgets",

@@ -15,6 +15,9 @@
 #include "sl_defaults.h"
 #include "sl_envelope.h"
 
+#define S_MAX_RESULT_TTL_S 31536000 /* a year */
+#define S_MAX_ATTEMPTS     100      /* slowlane-jobs refuses more */
+
 struct _gateway_routes_t {
     gateway_route_t *routes;  /* index order (the order they were given) */
     size_t count;             /* routes in use */
@@ -23,16 +26,6 @@ struct _gateway_routes_t {
     bool sealed;              /* read-only from here on */
 };
 
-static const struct {
-    const char *name;
-    unsigned bit;
-} s_methods[] = {
-    {"GET", GATEWAY_METHOD_GET},         {"HEAD", GATEWAY_METHOD_HEAD},
-    {"POST", GATEWAY_METHOD_POST},       {"PUT", GATEWAY_METHOD_PUT},
-    {"DELETE", GATEWAY_METHOD_DELETE},   {"PATCH", GATEWAY_METHOD_PATCH},
-    {"OPTIONS", GATEWAY_METHOD_OPTIONS}, {"TRACE", GATEWAY_METHOD_TRACE},
-};
-#define S_METHOD_COUNT (sizeof s_methods / sizeof s_methods[0])
 
 static void s_error(char *error, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -67,14 +60,6 @@ void gateway_routes_destroy(gateway_routes_t **self_p)
     *self_p = NULL;
 }
 
-unsigned gateway_method_bit(const char *method)
-{
-    for (size_t i = 0; i < S_METHOD_COUNT; i++)
-        if (strcmp(method, s_methods[i].name) == 0)
-            return s_methods[i].bit;
-    return GATEWAY_METHOD_OTHER;
-}
-
 bool gateway_route_retryable(const gateway_route_t *route, const char *method)
 {
     switch (route->retry) {
@@ -84,28 +69,9 @@ bool gateway_route_retryable(const gateway_route_t *route, const char *method)
         return false;
     case GATEWAY_RETRY_IDEMPOTENT:
     default: {
-        /* RFC 9110 section 9.2.2: the idempotent methods. */
-        unsigned bit = gateway_method_bit(method);
-        return (bit & (GATEWAY_METHOD_GET | GATEWAY_METHOD_HEAD | GATEWAY_METHOD_OPTIONS |
-                       GATEWAY_METHOD_TRACE | GATEWAY_METHOD_PUT | GATEWAY_METHOD_DELETE)) != 0;
+        return gateway_method_idempotent(method);
     }
     }
-}
-
-const char *gateway_methods_format(unsigned methods, char *buffer, size_t size)
-{
-    size_t used = 0;
-    buffer[0] = '\0';
-    for (size_t i = 0; i < S_METHOD_COUNT; i++) {
-        if (!(methods & s_methods[i].bit))
-            continue;
-        int written =
-            snprintf(buffer + used, size - used, "%s%s", used ? ", " : "", s_methods[i].name);
-        if (written < 0 || (size_t) written >= size - used)
-            break;
-        used += (size_t) written;
-    }
-    return buffer;
 }
 
 /* Strict unsigned decimal in min..max: no sign, no spaces, no suffix, no overflow. */
@@ -128,38 +94,6 @@ static int s_parse_number(const char *text, size_t size, int64_t min, int64_t ma
     return 0;
 }
 
-/* "GET|POST": names separated by '|' (a ',' would end the option in a --route spec). */
-static int s_parse_methods(const char *text, size_t size, unsigned *methods, char *error,
-                           size_t error_size)
-{
-    unsigned result = 0;
-    const char *cursor = text, *end = text + size;
-    while (cursor <= end) {
-        const char *bar = memchr(cursor, '|', (size_t) (end - cursor));
-        const char *stop = bar ? bar : end;
-        size_t length = (size_t) (stop - cursor);
-        bool known = false;
-        for (size_t i = 0; i < S_METHOD_COUNT; i++) {
-            if (strlen(s_methods[i].name) == length &&
-                strncasecmp(cursor, s_methods[i].name, length) == 0) {
-                result |= s_methods[i].bit;
-                known = true;
-            }
-        }
-        if (!known) {
-            s_error(error, error_size,
-                    "unknown method '%.*s' (use GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|TRACE)",
-                    (int) length, cursor);
-            return -1;
-        }
-        if (!bar)
-            break;
-        cursor = bar + 1;
-    }
-    *methods = result;
-    return 0;
-}
-
 static int s_parse_retry(const char *text, size_t size, gateway_retry_t *retry)
 {
     if (size == 2 && strncmp(text, "on", 2) == 0)
@@ -173,13 +107,26 @@ static int s_parse_retry(const char *text, size_t size, gateway_retry_t *retry)
     return 0;
 }
 
+static int s_parse_async(const char *text, size_t size, gateway_async_t *async)
+{
+    if (size == 5 && strncmp(text, "allow", 5) == 0)
+        *async = GATEWAY_ASYNC_ALLOW;
+    else if (size == 3 && strncmp(text, "off", 3) == 0)
+        *async = GATEWAY_ASYNC_OFF;
+    else if (size == 6 && strncmp(text, "always", 6) == 0)
+        *async = GATEWAY_ASYNC_ALWAYS;
+    else
+        return -1;
+    return 0;
+}
+
 /* Applies one option "name=value" (spans) to route. */
 static int s_apply_option(gateway_route_t *route, const char *name, size_t name_size,
                           const char *value, size_t value_size, char *error, size_t error_size)
 {
 #define S_IS(literal) (name_size == strlen(literal) && strncmp(name, literal, name_size) == 0)
     if (S_IS("methods"))
-        return s_parse_methods(value, value_size, &route->methods, error, error_size);
+        return gateway_methods_parse(value, value_size, &route->methods, error, error_size);
     if (S_IS("timeout-ms")) {
         if (s_parse_number(value, value_size, 1, SL_ENVELOPE_TIMEOUT_MAX_MS, &route->timeout_ms) ==
             0)
@@ -209,9 +156,42 @@ static int s_apply_option(gateway_route_t *route, const char *name, size_t name_
                 value);
         return -1;
     }
+    if (S_IS("async")) {
+        if (s_parse_async(value, value_size, &route->async) == 0)
+            return 0;
+        s_error(error, error_size, "async '%.*s': want allow, off or always", (int) value_size,
+                value);
+        return -1;
+    }
+    if (S_IS("async-timeout-ms")) {
+        if (s_parse_number(value, value_size, 1, SL_ENVELOPE_TIMEOUT_MAX_MS,
+                           &route->async_timeout_ms) == 0)
+            return 0;
+        s_error(error, error_size, "async-timeout-ms '%.*s': want 1..%lld", (int) value_size,
+                value, (long long) SL_ENVELOPE_TIMEOUT_MAX_MS);
+        return -1;
+    }
+    if (S_IS("result-ttl-s")) {
+        int64_t seconds = 0;
+        if (s_parse_number(value, value_size, 1, S_MAX_RESULT_TTL_S, &seconds) == 0) {
+            route->result_ttl_ms = seconds * 1000;
+            return 0;
+        }
+        s_error(error, error_size, "result-ttl-s '%.*s': want 1..%d", (int) value_size, value,
+                S_MAX_RESULT_TTL_S);
+        return -1;
+    }
+    if (S_IS("attempts")) {
+        if (s_parse_number(value, value_size, 1, S_MAX_ATTEMPTS, &route->attempts) == 0)
+            return 0;
+        s_error(error, error_size, "attempts '%.*s': want 1..%d", (int) value_size, value,
+                S_MAX_ATTEMPTS);
+        return -1;
+    }
 #undef S_IS
     s_error(error, error_size,
-            "unknown option '%.*s' (use methods, timeout-ms, budget, body-limit, retry)",
+            "unknown option '%.*s' (use methods, timeout-ms, budget, body-limit, retry, async, "
+            "async-timeout-ms, result-ttl-s, attempts)",
             (int) name_size, name);
     return -1;
 }
@@ -290,6 +270,10 @@ static gateway_route_t *s_route_append(gateway_routes_t *self, const char *prefi
         .budget = SL_DEFAULT_ROUTE_BUDGET,
         .body_limit = SL_DEFAULT_BODY_LIMIT,
         .retry = GATEWAY_RETRY_IDEMPOTENT,
+        .async = GATEWAY_ASYNC_ALLOW,
+        .async_timeout_ms = SL_DEFAULT_JOB_TIMEOUT_ROUTE_MS,
+        .result_ttl_ms = SL_DEFAULT_JOB_TTL_MS,
+        .attempts = SL_DEFAULT_JOB_ATTEMPTS,
     };
     self->count++;
     return route;
@@ -340,6 +324,31 @@ int gateway_routes_add_spec(gateway_routes_t *self, const char *spec, char *erro
             return -1;
         }
     }
+    return 0;
+}
+
+int gateway_routes_add_jobs(gateway_routes_t *self, char *error, size_t error_size)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (strcmp(self->routes[i].prefix, SL_JOBS_ROUTE_PREFIX) == 0) {
+            s_error(error, error_size,
+                    "route %s: the jobs API's prefix (give --jobs=false to route it yourself)",
+                    SL_JOBS_ROUTE_PREFIX);
+            return -1;
+        }
+    char detail[256];
+    gateway_route_t *route =
+        s_route_append(self, SL_JOBS_ROUTE_PREFIX, strlen(SL_JOBS_ROUTE_PREFIX), SL_JOBS_SERVICE,
+                       strlen(SL_JOBS_SERVICE), detail, sizeof detail);
+    if (!route) {
+        s_error(error, error_size, "jobs route: %s", detail);
+        return -1;
+    }
+    route->methods = GATEWAY_METHOD_GET | GATEWAY_METHOD_HEAD | GATEWAY_METHOD_DELETE;
+    route->timeout_ms = SL_JOBS_REQUEST_TIMEOUT_MS;
+    route->body_limit = 0;
+    route->async = GATEWAY_ASYNC_OFF;
+    route->internal = true;
     return 0;
 }
 

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway_methods.h"
+
 /* When a request may be delivered again by the broker (its worker died, or the gateway
    re-sends it after a broker restart). */
 typedef enum {
@@ -17,19 +19,13 @@ typedef enum {
     GATEWAY_RETRY_OFF             /* never */
 } gateway_retry_t;
 
-/* Method bits for gateway_route_t.methods. */
-enum {
-    GATEWAY_METHOD_GET = 1u << 0,
-    GATEWAY_METHOD_HEAD = 1u << 1,
-    GATEWAY_METHOD_POST = 1u << 2,
-    GATEWAY_METHOD_PUT = 1u << 3,
-    GATEWAY_METHOD_DELETE = 1u << 4,
-    GATEWAY_METHOD_PATCH = 1u << 5,
-    GATEWAY_METHOD_OPTIONS = 1u << 6,
-    GATEWAY_METHOD_TRACE = 1u << 7,
-    GATEWAY_METHOD_OTHER = 1u << 8, /* any token not named above */
-    GATEWAY_METHOD_ALL = (1u << 9) - 1
-};
+
+/* Whether a route's requests may be answered 202 Accepted and run as jobs (docs/jobs.md). */
+typedef enum {
+    GATEWAY_ASYNC_ALLOW = 0, /* when the request says Prefer: respond-async (the default) */
+    GATEWAY_ASYNC_OFF,       /* never: the preference is ignored (RFC 7240 lets a server) */
+    GATEWAY_ASYNC_ALWAYS     /* every request */
+} gateway_async_t;
 
 typedef struct {
     size_t index;          /* position in the table, 0..count-1 (indexes counters elsewhere) */
@@ -41,6 +37,11 @@ typedef struct {
     int64_t budget;        /* requests in flight at once before 503 */
     int64_t body_limit;    /* largest request body in bytes before 413 */
     gateway_retry_t retry; /* retry policy */
+    gateway_async_t async; /* when requests become jobs */
+    int64_t async_timeout_ms; /* each attempt's deadline for a job */
+    int64_t result_ttl_ms;    /* how long a job's result is kept */
+    int64_t attempts;         /* attempts of a retryable job */
+    bool internal;            /* the gateway's own route (the jobs API): not in /readyz */
 } gateway_route_t;
 
 typedef struct _gateway_routes_t gateway_routes_t;
@@ -59,11 +60,15 @@ gateway_routes_t *gateway_routes_new(void);
 void gateway_routes_destroy(gateway_routes_t **self_p);
 
 /* Adds one route from "PREFIX=SERVICE[,methods=GET|POST][,timeout-ms=N][,budget=N]
-   [,body-limit=N][,retry=on|off|idempotent]". Returns 0, or -1 with one line in error
+   [,body-limit=N][,retry=on|off|idempotent][,async=allow|off|always][,async-timeout-ms=N]
+   [,result-ttl-s=N][,attempts=N]". Returns 0, or -1 with one line in error
    naming the bad part. Only before gateway_routes_seal. */
 int gateway_routes_add_spec(gateway_routes_t *self, const char *spec, char *error,
                             size_t error_size);
 
+/* Adds the route of the jobs API: /jobs (GET, HEAD, DELETE) to the jobs service, marked
+   internal. Returns 0, or -1 with one line in error (a user route has that prefix). */
+int gateway_routes_add_jobs(gateway_routes_t *self, char *error, size_t error_size);
 /* Adds the routes of a JSON file: {"routes": [{"prefix": "/fast", "service": "fast",
    "methods": ["GET", "POST"] or "GET|POST", "timeout-ms": 1000, "budget": 64,
    "body-limit": 1048576, "retry": "idempotent"}, ...]} (a bare array is accepted too).
@@ -89,13 +94,9 @@ gateway_route_result_t gateway_routes_match(const gateway_routes_t *self, const 
 size_t gateway_routes_count(const gateway_routes_t *self);
 const gateway_route_t *gateway_routes_at(const gateway_routes_t *self, size_t index);
 
-/* Method bit for a method name (GATEWAY_METHOD_OTHER for tokens not in the list). */
-unsigned gateway_method_bit(const char *method);
 
 /* True if the route lets a request with this method be delivered more than once. */
 bool gateway_route_retryable(const gateway_route_t *route, const char *method);
 
-/* Writes "GET, POST" for a method set into buffer (for the Allow header). Returns buffer. */
-const char *gateway_methods_format(unsigned methods, char *buffer, size_t size);
 
 #endif

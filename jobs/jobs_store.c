@@ -41,7 +41,7 @@ static const char *s_sql[S_STATEMENT_COUNT] = {
                            "ttl_ms, body = NULL, headers = NULL "
                            "WHERE id = ?1 AND attempts = ?2 AND state = 1",
     [S_REQUEUE] = "UPDATE jobs SET state = CASE WHEN cancel_requested THEN 4 ELSE 0 END, "
-                  "due_ms = ?3, error = ?4, finished_ms = CASE WHEN cancel_requested THEN ?3 "
+                  "attempts = attempts - ?5, due_ms = ?3, error = ?4, finished_ms = CASE WHEN cancel_requested THEN ?3 "
                   "ELSE 0 END, expires_ms = CASE WHEN cancel_requested THEN ?3 + ttl_ms ELSE 0 "
                   "END WHERE id = ?1 AND attempts = ?2 AND state = 1",
     [S_FAIL] = "UPDATE jobs SET state = CASE WHEN cancel_requested THEN 4 ELSE 3 END, "

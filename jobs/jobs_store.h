@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOBS_ID_MAX      64  /* job ids are request ids: [A-Za-z0-9._:-], 1..64 bytes */
+#define JOBS_ID_MAX      48  /* job ids: [A-Za-z0-9._:-], 1..48 bytes ("id.attempt" is a request id) */
 #define JOBS_SERVICE_MAX 255 /* a broker service name */
 #define JOBS_TEXT_MAX    255 /* error reasons, progress notes, route prefixes */
 
@@ -137,9 +137,11 @@ int jobs_store_claim(jobs_store_t *self, const char *service, int64_t now_ms, in
 jobs_store_status_t jobs_store_finish(jobs_store_t *self, const char *id, int attempt,
                                       int status, const char *headers, size_t headers_size,
                                       const void *body, size_t body_size, int64_t now_ms);
-/* Puts a running job's attempt back in the queue, due at due_ms, with the reason it ended. */
+/* Puts a running job's attempt back in the queue, due at due_ms, with the reason it ended.
+   counted false: the attempt never started (no worker, queue full), so it does not count
+   against the job's attempts and the next one reuses its number. */
 jobs_store_status_t jobs_store_requeue(jobs_store_t *self, const char *id, int attempt,
-                                       int64_t due_ms, const char *reason);
+                                       bool counted, int64_t due_ms, const char *reason);
 /* Ends a running job's attempt as failed for reason. */
 jobs_store_status_t jobs_store_fail(jobs_store_t *self, const char *id, int attempt,
                                     const char *reason, int64_t now_ms);

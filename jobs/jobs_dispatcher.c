@@ -1,0 +1,525 @@
+/*  jobs_dispatcher: the actor that runs stored jobs through the brokers (jobs_dispatcher.h).
+    Why an attempt ends without a reply, and what follows (docs/jobs.md "Retries"):
+      - the broker answers no_worker, queue_full or shutting_down: the job never started, it
+        goes back to the queue with backoff and the attempt is not counted;
+      - worker_died or expired: counted; retried with backoff if the job is retryable and has
+        attempts left, else failed;
+      - the broker is lost (its connection closed, or it left liveness probes unanswered):
+        the same, for every attempt it held;
+      - the attempt's own deadline (its timeout + grace) passes: failed, never re-run, since
+        its worker may still be running it.
+    A reply whose status is 5xx is retried like worker_died while attempts are left; the
+    last one is kept as the result. */
+#include "jobs_dispatcher.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "jobs_flight.h"
+#include "sl_envelope.h"
+#include "sl_log.h"
+#include "sl_mdp.h"
+
+#define S_MAX_BROKERS     16
+#define S_TICK_MS         100 /* claims, deadlines and probes are looked at this often */
+#define S_BATCH_DELAY_MS  5   /* a wake claims after this long, so submits batch */
+#define S_EXPIRE_EVERY_MS 1000
+#define S_SELECT_MAX      256 /* entries handled per sweep; the next tick takes the rest */
+
+typedef struct {
+    char *endpoint;          /* as configured */
+    zsock_t *dealer;         /* MDP/0.2 client */
+    zactor_t *monitor;       /* its connection events */
+    bool alive;              /* answered within liveness */
+    int64_t heard_ms;        /* zclock_mono of its last message */
+    int64_t probe_due_ms;    /* next mmi.service probe */
+} s_broker_t;
+
+typedef struct {
+    zsock_t *pipe;                       /* to the owner */
+    jobs_store_t *store;                 /* borrowed */
+    jobs_dispatcher_config_t config;     /* brokers and curve not kept (see below) */
+    s_broker_t brokers[S_MAX_BROKERS];   /* one client socket each */
+    size_t broker_count;                 /* in use */
+    jobs_flight_t *flight;               /* attempts out */
+    zpoller_t *poller;                   /* pipe, dealers, monitors */
+    bool claim_soon;                     /* a wake came: claim at the next batch point */
+    int64_t claim_at_ms;                 /* when to claim next */
+    int64_t expire_at_ms;                /* when to expire next */
+    bool terminated;                     /* $TERM seen */
+    sl_log_limit_t late_limit;           /* late or foreign replies */
+} s_actor_t;
+
+struct _jobs_dispatcher_t {
+    zactor_t *actor; /* s_actor_t's thread */
+};
+
+/* Everything the actor needs at start, handed over through zactor's argument. */
+typedef struct {
+    const jobs_dispatcher_config_t *config;
+    jobs_store_t *store;
+    int status; /* set by the actor before it signals: 0 started, -1 failed */
+} s_start_t;
+
+static int64_t s_wall_ms(void)
+{
+    return zclock_time();
+}
+
+/* ---------------------------------------------------------------- outcomes */
+
+static int64_t s_backoff_ms(const s_actor_t *self, int attempt)
+{
+    int64_t delay = self->config.retry_base_ms;
+    for (int i = 1; i < attempt && delay < self->config.retry_max_ms; i++)
+        delay *= 2;
+    return delay < self->config.retry_max_ms ? delay : self->config.retry_max_ms;
+}
+
+/* The attempt ended without a result: back to the queue or failed, by the rules above. */
+static void s_attempt_lost(s_actor_t *self, jobs_flight_entry_t *entry, const char *reason,
+                           bool counted)
+{
+    jobs_store_status_t status;
+    const char *outcome;
+    if (!counted) {
+        status = jobs_store_requeue(self->store, entry->id, entry->attempt, false,
+                                    s_wall_ms() + s_backoff_ms(self, entry->attempt), reason);
+        outcome = "requeued";
+    } else if (entry->retryable && entry->attempt < entry->max_attempts) {
+        status = jobs_store_requeue(self->store, entry->id, entry->attempt, true,
+                                    s_wall_ms() + s_backoff_ms(self, entry->attempt), reason);
+        outcome = "retry";
+    } else {
+        status = jobs_store_fail(self->store, entry->id, entry->attempt, reason, s_wall_ms());
+        outcome = "failed";
+    }
+    sl_log(status == JOBS_STORE_OK || status == JOBS_STORE_NOT_FOUND ? SL_LOG_INFO : SL_LOG_ERROR,
+           entry->id, "job_attempt_ended", "attempt=%d service=%s reason=%s outcome=%s%s%s",
+           entry->attempt, entry->service, reason, outcome,
+           status == JOBS_STORE_OK || status == JOBS_STORE_NOT_FOUND ? "" : " store_error=",
+           status == JOBS_STORE_OK || status == JOBS_STORE_NOT_FOUND
+               ? ""
+               : jobs_store_reason(self->store));
+    jobs_flight_remove(self->flight, entry);
+    self->claim_soon = true;
+}
+
+/* A whole reply: the result, or a retry for a 5xx with attempts left. */
+static void s_attempt_replied(s_actor_t *self, jobs_flight_entry_t *entry)
+{
+    if (entry->status >= 500 && entry->retryable && entry->attempt < entry->max_attempts) {
+        char reason[32];
+        snprintf(reason, sizeof reason, "status_%d", entry->status);
+        s_attempt_lost(self, entry, reason, true);
+        return;
+    }
+    jobs_store_status_t status = jobs_store_finish(
+        self->store, entry->id, entry->attempt, entry->status, entry->headers,
+        entry->headers_size, entry->body, entry->body_size, s_wall_ms());
+    if (status == JOBS_STORE_FULL || status == JOBS_STORE_UNAVAILABLE) {
+        /* Kept in memory and written again at the next tick: the reply is not lost while
+           this process lives. */
+        sl_log_limited(&self->late_limit, SL_LOG_ERROR, entry->id, "job_result_unsaved",
+                       "reason=%s", jobs_store_reason(self->store));
+        entry->unsaved = true;
+        entry->deadline_ms = zclock_mono() + S_TICK_MS;
+        return;
+    }
+    sl_log(SL_LOG_INFO, entry->id, "job_finished", "attempt=%d service=%s status=%d bytes=%zu%s",
+           entry->attempt, entry->service, entry->status, entry->body_size,
+           status == JOBS_STORE_NOT_FOUND ? " note=cancelled_or_late" : "");
+    jobs_flight_remove(self->flight, entry);
+    self->claim_soon = true;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static void s_on_error_envelope(s_actor_t *self, jobs_flight_entry_t *entry, zmsg_t *body)
+{
+    sl_error_code_t code;
+    char message[128];
+    if (sl_error_envelope_decode(body, &code, message, sizeof message) != 0) {
+        s_attempt_lost(self, entry, "bad_reply", true);
+        return;
+    }
+    bool started = code == SL_ERROR_WORKER_DIED || code == SL_ERROR_EXPIRED ||
+                   code == SL_ERROR_BAD_REQUEST;
+    s_attempt_lost(self, entry, sl_error_code_name(code), started);
+}
+
+/* A PARTIAL or FINAL for one of our attempts; body starts after the request-id frame. */
+static void s_on_reply(s_actor_t *self, jobs_flight_entry_t *entry, zmsg_t *body, bool final)
+{
+    if (!entry->streaming) {
+        sl_body_kind_t kind = sl_envelope_kind(body);
+        if (kind == SL_BODY_ERROR && final) {
+            s_on_error_envelope(self, entry, body);
+            return;
+        }
+        sl_reply_envelope_t reply = {0};
+        if (kind != SL_BODY_REPLY || sl_reply_envelope_decode(body, &reply) != 0) {
+            s_attempt_lost(self, entry, "bad_reply", true);
+            return;
+        }
+        entry->status = reply.status;
+        entry->headers = reply.headers;
+        entry->headers_size = reply.headers_size;
+        reply.headers = NULL;
+        int rc = jobs_flight_append(entry, zframe_data(reply.body), zframe_size(reply.body),
+                                    self->config.max_result_bytes);
+        sl_reply_envelope_reset(&reply);
+        if (rc != 0) {
+            s_attempt_lost(self, entry, "result_too_large", true);
+            return;
+        }
+        entry->streaming = true;
+    } else {
+        for (zframe_t *frame = zmsg_first(body); frame; frame = zmsg_next(body))
+            if (jobs_flight_append(entry, zframe_data(frame), zframe_size(frame),
+                                   self->config.max_result_bytes) != 0) {
+                s_attempt_lost(self, entry, "result_too_large", true);
+                return;
+            }
+    }
+    if (final)
+        s_attempt_replied(self, entry);
+}
+
+static void s_broker_heard(s_actor_t *self, size_t index)
+{
+    s_broker_t *broker = &self->brokers[index];
+    if (!broker->alive) {
+        sl_log(SL_LOG_INFO, NULL, "jobs_broker_up", "broker=%s", broker->endpoint);
+        self->claim_soon = true;
+    }
+    broker->alive = true;
+    broker->heard_ms = zclock_mono();
+}
+
+static void s_on_broker_message(s_actor_t *self, size_t index)
+{
+    zmsg_t *msg = zmsg_recv(self->brokers[index].dealer);
+    if (!msg)
+        return;
+    s_broker_heard(self, index);
+    sl_mdp_msg_t decoded = {0};
+    const char *why = NULL;
+    if (sl_mdp_decode(&msg, SL_MDP_FROM_BROKER, &decoded, &why) != 0 ||
+        decoded.from_worker_side || !decoded.body) {
+        sl_log_limited(&self->late_limit, SL_LOG_WARN, NULL, "jobs_reply_malformed",
+                       "broker=%s reason=%s", self->brokers[index].endpoint, why ? why : "-");
+        sl_mdp_msg_reset(&decoded);
+        return;
+    }
+    if (zframe_streq(decoded.service, "mmi.service")) {
+        sl_mdp_msg_reset(&decoded); /* a probe's answer: hearing it was the point */
+        return;
+    }
+    zframe_t *id_frame = zmsg_pop(decoded.body);
+    char key[JOBS_FLIGHT_KEY_MAX + 1] = "";
+    if (id_frame && zframe_size(id_frame) <= JOBS_FLIGHT_KEY_MAX)
+        memcpy(key, zframe_data(id_frame), zframe_size(id_frame));
+    zframe_destroy(&id_frame);
+    jobs_flight_entry_t *entry = jobs_flight_find(self->flight, key);
+    if (!entry) {
+        sl_log_limited(&self->late_limit, SL_LOG_INFO, NULL, "jobs_reply_late", "attempt=%s",
+                       key[0] ? key : "-");
+    } else {
+        s_on_reply(self, entry, decoded.body, decoded.command == SL_MDP_FINAL);
+    }
+    sl_mdp_msg_reset(&decoded);
+}
+
+/* ---------------------------------------------------------------- brokers */
+
+static void s_broker_lost(s_actor_t *self, size_t index, const char *reason)
+{
+    s_broker_t *broker = &self->brokers[index];
+    if (broker->alive)
+        sl_log(SL_LOG_WARN, NULL, "jobs_broker_lost", "broker=%s reason=%s attempts_out=%lld",
+               broker->endpoint, reason,
+               (long long) jobs_flight_broker_count(self->flight, (int) index));
+    broker->alive = false;
+    jobs_flight_entry_t *lost[S_SELECT_MAX];
+    size_t count;
+    while ((count = jobs_flight_select(self->flight, (int) index, 0, lost, S_SELECT_MAX)) > 0)
+        for (size_t i = 0; i < count; i++)
+            s_attempt_lost(self, lost[i], "broker_lost", true);
+}
+
+static void s_on_monitor(s_actor_t *self, size_t index)
+{
+    zmsg_t *event = zmsg_recv(self->brokers[index].monitor);
+    char *name = event ? zmsg_popstr(event) : NULL;
+    if (name && (strcmp(name, "DISCONNECTED") == 0 || strcmp(name, "CLOSED") == 0))
+        s_broker_lost(self, index, "disconnected");
+    else if (name && strcmp(name, "CONNECTED") == 0)
+        self->brokers[index].probe_due_ms = 0; /* ask at once: alive as soon as it answers */
+    free(name);
+    zmsg_destroy(&event);
+}
+
+static void s_probe(s_actor_t *self, int64_t now_ms)
+{
+    int64_t window = self->config.heartbeat_ms * self->config.liveness;
+    for (size_t i = 0; i < self->broker_count; i++) {
+        s_broker_t *broker = &self->brokers[i];
+        if (broker->alive && now_ms - broker->heard_ms > window)
+            s_broker_lost(self, i, "silent");
+        if (now_ms < broker->probe_due_ms)
+            continue;
+        broker->probe_due_ms = now_ms + self->config.heartbeat_ms;
+        zmsg_t *body = zmsg_new();
+        zmsg_addstr(body, "slowlane.jobs");
+        zmsg_t *request = sl_mdp_encode_client_request(SL_MDP_V02, "mmi.service", &body);
+        if (request)
+            zmsg_send(&request, broker->dealer);
+    }
+}
+
+static int s_brokers_open(s_actor_t *self, const jobs_dispatcher_config_t *config)
+{
+    for (size_t i = 0; i < config->broker_count; i++) {
+        s_broker_t *broker = &self->brokers[i];
+        broker->endpoint = strdup(config->brokers[i]);
+        broker->dealer = zsock_new(ZMQ_DEALER);
+        if (!broker->endpoint || !broker->dealer)
+            return -1;
+        char identity[256];
+        snprintf(identity, sizeof identity, "%s/%zu", config->identity, i);
+        zsock_set_identity(broker->dealer, identity);
+        zsock_set_linger(broker->dealer, 0);
+        zsock_set_immediate(broker->dealer, 1); /* nothing waits for a broker that is gone */
+        zsock_set_sndtimeo(broker->dealer, 0);  /* a send to no broker fails at once */
+        sl_curve_client_apply(config->curve, broker->dealer);
+        broker->monitor = zactor_new(zmonitor, broker->dealer);
+        if (!broker->monitor)
+            return -1;
+        zstr_sendx(broker->monitor, "LISTEN", "CONNECTED", "DISCONNECTED", "CLOSED", NULL);
+        zstr_sendx(broker->monitor, "START", NULL);
+        zsock_wait(broker->monitor);
+        if (zsock_connect(broker->dealer, "%s", broker->endpoint) != 0) {
+            sl_log(SL_LOG_ERROR, NULL, "jobs_broker_bad", "broker=%s", broker->endpoint);
+            return -1;
+        }
+        zpoller_add(self->poller, broker->dealer);
+        zpoller_add(self->poller, broker->monitor);
+        self->broker_count++;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- claims */
+
+/* The alive broker with the fewest attempts out, or -1. */
+static int s_pick_broker(s_actor_t *self)
+{
+    int best = -1;
+    for (size_t i = 0; i < self->broker_count; i++)
+        if (self->brokers[i].alive &&
+            (best < 0 || jobs_flight_broker_count(self->flight, (int) i) <
+                             jobs_flight_broker_count(self->flight, best)))
+            best = (int) i;
+    return best;
+}
+
+/* Claim callback: one attempt into the flight table and onto its broker. */
+static void s_send_attempt(jobs_attempt_t *attempt, void *arg)
+{
+    s_actor_t *self = arg;
+    const jobs_record_t *record = &attempt->record;
+    int64_t deadline = zclock_mono() + record->timeout_ms + self->config.grace_ms;
+    jobs_flight_entry_t *entry = jobs_flight_add(self->flight, record, deadline);
+    if (!entry) {
+        jobs_store_requeue(self->store, record->id, record->attempts, false, s_wall_ms(),
+                           "dispatcher_out_of_memory");
+        jobs_attempt_reset(attempt);
+        return;
+    }
+    sl_envelope_meta_t meta = {.timeout_ms = record->timeout_ms, .retryable = record->retryable};
+    snprintf(meta.id, sizeof meta.id, "%s", entry->key);
+    zmsg_t *body = sl_request_envelope_encode(&meta, attempt->method, attempt->path,
+                                              attempt->query, attempt->headers,
+                                              attempt->headers_size, attempt->body,
+                                              attempt->body_size);
+    zmsg_t *request = body ? sl_mdp_encode_client_request(SL_MDP_V02, record->service, &body)
+                           : NULL;
+    int rc = request ? zmsg_send(&request, self->brokers[entry->broker].dealer) : -1;
+    zmsg_destroy(&request);
+    sl_log(SL_LOG_INFO, record->id, "job_dispatched", "attempt=%d service=%s broker=%s%s",
+           record->attempts, record->service, self->brokers[entry->broker].endpoint,
+           rc == 0 ? "" : " send=failed");
+    if (rc != 0)
+        s_attempt_lost(self, entry, "send_failed", false);
+    jobs_attempt_reset(attempt);
+}
+
+typedef struct {
+    char **names;
+    size_t count;
+} s_services_t;
+
+static void s_collect_service(const char *service, void *arg)
+{
+    s_services_t *services = arg;
+    char **grown = realloc(services->names, (services->count + 1) * sizeof *grown);
+    if (!grown)
+        return;
+    services->names = grown;
+    services->names[services->count] = strdup(service);
+    if (services->names[services->count])
+        services->count++;
+}
+
+static void s_claim(s_actor_t *self)
+{
+    self->claim_soon = false;
+    if (s_pick_broker(self) < 0)
+        return;
+    s_services_t services = {0};
+    jobs_store_due_services(self->store, s_wall_ms(), s_collect_service, &services);
+    for (size_t i = 0; i < services.count; i++) {
+        int64_t room =
+            self->config.max_in_flight - jobs_flight_service_count(self->flight, services.names[i]);
+        int broker = s_pick_broker(self);
+        if (room > 0 && broker >= 0)
+            jobs_store_claim(self->store, services.names[i], s_wall_ms(), (int) room, broker,
+                             s_send_attempt, self);
+        free(services.names[i]);
+    }
+    free(services.names);
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static void s_recover(s_actor_t *self);
+
+static void s_sweep_deadlines(s_actor_t *self, int64_t now_ms)
+{
+    jobs_flight_entry_t *due[S_SELECT_MAX];
+    size_t count = jobs_flight_select(self->flight, -1, now_ms, due, S_SELECT_MAX);
+    for (size_t i = 0; i < count; i++) {
+        if (due[i]->unsaved)
+            s_attempt_replied(self, due[i]); /* a result the store refused: again */
+        else
+            s_attempt_lost(self, due[i], "timeout", true);
+    }
+}
+
+static void s_actor(zsock_t *pipe, void *arg)
+{
+    s_start_t *start = arg;
+    s_actor_t self = {.pipe = pipe, .store = start->store, .config = *start->config};
+    self.config.brokers = NULL;
+    self.config.curve = NULL;
+    self.flight = jobs_flight_new(start->config->broker_count);
+    self.poller = zpoller_new(pipe, NULL);
+    if (self.poller)
+        zpoller_set_nonstop(self.poller, true); /* SIGTERM is the owner's: it sends $TERM */
+    if (!self.flight || !self.poller || s_brokers_open(&self, start->config) != 0) {
+        start->status = -1;
+        zsock_signal(pipe, 1);
+        goto done;
+    }
+    s_recover(&self);
+    zsock_signal(pipe, 0);
+    while (!self.terminated) {
+        int64_t now = zclock_mono();
+        int64_t wait = self.claim_soon ? S_BATCH_DELAY_MS : self.claim_at_ms - now;
+        zsock_t *which = zpoller_wait(self.poller, (int) (wait < 0 ? 0 : wait));
+        if (which == pipe) {
+            char *command = zstr_recv(pipe);
+            if (!command || strcmp(command, "$TERM") == 0)
+                self.terminated = true;
+            else
+                self.claim_soon = true;
+            free(command);
+            continue;
+        }
+        for (size_t i = 0; which && i < self.broker_count; i++) {
+            if (which == self.brokers[i].dealer)
+                s_on_broker_message(&self, i);
+            else if (which == (zsock_t *) self.brokers[i].monitor)
+                s_on_monitor(&self, i);
+        }
+        now = zclock_mono();
+        if (which && !self.claim_soon && now < self.claim_at_ms)
+            continue;
+        s_probe(&self, now);
+        s_sweep_deadlines(&self, now);
+        s_claim(&self);
+        self.claim_at_ms = now + S_TICK_MS;
+        if (now >= self.expire_at_ms) {
+            jobs_store_expire(self.store, s_wall_ms(), self.config.expired_keep_ms);
+            self.expire_at_ms = now + S_EXPIRE_EVERY_MS;
+        }
+    }
+done:
+    for (size_t i = 0; i < S_MAX_BROKERS; i++) {
+        zactor_destroy(&self.brokers[i].monitor);
+        zsock_destroy(&self.brokers[i].dealer);
+        free(self.brokers[i].endpoint);
+    }
+    zpoller_destroy(&self.poller);
+    jobs_flight_destroy(&self.flight);
+}
+
+/* Attempts out when the last process stopped: back in the table with what is left of their
+   deadline. Their brokers route replies to our identity, so one that comes is kept. */
+static void s_recover_one(const jobs_record_t *record, void *arg)
+{
+    s_actor_t *self = arg;
+    int64_t left = record->started_ms + record->timeout_ms - s_wall_ms();
+    if (left < 0)
+        left = 0;
+    jobs_flight_entry_t *entry =
+        jobs_flight_add(self->flight, record, zclock_mono() + left + self->config.grace_ms);
+    sl_log(SL_LOG_INFO, record->id, "job_recovered", "attempt=%d service=%s broker=%d%s",
+           record->attempts, record->service, record->broker, entry ? "" : " note=no_memory");
+}
+
+static void s_recover(s_actor_t *self)
+{
+    jobs_store_running(self->store, s_recover_one, self);
+    if (jobs_flight_size(self->flight) > 0)
+        sl_log(SL_LOG_INFO, NULL, "jobs_recovered", "attempts_out=%zu",
+               jobs_flight_size(self->flight));
+}
+
+/* ---------------------------------------------------------------- public */
+
+jobs_dispatcher_t *jobs_dispatcher_new(const jobs_dispatcher_config_t *config,
+                                       jobs_store_t *store)
+{
+    if (!config || !store || config->broker_count == 0 || config->broker_count > S_MAX_BROKERS)
+        return NULL;
+    jobs_dispatcher_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    s_start_t start = {.config = config, .store = store};
+    self->actor = zactor_new(s_actor, &start);
+    if (self->actor && start.status != 0)
+        zactor_destroy(&self->actor);
+    if (!self->actor) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void jobs_dispatcher_destroy(jobs_dispatcher_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zactor_destroy(&(*self_p)->actor);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void jobs_dispatcher_wake(jobs_dispatcher_t *self)
+{
+    if (self)
+        zmq_send(zsock_resolve(self->actor), "WAKE", 4, ZMQ_DONTWAIT);
+}

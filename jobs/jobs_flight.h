@@ -1,0 +1,58 @@
+/*  jobs_flight: the attempts the dispatcher has out, by "id.attempt" (the request id each
+    attempt is sent with), with the counts it decides by: attempts out per service (against
+    the per-service limit) and per broker (to pick the least loaded, and to find what a
+    lost broker took with it). A streamed reply's pieces gather here until the FINAL.
+    Plain bookkeeping: no sockets, no store; one thread (the dispatcher's) uses it. */
+#ifndef JOBS_FLIGHT_H
+#define JOBS_FLIGHT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobs_store.h"
+#include "sl_defaults.h"
+
+#define JOBS_FLIGHT_KEY_MAX SL_REQUEST_ID_MAX /* "id.attempt": JOBS_ID_MAX + 4 fits */
+
+typedef struct {
+    char key[JOBS_FLIGHT_KEY_MAX + 1];  /* "id.attempt": the request id on the wire */
+    char id[JOBS_ID_MAX + 1];           /* the job */
+    char service[JOBS_SERVICE_MAX + 1]; /* its service */
+    int attempt;                        /* this attempt's number */
+    int max_attempts;                   /* the job's limit */
+    bool retryable;                     /* may run again */
+    int broker;                         /* index of the broker it went to */
+    int64_t deadline_ms;                /* zclock_mono: given up after this */
+    bool streaming;                     /* a first PARTIAL came: status and headers known */
+    bool unsaved;                       /* whole, but the store refused it: written again */
+    int status;                         /* the reply's status, once known */
+    char *headers;                      /* owned header block, once known */
+    size_t headers_size;                /* bytes in headers */
+    char *body;                         /* owned, the reply body gathered so far */
+    size_t body_size;                   /* bytes in body */
+    size_t body_cap;                    /* bytes allocated */
+} jobs_flight_entry_t;
+
+typedef struct _jobs_flight_t jobs_flight_t;
+
+jobs_flight_t *jobs_flight_new(size_t broker_count);
+void jobs_flight_destroy(jobs_flight_t **self_p);
+/* Adds an attempt (copied from record); returns the entry, NULL if out of memory or the key
+   is there already. */
+jobs_flight_entry_t *jobs_flight_add(jobs_flight_t *self, const jobs_record_t *record,
+                                     int64_t deadline_ms);
+/* The entry for a request id, or NULL (a late or foreign reply). */
+jobs_flight_entry_t *jobs_flight_find(jobs_flight_t *self, const char *key);
+/* Removes and frees an entry (it is not valid afterwards). */
+void jobs_flight_remove(jobs_flight_t *self, jobs_flight_entry_t *entry);
+/* Appends bytes to an entry's body; -1 if that would pass limit bytes or memory ran out. */
+int jobs_flight_append(jobs_flight_entry_t *entry, const void *data, size_t size, int64_t limit);
+/* Attempts out for a service, for a broker, and in all. */
+int64_t jobs_flight_service_count(jobs_flight_t *self, const char *service);
+int64_t jobs_flight_broker_count(jobs_flight_t *self, int broker);
+size_t jobs_flight_size(jobs_flight_t *self);
+/* Every entry that matches: broker's (broker >= 0) or past its deadline at now_ms
+   (broker < 0). Fills up to max entries into out; returns how many. Entries stay. */
+size_t jobs_flight_select(jobs_flight_t *self, int broker, int64_t now_ms,
+                          jobs_flight_entry_t **out, size_t max);
+#endif
