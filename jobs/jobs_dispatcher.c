@@ -77,6 +77,26 @@ static int64_t s_backoff_ms(const s_actor_t *self, int attempt)
     return delay < self->config.retry_max_ms ? delay : self->config.retry_max_ms;
 }
 
+/* The store could not take an attempt's outcome (disk full, I/O error): the entry stays,
+   still counted against its service, and the outcome is written again at the next tick. */
+static void s_keep_unsaved(s_actor_t *self, jobs_flight_entry_t *entry, const char *reason,
+                           bool counted)
+{
+    sl_log_limited(&self->late_limit, SL_LOG_ERROR, entry->id, "job_outcome_unsaved",
+                   "attempt=%d outcome=%s reason=\"%s\"", entry->attempt,
+                   reason ? reason : "result", jobs_store_reason(self->store));
+    entry->unsaved = true;
+    if (reason != entry->lost_reason)
+        snprintf(entry->lost_reason, sizeof entry->lost_reason, "%s", reason ? reason : "");
+    entry->lost_counted = counted;
+    entry->deadline_ms = zclock_mono() + S_TICK_MS;
+}
+
+static bool s_store_trouble(jobs_store_status_t status)
+{
+    return status == JOBS_STORE_FULL || status == JOBS_STORE_UNAVAILABLE;
+}
+
 /* The attempt ended without a result: back to the queue or failed, by the rules above. */
 static void s_attempt_lost(s_actor_t *self, jobs_flight_entry_t *entry, const char *reason,
                            bool counted)
@@ -95,13 +115,12 @@ static void s_attempt_lost(s_actor_t *self, jobs_flight_entry_t *entry, const ch
         status = jobs_store_fail(self->store, entry->id, entry->attempt, reason, s_wall_ms());
         outcome = "failed";
     }
-    sl_log(status == JOBS_STORE_OK || status == JOBS_STORE_NOT_FOUND ? SL_LOG_INFO : SL_LOG_ERROR,
-           entry->id, "job_attempt_ended", "attempt=%d service=%s reason=%s outcome=%s%s%s",
-           entry->attempt, entry->service, reason, outcome,
-           status == JOBS_STORE_OK || status == JOBS_STORE_NOT_FOUND ? "" : " store_error=",
-           status == JOBS_STORE_OK || status == JOBS_STORE_NOT_FOUND
-               ? ""
-               : jobs_store_reason(self->store));
+    if (s_store_trouble(status)) {
+        s_keep_unsaved(self, entry, reason, counted);
+        return;
+    }
+    sl_log(SL_LOG_INFO, entry->id, "job_attempt_ended", "attempt=%d service=%s reason=%s outcome=%s",
+           entry->attempt, entry->service, reason, outcome);
     jobs_flight_remove(self->flight, entry);
     self->claim_soon = true;
 }
@@ -118,13 +137,9 @@ static void s_attempt_replied(s_actor_t *self, jobs_flight_entry_t *entry)
     jobs_store_status_t status = jobs_store_finish(
         self->store, entry->id, entry->attempt, entry->status, entry->headers,
         entry->headers_size, entry->body, entry->body_size, s_wall_ms());
-    if (status == JOBS_STORE_FULL || status == JOBS_STORE_UNAVAILABLE) {
-        /* Kept in memory and written again at the next tick: the reply is not lost while
-           this process lives. */
-        sl_log_limited(&self->late_limit, SL_LOG_ERROR, entry->id, "job_result_unsaved",
-                       "reason=%s", jobs_store_reason(self->store));
-        entry->unsaved = true;
-        entry->deadline_ms = zclock_mono() + S_TICK_MS;
+    if (s_store_trouble(status)) {
+        /* Kept in memory and written again: the reply is not lost while this process lives. */
+        s_keep_unsaved(self, entry, NULL, false);
         return;
     }
     sl_log(SL_LOG_INFO, entry->id, "job_finished", "attempt=%d service=%s status=%d bytes=%zu%s",
@@ -401,8 +416,10 @@ static void s_sweep_deadlines(s_actor_t *self, int64_t now_ms)
     jobs_flight_entry_t *due[S_SELECT_MAX];
     size_t count = jobs_flight_select(self->flight, -1, now_ms, due, S_SELECT_MAX);
     for (size_t i = 0; i < count; i++) {
-        if (due[i]->unsaved)
-            s_attempt_replied(self, due[i]); /* a result the store refused: again */
+        if (due[i]->unsaved && due[i]->lost_reason[0])
+            s_attempt_lost(self, due[i], due[i]->lost_reason, due[i]->lost_counted);
+        else if (due[i]->unsaved)
+            s_attempt_replied(self, due[i]);
         else
             s_attempt_lost(self, due[i], "timeout", true);
     }

@@ -24,7 +24,10 @@ typedef struct {
     int broker;                         /* index of the broker it went to */
     int64_t deadline_ms;                /* zclock_mono: given up after this */
     bool streaming;                     /* a first PARTIAL came: status and headers known */
-    bool unsaved;                       /* whole, but the store refused it: written again */
+    bool unsaved;                       /* ended, but the store refused the outcome: again */
+    char lost_reason[32];               /* the outcome to write again: a loss's reason, or
+                                           "" for the reply held here */
+    bool lost_counted;                  /* ... and whether that loss counts as an attempt */
     int status;                         /* the reply's status, once known */
     char *headers;                      /* owned header block, once known */
     size_t headers_size;                /* bytes in headers */

@@ -1,0 +1,254 @@
+"""Jobs that outlive the connection (docs/jobs.md), end to end through the real binaries: a
+broker, a gateway, workers and slowlane-jobs. A request with Prefer: respond-async is answered
+202 with a Location; GET /jobs/ID follows it; GET /jobs/ID/result returns the worker's reply
+byte for byte as a synchronous caller gets it; DELETE cancels a queued job before it starts.
+Routes choose: async=always makes every request a job, async=off ignores the preference.
+A client cannot forge the fields that make a job. A store that is not ours, or corrupt, or
+on a read-only file system stops start-up with one line; a full one answers 503 and keeps
+every job it had accepted."""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+import gateway_support
+import harness
+import jobs_support
+
+CGI_ENV = "printf 'Content-Type: text/plain\\r\\n\\r\\n'; env"
+
+
+class JobsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = harness.start_broker()
+        cls.workers = [
+            harness.start_workers(cls.broker.endpoint, "echo", "builtin:echo"),
+            harness.start_workers(cls.broker.endpoint, "slow", "builtin:sleep"),
+            harness.start_workers(cls.broker.endpoint, "stream", "builtin:stream"),
+            harness.start_workers(cls.broker.endpoint, "env", "exec:" + CGI_ENV),
+        ]
+        cls.gateway = gateway_support.start_gateway(
+            cls.broker.endpoint,
+            ["/echo=echo", "/slow=slow", "/stream=stream", "/env=env",
+             "/always=echo,async=always", "/never=echo,async=off", "/short=echo,result-ttl-s=1"])
+        cls.directory = jobs_support.data_dir()
+        # One attempt out per service: a second job waits in the store, where DELETE can
+        # still stop it before it starts.
+        cls.jobs = jobs_support.start_jobs([cls.broker.endpoint], cls.directory,
+                                           extra=["--max-in-flight", "1"])
+        gateway_support.wait_ready(cls.gateway.port)
+        harness.wait_for(lambda: gateway_support.route_ready(cls.gateway.port, "/jobs"),
+                         what="the gateway sees the jobs service")
+        cls.port = cls.gateway.port
+
+    @classmethod
+    def tearDownClass(cls):
+        for proc in [cls.jobs, cls.gateway, *cls.workers, cls.broker]:
+            proc.stop()
+
+    def test_result_is_the_synchronous_reply_byte_for_byte(self):
+        body = bytes(range(256)) * 64 + b"\r\n\x00end"
+        status, headers, document = jobs_support.submit(self.port, "POST", "/echo/x?a=1&b=%20",
+                                                        body=body)
+        self.assertEqual(status, 202)
+        self.assertEqual(headers["location"], f"/jobs/{document['id']}")
+        self.assertEqual(headers["preference-applied"], "respond-async")
+        self.assertIn(document["status"], ("queued", "running"))
+        self.assertEqual(document["links"]["result"], f"/jobs/{document['id']}/result")
+        done = jobs_support.wait_state(self.port, document["id"])
+        self.assertEqual(done["status"], "done")
+        self.assertEqual(done["attempts"], 1)
+        sync_status, sync_headers, sync_body = harness.http_request(
+            self.port, "POST", "/echo/x?a=1&b=%20", body=body)
+        job_status, job_headers, job_body = jobs_support.result(self.port, document["id"])
+        self.assertEqual((job_status, job_body), (sync_status, sync_body))
+        self.assertEqual(job_headers["content-type"], sync_headers["content-type"])
+        self.assertEqual(done["result"], {"status": 200, "bytes": len(sync_body)})
+
+    def test_large_result_streams_from_the_store(self):
+        body = os.urandom(3 * 1024 * 1024 + 17)
+        status, _, document = jobs_support.submit(self.port, "PUT", "/echo/big", body=body)
+        self.assertEqual(status, 202)
+        self.assertEqual(jobs_support.wait_state(self.port, document["id"])["status"], "done")
+        job_status, job_headers, job_body = jobs_support.result(self.port, document["id"])
+        self.assertEqual(job_status, 200)
+        self.assertEqual(job_body, b"\n" + body)
+        # Read from the store in pieces, sent as a stream: no whole copy in memory.
+        self.assertEqual(job_headers.get("transfer-encoding"), "chunked")
+
+    def test_streamed_reply_is_kept_whole(self):
+        status, _, document = jobs_support.submit(self.port, "GET", "/stream?n=40&ms=1")
+        self.assertEqual(status, 202)
+        self.assertEqual(jobs_support.wait_state(self.port, document["id"])["status"], "done")
+        _, _, job_body = jobs_support.result(self.port, document["id"])
+        _, _, sync_body = harness.http_request(self.port, "GET", "/stream?n=40&ms=1")
+        self.assertEqual(job_body, sync_body)
+        self.assertEqual(job_body.count(b"chunk "), 40)
+
+    def test_unknown_running_done_deleted(self):
+        status, document = jobs_support.job(self.port, "0123456789abcdef0123456789abcdef")
+        self.assertEqual((status, document["error"]), (404, "unknown_job"))
+        status, _, _ = harness.http_request(self.port, "GET", "/jobs/bad%20id")
+        self.assertEqual(status, 404)
+        status, _, document = jobs_support.submit(self.port, "GET", "/slow?ms=400")
+        job_id = document["id"]
+        running = jobs_support.wait_state(self.port, job_id, ("running",))
+        self.assertIsNotNone(running["started_at"])
+        status, headers, data = jobs_support.result(self.port, job_id)
+        self.assertEqual(status, 409)
+        self.assertEqual(json.loads(data)["status"], "running")
+        done = jobs_support.wait_state(self.port, job_id)
+        self.assertEqual(done["status"], "done")
+        self.assertEqual(jobs_support.result(self.port, job_id)[2], b"slept 400 ms\n")
+        status, _, _ = harness.http_request(self.port, "DELETE", f"/jobs/{job_id}")
+        self.assertEqual(status, 204)
+        self.assertEqual(jobs_support.job(self.port, job_id)[0], 404)
+        status, _, _ = harness.http_request(self.port, "POST", f"/jobs/{job_id}")
+        self.assertEqual(status, 405)
+
+    def test_cancel_a_queued_job_it_never_starts(self):
+        _, _, first = jobs_support.submit(self.port, "GET", "/slow?ms=600")
+        jobs_support.wait_state(self.port, first["id"], ("running",))
+        _, _, second = jobs_support.submit(self.port, "GET", "/slow?ms=1")
+        self.assertEqual(jobs_support.job(self.port, second["id"])[1]["status"], "queued")
+        status, _, data = harness.http_request(self.port, "DELETE", f"/jobs/{second['id']}")
+        self.assertEqual((status, json.loads(data)["status"]), (200, "cancelled"))
+        self.assertEqual(jobs_support.wait_state(self.port, first["id"])["status"], "done")
+        # The first job's end freed the slot; the cancelled one stays as it was.
+        third_status, _, third = jobs_support.submit(self.port, "GET", "/slow?ms=1")
+        self.assertEqual(jobs_support.wait_state(self.port, third["id"])["status"], "done")
+        cancelled = jobs_support.job(self.port, second["id"])[1]
+        self.assertEqual((cancelled["status"], cancelled["attempts"]), ("cancelled", 0))
+        self.assertNotIn(f"rid={second['id']} attempt=", self.jobs.output())
+        self.assertEqual(jobs_support.result(self.port, second["id"])[0], 409)
+
+    def test_routes_choose_always_or_off(self):
+        status, headers, document = harness.http_request(self.port, "GET", "/always?x=1")
+        self.assertEqual(status, 202)
+        job_id = json.loads(document)["id"]
+        self.assertEqual(jobs_support.wait_state(self.port, job_id)["status"], "done")
+        self.assertEqual(jobs_support.result(self.port, job_id)[2], b"x=1\n")
+        status, headers, body = harness.http_request(self.port, "GET", "/never?y=2",
+                                                     headers={"Prefer": "respond-async"})
+        self.assertEqual((status, body), (200, b"y=2\n"))
+        self.assertNotIn("preference-applied", headers)
+        # RFC 7240: the preference among others, any case, with parameters.
+        status, _, _ = harness.http_request(
+            self.port, "GET", "/echo", headers={"Prefer": "handling=lenient, Respond-Async; x=1"})
+        self.assertEqual(status, 202)
+        status, _, _ = harness.http_request(
+            self.port, "GET", "/echo", headers={"Prefer": "respond-asyncx, wait=5"})
+        self.assertEqual(status, 200)
+
+    def test_result_expires_after_its_time_to_live(self):
+        _, _, document = jobs_support.submit(self.port, "GET", "/short?z=3")
+        done = jobs_support.wait_state(self.port, document["id"])
+        self.assertEqual(done["status"], "done")
+        self.assertIsNotNone(done["expires_at"])
+        expired = jobs_support.wait_state(self.port, document["id"], ("expired",), timeout=10)
+        self.assertNotIn("result", expired)
+        self.assertEqual(jobs_support.result(self.port, document["id"])[0], 410)
+
+    def test_clients_cannot_forge_job_fields(self):
+        forged = {"Slowlane-Job-Id": "chosen-by-client", "Slowlane-Job-Service": "slow",
+                  "slowlane-job-retry": "1"}
+        status, _, body = harness.http_request(self.port, "GET", "/env", headers=forged)
+        self.assertEqual(status, 200)
+        self.assertNotIn(b"SLOWLANE_JOB", body)
+        status, _, document = jobs_support.submit(self.port, "GET", "/env", headers=forged)
+        self.assertEqual(status, 202)
+        self.assertNotEqual(document["id"], "chosen-by-client")
+        self.assertEqual(document["service"], "env")
+        self.assertEqual(jobs_support.wait_state(self.port, document["id"])["status"], "done")
+        _, _, body = jobs_support.result(self.port, document["id"])
+        self.assertNotIn(b"SLOWLANE_JOB", body)
+        self.assertIn(b"HTTP_PREFER=respond-async", body)
+
+
+def _start_failure(directory):
+    """Runs slowlane-jobs on directory until it exits; returns (exit code, output)."""
+    proc = subprocess.run([harness.binary("slowlane-jobs"), "--data-dir", directory,
+                           "--broker", f"tcp://127.0.0.1:{harness.free_port()}"],
+                          capture_output=True, timeout=30 * harness.TIMEOUT_SCALE)
+    return proc.returncode, proc.stderr.decode()
+
+
+class StoreStartTest(unittest.TestCase):
+    def test_foreign_or_corrupt_store_stops_start_up_with_one_line(self):
+        directory = jobs_support.data_dir()
+        os.makedirs(directory)
+        path = os.path.join(directory, "jobs.sqlite3")
+        with open(path, "wb") as file:
+            file.write(b"this is not a database" * 500)
+        code, output = _start_failure(directory)
+        self.assertEqual(code, 1)
+        lines = output.strip().splitlines()
+        self.assertEqual(len(lines), 1, output)
+        self.assertIn(path, lines[0])
+        self.assertIn("is not a slowlane jobs store", lines[0])
+
+    @unittest.skipUnless(os.geteuid() == 0, "mounts a read-only file system: needs root")
+    def test_read_only_data_directory_stops_start_up(self):
+        mount = tempfile.mkdtemp(prefix="slowlane-jobs-ro-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", mount], check=True)
+        try:
+            code, output = _start_failure(mount)
+        finally:
+            subprocess.run(["umount", mount], check=True)
+            os.rmdir(mount)
+        self.assertEqual(code, 1)
+        self.assertEqual(len(output.strip().splitlines()), 1, output)
+        self.assertIn(f"data directory {mount} is not writable", output)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "mounts a small file system to fill: needs root")
+class FullStoreTest(unittest.TestCase):
+    """A store whose file system fills: submissions get 503 with the reason, and every job
+    accepted before is kept and runs once there is room and a worker."""
+
+    def setUp(self):
+        self.mount = tempfile.mkdtemp(prefix="slowlane-jobs-full-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", self.mount], check=True)
+        self.addCleanup(os.rmdir, self.mount)
+        self.addCleanup(subprocess.run, ["umount", self.mount], check=True)
+        self.broker = harness.start_broker()
+        self.addCleanup(self.broker.stop)
+        self.gateway = gateway_support.start_gateway(self.broker.endpoint, ["/later=later"])
+        self.addCleanup(self.gateway.stop)
+        self.jobs = jobs_support.start_jobs([self.broker.endpoint], self.mount)
+        self.addCleanup(self.jobs.stop)
+        harness.wait_for(lambda: gateway_support.route_ready(self.gateway.port, "/jobs"),
+                         what="the gateway sees the jobs service")
+
+    def test_full_disk_answers_503_and_keeps_accepted_jobs(self):
+        accepted, refused = [], None
+        for i in range(100):
+            status, _, document = jobs_support.submit(self.gateway.port, "POST", f"/later?i={i}",
+                                                      body=os.urandom(100 * 1024))
+            if status != 202:
+                refused = (status, document)
+                break
+            accepted.append(document["id"])
+        self.assertIsNotNone(refused, "the 2 MiB store never filled")
+        self.assertEqual(refused[0], 503)
+        self.assertEqual(refused[1]["error"], "jobs_store_full")
+        self.assertGreater(len(accepted), 3)
+        self.assertIn("jobs_store_refused", self.jobs.output())
+        for job_id in accepted:
+            # Tried now and then (no worker yet: not counted as an attempt), never lost.
+            document = jobs_support.job(self.gateway.port, job_id)[1]
+            self.assertIn(document["status"], ("queued", "running"))
+            if document["status"] == "queued":
+                self.assertEqual(document["attempts"], 0)
+        # Room again, and a worker: every accepted job runs.
+        subprocess.run(["mount", "-o", "remount,size=64m", self.mount], check=True)
+        workers = harness.start_workers(self.broker.endpoint, "later", "builtin:echo")
+        self.addCleanup(workers.stop)
+        for job_id in accepted:
+            self.assertEqual(jobs_support.wait_state(self.gateway.port, job_id)["status"], "done")
+
+
+if __name__ == "__main__":
+    harness.main()
