@@ -29,7 +29,7 @@
 
 #define UP_READY_TIMEOUT_MS 20000
 #define UP_STOP_TIMEOUT_MS  10000
-#define UP_CHILDREN         4
+#define UP_CHILDREN         5
 
 typedef struct {
     const char *name; /* for messages: "broker", "fast workers", ... */
@@ -199,6 +199,24 @@ static int s_admin_token_file(char *path, size_t size)
     return 0;
 }
 
+/* The local cluster's job store: $XDG_DATA_HOME/slowlane/jobs, or ~/.local/share/slowlane/jobs
+   (slowlane-jobs creates it). Returns 0, or -1 with one line on stderr. */
+static int s_jobs_data_dir(char *path, size_t size)
+{
+    const char *data_home = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    int written = -1;
+    if (data_home && *data_home)
+        written = snprintf(path, size, "%s/slowlane/jobs", data_home);
+    else if (home && *home)
+        written = snprintf(path, size, "%s/.local/share/slowlane/jobs", home);
+    if (written < 0 || (size_t) written >= size) {
+        fprintf(stderr, "slowlane up: set HOME, XDG_DATA_HOME or --data-dir (where jobs are "
+                        "kept)\n");
+        return -1;
+    }
+    return 0;
+}
+
 static void s_free_flag(char *value, const char *default_value)
 {
     if (value != default_value)
@@ -213,6 +231,7 @@ int cli_up_run(int argc, char **argv)
     int64_t heartbeat_ms = SL_DEFAULT_HEARTBEAT_MS;
     int64_t fast_capacity = SL_UP_FAST_CAPACITY;
     char *log_level = "info";
+    char *data_dir = NULL;
     bool separate_broker = false;
     // sl_flags replaces a default with an owned copy: those are freed on the way out.
     char *const bind_default = bind, *const log_level_default = log_level;
@@ -225,11 +244,19 @@ int cli_up_run(int argc, char **argv)
          "jobs each /fast worker takes at once (16; /slow workers take 1)"},
         {"heartbeat-ms", SL_FLAG_INT, &heartbeat_ms, 10, 600000, "broker<->worker heartbeat"},
         {"log-level", SL_FLAG_STRING, &log_level, 0, 0, "debug|info|warn|error"},
+        {"data-dir", SL_FLAG_STRING, &data_dir, 0, 0,
+         "where slowlane-jobs keeps accepted jobs (~/.local/share/slowlane/jobs)"},
         {"separate-broker", SL_FLAG_BOOL, &separate_broker, 0, 0,
          "run the broker as a process of its own (default: inside the gateway, one hop less)"},
     };
     int rc =
         sl_flags_parse("slowlane up", flags, sizeof flags / sizeof flags[0], argc, argv, 1, NULL);
+    char jobs_dir[PATH_MAX];
+    if (rc == 0 && data_dir)
+        snprintf(jobs_dir, sizeof jobs_dir, "%s", data_dir);
+    else if (rc == 0 && s_jobs_data_dir(jobs_dir, sizeof jobs_dir) != 0)
+        rc = -1;
+    free(data_dir);
     if (rc != 0) {
         s_free_flag(bind, bind_default);
         s_free_flag(log_level, log_level_default);
@@ -265,6 +292,9 @@ int cli_up_run(int argc, char **argv)
                          "slow",     "--handler",   "builtin:busy", "--count",
                          slow_count, "--nice",      "10",           "--heartbeat-ms",
                          beat,       "--log-level", log_level,      NULL};
+    // Jobs (Prefer: respond-async) are kept on disk by slowlane-jobs, a worker of the broker.
+    char *jobs_args[] = {NULL,     "--broker",       endpoint, "--data-dir", jobs_dir,
+                         "--heartbeat-ms", beat, "--log-level",  log_level, NULL};
     // The admin API is on for the local cluster: its token file is what `slowlane status`
     // and `slowlane scale` read. SLOWLANE_ADMIN_TOKEN, if set, wins (the gateway reads it).
     char token_path[PATH_MAX] = "";
@@ -300,7 +330,8 @@ int cli_up_run(int argc, char **argv)
     gateway_args[argument] = NULL;
 
     up_child_t children[UP_CHILDREN] = {
-        {"broker", 0, 0}, {"fast workers", 0, 0}, {"slow workers", 0, 0}, {"gateway", 0, 0}};
+        {"broker", 0, 0},  {"fast workers", 0, 0}, {"slow workers", 0, 0},
+        {"gateway", 0, 0}, {"jobs", 0, 0}};
     if (separate_broker)
         children[0].pid = s_spawn(bin_dir, "slowlane-broker", broker_args, NULL);
     children[1].pid = s_spawn(bin_dir, "slowlane-worker", fast_args, NULL);
@@ -309,6 +340,7 @@ int cli_up_run(int argc, char **argv)
     // which an embedding gateway refuses: the broker `up` starts is the one it reaches.
     children[3].pid = s_spawn(bin_dir, "slowlane-gateway", gateway_args,
                               separate_broker ? NULL : "SLOWLANE_BROKER");
+    children[4].pid = s_spawn(bin_dir, "slowlane-jobs", jobs_args, NULL);
     for (int i = 0; i < UP_CHILDREN; i++) {
         if (children[i].pid < 0) {
             fprintf(stderr, "slowlane up: cannot fork for %s: %s\n", children[i].name,
@@ -332,6 +364,9 @@ int cli_up_run(int argc, char **argv)
         printf("slowlane up: gateway       pid %d  http://localhost:%s  "
                "(GET|POST /fast -> fast, GET /slow?ms=N -> slow)\n",
                children[3].pid, port);
+        printf("slowlane up: jobs          pid %d  store %s  (Prefer: respond-async -> 202, "
+               "GET /jobs/ID)\n",
+               children[4].pid, jobs_dir);
         printf("slowlane up: admin API     http://localhost:%s/api/v1/  token %s\n", port,
                token_flag ? token_path : "from SLOWLANE_ADMIN_TOKEN");
         fflush(stdout);
@@ -368,8 +403,10 @@ int cli_up_run(int argc, char **argv)
             }
         }
     }
-    // Gateway first (no new work), then the workers (finish what they hold), then the broker.
+    // Gateway first (no new work), the jobs component (jobs out stay recorded as running and
+    // are taken up at the next start), then the workers (finish what they hold), the broker.
     s_stop_child(children, UP_CHILDREN, &children[3], UP_STOP_TIMEOUT_MS);
+    s_stop_child(children, UP_CHILDREN, &children[4], UP_STOP_TIMEOUT_MS);
     s_stop_child(children, UP_CHILDREN, &children[1], UP_STOP_TIMEOUT_MS);
     s_stop_child(children, UP_CHILDREN, &children[2], UP_STOP_TIMEOUT_MS);
     s_stop_child(children, UP_CHILDREN, &children[0], UP_STOP_TIMEOUT_MS);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <slowlane/worker.h>
@@ -169,6 +170,7 @@ int main(int argc, char **argv)
         return 2;
     }
     sl_log_init("jobs", level);
+    umask(077); /* the store holds request bodies and results: this user's alone */
     int rc = s_run(&options, &curve);
     sl_curve_client_clear(&curve);
     sl_strlist_clear(&options.brokers);
