@@ -6,8 +6,8 @@
         attempts left, else failed;
       - the broker is lost (its connection closed, or it left liveness probes unanswered):
         the same, for every attempt it held;
-      - the attempt's own deadline (its timeout + grace) passes: failed, never re-run, since
-        its worker may still be running it.
+      - the attempt's own deadline (its timeout + grace) passes: the same. Its worker has had
+        the whole timeout (it sees it in the envelope); before that nothing re-runs a job.
     A reply whose status is 5xx is retried like worker_died while attempts are left; the
     last one is kept as the result. */
 #include "jobs_dispatcher.h"

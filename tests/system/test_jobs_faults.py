@@ -1,0 +1,114 @@
+"""Jobs survive kill -9 of every component (docs/jobs.md "Durability"). 1,000 jobs are accepted
+(half GET, retryable; half POST, not retryable) and run by exec: workers that record every run.
+While they are queued, running and done, slowlane-jobs, then the broker, then the gateway are
+killed with SIGKILL and started again. Afterwards every accepted job is known and final, no
+job that is not retryable ran twice, every retryable one is done, and every result is the
+worker's reply byte for byte."""
+import collections
+import concurrent.futures
+import os
+import signal
+import tempfile
+import unittest
+
+import gateway_support
+import harness
+import jobs_support
+
+JOBS = 1000
+WORKERS = 4
+
+
+class JobsFaultsTest(unittest.TestCase):
+    def setUp(self):
+        self.runs = tempfile.NamedTemporaryFile(prefix="slowlane-jobs-runs-", delete=False).name
+        self.addCleanup(os.unlink, self.runs)
+        # Every run appends "i attempt-request-id"; the reply says which job it was.
+        script = (f"echo \"$QUERY_STRING $HTTP_X_REQUEST_ID\" >> {self.runs}; sleep 0.02; "
+                  "printf 'Content-Type: text/plain\\r\\n\\r\\n'; echo \"result $QUERY_STRING\"")
+        self.broker_port = harness.free_port()
+        self.broker = harness.start_broker(self.broker_port)
+        self.workers = harness.start_workers(self.broker.endpoint, "work", "exec:" + script,
+                                             count=WORKERS)
+        self.routes = ["/work=work,async=always,async-timeout-ms=4000,attempts=5"]
+        self.gateway = gateway_support.start_gateway(self.broker.endpoint, self.routes)
+        self.directory = jobs_support.data_dir()
+        self.jobs = jobs_support.start_jobs([self.broker.endpoint], self.directory)
+        gateway_support.wait_ready(self.gateway.port)
+        harness.wait_for(lambda: gateway_support.route_ready(self.gateway.port, "/jobs"),
+                         what="the gateway sees the jobs service")
+
+    def tearDown(self):
+        for proc in [self.jobs, self.gateway, self.workers, self.broker]:
+            proc.stop()
+
+    def _runs(self):
+        with open(self.runs) as file:
+            return [line.split() for line in file if line.strip()]
+
+    def _submit(self, i):
+        method = "GET" if i % 2 == 0 else "POST"
+        status, _, document = jobs_support.submit(self.gateway.port, method, f"/work?i={i}",
+                                                  body=None if method == "GET" else b"x")
+        self.assertEqual(status, 202, document)
+        return i, document["id"]
+
+    def _restart_gateway(self):
+        self.gateway.stop(signal.SIGKILL)
+        self.gateway = gateway_support.start_gateway(self.broker.endpoint, self.routes,
+                                                     port=self.gateway.port)
+
+    def test_kill_9_of_jobs_broker_and_gateway_loses_nothing(self):
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            accepted = dict(pool.map(self._submit, range(JOBS)))
+        self.assertEqual(len(accepted), JOBS)
+        runs = lambda: len(self._runs())
+        # Some done, some running, most queued: the store's owner dies.
+        harness.wait_for(lambda: runs() >= 100, timeout=30, what="100 runs")
+        self.jobs.stop(signal.SIGKILL)
+        self.jobs = jobs_support.start_jobs([self.broker.endpoint], self.directory)
+        # Then the broker, with attempts queued in it and running on the workers.
+        harness.wait_for(lambda: runs() >= 300, timeout=30, what="300 runs")
+        self.broker.stop(signal.SIGKILL)
+        self.broker = harness.start_broker(self.broker_port)
+        # Then the gateway: it holds no job, and a new one answers for all of them.
+        harness.wait_for(lambda: runs() >= 500, timeout=30, what="500 runs")
+        self._restart_gateway()
+        harness.wait_for(lambda: gateway_support.route_ready(self.gateway.port, "/jobs"),
+                         timeout=20, what="the jobs service back behind the new gateway")
+
+        final = {}
+
+        def all_final():
+            for i, job_id in accepted.items():
+                if i in final:
+                    continue
+                status, document = jobs_support.job(self.gateway.port, job_id)
+                self.assertEqual(status, 200, f"job {i} ({job_id}) unknown after the kills")
+                if document["status"] not in jobs_support.FINAL_STATES:
+                    return False
+                final[i] = document
+            return True
+
+        harness.wait_for(all_final, timeout=90, interval=0.2, what="every job final")
+        ran = collections.Counter(int(fields[0].split("=")[1]) for fields in self._runs())
+        states = collections.Counter(document["status"] for document in final.values())
+        print(f"states: {dict(states)}; runs: {sum(ran.values())} for {JOBS} jobs")
+        for i, document in final.items():
+            retryable = i % 2 == 0
+            self.assertEqual(document["retryable"], retryable)
+            if not retryable:
+                self.assertLessEqual(ran[i], 1, f"job {i} is not retryable and ran {ran[i]} times")
+            if retryable:
+                self.assertEqual(document["status"], "done", f"job {i}: {document}")
+            if document["status"] == "done":
+                status, _, body = jobs_support.result(self.gateway.port, accepted[i])
+                self.assertEqual((status, body), (200, f"result i={i}\n".encode()))
+            else:
+                self.assertEqual(document["status"], "failed", f"job {i}: {document}")
+                self.assertIn(document["error"], ("broker_lost", "timeout", "worker_died"))
+        self.assertGreater(states["done"], JOBS // 2)
+
+
+if __name__ == "__main__":
+    harness.main()
