@@ -15,25 +15,18 @@
 #include <unistd.h>
 
 #include "sl_defaults.h"
+#include "cli_http.h"
 #include "sl_flags.h"
-#include "sl_token.h"
 
-#define S_HTTP_TIMEOUT_S 15
-#define S_POLL_MS        100
+#define S_POLL_MS 100
 
 typedef struct {
-    char *gateway; /* base URL */
-    char token[SL_ADMIN_TOKEN_MAX + 1];
+    cli_http_t http; /* gateway URL and admin token */
     char *host;      /* --host, NULL for all */
     bool json;       /* status: raw JSON */
     bool wait;       /* watch until done */
     int64_t wait_ms; /* for how long */
 } s_options_t;
-
-typedef struct {
-    char *data; /* response body, NUL-terminated */
-    size_t size;
-} s_buffer_t;
 
 static const char *s_verbs[] = {"status", "scale", "restart", "stop", "start", "broadcast"};
 
@@ -52,90 +45,12 @@ static int64_t s_now_ms(void)
     return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-static size_t s_collect(char *data, size_t size, size_t count, void *arg)
-{
-    s_buffer_t *buffer = arg;
-    char *grown = realloc(buffer->data, buffer->size + size * count + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + buffer->size, data, size * count);
-    buffer->size += size * count;
-    grown[buffer->size] = '\0';
-    buffer->data = grown;
-    return size * count;
-}
-
-/* One request; returns the HTTP status (0: no answer, message on stderr) and the parsed
-   JSON body in *answer (NULL if not JSON). */
-/* True if an error answer names this cause. */
-static bool s_error_is(const json_t *answer, const char *cause)
-{
-    const char *error = json_string_value(json_object_get(answer, "error"));
-    return error && strcmp(error, cause) == 0;
-}
-
-static long s_call(const s_options_t *options, const char *method, const char *path, json_t *body,
-                   json_t **answer)
-{
-    *answer = NULL;
-    CURL *curl = curl_easy_init();
-    if (!curl)
-        return 0;
-    char url[2048], authorization[SL_ADMIN_TOKEN_MAX + 32];
-    size_t base = strlen(options->gateway);
-    while (base > 0 && options->gateway[base - 1] == '/')
-        base--;
-    snprintf(url, sizeof url, "%.*s%s", (int) base, options->gateway, path);
-    snprintf(authorization, sizeof authorization, "Authorization: Bearer %s", options->token);
-    struct curl_slist *headers = curl_slist_append(NULL, authorization);
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    s_buffer_t buffer = {0};
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long) S_HTTP_TIMEOUT_S);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buffer);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    if (strcmp(method, "POST") == 0)
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text ? text : "{}");
-    long status = 0;
-    CURLcode rc = curl_easy_perform(curl);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    else
-        fprintf(stderr, "slowlane: cannot reach the gateway at %s: %s\n", options->gateway,
-                curl_easy_strerror(rc));
-    if (buffer.data) {
-        json_error_t error;
-        *answer = json_loads(buffer.data, 0, &error);
-    }
-    free(buffer.data);
-    free(text);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    return status;
-}
-
-/* Says why a call failed, in one line. */
-static void s_explain(long status, json_t *answer)
-{
-    const char *message = json_string_value(json_object_get(answer, "message"));
-    const char *error = json_string_value(json_object_get(answer, "error"));
-    if (status == 401)
-        fprintf(stderr, "slowlane: the gateway refused the admin token (401): check "
-                        "SLOWLANE_ADMIN_TOKEN or the token file\n");
-    else if (status)
-        fprintf(stderr, "slowlane: %s (%ld)%s%s\n", error ? error : "failed", status,
-                message ? ": " : "", message ? message : "");
-}
-
 static json_t *s_view(const s_options_t *options)
 {
     json_t *view = NULL;
-    long status = s_call(options, "GET", "/api/v1/cluster", NULL, &view);
+    long status = cli_http_call(&options->http, "GET", "/api/v1/cluster", NULL, &view);
     if (status != 200) {
-        s_explain(status, view);
+        cli_http_explain(status, view);
         json_decref(view);
         return NULL;
     }
@@ -317,29 +232,6 @@ static int s_wait(const s_options_t *options, const char *verb, const s_goal_t *
 
 /* ---------------------------------------------------------------- verbs */
 
-static int s_token(s_options_t *options, const char *given, const char *file)
-{
-    const char *reason = NULL;
-    bool loose = false;
-    char path[1024];
-    if (given && *given) {
-        snprintf(options->token, sizeof options->token, "%s", given);
-        return 0;
-    }
-    if (file && *file) {
-        if (sl_token_read_file(file, options->token, sizeof options->token, &loose, &reason) == 0)
-            return 0;
-        fprintf(stderr, "slowlane: --admin-token-file %s: %s\n", file, reason);
-        return -1;
-    }
-    if (sl_token_default_path(path, sizeof path) == 0 &&
-        sl_token_read_file(path, options->token, sizeof options->token, &loose, &reason) == 0)
-        return 0;
-    fprintf(stderr, "slowlane: no admin token: set SLOWLANE_ADMIN_TOKEN (or --admin-token-file); "
-                    "`slowlane up` writes one to ~/.config/slowlane/admin-token\n");
-    return -1;
-}
-
 int cli_admin_run(int argc, char **argv)
 {
     const char *verb = argv[0];
@@ -365,7 +257,7 @@ int cli_admin_run(int argc, char **argv)
         rc = rc > 0 ? 0 : 2;
         goto done;
     }
-    s_options_t options = {.gateway = gateway ? gateway : SL_DEFAULT_GATEWAY_URL,
+    s_options_t options = {.http.gateway = gateway ? gateway : SL_DEFAULT_GATEWAY_URL,
                            .host = host,
                            .json = json,
                            .wait = wait,
@@ -380,7 +272,7 @@ int cli_admin_run(int argc, char **argv)
         rc = 2;
         goto done;
     }
-    if (s_token(&options, token, token_file) != 0) {
+    if (cli_http_token(&options.http, token, token_file) != 0) {
         rc = 2;
         goto done;
     }
@@ -419,19 +311,19 @@ int cli_admin_run(int argc, char **argv)
     char path[512];
     snprintf(path, sizeof path, "/api/v1/services/%s/%s", service, verb);
     json_t *answer = NULL;
-    long status = s_call(&options, "POST", path, body, &answer);
+    long status = cli_http_call(&options.http, "POST", path, body, &answer);
     /* A supervisor that has just started (`slowlane up` says ready once the gateway can
        serve) registers with its first STATUS a moment later: while waiting is wanted, give
        it SL_CLI_AGENT_WAIT_MS before calling the service unmanaged. */
     int64_t agent_deadline = s_now_ms() + SL_CLI_AGENT_WAIT_MS;
-    while (wait && status == 404 && s_now_ms() < agent_deadline && s_error_is(answer, "no_agent")) {
+    while (wait && status == 404 && s_now_ms() < agent_deadline && cli_http_error_is(answer, "no_agent")) {
         json_decref(answer);
         usleep(S_POLL_MS * 1000);
-        status = s_call(&options, "POST", path, body, &answer);
+        status = cli_http_call(&options.http, "POST", path, body, &answer);
     }
     json_decref(body);
     if (status < 200 || status > 299) {
-        s_explain(status, answer);
+        cli_http_explain(status, answer);
         rc = 1;
     } else {
         if (strcmp(verb, "broadcast") == 0) {
@@ -452,7 +344,7 @@ int cli_admin_run(int argc, char **argv)
 cleanup:
     curl_global_cleanup();
 done:
-    explicit_bzero(options.token, sizeof options.token);
+    explicit_bzero(options.http.token, sizeof options.http.token);
     free(gateway);
     free(token);
     free(token_file);

@@ -144,6 +144,27 @@ static void s_cluster(gateway_admin_t *self, gateway_response_t *response)
     json_decref(view);
 }
 
+/* GET /api/v1/jobs?state=S&service=NAME&limit=N: the jobs service's counts and listing
+   (docs/jobs.md), passed on as it answers. */
+static void s_jobs(gateway_admin_t *self, gateway_response_t *response,
+                   const struct mg_request_info *info)
+{
+    json_t *answer = gateway_cluster_jobs(self->cluster, info->query_string,
+                                          SL_ADMIN_BROKER_TIMEOUT_MS);
+    if (!answer) {
+        s_error(response, 503, "broker_unavailable", "no broker answered");
+        return;
+    }
+    json_int_t code = json_integer_value(json_object_get(answer, "status"));
+    json_object_del(answer, "status");
+    if (code == 503 && json_object_get(answer, "error"))
+        json_object_set_new(answer, "message", json_string("no jobs service (slowlane-jobs) "
+                                                           "is registered with the brokers"));
+    s_send_json(response, code >= 200 && code <= 599 ? (int) code : 502, answer,
+                json_string_value(json_object_get(answer, "error")));
+    json_decref(answer);
+}
+
 /* POST /api/v1/services/{service}/{action}: the body's fields (count, host, message, id)
    and the path's service and action make the command. */
 static void s_command(gateway_admin_t *self, gateway_response_t *response,
@@ -230,6 +251,15 @@ void gateway_admin_handle(gateway_admin_t *self, gateway_response_t *response,
             return;
         }
         s_cluster(self, response);
+        return;
+    }
+    if (strcmp(path, "/api/v1/jobs") == 0) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+            gateway_response_close_connection(response);
+            gateway_response_error(response, 405, "method_not_allowed", "Allow: GET, HEAD\r\n");
+            return;
+        }
+        s_jobs(self, response, info);
         return;
     }
     size_t prefix = strlen(S_SERVICES_PREFIX);

@@ -11,6 +11,7 @@
 #include "gateway_broker_socket.h"
 #include "sl_defaults.h"
 #include "sl_log.h"
+#include "sl_envelope.h"
 #include "sl_mdp.h"
 
 #define S_STATS_MAX_AGE_MS 250 /* a broker's mmi.stats this recent is reused */
@@ -183,5 +184,78 @@ json_t *gateway_cluster_command(gateway_cluster_t *self, json_t *command, int64_
     self->view = NULL;
     pthread_mutex_unlock(&self->lock);
     free(text);
+    return answer;
+}
+
+/* One GET /jobs?query to the jobs service at dealer; its JSON answer with "status" set to
+   the HTTP status, or NULL at the deadline. An error envelope (no jobs service) is
+   {"status": 503, "error": code}. Lock held. */
+static json_t *s_ask_jobs_one(gateway_cluster_t *self, zsock_t *dealer, const char *query,
+                              int64_t wait_ms)
+{
+    sl_envelope_meta_t meta = {.timeout_ms = wait_ms, .retryable = true};
+    snprintf(meta.id, sizeof meta.id, "admin-jobs-%llu", (unsigned long long) ++self->sequence);
+    static const char headers[] = "Slowlane-Job-Admin: list\r\n";
+    zmsg_t *body = sl_request_envelope_encode(&meta, "GET", SL_JOBS_ROUTE_PREFIX, query, headers,
+                                              sizeof headers - 1, NULL, 0);
+    zmsg_t *request = body ? sl_mdp_encode_client_request(SL_MDP_V02, SL_JOBS_SERVICE, &body) : NULL;
+    zsock_set_sndtimeo(dealer, (int) wait_ms);
+    if (!request || zmsg_send(&request, dealer) != 0) {
+        zmsg_destroy(&request);
+        return NULL;
+    }
+    int64_t deadline = zclock_mono() + wait_ms;
+    while (true) {
+        int64_t left = deadline - zclock_mono();
+        if (left <= 0)
+            return NULL;
+        zsock_set_rcvtimeo(dealer, (int) left);
+        zmsg_t *reply = zmsg_recv(dealer);
+        if (!reply)
+            return NULL;
+        /* MDPC02 | FINAL | service | request-id | envelope...: anything else is late. */
+        zframe_t *frame = zmsg_size(reply) > 4 ? zmsg_first(reply) : NULL;
+        for (int i = 0; frame && i < 3; i++)
+            frame = zmsg_next(reply);
+        json_t *answer = NULL;
+        if (frame && zframe_streq(frame, meta.id)) {
+            zmsg_t *envelope = zmsg_new();
+            for (frame = zmsg_next(reply); frame; frame = zmsg_next(reply))
+                zmsg_addmem(envelope, zframe_data(frame), zframe_size(frame));
+            sl_reply_envelope_t decoded = {0};
+            sl_error_code_t code;
+            if (sl_envelope_kind(envelope) == SL_BODY_ERROR &&
+                sl_error_envelope_decode(envelope, &code, NULL, 0) == 0) {
+                answer = json_pack("{s:i, s:s}", "status", 503, "error", sl_error_code_name(code));
+            } else if (sl_reply_envelope_decode(envelope, &decoded) == 0) {
+                json_error_t error;
+                answer = json_loadb((const char *) zframe_data(decoded.body),
+                                    zframe_size(decoded.body), 0, &error);
+                if (!json_is_object(answer)) {
+                    json_decref(answer);
+                    answer = json_pack("{s:s}", "error", "bad_jobs_answer");
+                    decoded.status = 502;
+                }
+                json_object_set_new(answer, "status", json_integer(decoded.status));
+            }
+            sl_reply_envelope_reset(&decoded);
+            zmsg_destroy(&envelope);
+            if (!answer)
+                answer = json_pack("{s:i, s:s}", "status", 502, "error", "bad_jobs_answer");
+        }
+        zmsg_destroy(&reply);
+        if (answer)
+            return answer;
+    }
+}
+
+json_t *gateway_cluster_jobs(gateway_cluster_t *self, const char *query, int64_t wait_ms)
+{
+    pthread_mutex_lock(&self->lock);
+    json_t *answer = NULL;
+    for (size_t i = 0; i < self->count && !answer; i++)
+        if (gateway_bridge_trusted(gateway_brokers_bridge(self->brokers.brokers, i)))
+            answer = s_ask_jobs_one(self, self->dealers[i], query ? query : "", wait_ms);
+    pthread_mutex_unlock(&self->lock);
     return answer;
 }

@@ -37,4 +37,9 @@ json_t *gateway_cluster_view(gateway_cluster_t *self, int64_t max_age_ms, int64_
    {"ok":bool, "status":HTTP status, ...}), or NULL if none answered. */
 json_t *gateway_cluster_command(gateway_cluster_t *self, json_t *command, int64_t wait_ms);
 
+/* Asks the jobs service (docs/jobs.md) for its counts and a listing, GET /jobs?query with
+   query's state, service and limit, at the first trusted broker that answers within wait_ms.
+   Returns its JSON answer with "status" (its HTTP status; 503 with "error" when no broker
+   has a jobs service), or NULL if no broker answered. */
+json_t *gateway_cluster_jobs(gateway_cluster_t *self, const char *query, int64_t wait_ms);
 #endif

@@ -381,23 +381,24 @@ static int s_start(s_gateway_t *gateway, const s_options_t *options, char *error
         stats_started = stats_started && gateway->stats[i];
     }
     gateway_broker_view_t view = {.brokers = gateway->brokers, .stats = gateway->stats};
+    /* /api/v1/: a connection of its own to each broker for mmi.cluster (and the jobs
+       service's counts for /metrics); off without a token. */
+    gateway->cluster = gateway_cluster_new(&view, gateway->endpoints, gateway->curves);
+    gateway->admin = gateway->cluster ? gateway_admin_new(token, gateway->cluster) : NULL;
+    if (!gateway->admin) {
+        snprintf(error, size, "cannot start the admin API (out of memory)");
+        return -1;
+    }
     gateway_observe_http_config_t observe_config = {
         .metrics = gateway->metrics,
         .brokers = view,
         .admin_token = token,
+        .jobs = options->jobs ? gateway->cluster : NULL,
     };
     gateway->observe =
         gateway->metrics && stats_started ? gateway_observe_http_new(&observe_config) : NULL;
     if (!gateway->observe) {
         snprintf(error, size, "cannot start the metrics (out of memory)");
-        return -1;
-    }
-    /* /api/v1/: a connection of its own to each broker for mmi.cluster; off without a
-       token. */
-    gateway->cluster = gateway_cluster_new(&view, gateway->endpoints, gateway->curves);
-    gateway->admin = gateway->cluster ? gateway_admin_new(token, gateway->cluster) : NULL;
-    if (!gateway->admin) {
-        snprintf(error, size, "cannot start the admin API (out of memory)");
         return -1;
     }
     if (!token)

@@ -86,6 +86,43 @@ static void s_per_broker(gateway_observe_http_t *self, FILE *out, const char *na
     }
 }
 
+/* The jobs service's counts by state ({"queued": N, ...}, new reference), or NULL when the
+   jobs API is off or no jobs service answered. */
+static json_t *s_jobs_counts(gateway_observe_http_t *self)
+{
+    if (!self->config.jobs)
+        return NULL;
+    json_t *answer = gateway_cluster_jobs(self->config.jobs, "limit=0", S_STATS_WAIT_MS);
+    json_t *counts = json_integer_value(json_object_get(answer, "status")) == 200
+                         ? json_incref(json_object_get(answer, "counts"))
+                         : NULL;
+    json_decref(answer);
+    return json_is_object(counts) ? counts : (json_decref(counts), NULL);
+}
+
+static void s_jobs_metrics(gateway_observe_http_t *self, FILE *out)
+{
+    if (!self->config.jobs)
+        return;
+    json_t *counts = s_jobs_counts(self);
+    gateway_prometheus_family(out, "slowlane_jobs_up", "gauge",
+                              "1 while a jobs service (slowlane-jobs) answers through a broker.");
+    fprintf(out, "slowlane_jobs_up %d\n", counts ? 1 : 0);
+    if (!counts)
+        return;
+    gateway_prometheus_family(out, "slowlane_jobs", "gauge",
+                              "Jobs in the store by state (docs/jobs.md).");
+    const char *state;
+    json_t *value;
+    json_object_foreach(counts, state, value)
+    {
+        fputs("slowlane_jobs{state=\"", out);
+        gateway_prometheus_label(out, state);
+        fprintf(out, "\"} %lld\n", (long long) json_integer_value(value));
+    }
+    json_decref(counts);
+}
+
 static void s_metrics(gateway_observe_http_t *self, gateway_response_t *response)
 {
     char *text = NULL;
@@ -124,6 +161,7 @@ static void s_metrics(gateway_observe_http_t *self, gateway_response_t *response
     gateway_broker_metrics_write(answers, labels, count, out);
     for (size_t i = 0; i < count; i++)
         json_decref(answers[i]);
+    s_jobs_metrics(self, out);
     if (fclose(out) != 0) {
         free(text);
         gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
@@ -152,11 +190,14 @@ static void s_data(gateway_observe_http_t *self, gateway_response_t *response)
     json_t *stats = NULL;
     for (size_t i = 0; i < count && !stats; i++)
         stats = json_incref(answers[i]);
+    json_t *jobs = s_jobs_counts(self);
     json_t *root = json_pack(
-        "{s:I, s:s, s:o, s:o, s:o}", "time_ms", (json_int_t) now.tv_sec * 1000 + now.tv_usec / 1000,
-        "broker_state", state ? state : "unknown", "routes",
-        gateway_request_metrics_json(self->config.metrics), "broker", stats ? stats : json_null(),
-        "brokers", gateway_broker_view_json(&self->config.brokers, answers));
+        "{s:I, s:s, s:o, s:o, s:o, s:o}", "time_ms",
+        (json_int_t) now.tv_sec * 1000 + now.tv_usec / 1000, "broker_state",
+        state ? state : "unknown", "routes", gateway_request_metrics_json(self->config.metrics),
+        "broker", stats ? stats : json_null(), "brokers",
+        gateway_broker_view_json(&self->config.brokers, answers), "jobs",
+        jobs ? jobs : json_null());
     for (size_t i = 0; i < count; i++)
         json_decref(answers[i]);
     char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;

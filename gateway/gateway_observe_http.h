@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "gateway_broker_view.h"
+#include "gateway_cluster.h"
 #include "gateway_request_metrics.h"
 #include "gateway_response.h"
 
@@ -18,6 +19,7 @@ typedef struct {
     gateway_request_metrics_t *metrics; /* borrowed: the gateway's counters */
     gateway_broker_view_t brokers;      /* borrowed: the brokers, their state and counters */
     const char *admin_token;            /* borrowed; NULL or "": data.json is open to anyone */
+    gateway_cluster_t *jobs;            /* borrowed: asks the jobs service; NULL: no jobs */
 } gateway_observe_http_config_t;
 
 typedef struct _gateway_observe_t gateway_observe_http_t;

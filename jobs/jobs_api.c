@@ -19,6 +19,9 @@
 #define S_MAX_ATTEMPTS     100
 #define S_MAX_TTL_MS       (400LL * 86400000) /* a little over a year */
 #define S_RETRY_AFTER      "5"              /* seconds, on 503 from a store in trouble */
+#define S_LIST_DEFAULT     50               /* jobs in a listing unless limit says */
+#define S_LIST_MAX         1000
+#define S_ADMIN_FIELD      "Slowlane-Job-Admin"
 
 /* ---------------------------------------------------------------- answers */
 
@@ -284,6 +287,48 @@ static void s_cancel(jobs_api_t *self, sl_job_t *job, const jobs_record_t *befor
     s_answer_json(job, after.state == JOBS_CANCELLED ? 200 : 202, s_status_json(&after));
 }
 
+/* ---------------------------------------------------------------- the operator's listing */
+
+static void s_list_one(const jobs_record_t *record, void *arg)
+{
+    json_array_append_new((json_t *) arg, s_status_json(record));
+}
+
+/* GET /jobs?state=S&service=NAME&limit=N from the gateway's admin side (the field that asks
+   for it is one a client cannot send: the gateway drops client Slowlane-Job-* fields): the
+   count of jobs in each state and the newest jobs that match, limit 50 by default, 0 for
+   the counts alone. Job ids are capabilities, so this is for the admin token's holders. */
+static void s_list(jobs_api_t *self, sl_job_t *job)
+{
+    char *state_text = sl_job_query_param(job, "state");
+    char *service = sl_job_query_param(job, "service");
+    char *limit_text = sl_job_query_param(job, "limit");
+    jobs_state_t state = JOBS_STATE_COUNT;
+    char *end = NULL;
+    long limit = limit_text ? strtol(limit_text, &end, 10) : S_LIST_DEFAULT;
+    if ((state_text && jobs_state_parse(state_text, &state) != 0) ||
+        (limit_text && (end == limit_text || *end || limit < 0 || limit > S_LIST_MAX)) ||
+        (service && (!*service || strlen(service) > JOBS_SERVICE_MAX))) {
+        s_answer_error(job, 400, "bad_query",
+                       "state=queued|running|done|failed|cancelled|expired, service=NAME, "
+                       "limit=0..1000");
+        goto done;
+    }
+    int64_t counts[JOBS_STATE_COUNT];
+    jobs_store_counts(self->store, counts);
+    json_t *by_state = json_object();
+    for (int i = 0; i < JOBS_STATE_COUNT; i++)
+        json_object_set_new(by_state, jobs_state_name((jobs_state_t) i), json_integer(counts[i]));
+    json_t *list = json_array();
+    if (limit > 0)
+        jobs_store_list(self->store, state, service, (int) limit, s_list_one, list);
+    s_answer_json(job, 200, json_pack("{s:o, s:o}", "counts", by_state, "jobs", list));
+done:
+    free(state_text);
+    free(service);
+    free(limit_text);
+}
+
 /* /jobs/ID or /jobs/ID/result: the id (into id) and whether the result is asked for. -1 if
    the path is neither. */
 static int s_parse_path(const char *path, char id[JOBS_ID_MAX + 1], bool *result)
@@ -314,6 +359,13 @@ int jobs_api_handle(sl_job_t *job, void *arg)
     free(service);
     if (submission) {
         s_submit(self, job);
+        return 0;
+    }
+    char *admin = sl_job_header(job, S_ADMIN_FIELD);
+    bool listing = admin && strcmp(admin, "list") == 0 && strcmp(sl_job_path(job), "/jobs") == 0;
+    free(admin);
+    if (listing) {
+        s_list(self, job);
         return 0;
     }
     char id[JOBS_ID_MAX + 1];

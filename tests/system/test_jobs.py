@@ -17,6 +17,7 @@ import harness
 import jobs_support
 
 CGI_ENV = "printf 'Content-Type: text/plain\\r\\n\\r\\n'; env"
+TOKEN = "jobs-test-admin-token-0123456789"
 
 
 class JobsTest(unittest.TestCase):
@@ -32,7 +33,8 @@ class JobsTest(unittest.TestCase):
         cls.gateway = gateway_support.start_gateway(
             cls.broker.endpoint,
             ["/echo=echo", "/slow=slow", "/stream=stream", "/env=env",
-             "/always=echo,async=always", "/never=echo,async=off", "/short=echo,result-ttl-s=1"])
+             "/always=echo,async=always", "/never=echo,async=off", "/short=echo,result-ttl-s=1"],
+            extra=["--admin-token", TOKEN])
         cls.directory = jobs_support.data_dir()
         # One attempt out per service: a second job waits in the store, where DELETE can
         # still stop it before it starts.
@@ -150,6 +152,51 @@ class JobsTest(unittest.TestCase):
         expired = jobs_support.wait_state(self.port, document["id"], ("expired",), timeout=10)
         self.assertNotIn("result", expired)
         self.assertEqual(jobs_support.result(self.port, document["id"])[0], 410)
+
+    def test_operators_list_count_and_cancel(self):
+        ids = [jobs_support.submit(self.port, "GET", f"/echo?n={i}")[2]["id"] for i in range(3)]
+        for job_id in ids:
+            jobs_support.wait_state(self.port, job_id)
+        status, _, _ = harness.http_request(self.port, "GET", "/api/v1/jobs")
+        self.assertEqual(status, 401)
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        status, _, data = harness.http_request(
+            self.port, "GET", "/api/v1/jobs?state=done&service=echo&limit=2", headers=auth)
+        self.assertEqual(status, 200, data)
+        listing = json.loads(data)
+        self.assertGreaterEqual(listing["counts"]["done"], 3)
+        self.assertEqual(len(listing["jobs"]), 2)
+        self.assertEqual({job["status"] for job in listing["jobs"]}, {"done"})
+        self.assertEqual(listing["jobs"][0]["id"], ids[-1])  # newest first
+        status, _, data = harness.http_request(self.port, "GET", "/api/v1/jobs?state=bogus",
+                                               headers=auth)
+        self.assertEqual((status, json.loads(data)["error"]), (400, "bad_query"))
+        # The jobs API's own path is not a listing for HTTP clients.
+        self.assertEqual(harness.http_request(self.port, "GET", "/jobs",
+                                              headers={"Slowlane-Job-Admin": "list"})[0], 404)
+        metrics = harness.http_request(self.port, "GET", "/metrics")[2].decode()
+        self.assertIn("slowlane_jobs_up 1\n", metrics)
+        done = [line for line in metrics.splitlines() if line.startswith('slowlane_jobs{state="done"}')]
+        self.assertEqual(len(done), 1)
+        self.assertGreaterEqual(int(done[0].split()[1]), 3)
+        # The CLI: the listing (token), one job, and a cancel of a final job (deleted).
+        cli = [harness.binary("slowlane"), "jobs", "--gateway", f"http://127.0.0.1:{self.port}",
+               "--admin-token", TOKEN]
+        listed = subprocess.run(cli + ["--state", "done", "--service", "echo"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertIn(ids[0], listed.stdout)
+        shown = subprocess.run(cli[:4] + ["show", ids[0]], capture_output=True, text=True,
+                               timeout=30)
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertIn(f"{ids[0]}: done", shown.stdout)
+        cancelled = subprocess.run(cli[:4] + ["cancel", ids[0]], capture_output=True, text=True,
+                                   timeout=30)
+        self.assertEqual((cancelled.returncode, cancelled.stdout), (0, f"{ids[0]}: deleted\n"))
+        missing = subprocess.run(cli[:4] + ["show", ids[0]], capture_output=True, text=True,
+                                 timeout=30)
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("unknown_job (404)", missing.stderr)
 
     def test_clients_cannot_forge_job_fields(self):
         forged = {"Slowlane-Job-Id": "chosen-by-client", "Slowlane-Job-Service": "slow",
