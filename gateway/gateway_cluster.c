@@ -253,9 +253,18 @@ json_t *gateway_cluster_jobs(gateway_cluster_t *self, const char *query, int64_t
 {
     pthread_mutex_lock(&self->lock);
     json_t *answer = NULL;
-    for (size_t i = 0; i < self->count && !answer; i++)
-        if (gateway_bridge_trusted(gateway_brokers_bridge(self->brokers.brokers, i)))
-            answer = s_ask_jobs_one(self, self->dealers[i], query ? query : "", wait_ms);
+    bool any = false;
+    for (size_t i = 0; i < self->count && !answer; i++) {
+        /* Only a broker whose probe found the jobs service: asking one that has none would
+           count as an unknown service there at every scrape of /metrics. */
+        gateway_bridge_t *bridge = gateway_brokers_bridge(self->brokers.brokers, i);
+        if (!gateway_bridge_service_ready(bridge, SL_JOBS_SERVICE))
+            continue;
+        any = true;
+        answer = s_ask_jobs_one(self, self->dealers[i], query ? query : "", wait_ms);
+    }
     pthread_mutex_unlock(&self->lock);
+    if (!any)
+        answer = json_pack("{s:i, s:s}", "status", 503, "error", "no_worker");
     return answer;
 }

@@ -24,8 +24,9 @@ void gateway_health_readyz(gateway_brokers_t *brokers, const gateway_routes_t *r
     }
     const char *broker = NULL;
     gateway_brokers_ready(brokers, ready, count, &broker);
-    /* Ready when every route of the user's has a worker; the jobs API's own route is shown
-       but not waited for (a cluster without slowlane-jobs serves synchronously). */
+    /* Ready when every route of the user's has a worker. The jobs API's own route is neither
+       waited for nor listed: a cluster without slowlane-jobs serves synchronously, and
+       slowlane_jobs_up in /metrics says whether it runs. */
     bool all = threads_started && broker && strcmp(broker, "connected") == 0;
     for (size_t i = 0; i < count; i++)
         all = all && (ready[i] || gateway_routes_at(routes, i)->internal);
@@ -34,6 +35,8 @@ void gateway_health_readyz(gateway_brokers_t *brokers, const gateway_routes_t *r
     json_t *list = json_array();
     for (size_t i = 0; i < count; i++) {
         const gateway_route_t *route = gateway_routes_at(routes, i);
+        if (route->internal)
+            continue;
         json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "prefix", route->prefix, "service",
                                               route->service, "ready", ready[i]));
     }

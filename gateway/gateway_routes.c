@@ -489,7 +489,10 @@ int gateway_routes_seal(gateway_routes_t *self, char *error, size_t error_size)
 {
     if (self->sealed)
         return 0;
-    if (self->count == 0) {
+    size_t own = 0;
+    for (size_t i = 0; i < self->count; i++)
+        own += !self->routes[i].internal;
+    if (own == 0) {
         s_error(error, error_size, "no routes: give --route PREFIX=SERVICE or --routes FILE");
         return -1;
     }

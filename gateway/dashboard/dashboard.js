@@ -176,6 +176,16 @@ function trackWorkers(data) {
     (e.kind === "gone" ? "went away" : "arrived"))));
 }
 
+// Jobs by state (docs/jobs.md), as the jobs service counted them; null: no jobs service.
+function renderJobs(data) {
+  const body = document.querySelector("#jobs tbody");
+  const states = ["queued", "running", "done", "failed", "cancelled", "expired"];
+  const row = data.jobs
+    ? el("tr", {}, ...states.map((state) => el("td", {}, data.jobs[state] ?? 0)))
+    : el("tr", {}, el("td", { colspan: "6", class: "muted" }, "no jobs service"));
+  body.replaceChildren(row);
+}
+
 function render() {
   const newest = history[history.length - 1];
   const old = baseline();
@@ -188,6 +198,7 @@ function render() {
   document.getElementById("window").textContent = Math.max(1, Math.round(seconds));
   renderServices(data, old === newest ? null : old.data, seconds);
   renderRoutes(data, old === newest ? null : old.data, seconds);
+  renderJobs(data);
   renderWorkers(data);
   trackWorkers(data);
 }

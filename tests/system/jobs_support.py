@@ -37,6 +37,20 @@ def start_jobs(endpoints, directory, extra=(), wait=True):
     return proc
 
 
+def reachable(port):
+    """True once the gateway reaches the jobs service: an unknown id is then its 404."""
+    try:
+        status, _, data = harness.http_request(port, "GET", "/jobs/0")
+    except OSError:
+        return False
+    return status == 404 and b"unknown_job" in data
+
+
+def wait_reachable(port, timeout=20.0):
+    harness.wait_for(lambda: reachable(port), timeout=timeout,
+                     what="the gateway reaching the jobs service")
+
+
 def submit(port, method, path, body=None, headers=None):
     """Sends one request as a job; returns (status, headers, document) of the answer."""
     all_headers = {"Prefer": "respond-async"}

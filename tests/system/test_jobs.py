@@ -41,8 +41,7 @@ class JobsTest(unittest.TestCase):
         cls.jobs = jobs_support.start_jobs([cls.broker.endpoint], cls.directory,
                                            extra=["--max-in-flight", "1"])
         gateway_support.wait_ready(cls.gateway.port)
-        harness.wait_for(lambda: gateway_support.route_ready(cls.gateway.port, "/jobs"),
-                         what="the gateway sees the jobs service")
+        jobs_support.wait_reachable(cls.gateway.port)
         cls.port = cls.gateway.port
 
     @classmethod
@@ -179,6 +178,10 @@ class JobsTest(unittest.TestCase):
         done = [line for line in metrics.splitlines() if line.startswith('slowlane_jobs{state="done"}')]
         self.assertEqual(len(done), 1)
         self.assertGreaterEqual(int(done[0].split()[1]), 3)
+        status, _, data = harness.http_request(self.port, "GET", "/dashboard/data.json",
+                                               headers=auth)
+        self.assertEqual(status, 200)
+        self.assertGreaterEqual(json.loads(data)["jobs"]["done"], 3)
         # The CLI: the listing (token), one job, and a cancel of a final job (deleted).
         cli = [harness.binary("slowlane"), "jobs", "--gateway", f"http://127.0.0.1:{self.port}",
                "--admin-token", TOKEN]
@@ -266,8 +269,7 @@ class FullStoreTest(unittest.TestCase):
         self.addCleanup(self.gateway.stop)
         self.jobs = jobs_support.start_jobs([self.broker.endpoint], self.mount)
         self.addCleanup(self.jobs.stop)
-        harness.wait_for(lambda: gateway_support.route_ready(self.gateway.port, "/jobs"),
-                         what="the gateway sees the jobs service")
+        jobs_support.wait_reachable(self.gateway.port)
 
     def test_full_disk_answers_503_and_keeps_accepted_jobs(self):
         accepted, refused = [], None

@@ -35,8 +35,7 @@ class JobsFaultsTest(unittest.TestCase):
         self.directory = jobs_support.data_dir()
         self.jobs = jobs_support.start_jobs([self.broker.endpoint], self.directory)
         gateway_support.wait_ready(self.gateway.port)
-        harness.wait_for(lambda: gateway_support.route_ready(self.gateway.port, "/jobs"),
-                         what="the gateway sees the jobs service")
+        jobs_support.wait_reachable(self.gateway.port)
 
     def tearDown(self):
         for proc in [self.jobs, self.gateway, self.workers, self.broker]:
@@ -74,8 +73,7 @@ class JobsFaultsTest(unittest.TestCase):
         # Then the gateway: it holds no job, and a new one answers for all of them.
         harness.wait_for(lambda: runs() >= 500, timeout=30, what="500 runs")
         self._restart_gateway()
-        harness.wait_for(lambda: gateway_support.route_ready(self.gateway.port, "/jobs"),
-                         timeout=20, what="the jobs service back behind the new gateway")
+        jobs_support.wait_reachable(self.gateway.port)
 
         final = {}
 
