@@ -65,7 +65,7 @@ class Cluster:
 
     def start_jobs(self):
         self.start("jobs", [f"{BIN}/slowlane-jobs", "--broker", self.endpoint,
-                            "--data-dir", self.store, "--log-level", "warn"])
+                            "--data-dir", self.store, "--log-level", os.environ.get("JOBS_LOG_LEVEL", "warn")])
 
     def start_workers(self):
         self.start("workers", [f"{BIN}/slowlane-worker", "--broker", self.endpoint,

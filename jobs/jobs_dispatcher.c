@@ -346,7 +346,7 @@ static void s_send_attempt(jobs_attempt_t *attempt, void *arg)
     s_actor_t *self = arg;
     const jobs_record_t *record = &attempt->record;
     int64_t deadline = zclock_mono() + record->timeout_ms + self->config.grace_ms;
-    jobs_flight_entry_t *entry = jobs_flight_add(self->flight, record, deadline);
+    jobs_flight_entry_t *entry = jobs_flight_add(self->flight, record, deadline, false);
     if (!entry) {
         jobs_store_requeue(self->store, record->id, record->attempts, false, s_wall_ms(),
                            "dispatcher_out_of_memory");
@@ -484,15 +484,18 @@ done:
 }
 
 /* Attempts out when the last process stopped: back in the table with what is left of their
-   deadline. Their brokers route replies to our identity, so one that comes is kept. */
+   deadline. Their brokers route replies to our identity, so one that comes is kept; one
+   answered while no process was there never comes, and its attempt ends at its deadline.
+   They do not count against their service's attempts out, or a crash with the limit out
+   would hold back every new job of the service until those deadlines. */
 static void s_recover_one(const jobs_record_t *record, void *arg)
 {
     s_actor_t *self = arg;
     int64_t left = record->started_ms + record->timeout_ms - s_wall_ms();
     if (left < 0)
         left = 0;
-    jobs_flight_entry_t *entry =
-        jobs_flight_add(self->flight, record, zclock_mono() + left + self->config.grace_ms);
+    jobs_flight_entry_t *entry = jobs_flight_add(
+        self->flight, record, zclock_mono() + left + self->config.grace_ms, true);
     sl_log(SL_LOG_INFO, record->id, "job_recovered", "attempt=%d service=%s broker=%d%s",
            record->attempts, record->service, record->broker, entry ? "" : " note=no_memory");
 }

@@ -70,7 +70,7 @@ static int64_t *s_service_counter(jobs_flight_t *self, const char *service, bool
 }
 
 jobs_flight_entry_t *jobs_flight_add(jobs_flight_t *self, const jobs_record_t *record,
-                                     int64_t deadline_ms)
+                                     int64_t deadline_ms, bool recovered)
 {
     jobs_flight_entry_t *entry = calloc(1, sizeof *entry);
     int64_t *count = s_service_counter(self, record->service, true);
@@ -88,10 +88,13 @@ jobs_flight_entry_t *jobs_flight_add(jobs_flight_t *self, const jobs_record_t *r
                         ? record->broker
                         : -1;
     entry->deadline_ms = deadline_ms;
+    entry->recovered = recovered;
     if (zhashx_insert(self->entries, entry->key, entry) != 0) {
         free(entry);
         return NULL;
     }
+    if (recovered)
+        return entry;
     (*count)++;
     if (entry->broker >= 0)
         self->brokers[entry->broker]++;
@@ -105,6 +108,10 @@ jobs_flight_entry_t *jobs_flight_find(jobs_flight_t *self, const char *key)
 
 void jobs_flight_remove(jobs_flight_t *self, jobs_flight_entry_t *entry)
 {
+    if (entry->recovered) {
+        zhashx_delete(self->entries, entry->key);
+        return;
+    }
     int64_t *count = s_service_counter(self, entry->service, false);
     if (count && --(*count) <= 0)
         zhashx_delete(self->services, entry->service);

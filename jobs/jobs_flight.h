@@ -24,6 +24,9 @@ typedef struct {
     int broker;                         /* index of the broker it went to */
     int64_t deadline_ms;                /* zclock_mono: given up after this */
     bool streaming;                     /* a first PARTIAL came: status and headers known */
+    bool recovered;                     /* out when the last process stopped: not counted
+                                           against its service or broker (its reply may
+                                           never come, and must not hold back new work) */
     bool unsaved;                       /* ended, but the store refused the outcome: again */
     char lost_reason[32];               /* the outcome to write again: a loss's reason, or
                                            "" for the reply held here */
@@ -41,9 +44,9 @@ typedef struct _jobs_flight_t jobs_flight_t;
 jobs_flight_t *jobs_flight_new(size_t broker_count);
 void jobs_flight_destroy(jobs_flight_t **self_p);
 /* Adds an attempt (copied from record); returns the entry, NULL if out of memory or the key
-   is there already. */
+   is there already. A recovered attempt is not counted (see the field). */
 jobs_flight_entry_t *jobs_flight_add(jobs_flight_t *self, const jobs_record_t *record,
-                                     int64_t deadline_ms);
+                                     int64_t deadline_ms, bool recovered);
 /* The entry for a request id, or NULL (a late or foreign reply). */
 jobs_flight_entry_t *jobs_flight_find(jobs_flight_t *self, const char *key);
 /* Removes and frees an entry (it is not valid afterwards). */

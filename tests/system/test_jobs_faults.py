@@ -108,5 +108,55 @@ class JobsFaultsTest(unittest.TestCase):
         self.assertGreater(states["done"], JOBS // 2)
 
 
+def broker_log_replies(broker):
+    """Replies of service "later" the broker forwarded (at debug level it logs each)."""
+    return sum(1 for line in broker.output().splitlines()
+               if "event=request_completed" in line and "service=later " in line)
+
+
+class JobsRecoveryTest(unittest.TestCase):
+    """Attempts out when slowlane-jobs died may never be answered (their brokers answered
+    the dead process). They wait for their deadline, but must not hold back the new work of
+    their service meanwhile: with every slot of a service taken by such attempts, its other
+    jobs once waited for the whole async-timeout-ms."""
+
+    def test_attempts_of_a_killed_process_do_not_hold_back_the_rest(self):
+        broker = harness.start_broker(extra=["--log-level", "debug"])
+        self.addCleanup(broker.stop)
+        workers = harness.start_workers(broker.endpoint, "later", "builtin:sleep")
+        self.addCleanup(workers.stop)
+        gateway = gateway_support.start_gateway(
+            broker.endpoint, ["/later=later,async=always,async-timeout-ms=120000"])
+        self.addCleanup(gateway.stop)
+        directory = jobs_support.data_dir()
+        extra = ["--max-in-flight", "2"]
+        jobs = jobs_support.start_jobs([broker.endpoint], directory, extra=extra)
+        jobs_support.wait_reachable(gateway.port)
+        ids = [jobs_support.submit(gateway.port, "GET", "/later?ms=200")[2]["id"]
+               for _ in range(8)]
+        harness.wait_for(lambda: jobs.output().count("job_dispatched") >= 2,
+                         what="two attempts out")
+        out = {line.split("rid=")[1].split()[0] for line in jobs.output().splitlines()
+               if "event=job_dispatched" in line}
+        # Stopped, the process cannot read the two replies; killed, it never will.
+        jobs.signal(signal.SIGSTOP)
+        harness.wait_for(lambda: broker_log_replies(broker) >= 2, timeout=10,
+                         what="the broker answering both attempts")
+        jobs.stop(signal.SIGKILL)
+        jobs = jobs_support.start_jobs([broker.endpoint], directory, extra=extra)
+        self.addCleanup(jobs.stop)
+        harness.wait_for(lambda: "jobs_recovered attempts_out=2" in jobs.output(),
+                         what="the two attempts taken up again")
+        # The six others run well within the 120 s deadline of the two whose replies went
+        # to the killed process; those two wait for it (their workers might still run them).
+        self.assertEqual(len(out), 2)
+        for job_id in ids:
+            if job_id not in out:
+                document = jobs_support.wait_state(gateway.port, job_id, ("done",), timeout=30)
+                self.assertEqual(document["status"], "done")
+        for job_id in out:
+            self.assertEqual(jobs_support.job(gateway.port, job_id)[1]["status"], "running")
+
+
 if __name__ == "__main__":
     harness.main()
