@@ -19,6 +19,7 @@
 #define S_MAX_ATTEMPTS     100
 #define S_MAX_TTL_MS       (400LL * 86400000) /* a little over a year */
 #define S_RETRY_AFTER      "5"              /* seconds, on 503 from a store in trouble */
+#define S_SUBMIT_MARGIN_MS 20               /* less time left than this: not stored */
 #define S_LIST_DEFAULT     50               /* jobs in a listing unless limit says */
 #define S_LIST_MAX         1000
 #define S_ADMIN_FIELD      "Slowlane-Job-Admin"
@@ -52,9 +53,11 @@ static void s_answer_error(sl_job_t *job, int status, const char *error, const c
 static void s_answer_store_trouble(sl_job_t *job, jobs_store_t *store, jobs_store_status_t status)
 {
     const char *error = status == JOBS_STORE_FULL ? "jobs_store_full" : "jobs_store_unavailable";
+    char why[256];
+    jobs_store_reason(store, why, sizeof why);
     sl_log(SL_LOG_ERROR, sl_job_request_id(job), "jobs_store_refused", "error=%s reason=\"%s\"",
-           error, jobs_store_reason(store));
-    s_answer_error(job, 503, error, jobs_store_reason(store));
+           error, why);
+    s_answer_error(job, 503, error, why);
 }
 
 /* "2026-12-07T01:40:00.123Z" for wall-clock milliseconds; NULL (JSON null) for 0. */
@@ -156,6 +159,12 @@ static void s_submit(jobs_api_t *self, sl_job_t *job)
         s_answer_error(job, 400, "bad_submission", "missing or invalid Slowlane-Job-* fields");
         goto done;
     }
+    if (sl_job_time_left_ms(job) < S_SUBMIT_MARGIN_MS) {
+        /* The gateway has given up on this submission (504): storing it now would run a job
+           whose id nobody was told. */
+        s_answer_error(job, 503, "submission_too_late", "the gateway's deadline had passed");
+        goto done;
+    }
     size_t body_size = 0;
     const void *body = sl_job_body(job, &body_size);
     jobs_submission_t submission = {
@@ -175,8 +184,8 @@ static void s_submit(jobs_api_t *self, sl_job_t *job)
     if (created)
         jobs_dispatcher_wake(self->dispatcher);
     jobs_record_t record;
-    if (jobs_store_get(self->store, id, &record) != JOBS_STORE_OK) {
-        s_answer_error(job, 503, "jobs_store_unavailable", jobs_store_reason(self->store));
+    if ((status = jobs_store_get(self->store, id, &record)) != JOBS_STORE_OK) {
+        s_answer_store_trouble(job, self->store, status);
         goto done;
     }
     sl_log(SL_LOG_INFO, id, "job_accepted", "service=%s retryable=%d max_attempts=%d bytes=%zu%s",
@@ -236,24 +245,41 @@ static void s_result(jobs_api_t *self, sl_job_t *job, const jobs_record_t *recor
         free(headers);
         return;
     }
+    /* The first piece before anything is answered: a result deleted or expired since the
+       record was read is then a clear 410, not a 200 with a short body. */
+    char *piece = malloc(S_RESULT_PIECE);
+    size_t read = 0;
+    jobs_store_status_t first =
+        piece ? jobs_store_result_read(self->store, record->id, 0, piece, S_RESULT_PIECE, &read)
+              : JOBS_STORE_UNAVAILABLE;
+    if (first != JOBS_STORE_OK) {
+        if (first == JOBS_STORE_NOT_FOUND)
+            s_answer_error(job, 410, "result_gone", NULL);
+        else
+            s_answer_store_trouble(job, self->store, first);
+        free(headers);
+        free(piece);
+        return;
+    }
     sl_job_set_status(job, status);
     int rc = s_result_headers(job, headers, headers_size);
     free(headers);
     if (rc != 0) {
         s_answer_error(job, 500, "stored_result_unreadable", NULL);
+        free(piece);
         return;
     }
-    char *piece = malloc(S_RESULT_PIECE);
     int64_t offset = 0;
-    size_t read = 0;
     bool stream = record->result_size > S_RESULT_PIECE;
-    while (piece &&
-           jobs_store_result_read(self->store, record->id, offset, piece, S_RESULT_PIECE, &read) ==
-               JOBS_STORE_OK &&
-           read > 0) {
+    while (read > 0) {
         sl_job_write(job, piece, read);
         offset += (int64_t) read;
-        if (stream && offset < record->result_size && sl_job_flush(job) != 0)
+        if (offset >= record->result_size)
+            break;
+        if (stream && sl_job_flush(job) != 0)
+            break;
+        if (jobs_store_result_read(self->store, record->id, offset, piece, S_RESULT_PIECE,
+                                   &read) != JOBS_STORE_OK)
             break;
     }
     free(piece);

@@ -44,8 +44,9 @@ typedef struct {
     size_t broker_count;                 /* in use */
     jobs_flight_t *flight;               /* attempts out */
     zpoller_t *poller;                   /* pipe, dealers, monitors */
-    bool claim_soon;                     /* a wake came: claim at the next batch point */
-    int64_t claim_at_ms;                 /* when to claim next */
+    bool claim_soon;                     /* claim before the next tick ... */
+    int64_t claim_soon_at_ms;            /* ... at this time */
+    int64_t tick_at_ms;                  /* probes, deadlines, claims next */
     int64_t expire_at_ms;                /* when to expire next */
     bool terminated;                     /* $TERM seen */
     sl_log_limit_t late_limit;           /* late or foreign replies */
@@ -67,6 +68,14 @@ static int64_t s_wall_ms(void)
     return zclock_time();
 }
 
+/* A submission came or a slot was freed: claim soon, not at the next tick. */
+static void s_claim_soon(s_actor_t *self)
+{
+    if (!self->claim_soon)
+        self->claim_soon_at_ms = zclock_mono() + S_BATCH_DELAY_MS;
+    self->claim_soon = true;
+}
+
 /* ---------------------------------------------------------------- outcomes */
 
 static int64_t s_backoff_ms(const s_actor_t *self, int attempt)
@@ -82,10 +91,13 @@ static int64_t s_backoff_ms(const s_actor_t *self, int attempt)
 static void s_keep_unsaved(s_actor_t *self, jobs_flight_entry_t *entry, const char *reason,
                            bool counted)
 {
+    char why[256];
+    jobs_store_reason(self->store, why, sizeof why);
     sl_log_limited(&self->late_limit, SL_LOG_ERROR, entry->id, "job_outcome_unsaved",
                    "attempt=%d outcome=%s reason=\"%s\"", entry->attempt,
-                   reason ? reason : "result", jobs_store_reason(self->store));
+                   reason ? reason : "result", why);
     entry->unsaved = true;
+    jobs_flight_detach(self->flight, entry); /* its broker's loss no longer concerns it */
     if (reason != entry->lost_reason)
         snprintf(entry->lost_reason, sizeof entry->lost_reason, "%s", reason ? reason : "");
     entry->lost_counted = counted;
@@ -105,11 +117,13 @@ static void s_attempt_lost(s_actor_t *self, jobs_flight_entry_t *entry, const ch
     const char *outcome;
     if (!counted) {
         status = jobs_store_requeue(self->store, entry->id, entry->attempt, false,
-                                    s_wall_ms() + s_backoff_ms(self, entry->attempt), reason);
+                                    s_wall_ms() + s_backoff_ms(self, entry->attempt), reason,
+                                    s_wall_ms());
         outcome = "requeued";
     } else if (entry->retryable && entry->attempt < entry->max_attempts) {
         status = jobs_store_requeue(self->store, entry->id, entry->attempt, true,
-                                    s_wall_ms() + s_backoff_ms(self, entry->attempt), reason);
+                                    s_wall_ms() + s_backoff_ms(self, entry->attempt), reason,
+                                    s_wall_ms());
         outcome = "retry";
     } else {
         status = jobs_store_fail(self->store, entry->id, entry->attempt, reason, s_wall_ms());
@@ -122,7 +136,7 @@ static void s_attempt_lost(s_actor_t *self, jobs_flight_entry_t *entry, const ch
     sl_log(SL_LOG_INFO, entry->id, "job_attempt_ended", "attempt=%d service=%s reason=%s outcome=%s",
            entry->attempt, entry->service, reason, outcome);
     jobs_flight_remove(self->flight, entry);
-    self->claim_soon = true;
+    s_claim_soon(self);
 }
 
 /* A whole reply: the result, or a retry for a 5xx with attempts left. */
@@ -146,7 +160,7 @@ static void s_attempt_replied(s_actor_t *self, jobs_flight_entry_t *entry)
            entry->attempt, entry->service, entry->status, entry->body_size,
            status == JOBS_STORE_NOT_FOUND ? " note=cancelled_or_late" : "");
     jobs_flight_remove(self->flight, entry);
-    self->claim_soon = true;
+    s_claim_soon(self);
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -159,8 +173,12 @@ static void s_on_error_envelope(s_actor_t *self, jobs_flight_entry_t *entry, zms
         s_attempt_lost(self, entry, "bad_reply", true);
         return;
     }
+    /* queue_full and no_worker: the broker never handed it to a worker now (a retryable job
+       it re-queued after a worker died is no longer run by that worker). shutting_down: a
+       stopping broker answers so for retryable jobs its workers still run. */
     bool started = code == SL_ERROR_WORKER_DIED || code == SL_ERROR_EXPIRED ||
-                   code == SL_ERROR_BAD_REQUEST;
+                   code == SL_ERROR_BAD_REQUEST ||
+                   (code == SL_ERROR_SHUTTING_DOWN && entry->retryable);
     s_attempt_lost(self, entry, sl_error_code_name(code), started);
 }
 
@@ -190,6 +208,11 @@ static void s_on_reply(s_actor_t *self, jobs_flight_entry_t *entry, zmsg_t *body
             return;
         }
         entry->streaming = true;
+    } else if (final && sl_envelope_kind(body) == SL_BODY_ERROR) {
+        /* The worker died (or the broker stopped) mid-stream: the broker ends the stream with
+           an error envelope in the FINAL, not with the last chunk. */
+        s_on_error_envelope(self, entry, body);
+        return;
     } else {
         for (zframe_t *frame = zmsg_first(body); frame; frame = zmsg_next(body))
             if (jobs_flight_append(entry, zframe_data(frame), zframe_size(frame),
@@ -207,7 +230,7 @@ static void s_broker_heard(s_actor_t *self, size_t index)
     s_broker_t *broker = &self->brokers[index];
     if (!broker->alive) {
         sl_log(SL_LOG_INFO, NULL, "jobs_broker_up", "broker=%s", broker->endpoint);
-        self->claim_soon = true;
+        s_claim_soon(self);
     }
     broker->alive = true;
     broker->heard_ms = zclock_mono();
@@ -349,7 +372,7 @@ static void s_send_attempt(jobs_attempt_t *attempt, void *arg)
     jobs_flight_entry_t *entry = jobs_flight_add(self->flight, record, deadline, false);
     if (!entry) {
         jobs_store_requeue(self->store, record->id, record->attempts, false, s_wall_ms(),
-                           "dispatcher_out_of_memory");
+                           "dispatcher_out_of_memory", s_wall_ms());
         jobs_attempt_reset(attempt);
         return;
     }
@@ -443,17 +466,22 @@ static void s_actor(zsock_t *pipe, void *arg)
     s_recover(&self);
     zsock_signal(pipe, 0);
     while (!self.terminated) {
+        /* Two clocks: the tick (probes, deadlines, claims, expiry) runs on its own time
+           whatever wakes the poller, so no stream of messages or submissions can starve
+           it; a claim asked for sooner (a submission, a freed slot) runs S_BATCH_DELAY_MS
+           after it was asked, so a burst of submissions is claimed in one transaction. */
         int64_t now = zclock_mono();
-        int64_t wait = self.claim_soon ? S_BATCH_DELAY_MS : self.claim_at_ms - now;
-        zsock_t *which = zpoller_wait(self.poller, (int) (wait < 0 ? 0 : wait));
+        int64_t next = self.claim_soon && self.claim_soon_at_ms < self.tick_at_ms
+                           ? self.claim_soon_at_ms
+                           : self.tick_at_ms;
+        zsock_t *which = zpoller_wait(self.poller, (int) (next > now ? next - now : 0));
         if (which == pipe) {
             char *command = zstr_recv(pipe);
             if (!command || strcmp(command, "$TERM") == 0)
                 self.terminated = true;
             else
-                self.claim_soon = true;
+                s_claim_soon(&self);
             free(command);
-            continue;
         }
         for (size_t i = 0; which && i < self.broker_count; i++) {
             if (which == self.brokers[i].dealer)
@@ -462,15 +490,17 @@ static void s_actor(zsock_t *pipe, void *arg)
                 s_on_monitor(&self, i);
         }
         now = zclock_mono();
-        if (which && !self.claim_soon && now < self.claim_at_ms)
-            continue;
-        s_probe(&self, now);
-        s_sweep_deadlines(&self, now);
-        s_claim(&self);
-        self.claim_at_ms = now + S_TICK_MS;
-        if (now >= self.expire_at_ms) {
-            jobs_store_expire(self.store, s_wall_ms(), self.config.expired_keep_ms);
-            self.expire_at_ms = now + S_EXPIRE_EVERY_MS;
+        if (now >= self.tick_at_ms) {
+            s_probe(&self, now);
+            s_sweep_deadlines(&self, now);
+            s_claim(&self);
+            self.tick_at_ms = now + S_TICK_MS;
+            if (now >= self.expire_at_ms) {
+                jobs_store_expire(self.store, s_wall_ms(), self.config.expired_keep_ms);
+                self.expire_at_ms = now + S_EXPIRE_EVERY_MS;
+            }
+        } else if (self.claim_soon && now >= self.claim_soon_at_ms) {
+            s_claim(&self);
         }
     }
 done:

@@ -101,6 +101,13 @@ jobs_flight_entry_t *jobs_flight_add(jobs_flight_t *self, const jobs_record_t *r
     return entry;
 }
 
+void jobs_flight_detach(jobs_flight_t *self, jobs_flight_entry_t *entry)
+{
+    if (entry->broker >= 0 && !entry->recovered)
+        self->brokers[entry->broker]--;
+    entry->broker = -1;
+}
+
 jobs_flight_entry_t *jobs_flight_find(jobs_flight_t *self, const char *key)
 {
     return zhashx_lookup(self->entries, key);

@@ -47,6 +47,9 @@ void jobs_flight_destroy(jobs_flight_t **self_p);
    is there already. A recovered attempt is not counted (see the field). */
 jobs_flight_entry_t *jobs_flight_add(jobs_flight_t *self, const jobs_record_t *record,
                                      int64_t deadline_ms, bool recovered);
+/* Takes an entry off its broker: it is no longer counted there, and its broker's loss no
+   longer selects it. */
+void jobs_flight_detach(jobs_flight_t *self, jobs_flight_entry_t *entry);
 /* The entry for a request id, or NULL (a late or foreign reply). */
 jobs_flight_entry_t *jobs_flight_find(jobs_flight_t *self, const char *key);
 /* Removes and frees an entry (it is not valid afterwards). */

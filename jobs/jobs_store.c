@@ -41,9 +41,12 @@ static const char *s_sql[S_STATEMENT_COUNT] = {
                            "ttl_ms, body = NULL, headers = NULL "
                            "WHERE id = ?1 AND attempts = ?2 AND state = 1",
     [S_REQUEUE] = "UPDATE jobs SET state = CASE WHEN cancel_requested THEN 4 ELSE 0 END, "
-                  "attempts = attempts - ?5, due_ms = ?3, error = ?4, finished_ms = CASE WHEN cancel_requested THEN ?3 "
-                  "ELSE 0 END, expires_ms = CASE WHEN cancel_requested THEN ?3 + ttl_ms ELSE 0 "
-                  "END WHERE id = ?1 AND attempts = ?2 AND state = 1",
+                  "attempts = attempts - ?5, due_ms = ?3, error = ?4, "
+                  "finished_ms = CASE WHEN cancel_requested THEN ?6 ELSE 0 END, "
+                  "expires_ms = CASE WHEN cancel_requested THEN ?6 + ttl_ms ELSE 0 END, "
+                  "body = CASE WHEN cancel_requested THEN NULL ELSE body END, "
+                  "headers = CASE WHEN cancel_requested THEN NULL ELSE headers END "
+                  "WHERE id = ?1 AND attempts = ?2 AND state = 1",
     [S_FAIL] = "UPDATE jobs SET state = CASE WHEN cancel_requested THEN 4 ELSE 3 END, "
                "error = ?3, finished_ms = ?4, expires_ms = ?4 + ttl_ms, body = NULL, "
                "headers = NULL WHERE id = ?1 AND attempts = ?2 AND state = 1",
@@ -359,9 +362,11 @@ const char *jobs_store_path(const jobs_store_t *self)
     return self->path;
 }
 
-const char *jobs_store_reason(jobs_store_t *self)
+void jobs_store_reason(jobs_store_t *self, char *buffer, size_t size)
 {
-    return self->reason;
+    pthread_mutex_lock(&self->lock);
+    snprintf(buffer, size, "%s", self->reason);
+    pthread_mutex_unlock(&self->lock);
 }
 
 /* ---------------------------------------------------------------- submitting and reading */

@@ -96,8 +96,9 @@ jobs_store_t *jobs_store_open(const char *dir, char *error, size_t error_size);
 void jobs_store_destroy(jobs_store_t **self_p);
 /* The file's path (borrowed), for logs. */
 const char *jobs_store_path(const jobs_store_t *self);
-/* A one-line reason for the last failure of this store (borrowed), for logs and replies. */
-const char *jobs_store_reason(jobs_store_t *self);
+/* Copies a one-line reason for the last failure of this store into buffer, for logs and
+   replies (the store's own text changes under its lock). */
+void jobs_store_reason(jobs_store_t *self, char *buffer, size_t size);
 
 /* Stores a new job, queued, due at once. On disk when it returns OK. If a job with that id
    exists already (the same submission sent twice), it is left as it is and *created is
@@ -139,9 +140,11 @@ jobs_store_status_t jobs_store_finish(jobs_store_t *self, const char *id, int at
                                       const void *body, size_t body_size, int64_t now_ms);
 /* Puts a running job's attempt back in the queue, due at due_ms, with the reason it ended.
    counted false: the attempt never started (no worker, queue full), so it does not count
-   against the job's attempts and the next one reuses its number. */
+   against the job's attempts and the next one reuses its number. A job whose cancel was
+   requested becomes cancelled instead, finished at now_ms. */
 jobs_store_status_t jobs_store_requeue(jobs_store_t *self, const char *id, int attempt,
-                                       bool counted, int64_t due_ms, const char *reason);
+                                       bool counted, int64_t due_ms, const char *reason,
+                                       int64_t now_ms);
 /* Ends a running job's attempt as failed for reason. */
 jobs_store_status_t jobs_store_fail(jobs_store_t *self, const char *id, int attempt,
                                     const char *reason, int64_t now_ms);

@@ -142,7 +142,8 @@ jobs_store_status_t jobs_store_finish(jobs_store_t *self, const char *id, int at
 }
 
 jobs_store_status_t jobs_store_requeue(jobs_store_t *self, const char *id, int attempt,
-                                       bool counted, int64_t due_ms, const char *reason)
+                                       bool counted, int64_t due_ms, const char *reason,
+                                       int64_t now_ms)
 {
     pthread_mutex_lock(&self->lock);
     sqlite3_stmt *statement = jobs_store_statement(self, S_REQUEUE);
@@ -153,6 +154,7 @@ jobs_store_status_t jobs_store_requeue(jobs_store_t *self, const char *id, int a
         sqlite3_bind_int64(statement, 3, due_ms);
         jobs_store_bind_text(statement, 4, reason);
         sqlite3_bind_int(statement, 5, counted ? 0 : 1);
+        sqlite3_bind_int64(statement, 6, now_ms);
         status = s_update(self, statement);
     }
     pthread_mutex_unlock(&self->lock);

@@ -217,6 +217,36 @@ class JobsTest(unittest.TestCase):
         self.assertIn(b"HTTP_PREFER=respond-async", body)
 
 
+class StreamBrokenTest(unittest.TestCase):
+    """A worker that dies in the middle of a streamed reply: the broker ends the stream with
+    an error envelope in the FINAL (protocol.md 4.3, 5). That is a failed attempt, retried;
+    never a result made of the first chunks and the error's bytes."""
+
+    def test_a_stream_cut_by_a_dead_worker_is_retried(self):
+        broker = harness.start_broker()
+        self.addCleanup(broker.stop)
+        gateway = gateway_support.start_gateway(broker.endpoint, ["/s=s"])
+        self.addCleanup(gateway.stop)
+        jobs = jobs_support.start_jobs([broker.endpoint], jobs_support.data_dir())
+        self.addCleanup(jobs.stop)
+        jobs_support.wait_reachable(gateway.port)
+        dying = gateway_support.FakeWorker(
+            broker.endpoint, "s",
+            lambda body: [("partial", gateway_support.reply(200, b"", b"first chunk")), ("die",)])
+        self.addCleanup(dying.stop)
+        status, _, document = jobs_support.submit(gateway.port, "GET", "/s")
+        self.assertEqual(status, 202)
+        harness.wait_for(dying.dead.is_set, what="the worker dying mid-stream")
+        whole = gateway_support.FakeWorker(
+            broker.endpoint, "s",
+            lambda body: [("final", gateway_support.reply(200, b"X-Whole: 1\r\n", b"whole"))])
+        self.addCleanup(whole.stop)
+        done = jobs_support.wait_state(gateway.port, document["id"])
+        self.assertEqual((done["status"], done["attempts"]), ("done", 2), done)
+        status, headers, body = jobs_support.result(gateway.port, document["id"])
+        self.assertEqual((status, body, headers.get("x-whole")), (200, b"whole", "1"))
+
+
 def _start_failure(directory):
     """Runs slowlane-jobs on directory until it exits; returns (exit code, output)."""
     proc = subprocess.run([harness.binary("slowlane-jobs"), "--data-dir", directory,

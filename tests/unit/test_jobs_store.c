@@ -142,7 +142,7 @@ static void test_requeue_fail_and_cancel(void **state)
     /* Oldest first, only the service asked for. */
     assert_int_equal(jobs_store_claim(f->store, "slow", 100, 1, 0, s_keep, &attempt), 1);
     assert_string_equal(attempt.record.id, "a");
-    assert_int_equal(jobs_store_requeue(f->store, "a", 1, true, 500, "worker_died"), JOBS_STORE_OK);
+    assert_int_equal(jobs_store_requeue(f->store, "a", 1, true, 500, "worker_died", 100), JOBS_STORE_OK);
     jobs_record_t record;
     assert_int_equal(jobs_store_get(f->store, "a", &record), JOBS_STORE_OK);
     assert_int_equal(record.state, JOBS_QUEUED);
