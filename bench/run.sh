@@ -5,20 +5,21 @@
 #   SLOWLANE_BIN=DIR bench/run.sh use the binaries in DIR, build nothing
 # Benchmarks: fast (rows 1-2, gateway_bench.sh), broker (3, broker_throughput.sh), capacity
 # (4, capacity_bench.sh, "not run" if absent), scale (5), idle (6), keepalive (7), latency (8),
-# brokers (issue 18: two brokers vs one, hand-backs, failover; brokers_bench.sh).
+# brokers (issue 18: two brokers vs one, hand-backs, failover; brokers_bench.sh), jobs (issue
+# 20: asynchronous jobs against the synchronous path, store size, recovery; jobs_bench.py).
 # Each runs under `flock /tmp/slowlane-bench.lock` (never two benchmarks at once on the shared
 # machine), at normal priority. Everything lands in bench/results/<UTC timestamp>/: each
 # benchmark's output (<name>.log) and raw files (<name>/: wrk outputs, CSVs, component logs),
 # results.tsv (every `result NAME VALUE UNIT` line), commands.tsv (exact command, status,
 # seconds), machine.txt, and report.md with the PNG plots (bench/report.py).
 # bench/results/latest points at the newest run. Knobs: FAST_SECONDS=10 SCALE_SECONDS=10
-# IDLE_SECONDS=20 KEEPALIVE_SECONDS=10 LATENCY_REQUESTS=10000 BROKERS_SECONDS=8; BENCH_TIMEOUT=300 (seconds one
+# IDLE_SECONDS=20 KEEPALIVE_SECONDS=10 LATENCY_REQUESTS=10000 BROKERS_SECONDS=8 JOBS_COUNT=10000; BENCH_TIMEOUT=300 (seconds one
 # benchmark may hold the lock before it is stopped and marked "exit 124").
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root" || exit 1
-all="fast broker capacity scale idle keepalive latency brokers"
+all="fast broker capacity scale idle keepalive latency brokers jobs"
 selected=${*:-$all}
 for name in $selected; do
     case " $all " in *" $name "*) ;; *) echo "run.sh: unknown benchmark '$name' (have: $all)" >&2; exit 2 ;; esac
@@ -63,6 +64,7 @@ command_of() {
     keepalive) echo "bench/keepalive_bench.sh ${KEEPALIVE_SECONDS:-10}" ;;
     latency) echo "bench/latency_bench.sh ${LATENCY_REQUESTS:-10000}" ;;
     brokers) echo "bench/brokers_bench.sh ${BROKERS_SECONDS:-8}" ;;
+    jobs) echo "bench/jobs_bench.py --jobs ${JOBS_COUNT:-10000}" ;;
     esac
 }
 

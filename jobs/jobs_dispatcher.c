@@ -312,8 +312,8 @@ static void s_probe(s_actor_t *self, int64_t now_ms)
         zmsg_t *body = zmsg_new();
         zmsg_addstr(body, "slowlane.jobs");
         zmsg_t *request = sl_mdp_encode_client_request(SL_MDP_V02, "mmi.service", &body);
-        if (request)
-            zmsg_send(&request, broker->dealer);
+        if (request && zmsg_send(&request, broker->dealer) != 0)
+            zmsg_destroy(&request); /* not connected: a failed send leaves the message ours */
     }
 }
 
