@@ -105,5 +105,6 @@
 #define SL_DEFAULT_JOB_TTL_MS            86400000 /* a result is kept a day (route result-ttl-s) */
 #define SL_DEFAULT_JOB_ATTEMPTS          3        /* attempts of a retryable job (route attempts) */
 #define SL_JOBS_REQUEST_TIMEOUT_MS       10000    /* gateway -> slowlane.jobs: submit, status */
+#define SL_JOBS_ROUTE_BUDGET             64       /* /jobs requests in flight at once */
 
 #endif

@@ -463,8 +463,11 @@ static int64_t s_wait_threads_started(gateway_http_t *self, int64_t threads)
 int64_t gateway_http_threads_for(const gateway_routes_t *routes)
 {
     int64_t threads = SL_DEFAULT_THREAD_RESERVE;
+    /* The jobs API's route is not counted: its requests (a status, a submission stored)
+       take a millisecond and share the reserve; its budget bounds them. */
     for (size_t i = 0; i < gateway_routes_count(routes); i++)
-        threads += gateway_routes_at(routes, i)->budget;
+        if (!gateway_routes_at(routes, i)->internal)
+            threads += gateway_routes_at(routes, i)->budget;
     return threads > SL_MAX_GATEWAY_THREADS ? SL_MAX_GATEWAY_THREADS : threads;
 }
 

@@ -346,6 +346,7 @@ int gateway_routes_add_jobs(gateway_routes_t *self, char *error, size_t error_si
     }
     route->methods = GATEWAY_METHOD_GET | GATEWAY_METHOD_HEAD | GATEWAY_METHOD_DELETE;
     route->timeout_ms = SL_JOBS_REQUEST_TIMEOUT_MS;
+    route->budget = SL_JOBS_ROUTE_BUDGET;
     route->body_limit = 0;
     route->async = GATEWAY_ASYNC_OFF;
     route->internal = true;
