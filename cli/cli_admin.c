@@ -316,7 +316,8 @@ int cli_admin_run(int argc, char **argv)
        serve) registers with its first STATUS a moment later: while waiting is wanted, give
        it SL_CLI_AGENT_WAIT_MS before calling the service unmanaged. */
     int64_t agent_deadline = s_now_ms() + SL_CLI_AGENT_WAIT_MS;
-    while (wait && status == 404 && s_now_ms() < agent_deadline && cli_http_error_is(answer, "no_agent")) {
+    while (wait && status == 404 && s_now_ms() < agent_deadline &&
+           cli_http_error_is(answer, "no_agent")) {
         json_decref(answer);
         usleep(S_POLL_MS * 1000);
         status = cli_http_call(&options.http, "POST", path, body, &answer);

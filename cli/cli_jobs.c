@@ -42,8 +42,8 @@ static void s_print_list(json_t *answer)
     json_t *jobs = json_object_get(answer, "jobs");
     if (json_array_size(jobs) == 0)
         return;
-    printf("%-32s  %-9s  %-16s  %8s  %-24s  %s\n", "ID", "STATUS", "SERVICE", "ATTEMPTS",
-           "CREATED", "ERROR");
+    printf("%-32s  %-9s  %-16s  %8s  %-24s  %s\n", "ID", "STATUS", "SERVICE", "ATTEMPTS", "CREATED",
+           "ERROR");
     size_t i;
     json_t *job;
     json_array_foreach(jobs, i, job)
@@ -118,7 +118,10 @@ int cli_jobs_run(int argc, char **argv)
         snprintf(path, sizeof path, "/jobs/%s", args.items[1]);
     }
     json_t *answer = NULL;
-    long status = cli_http_call(&http, list ? "GET" : strcmp(verb, "show") == 0 ? "GET" : "DELETE",
+    long status = cli_http_call(&http,
+                                list                        ? "GET"
+                                : strcmp(verb, "show") == 0 ? "GET"
+                                                            : "DELETE",
                                 path, NULL, &answer);
     if (status == 204) {
         printf("%s: deleted\n", args.items[1]);

@@ -293,8 +293,8 @@ int cli_up_run(int argc, char **argv)
                          slow_count, "--nice",      "10",           "--heartbeat-ms",
                          beat,       "--log-level", log_level,      NULL};
     // Jobs (Prefer: respond-async) are kept on disk by slowlane-jobs, a worker of the broker.
-    char *jobs_args[] = {NULL,     "--broker",       endpoint, "--data-dir", jobs_dir,
-                         "--heartbeat-ms", beat, "--log-level",  log_level, NULL};
+    char *jobs_args[] = {NULL, "--broker",    endpoint,  "--data-dir", jobs_dir, "--heartbeat-ms",
+                         beat, "--log-level", log_level, NULL};
     // The admin API is on for the local cluster: its token file is what `slowlane status`
     // and `slowlane scale` read. SLOWLANE_ADMIN_TOKEN, if set, wins (the gateway reads it).
     char token_path[PATH_MAX] = "";
@@ -329,9 +329,11 @@ int cli_up_run(int argc, char **argv)
     gateway_args[argument++] = token_path;
     gateway_args[argument] = NULL;
 
-    up_child_t children[UP_CHILDREN] = {
-        {"broker", 0, 0},  {"fast workers", 0, 0}, {"slow workers", 0, 0},
-        {"gateway", 0, 0}, {"jobs", 0, 0}};
+    up_child_t children[UP_CHILDREN] = {{"broker", 0, 0},
+                                        {"fast workers", 0, 0},
+                                        {"slow workers", 0, 0},
+                                        {"gateway", 0, 0},
+                                        {"jobs", 0, 0}};
     if (separate_broker)
         children[0].pid = s_spawn(bin_dir, "slowlane-broker", broker_args, NULL);
     children[1].pid = s_spawn(bin_dir, "slowlane-worker", fast_args, NULL);

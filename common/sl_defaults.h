@@ -95,16 +95,17 @@
 #define SL_JOBS_SERVICE                  "slowlane.jobs" /* the jobs component's service */
 #define SL_JOBS_ROUTE_PREFIX             "/jobs"         /* the gateway's route to it */
 #define SL_DEFAULT_JOBS_DATA_DIR         "/var/lib/slowlane/jobs"
-#define SL_DEFAULT_JOBS_MAX_IN_FLIGHT    64       /* attempts out per service at once */
-#define SL_DEFAULT_JOBS_RETRY_BASE_MS    1000     /* first retry's delay, doubling */
-#define SL_DEFAULT_JOBS_RETRY_MAX_MS     60000    /* longest retry delay */
-#define SL_DEFAULT_JOBS_GRACE_MS         5000     /* past an attempt's timeout: given up */
-#define SL_DEFAULT_JOBS_EXPIRED_KEEP_S   604800   /* an expired job answers 410 for a week */
+#define SL_DEFAULT_JOBS_MAX_IN_FLIGHT    64     /* attempts out per service at once */
+#define SL_DEFAULT_JOBS_RETRY_BASE_MS    1000   /* first retry's delay, doubling */
+#define SL_DEFAULT_JOBS_RETRY_MAX_MS     60000  /* longest retry delay */
+#define SL_DEFAULT_JOBS_GRACE_MS         5000   /* past an attempt's timeout: given up */
+#define SL_DEFAULT_JOBS_EXPIRED_KEEP_S   604800 /* an expired job answers 410 for a week */
 #define SL_DEFAULT_JOBS_MAX_RESULT_BYTES (64LL * 1024 * 1024)
-#define SL_DEFAULT_JOB_TIMEOUT_ROUTE_MS  600000   /* an async attempt's deadline (route async-timeout-ms) */
-#define SL_DEFAULT_JOB_TTL_MS            86400000 /* a result is kept a day (route result-ttl-s) */
-#define SL_DEFAULT_JOB_ATTEMPTS          3        /* attempts of a retryable job (route attempts) */
-#define SL_JOBS_REQUEST_TIMEOUT_MS       10000    /* gateway -> slowlane.jobs: submit, status */
-#define SL_JOBS_ROUTE_BUDGET             64       /* /jobs requests in flight at once */
+#define SL_DEFAULT_JOB_TIMEOUT_ROUTE_MS                                                            \
+    600000 /* an async attempt's deadline (route async-timeout-ms) */
+#define SL_DEFAULT_JOB_TTL_MS      86400000 /* a result is kept a day (route result-ttl-s) */
+#define SL_DEFAULT_JOB_ATTEMPTS    3        /* attempts of a retryable job (route attempts) */
+#define SL_JOBS_REQUEST_TIMEOUT_MS 10000    /* gateway -> slowlane.jobs: submit, status */
+#define SL_JOBS_ROUTE_BUDGET       64       /* /jobs requests in flight at once */
 
 #endif

@@ -149,8 +149,8 @@ static void s_cluster(gateway_admin_t *self, gateway_response_t *response)
 static void s_jobs(gateway_admin_t *self, gateway_response_t *response,
                    const struct mg_request_info *info)
 {
-    json_t *answer = gateway_cluster_jobs(self->cluster, info->query_string,
-                                          SL_ADMIN_BROKER_TIMEOUT_MS);
+    json_t *answer =
+        gateway_cluster_jobs(self->cluster, info->query_string, SL_ADMIN_BROKER_TIMEOUT_MS);
     if (!answer) {
         s_error(response, 503, "broker_unavailable", "no broker answered");
         return;
@@ -158,8 +158,9 @@ static void s_jobs(gateway_admin_t *self, gateway_response_t *response,
     json_int_t code = json_integer_value(json_object_get(answer, "status"));
     json_object_del(answer, "status");
     if (code == 503 && json_object_get(answer, "error"))
-        json_object_set_new(answer, "message", json_string("no jobs service (slowlane-jobs) "
-                                                           "is registered with the brokers"));
+        json_object_set_new(answer, "message",
+                            json_string("no jobs service (slowlane-jobs) "
+                                        "is registered with the brokers"));
     s_send_json(response, code >= 200 && code <= 599 ? (int) code : 502, answer,
                 json_string_value(json_object_get(answer, "error")));
     json_decref(answer);

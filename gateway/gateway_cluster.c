@@ -198,7 +198,8 @@ static json_t *s_ask_jobs_one(gateway_cluster_t *self, zsock_t *dealer, const ch
     static const char headers[] = "Slowlane-Job-Admin: list\r\n";
     zmsg_t *body = sl_request_envelope_encode(&meta, "GET", SL_JOBS_ROUTE_PREFIX, query, headers,
                                               sizeof headers - 1, NULL, 0);
-    zmsg_t *request = body ? sl_mdp_encode_client_request(SL_MDP_V02, SL_JOBS_SERVICE, &body) : NULL;
+    zmsg_t *request =
+        body ? sl_mdp_encode_client_request(SL_MDP_V02, SL_JOBS_SERVICE, &body) : NULL;
     zsock_set_sndtimeo(dealer, (int) wait_ms);
     if (!request || zmsg_send(&request, dealer) != 0) {
         zmsg_destroy(&request);

@@ -165,8 +165,9 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
     }
     const char *service = route->service;
     bool retryable = gateway_route_retryable(route, info->request_method);
-    if (self->jobs && (route->async == GATEWAY_ASYNC_ALWAYS ||
-                       (route->async == GATEWAY_ASYNC_ALLOW && gateway_intake_prefers_async(info)))) {
+    if (self->jobs &&
+        (route->async == GATEWAY_ASYNC_ALWAYS ||
+         (route->async == GATEWAY_ASYNC_ALLOW && gateway_intake_prefers_async(info)))) {
         /* A job: the jobs service stores it and answers 202 (docs/jobs.md). Sending the
            submission again is harmless (the job id makes it idempotent), so it is retryable
            whatever the method; the job's own policy travels in its fields. */

@@ -120,8 +120,8 @@ bool gateway_intake_prefers_async(const struct mg_request_info *info)
     return false;
 }
 
-int gateway_intake_job_fields(gateway_intake_t *self, const gateway_route_t *route,
-                              bool retryable, char job_id[SL_REQUEST_ID_MAX + 1])
+int gateway_intake_job_fields(gateway_intake_t *self, const gateway_route_t *route, bool retryable,
+                              char job_id[SL_REQUEST_ID_MAX + 1])
 {
     sl_request_id_generate(job_id);
     char retry[2] = {retryable ? '1' : '0', '\0'}, attempts[24], timeout[24], ttl[24];
@@ -129,14 +129,14 @@ int gateway_intake_job_fields(gateway_intake_t *self, const gateway_route_t *rou
     snprintf(timeout, sizeof timeout, "%lld", (long long) route->async_timeout_ms);
     snprintf(ttl, sizeof ttl, "%lld", (long long) route->result_ttl_ms);
     const char *fields[][2] = {
-        {S_JOB_FIELD_PREFIX "Id", job_id},         {S_JOB_FIELD_PREFIX "Service", route->service},
+        {S_JOB_FIELD_PREFIX "Id", job_id},           {S_JOB_FIELD_PREFIX "Service", route->service},
         {S_JOB_FIELD_PREFIX "Route", route->prefix}, {S_JOB_FIELD_PREFIX "Retry", retry},
-        {S_JOB_FIELD_PREFIX "Attempts", attempts}, {S_JOB_FIELD_PREFIX "Timeout-Ms", timeout},
+        {S_JOB_FIELD_PREFIX "Attempts", attempts},   {S_JOB_FIELD_PREFIX "Timeout-Ms", timeout},
         {S_JOB_FIELD_PREFIX "Ttl-Ms", ttl},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (sl_headers_builder_add(&self->headers, fields[i][0], strlen(fields[i][0]),
-                                   fields[i][1], strlen(fields[i][1])) != 0)
+        if (sl_headers_builder_add(&self->headers, fields[i][0], strlen(fields[i][0]), fields[i][1],
+                                   strlen(fields[i][1])) != 0)
             return -1;
     return 0;
 }

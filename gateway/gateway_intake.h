@@ -43,8 +43,8 @@ bool gateway_intake_prefers_async(const struct mg_request_info *info);
 /* Adds the fields that make the request a job submission to the jobs service (docs/jobs.md):
    a fresh job id (written to job_id), the route's service, prefix and job policy. Client
    fields of that name were dropped by gateway_intake_headers. Returns 0 or -1 (memory). */
-int gateway_intake_job_fields(gateway_intake_t *self, const gateway_route_t *route,
-                              bool retryable, char job_id[SL_REQUEST_ID_MAX + 1]);
+int gateway_intake_job_fields(gateway_intake_t *self, const gateway_route_t *route, bool retryable,
+                              char job_id[SL_REQUEST_ID_MAX + 1]);
 /* After a request: a body buffer grown past keep_bytes is freed, so one large upload does
    not pin memory in every thread. */
 void gateway_intake_trim(gateway_intake_t *self, size_t keep_bytes);

@@ -50,7 +50,7 @@ const char *gateway_methods_format(unsigned methods, char *buffer, size_t size)
 
 /* "GET|POST": names separated by '|' (a ',' would end the option in a --route spec). */
 int gateway_methods_parse(const char *text, size_t size, unsigned *methods, char *error,
-                           size_t error_size)
+                          size_t error_size)
 {
     unsigned result = 0;
     const char *cursor = text, *end = text + size;
@@ -68,8 +68,8 @@ int gateway_methods_parse(const char *text, size_t size, unsigned *methods, char
         }
         if (!known) {
             snprintf(error, error_size,
-                    "unknown method '%.*s' (use GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|TRACE)",
-                    (int) length, cursor);
+                     "unknown method '%.*s' (use GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|TRACE)",
+                     (int) length, cursor);
             return -1;
         }
         if (!bar)

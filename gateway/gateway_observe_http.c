@@ -191,13 +191,13 @@ static void s_data(gateway_observe_http_t *self, gateway_response_t *response)
     for (size_t i = 0; i < count && !stats; i++)
         stats = json_incref(answers[i]);
     json_t *jobs = s_jobs_counts(self);
-    json_t *root = json_pack(
-        "{s:I, s:s, s:o, s:o, s:o, s:o}", "time_ms",
-        (json_int_t) now.tv_sec * 1000 + now.tv_usec / 1000, "broker_state",
-        state ? state : "unknown", "routes", gateway_request_metrics_json(self->config.metrics),
-        "broker", stats ? stats : json_null(), "brokers",
-        gateway_broker_view_json(&self->config.brokers, answers), "jobs",
-        jobs ? jobs : json_null());
+    json_t *root = json_pack("{s:I, s:s, s:o, s:o, s:o, s:o}", "time_ms",
+                             (json_int_t) now.tv_sec * 1000 + now.tv_usec / 1000, "broker_state",
+                             state ? state : "unknown", "routes",
+                             gateway_request_metrics_json(self->config.metrics), "broker",
+                             stats ? stats : json_null(), "brokers",
+                             gateway_broker_view_json(&self->config.brokers, answers), "jobs",
+                             jobs ? jobs : json_null());
     for (size_t i = 0; i < count; i++)
         json_decref(answers[i]);
     char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;

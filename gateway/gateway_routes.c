@@ -26,7 +26,6 @@ struct _gateway_routes_t {
     bool sealed;              /* read-only from here on */
 };
 
-
 static void s_error(char *error, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -167,8 +166,8 @@ static int s_apply_option(gateway_route_t *route, const char *name, size_t name_
         if (s_parse_number(value, value_size, 1, SL_ENVELOPE_TIMEOUT_MAX_MS,
                            &route->async_timeout_ms) == 0)
             return 0;
-        s_error(error, error_size, "async-timeout-ms '%.*s': want 1..%lld", (int) value_size,
-                value, (long long) SL_ENVELOPE_TIMEOUT_MAX_MS);
+        s_error(error, error_size, "async-timeout-ms '%.*s': want 1..%lld", (int) value_size, value,
+                (long long) SL_ENVELOPE_TIMEOUT_MAX_MS);
         return -1;
     }
     if (S_IS("result-ttl-s")) {

@@ -19,7 +19,6 @@ typedef enum {
     GATEWAY_RETRY_OFF             /* never */
 } gateway_retry_t;
 
-
 /* Whether a route's requests may be answered 202 Accepted and run as jobs (docs/jobs.md). */
 typedef enum {
     GATEWAY_ASYNC_ALLOW = 0, /* when the request says Prefer: respond-async (the default) */
@@ -28,16 +27,16 @@ typedef enum {
 } gateway_async_t;
 
 typedef struct {
-    size_t index;          /* position in the table, 0..count-1 (indexes counters elsewhere) */
-    char *prefix;          /* "/fast": starts with '/', no trailing '/' unless it is "/" */
-    size_t prefix_size;    /* strlen(prefix) */
-    char *service;         /* broker service name */
-    unsigned methods;      /* GATEWAY_METHOD_* bits allowed; GATEWAY_METHOD_ALL by default */
-    int64_t timeout_ms;    /* deadline from arrival to the last byte of the reply */
-    int64_t budget;        /* requests in flight at once before 503 */
-    int64_t body_limit;    /* largest request body in bytes before 413 */
-    gateway_retry_t retry; /* retry policy */
-    gateway_async_t async; /* when requests become jobs */
+    size_t index;             /* position in the table, 0..count-1 (indexes counters elsewhere) */
+    char *prefix;             /* "/fast": starts with '/', no trailing '/' unless it is "/" */
+    size_t prefix_size;       /* strlen(prefix) */
+    char *service;            /* broker service name */
+    unsigned methods;         /* GATEWAY_METHOD_* bits allowed; GATEWAY_METHOD_ALL by default */
+    int64_t timeout_ms;       /* deadline from arrival to the last byte of the reply */
+    int64_t budget;           /* requests in flight at once before 503 */
+    int64_t body_limit;       /* largest request body in bytes before 413 */
+    gateway_retry_t retry;    /* retry policy */
+    gateway_async_t async;    /* when requests become jobs */
     int64_t async_timeout_ms; /* each attempt's deadline for a job */
     int64_t result_ttl_ms;    /* how long a job's result is kept */
     int64_t attempts;         /* attempts of a retryable job */
@@ -94,9 +93,7 @@ gateway_route_result_t gateway_routes_match(const gateway_routes_t *self, const 
 size_t gateway_routes_count(const gateway_routes_t *self);
 const gateway_route_t *gateway_routes_at(const gateway_routes_t *self, size_t index);
 
-
 /* True if the route lets a request with this method be delivered more than once. */
 bool gateway_route_retryable(const gateway_route_t *route, const char *method);
-
 
 #endif

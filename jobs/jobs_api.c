@@ -15,12 +15,12 @@
 #include "sl_headers.h"
 #include "sl_log.h"
 
-#define S_RESULT_PIECE     (256 * 1024)     /* bytes read from the store at a time */
+#define S_RESULT_PIECE     (256 * 1024) /* bytes read from the store at a time */
 #define S_MAX_ATTEMPTS     100
 #define S_MAX_TTL_MS       (400LL * 86400000) /* a little over a year */
-#define S_RETRY_AFTER      "5"              /* seconds, on 503 from a store in trouble */
-#define S_SUBMIT_MARGIN_MS 20               /* less time left than this: not stored */
-#define S_LIST_DEFAULT     50               /* jobs in a listing unless limit says */
+#define S_RETRY_AFTER      "5"                /* seconds, on 503 from a store in trouble */
+#define S_SUBMIT_MARGIN_MS 20                 /* less time left than this: not stored */
+#define S_LIST_DEFAULT     50                 /* jobs in a listing unless limit says */
 #define S_LIST_MAX         1000
 #define S_ADMIN_FIELD      "Slowlane-Job-Admin"
 
@@ -153,9 +153,10 @@ static void s_submit(jobs_api_t *self, sl_job_t *job)
     int64_t timeout = s_header_number(job, JOBS_HEADER_TIMEOUT, 1, SL_ENVELOPE_TIMEOUT_MAX_MS);
     int64_t ttl = s_header_number(job, JOBS_HEADER_TTL, 1, S_MAX_TTL_MS);
     sl_headers_builder_t headers = {0};
-    if (!id || strlen(id) > JOBS_ID_MAX || !sl_request_id_valid(id, strlen(id)) || !service || !*service ||
-        strlen(service) > JOBS_SERVICE_MAX || strncmp(service, "mmi.", 4) == 0 || retry < 0 ||
-        attempts < 0 || timeout < 0 || ttl < 0 || s_forwarded_headers(job, &headers) != 0) {
+    if (!id || strlen(id) > JOBS_ID_MAX || !sl_request_id_valid(id, strlen(id)) || !service ||
+        !*service || strlen(service) > JOBS_SERVICE_MAX || strncmp(service, "mmi.", 4) == 0 ||
+        retry < 0 || attempts < 0 || timeout < 0 || ttl < 0 ||
+        s_forwarded_headers(job, &headers) != 0) {
         s_answer_error(job, 400, "bad_submission", "missing or invalid Slowlane-Job-* fields");
         goto done;
     }
@@ -168,15 +169,24 @@ static void s_submit(jobs_api_t *self, sl_job_t *job)
     size_t body_size = 0;
     const void *body = sl_job_body(job, &body_size);
     jobs_submission_t submission = {
-        .id = id, .service = service, .route = route ? route : "", .retryable = retry == 1,
-        .max_attempts = (int) attempts, .timeout_ms = timeout, .ttl_ms = ttl,
-        .method = sl_job_method(job), .path = sl_job_path(job), .query = sl_job_query(job),
-        .headers = headers.data ? headers.data : "", .headers_size = headers.size,
-        .body = body, .body_size = body_size,
+        .id = id,
+        .service = service,
+        .route = route ? route : "",
+        .retryable = retry == 1,
+        .max_attempts = (int) attempts,
+        .timeout_ms = timeout,
+        .ttl_ms = ttl,
+        .method = sl_job_method(job),
+        .path = sl_job_path(job),
+        .query = sl_job_query(job),
+        .headers = headers.data ? headers.data : "",
+        .headers_size = headers.size,
+        .body = body,
+        .body_size = body_size,
     };
     bool created = false;
-    jobs_store_status_t status = jobs_store_submit(self->store, &submission, zclock_time(),
-                                                   &created);
+    jobs_store_status_t status =
+        jobs_store_submit(self->store, &submission, zclock_time(), &created);
     if (status != JOBS_STORE_OK) {
         s_answer_store_trouble(job, self->store, status);
         goto done;
@@ -278,8 +288,8 @@ static void s_result(jobs_api_t *self, sl_job_t *job, const jobs_record_t *recor
             break;
         if (stream && sl_job_flush(job) != 0)
             break;
-        if (jobs_store_result_read(self->store, record->id, offset, piece, S_RESULT_PIECE,
-                                   &read) != JOBS_STORE_OK)
+        if (jobs_store_result_read(self->store, record->id, offset, piece, S_RESULT_PIECE, &read) !=
+            JOBS_STORE_OK)
             break;
     }
     free(piece);

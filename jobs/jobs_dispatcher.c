@@ -28,28 +28,28 @@
 #define S_SELECT_MAX      256 /* entries handled per sweep; the next tick takes the rest */
 
 typedef struct {
-    char *endpoint;          /* as configured */
-    zsock_t *dealer;         /* MDP/0.2 client */
-    zactor_t *monitor;       /* its connection events */
-    bool alive;              /* answered within liveness */
-    int64_t heard_ms;        /* zclock_mono of its last message */
-    int64_t probe_due_ms;    /* next mmi.service probe */
+    char *endpoint;       /* as configured */
+    zsock_t *dealer;      /* MDP/0.2 client */
+    zactor_t *monitor;    /* its connection events */
+    bool alive;           /* answered within liveness */
+    int64_t heard_ms;     /* zclock_mono of its last message */
+    int64_t probe_due_ms; /* next mmi.service probe */
 } s_broker_t;
 
 typedef struct {
-    zsock_t *pipe;                       /* to the owner */
-    jobs_store_t *store;                 /* borrowed */
-    jobs_dispatcher_config_t config;     /* brokers and curve not kept (see below) */
-    s_broker_t brokers[S_MAX_BROKERS];   /* one client socket each */
-    size_t broker_count;                 /* in use */
-    jobs_flight_t *flight;               /* attempts out */
-    zpoller_t *poller;                   /* pipe, dealers, monitors */
-    bool claim_soon;                     /* claim before the next tick ... */
-    int64_t claim_soon_at_ms;            /* ... at this time */
-    int64_t tick_at_ms;                  /* probes, deadlines, claims next */
-    int64_t expire_at_ms;                /* when to expire next */
-    bool terminated;                     /* $TERM seen */
-    sl_log_limit_t late_limit;           /* late or foreign replies */
+    zsock_t *pipe;                     /* to the owner */
+    jobs_store_t *store;               /* borrowed */
+    jobs_dispatcher_config_t config;   /* brokers and curve not kept (see below) */
+    s_broker_t brokers[S_MAX_BROKERS]; /* one client socket each */
+    size_t broker_count;               /* in use */
+    jobs_flight_t *flight;             /* attempts out */
+    zpoller_t *poller;                 /* pipe, dealers, monitors */
+    bool claim_soon;                   /* claim before the next tick ... */
+    int64_t claim_soon_at_ms;          /* ... at this time */
+    int64_t tick_at_ms;                /* probes, deadlines, claims next */
+    int64_t expire_at_ms;              /* when to expire next */
+    bool terminated;                   /* $TERM seen */
+    sl_log_limit_t late_limit;         /* late or foreign replies */
 } s_actor_t;
 
 struct _jobs_dispatcher_t {
@@ -133,8 +133,9 @@ static void s_attempt_lost(s_actor_t *self, jobs_flight_entry_t *entry, const ch
         s_keep_unsaved(self, entry, reason, counted);
         return;
     }
-    sl_log(SL_LOG_INFO, entry->id, "job_attempt_ended", "attempt=%d service=%s reason=%s outcome=%s",
-           entry->attempt, entry->service, reason, outcome);
+    sl_log(SL_LOG_INFO, entry->id, "job_attempt_ended",
+           "attempt=%d service=%s reason=%s outcome=%s", entry->attempt, entry->service, reason,
+           outcome);
     jobs_flight_remove(self->flight, entry);
     s_claim_soon(self);
 }
@@ -148,9 +149,9 @@ static void s_attempt_replied(s_actor_t *self, jobs_flight_entry_t *entry)
         s_attempt_lost(self, entry, reason, true);
         return;
     }
-    jobs_store_status_t status = jobs_store_finish(
-        self->store, entry->id, entry->attempt, entry->status, entry->headers,
-        entry->headers_size, entry->body, entry->body_size, s_wall_ms());
+    jobs_store_status_t status =
+        jobs_store_finish(self->store, entry->id, entry->attempt, entry->status, entry->headers,
+                          entry->headers_size, entry->body, entry->body_size, s_wall_ms());
     if (s_store_trouble(status)) {
         /* Kept in memory and written again: the reply is not lost while this process lives. */
         s_keep_unsaved(self, entry, NULL, false);
@@ -244,8 +245,8 @@ static void s_on_broker_message(s_actor_t *self, size_t index)
     s_broker_heard(self, index);
     sl_mdp_msg_t decoded = {0};
     const char *why = NULL;
-    if (sl_mdp_decode(&msg, SL_MDP_FROM_BROKER, &decoded, &why) != 0 ||
-        decoded.from_worker_side || !decoded.body) {
+    if (sl_mdp_decode(&msg, SL_MDP_FROM_BROKER, &decoded, &why) != 0 || decoded.from_worker_side ||
+        !decoded.body) {
         sl_log_limited(&self->late_limit, SL_LOG_WARN, NULL, "jobs_reply_malformed",
                        "broker=%s reason=%s", self->brokers[index].endpoint, why ? why : "-");
         sl_mdp_msg_reset(&decoded);
@@ -378,12 +379,11 @@ static void s_send_attempt(jobs_attempt_t *attempt, void *arg)
     }
     sl_envelope_meta_t meta = {.timeout_ms = record->timeout_ms, .retryable = record->retryable};
     snprintf(meta.id, sizeof meta.id, "%s", entry->key);
-    zmsg_t *body = sl_request_envelope_encode(&meta, attempt->method, attempt->path,
-                                              attempt->query, attempt->headers,
-                                              attempt->headers_size, attempt->body,
-                                              attempt->body_size);
-    zmsg_t *request = body ? sl_mdp_encode_client_request(SL_MDP_V02, record->service, &body)
-                           : NULL;
+    zmsg_t *body = sl_request_envelope_encode(&meta, attempt->method, attempt->path, attempt->query,
+                                              attempt->headers, attempt->headers_size,
+                                              attempt->body, attempt->body_size);
+    zmsg_t *request =
+        body ? sl_mdp_encode_client_request(SL_MDP_V02, record->service, &body) : NULL;
     int rc = request ? zmsg_send(&request, self->brokers[entry->broker].dealer) : -1;
     zmsg_destroy(&request);
     sl_log(SL_LOG_INFO, record->id, "job_dispatched", "attempt=%d service=%s broker=%s%s",
@@ -524,8 +524,8 @@ static void s_recover_one(const jobs_record_t *record, void *arg)
     int64_t left = record->started_ms + record->timeout_ms - s_wall_ms();
     if (left < 0)
         left = 0;
-    jobs_flight_entry_t *entry = jobs_flight_add(
-        self->flight, record, zclock_mono() + left + self->config.grace_ms, true);
+    jobs_flight_entry_t *entry =
+        jobs_flight_add(self->flight, record, zclock_mono() + left + self->config.grace_ms, true);
     sl_log(SL_LOG_INFO, record->id, "job_recovered", "attempt=%d service=%s broker=%d%s",
            record->attempts, record->service, record->broker, entry ? "" : " note=no_memory");
 }
@@ -540,8 +540,7 @@ static void s_recover(s_actor_t *self)
 
 /* ---------------------------------------------------------------- public */
 
-jobs_dispatcher_t *jobs_dispatcher_new(const jobs_dispatcher_config_t *config,
-                                       jobs_store_t *store)
+jobs_dispatcher_t *jobs_dispatcher_new(const jobs_dispatcher_config_t *config, jobs_store_t *store)
 {
     if (!config || !store || config->broker_count == 0 || config->broker_count > S_MAX_BROKERS)
         return NULL;

@@ -9,10 +9,10 @@
 #define S_MAX_BROKERS 16
 
 struct _jobs_flight_t {
-    zhashx_t *entries;                 /* key -> jobs_flight_entry_t, owned */
-    zhashx_t *services;                /* service -> int64_t count, owned */
-    int64_t brokers[S_MAX_BROKERS];    /* attempts out per broker */
-    size_t broker_count;               /* brokers in use */
+    zhashx_t *entries;              /* key -> jobs_flight_entry_t, owned */
+    zhashx_t *services;             /* service -> int64_t count, owned */
+    int64_t brokers[S_MAX_BROKERS]; /* attempts out per broker */
+    size_t broker_count;            /* brokers in use */
 };
 
 static void s_entry_free(void **item)
@@ -84,9 +84,8 @@ jobs_flight_entry_t *jobs_flight_add(jobs_flight_t *self, const jobs_record_t *r
     entry->attempt = record->attempts;
     entry->max_attempts = record->max_attempts;
     entry->retryable = record->retryable;
-    entry->broker = record->broker >= 0 && (size_t) record->broker < self->broker_count
-                        ? record->broker
-                        : -1;
+    entry->broker =
+        record->broker >= 0 && (size_t) record->broker < self->broker_count ? record->broker : -1;
     entry->deadline_ms = deadline_ms;
     entry->recovered = recovered;
     if (zhashx_insert(self->entries, entry->key, entry) != 0) {

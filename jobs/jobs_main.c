@@ -58,11 +58,17 @@ static int s_run(s_options_t *options, sl_curve_client_t *curve)
         snprintf(identity, sizeof identity, "slowlane-jobs/%s", host);
     }
     jobs_dispatcher_config_t config = {
-        .brokers = options->brokers.items, .broker_count = options->brokers.count,
-        .curve = curve, .identity = identity, .heartbeat_ms = options->heartbeat_ms,
-        .liveness = options->liveness, .max_in_flight = options->max_in_flight,
-        .retry_base_ms = options->retry_base_ms, .retry_max_ms = options->retry_max_ms,
-        .grace_ms = options->grace_ms, .expired_keep_ms = options->expired_keep_s * 1000,
+        .brokers = options->brokers.items,
+        .broker_count = options->brokers.count,
+        .curve = curve,
+        .identity = identity,
+        .heartbeat_ms = options->heartbeat_ms,
+        .liveness = options->liveness,
+        .max_in_flight = options->max_in_flight,
+        .retry_base_ms = options->retry_base_ms,
+        .retry_max_ms = options->retry_max_ms,
+        .grace_ms = options->grace_ms,
+        .expired_keep_ms = options->expired_keep_s * 1000,
         .max_result_bytes = options->max_result_bytes,
     };
     int rc = 1;
@@ -87,9 +93,10 @@ static int s_run(s_options_t *options, sl_curve_client_t *curve)
     int64_t counts[JOBS_STATE_COUNT];
     jobs_store_counts(store, counts);
     sl_log(SL_LOG_INFO, NULL, "jobs_started",
-           "store=%s brokers=%zu queued=%lld running=%lld done=%lld failed=%lld", jobs_store_path(store),
-           options->brokers.count, (long long) counts[JOBS_QUEUED], (long long) counts[JOBS_RUNNING],
-           (long long) counts[JOBS_DONE], (long long) counts[JOBS_FAILED]);
+           "store=%s brokers=%zu queued=%lld running=%lld done=%lld failed=%lld",
+           jobs_store_path(store), options->brokers.count, (long long) counts[JOBS_QUEUED],
+           (long long) counts[JOBS_RUNNING], (long long) counts[JOBS_DONE],
+           (long long) counts[JOBS_FAILED]);
     jobs_api_t api = {.store = store, .dispatcher = dispatcher};
     rc = sl_worker_run(worker, jobs_api_handle, &api) == 0 ? 0 : 1;
     sl_log(SL_LOG_INFO, NULL, "jobs_stopped", NULL);
@@ -159,8 +166,8 @@ int main(int argc, char **argv)
     if (options.brokers.count == 0)
         sl_strlist_push(&options.brokers, SL_DEFAULT_BROKER_ENDPOINT);
     if (options.brokers.count > SL_MAX_BROKERS) {
-        fprintf(stderr, "%s: --broker: %zu endpoints, at most %d\n", PROGRAM,
-                options.brokers.count, SL_MAX_BROKERS);
+        fprintf(stderr, "%s: --broker: %zu endpoints, at most %d\n", PROGRAM, options.brokers.count,
+                SL_MAX_BROKERS);
         return 2;
     }
     if (options.retry_max_ms < options.retry_base_ms) {

@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_APPLICATION_ID 0x534c4a42 /* "SLJB": says the file is ours */
-#define S_SCHEMA_VERSION 1          /* PRAGMA user_version of this layout */
-#define S_BUSY_TIMEOUT_MS 5000      /* another process holding the file (a backup) */
-#define S_FILE_NAME "jobs.sqlite3"
+#define S_APPLICATION_ID  0x534c4a42 /* "SLJB": says the file is ours */
+#define S_SCHEMA_VERSION  1          /* PRAGMA user_version of this layout */
+#define S_BUSY_TIMEOUT_MS 5000       /* another process holding the file (a backup) */
+#define S_FILE_NAME       "jobs.sqlite3"
 
 static const char *s_sql[S_STATEMENT_COUNT] = {
     [S_SUBMIT] = "INSERT OR IGNORE INTO jobs (id, service, route, state, retryable, max_attempts, "
@@ -307,8 +307,7 @@ jobs_store_t *jobs_store_open(const char *dir, char *error, size_t error_size)
         return NULL;
     }
     if (access(dir, W_OK | X_OK) != 0) {
-        snprintf(error, error_size, "data directory %s is not writable: %s", dir,
-                 strerror(errno));
+        snprintf(error, error_size, "data directory %s is not writable: %s", dir, strerror(errno));
         return NULL;
     }
     jobs_store_t *self = calloc(1, sizeof *self);
@@ -320,9 +319,9 @@ jobs_store_t *jobs_store_open(const char *dir, char *error, size_t error_size)
     if (!self->path)
         goto fail_path;
     snprintf(self->path, size, "%s/%s", dir, S_FILE_NAME);
-    int rc = sqlite3_open_v2(self->path, &self->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc =
+        sqlite3_open_v2(self->path, &self->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(error, error_size, "%s cannot be opened: %s", self->path, sqlite3_errstr(rc));
         goto fail_open;
@@ -523,8 +522,7 @@ jobs_store_status_t jobs_store_result_read(jobs_store_t *self, const char *id, i
                 int64_t total = sqlite3_blob_bytes(blob);
                 int64_t left = offset < total ? total - offset : 0;
                 size_t count = (size_t) left < size ? (size_t) left : size;
-                rc = count ? sqlite3_blob_read(blob, buffer, (int) count, (int) offset)
-                           : SQLITE_OK;
+                rc = count ? sqlite3_blob_read(blob, buffer, (int) count, (int) offset) : SQLITE_OK;
                 if (rc == SQLITE_OK)
                     *read = count;
             }

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOBS_ID_MAX      48  /* job ids: [A-Za-z0-9._:-], 1..48 bytes ("id.attempt" is a request id) */
+#define JOBS_ID_MAX      48 /* job ids: [A-Za-z0-9._:-], 1..48 bytes ("id.attempt" is a request id) */
 #define JOBS_SERVICE_MAX 255 /* a broker service name */
 #define JOBS_TEXT_MAX    255 /* error reasons, progress notes, route prefixes */
 
@@ -34,44 +34,44 @@ typedef enum {
 
 /* What a submit stores: the request exactly as the worker will see it, and its policy. */
 typedef struct {
-    const char *id;          /* the job id (unique, chosen by the submitter) */
-    const char *service;     /* the service that runs it */
-    const char *route;       /* the gateway route's prefix, for people */
-    bool retryable;          /* may run again after a lost attempt */
-    int max_attempts;        /* attempts before failed, >= 1 */
-    int64_t timeout_ms;      /* each attempt's deadline */
-    int64_t ttl_ms;          /* how long the result is kept once final */
-    const char *method;      /* HTTP method */
-    const char *path;        /* path without query */
-    const char *query;       /* query without '?', may be "" */
-    const char *headers;     /* header block ("Name: value\r\n"...) */
-    size_t headers_size;     /* bytes in headers */
-    const void *body;        /* request body, may be NULL when body_size is 0 */
-    size_t body_size;        /* bytes in body */
+    const char *id;      /* the job id (unique, chosen by the submitter) */
+    const char *service; /* the service that runs it */
+    const char *route;   /* the gateway route's prefix, for people */
+    bool retryable;      /* may run again after a lost attempt */
+    int max_attempts;    /* attempts before failed, >= 1 */
+    int64_t timeout_ms;  /* each attempt's deadline */
+    int64_t ttl_ms;      /* how long the result is kept once final */
+    const char *method;  /* HTTP method */
+    const char *path;    /* path without query */
+    const char *query;   /* query without '?', may be "" */
+    const char *headers; /* header block ("Name: value\r\n"...) */
+    size_t headers_size; /* bytes in headers */
+    const void *body;    /* request body, may be NULL when body_size is 0 */
+    size_t body_size;    /* bytes in body */
 } jobs_submission_t;
 
 /* A job's record without its request and result bytes: what status shows. */
 typedef struct {
-    char id[JOBS_ID_MAX + 1];              /* the job id */
-    char service[JOBS_SERVICE_MAX + 1];    /* the service that runs it */
-    char route[JOBS_TEXT_MAX + 1];         /* the gateway route it came through */
-    jobs_state_t state;                    /* where it is */
-    bool retryable;                        /* may run again after a lost attempt */
-    bool cancel_requested;                 /* DELETE came while it ran */
-    int attempts;                          /* attempts started so far */
-    int max_attempts;                      /* attempts allowed */
-    int broker;                            /* index of the broker of the last attempt, -1 none */
-    int64_t timeout_ms;                    /* each attempt's deadline */
-    int64_t ttl_ms;                        /* time to live of the result */
-    int64_t created_ms;                    /* accepted */
-    int64_t started_ms;                    /* last attempt handed to a broker, 0 never */
-    int64_t finished_ms;                   /* reached its final state, 0 not yet */
-    int64_t due_ms;                        /* next attempt not before (queued jobs) */
-    int64_t expires_ms;                    /* result and request deleted at, 0 not final */
-    int result_status;                     /* the reply's HTTP status, 0 if none */
-    int64_t result_size;                   /* bytes of the reply's body */
-    char error[JOBS_TEXT_MAX + 1];         /* why it failed, "" otherwise */
-    char progress[JOBS_TEXT_MAX + 1];      /* the worker's last progress note, "" none */
+    char id[JOBS_ID_MAX + 1];           /* the job id */
+    char service[JOBS_SERVICE_MAX + 1]; /* the service that runs it */
+    char route[JOBS_TEXT_MAX + 1];      /* the gateway route it came through */
+    jobs_state_t state;                 /* where it is */
+    bool retryable;                     /* may run again after a lost attempt */
+    bool cancel_requested;              /* DELETE came while it ran */
+    int attempts;                       /* attempts started so far */
+    int max_attempts;                   /* attempts allowed */
+    int broker;                         /* index of the broker of the last attempt, -1 none */
+    int64_t timeout_ms;                 /* each attempt's deadline */
+    int64_t ttl_ms;                     /* time to live of the result */
+    int64_t created_ms;                 /* accepted */
+    int64_t started_ms;                 /* last attempt handed to a broker, 0 never */
+    int64_t finished_ms;                /* reached its final state, 0 not yet */
+    int64_t due_ms;                     /* next attempt not before (queued jobs) */
+    int64_t expires_ms;                 /* result and request deleted at, 0 not final */
+    int result_status;                  /* the reply's HTTP status, 0 if none */
+    int64_t result_size;                /* bytes of the reply's body */
+    char error[JOBS_TEXT_MAX + 1];      /* why it failed, "" otherwise */
+    char progress[JOBS_TEXT_MAX + 1];   /* the worker's last progress note, "" none */
 } jobs_record_t;
 
 /* An attempt to run: the record and the request, owned by the struct (jobs_attempt_reset). */
@@ -130,14 +130,14 @@ void jobs_store_due_services(jobs_store_t *self, int64_t now_ms,
 /* Claims up to limit due queued jobs of service, oldest due first: each becomes running
    with one more attempt, on broker, started now. Calls each(attempt, arg) per job (the
    attempt is the callee's: it must call jobs_attempt_reset). Returns how many. */
-int jobs_store_claim(jobs_store_t *self, const char *service, int64_t now_ms, int limit,
-                     int broker, void (*each)(jobs_attempt_t *attempt, void *arg), void *arg);
+int jobs_store_claim(jobs_store_t *self, const char *service, int64_t now_ms, int limit, int broker,
+                     void (*each)(jobs_attempt_t *attempt, void *arg), void *arg);
 /* Records the reply of attempt number attempt of a running job: done, with the result kept
    until now + its ttl (or cancelled, result dropped, if a cancel was requested). NOT_FOUND
    if the job is not running that attempt any more (a late or duplicate reply). */
-jobs_store_status_t jobs_store_finish(jobs_store_t *self, const char *id, int attempt,
-                                      int status, const char *headers, size_t headers_size,
-                                      const void *body, size_t body_size, int64_t now_ms);
+jobs_store_status_t jobs_store_finish(jobs_store_t *self, const char *id, int attempt, int status,
+                                      const char *headers, size_t headers_size, const void *body,
+                                      size_t body_size, int64_t now_ms);
 /* Puts a running job's attempt back in the queue, due at due_ms, with the reason it ended.
    counted false: the attempt never started (no worker, queue full), so it does not count
    against the job's attempts and the next one reuses its number. A job whose cancel was

@@ -37,17 +37,17 @@ typedef enum {
 } jobs_statement_t;
 
 struct _jobs_store_t {
-    sqlite3 *db;                                   /* the one connection */
-    pthread_mutex_t lock;                          /* every call holds it */
-    sqlite3_stmt *statements[S_STATEMENT_COUNT];   /* prepared on first use */
-    char *path;                                    /* the database file */
-    char reason[256];                              /* the last failure, one line */
+    sqlite3 *db;                                 /* the one connection */
+    pthread_mutex_t lock;                        /* every call holds it */
+    sqlite3_stmt *statements[S_STATEMENT_COUNT]; /* prepared on first use */
+    char *path;                                  /* the database file */
+    char reason[256];                            /* the last failure, one line */
 };
 
 /* The record's columns, in the order every SELECT of a record lists them. */
-#define JOBS_RECORD_COLUMNS                                                                       \
-    "id, service, route, state, retryable, cancel_requested, attempts, max_attempts, broker, "   \
-    "timeout_ms, ttl_ms, created_ms, started_ms, finished_ms, due_ms, expires_ms, "              \
+#define JOBS_RECORD_COLUMNS                                                                        \
+    "id, service, route, state, retryable, cancel_requested, attempts, max_attempts, broker, "     \
+    "timeout_ms, ttl_ms, created_ms, started_ms, finished_ms, due_ms, expires_ms, "                \
     "result_status, length(result_body), error, progress"
 #define JOBS_RECORD_COLUMN_COUNT 20
 

@@ -36,8 +36,8 @@ void jobs_store_due_services(jobs_store_t *self, int64_t now_ms,
     pthread_mutex_unlock(&self->lock);
 }
 
-int jobs_store_claim(jobs_store_t *self, const char *service, int64_t now_ms, int limit,
-                     int broker, void (*each)(jobs_attempt_t *attempt, void *arg), void *arg)
+int jobs_store_claim(jobs_store_t *self, const char *service, int64_t now_ms, int limit, int broker,
+                     void (*each)(jobs_attempt_t *attempt, void *arg), void *arg)
 {
     if (limit <= 0)
         return 0;
@@ -111,9 +111,8 @@ static jobs_store_status_t s_update(jobs_store_t *self, sqlite3_stmt *statement)
 }
 
 jobs_store_status_t jobs_store_finish(jobs_store_t *self, const char *id, int attempt,
-                                      int result_status, const char *headers,
-                                      size_t headers_size, const void *body, size_t body_size,
-                                      int64_t now_ms)
+                                      int result_status, const char *headers, size_t headers_size,
+                                      const void *body, size_t body_size, int64_t now_ms)
 {
     pthread_mutex_lock(&self->lock);
     jobs_store_status_t status = JOBS_STORE_UNAVAILABLE;

@@ -45,10 +45,20 @@ static jobs_submission_t s_submission(const char *id, const char *service, bool 
 {
     static const char body[] = "a\0b binary";
     return (jobs_submission_t){
-        .id = id, .service = service, .route = "/slow", .retryable = retryable,
-        .max_attempts = 3, .timeout_ms = 5000, .ttl_ms = 1000, .method = "POST",
-        .path = "/slow", .query = "ms=5", .headers = "Accept: */*\r\n", .headers_size = 13,
-        .body = body, .body_size = sizeof body,
+        .id = id,
+        .service = service,
+        .route = "/slow",
+        .retryable = retryable,
+        .max_attempts = 3,
+        .timeout_ms = 5000,
+        .ttl_ms = 1000,
+        .method = "POST",
+        .path = "/slow",
+        .query = "ms=5",
+        .headers = "Accept: */*\r\n",
+        .headers_size = 13,
+        .body = body,
+        .body_size = sizeof body,
     };
 }
 
@@ -117,11 +127,10 @@ static void test_submit_claim_finish_read(void **state)
     char back[sizeof result];
     size_t total = 0, read = 0;
     do {
-        assert_int_equal(jobs_store_result_read(f->store, "job1", (int64_t) total, back + total,
-                                                1000 < sizeof back - total ? 1000
-                                                                           : sizeof back - total,
-                                                &read),
-                         JOBS_STORE_OK);
+        assert_int_equal(
+            jobs_store_result_read(f->store, "job1", (int64_t) total, back + total,
+                                   1000 < sizeof back - total ? 1000 : sizeof back - total, &read),
+            JOBS_STORE_OK);
         total += read;
     } while (read > 0 && total < sizeof back);
     assert_int_equal(total, sizeof result);
@@ -142,7 +151,8 @@ static void test_requeue_fail_and_cancel(void **state)
     /* Oldest first, only the service asked for. */
     assert_int_equal(jobs_store_claim(f->store, "slow", 100, 1, 0, s_keep, &attempt), 1);
     assert_string_equal(attempt.record.id, "a");
-    assert_int_equal(jobs_store_requeue(f->store, "a", 1, true, 500, "worker_died", 100), JOBS_STORE_OK);
+    assert_int_equal(jobs_store_requeue(f->store, "a", 1, true, 500, "worker_died", 100),
+                     JOBS_STORE_OK);
     jobs_record_t record;
     assert_int_equal(jobs_store_get(f->store, "a", &record), JOBS_STORE_OK);
     assert_int_equal(record.state, JOBS_QUEUED);
@@ -201,8 +211,7 @@ static void test_expiry_and_reopen(void **state)
     assert_int_equal(jobs_store_submit(f->store, &b, 0, NULL), JOBS_STORE_OK);
     jobs_attempt_t attempt = {0};
     assert_int_equal(jobs_store_claim(f->store, "slow", 0, 1, 0, s_keep, &attempt), 1);
-    assert_int_equal(jobs_store_finish(f->store, "a", 1, 200, "", 0, "r", 1, 100),
-                     JOBS_STORE_OK);
+    assert_int_equal(jobs_store_finish(f->store, "a", 1, 200, "", 0, "r", 1, 100), JOBS_STORE_OK);
     assert_int_equal(jobs_store_claim(f->store, "slow", 0, 1, 1, s_keep, &attempt), 1);
     /* ttl 1000: not yet at 1099, expired at 1100, deleted after keep. */
     assert_int_equal(jobs_store_expire(f->store, 1099, 5000), 0);
@@ -223,8 +232,7 @@ static void test_expiry_and_reopen(void **state)
     int running = 0;
     jobs_store_running(f->store, s_count, &running);
     assert_int_equal(running, 1);
-    assert_int_equal(jobs_store_finish(f->store, "b", 1, 200, "", 0, "r", 1, 200),
-                     JOBS_STORE_OK);
+    assert_int_equal(jobs_store_finish(f->store, "b", 1, 200, "", 0, "r", 1, 200), JOBS_STORE_OK);
     /* At 6100: a (expired at 1100) is deleted, b (expires at 1200) expires. */
     assert_int_equal(jobs_store_expire(f->store, 6100, 5000), 2);
     assert_int_equal(jobs_store_get(f->store, "a", &record), JOBS_STORE_NOT_FOUND);
