@@ -3,8 +3,10 @@
     call. The JSON bodies are built by broker_stats_json and broker_cluster_view, commands
     run by broker_agent_command; here they are framed as MDP replies. */
 #include "broker_mmi.h"
+
 #include "broker_cluster_view.h"
 #include "broker_stats_json.h"
+#include "sl_envelope.h"
 
 struct _broker_mmi_t {
     broker_router_t *router;           /* borrowed: answers go out through it */
@@ -60,6 +62,34 @@ static const char *s_service_code(broker_mmi_t *self, sl_mdp_msg_t *msg)
     return service && broker_service_workers(service) > 0 ? "200" : "404";
 }
 
+/* mmi.request (slowlane extension, docs/protocol.md 2.6): "200" and the id if the broker
+   still holds the envelope request of that id from this client, queued or at a worker,
+   "404" and the id otherwise. A client that lost its replies (slowlane-jobs after a restart)
+   learns which of its requests will still be answered. A walk of every queue and worker:
+   asked after a restart, never per request. */
+static void s_request(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg)
+{
+    zframe_t *asked = msg->body ? zmsg_first(msg->body) : NULL;
+    size_t size = asked ? zframe_size(asked) : 0;
+    char id[SL_REQUEST_ID_MAX + 1] = "";
+    bool held = false;
+    if (size > 0 && size <= SL_REQUEST_ID_MAX &&
+        sl_request_id_valid((const char *) zframe_data(asked), size)) {
+        memcpy(id, zframe_data(asked), size);
+        id[size] = 0;
+        for (broker_service_t *service = broker_registry_service_first(self->registry);
+             service && !held; service = broker_registry_service_next(self->registry))
+            held = broker_service_queue_holds(service, client, id);
+        for (broker_worker_t *worker = broker_registry_worker_first(self->registry);
+             worker && !held; worker = broker_registry_worker_next(self->registry))
+            held = broker_worker_holds(worker, client, id);
+    }
+    zmsg_t *body = zmsg_new();
+    zmsg_addstr(body, held ? "200" : "404");
+    zmsg_addstr(body, id);
+    s_reply(self, client, msg, &body);
+}
+
 /* mmi.stats: one JSON frame; without memory for it, "500" the 8/MMI way rather than
    silence. */
 static void s_stats(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg, int64_t now)
@@ -109,6 +139,10 @@ void broker_mmi_answer(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg, 
     }
     if (streq(name, "mmi.stats")) {
         s_stats(self, client, msg, now); /* docs/protocol.md section 2.5 */
+        return;
+    }
+    if (streq(name, "mmi.request")) {
+        s_request(self, client, msg); /* docs/protocol.md section 2.6 */
         return;
     }
     /* 8/MMI: every other mmi.* name answers "501". */

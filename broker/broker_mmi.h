@@ -1,5 +1,6 @@
 /*  broker_mmi: the broker's own services, 8/MMI's namespace: mmi.service (200/404),
-    mmi.stats (counters as JSON, docs/protocol.md section 2.5), mmi.cluster and
+    mmi.stats (counters as JSON, docs/protocol.md section 2.5), mmi.request (is a request of
+    this client still held, 2.6), mmi.cluster and
     mmi.cluster.command (the cluster manager, section 7.4), 501 for any other mmi.* name.
     It frames and sends the answers; it reads the registry and the counters and hands
     commands to the agent table, and changes nothing else. */

@@ -2,6 +2,8 @@
     broker. Holds no policy: what to do with a request is decided in broker_dispatch. */
 #include "broker_request.h"
 
+#include <string.h>
+
 broker_request_t *broker_request_new(zframe_t **client_p, sl_mdp_version_t client_version,
                                      zmsg_t **body_p)
 {
@@ -35,4 +37,9 @@ void broker_request_destroy(broker_request_t **self_p)
 int64_t broker_request_time_left(const broker_request_t *self, int64_t now)
 {
     return self->deadline - now;
+}
+
+bool broker_request_is(const broker_request_t *self, zframe_t *client, const char *id)
+{
+    return self->is_envelope && strcmp(self->id, id) == 0 && zframe_eq(self->client, client);
 }

@@ -35,6 +35,9 @@ typedef struct _broker_request_t {
     uint32_t tag;                    /* job tag sequence while held (protocol.md 3.6) */
 } broker_request_t;
 
+/* True if the request is the envelope request id sent by client (its routing id). */
+bool broker_request_is(const broker_request_t *self, zframe_t *client, const char *id);
+
 /* Creates a request; takes ownership of *client_p and *body_p (both set to NULL). The
    caller fills in service, envelope fields, deadline and retry policy. */
 broker_request_t *broker_request_new(zframe_t **client_p, sl_mdp_version_t client_version,

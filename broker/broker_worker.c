@@ -166,3 +166,11 @@ broker_request_t *broker_worker_take_newest(broker_worker_t *self)
         broker_worker_release(self, newest);
     return newest;
 }
+
+bool broker_worker_holds(const broker_worker_t *self, zframe_t *client, const char *id)
+{
+    for (int slot = 0; slot < self->capacity; slot++)
+        if (self->jobs[slot] && broker_request_is(self->jobs[slot], client, id))
+            return true;
+    return false;
+}

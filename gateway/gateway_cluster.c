@@ -69,6 +69,41 @@ void gateway_cluster_destroy(gateway_cluster_t **self_p)
     *self_p = NULL;
 }
 
+/* Sends request (taken) on dealer and waits up to wait_ms for the answer whose frame 3 (the
+   tag or request-id after MDPC02 | FINAL | service) is tag: it returns that answer with its
+   first four frames removed, and drops any other (late or foreign). NULL at the deadline.
+   With no broker connected (just started, or reconnecting) the send waits for one, within
+   the same wait. Lock held. */
+static zmsg_t *s_round_trip(zsock_t *dealer, zmsg_t **request_p, const char *tag, int64_t wait_ms)
+{
+    zsock_set_sndtimeo(dealer, (int) wait_ms);
+    if (!*request_p || zmsg_send(request_p, dealer) != 0) {
+        zmsg_destroy(request_p);
+        return NULL;
+    }
+    int64_t deadline = zclock_mono() + wait_ms;
+    while (true) {
+        int64_t left = deadline - zclock_mono();
+        if (left <= 0)
+            return NULL;
+        zsock_set_rcvtimeo(dealer, (int) left);
+        zmsg_t *reply = zmsg_recv(dealer);
+        if (!reply)
+            return NULL;
+        if (zmsg_size(reply) > 4) {
+            zframe_t *frames[4];
+            for (int i = 0; i < 4; i++)
+                frames[i] = zmsg_pop(reply);
+            bool ours = zframe_streq(frames[3], tag);
+            for (int i = 0; i < 4; i++)
+                zframe_destroy(&frames[i]);
+            if (ours)
+                return reply;
+        }
+        zmsg_destroy(&reply);
+    }
+}
+
 /* One request to service with body (may be NULL) after a fresh tag; the JSON of the answer
    with that tag, or NULL at the deadline. Lock held. */
 static json_t *s_ask_one(gateway_cluster_t *self, zsock_t *dealer, const char *service,
@@ -81,43 +116,19 @@ static json_t *s_ask_one(gateway_cluster_t *self, zsock_t *dealer, const char *s
     if (body)
         zmsg_addstr(frames, body);
     zmsg_t *request = sl_mdp_encode_client_request(SL_MDP_V02, service, &frames);
-    /* With no broker connected (just started, or reconnecting) the send waits for one,
-       within the caller's wait. */
-    zsock_set_sndtimeo(dealer, (int) wait_ms);
-    if (!request || zmsg_send(&request, dealer) != 0) {
-        zmsg_destroy(&request);
+    zmsg_t *reply = s_round_trip(dealer, &request, tag, wait_ms);
+    if (!reply)
         return NULL;
-    }
-    int64_t deadline = zclock_mono() + wait_ms;
-    while (true) {
-        int64_t left = deadline - zclock_mono();
-        if (left <= 0)
-            return NULL;
-        zsock_set_rcvtimeo(dealer, (int) left);
-        zmsg_t *reply = zmsg_recv(dealer);
-        if (!reply)
-            return NULL;
-        /* MDPC02 | FINAL | service | tag | json: anything else is a late or foreign answer. */
-        json_t *answer = NULL;
-        if (zmsg_size(reply) == 5) {
-            zframe_t *frame = zmsg_first(reply);
-            frame = zmsg_next(reply);
-            frame = zmsg_next(reply);
-            frame = zmsg_next(reply);
-            if (zframe_streq(frame, tag)) {
-                frame = zmsg_next(reply);
-                json_error_t error;
-                answer =
-                    json_loadb((const char *) zframe_data(frame), zframe_size(frame), 0, &error);
-                if (!answer)
-                    answer = json_pack("{s:b, s:i, s:s}", "ok", 0, "status", 502, "error",
-                                       "bad_broker_answer");
-            }
-        }
-        zmsg_destroy(&reply);
-        if (answer)
-            return answer;
-    }
+    /* One frame: the JSON answer. */
+    zframe_t *frame = zmsg_first(reply);
+    json_error_t error;
+    json_t *answer = zmsg_size(reply) == 1 ? json_loadb((const char *) zframe_data(frame),
+                                                        zframe_size(frame), 0, &error)
+                                           : NULL;
+    zmsg_destroy(&reply);
+    if (!answer)
+        answer = json_pack("{s:b, s:i, s:s}", "ok", 0, "status", 502, "error", "bad_broker_answer");
+    return answer;
 }
 
 /* s_ask_one at the first trusted broker in order, then the next while none answers; with
@@ -200,54 +211,31 @@ static json_t *s_ask_jobs_one(gateway_cluster_t *self, zsock_t *dealer, const ch
                                               sizeof headers - 1, NULL, 0);
     zmsg_t *request =
         body ? sl_mdp_encode_client_request(SL_MDP_V02, SL_JOBS_SERVICE, &body) : NULL;
-    zsock_set_sndtimeo(dealer, (int) wait_ms);
-    if (!request || zmsg_send(&request, dealer) != 0) {
-        zmsg_destroy(&request);
+    zmsg_t *envelope = s_round_trip(dealer, &request, meta.id, wait_ms);
+    if (!envelope)
         return NULL;
-    }
-    int64_t deadline = zclock_mono() + wait_ms;
-    while (true) {
-        int64_t left = deadline - zclock_mono();
-        if (left <= 0)
-            return NULL;
-        zsock_set_rcvtimeo(dealer, (int) left);
-        zmsg_t *reply = zmsg_recv(dealer);
-        if (!reply)
-            return NULL;
-        /* MDPC02 | FINAL | service | request-id | envelope...: anything else is late. */
-        zframe_t *frame = zmsg_size(reply) > 4 ? zmsg_first(reply) : NULL;
-        for (int i = 0; frame && i < 3; i++)
-            frame = zmsg_next(reply);
-        json_t *answer = NULL;
-        if (frame && zframe_streq(frame, meta.id)) {
-            zmsg_t *envelope = zmsg_new();
-            for (frame = zmsg_next(reply); frame; frame = zmsg_next(reply))
-                zmsg_addmem(envelope, zframe_data(frame), zframe_size(frame));
-            sl_reply_envelope_t decoded = {0};
-            sl_error_code_t code;
-            if (sl_envelope_kind(envelope) == SL_BODY_ERROR &&
-                sl_error_envelope_decode(envelope, &code, NULL, 0) == 0) {
-                answer = json_pack("{s:i, s:s}", "status", 503, "error", sl_error_code_name(code));
-            } else if (sl_reply_envelope_decode(envelope, &decoded) == 0) {
-                json_error_t error;
-                answer = json_loadb((const char *) zframe_data(decoded.body),
-                                    zframe_size(decoded.body), 0, &error);
-                if (!json_is_object(answer)) {
-                    json_decref(answer);
-                    answer = json_pack("{s:s}", "error", "bad_jobs_answer");
-                    decoded.status = 502;
-                }
-                json_object_set_new(answer, "status", json_integer(decoded.status));
-            }
-            sl_reply_envelope_reset(&decoded);
-            zmsg_destroy(&envelope);
-            if (!answer)
-                answer = json_pack("{s:i, s:s}", "status", 502, "error", "bad_jobs_answer");
+    json_t *answer = NULL;
+    sl_reply_envelope_t decoded = {0};
+    sl_error_code_t code;
+    if (sl_envelope_kind(envelope) == SL_BODY_ERROR &&
+        sl_error_envelope_decode(envelope, &code, NULL, 0) == 0) {
+        answer = json_pack("{s:i, s:s}", "status", 503, "error", sl_error_code_name(code));
+    } else if (sl_reply_envelope_decode(envelope, &decoded) == 0) {
+        json_error_t error;
+        answer = json_loadb((const char *) zframe_data(decoded.body), zframe_size(decoded.body), 0,
+                            &error);
+        if (!json_is_object(answer)) {
+            json_decref(answer);
+            answer = json_pack("{s:s}", "error", "bad_jobs_answer");
+            decoded.status = 502;
         }
-        zmsg_destroy(&reply);
-        if (answer)
-            return answer;
+        json_object_set_new(answer, "status", json_integer(decoded.status));
     }
+    sl_reply_envelope_reset(&decoded);
+    zmsg_destroy(&envelope);
+    if (!answer)
+        answer = json_pack("{s:i, s:s}", "status", 502, "error", "bad_jobs_answer");
+    return answer;
 }
 
 json_t *gateway_cluster_jobs(gateway_cluster_t *self, const char *query, int64_t wait_ms)

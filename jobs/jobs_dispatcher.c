@@ -226,6 +226,42 @@ static void s_on_reply(s_actor_t *self, jobs_flight_entry_t *entry, zmsg_t *body
         s_attempt_replied(self, entry);
 }
 
+/* The attempts taken up after a restart that went to this broker: asks it, per attempt,
+   whether it still holds the request (mmi.request, protocol.md 2.6). A "404" means the reply
+   went to the dead process: the attempt ends at once instead of at its deadline. */
+static void s_ask_recovered(s_actor_t *self, size_t index)
+{
+    size_t size = jobs_flight_size(self->flight);
+    jobs_flight_entry_t **entries = size ? calloc(size, sizeof *entries) : NULL;
+    size_t count = entries ? jobs_flight_select(self->flight, (int) index, 0, entries, size) : 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!entries[i]->recovered || entries[i]->asked)
+            continue;
+        zmsg_t *body = zmsg_new();
+        zmsg_addstr(body, entries[i]->key);
+        zmsg_t *request = sl_mdp_encode_client_request(SL_MDP_V02, "mmi.request", &body);
+        if (request && zmsg_send(&request, self->brokers[index].dealer) != 0)
+            zmsg_destroy(&request);
+        else
+            entries[i]->asked = true;
+    }
+    free(entries);
+}
+
+/* A broker's answer to mmi.request: [code, id]. */
+static void s_on_request_answer(s_actor_t *self, zmsg_t *body)
+{
+    char *code = zmsg_popstr(body);
+    char *key = zmsg_popstr(body);
+    jobs_flight_entry_t *entry = key ? jobs_flight_find(self->flight, key) : NULL;
+    if (entry && entry->recovered && code && strcmp(code, "404") == 0)
+        s_attempt_lost(self, entry, "reply_lost", true);
+    else if (entry && entry->recovered)
+        sl_log(SL_LOG_INFO, entry->id, "job_still_held", "attempt=%d", entry->attempt);
+    free(code);
+    free(key);
+}
+
 static void s_broker_heard(s_actor_t *self, size_t index)
 {
     s_broker_t *broker = &self->brokers[index];
@@ -233,8 +269,11 @@ static void s_broker_heard(s_actor_t *self, size_t index)
         sl_log(SL_LOG_INFO, NULL, "jobs_broker_up", "broker=%s", broker->endpoint);
         s_claim_soon(self);
     }
+    bool was_alive = broker->alive;
     broker->alive = true;
     broker->heard_ms = zclock_mono();
+    if (!was_alive)
+        s_ask_recovered(self, index);
 }
 
 static void s_on_broker_message(s_actor_t *self, size_t index)
@@ -254,6 +293,11 @@ static void s_on_broker_message(s_actor_t *self, size_t index)
     }
     if (zframe_streq(decoded.service, "mmi.service")) {
         sl_mdp_msg_reset(&decoded); /* a probe's answer: hearing it was the point */
+        return;
+    }
+    if (zframe_streq(decoded.service, "mmi.request")) {
+        s_on_request_answer(self, decoded.body);
+        sl_mdp_msg_reset(&decoded);
         return;
     }
     zframe_t *id_frame = zmsg_pop(decoded.body);

@@ -27,6 +27,7 @@ typedef struct {
     bool recovered;                     /* out when the last process stopped: not counted
                                            against its service or broker (its reply may
                                            never come, and must not hold back new work) */
+    bool asked;                         /* recovered: mmi.request sent to its broker */
     bool unsaved;                       /* ended, but the store refused the outcome: again */
     char lost_reason[32];               /* the outcome to write again: a loss's reason, or
                                            "" for the reply held here */

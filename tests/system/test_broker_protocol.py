@@ -34,6 +34,32 @@ class MmiTest(BrokerTest):
         reply = client.request("mmi.frobnicate", b"x")
         self.assertEqual(reply, [b"MDPC02", C02_FINAL, b"mmi.frobnicate", b"501"])
 
+    def test_mmi_request_says_whether_a_request_is_still_held(self):
+        # protocol.md 2.6: "200" while the broker holds the client's envelope request of that
+        # id, queued or at a worker, else "404"; the id comes back as the second frame.
+        worker = self.worker("held")  # no handler: it keeps every request it gets
+        wait_registered(self.endpoint, "held")
+        client, other = self.client(), self.client()
+        client.send("held", *envelope_request("job-1.1", body=b"a"))
+        client.send("held", *envelope_request("job-2.1", body=b"b"))  # queued behind job-1
+        address, body = worker.next_request()
+        self.assertEqual(body[1], b"job-1.1")
+
+        def held(asker, request_id):
+            reply = asker.request("mmi.request", request_id)
+            self.assertEqual(reply[:3], [b"MDPC02", C02_FINAL, b"mmi.request"])
+            self.assertEqual(reply[4], request_id if b" " not in request_id else b"")
+            return reply[3]
+
+        self.assertEqual(held(client, b"job-1.1"), b"200")   # at the worker
+        self.assertEqual(held(client, b"job-2.1"), b"200")   # in the queue
+        self.assertEqual(held(other, b"job-1.1"), b"404")    # another client's id
+        self.assertEqual(held(client, b"job-3.1"), b"404")
+        self.assertEqual(held(client, b"bad id"), b"404")
+        worker.send("FINAL", address, b"", *reply_envelope([b"done"]))
+        self.assertEqual(client.recv()[3], b"job-1.1")
+        self.assertEqual(held(client, b"job-1.1"), b"404")   # answered
+
     def test_mmi_over_mdp01(self):
         client = self.client(version=1)
         reply = client.request("mmi.service", b"echo")

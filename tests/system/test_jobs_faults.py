@@ -115,12 +115,13 @@ def broker_log_replies(broker):
 
 
 class JobsRecoveryTest(unittest.TestCase):
-    """Attempts out when slowlane-jobs died may never be answered (their brokers answered
-    the dead process). They wait for their deadline, but must not hold back the new work of
-    their service meanwhile: with every slot of a service taken by such attempts, its other
-    jobs once waited for the whole async-timeout-ms."""
+    """Attempts out when slowlane-jobs died whose replies went to the dead process. The new
+    process asks the broker (mmi.request, protocol.md 2.6), learns they will never be
+    answered, and ends them at once: the retryable one runs again, the other fails with
+    reply_lost (it may have run). Before, they waited for their deadline (async-timeout-ms)
+    and held their service's slots meanwhile, so every other job of it waited too."""
 
-    def test_attempts_of_a_killed_process_do_not_hold_back_the_rest(self):
+    def test_replies_lost_with_a_killed_process_end_at_once(self):
         broker = harness.start_broker(extra=["--log-level", "debug"])
         self.addCleanup(broker.stop)
         workers = harness.start_workers(broker.endpoint, "later", "builtin:sleep")
@@ -132,12 +133,14 @@ class JobsRecoveryTest(unittest.TestCase):
         extra = ["--max-in-flight", "2"]
         jobs = jobs_support.start_jobs([broker.endpoint], directory, extra=extra)
         jobs_support.wait_reachable(gateway.port)
-        ids = [jobs_support.submit(gateway.port, "GET", "/later?ms=200")[2]["id"]
-               for _ in range(8)]
+        ids = [jobs_support.submit(gateway.port, method, "/later?ms=200",
+                                   body=b"x" if method == "POST" else None)[2]["id"]
+               for method in ["GET", "POST"] + ["GET"] * 6]
         harness.wait_for(lambda: jobs.output().count("job_dispatched") >= 2,
                          what="two attempts out")
         out = {line.split("rid=")[1].split()[0] for line in jobs.output().splitlines()
                if "event=job_dispatched" in line}
+        self.assertEqual(out, set(ids[:2]))
         # Stopped, the process cannot read the two replies; killed, it never will.
         jobs.signal(signal.SIGSTOP)
         harness.wait_for(lambda: broker_log_replies(broker) >= 2, timeout=10,
@@ -147,15 +150,14 @@ class JobsRecoveryTest(unittest.TestCase):
         self.addCleanup(jobs.stop)
         harness.wait_for(lambda: "jobs_recovered attempts_out=2" in jobs.output(),
                          what="the two attempts taken up again")
-        # The six others run well within the 120 s deadline of the two whose replies went
-        # to the killed process; those two wait for it (their workers might still run them).
-        self.assertEqual(len(out), 2)
-        for job_id in ids:
-            if job_id not in out:
-                document = jobs_support.wait_state(gateway.port, job_id, ("done",), timeout=30)
-                self.assertEqual(document["status"], "done")
-        for job_id in out:
-            self.assertEqual(jobs_support.job(gateway.port, job_id)[1]["status"], "running")
+        # Well within the 120 s deadline of the two whose replies were lost.
+        retried = jobs_support.wait_state(gateway.port, ids[0], timeout=30)
+        self.assertEqual((retried["status"], retried["attempts"]), ("done", 2), retried)
+        lost = jobs_support.wait_state(gateway.port, ids[1], timeout=30)
+        self.assertEqual((lost["status"], lost["error"]), ("failed", "reply_lost"), lost)
+        for job_id in ids[2:]:
+            document = jobs_support.wait_state(gateway.port, job_id, timeout=30)
+            self.assertEqual(document["status"], "done", document)
 
 
 if __name__ == "__main__":
