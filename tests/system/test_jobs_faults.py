@@ -104,7 +104,7 @@ class JobsFaultsTest(unittest.TestCase):
                 self.assertEqual((status, body), (200, f"result i={i}\n".encode()))
             else:
                 self.assertEqual(document["status"], "failed", f"job {i}: {document}")
-                self.assertIn(document["error"], ("broker_lost", "timeout", "worker_died"))
+                self.assertIn(document["error"], ("broker_lost", "reply_lost", "timeout", "worker_died"))
         self.assertGreater(states["done"], JOBS // 2)
 
 
