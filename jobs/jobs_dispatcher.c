@@ -1,9 +1,13 @@
 /*  jobs_dispatcher: the actor that runs stored jobs through the brokers (jobs_dispatcher.h).
     Why an attempt ends without a reply, and what follows (docs/jobs.md "Retries"):
-      - the broker answers no_worker, queue_full or shutting_down: the job never started, it
-        goes back to the queue with backoff and the attempt is not counted;
-      - worker_died or expired: counted; retried with backoff if the job is retryable and has
-        attempts left, else failed;
+      - the broker answers no_worker or queue_full (or shutting_down, for a job that is not
+        retryable): the job never started, it goes back to the queue with backoff and the
+        attempt is not counted;
+      - worker_died (also when it ends a stream), expired, or shutting_down for a retryable
+        job: counted; retried with backoff if the job is retryable and has attempts left,
+        else failed;
+      - after a restart, the broker says (mmi.request) it no longer holds an attempt that
+        was out: its reply went to the dead process; counted, as reply_lost;
       - the broker is lost (its connection closed, or it left liveness probes unanswered):
         the same, for every attempt it held;
       - the attempt's own deadline (its timeout + grace) passes: the same. Its worker has had
