@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jobs_broker_link.h"
 #include "jobs_flight.h"
 #include "sl_envelope.h"
 #include "sl_log.h"
@@ -32,28 +33,19 @@
 #define S_SELECT_MAX      256 /* entries handled per sweep; the next tick takes the rest */
 
 typedef struct {
-    char *endpoint;       /* as configured */
-    zsock_t *dealer;      /* MDP/0.2 client */
-    zactor_t *monitor;    /* its connection events */
-    bool alive;           /* answered within liveness */
-    int64_t heard_ms;     /* zclock_mono of its last message */
-    int64_t probe_due_ms; /* next mmi.service probe */
-} s_broker_t;
-
-typedef struct {
-    zsock_t *pipe;                     /* to the owner */
-    jobs_store_t *store;               /* borrowed */
-    jobs_dispatcher_config_t config;   /* brokers and curve not kept (see below) */
-    s_broker_t brokers[S_MAX_BROKERS]; /* one client socket each */
-    size_t broker_count;               /* in use */
-    jobs_flight_t *flight;             /* attempts out */
-    zpoller_t *poller;                 /* pipe, dealers, monitors */
-    bool claim_soon;                   /* claim before the next tick ... */
-    int64_t claim_soon_at_ms;          /* ... at this time */
-    int64_t tick_at_ms;                /* probes, deadlines, claims next */
-    int64_t expire_at_ms;              /* when to expire next */
-    bool terminated;                   /* $TERM seen */
-    sl_log_limit_t late_limit;         /* late or foreign replies */
+    zsock_t *pipe;                             /* to the owner */
+    jobs_store_t *store;                       /* borrowed */
+    jobs_dispatcher_config_t config;           /* brokers and curve not kept (see below) */
+    jobs_broker_link_t brokers[S_MAX_BROKERS]; /* one client socket each */
+    size_t broker_count;                       /* in use */
+    jobs_flight_t *flight;                     /* attempts out */
+    zpoller_t *poller;                         /* pipe, dealers, monitors */
+    bool claim_soon;                           /* claim before the next tick ... */
+    int64_t claim_soon_at_ms;                  /* ... at this time */
+    int64_t tick_at_ms;                        /* probes, deadlines, claims next */
+    int64_t expire_at_ms;                      /* when to expire next */
+    bool terminated;                           /* $TERM seen */
+    sl_log_limit_t late_limit;                 /* late or foreign replies */
 } s_actor_t;
 
 struct _jobs_dispatcher_t {
@@ -241,12 +233,7 @@ static void s_ask_recovered(s_actor_t *self, size_t index)
     for (size_t i = 0; i < count; i++) {
         if (!entries[i]->recovered || entries[i]->asked)
             continue;
-        zmsg_t *body = zmsg_new();
-        zmsg_addstr(body, entries[i]->key);
-        zmsg_t *request = sl_mdp_encode_client_request(SL_MDP_V02, "mmi.request", &body);
-        if (request && zmsg_send(&request, self->brokers[index].dealer) != 0)
-            zmsg_destroy(&request);
-        else
+        if (jobs_broker_link_ask(&self->brokers[index], "mmi.request", entries[i]->key) == 0)
             entries[i]->asked = true;
     }
     free(entries);
@@ -268,7 +255,7 @@ static void s_on_request_answer(s_actor_t *self, zmsg_t *body)
 
 static void s_broker_heard(s_actor_t *self, size_t index)
 {
-    s_broker_t *broker = &self->brokers[index];
+    jobs_broker_link_t *broker = &self->brokers[index];
     if (!broker->alive) {
         sl_log(SL_LOG_INFO, NULL, "jobs_broker_up", "broker=%s", broker->endpoint);
         s_claim_soon(self);
@@ -323,7 +310,7 @@ static void s_on_broker_message(s_actor_t *self, size_t index)
 
 static void s_broker_lost(s_actor_t *self, size_t index, const char *reason)
 {
-    s_broker_t *broker = &self->brokers[index];
+    jobs_broker_link_t *broker = &self->brokers[index];
     if (broker->alive)
         sl_log(SL_LOG_WARN, NULL, "jobs_broker_lost", "broker=%s reason=%s attempts_out=%lld",
                broker->endpoint, reason,
@@ -338,62 +325,38 @@ static void s_broker_lost(s_actor_t *self, size_t index, const char *reason)
 
 static void s_on_monitor(s_actor_t *self, size_t index)
 {
-    zmsg_t *event = zmsg_recv(self->brokers[index].monitor);
-    char *name = event ? zmsg_popstr(event) : NULL;
-    if (name && (strcmp(name, "DISCONNECTED") == 0 || strcmp(name, "CLOSED") == 0))
+    jobs_broker_link_event_t event = jobs_broker_link_event(&self->brokers[index]);
+    if (event == JOBS_LINK_DISCONNECTED)
         s_broker_lost(self, index, "disconnected");
-    else if (name && strcmp(name, "CONNECTED") == 0)
+    else if (event == JOBS_LINK_CONNECTED)
         self->brokers[index].probe_due_ms = 0; /* ask at once: alive as soon as it answers */
-    free(name);
-    zmsg_destroy(&event);
 }
 
 static void s_probe(s_actor_t *self, int64_t now_ms)
 {
     int64_t window = self->config.heartbeat_ms * self->config.liveness;
     for (size_t i = 0; i < self->broker_count; i++) {
-        s_broker_t *broker = &self->brokers[i];
+        jobs_broker_link_t *broker = &self->brokers[i];
         if (broker->alive && now_ms - broker->heard_ms > window)
             s_broker_lost(self, i, "silent");
         if (now_ms < broker->probe_due_ms)
             continue;
         broker->probe_due_ms = now_ms + self->config.heartbeat_ms;
-        zmsg_t *body = zmsg_new();
-        zmsg_addstr(body, "slowlane.jobs");
-        zmsg_t *request = sl_mdp_encode_client_request(SL_MDP_V02, "mmi.service", &body);
-        if (request && zmsg_send(&request, broker->dealer) != 0)
-            zmsg_destroy(&request); /* not connected: a failed send leaves the message ours */
+        jobs_broker_link_ask(broker, "mmi.service", SL_JOBS_SERVICE);
     }
 }
 
 static int s_brokers_open(s_actor_t *self, const jobs_dispatcher_config_t *config)
 {
     for (size_t i = 0; i < config->broker_count; i++) {
-        s_broker_t *broker = &self->brokers[i];
-        broker->endpoint = strdup(config->brokers[i]);
-        broker->dealer = zsock_new(ZMQ_DEALER);
-        if (!broker->endpoint || !broker->dealer)
-            return -1;
         char identity[256];
         snprintf(identity, sizeof identity, "%s/%zu", config->identity, i);
-        zsock_set_identity(broker->dealer, identity);
-        zsock_set_linger(broker->dealer, 0);
-        zsock_set_immediate(broker->dealer, 1); /* nothing waits for a broker that is gone */
-        zsock_set_sndtimeo(broker->dealer, 0);  /* a send to no broker fails at once */
-        sl_curve_client_apply(config->curve, broker->dealer);
-        broker->monitor = zactor_new(zmonitor, broker->dealer);
-        if (!broker->monitor)
+        jobs_broker_link_t *broker = &self->brokers[i];
+        self->broker_count++; /* closed at the end whether it opened or not */
+        if (jobs_broker_link_open(broker, config->brokers[i], identity, config->curve) != 0)
             return -1;
-        zstr_sendx(broker->monitor, "LISTEN", "CONNECTED", "DISCONNECTED", "CLOSED", NULL);
-        zstr_sendx(broker->monitor, "START", NULL);
-        zsock_wait(broker->monitor);
-        if (zsock_connect(broker->dealer, "%s", broker->endpoint) != 0) {
-            sl_log(SL_LOG_ERROR, NULL, "jobs_broker_bad", "broker=%s", broker->endpoint);
-            return -1;
-        }
         zpoller_add(self->poller, broker->dealer);
         zpoller_add(self->poller, broker->monitor);
-        self->broker_count++;
     }
     return 0;
 }
@@ -432,8 +395,7 @@ static void s_send_attempt(jobs_attempt_t *attempt, void *arg)
                                               attempt->body, attempt->body_size);
     zmsg_t *request =
         body ? sl_mdp_encode_client_request(SL_MDP_V02, record->service, &body) : NULL;
-    int rc = request ? zmsg_send(&request, self->brokers[entry->broker].dealer) : -1;
-    zmsg_destroy(&request);
+    int rc = jobs_broker_link_send(&self->brokers[entry->broker], &request);
     sl_log(SL_LOG_INFO, record->id, "job_dispatched", "attempt=%d service=%s broker=%s%s",
            record->attempts, record->service, self->brokers[entry->broker].endpoint,
            rc == 0 ? "" : " send=failed");
@@ -552,11 +514,8 @@ static void s_actor(zsock_t *pipe, void *arg)
         }
     }
 done:
-    for (size_t i = 0; i < S_MAX_BROKERS; i++) {
-        zactor_destroy(&self.brokers[i].monitor);
-        zsock_destroy(&self.brokers[i].dealer);
-        free(self.brokers[i].endpoint);
-    }
+    for (size_t i = 0; i < S_MAX_BROKERS; i++)
+        jobs_broker_link_close(&self.brokers[i]);
     zpoller_destroy(&self.poller);
     jobs_flight_destroy(&self.flight);
 }
