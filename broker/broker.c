@@ -77,8 +77,8 @@ broker_t *broker_new(const broker_config_t *config, zcert_t *curve_cert)
     self->agents = broker_agents_new(self->router, self->expiry_ms);
     if (!self->agents)
         goto fail_agents;
-    self->mmi = broker_mmi_new(self->router, self->registry, self->stats, self->agents, config,
-                               self->started);
+    self->mmi = broker_mmi_new(self->router, self->registry, self->stats, self->agents,
+                               self->dispatch, config, self->started);
     if (!self->mmi)
         goto fail_mmi;
     return self;
@@ -202,6 +202,7 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
     sl_log(SL_LOG_INFO, NULL, "worker_ready",
            "worker=%s service=%s mdp=0.%d capacity=%d credit=%d workers=%zu", worker->name, name,
            (int) worker->version, worker->capacity, msg->credit, broker_service_workers(service));
+    worker->cancels = msg->cancels;
     if (msg->credit >= 0) /* a worker of several brokers (protocol.md 3.7) */
         broker_credit_ready(self->dispatch, worker, msg->credit, self->now);
     else

@@ -63,24 +63,32 @@ static void s_send_error(broker_dispatch_t *self, zframe_t *client, sl_mdp_versi
    a re-delivery after a crash has it, and so does any job sent to a worker of several
    brokers, which may hand it back unstarted (protocol.md 3.7); any other gives its body
    away. */
+/* The address frame that names request at worker, which holds it: the client's routing id,
+   or at a worker of capacity > 1 the job tag (protocol.md 3.6: a worker holding several jobs
+   tells them apart by it, and echoes it in its PARTIAL/FINAL), written into tag. */
+static const void *s_job_address(const broker_request_t *request, const broker_worker_t *worker,
+                                 byte tag[BROKER_JOB_TAG_SIZE], size_t *size)
+{
+    if (worker->capacity == 1) {
+        *size = zframe_size(request->client);
+        return zframe_data(request->client);
+    }
+    uint32_t slot = (uint32_t) request->slot;
+    memcpy(tag, &slot, 4);
+    memcpy(tag + 4, &request->tag, 4);
+    *size = BROKER_JOB_TAG_SIZE;
+    return tag;
+}
+
 static void s_deliver(broker_dispatch_t *self, broker_request_t *request, broker_worker_t *worker,
                       int64_t now)
 {
     if (request->is_envelope && request->body)
         sl_envelope_meta_set_timeout(request->body, broker_request_time_left(request, now));
     broker_worker_hold(worker, request);
-    const void *address = zframe_data(request->client);
-    size_t address_size = zframe_size(request->client);
     byte tag[BROKER_JOB_TAG_SIZE];
-    if (worker->capacity > 1) {
-        /* protocol.md 3.6: a worker holding several jobs tells them apart by the job tag in
-           the address frame, which it echoes in its PARTIAL/FINAL. */
-        uint32_t slot = (uint32_t) request->slot;
-        memcpy(tag, &slot, 4);
-        memcpy(tag + 4, &request->tag, 4);
-        address = tag;
-        address_size = sizeof tag;
-    }
+    size_t address_size;
+    const void *address = s_job_address(request, worker, tag, &address_size);
     sl_mdp_send_worker_job(self->socket, worker->identity, worker->version, SL_MDP_REQUEST, address,
                            address_size, &request->body, request->retryable || worker->credit_mode);
     request->deliveries++;
@@ -237,6 +245,12 @@ void broker_dispatch_handback(broker_dispatch_t *self, broker_worker_t *worker,
     broker_service_idle_remove(worker->service, worker);
     broker_demand_worker_handed_back(worker);
     broker_service_t *service = request->service;
+    if (request->cancelled) {
+        /* answered already: nothing is left to run */
+        broker_request_destroy(&request);
+        broker_dispatch_service(self, service, now);
+        return;
+    }
     broker_service_requeue(service, request);
     if (broker_service_stats(service))
         broker_service_stats(service)->handbacks++;
@@ -253,9 +267,15 @@ void broker_dispatch_reply(broker_dispatch_t *self, broker_worker_t *worker,
 {
     assert(request && request->worker == worker &&
            (command == SL_MDP_PARTIAL || command == SL_MDP_FINAL));
-    if (command == SL_MDP_PARTIAL && request->client_version == SL_MDP_V01) {
-        /* MDP/0.1 has no PARTIAL: such a client only ever sees the FINAL. */
+    if (request->cancelled ||
+        (command == SL_MDP_PARTIAL && request->client_version == SL_MDP_V01)) {
+        /* MDP/0.1 has no PARTIAL: such a client only ever sees the FINAL. A cancelled job's
+           client was answered: its FINAL only frees the slot. */
         zmsg_destroy(body_p);
+        if (command == SL_MDP_FINAL && request->cancelled) {
+            broker_worker_release(worker, request);
+            broker_request_destroy(&request);
+        }
         return;
     }
     sl_mdp_send_client_reply(self->socket, request->client, request->client_version, command,
@@ -301,6 +321,11 @@ void broker_dispatch_fail(broker_dispatch_t *self, broker_request_t **request_p,
                           sl_error_code_t code, const char *text)
 {
     broker_request_t *request = *request_p;
+    if (request->cancelled) {
+        /* its client has had its answer (mmi.cancel): a dead worker or a stop adds none */
+        broker_request_destroy(request_p);
+        return;
+    }
     const char *service = broker_service_name(request->service);
     if (broker_service_stats(request->service))
         broker_service_stats(request->service)->errors[code]++;
@@ -317,4 +342,39 @@ void broker_dispatch_fail(broker_dispatch_t *self, broker_request_t **request_p,
     s_send_error(self, request->client, request->client_version,
                  broker_service_name_frame(request->service), request->id, code, text);
     broker_request_destroy(request_p);
+}
+
+int broker_dispatch_cancel(broker_dispatch_t *self, broker_request_t *request)
+{
+    assert(!request->cancelled);
+    if (request->queue_handle) {
+        broker_service_unqueue(request->service, request);
+        broker_dispatch_fail(self, &request, SL_ERROR_CANCELLED, "cancelled by its client");
+        return 200;
+    }
+    broker_worker_t *worker = request->worker;
+    assert(worker);
+    /* Answered now, not when the worker stops: a client that cancels is done with it. The
+       slot stays taken until the worker's FINAL, so the worker is never sent more than it
+       may hold while the handler winds down. */
+    if (broker_service_stats(request->service))
+        broker_service_stats(request->service)->errors[SL_ERROR_CANCELLED]++;
+    if (request->is_envelope)
+        s_send_error(self, request->client, request->client_version,
+                     broker_service_name_frame(request->service), request->id, SL_ERROR_CANCELLED,
+                     "cancelled by its client");
+    request->cancelled = true;
+    zmsg_destroy(&request->body); /* never delivered again */
+    if (worker->cancels) {
+        byte tag[BROKER_JOB_TAG_SIZE];
+        size_t size;
+        const void *address = s_job_address(request, worker, tag, &size);
+        zmsg_t *cancel = sl_mdp_encode_cancel(address, size);
+        if (cancel)
+            broker_router_send(self->router, worker->identity, &cancel);
+    }
+    sl_log(SL_LOG_INFO, request->is_envelope ? request->id : NULL, "request_cancelled",
+           "service=%s worker=%s told=%s", broker_service_name(request->service), worker->name,
+           worker->cancels ? "true" : "false");
+    return 202;
 }

@@ -65,6 +65,12 @@ void broker_dispatch_reply(broker_dispatch_t *self, broker_worker_t *worker,
    caller does. */
 void broker_dispatch_job_lost(broker_dispatch_t *self, broker_request_t *request, int64_t now);
 
+/* mmi.cancel (protocol.md 3.8) of request, held by this broker and not cancelled yet.
+   Queued: taken out and answered `cancelled` (returns 200). At a worker: answered
+   `cancelled` now, its replies dropped from here on, and the worker told (CANCEL) if its
+   READY said it takes it; it keeps its slot until its FINAL (returns 202). */
+int broker_dispatch_cancel(broker_dispatch_t *self, broker_request_t *request);
+
 /* Answers request with an error envelope (envelope requests) or logs the drop (plain MDP),
    then destroys it. */
 void broker_dispatch_fail(broker_dispatch_t *self, broker_request_t **request_p,

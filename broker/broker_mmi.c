@@ -13,15 +13,17 @@ struct _broker_mmi_t {
     const broker_registry_t *registry; /* borrowed, read only: services and workers */
     const broker_stats_t *stats;       /* borrowed, read only: counters */
     broker_agents_t *agents;           /* borrowed: the cluster manager's agent table */
+    broker_dispatch_t *dispatch;       /* borrowed: mmi.cancel's answers to the request */
     broker_config_t config;            /* copy: heartbeat and liveness for the answers */
     int64_t started;                   /* zclock_mono() when the broker started */
 };
 
 broker_mmi_t *broker_mmi_new(broker_router_t *router, const broker_registry_t *registry,
                              const broker_stats_t *stats, broker_agents_t *agents,
-                             const broker_config_t *config, int64_t started)
+                             broker_dispatch_t *dispatch, const broker_config_t *config,
+                             int64_t started)
 {
-    assert(router && registry && stats && agents && config);
+    assert(router && registry && stats && agents && dispatch && config);
     broker_mmi_t *self = (broker_mmi_t *) calloc(1, sizeof(broker_mmi_t));
     if (!self)
         return NULL;
@@ -29,6 +31,7 @@ broker_mmi_t *broker_mmi_new(broker_router_t *router, const broker_registry_t *r
     self->registry = registry;
     self->stats = stats;
     self->agents = agents;
+    self->dispatch = dispatch;
     self->config = *config;
     self->started = started;
     return self;
@@ -62,32 +65,62 @@ static const char *s_service_code(broker_mmi_t *self, sl_mdp_msg_t *msg)
     return service && broker_service_workers(service) > 0 ? "200" : "404";
 }
 
-/* mmi.request (slowlane extension, docs/protocol.md 2.6): "200" and the id if the broker
-   still holds the envelope request of that id from this client, queued or at a worker,
-   "404" and the id otherwise. A client that lost its replies (slowlane-jobs after a restart)
-   learns which of its requests will still be answered. A walk of every queue and worker:
-   asked after a restart, never per request. */
-static void s_request(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg)
+/* The envelope request of the id in the body's first frame from this client, queued or at a
+   worker and not cancelled, or NULL; the id as asked goes into id ("" if it is not a valid
+   request id). A walk of every queue and worker: asked after a restart or when a client
+   gives up, never per request. */
+static broker_request_t *s_find_request(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg,
+                                        char id[SL_REQUEST_ID_MAX + 1])
 {
     zframe_t *asked = msg->body ? zmsg_first(msg->body) : NULL;
     size_t size = asked ? zframe_size(asked) : 0;
-    char id[SL_REQUEST_ID_MAX + 1] = "";
-    bool held = false;
-    if (size > 0 && size <= SL_REQUEST_ID_MAX &&
-        sl_request_id_valid((const char *) zframe_data(asked), size)) {
-        memcpy(id, zframe_data(asked), size);
-        id[size] = 0;
-        for (broker_service_t *service = broker_registry_service_first(self->registry);
-             service && !held; service = broker_registry_service_next(self->registry))
-            held = broker_service_queue_holds(service, client, id);
-        for (broker_worker_t *worker = broker_registry_worker_first(self->registry);
-             worker && !held; worker = broker_registry_worker_next(self->registry))
-            held = broker_worker_holds(worker, client, id);
-    }
+    id[0] = 0;
+    if (size == 0 || size > SL_REQUEST_ID_MAX ||
+        !sl_request_id_valid((const char *) zframe_data(asked), size))
+        return NULL;
+    memcpy(id, zframe_data(asked), size);
+    id[size] = 0;
+    broker_request_t *found = NULL;
+    for (broker_service_t *service = broker_registry_service_first(self->registry);
+         service && !found; service = broker_registry_service_next(self->registry))
+        found = broker_service_queue_find(service, client, id);
+    for (broker_worker_t *worker = broker_registry_worker_first(self->registry); worker && !found;
+         worker = broker_registry_worker_next(self->registry))
+        found = broker_worker_find(worker, client, id);
+    return found;
+}
+
+/* Answers [code, id]: the client's own question comes back with the answer, so a client
+   with several out tells them apart. */
+static void s_reply_code(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg, const char *code,
+                         const char *id)
+{
     zmsg_t *body = zmsg_new();
-    zmsg_addstr(body, held ? "200" : "404");
+    if (!body)
+        return;
+    zmsg_addstr(body, code);
     zmsg_addstr(body, id);
     s_reply(self, client, msg, &body);
+}
+
+/* mmi.request (slowlane extension, docs/protocol.md 2.6): "200" if the broker still holds
+   the request, "404" otherwise. A client that lost its replies (slowlane-jobs after a
+   restart) learns which of its requests will still be answered. */
+static void s_request(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg)
+{
+    char id[SL_REQUEST_ID_MAX + 1];
+    broker_request_t *request = s_find_request(self, client, msg, id);
+    s_reply_code(self, client, msg, request ? "200" : "404", id);
+}
+
+/* mmi.cancel (slowlane extension, docs/protocol.md 3.8): "200" taken out of its queue,
+   "202" its worker told, "404" not held. The request itself is answered `cancelled` first. */
+static void s_cancel(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg)
+{
+    char id[SL_REQUEST_ID_MAX + 1];
+    broker_request_t *request = s_find_request(self, client, msg, id);
+    int code = request ? broker_dispatch_cancel(self->dispatch, request) : 404;
+    s_reply_code(self, client, msg, code == 200 ? "200" : code == 202 ? "202" : "404", id);
 }
 
 /* mmi.stats: one JSON frame; without memory for it, "500" the 8/MMI way rather than
@@ -143,6 +176,10 @@ void broker_mmi_answer(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg, 
     }
     if (streq(name, "mmi.request")) {
         s_request(self, client, msg); /* docs/protocol.md section 2.6 */
+        return;
+    }
+    if (streq(name, "mmi.cancel")) {
+        s_cancel(self, client, msg); /* docs/protocol.md section 3.8 */
         return;
     }
     /* 8/MMI: every other mmi.* name answers "501". */

@@ -1,9 +1,10 @@
 /*  broker_mmi: the broker's own services, 8/MMI's namespace: mmi.service (200/404),
     mmi.stats (counters as JSON, docs/protocol.md section 2.5), mmi.request (is a request of
-    this client still held, 2.6), mmi.cluster and
-    mmi.cluster.command (the cluster manager, section 7.4), 501 for any other mmi.* name.
-    It frames and sends the answers; it reads the registry and the counters and hands
-    commands to the agent table, and changes nothing else. */
+    this client still held, 2.6), mmi.cancel (its client gives up on a request, 3.8),
+    mmi.cluster and mmi.cluster.command (the cluster manager, section 7.4), 501 for any other
+    mmi.* name. It frames and sends the answers; it reads the registry and the counters,
+    hands commands to the agent table and cancellations to broker_dispatch, and changes
+    nothing else. */
 #ifndef BROKER_MMI_H
 #define BROKER_MMI_H
 
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include "broker_agent.h"
 #include "broker_config.h"
+#include "broker_dispatch.h"
 #include "broker_registry.h"
 #include "broker_router.h"
 #include "broker_stats.h"
@@ -19,11 +21,13 @@
 typedef struct _broker_mmi_t broker_mmi_t;
 
 /* Creates the MMI answerer. It sends through router, reads registry and stats, runs
-   commands on agents (all borrowed, outliving it) and copies config; started is the
+   commands on agents, cancels through dispatch (all borrowed, outliving it) and copies
+   config; started is the
    broker's start (zclock_mono()), for uptime. NULL on allocation failure. */
 broker_mmi_t *broker_mmi_new(broker_router_t *router, const broker_registry_t *registry,
                              const broker_stats_t *stats, broker_agents_t *agents,
-                             const broker_config_t *config, int64_t started);
+                             broker_dispatch_t *dispatch, const broker_config_t *config,
+                             int64_t started);
 
 /* Destroys it and clears the pointer; safe on NULL. */
 void broker_mmi_destroy(broker_mmi_t **self_p);

@@ -27,6 +27,9 @@ typedef struct _broker_request_t {
                                         DISCONNECT that crossed it uncounts one) */
     bool wait_counted;               /* its queue wait went into the histogram (once) */
     bool partial_sent;               /* a PARTIAL went to the client: never deliver again */
+    bool cancelled;                  /* its client cancelled it at a worker (mmi.cancel) and
+                                        was answered: the worker's replies are dropped, and it
+                                        only waits for the FINAL that frees the slot */
     zmsg_t *body;                    /* owned: the body while queued; after delivery kept
                                         (sent as references) only if retryable, else NULL */
     void *queue_handle;              /* zlistx handle while in its service's queue, else NULL */

@@ -236,11 +236,19 @@ broker_request_t *broker_service_oldest(broker_service_t *self)
     return (broker_request_t *) zlistx_head(self->queue);
 }
 
-bool broker_service_queue_holds(broker_service_t *self, zframe_t *client, const char *id)
+broker_request_t *broker_service_queue_find(broker_service_t *self, zframe_t *client,
+                                            const char *id)
 {
     for (broker_request_t *request = zlistx_first(self->queue); request;
          request = zlistx_next(self->queue))
         if (broker_request_is(request, client, id))
-            return true;
-    return false;
+            return request;
+    return NULL;
+}
+
+void broker_service_unqueue(broker_service_t *self, broker_request_t *request)
+{
+    assert(request->queue_handle);
+    zlistx_detach(self->queue, request->queue_handle);
+    request->queue_handle = NULL;
 }

@@ -89,8 +89,12 @@ void broker_service_set_stats(broker_service_t *self, broker_stats_service_t *st
 /* The oldest waiting request (head of the queue), or NULL if none; borrowed. For the
    cluster view's oldest-wait figure. */
 broker_request_t *broker_service_oldest(broker_service_t *self);
-/* True if the queue holds the envelope request id of client (a walk of the queue: for
-   mmi.request, never on the request path). */
-bool broker_service_queue_holds(broker_service_t *self, zframe_t *client, const char *id);
+/* The waiting request that is the envelope request id of client, or NULL (a walk of the
+   queue: for mmi.request and mmi.cancel, never on the request path). */
+broker_request_t *broker_service_queue_find(broker_service_t *self, zframe_t *client,
+                                            const char *id);
+
+/* Takes request, which waits in this service's queue, out of it. O(1). */
+void broker_service_unqueue(broker_service_t *self, broker_request_t *request);
 
 #endif

@@ -167,10 +167,11 @@ broker_request_t *broker_worker_take_newest(broker_worker_t *self)
     return newest;
 }
 
-bool broker_worker_holds(const broker_worker_t *self, zframe_t *client, const char *id)
+broker_request_t *broker_worker_find(const broker_worker_t *self, zframe_t *client, const char *id)
 {
     for (int slot = 0; slot < self->capacity; slot++)
-        if (self->jobs[slot] && broker_request_is(self->jobs[slot], client, id))
-            return true;
-    return false;
+        if (self->jobs[slot] && !self->jobs[slot]->cancelled &&
+            broker_request_is(self->jobs[slot], client, id))
+            return self->jobs[slot];
+    return NULL;
 }

@@ -35,6 +35,7 @@
 #define SL_CRASH_LOOP_WINDOW_MS     60000
 #define SL_DEFAULT_JOB_TIMEOUT_MS   0     /* 0 = no job timeout beyond the request deadline */
 #define SL_DEFAULT_DRAIN_TIMEOUT_MS 30000 /* SIGTERM: time a job in hand may take to finish */
+#define SL_CANCEL_GRACE_MS          5000  /* exec: a cancelled job's SIGTERM -> SIGKILL */
 #define SL_BUSY_DEFAULT_MS          5000  /* builtin:busy without ?ms= (the seed's doSomeWork) */
 #define SL_RSS_CHECK_INTERVAL_MS    1000  /* how often the supervisor reads /proc/PID/statm */
 

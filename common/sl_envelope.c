@@ -32,6 +32,7 @@ static const char *s_error_names[SL_ERROR_COUNT] = {
     [SL_ERROR_QUEUE_FULL] = "queue_full",   [SL_ERROR_NO_WORKER] = "no_worker",
     [SL_ERROR_WORKER_DIED] = "worker_died", [SL_ERROR_EXPIRED] = "expired",
     [SL_ERROR_BAD_REQUEST] = "bad_request", [SL_ERROR_SHUTTING_DOWN] = "shutting_down",
+    [SL_ERROR_CANCELLED] = "cancelled",
 };
 
 static bool s_frame_is(zframe_t *frame, const char *text)

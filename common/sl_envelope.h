@@ -44,6 +44,7 @@ typedef enum {
     SL_ERROR_EXPIRED,        /* "expired"       -> 504 */
     SL_ERROR_BAD_REQUEST,    /* "bad_request"   -> 502 (the gateway never sends one) */
     SL_ERROR_SHUTTING_DOWN,  /* "shutting_down" -> 503 */
+    SL_ERROR_CANCELLED,      /* "cancelled"     -> 499: its client cancelled it (mmi.cancel) */
     SL_ERROR_COUNT
 } sl_error_code_t;
 

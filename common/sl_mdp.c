@@ -10,7 +10,7 @@
 #include <assert.h>
 #include <string.h>
 
-#define S_COMMAND_COUNT (SL_MDP_DEMAND + 1)
+#define S_COMMAND_COUNT (SL_MDP_CANCEL + 1)
 
 /* Command bytes on the wire, per version and sub-protocol. 0 means "no such command". */
 static const byte s_worker_v01[S_COMMAND_COUNT] = {
@@ -28,13 +28,14 @@ static const byte s_worker_v02[S_COMMAND_COUNT] = {
     [SL_MDP_CREDIT] = 0x10,
     [SL_MDP_HANDBACK] = 0x11,
     [SL_MDP_DEMAND] = 0x12,
+    [SL_MDP_CANCEL] = 0x13, /* protocol.md 3.8 */
 };
 static const byte s_client_v02[S_COMMAND_COUNT] = {
     [SL_MDP_READY] = 0x00, [SL_MDP_REQUEST] = 0x01,   [SL_MDP_PARTIAL] = 0x02,
     [SL_MDP_FINAL] = 0x03, [SL_MDP_HEARTBEAT] = 0x00, [SL_MDP_DISCONNECT] = 0x00,
 };
 
-#define S_COMMAND_LAST SL_MDP_DEMAND
+#define S_COMMAND_LAST SL_MDP_CANCEL
 
 static bool s_bytes_are(const void *data, size_t size, const char *text)
 {
@@ -77,6 +78,7 @@ static bool s_command_allowed(bool worker_side, sl_mdp_direction_t direction,
         return true;
     case SL_MDP_REQUEST:
     case SL_MDP_DEMAND:
+    case SL_MDP_CANCEL:
         return direction == SL_MDP_FROM_BROKER;
     case SL_MDP_CREDIT:
     case SL_MDP_HANDBACK:
@@ -113,8 +115,8 @@ static int s_count_parse(const void *bytes, size_t size, const char *prefix, boo
     return 0;
 }
 
-/* The option frames that MAY end an MDP/0.2 READY, in this order: `capacity=K` (3.6), then
-   `credit=N` (3.7, N <= K). The frame in hand is the service name. */
+/* The option frames that MAY end an MDP/0.2 READY, in this order: `capacity=K` (3.6),
+   `credit=N` (3.7, N <= K), `cancel` (3.8). The frame in hand is the service name. */
 static int s_ready_options(sl_mdp_frames_t *frames, bool v01, sl_mdp_msg_t *out,
                            const char **reason)
 {
@@ -138,16 +140,28 @@ static int s_ready_options(sl_mdp_frames_t *frames, bool v01, sl_mdp_msg_t *out,
         data = frames->ops->data(frames);
         size = frames->ops->size(frames);
     }
-    if (s_count_parse(data, size, "credit=", true, &out->credit) != 0) {
-        *reason = "bad capacity or credit frame in READY";
+    if (size > 7 && memcmp(data, "credit=", 7) == 0) {
+        if (s_count_parse(data, size, "credit=", true, &out->credit) != 0) {
+            *reason = "bad capacity or credit frame in READY";
+            return -1;
+        }
+        if (out->credit > out->capacity) {
+            *reason = "credit above capacity in READY";
+            return -1;
+        }
+        if (!frames->ops->more(frames))
+            return 0;
+        frames->ops->next(frames);
+        data = frames->ops->data(frames);
+        size = frames->ops->size(frames);
+    }
+    if (!s_bytes_are(data, size, "cancel")) {
+        *reason = "bad capacity, credit or cancel frame in READY";
         return -1;
     }
+    out->cancels = true;
     if (frames->ops->more(frames)) {
         *reason = "extra frames after READY";
-        return -1;
-    }
-    if (out->credit > out->capacity) {
-        *reason = "credit above capacity in READY";
         return -1;
     }
     return 0;
@@ -343,10 +357,11 @@ int sl_mdp_decode_frames(sl_mdp_frames_t *frames, sl_mdp_direction_t direction, 
         *reason = "missing empty delimiter after address";
         return -1;
     }
-    if (command == SL_MDP_HANDBACK) {
-        /* protocol.md 3.7: the job comes back whole at the broker; no body travels */
+    if (command == SL_MDP_HANDBACK || command == SL_MDP_CANCEL) {
+        /* protocol.md 3.7, 3.8: the job is named by its address; no body travels */
         if (frames->ops->more(frames)) {
-            *reason = "body frames after HANDBACK";
+            *reason = command == SL_MDP_CANCEL ? "body frames after CANCEL"
+                                               : "body frames after HANDBACK";
             return -1;
         }
         return 0;
@@ -510,6 +525,21 @@ zmsg_t *sl_mdp_encode_handback(const void *address, size_t size)
     return msg;
 }
 
+void sl_mdp_ready_add_cancel(zmsg_t *ready)
+{
+    assert(ready);
+    zmsg_addstr(ready, "cancel");
+}
+
+zmsg_t *sl_mdp_encode_cancel(const void *address, size_t size)
+{
+    assert(address && size >= 1);
+    zmsg_t *msg = s_header(SL_MDP_V02, true, SL_MDP_CANCEL);
+    zmsg_addmem(msg, address, size);
+    zmsg_addmem(msg, "", 0);
+    return msg;
+}
+
 zmsg_t *sl_mdp_encode_demand(bool waiting)
 {
     zmsg_t *msg = s_header(SL_MDP_V02, true, SL_MDP_DEMAND);
@@ -556,6 +586,8 @@ const char *sl_mdp_command_name(sl_mdp_command_t command)
         return "HANDBACK";
     case SL_MDP_DEMAND:
         return "DEMAND";
+    case SL_MDP_CANCEL:
+        return "CANCEL";
     }
     return "UNKNOWN";
 }

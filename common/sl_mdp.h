@@ -34,7 +34,9 @@ typedef enum {
     /* slowlane extensions for workers of several brokers (protocol.md 3.7), MDP/0.2 only */
     SL_MDP_CREDIT,   /* worker -> broker: this broker's limit of jobs at the worker */
     SL_MDP_HANDBACK, /* worker -> broker: a job returned unstarted (worker full) */
-    SL_MDP_DEMAND    /* broker -> worker: the broker has work waiting (1) or not (0) */
+    SL_MDP_DEMAND,   /* broker -> worker: the broker has work waiting (1) or not (0) */
+    /* slowlane extension for cancellation (protocol.md 3.8), MDP/0.2 only */
+    SL_MDP_CANCEL /* broker -> worker: the job's client cancelled it */
 } sl_mdp_command_t;
 
 typedef struct {
@@ -47,6 +49,8 @@ typedef struct {
     int capacity;             /* worker READY: jobs it takes at once (protocol.md 3.6), else 1 */
     int credit;               /* READY's credit frame or CREDIT's limit (3.7); -1: none */
     bool demand;              /* DEMAND: the broker has work waiting */
+    bool cancels;             /* worker READY ended with the `cancel` frame (3.8): it takes
+                                 CANCEL */
 } sl_mdp_msg_t;
 
 /* Decodes *msg_p (ownership taken; *msg_p set to NULL in every case) into out.
@@ -91,6 +95,11 @@ zmsg_t *sl_mdp_encode_ready_capacity(const char *service, int capacity);
 /* Worker -> broker MDP/0.2 READY of a worker of several brokers (protocol.md 3.7): the
    capacity frame as above, then `credit=N` (0..capacity), this broker's first limit. */
 zmsg_t *sl_mdp_encode_ready_credit(const char *service, int capacity, int credit);
+/* Adds the `cancel` frame (protocol.md 3.8) to the end of an MDP/0.2 READY made by one of
+   the encoders above: the worker takes CANCEL. */
+void sl_mdp_ready_add_cancel(zmsg_t *ready);
+/* Broker -> worker CANCEL of the job whose address frame is address (size bytes, copied). */
+zmsg_t *sl_mdp_encode_cancel(const void *address, size_t size);
 /* Worker -> broker CREDIT: limit (0..SL_MAX_WORKER_CAPACITY) jobs of this broker at once. */
 zmsg_t *sl_mdp_encode_credit(int limit);
 /* Worker -> broker HANDBACK of the job whose address frame is address (size bytes, copied). */

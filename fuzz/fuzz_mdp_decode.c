@@ -41,6 +41,8 @@ static zmsg_t *s_encode(const sl_mdp_msg_t *decoded)
                 msg = decoded->capacity > 1
                           ? sl_mdp_encode_ready_capacity(service, decoded->capacity)
                           : sl_mdp_encode_ready(decoded->version, service);
+            if (decoded->cancels)
+                sl_mdp_ready_add_cancel(msg);
             free(service);
             break;
         }
@@ -58,6 +60,10 @@ static zmsg_t *s_encode(const sl_mdp_msg_t *decoded)
             msg = sl_mdp_encode_handback(zframe_data(decoded->address),
                                          zframe_size(decoded->address));
             break;
+        case SL_MDP_CANCEL:
+            msg =
+                sl_mdp_encode_cancel(zframe_data(decoded->address), zframe_size(decoded->address));
+            break;
         default:
             msg = sl_mdp_encode_worker_job(decoded->version, decoded->command, decoded->address,
                                            &body);
@@ -72,7 +78,7 @@ static zmsg_t *s_encode(const sl_mdp_msg_t *decoded)
 static void s_check_decoded(const sl_mdp_msg_t *decoded, sl_mdp_direction_t direction)
 {
     FUZZ_CHECK(decoded->version == SL_MDP_V01 || decoded->version == SL_MDP_V02);
-    FUZZ_CHECK(decoded->command >= SL_MDP_READY && decoded->command <= SL_MDP_DEMAND);
+    FUZZ_CHECK(decoded->command >= SL_MDP_READY && decoded->command <= SL_MDP_CANCEL);
     FUZZ_CHECK(strcmp(sl_mdp_command_name(decoded->command), "UNKNOWN") != 0);
     if (decoded->service) {
         size_t size = zframe_size(decoded->service);
@@ -93,6 +99,7 @@ static void s_check_decoded(const sl_mdp_msg_t *decoded, sl_mdp_direction_t dire
         FUZZ_CHECK(decoded->capacity == 1 || decoded->version == SL_MDP_V02);
         FUZZ_CHECK(decoded->credit <= decoded->capacity);
         FUZZ_CHECK(decoded->credit == -1 || decoded->version == SL_MDP_V02);
+        FUZZ_CHECK(!decoded->cancels || decoded->version == SL_MDP_V02);
         break;
     case SL_MDP_HEARTBEAT:
     case SL_MDP_DISCONNECT:
@@ -107,7 +114,9 @@ static void s_check_decoded(const sl_mdp_msg_t *decoded, sl_mdp_direction_t dire
                    (decoded->credit >= 0 && decoded->credit <= SL_MAX_WORKER_CAPACITY));
         break;
     case SL_MDP_HANDBACK:
-        FUZZ_CHECK(decoded->version == SL_MDP_V02 && direction == SL_MDP_TO_BROKER);
+    case SL_MDP_CANCEL:
+        FUZZ_CHECK(decoded->version == SL_MDP_V02);
+        FUZZ_CHECK((decoded->command == SL_MDP_CANCEL) == (direction == SL_MDP_FROM_BROKER));
         FUZZ_CHECK(decoded->address && !decoded->body && !decoded->service);
         break;
     default:

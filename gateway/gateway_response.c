@@ -223,6 +223,8 @@ static int s_error_status(sl_error_code_t code)
         return 503;
     case SL_ERROR_EXPIRED:
         return 504;
+    case SL_ERROR_CANCELLED:
+        return 499; /* nginx's "client closed request": only a client that cancelled sees it */
     case SL_ERROR_WORKER_DIED:
     case SL_ERROR_BAD_REQUEST:
     default:

@@ -1,7 +1,9 @@
 /*  handler_builtin: the builtin:* handlers (busy, sleep, echo, stream) and the --handler
     spec parser. The builtins exist for demos and tests: busy is the seed's doSomeWork,
-    the CPU-bound slow lane; stream exercises PARTIAL replies. exec: lives in handler_exec.c. */
+    the CPU-bound slow lane; stream exercises PARTIAL replies. Each stops early when its job
+    is cancelled (sl_job_cancelled). exec: lives in handler_exec.c. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,18 +73,23 @@ int worker_handler_busy(sl_job_t *job, void *arg)
     int64_t until = s_now_ms() + ms;
     //  Real arithmetic, not a pause: this handler stands for CPU-bound work
     volatile double sink = 0;
-    while (s_now_ms() < until)
+    while (s_now_ms() < until && !sl_job_cancelled(job))
         for (int i = 1; i < 10000; i++)
             sink += 1.0 / i;
+    //  Cancelled: its client has gone, this reply is dropped; the worker is free sooner
+    if (sl_job_cancelled(job))
+        return s_text_reply(job, 499, "cancelled (asked for %lld ms)\n", (long long) ms);
     return s_text_reply(job, 200, "busy %lld ms\n", (long long) ms);
 }
 
-static void s_sleep_ms(int64_t ms)
+//  Sleeps ms, or less if the job is cancelled meanwhile (its cancel fd wakes the poll).
+static void s_sleep_ms(sl_job_t *job, int64_t ms)
 {
-    struct timespec rest = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    int64_t until = s_now_ms() + ms;
+    struct pollfd cancel = {sl_job_cancel_fd(job), POLLIN, 0};
     //  A signal (SIGTERM's drain) must not cut the job short: sleep the rest
-    while (nanosleep(&rest, &rest) == -1 && errno == EINTR)
-        ;
+    for (int64_t left = ms; left > 0 && !sl_job_cancelled(job); left = until - s_now_ms())
+        poll(&cancel, cancel.fd == -1 ? 0 : 1, left > 60000 ? 60000 : (int) left);
 }
 
 int worker_handler_sleep(sl_job_t *job, void *arg)
@@ -91,7 +98,9 @@ int worker_handler_sleep(sl_job_t *job, void *arg)
     if (s_int_param(job, "ms", SL_BUSY_DEFAULT_MS, 0, SL_ENVELOPE_TIMEOUT_MAX_MS, &ms) == -1)
         return s_bad_request(job, "bad ms parameter\n");
     ms = s_bounded_ms(job, ms);
-    s_sleep_ms(ms);
+    s_sleep_ms(job, ms);
+    if (sl_job_cancelled(job))
+        return s_text_reply(job, 499, "cancelled (asked for %lld ms)\n", (long long) ms);
     return s_text_reply(job, 200, "slept %lld ms\n", (long long) ms);
 }
 
@@ -140,7 +149,9 @@ int worker_handler_stream(sl_job_t *job, void *arg)
         if (chunk + 1 < chunks) {
             if (sl_job_flush(job) == -1)
                 return -1;
-            s_sleep_ms(s_bounded_ms(job, ms));
+            s_sleep_ms(job, s_bounded_ms(job, ms));
+            if (sl_job_cancelled(job))
+                return 0; /* nobody reads the rest: the FINAL only frees the slot */
         }
     }
     return 0;

@@ -1,7 +1,8 @@
 /*  handler_exec: exec:COMMAND, a CGI/1.1 handler (RFC 3875). Per request it runs
     /bin/sh -c COMMAND in its own process group, feeds the request body on stdin, passes
     the request as meta-variables and reads Status:/headers/body from stdout. It owns the
-    child's lifetime: past the request's deadline the whole group is killed. Parsing the
+    child's lifetime: past the request's deadline the whole group is killed; when the job
+    is cancelled it gets SIGTERM, then SIGKILL after a grace period. Parsing the
     output is worker_cgi.c's job. */
 #define _GNU_SOURCE // asprintf, pipe2
 #include <ctype.h>
@@ -213,12 +214,20 @@ static int64_t s_now_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-typedef enum { S_RUN_OK, S_RUN_TIMEOUT, S_RUN_TOO_BIG, S_RUN_FAILED } s_run_result_t;
+typedef enum {
+    S_RUN_OK,
+    S_RUN_TIMEOUT,
+    S_RUN_TOO_BIG,
+    S_RUN_FAILED,
+    S_RUN_CANCELLED
+} s_run_result_t;
 
 //  Feeds body to stdin and collects stdout until EOF, both at once so that neither side
-//  can block the other on a full pipe. Stops at the deadline.
-static s_run_result_t s_exchange(int stdin_fd, int stdout_fd, const void *body, size_t body_size,
-                                 int64_t deadline, char **output, size_t *output_size)
+//  can block the other on a full pipe. Stops at the deadline, or when the job is cancelled
+//  (its cancel fd, polled with the pipes, wakes it at once).
+static s_run_result_t s_exchange(sl_job_t *job, int stdin_fd, int stdout_fd, const void *body,
+                                 size_t body_size, int64_t deadline, char **output,
+                                 size_t *output_size)
 {
     size_t written = 0, size = 0, cap = 0;
     char *buffer = NULL;
@@ -228,7 +237,13 @@ static s_run_result_t s_exchange(int stdin_fd, int stdout_fd, const void *body, 
     }
     s_run_result_t result = S_RUN_OK;
     while (stdout_fd != -1) {
-        struct pollfd fds[2] = {{stdout_fd, POLLIN, 0}, {stdin_fd, POLLOUT, 0}};
+        if (sl_job_cancelled(job)) {
+            result = S_RUN_CANCELLED;
+            break;
+        }
+        //  poll() skips a negative fd: no cancel fd, or stdin closed
+        struct pollfd fds[3] = {
+            {stdout_fd, POLLIN, 0}, {sl_job_cancel_fd(job), POLLIN, 0}, {stdin_fd, POLLOUT, 0}};
         int timeout = -1;
         if (deadline != INT64_MAX) {
             int64_t left = deadline - s_now_ms();
@@ -238,11 +253,11 @@ static s_run_result_t s_exchange(int stdin_fd, int stdout_fd, const void *body, 
             }
             timeout = left > 60000 ? 60000 : (int) left;
         }
-        if (poll(fds, stdin_fd != -1 ? 2 : 1, timeout) == -1 && errno != EINTR) {
+        if (poll(fds, 3, timeout) == -1 && errno != EINTR) {
             result = S_RUN_FAILED;
             break;
         }
-        if (stdin_fd != -1 && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+        if (stdin_fd != -1 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t rc = write(stdin_fd, (const char *) body + written, body_size - written);
             if (rc > 0)
                 written += rc;
@@ -319,6 +334,41 @@ static int s_reply_from_output(sl_job_t *job, const char *output, size_t size)
     return sl_job_write(job, output + reply.body_offset, size - reply.body_offset);
 }
 
+//  A cancelled job's child: SIGTERM to its group, so a script may clean up, then SIGKILL
+//  after SL_CANCEL_GRACE_MS (or at the deadline, if that comes first); reaps it. Done when
+//  the whole group is gone, not only the shell: `sh -c` may have started the script as a
+//  child that outlives it.
+static void s_stop_cancelled(sl_job_t *job, pid_t pid, int64_t deadline, int *status)
+{
+    kill(-pid, SIGTERM);
+    int64_t until = s_now_ms() + SL_CANCEL_GRACE_MS;
+    if (deadline < until)
+        until = deadline;
+    const char *how = "sigterm";
+    bool reaped = false;
+    while (true) {
+        if (!reaped) {
+            pid_t done = waitpid(pid, status, WNOHANG);
+            reaped = done == pid || (done == -1 && errno != EINTR);
+        }
+        if (reaped && kill(-pid, 0) == -1 && errno == ESRCH)
+            break;
+        if (s_now_ms() >= until) {
+            kill(-pid, SIGKILL);
+            how = "sigkill";
+            while (!reaped && waitpid(pid, status, 0) == -1 && errno == EINTR)
+                ;
+            break;
+        }
+        //  No child-exit fd to poll on this kernel API without pidfd; 10 ms steps are
+        //  cheap next to a grace period of seconds
+        struct timespec step = {0, 10 * 1000000L};
+        nanosleep(&step, NULL);
+    }
+    sl_log(SL_LOG_INFO, sl_job_request_id(job), "cgi_cancelled", "pid=%d stopped_by=%s", (int) pid,
+           how);
+}
+
 int worker_handler_exec(sl_job_t *job, void *arg)
 {
     const char *command = arg;
@@ -342,14 +392,20 @@ int worker_handler_exec(sl_job_t *job, void *arg)
     char *output = NULL;
     size_t output_size = 0;
     s_run_result_t result =
-        s_exchange(stdin_fd, stdout_fd, body, body_size, deadline, &output, &output_size);
-    if (result != S_RUN_OK)
-        kill(-pid, SIGKILL); // the group: the shell and everything it started
+        s_exchange(job, stdin_fd, stdout_fd, body, body_size, deadline, &output, &output_size);
     int status = 0;
-    while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-        ;
+    if (result == S_RUN_CANCELLED)
+        s_stop_cancelled(job, pid, deadline, &status);
+    else {
+        if (result != S_RUN_OK)
+            kill(-pid, SIGKILL); // the group: the shell and everything it started
+        while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+            ;
+    }
     int rc = 0;
-    if (result == S_RUN_TIMEOUT) {
+    if (result == S_RUN_CANCELLED)
+        worker_job_reset_reply(job, 499, "cancelled\n");
+    else if (result == S_RUN_TIMEOUT) {
         sl_log(SL_LOG_WARN, sl_job_request_id(job), "cgi_killed", "reason=deadline pid=%d",
                (int) pid);
         worker_job_reset_reply(job, 504, "handler timed out\n");

@@ -25,6 +25,7 @@
 
 struct _sl_worker_t {
     worker_io_config_t config;         /* handed to the I/O actor */
+    worker_cancel_t cancel;            /* the job in hand was cancelled (config.cancel) */
     uint64_t max_jobs;                 /* stop after this many; 0 = never */
     atomic_uint_fast64_t done;         /* jobs finished */
     volatile sig_atomic_t stop;        /* sl_worker_stop was called */
@@ -49,6 +50,9 @@ sl_worker_t *sl_worker_new(const char *endpoint, const char *service)
     sl_worker_t *self = calloc(1, sizeof(sl_worker_t));
     if (!self)
         return NULL;
+    //  Without an eventfd the flag still works: sl_job_cancel_fd answers -1
+    worker_cancel_init(&self->cancel);
+    self->config.cancel = &self->cancel;
     self->config.brokers[0].endpoint = strdup(endpoint);
     self->config.broker_count = 1;
     self->config.service = strdup(service);
@@ -79,6 +83,7 @@ void sl_worker_destroy(sl_worker_t **self_p)
     free(self->config.identity);
     sl_curve_client_clear(&self->config.curve);
     pthread_mutex_destroy(&self->job_lock);
+    worker_cancel_close(&self->cancel);
     free(self);
     *self_p = NULL;
 }
@@ -259,6 +264,7 @@ static zmsg_t *s_execute(sl_worker_t *self, zmsg_t **body_p, worker_job_send_fn 
     zmsg_t *final = NULL;
     if (job) {
         worker_job_set_sender(job, partial, partial_arg);
+        worker_job_set_cancel(job, &self->cancel);
         sl_log(SL_LOG_DEBUG, sl_job_request_id(job), "job_started", NULL);
         int rc = self->handler(job, self->handler_arg);
         if (rc != 0)

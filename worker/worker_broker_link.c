@@ -139,6 +139,9 @@ int worker_broker_link_connect(worker_broker_link_t *self, int credit)
     zmsg_t *ready = credit < 0
                         ? sl_mdp_encode_ready_capacity(settings->service, settings->capacity)
                         : sl_mdp_encode_ready_credit(settings->service, settings->capacity, credit);
+    //  protocol.md 3.8: it takes CANCEL (sl_job_cancelled, exec's SIGTERM)
+    if (ready)
+        sl_mdp_ready_add_cancel(ready);
     zmsg_send(&ready, self->dealer);
     zmsg_destroy(&ready);
     self->liveness = settings->liveness;

@@ -219,6 +219,9 @@ static void s_start_job(s_io_t *self, s_job_t *job)
     else {
         zmsg_t *body = job->body ? job->body : zmsg_new();
         job->body = NULL;
+        //  The handler is done with the last job: what was raised for it is not this one's
+        if (self->config->cancel)
+            worker_cancel_reset(self->config->cancel);
         zmsg_pushstr(body, "JOB");
         zmsg_send(&body, self->pipe);
     }
@@ -273,6 +276,39 @@ static void s_take_request(s_io_t *self, size_t index, sl_mdp_msg_t *mdp)
         zlist_append(self->pending, job);
 }
 
+//  CANCEL from link index (protocol.md 3.8): that broker has answered the job's client and
+//  drops our replies. The job in hand is told (sl_job_cancelled); its handler decides how
+//  soon it stops, and its FINAL frees the slot. A job waiting behind it never starts: an
+//  empty FINAL frees its slot now. A job not here any more finished while the CANCEL was
+//  on its way: nothing to do (the broker sent nothing after the CANCEL into that slot).
+static void s_cancel_job(s_io_t *self, size_t index, zframe_t *address)
+{
+    s_job_t *job = self->current;
+    if (job && job->link == index && s_job_live(self, job) && zframe_eq(job->address, address)) {
+        if (self->config->cancel)
+            worker_cancel_raise(self->config->cancel);
+        sl_log(SL_LOG_INFO, NULL, "job_cancelled", "endpoint=%s started=true",
+               worker_broker_link_endpoint(self->links[index]));
+        return;
+    }
+    for (job = (s_job_t *) zlist_first(self->pending); job;
+         job = (s_job_t *) zlist_next(self->pending))
+        if (job->link == index && s_job_live(self, job) && zframe_eq(job->address, address))
+            break;
+    if (!job)
+        return;
+    zlist_remove(self->pending, job);
+    self->grants[index].held--;
+    s_grant(self);
+    zmsg_t *final = zmsg_new();
+    if (final && !self->drained)
+        worker_broker_link_send_reply(self->links[index], true, job->address, &final);
+    zmsg_destroy(&final);
+    s_job_destroy(&job);
+    sl_log(SL_LOG_INFO, NULL, "job_cancelled", "endpoint=%s started=false",
+           worker_broker_link_endpoint(self->links[index]));
+}
+
 //  Handles one message from link index. Returns -1 if none was waiting, 0 otherwise.
 static int s_handle_broker(s_io_t *self, size_t index)
 {
@@ -292,6 +328,9 @@ static int s_handle_broker(s_io_t *self, size_t index)
     case SL_MDP_DEMAND:
         //  Sent only to a READY with a credit frame; a lone broker's has no effect
         self->grants[index].hungry = mdp.demand;
+        break;
+    case SL_MDP_CANCEL:
+        s_cancel_job(self, index, mdp.address);
         break;
     case SL_MDP_DISCONNECT:
         s_lose_link(self, index, "disconnect");

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include "sl_curve.h"
 #include "sl_defaults.h"
+#include "worker_cancel.h"
 #include "worker_job.h"
 
 /* Runs one job on the I/O thread: takes *body_p (the REQUEST body), may send PARTIALs
@@ -45,6 +46,7 @@ typedef struct {
     int reconnect_max_ms;    /* reconnect delay cap */
     sl_curve_client_t curve; /* CURVE keys, owned; both NULL: plaintext */
     int capacity;            /* jobs held at once across every broker, 1..SL_MAX_WORKER_CAPACITY */
+    worker_cancel_t *cancel; /* borrowed: raised on CANCEL of the job in hand */
     worker_io_inline_fn *run_inline; /* non-NULL: jobs run on the I/O thread through it */
     void *inline_arg;                /* its argument */
 } worker_io_config_t;

@@ -8,6 +8,7 @@
 #include "sl_envelope.h"
 #include "sl_headers.h"
 #include "sl_log.h"
+#include "worker_cancel.h"
 #include "worker_job.h"
 
 struct _sl_job_t {
@@ -23,6 +24,7 @@ struct _sl_job_t {
     bool flushed;                  /* a PARTIAL went out: status and headers are fixed */
     worker_job_send_fn *send;      /* where PARTIALs go */
     void *send_arg;                /* its argument */
+    const worker_cancel_t *cancel; /* borrowed: raised when the client cancels; or NULL */
 };
 
 static sl_log_limit_t s_malformed_limit;
@@ -99,6 +101,11 @@ void worker_job_set_sender(sl_job_t *self, worker_job_send_fn *send, void *arg)
 {
     self->send = send;
     self->send_arg = arg;
+}
+
+void worker_job_set_cancel(sl_job_t *self, const worker_cancel_t *cancel)
+{
+    self->cancel = cancel;
 }
 
 //  The body of the next reply part: the reply envelope for the first part of an HTTP job,
@@ -217,6 +224,16 @@ int64_t sl_job_time_left_ms(const sl_job_t *job)
         return INT64_MAX;
     int64_t left = job->request.meta.timeout_ms - (zclock_mono() - job->received_ms);
     return left > 0 ? left : 0;
+}
+
+bool sl_job_cancelled(const sl_job_t *job)
+{
+    return job->cancel && worker_cancel_raised(job->cancel);
+}
+
+int sl_job_cancel_fd(const sl_job_t *job)
+{
+    return job->cancel ? job->cancel->fd : -1;
 }
 
 /* --- slowlane/worker.h: writing the reply --- */

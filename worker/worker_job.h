@@ -7,6 +7,7 @@
 
 #include <czmq.h>
 #include "slowlane/worker.h"
+#include "worker_cancel.h"
 
 /* Where sl_job_flush sends a PARTIAL body: takes ownership of *body_p; returns 0 or -1. */
 typedef int(worker_job_send_fn)(zmsg_t **body_p, void *arg);
@@ -21,6 +22,10 @@ void worker_job_destroy(sl_job_t **self_p);
 
 /* Sets where PARTIALs go. Without one, sl_job_flush fails. */
 void worker_job_set_sender(sl_job_t *self, worker_job_send_fn *send, void *arg);
+
+/* Sets the signal that the job was cancelled (sl_job_cancelled); borrowed, outliving the
+   job. Without one the job is never cancelled. */
+void worker_job_set_cancel(sl_job_t *self, const worker_cancel_t *cancel);
 
 /* The FINAL body for a handler result (0 ok, -1 failed: 500 unless already streaming).
    A new message the caller sends. */

@@ -135,6 +135,15 @@ char *sl_job_query_param(const sl_job_t *job, const char *name);
 const void *sl_job_body(const sl_job_t *job, size_t *size); /* borrowed */
 /* Milliseconds left before the request's deadline; INT64_MAX if it has none. */
 int64_t sl_job_time_left_ms(const sl_job_t *job);
+/* True once the job's client cancelled it (DELETE of an async job, a synchronous client
+   that went away; docs/protocol.md 3.8). Its reply will be thrown away: a long handler
+   should check this between steps and return early, and the worker is then free for the
+   next job. Never true for a job run by a broker that cannot cancel. */
+bool sl_job_cancelled(const sl_job_t *job);
+/* A file descriptor that becomes readable when the job is cancelled, to add to a poll()
+   set so a handler waiting on I/O wakes at once; -1 if there is none. Borrowed: never
+   read from or close it. */
+int sl_job_cancel_fd(const sl_job_t *job);
 
 /* --- The job: the reply (write) --- */
 

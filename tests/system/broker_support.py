@@ -17,7 +17,9 @@ from harness import start_broker, wait_for
 # RFC 18 command bytes (worker sub-protocol) and RFC 7 (MDP/0.1) ones.
 W02 = {"READY": 1, "REQUEST": 2, "PARTIAL": 3, "FINAL": 4, "HEARTBEAT": 5, "DISCONNECT": 6,
        # protocol.md 3.7, workers of several brokers
-       "CREDIT": 0x10, "HANDBACK": 0x11, "DEMAND": 0x12}
+       "CREDIT": 0x10, "HANDBACK": 0x11, "DEMAND": 0x12,
+       # protocol.md 3.8, cancellation
+       "CANCEL": 0x13}
 W01 = {"READY": 1, "REQUEST": 2, "FINAL": 3, "HEARTBEAT": 4, "DISCONNECT": 5}
 C02_REQUEST, C02_PARTIAL, C02_FINAL = b"\x01", b"\x02", b"\x03"
 
@@ -25,11 +27,14 @@ C02_REQUEST, C02_PARTIAL, C02_FINAL = b"\x01", b"\x02", b"\x03"
 class RawWorker:
     """An MDP worker (0.1 or 0.2) on its own thread: heartbeats every HEARTBEAT_MS while
     `heartbeating`, records every REQUEST in `requests` (address, body frames) and every
-    DISCONNECT in `disconnects` and the value of every DEMAND (b"1"/b"0", protocol.md 3.7) in
-    `demands`, each in the order it arrived. With handler set, answers each request with
-    FINAL handler(body). Commands are queued to the thread, which owns the socket."""
+    DISCONNECT in `disconnects`, the value of every DEMAND (b"1"/b"0", protocol.md 3.7) in
+    `demands` and the address of every CANCEL (3.8) in `cancels`, each in the order it
+    arrived. READY carries ready_frames after the service name. With handler set, answers
+    each request with FINAL handler(body). Commands are queued to the thread, which owns the
+    socket."""
 
-    def __init__(self, endpoint, service, version=2, identity=None, handler=None, ready=True):
+    def __init__(self, endpoint, service, version=2, identity=None, handler=None, ready=True,
+                 ready_frames=()):
         self.endpoint = endpoint
         self.service = service
         self.version = version
@@ -39,6 +44,7 @@ class RawWorker:
         self.requests = queue.Queue()
         self.disconnects = queue.Queue()
         self.demands = queue.Queue()
+        self.cancels = queue.Queue()
         self.heartbeats_seen = 0
         self._outbox = queue.Queue()
         self._stop = threading.Event()
@@ -48,7 +54,7 @@ class RawWorker:
         self._thread.start()
         self._ready.wait(5)
         if ready:
-            self.send("READY", service.encode())
+            self.send("READY", service.encode(), *ready_frames)
 
     # Frames of one command in this worker's version.
     def frames(self, command, *rest):
@@ -130,6 +136,8 @@ class RawWorker:
                                                             *self.handler(body)))
                     elif command == "DEMAND" and len(rest) == 1:
                         self.demands.put(rest[0])
+                    elif command == "CANCEL" and len(rest) == 2:
+                        self.cancels.put(rest[0])
                     elif command == "DISCONNECT":
                         self.disconnects.put(time.monotonic())
                     elif command == "HEARTBEAT":

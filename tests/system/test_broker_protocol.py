@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import envelope_request, wait_for  # noqa: E402
 from broker_support import (C02_FINAL, C02_PARTIAL, W01, BrokerTest, echo,  # noqa: E402
-                            mmi_service, reply_envelope, wait_registered)
+                            error_code, mmi_service, reply_envelope, wait_registered)
 
 
 class MmiTest(BrokerTest):
@@ -59,6 +59,74 @@ class MmiTest(BrokerTest):
         worker.send("FINAL", address, b"", *reply_envelope([b"done"]))
         self.assertEqual(client.recv()[3], b"job-1.1")
         self.assertEqual(held(client, b"job-1.1"), b"404")   # answered
+
+    def _cancel(self, client, request_id, service):
+        """Sends mmi.cancel for request_id; returns (code, the error code the request itself
+        got, or None when the broker sent it nothing). protocol.md 3.8 answers the request
+        before mmi.cancel, so the next message after the answer is not the request's."""
+        client.send("mmi.cancel", request_id)
+        replies = []
+        while True:
+            reply = client.recv()
+            self.assertIsNotNone(reply, "mmi.cancel must be answered")
+            if reply[2] == b"mmi.cancel":
+                break
+            replies.append(reply)
+        self.assertEqual(reply[:3], [b"MDPC02", C02_FINAL, b"mmi.cancel"])
+        self.assertEqual(reply[4], request_id)
+        for other in replies:
+            self.assertEqual(other[2:4], [service.encode(), request_id], other)
+        self.assertLessEqual(len(replies), 1, replies)
+        return reply[3], error_code(replies[0]) if replies else None
+
+    def test_mmi_cancel_takes_a_queued_request_out_and_tells_the_worker_of_a_running_one(self):
+        # protocol.md 3.8: 200 for a queued request (it never starts), 202 for one at a
+        # worker (which is sent CANCEL with the job's address, since its READY said
+        # `cancel`), 404 for another client's id or one no longer held; the request itself
+        # is answered `cancelled` at once, and its worker's late FINAL is dropped.
+        worker = self.worker("held", ready_frames=(b"cancel",))
+        wait_registered(self.endpoint, "held")
+        client, other = self.client(), self.client()
+        client.send("held", *envelope_request("job-1.1", body=b"a"))
+        client.send("held", *envelope_request("job-2.1", body=b"b"))  # queued behind job-1
+        address, body = worker.next_request()
+        self.assertEqual(body[1], b"job-1.1")
+
+        self.assertEqual(self._cancel(other, b"job-2.1", "held"), (b"404", None))
+        self.assertEqual(self._cancel(client, b"job-2.1", "held"), (b"200", "cancelled"))
+        self.assertEqual(self._cancel(client, b"job-2.1", "held"), (b"404", None))
+        self.assertEqual(self._cancel(client, b"job-1.1", "held"), (b"202", "cancelled"))
+        self.assertEqual(worker.cancels.get(timeout=5), address)
+        self.assertEqual(self._cancel(client, b"job-1.1", "held"), (b"404", None))
+        self.assertEqual(client.request("mmi.request", b"job-1.1")[3], b"404")
+
+        # The late FINAL frees the worker's slot and reaches nobody; job-2 never started.
+        worker.final(address, *reply_envelope([b"late"]))
+        client.send("held", *envelope_request("job-3.1", body=b"c"))
+        address, body = worker.next_request()
+        self.assertEqual(body[1], b"job-3.1")
+        worker.final(address, *reply_envelope([b"three"]))
+        reply = client.recv()
+        self.assertEqual(reply[3], b"job-3.1")  # nothing of job-1 came first
+        self.assertEqual(reply[-1], b"three")
+        self.assertIsNone(worker.next_request(timeout=0.3))
+
+    def test_mmi_cancel_at_a_worker_that_cannot_be_told_drops_its_reply(self):
+        # A plain RFC 18 worker (no `cancel` frame in its READY) is never sent CANCEL: it
+        # would not know it. The client is still answered at once and the reply dropped.
+        worker = self.worker("plain")
+        wait_registered(self.endpoint, "plain")
+        client = self.client()
+        client.send("plain", *envelope_request("job-1.1", body=b"a"))
+        address, _ = worker.next_request()
+        self.assertEqual(self._cancel(client, b"job-1.1", "plain"), (b"202", "cancelled"))
+        worker.final(address, *reply_envelope([b"late"]))
+        self.assertEqual(client.request("mmi.request", b"job-1.1")[3], b"404")
+        self.assertIsNone(client.recv(timeout=0.3))
+        self.assertTrue(worker.cancels.empty())
+        client.send("plain", *envelope_request("job-2.1", body=b"b"))
+        address, body = worker.next_request()
+        self.assertEqual(body[1], b"job-2.1")
 
     def test_mmi_over_mdp01(self):
         client = self.client(version=1)

@@ -224,18 +224,18 @@ class BrokersWorkerTest(unittest.TestCase):
         a, b = self.start(capacity=1)
         # 3.7: "sends the credit frame in every READY"; capacity 1 has no capacity frame (3.6)
         for broker in (a, b):
-            self.assertEqual(broker.of("READY")[0][2], [SERVICE.encode(), b"credit=1"])
+            self.assertEqual(broker.of("READY")[0][2], [SERVICE.encode(), b"credit=1", b"cancel"])
 
     def test_capacity_frame_and_credit_together(self):
         a, b = self.start(capacity=4)
         for broker in (a, b):
             self.assertEqual(broker.of("READY")[0][2],
-                             [SERVICE.encode(), b"capacity=4", b"credit=4"])
+                             [SERVICE.encode(), b"capacity=4", b"credit=4", b"cancel"])
 
     def test_one_broker_sends_no_credit(self):
         (a,) = self.start(count=1, capacity=1)
         # "a worker that never sends CREDIT or HANDBACK to a single broker" keeps plain peers
-        self.assertEqual(a.of("READY")[0][2], [SERVICE.encode()])
+        self.assertEqual(a.of("READY")[0][2], [SERVICE.encode(), b"cancel"])
         a.request(b"client-1", b"50")
         a.wait("FINAL")
         a.request(b"client-2", b"0")
@@ -307,8 +307,8 @@ class BrokersWorkerTest(unittest.TestCase):
         self.assertGreaterEqual(dropped_after, (WORKER_LIVENESS - 1) * HEARTBEAT_MS / 1000)
         self.assertNotEqual(b.of("READY")[1][1], b.of("READY")[0][1], "not a new socket")
         # Its credit is the free slot, or 0 if it re-registered while a job of A was in hand
-        self.assertIn(b.of("READY")[1][2], ([SERVICE.encode(), b"credit=1"],
-                                            [SERVICE.encode(), b"credit=0"]))
+        self.assertIn(b.of("READY")[1][2], ([SERVICE.encode(), b"credit=1", b"cancel"],
+                                            [SERVICE.encode(), b"credit=0", b"cancel"]))
         self.assertGreater(served, 1)
         b.heartbeating = True
 
@@ -337,7 +337,7 @@ class BrokersWorkerTest(unittest.TestCase):
         # 3.7 "Connection loss": re-registers at once, with "a credit frame that states its
         # current grant": the job still running holds the only slot
         ready = a.wait("READY", 2)
-        self.assertEqual(ready[2], [SERVICE.encode(), b"credit=0"])
+        self.assertEqual(ready[2], [SERVICE.encode(), b"credit=0", b"cancel"])
         # When it ends its slot is free for both; the reply had nobody to go to
         self.assertEqual(b.wait("CREDIT", 2, timeout=5)[2], [b"1"])
         self.assertEqual(a.wait("CREDIT")[2], [b"1"])

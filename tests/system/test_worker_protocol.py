@@ -5,8 +5,10 @@ worker to. No slowlane broker is involved, so a broker bug cannot hide a worker 
 import os
 import queue
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -18,6 +20,7 @@ import harness  # noqa: E402
 from harness import HEARTBEAT_MS, LIVENESS, envelope_request, wait_for  # noqa: E402
 
 READY, REQUEST, PARTIAL, FINAL, HEARTBEAT, DISCONNECT = (bytes([n]) for n in range(1, 7))
+CANCEL = b"\x13"  # protocol.md 3.8
 
 
 class FakeBroker:
@@ -89,8 +92,9 @@ class WorkerProtocolTest(unittest.TestCase):
                                              extra=extra)
         identity, frames = self.broker.next()
         # RFC 18: "A READY command consists of a multipart message of 3 frames ...
-        # Frame 0: "MDPW02" ... Frame 1: 0x01 ... Frame 2: Service name"
-        self.assertEqual(frames, [b"MDPW02", READY, b"svc"])
+        # Frame 0: "MDPW02" ... Frame 1: 0x01 ... Frame 2: Service name", and protocol.md 3.8's
+        # `cancel` frame: it takes CANCEL.
+        self.assertEqual(frames, [b"MDPW02", READY, b"svc", b"cancel"])
         return identity
 
     def tearDown(self):
@@ -152,7 +156,7 @@ class WorkerProtocolTest(unittest.TestCase):
         # RFC 18: "When the worker receives DISCONNECT ... it MUST close its socket, and
         # reconnect to the broker on a new socket."
         again, frames = self.broker.next()
-        self.assertEqual(frames, [b"MDPW02", READY, b"svc"])
+        self.assertEqual(frames, [b"MDPW02", READY, b"svc", b"cancel"])
         self.assertEqual(again, identity)  # the stable identity survives the reconnect
 
     def test_silent_broker_is_presumed_dead_and_worker_reconnects(self):
@@ -162,7 +166,7 @@ class WorkerProtocolTest(unittest.TestCase):
         # arrives within some multiple of that interval"
         started = time.monotonic()
         _, frames = self.broker.next(timeout=5)
-        self.assertEqual(frames, [b"MDPW02", READY, b"svc"])
+        self.assertEqual(frames, [b"MDPW02", READY, b"svc", b"cancel"])
         self.assertGreaterEqual(time.monotonic() - started, (LIVENESS - 1) * HEARTBEAT_MS / 1000)
 
     def test_sigterm_finishes_job_then_disconnects(self):
@@ -189,11 +193,82 @@ class WorkerProtocolTest(unittest.TestCase):
         self.assertEqual(self.broker.next()[1], [b"MDPW02", DISCONNECT])
         # The replacement registers again under the same identity
         again, frames = self.broker.next()
-        self.assertEqual((again, frames), (identity, [b"MDPW02", READY, b"svc"]))
+        self.assertEqual((again, frames), (identity, [b"MDPW02", READY, b"svc", b"cancel"]))
         wait_for(lambda: harness.child_pids(self.workers.pid) not in ([], [first_child]))
         wait_for(lambda: "reason=max_requests" in self.workers.output(), what="restart log")
 
 
+
+class WorkerCancelTest(unittest.TestCase):
+    """protocol.md 3.8: a CANCEL for the job in hand tells its handler (sl_job_cancelled);
+    the worker still ends the job with a FINAL, which frees its slot at the broker."""
+    start = WorkerProtocolTest.start
+    tearDown = WorkerProtocolTest.tearDown
+
+    def _cancel_after_start(self, identity, rid, query="", ready=None):
+        self.broker.request(identity, *envelope_request(rid, query=query))
+        wait_for(ready or (lambda: f"rid={rid} event=job_started" in self.workers.output()
+                           or f"event=job_started rid={rid}" in self.workers.output()),
+                 what="job start")
+        sent = time.monotonic()
+        self.broker.send(identity, b"MDPW02", CANCEL, b"client-1", b"")
+        _, frames = self.broker.next(timeout=15)
+        self.assertEqual(frames[:4], [b"MDPW02", FINAL, b"client-1", b""])
+        return frames, time.monotonic() - sent
+
+    def test_builtin_sleep_stops_when_cancelled(self):
+        identity = self.start("builtin:sleep", extra=("--log-level", "debug"))
+        frames, took = self._cancel_after_start(identity, "rid-c1", "ms=20000")
+        self.assertEqual(frames[5], b"499")
+        self.assertLess(took, 2.0, "the cancelled sleep went on")
+        # The next job runs in full: the flag was for the one before
+        self.broker.request(identity, *envelope_request("rid-c2", query="ms=50"))
+        _, frames = self.broker.next()
+        self.assertEqual(frames[5:8:2], [b"200", b"slept 50 ms\n"])
+
+    def test_cancel_for_a_finished_job_is_ignored(self):
+        identity = self.start("builtin:sleep", extra=("--log-level", "debug"))
+        self.broker.request(identity, *envelope_request("rid-c3", query="ms=10"))
+        self.assertEqual(self.broker.next()[1][1], FINAL)
+        # It crossed the FINAL on the wire: nothing to cancel, and nothing is sent back
+        self.broker.send(identity, b"MDPW02", CANCEL, b"client-1", b"")
+        self.broker.request(identity, *envelope_request("rid-c4", query="ms=300"))
+        _, frames = self.broker.next()
+        self.assertEqual(frames[7], b"slept 300 ms\n")
+
+    def _exec_script(self, body):
+        directory = tempfile.mkdtemp(prefix="slowlane-cancel-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        script = os.path.join(directory, "job.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\n" + body)
+        os.chmod(script, 0o755)
+        return directory, script
+
+    def test_exec_child_gets_sigterm_when_cancelled(self):
+        directory, script = self._exec_script(
+            'trap \'echo term > "$(dirname "$0")/got-term"; exit 0\' TERM\n'
+            'touch "$(dirname "$0")/trapped"\nsleep 30 & wait\n')
+        identity = self.start(f"exec:{script}", extra=("--log-level", "debug"))
+        # The trap must be set before the TERM comes, or the shell dies of it at once
+        frames, took = self._cancel_after_start(
+            identity, "rid-e1", ready=lambda: os.path.exists(os.path.join(directory, "trapped")))
+        self.assertEqual(frames[5], b"499")
+        self.assertLess(took, 3.0)
+        wait_for(lambda: os.path.exists(os.path.join(directory, "got-term")), what="the trap")
+        self.assertIn("stopped_by=sigterm", self.workers.output())
+
+    def test_exec_child_that_ignores_sigterm_is_killed_after_the_grace(self):
+        directory, script = self._exec_script(
+            'trap "" TERM\ntouch "$(dirname "$0")/trapped"\nwhile :; do sleep 0.1; done\n')
+        identity = self.start(f"exec:{script}", extra=("--log-level", "debug"))
+        frames, took = self._cancel_after_start(
+            identity, "rid-e2", ready=lambda: os.path.exists(os.path.join(directory, "trapped")))
+        self.assertEqual(frames[5], b"499")
+        # SL_CANCEL_GRACE_MS is 5 s: not before it, and not much after
+        self.assertGreaterEqual(took, 4.5)
+        self.assertLess(took, 10.0)
+        self.assertIn("stopped_by=sigkill", self.workers.output())
 
 
 if __name__ == "__main__":

@@ -678,6 +678,57 @@ static void test_ready_capacity_frame(void **state)
                       SL_MDP_TO_BROKER);
 }
 
+static void test_cancel_command_and_ready_frame(void **state)
+{
+    /* docs/protocol.md 3.8: READY may end with the one frame `cancel`, after capacity and
+       credit; CANCEL is broker -> worker, MDP/0.2, an address and the empty frame. */
+    sl_mdp_msg_t out;
+    zmsg_t *ready = sl_mdp_encode_ready_credit("svc", 4, 2);
+    sl_mdp_ready_add_cancel(ready);
+    assert_int_equal(zmsg_size(ready), 6);
+    ASSERT_FRAME(ready, 5, "cancel");
+    s_decode_ok(ready, SL_MDP_TO_BROKER, &out);
+    assert_true(out.cancels);
+    assert_int_equal(out.capacity, 4);
+    assert_int_equal(out.credit, 2);
+    sl_mdp_msg_reset(&out);
+    s_decode_ok(MSG(F("MDPW02"), F("\x01"), F("svc"), F("cancel")), SL_MDP_TO_BROKER, &out);
+    assert_true(out.cancels);
+    assert_int_equal(out.capacity, 1);
+    assert_int_equal(out.credit, -1);
+    sl_mdp_msg_reset(&out);
+    s_decode_ok(MSG(F("MDPW02"), F("\x01"), F("svc"), F("capacity=3"), F("cancel")),
+                SL_MDP_TO_BROKER, &out);
+    assert_true(out.cancels && out.capacity == 3);
+    sl_mdp_msg_reset(&out);
+    s_decode_ok(sl_mdp_encode_ready(SL_MDP_V02, "svc"), SL_MDP_TO_BROKER, &out);
+    assert_false(out.cancels);
+    sl_mdp_msg_reset(&out);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("cancel"), F("capacity=3")),
+                      SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("cancel"), F("cancel")),
+                      SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x01"), F("svc"), F("cancelled")), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(EMPTY, F("MDPW01"), F("\x01"), F("svc"), F("cancel")), SL_MDP_TO_BROKER);
+
+    zmsg_t *cancel = sl_mdp_encode_cancel("tag-0001", 8);
+    assert_int_equal(zmsg_size(cancel), 4);
+    ASSERT_FRAME(cancel, 1, "\x13");
+    ASSERT_FRAME(cancel, 2, "tag-0001");
+    ASSERT_FRAME(cancel, 3, "");
+    s_decode_ok(cancel, SL_MDP_FROM_BROKER, &out);
+    assert_int_equal(out.command, SL_MDP_CANCEL);
+    assert_true(zframe_streq(out.address, "tag-0001"));
+    assert_null(out.body);
+    sl_mdp_msg_reset(&out);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x13"), F("tag"), EMPTY), SL_MDP_TO_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x13"), F("tag"), EMPTY, F("body")), SL_MDP_FROM_BROKER);
+    s_assert_rejected(MSG(F("MDPW02"), F("\x13"), F("tag")), SL_MDP_FROM_BROKER);
+    s_assert_rejected(MSG(EMPTY, F("MDPW01"), F("\x13"), F("tag"), EMPTY), SL_MDP_FROM_BROKER);
+    assert_string_equal(sl_mdp_command_name(SL_MDP_CANCEL), "CANCEL");
+    (void) state;
+}
+
 static void test_reset_is_safe_twice_and_on_zeroed_struct(void **state)
 {
     sl_mdp_msg_t out;
@@ -835,6 +886,7 @@ int main(void)
         cmocka_unit_test(test_extra_frames_on_fixed_size_commands_are_rejected),
         cmocka_unit_test(test_ready_capacity_frame),
         cmocka_unit_test(test_several_brokers_commands),
+        cmocka_unit_test(test_cancel_command_and_ready_frame),
         cmocka_unit_test(test_reset_is_safe_twice_and_on_zeroed_struct),
         cmocka_unit_test(test_command_names_are_short_upper_case_words),
         cmocka_unit_test(test_senders_write_what_the_encoders_build),
