@@ -319,7 +319,10 @@ static void s_cancel(jobs_api_t *self, sl_job_t *job, const jobs_record_t *befor
         return;
     }
     sl_log(SL_LOG_INFO, before->id, "job_cancel", "state=%s", jobs_state_name(after.state));
-    /* 200: cancelled now; 202: it runs, and its result will be thrown away. */
+    if (after.state == JOBS_RUNNING)
+        jobs_dispatcher_cancel(self->dispatcher, after.id, after.attempts);
+    /* 200: cancelled now; 202: it runs: its worker is told (protocol.md 3.8), and whatever
+       it answers is thrown away. */
     s_answer_json(job, after.state == JOBS_CANCELLED ? 200 : 202, s_status_json(&after));
 }
 

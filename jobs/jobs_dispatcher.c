@@ -174,7 +174,7 @@ static void s_on_error_envelope(s_actor_t *self, jobs_flight_entry_t *entry, zms
        it re-queued after a worker died is no longer run by that worker). shutting_down: a
        stopping broker answers so for retryable jobs its workers still run. */
     bool started = code == SL_ERROR_WORKER_DIED || code == SL_ERROR_EXPIRED ||
-                   code == SL_ERROR_BAD_REQUEST ||
+                   code == SL_ERROR_BAD_REQUEST || code == SL_ERROR_CANCELLED ||
                    (code == SL_ERROR_SHUTTING_DOWN && entry->retryable);
     s_attempt_lost(self, entry, sl_error_code_name(code), started);
 }
@@ -239,6 +239,32 @@ static void s_ask_recovered(s_actor_t *self, size_t index)
     free(entries);
 }
 
+/* DELETE of a running job: asks the broker that has its attempt to cancel it (mmi.cancel,
+   protocol.md 3.8). The broker answers the attempt `cancelled`, which ends it like any
+   other error; the store makes the job cancelled, since its cancel was requested. An
+   attempt whose broker is lost now ends anyway, and the job with it. */
+static void s_cancel_attempt(s_actor_t *self, const char *key)
+{
+    jobs_flight_entry_t *entry = key ? jobs_flight_find(self->flight, key) : NULL;
+    if (!entry || entry->broker < 0 || (size_t) entry->broker >= self->broker_count)
+        return;
+    int rc = jobs_broker_link_ask(&self->brokers[entry->broker], "mmi.cancel", entry->key);
+    sl_log(SL_LOG_INFO, entry->id, "job_cancel_sent", "attempt=%d broker=%s%s", entry->attempt,
+           self->brokers[entry->broker].endpoint, rc == 0 ? "" : " note=not_sent");
+}
+
+/* A broker's answer to mmi.cancel: [code, id]. 404: the attempt was answered before the
+   cancel came; that answer decides (a result kept, or the job cancelled by the store). */
+static void s_on_cancel_answer(zmsg_t *body)
+{
+    char *code = zmsg_popstr(body);
+    char *key = zmsg_popstr(body);
+    sl_log(SL_LOG_INFO, NULL, "job_cancel_answered", "attempt=%s code=%s", key ? key : "-",
+           code ? code : "-");
+    free(code);
+    free(key);
+}
+
 /* A broker's answer to mmi.request: [code, id]. */
 static void s_on_request_answer(s_actor_t *self, zmsg_t *body)
 {
@@ -288,6 +314,11 @@ static void s_on_broker_message(s_actor_t *self, size_t index)
     }
     if (zframe_streq(decoded.service, "mmi.request")) {
         s_on_request_answer(self, decoded.body);
+        sl_mdp_msg_reset(&decoded);
+        return;
+    }
+    if (zframe_streq(decoded.service, "mmi.cancel")) {
+        s_on_cancel_answer(decoded.body);
         sl_mdp_msg_reset(&decoded);
         return;
     }
@@ -458,6 +489,23 @@ static void s_sweep_deadlines(s_actor_t *self, int64_t now_ms)
     }
 }
 
+/* The owner's word: $TERM, WAKE (a submission), or CANCEL and an attempt's key. */
+static void s_on_pipe(s_actor_t *self)
+{
+    zmsg_t *msg = zmsg_recv(self->pipe);
+    char *command = msg ? zmsg_popstr(msg) : NULL;
+    if (!command || strcmp(command, "$TERM") == 0)
+        self->terminated = true;
+    else if (strcmp(command, "CANCEL") == 0) {
+        char *key = zmsg_popstr(msg);
+        s_cancel_attempt(self, key);
+        free(key);
+    } else
+        s_claim_soon(self);
+    free(command);
+    zmsg_destroy(&msg);
+}
+
 static void s_actor(zsock_t *pipe, void *arg)
 {
     s_start_t *start = arg;
@@ -485,14 +533,8 @@ static void s_actor(zsock_t *pipe, void *arg)
                            ? self.claim_soon_at_ms
                            : self.tick_at_ms;
         zsock_t *which = zpoller_wait(self.poller, (int) (next > now ? next - now : 0));
-        if (which == pipe) {
-            char *command = zstr_recv(pipe);
-            if (!command || strcmp(command, "$TERM") == 0)
-                self.terminated = true;
-            else
-                s_claim_soon(&self);
-            free(command);
-        }
+        if (which == pipe)
+            s_on_pipe(&self);
         for (size_t i = 0; which && i < self.broker_count; i++) {
             if (which == self.brokers[i].dealer)
                 s_on_broker_message(&self, i);
@@ -572,6 +614,21 @@ void jobs_dispatcher_destroy(jobs_dispatcher_t **self_p)
     zactor_destroy(&(*self_p)->actor);
     free(*self_p);
     *self_p = NULL;
+}
+
+void jobs_dispatcher_cancel(jobs_dispatcher_t *self, const char *id, int attempt)
+{
+    if (!self)
+        return;
+    char key[JOBS_FLIGHT_KEY_MAX + 1];
+    int size = snprintf(key, sizeof key, "%s.%d", id, attempt);
+    if (size <= 0 || (size_t) size >= sizeof key)
+        return;
+    void *pipe = zsock_resolve(self->actor);
+    /* A full pipe drops the request: the job stays cancel_requested, and its result is
+       thrown away when the attempt ends. Both parts go, or neither (multipart is atomic). */
+    if (zmq_send(pipe, "CANCEL", 6, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 6)
+        zmq_send(pipe, key, (size_t) size, ZMQ_DONTWAIT);
 }
 
 void jobs_dispatcher_wake(jobs_dispatcher_t *self)

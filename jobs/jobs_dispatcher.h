@@ -38,4 +38,7 @@ void jobs_dispatcher_destroy(jobs_dispatcher_t **self_p);
 /* Says a job was submitted, so it is claimed without waiting for the next tick. Only from
    the thread that made the dispatcher; never blocks. */
 void jobs_dispatcher_wake(jobs_dispatcher_t *self);
+/* Says a running job's cancel was requested (DELETE): its attempt, if out, is cancelled at
+   its broker. Same thread rule as jobs_dispatcher_wake; never blocks. */
+void jobs_dispatcher_cancel(jobs_dispatcher_t *self, const char *id, int attempt);
 #endif

@@ -26,7 +26,8 @@ class JobsTest(unittest.TestCase):
         cls.broker = harness.start_broker()
         cls.workers = [
             harness.start_workers(cls.broker.endpoint, "echo", "builtin:echo"),
-            harness.start_workers(cls.broker.endpoint, "slow", "builtin:sleep"),
+            harness.start_workers(cls.broker.endpoint, "slow", "builtin:sleep",
+                                  extra=("--log-level", "debug")),
             harness.start_workers(cls.broker.endpoint, "stream", "builtin:stream"),
             harness.start_workers(cls.broker.endpoint, "env", "exec:" + CGI_ENV),
         ]
@@ -124,6 +125,25 @@ class JobsTest(unittest.TestCase):
         self.assertEqual((cancelled["status"], cancelled["attempts"]), ("cancelled", 0))
         self.assertNotIn(f"rid={second['id']} attempt=", self.jobs.output())
         self.assertEqual(jobs_support.result(self.port, second["id"])[0], 409)
+
+    def test_cancel_a_running_job_its_worker_is_told_and_stops(self):
+        _, _, document = jobs_support.submit(self.port, "GET", "/slow?ms=60000")
+        job_id = document["id"]
+        slow = self.workers[1]
+        # At the worker, not only handed to the broker: the CANCEL path (protocol.md 3.8)
+        harness.wait_for(lambda: f"event=job_started rid={job_id}.1" in slow.output(),
+                         what="the worker to start the job")
+        status, _, data = harness.http_request(self.port, "DELETE", f"/jobs/{job_id}")
+        self.assertEqual((status, json.loads(data)["status"]), (202, "running"))
+        self.assertTrue(json.loads(data)["cancel_requested"])
+        cancelled = jobs_support.wait_state(self.port, job_id)
+        self.assertEqual(cancelled["status"], "cancelled")
+        self.assertEqual(jobs_support.result(self.port, job_id)[0], 409)
+        harness.wait_for(lambda: "event=job_cancelled" in slow.output() and "started=true"
+                         in slow.output(), what="the worker to be told")
+        # The one slow worker is free long before the 60 s job would have ended.
+        status, _, body = harness.http_request(self.port, "GET", "/slow?ms=10", timeout=10)
+        self.assertEqual((status, body), (200, b"slept 10 ms\n"))
 
     def test_routes_choose_always_or_off(self):
         status, headers, document = harness.http_request(self.port, "GET", "/always?x=1")
