@@ -117,6 +117,8 @@ sl_body_kind_t sl_envelope_kind(zmsg_t *body)
         return SL_BODY_REPLY;
     if (s_frame_is(first, SL_ENVELOPE_ERROR_MAGIC))
         return SL_BODY_ERROR;
+    if (s_frame_is(first, SL_ENVELOPE_PROGRESS_MAGIC))
+        return SL_BODY_PROGRESS;
     return SL_BODY_OPAQUE;
 }
 

@@ -5,6 +5,8 @@
         "SLREP/1" | status | headers | body
     Error    (broker -> gateway, in place of a reply): 3 frames
         "SLERR/1" | code | message
+    Progress (worker -> slowlane-jobs, a PARTIAL of an async job): 3 frames, sl_progress.h
+        "SLPRG/1" | worker | note
     Streamed replies: the first PARTIAL is a reply envelope; every later PARTIAL/FINAL body is
     raw chunk bytes (all frames concatenated). Anything else is an opaque body.
     Pure codec: no I/O, never asserts on input; -1 means malformed. */
@@ -23,6 +25,7 @@
 #define SL_ENVELOPE_REQUEST_MAGIC  "SLREQ/1"
 #define SL_ENVELOPE_REPLY_MAGIC    "SLREP/1"
 #define SL_ENVELOPE_ERROR_MAGIC    "SLERR/1"
+#define SL_ENVELOPE_PROGRESS_MAGIC "SLPRG/1"
 #define SL_ENVELOPE_REQUEST_FRAMES 9
 #define SL_ENVELOPE_REPLY_FRAMES   4
 #define SL_ENVELOPE_ERROR_FRAMES   3
@@ -32,7 +35,8 @@ typedef enum {
     SL_BODY_OPAQUE = 0, /* not ours: a plain MDP body */
     SL_BODY_REQUEST,    /* first frame is SLREQ/1 */
     SL_BODY_REPLY,      /* first frame is SLREP/1 */
-    SL_BODY_ERROR       /* first frame is SLERR/1 */
+    SL_BODY_ERROR,      /* first frame is SLERR/1 */
+    SL_BODY_PROGRESS    /* first frame is SLPRG/1 */
 } sl_body_kind_t;
 
 /* Broker error codes (frame 1 of an error envelope) and the HTTP status the gateway maps

@@ -101,6 +101,8 @@ static json_t *s_status_json(const jobs_record_t *record)
         json_object_set_new(body, "error", json_string(record->error));
     if (record->progress[0])
         json_object_set_new(body, "progress", json_string(record->progress));
+    json_object_set_new(body, "worker",
+                        record->worker[0] ? json_string(record->worker) : json_null());
     if (record->state == JOBS_DONE)
         json_object_set_new(body, "result",
                             json_pack("{s:i,s:I}", "status", record->result_status, "bytes",

@@ -14,6 +14,7 @@
         the whole timeout (it sees it in the envelope); before that nothing re-runs a job.
     A reply whose status is 5xx is retried like worker_died while attempts are left; the
     last one is kept as the result. */
+#define _GNU_SOURCE /* asprintf */
 #include "jobs_dispatcher.h"
 
 #include <czmq.h>
@@ -22,7 +23,9 @@
 
 #include "jobs_broker_link.h"
 #include "jobs_flight.h"
+#include "jobs_outcome.h"
 #include "sl_envelope.h"
+#include "sl_progress.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
 
@@ -39,6 +42,7 @@ typedef struct {
     jobs_broker_link_t brokers[S_MAX_BROKERS]; /* one client socket each */
     size_t broker_count;                       /* in use */
     jobs_flight_t *flight;                     /* attempts out */
+    jobs_outcome_t outcome;                    /* what becomes of them */
     zpoller_t *poller;                         /* pipe, dealers, monitors */
     bool claim_soon;                           /* claim before the next tick ... */
     int64_t claim_soon_at_ms;                  /* ... at this time */
@@ -74,152 +78,18 @@ static void s_claim_soon(s_actor_t *self)
 
 /* ---------------------------------------------------------------- outcomes */
 
-static int64_t s_backoff_ms(const s_actor_t *self, int attempt)
-{
-    int64_t delay = self->config.retry_base_ms;
-    for (int i = 1; i < attempt && delay < self->config.retry_max_ms; i++)
-        delay *= 2;
-    return delay < self->config.retry_max_ms ? delay : self->config.retry_max_ms;
-}
-
-/* The store could not take an attempt's outcome (disk full, I/O error): the entry stays,
-   still counted against its service, and the outcome is written again at the next tick. */
-static void s_keep_unsaved(s_actor_t *self, jobs_flight_entry_t *entry, const char *reason,
-                           bool counted)
-{
-    char why[256];
-    jobs_store_reason(self->store, why, sizeof why);
-    sl_log_limited(&self->late_limit, SL_LOG_ERROR, entry->id, "job_outcome_unsaved",
-                   "attempt=%d outcome=%s reason=\"%s\"", entry->attempt,
-                   reason ? reason : "result", why);
-    entry->unsaved = true;
-    jobs_flight_detach(self->flight, entry); /* its broker's loss no longer concerns it */
-    if (reason != entry->lost_reason)
-        snprintf(entry->lost_reason, sizeof entry->lost_reason, "%s", reason ? reason : "");
-    entry->lost_counted = counted;
-    entry->deadline_ms = zclock_mono() + S_TICK_MS;
-}
-
-static bool s_store_trouble(jobs_store_status_t status)
-{
-    return status == JOBS_STORE_FULL || status == JOBS_STORE_UNAVAILABLE;
-}
-
-/* The attempt ended without a result: back to the queue or failed, by the rules above. */
+/* jobs_outcome decides and writes; a slot it freed is claimed again soon. */
 static void s_attempt_lost(s_actor_t *self, jobs_flight_entry_t *entry, const char *reason,
                            bool counted)
 {
-    jobs_store_status_t status;
-    const char *outcome;
-    if (!counted) {
-        status = jobs_store_requeue(self->store, entry->id, entry->attempt, false,
-                                    s_wall_ms() + s_backoff_ms(self, entry->attempt), reason,
-                                    s_wall_ms());
-        outcome = "requeued";
-    } else if (entry->retryable && entry->attempt < entry->max_attempts) {
-        status = jobs_store_requeue(self->store, entry->id, entry->attempt, true,
-                                    s_wall_ms() + s_backoff_ms(self, entry->attempt), reason,
-                                    s_wall_ms());
-        outcome = "retry";
-    } else {
-        status = jobs_store_fail(self->store, entry->id, entry->attempt, reason, s_wall_ms());
-        outcome = "failed";
-    }
-    if (s_store_trouble(status)) {
-        s_keep_unsaved(self, entry, reason, counted);
-        return;
-    }
-    sl_log(SL_LOG_INFO, entry->id, "job_attempt_ended",
-           "attempt=%d service=%s reason=%s outcome=%s", entry->attempt, entry->service, reason,
-           outcome);
-    jobs_flight_remove(self->flight, entry);
-    s_claim_soon(self);
+    if (jobs_outcome_lost(&self->outcome, entry, reason, counted))
+        s_claim_soon(self);
 }
 
-/* A whole reply: the result, or a retry for a 5xx with attempts left. */
-static void s_attempt_replied(s_actor_t *self, jobs_flight_entry_t *entry)
-{
-    if (entry->status >= 500 && entry->retryable && entry->attempt < entry->max_attempts) {
-        char reason[32];
-        snprintf(reason, sizeof reason, "status_%d", entry->status);
-        s_attempt_lost(self, entry, reason, true);
-        return;
-    }
-    jobs_store_status_t status =
-        jobs_store_finish(self->store, entry->id, entry->attempt, entry->status, entry->headers,
-                          entry->headers_size, entry->body, entry->body_size, s_wall_ms());
-    if (s_store_trouble(status)) {
-        /* Kept in memory and written again: the reply is not lost while this process lives. */
-        s_keep_unsaved(self, entry, NULL, false);
-        return;
-    }
-    sl_log(SL_LOG_INFO, entry->id, "job_finished", "attempt=%d service=%s status=%d bytes=%zu%s",
-           entry->attempt, entry->service, entry->status, entry->body_size,
-           status == JOBS_STORE_NOT_FOUND ? " note=cancelled_or_late" : "");
-    jobs_flight_remove(self->flight, entry);
-    s_claim_soon(self);
-}
-
-/* ---------------------------------------------------------------- replies */
-
-static void s_on_error_envelope(s_actor_t *self, jobs_flight_entry_t *entry, zmsg_t *body)
-{
-    sl_error_code_t code;
-    char message[128];
-    if (sl_error_envelope_decode(body, &code, message, sizeof message) != 0) {
-        s_attempt_lost(self, entry, "bad_reply", true);
-        return;
-    }
-    /* queue_full and no_worker: the broker never handed it to a worker now (a retryable job
-       it re-queued after a worker died is no longer run by that worker). shutting_down: a
-       stopping broker answers so for retryable jobs its workers still run. */
-    bool started = code == SL_ERROR_WORKER_DIED || code == SL_ERROR_EXPIRED ||
-                   code == SL_ERROR_BAD_REQUEST || code == SL_ERROR_CANCELLED ||
-                   (code == SL_ERROR_SHUTTING_DOWN && entry->retryable);
-    s_attempt_lost(self, entry, sl_error_code_name(code), started);
-}
-
-/* A PARTIAL or FINAL for one of our attempts; body starts after the request-id frame. */
 static void s_on_reply(s_actor_t *self, jobs_flight_entry_t *entry, zmsg_t *body, bool final)
 {
-    if (!entry->streaming) {
-        sl_body_kind_t kind = sl_envelope_kind(body);
-        if (kind == SL_BODY_ERROR && final) {
-            s_on_error_envelope(self, entry, body);
-            return;
-        }
-        sl_reply_envelope_t reply = {0};
-        if (kind != SL_BODY_REPLY || sl_reply_envelope_decode(body, &reply) != 0) {
-            s_attempt_lost(self, entry, "bad_reply", true);
-            return;
-        }
-        entry->status = reply.status;
-        entry->headers = reply.headers;
-        entry->headers_size = reply.headers_size;
-        reply.headers = NULL;
-        int rc = jobs_flight_append(entry, zframe_data(reply.body), zframe_size(reply.body),
-                                    self->config.max_result_bytes);
-        sl_reply_envelope_reset(&reply);
-        if (rc != 0) {
-            s_attempt_lost(self, entry, "result_too_large", true);
-            return;
-        }
-        entry->streaming = true;
-    } else if (final && sl_envelope_kind(body) == SL_BODY_ERROR) {
-        /* The worker died (or the broker stopped) mid-stream: the broker ends the stream with
-           an error envelope in the FINAL, not with the last chunk. */
-        s_on_error_envelope(self, entry, body);
-        return;
-    } else {
-        for (zframe_t *frame = zmsg_first(body); frame; frame = zmsg_next(body))
-            if (jobs_flight_append(entry, zframe_data(frame), zframe_size(frame),
-                                   self->config.max_result_bytes) != 0) {
-                s_attempt_lost(self, entry, "result_too_large", true);
-                return;
-            }
-    }
-    if (final)
-        s_attempt_replied(self, entry);
+    if (jobs_outcome_reply(&self->outcome, entry, body, final))
+        s_claim_soon(self);
 }
 
 /* The attempts taken up after a restart that went to this broker: asks it, per attempt,
@@ -421,9 +291,19 @@ static void s_send_attempt(jobs_attempt_t *attempt, void *arg)
     }
     sl_envelope_meta_t meta = {.timeout_ms = record->timeout_ms, .retryable = record->retryable};
     snprintf(meta.id, sizeof meta.id, "%s", entry->key);
-    zmsg_t *body = sl_request_envelope_encode(&meta, attempt->method, attempt->path, attempt->query,
-                                              attempt->headers, attempt->headers_size,
-                                              attempt->body, attempt->body_size);
+    /* The worker sees the request as a synchronous one's worker does, and the job's id: its
+       handler may report progress (protocol.md 4.6) and use the id as an idempotency key. */
+    char *headers = NULL;
+    int headers_size =
+        asprintf(&headers, "%.*s%s: %s\r\n", (int) attempt->headers_size,
+                 attempt->headers ? attempt->headers : "", SL_PROGRESS_JOB_FIELD, record->id);
+    zmsg_t *body = headers_size >= 0
+                       ? sl_request_envelope_encode(&meta, attempt->method, attempt->path,
+                                                    attempt->query, headers, (size_t) headers_size,
+                                                    attempt->body, attempt->body_size)
+                       : NULL;
+    if (headers_size >= 0)
+        free(headers);
     zmsg_t *request =
         body ? sl_mdp_encode_client_request(SL_MDP_V02, record->service, &body) : NULL;
     int rc = jobs_broker_link_send(&self->brokers[entry->broker], &request);
@@ -480,12 +360,9 @@ static void s_sweep_deadlines(s_actor_t *self, int64_t now_ms)
     jobs_flight_entry_t *due[S_SELECT_MAX];
     size_t count = jobs_flight_select(self->flight, -1, now_ms, due, S_SELECT_MAX);
     for (size_t i = 0; i < count; i++) {
-        if (due[i]->unsaved && due[i]->lost_reason[0])
-            s_attempt_lost(self, due[i], due[i]->lost_reason, due[i]->lost_counted);
-        else if (due[i]->unsaved)
-            s_attempt_replied(self, due[i]);
-        else
-            s_attempt_lost(self, due[i], "timeout", true);
+        if (due[i]->unsaved ? jobs_outcome_retry_unsaved(&self->outcome, due[i])
+                            : jobs_outcome_lost(&self->outcome, due[i], "timeout", true))
+            s_claim_soon(self);
     }
 }
 
@@ -513,6 +390,12 @@ static void s_actor(zsock_t *pipe, void *arg)
     self.config.brokers = NULL;
     self.config.curve = NULL;
     self.flight = jobs_flight_new(start->config->broker_count);
+    self.outcome = (jobs_outcome_t){.store = self.store,
+                                    .flight = self.flight,
+                                    .retry_base_ms = self.config.retry_base_ms,
+                                    .retry_max_ms = self.config.retry_max_ms,
+                                    .max_result_bytes = self.config.max_result_bytes,
+                                    .unsaved_retry_ms = S_TICK_MS};
     self.poller = zpoller_new(pipe, NULL);
     if (self.poller)
         zpoller_set_nonstop(self.poller, true); /* SIGTERM is the owner's: it sends $TERM */
@@ -545,6 +428,7 @@ static void s_actor(zsock_t *pipe, void *arg)
         if (now >= self.tick_at_ms) {
             s_probe(&self, now);
             s_sweep_deadlines(&self, now);
+            jobs_outcome_flush_progress(&self.outcome);
             s_claim(&self);
             self.tick_at_ms = now + S_TICK_MS;
             if (now >= self.expire_at_ms) {

@@ -13,6 +13,7 @@ struct _jobs_flight_t {
     zhashx_t *services;             /* service -> int64_t count, owned */
     int64_t brokers[S_MAX_BROKERS]; /* attempts out per broker */
     size_t broker_count;            /* brokers in use */
+    size_t progress_unsaved;        /* entries with progress_unsaved set */
 };
 
 static void s_entry_free(void **item)
@@ -114,6 +115,8 @@ jobs_flight_entry_t *jobs_flight_find(jobs_flight_t *self, const char *key)
 
 void jobs_flight_remove(jobs_flight_t *self, jobs_flight_entry_t *entry)
 {
+    if (entry->progress_unsaved)
+        self->progress_unsaved--;
     if (entry->recovered) {
         zhashx_delete(self->entries, entry->key);
         return;
@@ -174,4 +177,28 @@ size_t jobs_flight_select(jobs_flight_t *self, int broker, int64_t now_ms,
             out[found++] = entry;
     }
     return found;
+}
+
+void jobs_flight_each(jobs_flight_t *self, void (*each)(jobs_flight_entry_t *entry, void *arg),
+                      void *arg)
+{
+    for (jobs_flight_entry_t *entry = zhashx_first(self->entries); entry;
+         entry = zhashx_next(self->entries))
+        each(entry, arg);
+}
+
+void jobs_flight_progress_saved(jobs_flight_t *self, jobs_flight_entry_t *entry, bool saved,
+                                int64_t at_ms)
+{
+    if (entry->progress_unsaved && saved)
+        self->progress_unsaved--;
+    else if (!entry->progress_unsaved && !saved)
+        self->progress_unsaved++;
+    entry->progress_unsaved = !saved;
+    entry->progress_saved_ms = at_ms;
+}
+
+size_t jobs_flight_progress_unsaved(jobs_flight_t *self)
+{
+    return self->progress_unsaved;
 }

@@ -38,6 +38,10 @@ typedef struct {
     char *body;                         /* owned, the reply body gathered so far */
     size_t body_size;                   /* bytes in body */
     size_t body_cap;                    /* bytes allocated */
+    char worker[JOBS_TEXT_MAX + 1];     /* the worker running it, from its progress */
+    char progress[JOBS_TEXT_MAX + 1];   /* its last progress note */
+    bool progress_unsaved;              /* worker/progress not yet in the store */
+    int64_t progress_saved_ms;          /* zclock_mono of the last write of them */
 } jobs_flight_entry_t;
 
 typedef struct _jobs_flight_t jobs_flight_t;
@@ -65,4 +69,12 @@ size_t jobs_flight_size(jobs_flight_t *self);
    (broker < 0). Fills up to max entries into out; returns how many. Entries stay. */
 size_t jobs_flight_select(jobs_flight_t *self, int broker, int64_t now_ms,
                           jobs_flight_entry_t **out, size_t max);
+/* Calls each(entry, arg) for every entry; each must not add or remove entries. */
+void jobs_flight_each(jobs_flight_t *self, void (*each)(jobs_flight_entry_t *entry, void *arg),
+                      void *arg);
+/* Records whether entry's progress is in the store (saved, at at_ms) or still to write. */
+void jobs_flight_progress_saved(jobs_flight_t *self, jobs_flight_entry_t *entry, bool saved,
+                                int64_t at_ms);
+/* Entries whose progress is still to write: the flush walks the table only when some are. */
+size_t jobs_flight_progress_unsaved(jobs_flight_t *self);
 #endif

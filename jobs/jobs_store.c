@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define S_APPLICATION_ID  0x534c4a42 /* "SLJB": says the file is ours */
-#define S_SCHEMA_VERSION  1          /* PRAGMA user_version of this layout */
+#define S_SCHEMA_VERSION  2          /* PRAGMA user_version of this layout */
 #define S_BUSY_TIMEOUT_MS 5000       /* another process holding the file (a backup) */
 #define S_FILE_NAME       "jobs.sqlite3"
 
@@ -32,7 +32,7 @@ static const char *s_sql[S_STATEMENT_COUNT] = {
                        "FROM jobs WHERE state = 0 AND service = ?1 AND due_ms <= ?2 "
                        "ORDER BY due_ms, rowid LIMIT ?3",
     [S_CLAIM_UPDATE] = "UPDATE jobs SET state = 1, attempts = attempts + 1, started_ms = ?2, "
-                       "broker = ?3 WHERE id = ?1 AND state = 0",
+                       "broker = ?3, worker = '', progress = '' WHERE id = ?1 AND state = 0",
     [S_FINISH] = "UPDATE jobs SET state = 2, finished_ms = ?3, expires_ms = ?3 + ttl_ms, "
                  "error = '', result_status = ?4, result_headers = ?5, result_body = ?6, "
                  "body = NULL, headers = NULL "
@@ -50,7 +50,8 @@ static const char *s_sql[S_STATEMENT_COUNT] = {
     [S_FAIL] = "UPDATE jobs SET state = CASE WHEN cancel_requested THEN 4 ELSE 3 END, "
                "error = ?3, finished_ms = ?4, expires_ms = ?4 + ttl_ms, body = NULL, "
                "headers = NULL WHERE id = ?1 AND attempts = ?2 AND state = 1",
-    [S_PROGRESS] = "UPDATE jobs SET progress = ?3 WHERE id = ?1 AND attempts = ?2 AND state = 1",
+    [S_PROGRESS] = "UPDATE jobs SET worker = ?3, progress = ?4 "
+                   "WHERE id = ?1 AND attempts = ?2 AND state = 1",
     [S_RUNNING] = "SELECT " JOBS_RECORD_COLUMNS " FROM jobs WHERE state = 1",
     [S_EXPIRE] = "UPDATE jobs SET state = 5, result_body = NULL, result_headers = NULL, "
                  "body = NULL, headers = NULL WHERE state IN (2, 3, 4) AND expires_ms <= ?1",
@@ -73,6 +74,7 @@ static const char *s_schema =
     " started_ms INTEGER NOT NULL DEFAULT 0, finished_ms INTEGER NOT NULL DEFAULT 0,"
     " due_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL DEFAULT 0,"
     " error TEXT NOT NULL DEFAULT '', progress TEXT NOT NULL DEFAULT '',"
+    " worker TEXT NOT NULL DEFAULT '',"
     " method TEXT, path TEXT, query TEXT, headers BLOB, body BLOB,"
     " result_status INTEGER NOT NULL DEFAULT 0, result_headers BLOB, result_body BLOB);"
     "CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, service, due_ms);"
@@ -148,6 +150,7 @@ void jobs_store_record_read(sqlite3_stmt *statement, int first, jobs_record_t *r
     record->result_size = sqlite3_column_int64(statement, c++);
     s_copy_text(record->error, sizeof record->error, sqlite3_column_text(statement, c++));
     s_copy_text(record->progress, sizeof record->progress, sqlite3_column_text(statement, c++));
+    s_copy_text(record->worker, sizeof record->worker, sqlite3_column_text(statement, c++));
 }
 
 jobs_store_status_t jobs_store_begin(jobs_store_t *self)
@@ -256,7 +259,9 @@ static int s_prepare_file(jobs_store_t *self, char *error, size_t error_size)
                  self->path, (long long) application_id);
         return -1;
     }
-    if (!fresh && version != S_SCHEMA_VERSION) {
+    /* Version 1 (issue 20's first store) lacks the worker column: added in place. */
+    bool upgrade = !fresh && version == 1;
+    if (!fresh && version != S_SCHEMA_VERSION && !upgrade) {
         snprintf(error, error_size, "%s has store version %lld, this program reads version %d",
                  self->path, (long long) version, S_SCHEMA_VERSION);
         return -1;
@@ -281,9 +286,11 @@ static int s_prepare_file(jobs_store_t *self, char *error, size_t error_size)
         message = NULL;
         char schema[2048];
         snprintf(schema, sizeof schema,
-                 "BEGIN IMMEDIATE; %s PRAGMA application_id = %d; PRAGMA user_version = %d; "
+                 "BEGIN IMMEDIATE; %s %s PRAGMA application_id = %d; PRAGMA user_version = %d; "
                  "COMMIT;",
-                 s_schema, S_APPLICATION_ID, S_SCHEMA_VERSION);
+                 s_schema,
+                 upgrade ? "ALTER TABLE jobs ADD COLUMN worker TEXT NOT NULL DEFAULT '';" : "",
+                 S_APPLICATION_ID, S_SCHEMA_VERSION);
         rc = sqlite3_exec(self->db, schema, NULL, NULL, &message);
     }
     if (rc != SQLITE_OK) {

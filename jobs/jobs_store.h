@@ -72,6 +72,8 @@ typedef struct {
     int64_t result_size;                /* bytes of the reply's body */
     char error[JOBS_TEXT_MAX + 1];      /* why it failed, "" otherwise */
     char progress[JOBS_TEXT_MAX + 1];   /* the worker's last progress note, "" none */
+    char worker[JOBS_TEXT_MAX + 1];     /* the worker that runs or ran the last attempt,
+                                           "" unknown (not a slowlane worker, or not yet) */
 } jobs_record_t;
 
 /* An attempt to run: the record and the request, owned by the struct (jobs_attempt_reset). */
@@ -148,9 +150,9 @@ jobs_store_status_t jobs_store_requeue(jobs_store_t *self, const char *id, int a
 /* Ends a running job's attempt as failed for reason. */
 jobs_store_status_t jobs_store_fail(jobs_store_t *self, const char *id, int attempt,
                                     const char *reason, int64_t now_ms);
-/* Records a progress note of a running job. */
+/* Records the worker that runs a running job's attempt, and its last progress note. */
 jobs_store_status_t jobs_store_progress(jobs_store_t *self, const char *id, int attempt,
-                                        const char *note);
+                                        const char *worker, const char *note);
 /* Calls each(record, arg) for every running job: after a restart, the attempts that were
    out when the previous process stopped. */
 void jobs_store_running(jobs_store_t *self, void (*each)(const jobs_record_t *record, void *arg),

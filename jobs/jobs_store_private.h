@@ -48,8 +48,8 @@ struct _jobs_store_t {
 #define JOBS_RECORD_COLUMNS                                                                        \
     "id, service, route, state, retryable, cancel_requested, attempts, max_attempts, broker, "     \
     "timeout_ms, ttl_ms, created_ms, started_ms, finished_ms, due_ms, expires_ms, "                \
-    "result_status, length(result_body), error, progress"
-#define JOBS_RECORD_COLUMN_COUNT 20
+    "result_status, length(result_body), error, progress, worker"
+#define JOBS_RECORD_COLUMN_COUNT 21
 
 /* The statement, reset and unbound, or NULL (reason set) if it would not prepare. */
 sqlite3_stmt *jobs_store_statement(jobs_store_t *self, jobs_statement_t which);

@@ -178,7 +178,7 @@ jobs_store_status_t jobs_store_fail(jobs_store_t *self, const char *id, int atte
 }
 
 jobs_store_status_t jobs_store_progress(jobs_store_t *self, const char *id, int attempt,
-                                        const char *note)
+                                        const char *worker, const char *note)
 {
     pthread_mutex_lock(&self->lock);
     sqlite3_stmt *statement = jobs_store_statement(self, S_PROGRESS);
@@ -186,7 +186,8 @@ jobs_store_status_t jobs_store_progress(jobs_store_t *self, const char *id, int 
     if (statement) {
         jobs_store_bind_text(statement, 1, id);
         sqlite3_bind_int(statement, 2, attempt);
-        jobs_store_bind_text(statement, 3, note);
+        jobs_store_bind_text(statement, 3, worker);
+        jobs_store_bind_text(statement, 4, note);
         status = s_update(self, statement);
     }
     pthread_mutex_unlock(&self->lock);

@@ -83,13 +83,22 @@ int worker_handler_busy(sl_job_t *job, void *arg)
 }
 
 //  Sleeps ms, or less if the job is cancelled meanwhile (its cancel fd wakes the poll).
-static void s_sleep_ms(sl_job_t *job, int64_t ms)
+//  With progress, notes "slept X of Y ms" each second (only a job of slowlane-jobs gets them).
+static void s_sleep_ms(sl_job_t *job, int64_t ms, bool progress)
 {
-    int64_t until = s_now_ms() + ms;
+    int64_t start = s_now_ms(), until = start + ms;
     struct pollfd cancel = {sl_job_cancel_fd(job), POLLIN, 0};
     //  A signal (SIGTERM's drain) must not cut the job short: sleep the rest
-    for (int64_t left = ms; left > 0 && !sl_job_cancelled(job); left = until - s_now_ms())
-        poll(&cancel, cancel.fd == -1 ? 0 : 1, left > 60000 ? 60000 : (int) left);
+    for (int64_t left = ms; left > 0 && !sl_job_cancelled(job); left = until - s_now_ms()) {
+        int64_t step = progress && left > 1000 ? 1000 : left > 60000 ? 60000 : left;
+        poll(&cancel, cancel.fd == -1 ? 0 : 1, (int) step);
+        if (progress && s_now_ms() < until) {
+            char note[64];
+            snprintf(note, sizeof note, "slept %lld of %lld ms", (long long) (s_now_ms() - start),
+                     (long long) ms);
+            sl_job_progress(job, note);
+        }
+    }
 }
 
 int worker_handler_sleep(sl_job_t *job, void *arg)
@@ -98,7 +107,7 @@ int worker_handler_sleep(sl_job_t *job, void *arg)
     if (s_int_param(job, "ms", SL_BUSY_DEFAULT_MS, 0, SL_ENVELOPE_TIMEOUT_MAX_MS, &ms) == -1)
         return s_bad_request(job, "bad ms parameter\n");
     ms = s_bounded_ms(job, ms);
-    s_sleep_ms(job, ms);
+    s_sleep_ms(job, ms, true);
     if (sl_job_cancelled(job))
         return s_text_reply(job, 499, "cancelled (asked for %lld ms)\n", (long long) ms);
     return s_text_reply(job, 200, "slept %lld ms\n", (long long) ms);
@@ -145,11 +154,14 @@ int worker_handler_stream(sl_job_t *job, void *arg)
         int size = snprintf(text, sizeof text, "chunk %lld\n", (long long) chunk);
         if (sl_job_write(job, text, (size_t) size) == -1)
             return -1;
+        snprintf(text, sizeof text, "chunk %lld of %lld", (long long) chunk + 1,
+                 (long long) chunks);
+        sl_job_progress(job, text);
         //  The last chunk travels in the FINAL
         if (chunk + 1 < chunks) {
             if (sl_job_flush(job) == -1)
                 return -1;
-            s_sleep_ms(job, s_bounded_ms(job, ms));
+            s_sleep_ms(job, s_bounded_ms(job, ms), false);
             if (sl_job_cancelled(job))
                 return 0; /* nobody reads the rest: the FINAL only frees the slot */
         }

@@ -14,6 +14,7 @@
 #include "sl_io_threads.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
+#include "sl_progress.h"
 #include "worker_broadcast.h"
 #include "worker_hooks.h"
 #include "worker_io.h"
@@ -24,22 +25,23 @@
 #define WORKER_STOP_POLL_MS 50
 
 struct _sl_worker_t {
-    worker_io_config_t config;         /* handed to the I/O actor */
-    worker_cancel_t cancel;            /* the job in hand was cancelled (config.cancel) */
-    uint64_t max_jobs;                 /* stop after this many; 0 = never */
-    atomic_uint_fast64_t done;         /* jobs finished */
-    volatile sig_atomic_t stop;        /* sl_worker_stop was called */
-    zactor_t *io;                      /* the I/O actor while running */
-    worker_event_fn *hook;             /* supervisor's observer, or NULL */
-    void *hook_arg;                    /* its argument */
-    int broadcast_fd;                  /* supervisor's broadcast pipe (owned), -1 if none */
-    sl_worker_broadcast_fn *broadcast; /* broadcast callback, or NULL */
-    void *broadcast_arg;               /* its argument */
-    bool run_inline;                   /* jobs run on the I/O thread (worker_set_inline) */
-    sl_worker_handler_fn *handler;     /* while running: the handler */
-    void *handler_arg;                 /* its argument */
-    pthread_mutex_t job_lock;          /* held around every job and broadcast callback, so the two
-                                          never overlap even when jobs run on the I/O thread */
+    worker_io_config_t config;           /* handed to the I/O actor */
+    worker_cancel_t cancel;              /* the job in hand was cancelled (config.cancel) */
+    char name[SL_PROGRESS_TEXT_MAX + 1]; /* who runs a job, for progress: the identity */
+    uint64_t max_jobs;                   /* stop after this many; 0 = never */
+    atomic_uint_fast64_t done;           /* jobs finished */
+    volatile sig_atomic_t stop;          /* sl_worker_stop was called */
+    zactor_t *io;                        /* the I/O actor while running */
+    worker_event_fn *hook;               /* supervisor's observer, or NULL */
+    void *hook_arg;                      /* its argument */
+    int broadcast_fd;                    /* supervisor's broadcast pipe (owned), -1 if none */
+    sl_worker_broadcast_fn *broadcast;   /* broadcast callback, or NULL */
+    void *broadcast_arg;                 /* its argument */
+    bool run_inline;                     /* jobs run on the I/O thread (worker_set_inline) */
+    sl_worker_handler_fn *handler;       /* while running: the handler */
+    void *handler_arg;                   /* its argument */
+    pthread_mutex_t job_lock;            /* held around every job and broadcast callback, so the two
+                                            never overlap even when jobs run on the I/O thread */
 };
 
 sl_worker_t *sl_worker_new(const char *endpoint, const char *service)
@@ -265,6 +267,8 @@ static zmsg_t *s_execute(sl_worker_t *self, zmsg_t **body_p, worker_job_send_fn 
     if (job) {
         worker_job_set_sender(job, partial, partial_arg);
         worker_job_set_cancel(job, &self->cancel);
+        worker_job_set_worker_name(job, self->name);
+        worker_job_announce(job);
         sl_log(SL_LOG_DEBUG, sl_job_request_id(job), "job_started", NULL);
         int rc = self->handler(job, self->handler_arg);
         if (rc != 0)
@@ -366,6 +370,14 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
     self->handler_arg = arg;
     self->config.run_inline = self->run_inline ? s_run_inline : NULL;
     self->config.inline_arg = self;
+    if (self->config.identity)
+        snprintf(self->name, sizeof self->name, "%s", self->config.identity);
+    else {
+        //  A random routing id names nothing a person can find: host and pid do
+        char host[128] = "";
+        gethostname(host, sizeof host - 1);
+        snprintf(self->name, sizeof self->name, "%s/%d", host, (int) getpid());
+    }
     //  Before the actor's sockets: each broker's link on an I/O thread of its own
     sl_io_threads_request(self->config.broker_count);
     self->io = zactor_new(worker_io_actor, &self->config);

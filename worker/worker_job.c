@@ -8,6 +8,7 @@
 #include "sl_envelope.h"
 #include "sl_headers.h"
 #include "sl_log.h"
+#include "sl_progress.h"
 #include "worker_cancel.h"
 #include "worker_job.h"
 
@@ -25,6 +26,8 @@ struct _sl_job_t {
     worker_job_send_fn *send;      /* where PARTIALs go */
     void *send_arg;                /* its argument */
     const worker_cancel_t *cancel; /* borrowed: raised when the client cancels; or NULL */
+    bool async;                    /* slowlane-jobs runs it (Slowlane-Job-Run): progress goes */
+    const char *worker_name;       /* borrowed: named in progress envelopes */
 };
 
 static sl_log_limit_t s_malformed_limit;
@@ -68,7 +71,11 @@ sl_job_t *worker_job_new(zmsg_t **body_p, int64_t received_ms)
                            "served_as=opaque");
         }
     }
-    if (!self->is_http) {
+    if (self->is_http) {
+        size_t size;
+        self->async = sl_headers_find(self->request.headers, self->request.headers_size,
+                                      SL_PROGRESS_JOB_FIELD, &size) != NULL;
+    } else {
         self->opaque_body = s_join_frames(body);
         if (!self->opaque_body)
             goto fail_body;
@@ -106,6 +113,27 @@ void worker_job_set_sender(sl_job_t *self, worker_job_send_fn *send, void *arg)
 void worker_job_set_cancel(sl_job_t *self, const worker_cancel_t *cancel)
 {
     self->cancel = cancel;
+}
+
+void worker_job_set_worker_name(sl_job_t *self, const char *name)
+{
+    self->worker_name = name;
+}
+
+int worker_job_announce(sl_job_t *self)
+{
+    return self->async ? sl_job_progress(self, "") : 0;
+}
+
+int sl_job_progress(sl_job_t *job, const char *note)
+{
+    //  Only slowlane-jobs reads these: a synchronous client never gets one
+    if (!job->async)
+        return 0;
+    if (!job->send)
+        return -1;
+    zmsg_t *body = sl_progress_encode(job->worker_name ? job->worker_name : "", note);
+    return body ? job->send(&body, job->send_arg) : -1;
 }
 
 //  The body of the next reply part: the reply envelope for the first part of an HTTP job,

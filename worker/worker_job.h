@@ -27,6 +27,14 @@ void worker_job_set_sender(sl_job_t *self, worker_job_send_fn *send, void *arg);
    job. Without one the job is never cancelled. */
 void worker_job_set_cancel(sl_job_t *self, const worker_cancel_t *cancel);
 
+/* Sets the name progress envelopes give for this worker (its identity); borrowed. */
+void worker_job_set_worker_name(sl_job_t *self, const char *name);
+
+/* A job that slowlane-jobs runs (its request carries Slowlane-Job-Run) is announced by a
+   progress envelope with no note before its handler runs, so its status names the worker
+   from the start. Returns 0 (also for any other job, which sends nothing) or -1. */
+int worker_job_announce(sl_job_t *self);
+
 /* The FINAL body for a handler result (0 ok, -1 failed: 500 unless already streaming).
    A new message the caller sends. */
 zmsg_t *worker_job_final(sl_job_t *self, int handler_result);

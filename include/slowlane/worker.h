@@ -144,6 +144,11 @@ bool sl_job_cancelled(const sl_job_t *job);
    set so a handler waiting on I/O wakes at once; -1 if there is none. Borrowed: never
    read from or close it. */
 int sl_job_cancel_fd(const sl_job_t *job);
+/* Reports progress: note (up to 255 bytes, e.g. "page 3 of 10" or "42%") shows as the
+   `progress` of the job's status document (GET /jobs/ID), with the worker running it.
+   Only jobs run by slowlane-jobs carry notes; for any other request this does nothing and
+   returns 0. Cheap: the latest note is kept, not every one. Returns 0 or -1. */
+int sl_job_progress(sl_job_t *job, const char *note);
 
 /* --- The job: the reply (write) --- */
 

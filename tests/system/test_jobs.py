@@ -8,6 +8,7 @@ on a read-only file system stops start-up with one line; a full one answers 503 
 every job it had accepted."""
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -126,6 +127,29 @@ class JobsTest(unittest.TestCase):
         self.assertNotIn(f"rid={second['id']} attempt=", self.jobs.output())
         self.assertEqual(jobs_support.result(self.port, second["id"])[0], 409)
 
+    def test_status_names_the_worker_and_its_progress(self):
+        _, _, document = jobs_support.submit(self.port, "GET", "/slow?ms=2500")
+        job_id = document["id"]
+        self.assertIsNone(document.get("worker"))
+        # builtin:sleep notes "slept X of Y ms" each second (protocol.md 4.6): seen while
+        # it runs, with the worker (the supervisor's identity host/pid/slot) that runs it.
+        seen = harness.wait_for(
+            lambda: (lambda d: d if d.get("progress", "").startswith("slept 1") else None)(
+                jobs_support.job(self.port, job_id)[1]), what="a progress note")
+        self.assertEqual(seen["status"], "running")
+        self.assertRegex(seen["progress"], r"^slept 1\d{3} of 2500 ms$")
+        self.assertEqual(seen["worker"], f"{socket.gethostname()}/{self.workers[1].pid}/0")
+        done = jobs_support.wait_state(self.port, job_id)
+        self.assertEqual((done["status"], done["worker"]), ("done", seen["worker"]))
+        # The notes never reach the result: it is the reply a synchronous caller gets.
+        self.assertEqual(jobs_support.result(self.port, job_id)[2], b"slept 2500 ms\n")
+        # The handler saw the job's id, as a synchronous request never does.
+        _, _, env_job = jobs_support.submit(self.port, "GET", "/env")
+        jobs_support.wait_state(self.port, env_job["id"])
+        self.assertIn(f"HTTP_SLOWLANE_JOB_RUN={env_job['id']}".encode(),
+                      jobs_support.result(self.port, env_job["id"])[2])
+        self.assertNotIn(b"SLOWLANE_JOB", harness.http_request(self.port, "GET", "/env")[2])
+
     def test_cancel_a_running_job_its_worker_is_told_and_stops(self):
         _, _, document = jobs_support.submit(self.port, "GET", "/slow?ms=60000")
         job_id = document["id"]
@@ -223,7 +247,7 @@ class JobsTest(unittest.TestCase):
 
     def test_clients_cannot_forge_job_fields(self):
         forged = {"Slowlane-Job-Id": "chosen-by-client", "Slowlane-Job-Service": "slow",
-                  "slowlane-job-retry": "1"}
+                  "slowlane-job-retry": "1", "Slowlane-Job-Run": "forged"}
         status, _, body = harness.http_request(self.port, "GET", "/env", headers=forged)
         self.assertEqual(status, 200)
         self.assertNotIn(b"SLOWLANE_JOB", body)
@@ -233,7 +257,9 @@ class JobsTest(unittest.TestCase):
         self.assertEqual(document["service"], "env")
         self.assertEqual(jobs_support.wait_state(self.port, document["id"])["status"], "done")
         _, _, body = jobs_support.result(self.port, document["id"])
-        self.assertNotIn(b"SLOWLANE_JOB", body)
+        # Only the job's own id, set by slowlane-jobs, reaches the worker
+        self.assertEqual([line for line in body.split(b"\n") if b"SLOWLANE_JOB" in line],
+                         [f"HTTP_SLOWLANE_JOB_RUN={document['id']}".encode()])
         self.assertIn(b"HTTP_PREFER=respond-async", body)
 
 

@@ -313,6 +313,77 @@ static void test_foreign_corrupt_unwritable(void **state)
     }
 }
 
+static void test_progress_names_the_worker_until_the_next_attempt(void **state)
+{
+    fixture_t *f = *state;
+    jobs_submission_t job = s_submission("p1", "slow", true);
+    assert_int_equal(jobs_store_submit(f->store, &job, 1000, NULL), JOBS_STORE_OK);
+    /* Not running: nothing to note. */
+    assert_int_equal(jobs_store_progress(f->store, "p1", 0, "host/1/0", "x"), JOBS_STORE_NOT_FOUND);
+    jobs_attempt_t attempt = {0};
+    assert_int_equal(jobs_store_claim(f->store, "slow", 1000, 10, 0, s_keep, &attempt), 1);
+    assert_int_equal(jobs_store_progress(f->store, "p1", 1, "host/1/0", "page 3 of 10"),
+                     JOBS_STORE_OK);
+    jobs_record_t record;
+    assert_int_equal(jobs_store_get(f->store, "p1", &record), JOBS_STORE_OK);
+    assert_string_equal(record.worker, "host/1/0");
+    assert_string_equal(record.progress, "page 3 of 10");
+    /* A late note of an older attempt changes nothing. */
+    assert_int_equal(jobs_store_requeue(f->store, "p1", 1, true, 1000, "worker_died", 1000),
+                     JOBS_STORE_OK);
+    assert_int_equal(jobs_store_claim(f->store, "slow", 1000, 10, 0, s_keep, &attempt), 1);
+    assert_int_equal(jobs_store_progress(f->store, "p1", 1, "host/1/0", "old"),
+                     JOBS_STORE_NOT_FOUND);
+    /* The new attempt starts with no worker and no note. */
+    assert_int_equal(jobs_store_get(f->store, "p1", &record), JOBS_STORE_OK);
+    assert_int_equal(record.attempts, 2);
+    assert_string_equal(record.worker, "");
+    assert_string_equal(record.progress, "");
+    jobs_attempt_reset(&attempt);
+}
+
+static void test_version_1_store_is_upgraded_and_a_newer_one_refused(void **state)
+{
+    fixture_t *f = *state;
+    char dir[128], path[256], command[2048], error[256];
+    snprintf(dir, sizeof dir, "%s/v1", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/jobs.sqlite3", dir);
+    /* The layout of version 1 (issue 20's first release), with one queued job. */
+    snprintf(command, sizeof command,
+             "python3 -c \"import sqlite3; c=sqlite3.connect('%s'); c.executescript('"
+             "CREATE TABLE jobs (id TEXT NOT NULL UNIQUE, service TEXT NOT NULL, route TEXT NOT "
+             "NULL, state INTEGER NOT NULL, retryable INTEGER NOT NULL, cancel_requested INTEGER "
+             "NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT "
+             "NULL, broker INTEGER NOT NULL DEFAULT -1, timeout_ms INTEGER NOT NULL, ttl_ms "
+             "INTEGER NOT NULL, created_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL DEFAULT "
+             "0, finished_ms INTEGER NOT NULL DEFAULT 0, due_ms INTEGER NOT NULL, expires_ms "
+             "INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT \\'\\', progress TEXT NOT "
+             "NULL DEFAULT \\'\\', method TEXT, path TEXT, query TEXT, headers BLOB, body BLOB, "
+             "result_status INTEGER NOT NULL DEFAULT 0, result_headers BLOB, result_body BLOB);"
+             "INSERT INTO jobs (id, service, route, state, retryable, max_attempts, timeout_ms, "
+             "ttl_ms, created_ms, due_ms) VALUES (\\'old\\', \\'slow\\', \\'/slow\\', 0, 1, 3, "
+             "5000, 1000, 5, 5);"
+             "PRAGMA application_id = 1397508674; PRAGMA user_version = 1;'); c.commit()\"",
+             path);
+    assert_int_equal(system(command), 0);
+    jobs_store_t *store = jobs_store_open(dir, error, sizeof error);
+    assert_non_null(store);
+    jobs_record_t record;
+    assert_int_equal(jobs_store_get(store, "old", &record), JOBS_STORE_OK);
+    assert_int_equal(record.state, JOBS_QUEUED);
+    assert_string_equal(record.worker, "");
+    jobs_store_destroy(&store);
+    /* A store written by a newer program is not touched. */
+    snprintf(command, sizeof command,
+             "python3 -c \"import sqlite3; c=sqlite3.connect('%s'); "
+             "c.execute('PRAGMA user_version = 3'); c.commit()\"",
+             path);
+    assert_int_equal(system(command), 0);
+    assert_null(jobs_store_open(dir, error, sizeof error));
+    assert_non_null(strstr(error, "has store version 3"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +391,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_requeue_fail_and_cancel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_expiry_and_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_foreign_corrupt_unwritable, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_names_the_worker_until_the_next_attempt,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_version_1_store_is_upgraded_and_a_newer_one_refused,
+                                        s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
