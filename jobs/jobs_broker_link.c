@@ -64,6 +64,8 @@ int jobs_broker_link_send(jobs_broker_link_t *self, zmsg_t **request_p)
 int jobs_broker_link_ask(jobs_broker_link_t *self, const char *service, const char *text)
 {
     zmsg_t *body = zmsg_new();
+    if (!body)
+        return -1;
     zmsg_addstr(body, text);
     zmsg_t *request = sl_mdp_encode_client_request(SL_MDP_V02, service, &body);
     return jobs_broker_link_send(self, &request);

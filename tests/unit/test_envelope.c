@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sl_envelope.h"
+#include "sl_progress.h"
 #include "sl_request_id.h"
 #include "sl_mdp.h"
 
@@ -392,8 +393,8 @@ static void test_reply_with_header_injection_is_rejected(void **state)
 
 static void test_error_round_trips_for_every_code(void **state)
 {
-    const char *names[SL_ERROR_COUNT] = {"queue_full", "no_worker",   "worker_died",
-                                         "expired",    "bad_request", "shutting_down"};
+    const char *names[SL_ERROR_COUNT] = {"queue_full",  "no_worker",     "worker_died", "expired",
+                                         "bad_request", "shutting_down", "cancelled"};
     for (int code = 0; code < SL_ERROR_COUNT; code++) {
         assert_string_equal(sl_error_code_name(code), names[code]);
         zmsg_t *msg = sl_error_envelope_encode(code, "details here");
@@ -441,6 +442,39 @@ static void test_error_with_unknown_code_or_bad_shape_is_rejected(void **state)
 
 /* ---- kinds and ids ---------------------------------------------------------------------- */
 
+static void test_progress_round_trips_and_rejects_other_shapes(void **state)
+{
+    /* protocol.md 4.6: "SLPRG/1" | worker | note, each text at most 255 bytes. */
+    zmsg_t *msg = sl_progress_encode("host/42/0", "page 3 of 10");
+    assert_int_equal(zmsg_size(msg), SL_PROGRESS_FRAMES);
+    assert_int_equal(sl_envelope_kind(msg), SL_BODY_PROGRESS);
+    char worker[256], note[256];
+    assert_int_equal(sl_progress_decode(msg, worker, sizeof worker, note, sizeof note), 0);
+    assert_string_equal(worker, "host/42/0");
+    assert_string_equal(note, "page 3 of 10");
+    zmsg_destroy(&msg);
+    /* Long texts are cut at 255 bytes; control bytes come out as '?'; small buffers cut. */
+    char long_note[400];
+    memset(long_note, 'n', sizeof long_note - 1);
+    long_note[sizeof long_note - 1] = 0;
+    msg = sl_progress_encode(NULL, long_note);
+    assert_int_equal(zframe_size(zmsg_last(msg)), SL_PROGRESS_TEXT_MAX);
+    zmsg_destroy(&msg);
+    msg = FRAMES({BYTES("SLPRG/1")}, {BYTES("w\x01")}, {BYTES("a\r\nb")});
+    assert_int_equal(sl_progress_decode(msg, worker, sizeof worker, note, 3), 0);
+    assert_string_equal(worker, "w?");
+    assert_string_equal(note, "a?");
+    zmsg_destroy(&msg);
+    msg = FRAMES({BYTES("SLPRG/1")}, {BYTES("w")});
+    assert_int_equal(sl_progress_decode(msg, worker, sizeof worker, note, sizeof note), -1);
+    zmsg_destroy(&msg);
+    msg = FRAMES({BYTES("SLREP/1")}, {BYTES("w")}, {BYTES("n")});
+    assert_int_equal(sl_progress_decode(msg, worker, sizeof worker, note, sizeof note), -1);
+    zmsg_destroy(&msg);
+    assert_int_equal(sl_progress_decode(NULL, worker, sizeof worker, note, sizeof note), -1);
+    (void) state;
+}
+
 static void test_kind_is_decided_by_exact_first_frame(void **state)
 {
     /* protocol.md 4: "a body whose first frame is none of the three magics below (byte for
@@ -453,9 +487,9 @@ static void test_kind_is_decided_by_exact_first_frame(void **state)
         const char *first;
         sl_body_kind_t kind;
     } cases[] = {
-        {"SLREQ/1", SL_BODY_REQUEST}, {"SLREP/1", SL_BODY_REPLY},   {"SLERR/1", SL_BODY_ERROR},
-        {"hello", SL_BODY_OPAQUE},    {"SLREQ/1x", SL_BODY_OPAQUE}, {"SLREQ/", SL_BODY_OPAQUE},
-        {"slrep/1", SL_BODY_OPAQUE},  {"", SL_BODY_OPAQUE},
+        {"SLREQ/1", SL_BODY_REQUEST},  {"SLREP/1", SL_BODY_REPLY},  {"SLERR/1", SL_BODY_ERROR},
+        {"SLPRG/1", SL_BODY_PROGRESS}, {"hello", SL_BODY_OPAQUE},   {"SLREQ/1x", SL_BODY_OPAQUE},
+        {"SLREQ/", SL_BODY_OPAQUE},    {"slrep/1", SL_BODY_OPAQUE}, {"", SL_BODY_OPAQUE},
     };
     for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
         zmsg_t *msg = zmsg_new();
@@ -566,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_error_round_trips_for_every_code),
         cmocka_unit_test(test_error_message_is_truncated_and_control_bytes_masked),
         cmocka_unit_test(test_error_with_unknown_code_or_bad_shape_is_rejected),
+        cmocka_unit_test(test_progress_round_trips_and_rejects_other_shapes),
         cmocka_unit_test(test_kind_is_decided_by_exact_first_frame),
         cmocka_unit_test(test_request_id_validity_follows_charset_and_length),
         cmocka_unit_test(test_generated_ids_are_32_hex_digits_valid_and_distinct),
