@@ -42,8 +42,8 @@ static void s_print_list(json_t *answer)
     json_t *jobs = json_object_get(answer, "jobs");
     if (json_array_size(jobs) == 0)
         return;
-    printf("%-32s  %-9s  %-16s  %8s  %-24s  %s\n", "ID", "STATUS", "SERVICE", "ATTEMPTS", "CREATED",
-           "ERROR");
+    printf("%-32s  %-9s  %-16s  %8s  %-24s  %-24s  %s\n", "ID", "STATUS", "SERVICE", "ATTEMPTS",
+           "CREATED", "WORKER", "ERROR OR PROGRESS");
     size_t i;
     json_t *job;
     json_array_foreach(jobs, i, job)
@@ -52,8 +52,12 @@ static void s_print_list(json_t *answer)
         snprintf(attempts, sizeof attempts, "%lld/%lld",
                  (long long) json_integer_value(json_object_get(job, "attempts")),
                  (long long) json_integer_value(json_object_get(job, "max_attempts")));
-        printf("%-32s  %-9s  %-16s  %8s  %-24s  %s\n", s_text(job, "id"), s_text(job, "status"),
-               s_text(job, "service"), attempts, s_text(job, "created_at"), s_text(job, "error"));
+        const char *detail = json_string_value(json_object_get(job, "error"));
+        if (!detail || !*detail)
+            detail = s_text(job, "progress");
+        printf("%-32s  %-9s  %-16s  %8s  %-24s  %-24s  %s\n", s_text(job, "id"),
+               s_text(job, "status"), s_text(job, "service"), attempts, s_text(job, "created_at"),
+               s_text(job, "worker"), detail);
     }
 }
 

@@ -232,7 +232,11 @@ class JobsTest(unittest.TestCase):
         listed = subprocess.run(cli + ["--state", "done", "--service", "echo"],
                                 capture_output=True, text=True, timeout=30)
         self.assertEqual(listed.returncode, 0, listed.stderr)
-        self.assertIn(ids[0], listed.stdout)
+        row = [line for line in listed.stdout.splitlines() if line.startswith(ids[0])]
+        self.assertEqual(len(row), 1, listed.stdout)
+        # Each job's row names the worker that ran it (the echo pool's only worker)
+        self.assertIn("WORKER", listed.stdout)
+        self.assertIn(f" {socket.gethostname()}/{self.workers[0].pid}/0 ", row[0])
         shown = subprocess.run(cli[:4] + ["show", ids[0]], capture_output=True, text=True,
                                timeout=30)
         self.assertEqual(shown.returncode, 0, shown.stderr)
