@@ -8,6 +8,7 @@
 #include "fuzz_frames.h"
 #include "sl_envelope.h"
 #include "sl_headers.h"
+#include "sl_progress.h"
 
 /* A timeout to try from the input's first bytes: sometimes negative or past the limit. */
 static int64_t s_timeout_from(const uint8_t *data, size_t size)
@@ -135,6 +136,36 @@ static void s_check_error(zmsg_t *body)
     zmsg_destroy(&encoded);
 }
 
+/* A progress envelope (protocol.md 4.6) decodes into NUL-terminated printable texts inside
+   the buffers, whatever their size; what it encodes decodes to the same texts. */
+static void s_check_progress(zmsg_t *body, sl_body_kind_t kind)
+{
+    static const size_t sizes[] = {1, 2, 16, 256};
+    for (size_t index = 0; index < sizeof sizes / sizeof sizes[0]; index++) {
+        char *worker = malloc(sizes[index]), *note = malloc(sizes[index]);
+        int rc = sl_progress_decode(body, worker, sizes[index], note, sizes[index]);
+        FUZZ_CHECK(rc == -1 || (kind == SL_BODY_PROGRESS && zmsg_size(body) == 3));
+        if (rc == 0) {
+            for (const char *text = worker; text; text = text == worker ? note : NULL) {
+                size_t length = strnlen(text, sizes[index]);
+                FUZZ_CHECK(length < sizes[index]);
+                for (size_t at = 0; at < length; at++)
+                    FUZZ_CHECK((unsigned char) text[at] >= 0x20 && text[at] != 0x7f);
+            }
+            if (index == 3) {
+                zmsg_t *encoded = sl_progress_encode(worker, note);
+                char worker2[256], note2[256];
+                FUZZ_CHECK(
+                    sl_progress_decode(encoded, worker2, sizeof worker2, note2, sizeof note2) == 0);
+                FUZZ_CHECK(strcmp(worker, worker2) == 0 && strcmp(note, note2) == 0);
+                zmsg_destroy(&encoded);
+            }
+        }
+        free(worker);
+        free(note);
+    }
+}
+
 static void s_check_set_timeout(zmsg_t *body, bool meta_ok, const sl_envelope_meta_t *meta,
                                 int64_t timeout_ms)
 {
@@ -159,7 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     zmsg_t *pristine = zmsg_dup(body);
 
     sl_body_kind_t kind = sl_envelope_kind(body);
-    FUZZ_CHECK(kind >= SL_BODY_OPAQUE && kind <= SL_BODY_ERROR);
+    FUZZ_CHECK(kind >= SL_BODY_OPAQUE && kind <= SL_BODY_PROGRESS);
     sl_envelope_meta_t meta;
     memset(&meta, 0, sizeof meta);
     bool meta_ok = sl_envelope_meta_read(body, &meta) == 0;
@@ -171,6 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s_check_request(body, &meta, meta_ok);
     s_check_reply(body);
     s_check_error(body);
+    s_check_progress(body, kind);
     s_check_set_timeout(body, meta_ok, &meta, s_timeout_from(data, size));
     s_check_set_timeout(body, meta_ok, &meta, 0);
     FUZZ_CHECK(fuzz_messages_equal(body, pristine)); /* decoders do not modify their input */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "gateway_broker_socket.h"
+#include "gateway_cancels.h"
 #include "gateway_pending.h"
 #include "gateway_probes.h"
 #include "sl_defaults.h"
@@ -47,8 +48,9 @@ struct _gateway_bridge_t {
     atomic_int_fast64_t since; /* zclock_mono of the last change of trusted */
     atomic_uint_fast64_t lost; /* requests answered broker_lost when it was lost */
 
-    gateway_probes_t *probes; /* which routes' services have a worker */
-    bool start_failed;        /* set by the actor before it signals failure */
+    gateway_probes_t *probes;   /* which routes' services have a worker */
+    gateway_cancels_t *cancels; /* mmi.cancel asked of this broker, and its answers */
+    bool start_failed;          /* set by the actor before it signals failure */
 };
 
 /* State only the actor thread touches. */
@@ -138,6 +140,27 @@ void gateway_bridge_release(gateway_bridge_t *self, gateway_slot_t *slot)
         pthread_mutex_lock(&self->socket_lock);
         s_socket_unlock(self);
     }
+}
+
+void gateway_bridge_cancel(gateway_bridge_t *self, const char *id)
+{
+    zmsg_t *message = gateway_cancels_request(id);
+    /* Unlike a request's send this may sleep on the lock: it comes once per client that left
+       a long wait, never on the path of a request that is answered. The request itself went
+       out earlier on this socket (gateway_exchange_cancel asks only for a sent one), so the
+       broker sees the cancel after it. Out of memory, the request runs on for nobody. */
+    pthread_mutex_lock(&self->socket_lock);
+    int rc = self->dealer && message ? zmsg_send(&message, self->dealer) : -1;
+    self->sent_unchecked |= rc == 0;
+    s_socket_unlock(self);
+    zmsg_destroy(&message);
+    if (rc == 0)
+        gateway_cancels_sent(self->cancels);
+}
+
+void gateway_bridge_cancel_counts(gateway_bridge_t *self, gateway_cancels_counts_t *counts)
+{
+    gateway_cancels_counts(self->cancels, counts);
 }
 
 bool gateway_bridge_connected(gateway_bridge_t *self)
@@ -292,6 +315,11 @@ static void s_handle_reply(s_actor_t *actor, sl_mdp_msg_t *received, const char 
         const char *ready = gateway_probes_answer(self->probes, decoded.body);
         if (ready && gateway_pending_awaiting(self->pending) > 0)
             s_resend_waiting(actor, ready);
+        sl_mdp_msg_reset(&decoded);
+        return;
+    }
+    if (decoded.service && zframe_streq(decoded.service, GATEWAY_CANCELS_SERVICE)) {
+        gateway_cancels_answered(self->cancels, decoded.body);
         sl_mdp_msg_reset(&decoded);
         return;
     }
@@ -496,6 +524,7 @@ static void s_bridge_free(gateway_bridge_t *self)
     if (self->wakeup_fd >= 0)
         close(self->wakeup_fd);
     gateway_probes_destroy(&self->probes);
+    gateway_cancels_destroy(&self->cancels);
     pthread_mutex_destroy(&self->socket_lock);
     free(self);
 }
@@ -526,7 +555,8 @@ gateway_bridge_t *gateway_bridge_new(const gateway_bridge_config_t *config)
     pthread_mutex_init(&self->socket_lock, &adaptive);
     pthread_mutexattr_destroy(&adaptive);
     self->probes = gateway_probes_new(config->routes, self->probe_ms);
-    if (!self->probes)
+    self->cancels = gateway_cancels_new(config->label);
+    if (!self->probes || !self->cancels)
         goto fail;
     self->wakeup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (self->wakeup_fd < 0)

@@ -1,8 +1,9 @@
 /*  gateway_bridge: the gateway's connection to ONE broker, and its thread. It owns that
     broker's DEALER (an MDP/0.2 client with many requests outstanding), the connection state
     seen through a socket monitor, whether the broker is trusted (connected, and it answered
-    something within heartbeat x liveness), and the readiness probes (mmi.service, at least
-    once a heartbeat, so a healthy idle broker keeps answering). HTTP threads send their
+    something within heartbeat x liveness), the readiness probes (mmi.service, at least
+    once a heartbeat, so a healthy idle broker keeps answering), and mmi.cancel for requests
+    whose HTTP client left (gateway_cancels keeps the answers). HTTP threads send their
     encoded request on the DEALER (through a lock-free outbox when another thread holds it)
     and wait on their own slot; the bridge thread receives and hands each reply to its slot
     in the in-flight table, which all bridges share (gateway_pending). Which broker a request
@@ -23,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gateway_cancels.h"
 #include "gateway_pending.h"
 #include "gateway_routes.h"
 #include "gateway_slot.h"
@@ -88,6 +90,16 @@ bool gateway_bridge_ready(gateway_bridge_t *self, bool *ready, size_t count,
    UNAVAILABLE. */
 void gateway_bridge_send(gateway_bridge_t *self, gateway_slot_t *slot,
                          const sl_frame_view_t envelope[SL_ENVELOPE_REQUEST_FRAMES]);
+
+/* The client of the request with id (sent through this bridge, not answered) left: asks the
+   broker to drop it, mmi.cancel [id], on the bridge's own DEALER, as the broker honours a
+   cancel only from the client (the routing id) that sent the request. Its answer is counted
+   (gateway_bridge_cancel_counts); the broker answers the request itself `cancelled`, a reply
+   its table no longer waits for. Nothing is sent while the broker is not connected. */
+void gateway_bridge_cancel(gateway_bridge_t *self, const char *id);
+
+/* mmi.cancel sent to the broker, and its answers. */
+void gateway_bridge_cancel_counts(gateway_bridge_t *self, gateway_cancels_counts_t *counts);
 
 /* Returns once the slot is out of this bridge's outbox (sent, or failed), so its thread
    may reuse it. The table entry is gateway_brokers'. */

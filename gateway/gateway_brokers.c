@@ -195,6 +195,12 @@ bool gateway_brokers_reroute(gateway_brokers_t *self, gateway_slot_t *slot, cons
     return true;
 }
 
+void gateway_brokers_cancel(gateway_brokers_t *self, int index, const char *id)
+{
+    assert(index >= 0 && (size_t) index < self->count);
+    gateway_bridge_cancel(self->members[index].bridge, id);
+}
+
 void gateway_brokers_release(gateway_brokers_t *self, gateway_slot_t *slot, int index)
 {
     if (!gateway_slot_registered(slot))
@@ -230,6 +236,7 @@ void gateway_brokers_counters(gateway_brokers_t *self, size_t index,
     counters->sent = atomic_load(&member->sent);
     counters->failovers = atomic_load(&member->failovers);
     counters->broker_lost = gateway_bridge_lost_count(member->bridge);
+    gateway_bridge_cancel_counts(member->bridge, &counters->cancels);
 }
 
 /* How good a broker state is, for the set's: the best broker's. */

@@ -74,6 +74,10 @@ bool gateway_brokers_reroute(gateway_brokers_t *self, gateway_slot_t *slot, cons
 bool gateway_brokers_reroute_elsewhere(gateway_brokers_t *self, gateway_slot_t *slot,
                                        const char *service, bool ready_only, int *index);
 
+/* The client of the request with id left: asks broker number index, which holds it, to drop
+   it (gateway_bridge_cancel). */
+void gateway_brokers_cancel(gateway_brokers_t *self, int index, const char *id);
+
 /* The slot leaves its broker and the table; a late reply for its id is then dropped.
    index: its broker's number. Safe on a slot that was never registered. */
 void gateway_brokers_release(gateway_brokers_t *self, gateway_slot_t *slot, int index);
@@ -86,12 +90,13 @@ gateway_bridge_t *gateway_brokers_bridge(gateway_brokers_t *self, size_t index);
 
 /* What broker number index carried. */
 typedef struct {
-    bool trusted;         /* requests go to it now */
-    int64_t since_ms;     /* time in that state */
-    int64_t outstanding;  /* requests assigned to it and not finished */
-    uint64_t sent;        /* requests sent to it (re-sends included) */
-    uint64_t failovers;   /* requests moved from it to another broker */
-    uint64_t broker_lost; /* requests in flight on it answered 502 broker_lost */
+    bool trusted;                     /* requests go to it now */
+    int64_t since_ms;                 /* time in that state */
+    int64_t outstanding;              /* requests assigned to it and not finished */
+    uint64_t sent;                    /* requests sent to it (re-sends included) */
+    uint64_t failovers;               /* requests moved from it to another broker */
+    uint64_t broker_lost;             /* requests in flight on it answered 502 broker_lost */
+    gateway_cancels_counts_t cancels; /* mmi.cancel sent to it and its answers */
 } gateway_brokers_counters_t;
 void gateway_brokers_counters(gateway_brokers_t *self, size_t index,
                               gateway_brokers_counters_t *counters);

@@ -118,11 +118,11 @@ static bool s_unsent_elsewhere(gateway_exchange_t *self)
     return true;
 }
 
-gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t **body_p,
-                                                bool *final)
+gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, int64_t alarm_ms,
+                                                zmsg_t **body_p, bool *final)
 {
     while (true) {
-        switch (gateway_slot_wait(self->slot, body_p, final)) {
+        switch (gateway_slot_wait(self->slot, alarm_ms, body_p, final)) {
         case GATEWAY_SLOT_MESSAGE:
             if (*final && s_elsewhere(self, *body_p)) {
                 zmsg_destroy(body_p);
@@ -153,8 +153,28 @@ gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t
             break;
         case GATEWAY_SLOT_BROKER_LOST:
             return GATEWAY_EXCHANGE_BROKER_LOST;
+        case GATEWAY_SLOT_ALARM:
+            return GATEWAY_EXCHANGE_ALARM;
+        case GATEWAY_SLOT_CLIENT_GONE:
+            return GATEWAY_EXCHANGE_CLIENT_GONE;
         }
     }
+}
+
+void gateway_exchange_client_gone(gateway_exchange_t *self)
+{
+    gateway_slot_client_gone(self->slot);
+}
+
+const char *gateway_exchange_cancel(gateway_exchange_t *self)
+{
+    /* Marked first: from here the slot is never sent, so "not sent" below stays true, and a
+       request still in the outbox is dropped there rather than run for nobody. */
+    gateway_slot_client_gone(self->slot);
+    if (!gateway_slot_abandoned(self->slot))
+        return NULL;
+    gateway_brokers_cancel(self->brokers, self->broker, self->meta.id);
+    return gateway_bridge_label(gateway_brokers_bridge(self->brokers, (size_t) self->broker));
 }
 
 void gateway_exchange_end(gateway_exchange_t *self)

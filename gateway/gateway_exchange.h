@@ -1,6 +1,7 @@
 /*  gateway_exchange: one request's exchange with the broker as its HTTP thread sees it:
     begin (enter the in-flight table and send), await (each reply, re-sending by itself
-    after its broker is lost, through another), end (leave the table). Each civetweb thread
+    after its broker is lost, through another), cancel (its client left), end (leave the
+    table). Each civetweb thread
     keeps one and reuses it, so a request allocates nothing here. It owns the thread's slot
     and the bytes its envelope's views point to besides the request's own; which broker it
     goes to is gateway_brokers', the socket and its outbox gateway_bridge's, the HTTP answer
@@ -21,7 +22,9 @@ typedef enum {
     GATEWAY_EXCHANGE_MESSAGE = 0, /* a PARTIAL or FINAL body from the broker */
     GATEWAY_EXCHANGE_TIMEOUT,     /* the deadline passed (also while re-sending) */
     GATEWAY_EXCHANGE_UNAVAILABLE, /* never reached the broker (down, or the gateway stops) */
-    GATEWAY_EXCHANGE_BROKER_LOST  /* sent, then the broker connection dropped */
+    GATEWAY_EXCHANGE_BROKER_LOST, /* sent, then the broker connection dropped */
+    GATEWAY_EXCHANGE_ALARM,       /* the alarm time given to await passed with nothing */
+    GATEWAY_EXCHANGE_CLIENT_GONE  /* gateway_exchange_client_gone was called */
 } gateway_exchange_event_t;
 
 /* What gateway_exchange_begin did. */
@@ -62,12 +65,23 @@ gateway_exchange_start_t gateway_exchange_begin(gateway_exchange_t *self,
                                                 const gateway_exchange_request_t *request,
                                                 char *id);
 
-/* Waits for the next reply or the end. On MESSAGE, *body_p gets the reply body (caller
-   owns) and *final whether it was a FINAL. A request woken to be re-sent (its broker was
-   lost, or came back) is re-sent here with the time it has left, through the trusted
-   broker with the fewest requests outstanding; with none it waits on. */
-gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, zmsg_t **body_p,
-                                                bool *final);
+/* Waits for the next reply or the end; with alarm_ms not 0, at most until that zclock_mono
+   time (ALARM). On MESSAGE, *body_p gets the reply body (caller owns) and *final whether it
+   was a FINAL. A request woken to be re-sent (its broker was lost, or came back) is re-sent
+   here with the time it has left, through the trusted broker with the fewest requests
+   outstanding; with none it waits on. */
+gateway_exchange_event_t gateway_exchange_await(gateway_exchange_t *self, int64_t alarm_ms,
+                                                zmsg_t **body_p, bool *final);
+
+/* Any thread (the client watcher's): the request's HTTP client left. Its await returns
+   CLIENT_GONE (after any reply already received), and the request is never sent again. */
+void gateway_exchange_client_gone(gateway_exchange_t *self);
+
+/* The HTTP thread, its client gone: nothing more of the request is sent, and if it is at a
+   broker (sent, its FINAL not come) that broker is asked to drop it (mmi.cancel). Returns
+   the name of the broker asked (borrowed), or NULL if none held it (never sent, or
+   answered). Then end it as any other: a late answer for its id is dropped. */
+const char *gateway_exchange_cancel(gateway_exchange_t *self);
 
 /* Leaves the table and drops anything unread; a late reply for its id is then dropped by
    its broker's bridge. Safe after a refused begin. */

@@ -18,6 +18,7 @@
 #include "gateway_head_buffer.h"
 #include "gateway_health.h"
 #include "gateway_intake.h"
+#include "gateway_relay.h"
 #include "gateway_response.h"
 #include "sl_defaults.h"
 #include "sl_envelope.h"
@@ -45,11 +46,13 @@ struct _gateway_http_t {
     gateway_request_metrics_t *metrics;   /* borrowed request counters, may be NULL */
     gateway_observe_http_t *observe;      /* borrowed /metrics and /dashboard, may be NULL */
     gateway_admin_t *admin;               /* borrowed /api/ admin API, may be NULL */
+    gateway_client_watch_t *client_watch; /* borrowed hang-up watcher, may be NULL */
 };
 
 /* Per civetweb worker thread, reused by every request the thread serves. */
 typedef struct {
     gateway_exchange_t *exchange; /* this thread's requests to the broker, one at a time */
+    gateway_relay_t *relay;       /* their answers to the client, and its hang-ups */
     char *scratch;                /* S_SCRATCH_SIZE bytes for response writing */
     gateway_intake_t intake;      /* the request's body and forwarded header block */
 } s_thread_t;
@@ -68,46 +71,6 @@ static void s_skip_body(gateway_response_t *response, const struct mg_request_in
 }
 
 /* ---------------------------------------------------------------- the request flow */
-
-/* Waits for the broker and answers: the whole reply, a stream, or the error that ended it. */
-static void s_await(gateway_http_t *self, s_thread_t *thread, gateway_response_t *response)
-{
-    while (true) {
-        zmsg_t *body = NULL;
-        bool final = false;
-        gateway_exchange_event_t event = gateway_exchange_await(thread->exchange, &body, &final);
-        switch (event) {
-        case GATEWAY_EXCHANGE_MESSAGE:
-            if (response->streaming) {
-                if (gateway_response_stream_chunk(response, &body, final) != 0 || final)
-                    return;
-            } else if (final) {
-                gateway_response_from_final(response, &body);
-                return;
-            } else if (gateway_response_stream_start(response, &body) != 0)
-                return; /* answered as an error, or the client is gone: later parts dropped */
-            break;
-        case GATEWAY_EXCHANGE_TIMEOUT:
-            if (response->streaming)
-                gateway_response_stream_abort(response, "deadline");
-            else
-                gateway_response_error(response, 504, "deadline", NULL);
-            return;
-        case GATEWAY_EXCHANGE_UNAVAILABLE:
-        case GATEWAY_EXCHANGE_BROKER_LOST: {
-            bool lost = event == GATEWAY_EXCHANGE_BROKER_LOST;
-            const char *cause = atomic_load(&self->refusing) ? "shutting_down"
-                                : lost                       ? "broker_lost"
-                                                             : "broker_unavailable";
-            if (response->streaming)
-                gateway_response_stream_abort(response, cause);
-            else
-                gateway_response_error(response, lost ? 502 : 503, cause, NULL);
-            return;
-        }
-        }
-    }
-}
 
 /* Everything after admission: body, envelope, broker, answer. */
 static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response_t *response,
@@ -165,6 +128,7 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
     }
     const char *service = route->service;
     bool retryable = gateway_route_retryable(route, info->request_method);
+    bool cancel = gateway_route_cancels_on_disconnect(route, info->request_method);
     if (self->jobs &&
         (route->async == GATEWAY_ASYNC_ALWAYS ||
          (route->async == GATEWAY_ASYNC_ALLOW && gateway_intake_prefers_async(info)))) {
@@ -178,6 +142,9 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
         }
         service = SL_JOBS_SERVICE;
         retryable = true;
+        /* A job's life is not its connection's, which is the point of asking for one; and
+           its submission is stored in milliseconds. */
+        cancel = false;
         deadline_ms = zclock_mono() + SL_JOBS_REQUEST_TIMEOUT_MS;
     }
     /* The envelope's bytes stay where they are (civetweb's request, this thread's buffers)
@@ -204,7 +171,7 @@ static void s_forward(gateway_http_t *self, s_thread_t *thread, gateway_response
         gateway_response_error(response, 504, "deadline", NULL);
         break;
     case GATEWAY_EXCHANGE_STARTED:
-        s_await(self, thread, response);
+        gateway_relay_await(thread->relay, thread->exchange, response, cancel);
         break;
     }
     gateway_exchange_end(thread->exchange);
@@ -402,9 +369,11 @@ static s_thread_t *s_thread_new(gateway_http_t *server)
     if (!thread)
         return NULL;
     thread->exchange = gateway_exchange_new(server->brokers, server->metrics);
+    thread->relay = gateway_relay_new(server->client_watch, &server->refusing);
     thread->scratch = malloc(S_SCRATCH_SIZE);
-    if (!thread->exchange || !thread->scratch) {
+    if (!thread->exchange || !thread->relay || !thread->scratch) {
         gateway_exchange_destroy(&thread->exchange);
+        gateway_relay_destroy(&thread->relay);
         free(thread->scratch);
         free(thread);
         return NULL;
@@ -431,6 +400,7 @@ static void s_exit_thread(const struct mg_context *context, int thread_type, voi
     if (!thread)
         return;
     gateway_exchange_destroy(&thread->exchange);
+    gateway_relay_destroy(&thread->relay);
     free(thread->scratch);
     gateway_intake_reset(&thread->intake);
     free(thread);
@@ -489,6 +459,7 @@ gateway_http_t *gateway_http_new(const gateway_http_config_t *config,
     self->metrics = config->metrics;
     self->observe = config->observe;
     self->admin = config->admin;
+    self->client_watch = config->client_watch;
     atomic_init(&self->refusing, false);
     atomic_init(&self->warm, false);
     atomic_init(&self->in_flight, 0);

@@ -1,7 +1,7 @@
 /*  gateway_http: the civetweb server and the per-request flow: own endpoints (/healthz,
     /readyz), route match (404/405), limits (431/413), admission against the route budget
-    (503 at once), the request envelope, the wait on the bridge and the access log line.
-    Response bytes are gateway_response's; broker traffic is gateway_brokers'. */
+    (503 at once), the request envelope, and the access log line. The wait for the answer
+    is gateway_relay's, response bytes gateway_response's, broker traffic gateway_brokers'. */
 #ifndef GATEWAY_HTTP_H
 #define GATEWAY_HTTP_H
 
@@ -11,19 +11,22 @@
 
 #include "gateway_brokers.h"
 #include "gateway_admin.h"
+#include "gateway_client_watch.h"
 #include "gateway_request_metrics.h"
 #include "gateway_observe_http.h"
 #include "gateway_routes.h"
 
 typedef struct {
-    const char *listen;                 /* civetweb listening_ports value: "8080" (all IPv4) */
-    int64_t threads;                    /* civetweb threads; 0 derives it from the budgets */
-    int64_t keepalive_ms;               /* idle keep-alive connections are closed after this */
-    int64_t request_read_ms;            /* time to receive one request (headers and body) */
-    bool access_log;                    /* one log line per request */
-    gateway_request_metrics_t *metrics; /* borrowed request counters, NULL for none */
-    gateway_observe_http_t *observe;    /* borrowed /metrics and /dashboard, NULL for none */
-    gateway_admin_t *admin;             /* borrowed /api/ admin API, NULL: /api/ is not served */
+    const char *listen;                   /* civetweb listening_ports value: "8080" (all IPv4) */
+    int64_t threads;                      /* civetweb threads; 0 derives it from the budgets */
+    int64_t keepalive_ms;                 /* idle keep-alive connections are closed after this */
+    int64_t request_read_ms;              /* time to receive one request (headers and body) */
+    bool access_log;                      /* one log line per request */
+    gateway_request_metrics_t *metrics;   /* borrowed request counters, NULL for none */
+    gateway_observe_http_t *observe;      /* borrowed /metrics and /dashboard, NULL for none */
+    gateway_admin_t *admin;               /* borrowed /api/ admin API, NULL: /api/ is not served */
+    gateway_client_watch_t *client_watch; /* borrowed hang-up watcher for cancel-on-disconnect,
+                                             NULL: requests run on when their client leaves */
 } gateway_http_config_t;
 
 typedef struct _gateway_http_t gateway_http_t;

@@ -14,6 +14,7 @@
 #include "gateway_admin.h"
 #include "gateway_broker_stats.h"
 #include "gateway_brokers.h"
+#include "gateway_client_watch.h"
 #include "gateway_cluster.h"
 #include "gateway_embedded_broker.h"
 #include "gateway_http.h"
@@ -141,7 +142,7 @@ static int s_options_parse(s_options_t *options, int argc, char **argv)
         {"route", SL_FLAG_LIST, &options->route_specs, 0, 0,
          "PREFIX=SERVICE[,methods=GET|POST][,timeout-ms=N][,budget=N][,body-limit=N]"
          "[,retry=on|off|idempotent][,async=allow|off|always][,async-timeout-ms=N]"
-         "[,result-ttl-s=N][,attempts=N]"},
+         "[,result-ttl-s=N][,attempts=N][,cancel-on-disconnect=on|off|idempotent]"},
         {"jobs", SL_FLAG_BOOL, &options->jobs, 0, 0,
          "route /jobs to slowlane-jobs and accept Prefer: respond-async (default true; "
          "--jobs=false)"},
@@ -217,6 +218,7 @@ typedef struct {
     gateway_observe_http_t *observe;     /* /metrics and /dashboard */
     gateway_cluster_t *cluster;          /* mmi.cluster for the admin API */
     gateway_admin_t *admin;              /* /api/v1/ */
+    gateway_client_watch_t *watch;       /* hang-ups of waiting clients */
     gateway_http_t *http;                /* the server */
     int64_t threads;                     /* civetweb threads */
 } s_gateway_t;
@@ -324,7 +326,7 @@ static void s_log_routes(const gateway_routes_t *routes, int64_t threads)
         budgets += route->budget;
         sl_log(SL_LOG_INFO, NULL, "route",
                "prefix=%s service=%s timeout_ms=%lld budget=%lld "
-               "body_limit=%lld retry=%s async=%s",
+               "body_limit=%lld retry=%s async=%s cancel_on_disconnect=%s",
                route->prefix, route->service, (long long) route->timeout_ms,
                (long long) route->budget, (long long) route->body_limit,
                route->retry == GATEWAY_RETRY_ON    ? "on"
@@ -332,7 +334,10 @@ static void s_log_routes(const gateway_routes_t *routes, int64_t threads)
                                                    : "idempotent",
                route->async == GATEWAY_ASYNC_ALWAYS ? "always"
                : route->async == GATEWAY_ASYNC_OFF  ? "off"
-                                                    : "allow");
+                                                    : "allow",
+               route->cancel == GATEWAY_CANCEL_ON    ? "on"
+               : route->cancel == GATEWAY_CANCEL_OFF ? "off"
+                                                     : "idempotent");
     }
     if (threads < budgets + SL_DEFAULT_THREAD_RESERVE)
         sl_log(SL_LOG_WARN, NULL, "threads_below_budgets",
@@ -405,6 +410,11 @@ static int s_start(s_gateway_t *gateway, const s_options_t *options, char *error
         sl_log(SL_LOG_INFO, NULL, "admin_api_disabled",
                "detail=\"no --admin-token: /api/ answers 403\"");
     gateway->threads = s_thread_count(options, gateway->routes);
+    gateway->watch = gateway_client_watch_new();
+    if (!gateway->watch) {
+        snprintf(error, size, "cannot start the client watcher: %s", strerror(errno));
+        return -1;
+    }
     gateway_http_config_t config = {
         .admin = gateway->admin,
         .listen = options->listen ? options->listen : options->default_listen,
@@ -414,6 +424,7 @@ static int s_start(s_gateway_t *gateway, const s_options_t *options, char *error
         .access_log = options->access_log,
         .metrics = gateway->metrics,
         .observe = gateway->observe,
+        .client_watch = gateway->watch,
     };
     gateway->http = gateway_http_new(&config, gateway->routes, gateway->brokers, error, size);
     return gateway->http ? 0 : -1;
@@ -423,6 +434,7 @@ static int s_start(s_gateway_t *gateway, const s_options_t *options, char *error
 static void s_stop(s_gateway_t *gateway)
 {
     gateway_http_destroy(&gateway->http);
+    gateway_client_watch_destroy(&gateway->watch); /* after the threads that watch */
     gateway_admin_destroy(&gateway->admin);
     gateway_cluster_destroy(&gateway->cluster);
     gateway_observe_http_destroy(&gateway->observe);

@@ -86,6 +86,40 @@ static void s_per_broker(gateway_observe_http_t *self, FILE *out, const char *na
     }
 }
 
+/* mmi.cancel per broker: how many were sent, and what each broker answered. */
+static void s_cancels(gateway_observe_http_t *self, FILE *out)
+{
+    gateway_brokers_t *brokers = self->config.brokers.brokers;
+    size_t count = gateway_brokers_count(brokers);
+    gateway_cancels_counts_t counts[count];
+    for (size_t i = 0; i < count; i++) {
+        gateway_brokers_counters_t counters;
+        gateway_brokers_counters(brokers, i, &counters);
+        counts[i] = counters.cancels;
+    }
+    gateway_prometheus_family(out, "slowlane_gateway_broker_cancels_sent_total", "counter",
+                              "Requests the broker was asked to drop (mmi.cancel) because their "
+                              "client hung up.");
+    for (size_t i = 0; i < count; i++) {
+        fputs("slowlane_gateway_broker_cancels_sent_total{broker=\"", out);
+        gateway_prometheus_label(out, gateway_bridge_label(gateway_brokers_bridge(brokers, i)));
+        fprintf(out, "\"} %llu\n", (unsigned long long) counts[i].sent);
+    }
+    gateway_prometheus_family(out, "slowlane_gateway_broker_cancel_answers_total", "counter",
+                              "The broker's answers to mmi.cancel: removed (it was queued), "
+                              "stopped (it was at a worker), not_held (too late), other.");
+    for (size_t i = 0; i < count; i++) {
+        const char *names[] = {"removed", "stopped", "not_held", "other"};
+        uint64_t values[] = {counts[i].removed, counts[i].stopped, counts[i].not_held,
+                             counts[i].other};
+        for (size_t a = 0; a < sizeof values / sizeof *values; a++) {
+            fputs("slowlane_gateway_broker_cancel_answers_total{broker=\"", out);
+            gateway_prometheus_label(out, gateway_bridge_label(gateway_brokers_bridge(brokers, i)));
+            fprintf(out, "\",answer=\"%s\"} %llu\n", names[a], (unsigned long long) values[a]);
+        }
+    }
+}
+
 /* The jobs service's counts by state ({"queued": N, ...}, new reference), or NULL when the
    jobs API is off or no jobs service answered. */
 static json_t *s_jobs_counts(gateway_observe_http_t *self)
@@ -153,6 +187,7 @@ static void s_metrics(gateway_observe_http_t *self, gateway_response_t *response
                  "Requests in flight on the broker answered 502 broker_lost when it was lost "
                  "(not retryable, or already streaming).",
                  4);
+    s_cancels(self, out);
     size_t count = gateway_brokers_count(brokers);
     json_t *answers[count];
     const char *labels[count];

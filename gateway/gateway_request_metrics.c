@@ -41,6 +41,7 @@ typedef struct {
     atomic_uint_fast64_t latency_sum_us;          /* sum of durations */
     atomic_uint_fast64_t rejected[S_CAUSE_COUNT]; /* 503s by cause */
     atomic_uint_fast64_t timeouts[S_CAUSE_COUNT]; /* 504s by cause */
+    atomic_uint_fast64_t cancelled;               /* client hung up: cancel-on-disconnect */
 } s_row_t;
 
 struct _gateway_metrics_t {
@@ -107,6 +108,8 @@ void gateway_request_metrics_request(gateway_request_metrics_t *self, const gate
         atomic_fetch_add_explicit(&row->rejected[s_cause_index(cause)], 1, memory_order_relaxed);
     else if (status == 504)
         atomic_fetch_add_explicit(&row->timeouts[s_cause_index(cause)], 1, memory_order_relaxed);
+    if (cause && strcmp(cause, GATEWAY_REQUEST_METRICS_CLIENT_CLOSED) == 0)
+        atomic_fetch_add_explicit(&row->cancelled, 1, memory_order_relaxed);
 }
 
 void gateway_request_metrics_resend(gateway_request_metrics_t *self)
@@ -200,6 +203,17 @@ void gateway_request_metrics_write(gateway_request_metrics_t *self, FILE *out)
         "Requests answered 504, by route and cause (deadline: the gateway's; expired: "
         "the broker's).");
     s_write_causes(self, out, "slowlane_http_timeouts_total", true);
+    gateway_prometheus_family(out, "slowlane_http_cancelled_total", "counter",
+                              "Requests cancelled because their client hung up while they waited "
+                              "(cancel-on-disconnect), by route.");
+    for (size_t i = 0; i < self->row_count; i++) {
+        uint64_t value = s_load(&self->rows[i].cancelled);
+        if (!value)
+            continue;
+        fputs("slowlane_http_cancelled_total{", out);
+        s_route_labels(self, out, i);
+        fprintf(out, "} %llu\n", (unsigned long long) value);
+    }
     gateway_prometheus_family(
         out, "slowlane_gateway_resends_total", "counter",
         "Requests re-sent to the broker after it came back (retries of in-flight requests).");

@@ -16,6 +16,9 @@
 #define GATEWAY_REQUEST_METRICS_LATENCY_BUCKETS                                                    \
     16 /* finite latency bounds; one more counts the rest */
 
+/* The cause of a request cancelled because its client hung up (gateway_relay says it). */
+#define GATEWAY_REQUEST_METRICS_CLIENT_CLOSED "client_closed"
+
 typedef struct _gateway_metrics_t gateway_request_metrics_t;
 
 /* Creates the counters for the routes of a sealed table (borrowed; must outlive them).
@@ -27,7 +30,8 @@ void gateway_request_metrics_destroy(gateway_request_metrics_t **self_p);
 
 /* Counts one answered request: route NULL for requests that matched none (404s, the
    gateway's own endpoints), status 0 for a client that left before the answer, cause the
-   response's error cause (static string) or NULL. Lock-free; callable from any thread. */
+   response's error cause (static string) or NULL; GATEWAY_REQUEST_METRICS_CLIENT_CLOSED
+   counts it cancelled too. Lock-free; callable from any thread. */
 void gateway_request_metrics_request(gateway_request_metrics_t *self, const gateway_route_t *route,
                                      int status, const char *cause, int64_t duration_us);
 

@@ -13,10 +13,6 @@
 #include <strings.h>
 
 #include "sl_defaults.h"
-#include "sl_envelope.h"
-
-#define S_MAX_RESULT_TTL_S 31536000 /* a year */
-#define S_MAX_ATTEMPTS     100      /* slowlane-jobs refuses more */
 
 struct _gateway_routes_t {
     gateway_route_t *routes;  /* index order (the order they were given) */
@@ -57,142 +53,6 @@ void gateway_routes_destroy(gateway_routes_t **self_p)
     free(self->sorted);
     free(self);
     *self_p = NULL;
-}
-
-bool gateway_route_retryable(const gateway_route_t *route, const char *method)
-{
-    switch (route->retry) {
-    case GATEWAY_RETRY_ON:
-        return true;
-    case GATEWAY_RETRY_OFF:
-        return false;
-    case GATEWAY_RETRY_IDEMPOTENT:
-    default: {
-        return gateway_method_idempotent(method);
-    }
-    }
-}
-
-/* Strict unsigned decimal in min..max: no sign, no spaces, no suffix, no overflow. */
-static int s_parse_number(const char *text, size_t size, int64_t min, int64_t max, int64_t *value)
-{
-    if (size == 0 || size > 19)
-        return -1;
-    int64_t result = 0;
-    for (size_t i = 0; i < size; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return -1;
-        int digit = text[i] - '0';
-        if (result > (max - digit) / 10)
-            return -1; // past max: stop before the multiplication can overflow
-        result = result * 10 + digit;
-    }
-    if (result < min || result > max)
-        return -1;
-    *value = result;
-    return 0;
-}
-
-static int s_parse_retry(const char *text, size_t size, gateway_retry_t *retry)
-{
-    if (size == 2 && strncmp(text, "on", 2) == 0)
-        *retry = GATEWAY_RETRY_ON;
-    else if (size == 3 && strncmp(text, "off", 3) == 0)
-        *retry = GATEWAY_RETRY_OFF;
-    else if (size == 10 && strncmp(text, "idempotent", 10) == 0)
-        *retry = GATEWAY_RETRY_IDEMPOTENT;
-    else
-        return -1;
-    return 0;
-}
-
-static int s_parse_async(const char *text, size_t size, gateway_async_t *async)
-{
-    if (size == 5 && strncmp(text, "allow", 5) == 0)
-        *async = GATEWAY_ASYNC_ALLOW;
-    else if (size == 3 && strncmp(text, "off", 3) == 0)
-        *async = GATEWAY_ASYNC_OFF;
-    else if (size == 6 && strncmp(text, "always", 6) == 0)
-        *async = GATEWAY_ASYNC_ALWAYS;
-    else
-        return -1;
-    return 0;
-}
-
-/* Applies one option "name=value" (spans) to route. */
-static int s_apply_option(gateway_route_t *route, const char *name, size_t name_size,
-                          const char *value, size_t value_size, char *error, size_t error_size)
-{
-#define S_IS(literal) (name_size == strlen(literal) && strncmp(name, literal, name_size) == 0)
-    if (S_IS("methods"))
-        return gateway_methods_parse(value, value_size, &route->methods, error, error_size);
-    if (S_IS("timeout-ms")) {
-        if (s_parse_number(value, value_size, 1, SL_ENVELOPE_TIMEOUT_MAX_MS, &route->timeout_ms) ==
-            0)
-            return 0;
-        s_error(error, error_size, "timeout-ms '%.*s': want 1..%lld", (int) value_size, value,
-                (long long) SL_ENVELOPE_TIMEOUT_MAX_MS);
-        return -1;
-    }
-    if (S_IS("budget")) {
-        if (s_parse_number(value, value_size, 1, SL_MAX_ROUTE_BUDGET, &route->budget) == 0)
-            return 0;
-        s_error(error, error_size, "budget '%.*s': want 1..%d", (int) value_size, value,
-                SL_MAX_ROUTE_BUDGET);
-        return -1;
-    }
-    if (S_IS("body-limit")) {
-        if (s_parse_number(value, value_size, 0, SL_MAX_BODY_LIMIT, &route->body_limit) == 0)
-            return 0;
-        s_error(error, error_size, "body-limit '%.*s': want 0..%lld bytes", (int) value_size, value,
-                (long long) SL_MAX_BODY_LIMIT);
-        return -1;
-    }
-    if (S_IS("retry")) {
-        if (s_parse_retry(value, value_size, &route->retry) == 0)
-            return 0;
-        s_error(error, error_size, "retry '%.*s': want on, off or idempotent", (int) value_size,
-                value);
-        return -1;
-    }
-    if (S_IS("async")) {
-        if (s_parse_async(value, value_size, &route->async) == 0)
-            return 0;
-        s_error(error, error_size, "async '%.*s': want allow, off or always", (int) value_size,
-                value);
-        return -1;
-    }
-    if (S_IS("async-timeout-ms")) {
-        if (s_parse_number(value, value_size, 1, SL_ENVELOPE_TIMEOUT_MAX_MS,
-                           &route->async_timeout_ms) == 0)
-            return 0;
-        s_error(error, error_size, "async-timeout-ms '%.*s': want 1..%lld", (int) value_size, value,
-                (long long) SL_ENVELOPE_TIMEOUT_MAX_MS);
-        return -1;
-    }
-    if (S_IS("result-ttl-s")) {
-        int64_t seconds = 0;
-        if (s_parse_number(value, value_size, 1, S_MAX_RESULT_TTL_S, &seconds) == 0) {
-            route->result_ttl_ms = seconds * 1000;
-            return 0;
-        }
-        s_error(error, error_size, "result-ttl-s '%.*s': want 1..%d", (int) value_size, value,
-                S_MAX_RESULT_TTL_S);
-        return -1;
-    }
-    if (S_IS("attempts")) {
-        if (s_parse_number(value, value_size, 1, S_MAX_ATTEMPTS, &route->attempts) == 0)
-            return 0;
-        s_error(error, error_size, "attempts '%.*s': want 1..%d", (int) value_size, value,
-                S_MAX_ATTEMPTS);
-        return -1;
-    }
-#undef S_IS
-    s_error(error, error_size,
-            "unknown option '%.*s' (use methods, timeout-ms, budget, body-limit, retry, async, "
-            "async-timeout-ms, result-ttl-s, attempts)",
-            (int) name_size, name);
-    return -1;
 }
 
 /* Prefix: '/' then printable non-space bytes other than '?' and '#'; a trailing '/' is
@@ -264,16 +124,8 @@ static gateway_route_t *s_route_append(gateway_routes_t *self, const char *prefi
         .prefix = normalised,
         .prefix_size = strlen(normalised),
         .service = strndup(service, service_size),
-        .methods = GATEWAY_METHOD_ALL,
-        .timeout_ms = SL_DEFAULT_ROUTE_TIMEOUT_MS,
-        .budget = SL_DEFAULT_ROUTE_BUDGET,
-        .body_limit = SL_DEFAULT_BODY_LIMIT,
-        .retry = GATEWAY_RETRY_IDEMPOTENT,
-        .async = GATEWAY_ASYNC_ALLOW,
-        .async_timeout_ms = SL_DEFAULT_JOB_TIMEOUT_ROUTE_MS,
-        .result_ttl_ms = SL_DEFAULT_JOB_TTL_MS,
-        .attempts = SL_DEFAULT_JOB_ATTEMPTS,
     };
+    gateway_route_set_defaults(route);
     self->count++;
     return route;
 }
@@ -316,8 +168,9 @@ int gateway_routes_add_spec(gateway_routes_t *self, const char *spec, char *erro
             s_route_drop_last(self);
             return -1;
         }
-        if (s_apply_option(route, option, (size_t) (eq - option), eq + 1,
-                           option_size - (size_t) (eq - option) - 1, detail, sizeof detail) != 0) {
+        if (gateway_route_set_option(route, option, (size_t) (eq - option), eq + 1,
+                                     option_size - (size_t) (eq - option) - 1, detail,
+                                     sizeof detail) != 0) {
             s_error(error, error_size, "route '%s': %s", spec, detail);
             s_route_drop_last(self);
             return -1;
@@ -419,7 +272,8 @@ static int s_load_object(gateway_routes_t *self, json_t *object, size_t position
                     key);
             goto fail;
         }
-        if (s_apply_option(route, key, strlen(key), span, span_size, detail, sizeof detail) != 0) {
+        if (gateway_route_set_option(route, key, strlen(key), span, span_size, detail,
+                                     sizeof detail) != 0) {
             s_error(error, error_size, "route #%zu (%s): %s", position, route->prefix, detail);
             goto fail;
         }

@@ -1,6 +1,6 @@
-/*  gateway_routes: the route table of the gateway. A route maps a method set and a path
-    prefix to a broker service, with its deadline, in-flight budget, body limit and retry
-    policy. Parsed from --route specs and a JSON --routes file, validated once at start-up,
+/*  gateway_routes: the route table of the gateway. A route (gateway_route) maps a method set
+    and a path prefix to a broker service, with its deadline, in-flight budget, body limit and
+    policies. Parsed from --route specs and a JSON --routes file, validated once at start-up,
     then read-only: matching is lock-free. Admission counters live in gateway_http, not here. */
 #ifndef GATEWAY_ROUTES_H
 #define GATEWAY_ROUTES_H
@@ -9,39 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway_methods.h"
-
-/* When a request may be delivered again by the broker (its worker died, or the gateway
-   re-sends it after a broker restart). */
-typedef enum {
-    GATEWAY_RETRY_IDEMPOTENT = 0, /* GET, HEAD, OPTIONS, TRACE, PUT, DELETE (the default) */
-    GATEWAY_RETRY_ON,             /* every method */
-    GATEWAY_RETRY_OFF             /* never */
-} gateway_retry_t;
-
-/* Whether a route's requests may be answered 202 Accepted and run as jobs (docs/jobs.md). */
-typedef enum {
-    GATEWAY_ASYNC_ALLOW = 0, /* when the request says Prefer: respond-async (the default) */
-    GATEWAY_ASYNC_OFF,       /* never: the preference is ignored (RFC 7240 lets a server) */
-    GATEWAY_ASYNC_ALWAYS     /* every request */
-} gateway_async_t;
-
-typedef struct {
-    size_t index;             /* position in the table, 0..count-1 (indexes counters elsewhere) */
-    char *prefix;             /* "/fast": starts with '/', no trailing '/' unless it is "/" */
-    size_t prefix_size;       /* strlen(prefix) */
-    char *service;            /* broker service name */
-    unsigned methods;         /* GATEWAY_METHOD_* bits allowed; GATEWAY_METHOD_ALL by default */
-    int64_t timeout_ms;       /* deadline from arrival to the last byte of the reply */
-    int64_t budget;           /* requests in flight at once before 503 */
-    int64_t body_limit;       /* largest request body in bytes before 413 */
-    gateway_retry_t retry;    /* retry policy */
-    gateway_async_t async;    /* when requests become jobs */
-    int64_t async_timeout_ms; /* each attempt's deadline for a job */
-    int64_t result_ttl_ms;    /* how long a job's result is kept */
-    int64_t attempts;         /* attempts of a retryable job */
-    bool internal;            /* the gateway's own route (the jobs API): not in /readyz */
-} gateway_route_t;
+#include "gateway_route.h"
 
 typedef struct _gateway_routes_t gateway_routes_t;
 
@@ -58,10 +26,9 @@ gateway_routes_t *gateway_routes_new(void);
 /* Frees the table; safe on NULL and twice. */
 void gateway_routes_destroy(gateway_routes_t **self_p);
 
-/* Adds one route from "PREFIX=SERVICE[,methods=GET|POST][,timeout-ms=N][,budget=N]
-   [,body-limit=N][,retry=on|off|idempotent][,async=allow|off|always][,async-timeout-ms=N]
-   [,result-ttl-s=N][,attempts=N]". Returns 0, or -1 with one line in error
-   naming the bad part. Only before gateway_routes_seal. */
+/* Adds one route from "PREFIX=SERVICE[,option=value...]" (the options of
+   gateway_route_set_option). Returns 0, or -1 with one line in error naming the bad part.
+   Only before gateway_routes_seal. */
 int gateway_routes_add_spec(gateway_routes_t *self, const char *spec, char *error,
                             size_t error_size);
 
@@ -92,8 +59,5 @@ gateway_route_result_t gateway_routes_match(const gateway_routes_t *self, const 
 /* Number of routes and the route at index (borrowed; index order, not match order). */
 size_t gateway_routes_count(const gateway_routes_t *self);
 const gateway_route_t *gateway_routes_at(const gateway_routes_t *self, size_t index);
-
-/* True if the route lets a request with this method be delivered more than once. */
-bool gateway_route_retryable(const gateway_route_t *route, const char *method);
 
 #endif

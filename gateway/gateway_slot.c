@@ -1,7 +1,7 @@
 /*  gateway_slot: one HTTP thread's place to wait for the broker. The thread waits on its
     semaphore with the request's deadline; the bridge appends replies and failures under
-    the slot's lock and posts. Which slot a reply belongs to (the table) is
-    gateway_bridge's.
+    the slot's lock and posts, and so does the client watcher when the HTTP client leaves.
+    Which slot a reply belongs to (the table) is gateway_bridge's.
 
     Why a semaphore and not a condition variable: a thread woken from pthread_cond_wait
     takes the mutex back marked contended, so its unlock always makes a FUTEX_WAKE system
@@ -46,6 +46,7 @@ struct _gateway_slot_t {
     bool final_seen;                /* the FINAL arrived: ignore connection events */
     bool awaiting_reconnect;        /* connection dropped; re-send when it is back */
     bool resend;                    /* RESEND event for the thread */
+    bool client_gone;               /* the HTTP client left: never send, wake CLIENT_GONE */
     gateway_slot_event_t failure;   /* UNAVAILABLE or BROKER_LOST, else MESSAGE (0) */
     s_reply_t *head;                /* replies not yet taken */
     s_reply_t *tail;                /* last reply */
@@ -118,7 +119,7 @@ void gateway_slot_prepare(gateway_slot_t *self, const char *id, const char *serv
     self->retryable = retryable;
     self->broker = broker;
     self->sent = self->partial_seen = self->final_seen = false;
-    self->awaiting_reconnect = self->resend = false;
+    self->awaiting_reconnect = self->resend = self->client_gone = false;
     self->failure = GATEWAY_SLOT_MESSAGE;
 }
 
@@ -202,10 +203,11 @@ void gateway_slot_await_broker(gateway_slot_t *self)
 }
 
 /* ---------------------------------------------------------------- the HTTP thread */
-gateway_slot_event_t gateway_slot_wait(gateway_slot_t *self, zmsg_t **body_p, bool *final)
+gateway_slot_event_t gateway_slot_wait(gateway_slot_t *self, int64_t alarm_ms, zmsg_t **body_p,
+                                       bool *final)
 {
-    struct timespec until = {.tv_sec = self->deadline_ms / 1000,
-                             .tv_nsec = (self->deadline_ms % 1000) * 1000000L};
+    int64_t wake_ms = alarm_ms > 0 && alarm_ms < self->deadline_ms ? alarm_ms : self->deadline_ms;
+    struct timespec until = {.tv_sec = wake_ms / 1000, .tv_nsec = (wake_ms % 1000) * 1000000L};
     gateway_slot_event_t event;
     pthread_mutex_lock(&self->lock);
     while (true) {
@@ -221,6 +223,11 @@ gateway_slot_event_t gateway_slot_wait(gateway_slot_t *self, zmsg_t **body_p, bo
             event = GATEWAY_SLOT_MESSAGE;
             break;
         }
+        /* Before a failure or a re-send: nobody is left to answer or to send for. */
+        if (self->client_gone) {
+            event = GATEWAY_SLOT_CLIENT_GONE;
+            break;
+        }
         if (self->failure != GATEWAY_SLOT_MESSAGE) {
             event = self->failure;
             break;
@@ -230,8 +237,13 @@ gateway_slot_event_t gateway_slot_wait(gateway_slot_t *self, zmsg_t **body_p, bo
             event = GATEWAY_SLOT_RESEND;
             break;
         }
-        if (zclock_mono() >= self->deadline_ms) {
+        int64_t now = zclock_mono();
+        if (now >= self->deadline_ms) {
             event = GATEWAY_SLOT_TIMEOUT;
+            break;
+        }
+        if (alarm_ms > 0 && now >= alarm_ms) {
+            event = GATEWAY_SLOT_ALARM;
             break;
         }
         /* Deadlines are monotonic: a wall-clock jump must not cut a wait short or stretch
@@ -242,6 +254,16 @@ gateway_slot_event_t gateway_slot_wait(gateway_slot_t *self, zmsg_t **body_p, bo
     }
     pthread_mutex_unlock(&self->lock);
     return event;
+}
+
+void gateway_slot_client_gone(gateway_slot_t *self)
+{
+    /* Posted under the lock, as s_fail does: once the caller has let go of the lock nothing
+       here touches the slot, so its thread may reuse it at once. */
+    pthread_mutex_lock(&self->lock);
+    self->client_gone = true;
+    sem_post(&self->wakeup);
+    pthread_mutex_unlock(&self->lock);
 }
 
 /* ---------------------------------------------------------------- the outbox */
@@ -285,8 +307,10 @@ bool gateway_slot_send(gateway_slot_t *self, void *handle)
     bool sent = false;
     pthread_mutex_lock(&self->lock);
     /* Marked sent before the send, so a disconnect seen after it counts it in flight; until
-       then it is queued in the gateway, and a lost connection fails it (503). */
-    if (self->failure == GATEWAY_SLOT_MESSAGE) { /* not failed while it waited */
+       then it is queued in the gateway, and a lost connection fails it (503). A request
+       whose client left while it waited here never goes out: the broker would run it for
+       nobody, and gateway_exchange_cancel, seeing it unsent, asks no broker to drop it. */
+    if (self->failure == GATEWAY_SLOT_MESSAGE && !self->client_gone) {
         self->sent = true;
         if (handle && sl_frame_view_send(handle, self->outgoing,
                                          sizeof self->outgoing / sizeof *self->outgoing) == 0)

@@ -19,7 +19,9 @@ typedef enum {
     GATEWAY_SLOT_TIMEOUT,     /* the deadline passed */
     GATEWAY_SLOT_RESEND,      /* reconnected: encode the request again and send it */
     GATEWAY_SLOT_UNAVAILABLE, /* never reached the broker (down, or the gateway stops): 503 */
-    GATEWAY_SLOT_BROKER_LOST  /* sent, then the broker connection dropped: 502 */
+    GATEWAY_SLOT_BROKER_LOST, /* sent, then the broker connection dropped: 502 */
+    GATEWAY_SLOT_ALARM,       /* the wait's alarm time passed with nothing for the thread */
+    GATEWAY_SLOT_CLIENT_GONE  /* the HTTP client left (gateway_slot_client_gone) */
 } gateway_slot_event_t;
 
 /* What became of a reply handed to gateway_slot_deliver_locked. */
@@ -80,10 +82,18 @@ void gateway_slot_await_broker(gateway_slot_t *self);
 
 /* ---- the HTTP thread */
 
-/* Waits until the slot has something or its deadline passes. On MESSAGE, *body_p gets the
-   reply body (the request-id frame already removed; caller owns) and *final whether it was
-   a FINAL. */
-gateway_slot_event_t gateway_slot_wait(gateway_slot_t *self, zmsg_t **body_p, bool *final);
+/* Waits until the slot has something or its deadline passes; or, if alarm_ms is not 0,
+   until that zclock_mono time (ALARM: nothing happened by then; the deadline wins a tie).
+   On MESSAGE, *body_p gets the reply body (the request-id frame already removed; caller
+   owns) and *final whether it was a FINAL. Bodies already received come before CLIENT_GONE,
+   which comes before any other event. */
+gateway_slot_event_t gateway_slot_wait(gateway_slot_t *self, int64_t alarm_ms, zmsg_t **body_p,
+                                       bool *final);
+
+/* Any thread: the request's HTTP client left. Its thread is woken (CLIENT_GONE), and the
+   request is never sent from now on (neither from the outbox nor again). Until the next
+   gateway_slot_prepare. */
+void gateway_slot_client_gone(gateway_slot_t *self);
 
 /* ---- the bridge's outbox: the request's frames while it waits for the socket */
 

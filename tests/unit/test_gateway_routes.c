@@ -1,6 +1,7 @@
 /*  test_gateway_routes: the gateway's route table. Parsing of --route specs and the JSON
     --routes file (good values, and each kind of bad value refused with a line naming it),
-    the checks at seal time, and matching (longest prefix on a segment boundary, 404/405). */
+    the checks at seal time, matching (longest prefix on a segment boundary, 404/405), and
+    the per-method policies (retry, cancel-on-disconnect). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,6 +52,7 @@ static void test_spec_defaults(void **state)
     assert_int_equal(route->budget, SL_DEFAULT_ROUTE_BUDGET);
     assert_int_equal(route->body_limit, SL_DEFAULT_BODY_LIMIT);
     assert_int_equal(route->retry, GATEWAY_RETRY_IDEMPOTENT);
+    assert_int_equal(route->cancel, GATEWAY_CANCEL_IDEMPOTENT);
     gateway_routes_destroy(&routes);
     assert_null(routes);
     gateway_routes_destroy(&routes); /* safe twice */
@@ -100,6 +102,8 @@ static void test_spec_bad(void **state)
         {"/fast=fast,methods=GET|FETCH", "FETCH"},
         {"/fast=fast,methods=", "method ''"},
         {"/fast=fast,retry=maybe", "retry 'maybe'"},
+        {"/fast=fast,cancel-on-disconnect=yes", "cancel-on-disconnect 'yes'"},
+        {"/fast=fast,cancel-on-disconnect=", "cancel-on-disconnect ''"},
         {"/fast=fast,colour=blue", "unknown option 'colour'"},
         {"/fast=fast,budget", "option 'budget'"},
     };
@@ -214,13 +218,38 @@ static void test_retryable(void **state)
     gateway_routes_destroy(&routes);
 }
 
+/* cancel-on-disconnect: idempotent methods by default (a client that left can ask again and
+   loses nothing), every method with on, none with off. */
+static void test_cancels_on_disconnect(void **state)
+{
+    (void) state;
+    const char *specs[] = {"/a=a", "/b=b,cancel-on-disconnect=on", "/c=c,cancel-on-disconnect=off",
+                           "/d=d,cancel-on-disconnect=idempotent,retry=on"};
+    gateway_routes_t *routes = s_table(specs, 4);
+    const gateway_route_t *a = gateway_routes_at(routes, 0), *b = gateway_routes_at(routes, 1),
+                          *c = gateway_routes_at(routes, 2), *d = gateway_routes_at(routes, 3);
+    assert_true(gateway_route_cancels_on_disconnect(a, "GET"));
+    assert_true(gateway_route_cancels_on_disconnect(a, "HEAD"));
+    assert_true(gateway_route_cancels_on_disconnect(a, "PUT"));
+    assert_true(gateway_route_cancels_on_disconnect(a, "DELETE"));
+    assert_false(gateway_route_cancels_on_disconnect(a, "POST"));
+    assert_false(gateway_route_cancels_on_disconnect(a, "PATCH"));
+    assert_true(gateway_route_cancels_on_disconnect(b, "POST"));
+    assert_false(gateway_route_cancels_on_disconnect(c, "GET"));
+    /* Its own policy, not retry's: a POST retried is still not cancelled. */
+    assert_false(gateway_route_cancels_on_disconnect(d, "POST"));
+    assert_true(gateway_route_retryable(d, "POST"));
+    gateway_routes_destroy(&routes);
+}
+
 static void test_file_good(void **state)
 {
     (void) state;
     const char *path = s_temp_file(
         "{\"routes\": [\n"
         "  {\"prefix\": \"/fast\", \"service\": \"fast\", \"methods\": [\"GET\", \"POST\"],\n"
-        "   \"timeout-ms\": 2000, \"budget\": 64, \"body-limit\": 4096, \"retry\": \"on\"},\n"
+        "   \"timeout-ms\": 2000, \"budget\": 64, \"body-limit\": 4096, \"retry\": \"on\",\n"
+        "   \"cancel-on-disconnect\": \"off\"},\n"
         "  {\"prefix\": \"/slow\", \"service\": \"slow\", \"methods\": \"GET\"}\n"
         "]}\n");
     gateway_routes_t *routes = gateway_routes_new();
@@ -237,6 +266,7 @@ static void test_file_good(void **state)
     assert_int_equal(fast->budget, 64);
     assert_int_equal(fast->body_limit, 4096);
     assert_int_equal(fast->retry, GATEWAY_RETRY_ON);
+    assert_int_equal(fast->cancel, GATEWAY_CANCEL_OFF);
     assert_int_equal(gateway_routes_at(routes, 1)->methods, GATEWAY_METHOD_GET);
     gateway_routes_destroy(&routes);
     unlink(path);
@@ -263,6 +293,8 @@ static void test_file_bad(void **state)
         {"[{\"prefix\": \"/x\"}]", "\"service\""},
         {"[{\"prefix\": \"/x\", \"service\": \"x\", \"budgets\": 3}]", "unknown option 'budgets'"},
         {"[{\"prefix\": \"/x\", \"service\": \"x\", \"budget\": -3}]", "negative"},
+        {"[{\"prefix\": \"/x\", \"service\": \"x\", \"cancel-on-disconnect\": true}]",
+         "cancel-on-disconnect"},
         {"[{\"prefix\": \"/x\", \"service\": \"x\", \"timeout-ms\": 1.5}]", "timeout-ms"},
         {"[{\"prefix\": \"/x\", \"service\": \"x\", \"methods\": [\"GET\", 7]}]", "methods"},
         {"[{\"prefix\": \"/ok\", \"service\": \"ok\"}, {\"prefix\": \"nope\", \"service\": \"x\"}]",
@@ -292,10 +324,15 @@ static void test_file_bad(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spec_defaults), cmocka_unit_test(test_spec_options),
-        cmocka_unit_test(test_spec_bad),      cmocka_unit_test(test_seal_checks),
-        cmocka_unit_test(test_match),         cmocka_unit_test(test_retryable),
-        cmocka_unit_test(test_file_good),     cmocka_unit_test(test_file_bad),
+        cmocka_unit_test(test_spec_defaults),
+        cmocka_unit_test(test_spec_options),
+        cmocka_unit_test(test_spec_bad),
+        cmocka_unit_test(test_seal_checks),
+        cmocka_unit_test(test_match),
+        cmocka_unit_test(test_retryable),
+        cmocka_unit_test(test_file_good),
+        cmocka_unit_test(test_file_bad),
+        cmocka_unit_test(test_cancels_on_disconnect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
