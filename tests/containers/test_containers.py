@@ -2,8 +2,10 @@
 scripts/containers.sh, which starts the engine, makes the base image and builds $SLOWLANE_IMAGE
 from the checkout; not by ctest (the test phase has no engine). The one published port (the
 gateway's) is on 127.0.0.1 only, every compose project is this run's own and is taken down, and the last check
-is that nothing of it is left: no container, no network, no listening port."""
+is that nothing of it is left: no container, no network, no volume, no listening port."""
+import json
 import os
+import re
 import shutil
 import ssl
 import sys
@@ -25,6 +27,7 @@ IMAGE = os.environ.get("SLOWLANE_IMAGE", "slowlane:test")
 NGINX_IMAGE = os.environ.get("SLOWLANE_NGINX_IMAGE", "slowlane-test-nginx:latest")
 COMPOSE_DIR = os.path.join(SOURCE, "deploy", "compose")
 COMPOSE_FILES = [os.path.join(COMPOSE_DIR, name) for name in ("docker-compose.yml", "tls.yml")]
+FINAL_STATES = ("done", "failed", "cancelled", "expired")  # a job's (docs/jobs.md, "States")
 
 
 class ImageAloneTest(unittest.TestCase):
@@ -56,9 +59,20 @@ class ImageAloneTest(unittest.TestCase):
         print(f"image {IMAGE}: {size / 1e6:.1f} MB", flush=True)
 
 
+def request(port, path, headers, timeout=10.0):
+    """(status, headers, body) of a GET with extra header fields."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as reply:
+            return reply.status, reply.headers, reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
 class ComposeStackTest(unittest.TestCase):
     """deploy/compose/docker-compose.yml with tls.yml: two brokers, a gateway, its TLS front,
-    worker-fast x3 and worker-slow x2 (each a supervisor of 2 workers), as docs/deploy.md runs it."""
+    worker-fast x3 and worker-slow x2 (each a supervisor of 2 workers) and slowlane-jobs on its
+    volume, as docs/deploy.md runs it."""
 
     @classmethod
     def setUpClass(cls):
@@ -110,7 +124,7 @@ class ComposeStackTest(unittest.TestCase):
     @classmethod
     def all_healthy(cls):
         ids = cls.containers()
-        if len(ids) != 9:  # 2 brokers, gateway, TLS front, 3 + 2 workers
+        if len(ids) != 10:  # 2 brokers, gateway, TLS front, 3 + 2 workers, jobs
             return False
         states = sh("docker", "inspect", "-f",
                     "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
@@ -236,12 +250,68 @@ class ComposeStackTest(unittest.TestCase):
                 thread.join(20)
         self.assertEqual(failures, [])
 
+    def job(self, location):
+        """The job's status document from GET /jobs/ID, or None."""
+        status, body = http(self.http_port, location)
+        return json.loads(body) if status == 200 else None
+
+    def test_6_a_job_survives_its_jobs_container_recreated(self):
+        def reachable():  # an unknown id is the jobs service's 404
+            status, body = http(self.http_port, "/jobs/0")
+            return status == 404 and b"unknown_job" in body
+        wait_for(reachable, 60, "the gateway reaching the jobs service")
+        status, headers, body = request(self.http_port, "/slow?ms=2000",
+                                        {"Prefer": "respond-async"})
+        self.assertEqual(status, 202, body)
+        location = headers["Location"]
+        self.assertRegex(location, r"^/jobs/[0-9a-f]{32}$")
+        # The same request, synchronously, meanwhile: what the job's result must be.
+        synchronous = []
+        thread = threading.Thread(target=lambda: synchronous.append(
+            http(self.http_port, "/slow?ms=2000", timeout=30)))
+        thread.start()
+        self.addCleanup(thread.join, 30)
+        # The container goes, its volume stays; a new container opens the same store.
+        old = self.containers("jobs")
+        self.assertEqual(len(old), 1)
+        # A fresh volume took the owner and mode of the image's directory: the image's user's.
+        self.assertEqual(sh("docker", "exec", old[0], "stat", "-c", "%u %a",
+                            "/var/lib/slowlane/jobs").stdout.split(), ["10001", "700"])
+        self.compose("rm", "-sf", "jobs")
+        self.assertEqual(self.containers("jobs"), [])
+        self.compose("up", "-d", "--no-build", "jobs")
+        new = self.containers("jobs")
+        self.assertEqual(len(new), 1)
+        self.assertNotEqual(new, old)
+        # Only the new container can answer now: the job goes on to done, and its result is
+        # the synchronous answer.
+        def final():
+            document = self.job(location)
+            return document if document and document["status"] in FINAL_STATES else None
+        document = wait_for(final, 60, f"{location} in a final state")
+        self.assertEqual(document["status"], "done", document)
+        thread.join(30)
+        self.assertEqual(synchronous, [(200, b"busy 2000 ms\n")])
+        self.assertEqual(http(self.http_port, f"{location}/result"), synchronous[0])
+        # The new process started on the store the old one left: the job was in it.
+        started = [line for line in sh("docker", "logs", new[0]).stderr.splitlines()
+                   if "event=jobs_started" in line]
+        self.assertEqual(len(started), 1, started)
+        counts = dict(re.findall(r"(queued|running)=(\d+)", started[0]))
+        self.assertGreaterEqual(int(counts["queued"]) + int(counts["running"]), 1, started[0])
+        print(f"job across a recreated jobs container: {document['attempts']} attempt(s)",
+              flush=True)
+
     def test_9_down_leaves_no_container_network_or_port(self):
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "45")
         self.assertEqual(self.containers(), [])
         networks = sh("docker", "network", "ls", "-q", "--filter",
                       f"label=com.docker.compose.project={self.project}").stdout.split()
         self.assertEqual(networks, [])
+        # --volumes deletes the jobs store with the stack.
+        volumes = sh("docker", "volume", "ls", "-q", "--filter",
+                     f"name={self.project}_").stdout.split()
+        self.assertEqual(volumes, [])
         for port in (self.http_port, self.https_port):
             self.assertFalse(listening(port), f"port {port} still listening")
 

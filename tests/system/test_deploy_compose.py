@@ -5,14 +5,20 @@
 - The compose file's shape: no fixed names or host ports on workers (so `--scale` works), restart
   policies for Compose and for Swarm, what Swarm needs (dnsrr endpoints, the gateway's port in host
   mode, no broker port published without CURVE, start-first worker updates), health checks, every
-  SLOWLANE_* variable a real flag of the binary the service runs. (tests/containers runs the files
-  in a real engine and swarm.)
-- The Dockerfile's runtime stage installs the package of every shared library the binaries link.
+  SLOWLANE_* variable a real flag of the binary the service runs. The jobs service (slowlane-jobs):
+  one replica, its data directory on a named volume, stop-first updates, pinned by a placement, a
+  fixed identity at the brokers; curve.yml gives it the workers' key pair. (tests/containers runs
+  the files in a real engine and swarm.)
+- The Dockerfile's runtime stage installs the package of every shared library the binaries link,
+  and makes the jobs volume's mount point owned by the image's user (uid 10001) before USER.
 - Needs root (network namespaces): each compose service's command and environment runs in its own
   network namespace named like the service, on a bridge the test makes, with a hosts file so the
-  service names resolve; the health checks pass and /fast and /slow answer 200 through the gateway.
+  service names resolve (a named volume's mount point mapped to a temporary directory); the health
+  checks pass, /fast and /slow answer 200 through the gateway, and a `Prefer: respond-async`
+  request gets 202 and its job reaches done with the synchronous answer as its result.
 
 The test hosts (Lan) come from lan_support.py, which the other multi-host tests use too."""
+import json
 import os
 import re
 import shutil
@@ -33,8 +39,9 @@ REMOTE_FILE = os.path.join(COMPOSE_DIR, "remote-workers.yml")
 CURVE_FILE = os.path.join(COMPOSE_DIR, "curve.yml")
 TLS_FILE = os.path.join(COMPOSE_DIR, "tls.yml")
 DOCKERFILE = os.path.join(harness.SOURCE, "deploy", "docker", "Dockerfile")
-SLOWLANE_SERVICES = ("broker-a", "broker-b", "gateway", "worker-fast", "worker-slow")
+SLOWLANE_SERVICES = ("broker-a", "broker-b", "gateway", "worker-fast", "worker-slow", "jobs")
 BROKERS = ("broker-a", "broker-b")
+IMAGE_UID = 10001  # the image's user, slowlane (deploy/docker/Dockerfile)
 
 
 # ---- helpers shared by the deploy tests ---------------------------------------------------------
@@ -65,6 +72,27 @@ def load_compose(path, variables=None):
             env = dict(item.split("=", 1) for item in env)
         service["environment"] = {k: interpolate(v, variables) for k, v in env.items()}
     return data
+
+
+def named_volumes(data, name):
+    """{mount point: volume name} of the service's named volumes (not bind mounts)."""
+    mounts = {}
+    for entry in data["services"][name].get("volumes", []):
+        source, target = entry.split(":")[:2]
+        if source in (data.get("volumes") or {}):
+            mounts[target] = source
+    return mounts
+
+
+def submit_async(lan, host, url):
+    """GET url with `Prefer: respond-async` from a test host: (status, Location or None)."""
+    out = lan.sh(host, "curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-D", "-",
+                 "-H", "Prefer: respond-async", url, timeout=15)
+    lines = out.stdout.splitlines()
+    status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
+    location = next((line.split(":", 1)[1].strip() for line in lines
+                     if line.lower().startswith("location:")), None)
+    return status, location
 
 
 # ---- docker-compose config ----------------------------------------------------------------------
@@ -116,6 +144,21 @@ class ComposeConfigTest(unittest.TestCase):
             self.assertIn("SLOWLANE_CURVE_SECRET", services[name]["environment"], name)
         for name in BROKERS:
             self.assertIn("SLOWLANE_CURVE_CLIENTS", services[name]["environment"])
+        # slowlane-jobs is a worker of slowlane.jobs: the workers' key pair, a broker's public
+        # key for each broker it lists, and the data volume kept beside the key files.
+        jobs = services["jobs"]
+        self.assertEqual(jobs["environment"]["SLOWLANE_CURVE_SECRET"],
+                         services["worker-fast"]["environment"]["SLOWLANE_CURVE_SECRET"])
+        servers = jobs["environment"]["SLOWLANE_CURVE_SERVER"].split()
+        brokers = jobs["environment"]["SLOWLANE_BROKER"].split()
+        self.assertTrue(brokers)
+        # --curve-server of slowlane-jobs takes one key: one broker, or brokers sharing a key.
+        self.assertEqual(len(servers), 1)
+        if len(brokers) == 1:  # that broker's own key (tcp://broker-a:5555: broker_a)
+            host = brokers[0].split("//")[1].split(":")[0]
+            self.assertEqual(os.path.basename(servers[0]), host.replace("-", "_"))
+        self.assertTrue(any(v.endswith(":/var/lib/slowlane/jobs:rw") for v in jobs["volumes"]),
+                        jobs["volumes"])
 
     def test_remote_workers_file_says_the_broker_host_is_missing(self):
         out = self.config(REMOTE_FILE)
@@ -186,6 +229,27 @@ class ComposeShapeTest(unittest.TestCase):
         # An upstream block is resolved once, at start, by nginx before 1.27.3.
         self.assertIsNone(re.search(r"(?m)^\s*upstream\s", text))
 
+    def test_jobs_runs_once_on_a_volume_pinned_to_its_node(self):
+        jobs = self.services["jobs"]
+        self.assertEqual(jobs["command"], ["slowlane-jobs"])
+        deploy = jobs["deploy"]
+        # One process per store (a single writer): a fixed count, not a DEPLOY_ variable.
+        self.assertEqual(deploy["replicas"], 1)
+        # The old task is gone before the new one opens the store.
+        self.assertEqual(deploy["update_config"]["order"], "stop-first")
+        self.assertTrue(deploy["placement"]["constraints"])
+        self.assertIn("DEPLOY_JOBS_PLACEMENT", " ".join(deploy["placement"]["constraints"]))
+        self.assertIn("memory", deploy["resources"]["limits"])
+        self.assertNotIn("ports", jobs)
+        # The data directory is a named volume declared at the top level.
+        data_dir = jobs["environment"]["SLOWLANE_DATA_DIR"]
+        self.assertIn(data_dir, named_volumes(self.data, "jobs"))
+        # Replies find the process that replaces it: a name that is not the container's host name.
+        self.assertTrue(jobs["environment"].get("SLOWLANE_IDENTITY"))
+        self.assertEqual(set(jobs["environment"]["SLOWLANE_BROKER"].split()),
+                         {f"tcp://{name}:5555" for name in BROKERS})
+        self.assertGreaterEqual(int(jobs["stop_grace_period"].rstrip("s")), 10)
+
     def test_stop_grace_covers_the_worker_drain(self):
         for name in ("worker-fast", "worker-slow"):
             service = self.services[name]
@@ -215,7 +279,8 @@ class ComposeShapeTest(unittest.TestCase):
             # Every key file a variable names is mounted, read-only, and nothing else is.
             mounted = {interpolate(v, {}).split(":")[1] for v in service["volumes"]
                        if v.endswith(":ro")}
-            named = {path for value in service["environment"].values() for path in value.split()}
+            named = {path for key, value in service["environment"].items()
+                     if key.startswith("SLOWLANE_CURVE_") for path in value.split()}
             self.assertEqual(mounted, named, name)
 
 
@@ -249,7 +314,8 @@ class DockerfileTest(unittest.TestCase):
     def test_runtime_stage_has_the_libraries_the_binaries_link(self):
         runtime = self.installed(self.stages[1])
         self.assertFalse({p for p in runtime if p.endswith("-dev")}, "no -dev package at run time")
-        for name in ("slowlane-broker", "slowlane-gateway", "slowlane-worker", "slowlane"):
+        for name in ("slowlane-broker", "slowlane-gateway", "slowlane-worker", "slowlane-jobs",
+                     "slowlane"):
             elf = run("readelf", "-d", harness.binary(name)).stdout
             for lib in re.findall(r"NEEDED.*\[(.+)\]", elf):
                 owner = run("dpkg", "-S", f"*/{lib}", check=False).stdout.split(":")[0]
@@ -266,6 +332,21 @@ class DockerfileTest(unittest.TestCase):
                 self.assertIn(service["command"][0], built)
         self.assertIn("tini", self.installed(self.stages[1]))
         self.assertIn("curl", self.installed(self.stages[1]))  # the health checks use it
+
+    def test_runtime_stage_makes_the_jobs_volume_owned_by_its_user(self):
+        # A fresh named volume copies the owner and mode of the image's directory at its mount
+        # point: without it the volume is root's and slowlane-jobs (uid 10001) cannot write.
+        runtime = self.stages[1]
+        self.assertRegex(runtime, rf"useradd [^\n]*--uid {IMAGE_UID} [^\n]*slowlane")
+        user_at = re.search(r"(?m)^USER ", runtime).start()
+        for mount in named_volumes(load_compose(COMPOSE_FILE), "jobs"):
+            made = re.search(rf"(?m)^RUN .*install -d (-o (\S+) -g (\S+) -m (\d+)) {mount}\s*$",
+                             runtime)
+            self.assertTrue(made, f"no `install -d -o -g -m ... {mount}` in the runtime stage")
+            self.assertLess(made.start(), user_at, "made before USER (the user cannot)")
+            self.assertIn(made.group(2), ("slowlane", str(IMAGE_UID)))
+            self.assertIn(made.group(3), ("slowlane", str(IMAGE_UID)))
+            self.assertEqual(made.group(4), "0700")
 
 
 # ---- the compose services, run in network namespaces named like them ------------------------------
@@ -284,9 +365,21 @@ class ComposeInNamespacesTest(unittest.TestCase):
             service = self.compose["services"][name]
             command = [harness.binary(service["command"][0]), *service["command"][1:]]
             proc = harness.Process(self.lan.exec_args(name, *command),
-                                   env=service["environment"], name=name)
+                                   env=self.with_volumes(name, service["environment"]), name=name)
             self.procs[name] = proc
             self.addCleanup(proc.stop)
+
+    def with_volumes(self, name, env):
+        """env with each named volume's mount point replaced by a temporary directory (the
+        volume's stand-in; the image makes the mount point, so it exists, mode 0700)."""
+        env = dict(env)
+        for mount, volume in named_volumes(self.compose, name).items():
+            root = tempfile.mkdtemp(prefix=f"slowlane-compose-{volume}-")
+            self.addCleanup(shutil.rmtree, root, True)
+            here = os.path.join(root, volume)
+            os.mkdir(here, 0o700)
+            env = {k: v.replace(mount, here) for k, v in env.items()}
+        return env
 
     def health(self, name):
         """Runs the service's compose health check in its namespace; True if it passes."""
@@ -305,8 +398,23 @@ class ComposeInNamespacesTest(unittest.TestCase):
             status, body = self.lan.http("client", "http://gateway:8080/fast?hello=compose")
             self.assertEqual(status, 200, body)
             self.assertIn("hello=compose", body)
-            status, body = self.lan.http("client", "http://gateway:8080/slow?ms=20")
-            self.assertEqual(status, 200, body)
+            synchronous = self.lan.http("client", "http://gateway:8080/slow?ms=20")
+            self.assertEqual(synchronous[0], 200, synchronous[1])
+            # An asynchronous request: stored by the jobs service, run by worker-slow.
+            def jobs_reached():
+                status, body = self.lan.http("client", "http://gateway:8080/jobs/0")
+                return status == 404 and "unknown_job" in body
+            harness.wait_for(jobs_reached, timeout=15, what="the gateway reaching the jobs service")
+            status, location = submit_async(self.lan, "client", "http://gateway:8080/slow?ms=20")
+            self.assertEqual(status, 202)
+            self.assertRegex(location or "", r"^/jobs/[0-9a-f]{32}$")
+
+            def done():
+                status, body = self.lan.http("client", f"http://gateway:8080{location}")
+                return status == 200 and json.loads(body)["status"] == "done"
+            harness.wait_for(done, timeout=15, what=f"{location} done")
+            self.assertEqual(self.lan.http("client", f"http://gateway:8080{location}/result"),
+                             synchronous)
             for name, proc in self.procs.items():
                 self.assertTrue(proc.alive(), f"{name} exited:\n{proc.output()}")
         except AssertionError:
@@ -338,13 +446,15 @@ class ComposeCurveInNamespacesTest(ComposeInNamespacesTest):
         for name in SLOWLANE_SERVICES:
             service = self.compose["services"][name]
             mounts = dict(interpolate(v, variables).split(":")[:2] for v in curve[name]["volumes"])
+            inside = {path: host for host, path in mounts.items()}
             env = dict(service["environment"])
-            # a value may be a list (SLOWLANE_CURVE_SERVER: one key per broker): map each path
-            env.update({k: " ".join(next(host for host, inside in mounts.items() if inside == path)
-                                    for path in v.split())
+            # a value may be a list (SLOWLANE_CURVE_SERVER: one key per broker): map each path;
+            # what is not a mounted file (the jobs service's SLOWLANE_BROKER) stays as it is
+            env.update({k: " ".join(inside.get(word, word) for word in v.split())
                         for k, v in curve[name]["environment"].items()})
             command = [harness.binary(service["command"][0]), *service["command"][1:]]
-            proc = harness.Process(self.lan.exec_args(name, *command), env=env, name=name)
+            proc = harness.Process(self.lan.exec_args(name, *command),
+                                   env=self.with_volumes(name, env), name=name)
             self.procs[name] = proc
             self.addCleanup(proc.stop)
 
