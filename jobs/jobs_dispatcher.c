@@ -254,7 +254,7 @@ static int s_brokers_open(s_actor_t *self, const jobs_dispatcher_config_t *confi
         snprintf(identity, sizeof identity, "%s/%zu", config->identity, i);
         jobs_broker_link_t *broker = &self->brokers[i];
         self->broker_count++; /* closed at the end whether it opened or not */
-        if (jobs_broker_link_open(broker, config->brokers[i], identity, config->curve) != 0)
+        if (jobs_broker_link_open(broker, config->brokers[i], identity, &config->curves[i]) != 0)
             return -1;
         zpoller_add(self->poller, broker->dealer);
         zpoller_add(self->poller, broker->monitor);
@@ -388,7 +388,7 @@ static void s_actor(zsock_t *pipe, void *arg)
     s_start_t *start = arg;
     s_actor_t self = {.pipe = pipe, .store = start->store, .config = *start->config};
     self.config.brokers = NULL;
-    self.config.curve = NULL;
+    self.config.curves = NULL;
     self.flight = jobs_flight_new(start->config->broker_count);
     self.outcome = (jobs_outcome_t){.store = self.store,
                                     .flight = self.flight,

@@ -13,18 +13,19 @@
 #include "sl_curve.h"
 
 typedef struct {
-    char **brokers;                 /* broker endpoints (borrowed for the call) */
-    size_t broker_count;            /* 1..16 */
-    const sl_curve_client_t *curve; /* borrowed; keys copied onto each socket */
-    const char *identity;           /* stable DEALER identity prefix: replies reach a restart */
-    int64_t heartbeat_ms;           /* broker probe interval */
-    int64_t liveness;               /* probes unanswered before a broker is lost */
-    int64_t max_in_flight;          /* attempts out at once per service */
-    int64_t retry_base_ms;          /* first retry's delay; doubles per attempt */
-    int64_t retry_max_ms;           /* longest retry delay */
-    int64_t grace_ms;               /* past an attempt's timeout before it is given up */
-    int64_t expired_keep_ms;        /* expired jobs' records kept this long, then deleted */
-    int64_t max_result_bytes;       /* a larger streamed reply fails the job */
+    char **brokers;                  /* broker endpoints (borrowed for the call) */
+    size_t broker_count;             /* 1..16 */
+    const sl_curve_client_t *curves; /* broker_count of them, one per broker in order
+                                        (borrowed; keys copied onto each socket) */
+    const char *identity;            /* stable DEALER identity prefix: replies reach a restart */
+    int64_t heartbeat_ms;            /* broker probe interval */
+    int64_t liveness;                /* probes unanswered before a broker is lost */
+    int64_t max_in_flight;           /* attempts out at once per service */
+    int64_t retry_base_ms;           /* first retry's delay; doubles per attempt */
+    int64_t retry_max_ms;            /* longest retry delay */
+    int64_t grace_ms;                /* past an attempt's timeout before it is given up */
+    int64_t expired_keep_ms;         /* expired jobs' records kept this long, then deleted */
+    int64_t max_result_bytes;        /* a larger streamed reply fails the job */
 } jobs_dispatcher_config_t;
 
 typedef struct _jobs_dispatcher_t jobs_dispatcher_t;

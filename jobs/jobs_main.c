@@ -29,7 +29,7 @@ typedef struct {
     char *identity;
     char *log_level;
     char *curve_secret;
-    char *curve_server;
+    sl_strlist_t curve_servers;
     int64_t heartbeat_ms;
     int64_t liveness;
     int64_t max_in_flight;
@@ -41,7 +41,28 @@ typedef struct {
     int64_t capacity;
 } s_options_t;
 
-static int s_run(s_options_t *options, sl_curve_client_t *curve)
+/* CURVE: --curve-server gives one public key for every broker, or one per --broker in
+   order; curves gets each broker's keys (all off when none is given). 0, or -1 with the
+   line in error. */
+static int s_load_curves(s_options_t *options, sl_curve_client_t *curves, char *error, size_t size)
+{
+    size_t given = options->curve_servers.count;
+    if (given > 1 && given != options->brokers.count) {
+        snprintf(error, size,
+                 "--curve-server: %zu keys for %zu brokers: give one key for every broker or one "
+                 "per --broker, in order",
+                 given, options->brokers.count);
+        return -1;
+    }
+    for (size_t i = 0; i < options->brokers.count; i++) {
+        const char *server = given == 0 ? NULL : options->curve_servers.items[given == 1 ? 0 : i];
+        if (sl_curve_client_load(&curves[i], options->curve_secret, server, error, size) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int s_run(s_options_t *options, sl_curve_client_t *curves)
 {
     char error[512] = "";
     jobs_store_t *store = jobs_store_open(options->data_dir, error, sizeof error);
@@ -60,7 +81,7 @@ static int s_run(s_options_t *options, sl_curve_client_t *curve)
     jobs_dispatcher_config_t config = {
         .brokers = options->brokers.items,
         .broker_count = options->brokers.count,
-        .curve = curve,
+        .curves = curves,
         .identity = identity,
         .heartbeat_ms = options->heartbeat_ms,
         .liveness = options->liveness,
@@ -87,9 +108,17 @@ static int s_run(s_options_t *options, sl_curve_client_t *curve)
     snprintf(api_identity, sizeof api_identity, "%s/api", identity);
     sl_worker_set_identity(worker, api_identity);
     sl_worker_set_capacity(worker, (int) options->capacity);
-    if (curve->cert &&
-        sl_worker_set_curve(worker, options->curve_secret, options->curve_server) != 0)
-        goto done;
+    /* Each broker its own public key, paired in order, as for the supervisor's workers. */
+    if (sl_curve_client_enabled(&curves[0])) {
+        size_t given = options->curve_servers.count;
+        if (sl_worker_set_curve(worker, options->curve_secret, options->curve_servers.items[0]) !=
+            0)
+            goto done;
+        for (size_t i = 1; given > 1 && i < options->brokers.count; i++)
+            if (sl_worker_set_broker_curve_key(worker, options->brokers.items[i],
+                                               options->curve_servers.items[i]) != 0)
+                goto done;
+    }
     int64_t counts[JOBS_STATE_COUNT];
     jobs_store_counts(store, counts);
     sl_log(SL_LOG_INFO, NULL, "jobs_started",
@@ -149,8 +178,9 @@ int main(int argc, char **argv)
          "job API requests taken from the brokers at once"},
         {"curve-secret", SL_FLAG_STRING, &options.curve_secret, 0, 0,
          "this process's CURVE key pair (NAME_secret of slowlane keygen)"},
-        {"curve-server", SL_FLAG_STRING, &options.curve_server, 0, 0,
-         "the brokers' CURVE public key file"},
+        {"curve-server", SL_FLAG_LIST, &options.curve_servers, 0, 0,
+         "the brokers' CURVE public key files: one for every broker, or one per --broker in "
+         "order"},
         {"log-level", SL_FLAG_STRING, &options.log_level, 0, 0, "debug|info|warn|error"},
     };
     size_t count = sizeof flags / sizeof flags[0];
@@ -174,17 +204,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: --retry-max-ms: must be at least --retry-base-ms\n", PROGRAM);
         return 2;
     }
-    sl_curve_client_t curve = {0};
+    sl_curve_client_t curves[SL_MAX_BROKERS] = {0};
     char error[512];
-    if (sl_curve_client_load(&curve, options.curve_secret, options.curve_server, error,
-                             sizeof error) != 0) {
+    if (s_load_curves(&options, curves, error, sizeof error) != 0) {
         fprintf(stderr, "%s: %s\n", PROGRAM, error);
+        for (size_t i = 0; i < options.brokers.count; i++)
+            sl_curve_client_clear(&curves[i]);
         return 2;
     }
     sl_log_init("jobs", level);
     umask(077); /* the store holds request bodies and results: this user's alone */
-    int rc = s_run(&options, &curve);
-    sl_curve_client_clear(&curve);
+    int rc = s_run(&options, curves);
+    for (size_t i = 0; i < options.brokers.count; i++)
+        sl_curve_client_clear(&curves[i]);
     sl_strlist_clear(&options.brokers);
     if (options.data_dir != s_default_data_dir)
         free(options.data_dir);
@@ -192,6 +224,6 @@ int main(int argc, char **argv)
         free(options.log_level);
     free(options.identity);
     free(options.curve_secret);
-    free(options.curve_server);
+    sl_strlist_clear(&options.curve_servers);
     return rc;
 }

@@ -144,19 +144,19 @@ class ComposeConfigTest(unittest.TestCase):
             self.assertIn("SLOWLANE_CURVE_SECRET", services[name]["environment"], name)
         for name in BROKERS:
             self.assertIn("SLOWLANE_CURVE_CLIENTS", services[name]["environment"])
-        # slowlane-jobs is a worker of slowlane.jobs: the workers' key pair, a broker's public
-        # key for each broker it lists, and the data volume kept beside the key files.
+        # slowlane-jobs is a worker of slowlane.jobs: the workers' key pair, each broker's
+        # public key paired with its broker in order, and the data volume kept beside the keys.
         jobs = services["jobs"]
         self.assertEqual(jobs["environment"]["SLOWLANE_CURVE_SECRET"],
                          services["worker-fast"]["environment"]["SLOWLANE_CURVE_SECRET"])
         servers = jobs["environment"]["SLOWLANE_CURVE_SERVER"].split()
         brokers = jobs["environment"]["SLOWLANE_BROKER"].split()
-        self.assertTrue(brokers)
-        # --curve-server of slowlane-jobs takes one key: one broker, or brokers sharing a key.
-        self.assertEqual(len(servers), 1)
-        if len(brokers) == 1:  # that broker's own key (tcp://broker-a:5555: broker_a)
-            host = brokers[0].split("//")[1].split(":")[0]
-            self.assertEqual(os.path.basename(servers[0]), host.replace("-", "_"))
+        self.assertEqual(len(brokers), 2)
+        self.assertEqual(len(servers), len(brokers))
+        for broker, server in zip(brokers, servers):  # tcp://broker-a:5555: broker_a
+            host = broker.split("//")[1].split(":")[0]
+            self.assertEqual(os.path.basename(server), host.replace("-", "_"))
+            self.assertTrue(any(v.split(":")[1] == server for v in jobs["volumes"]), server)
         self.assertTrue(any(v.endswith(":/var/lib/slowlane/jobs:rw") for v in jobs["volumes"]),
                         jobs["volumes"])
 
