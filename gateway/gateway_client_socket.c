@@ -1,10 +1,11 @@
 /*  gateway_client_socket: a connection's socket is the one descriptor of this process whose
     local port is the connection's and whose peer is the client's address and port: while a
     TCP connection is open its four-tuple names it alone (the listening socket has no peer;
-    the gateway's own connections to brokers have another local port). The walk of
-    /proc/self/fd costs a system call or two per descriptor (a few milliseconds with thousands
-    of connections), paid only by a request that has already waited GATEWAY_RELAY_WATCH_AFTER_MS,
-    and not at all by the next long request on the same keep-alive connection (the hint).
+    the gateway's own connections to brokers have another local port). The candidates the
+    caller knows are checked first: the socket its thread last received from (the request's
+    own, as gateway_head_buffer sees civetweb read it) and the one found before on the same
+    thread. The walk of /proc/self/fd, a system call or two per descriptor (a few milliseconds
+    with thousands of connections), is the fallback, for a request whose socket is neither.
     A descriptor of another thread may close or be reused under the walk: it then no longer
     matches, and ours cannot close, as civetweb closes it on this thread after the request.
     Why a hint checked by its four-tuple each time rather than civetweb's per-connection user
@@ -96,13 +97,15 @@ static bool s_matches(int fd, int local_port, const s_endpoint_t *client)
     return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_STREAM;
 }
 
-int gateway_client_socket_find(const struct mg_request_info *info, int hint)
+int gateway_client_socket_find(const struct mg_request_info *info, int first, int hint)
 {
     s_endpoint_t client;
     if (!info || info->server_port <= 0 ||
         !s_from_text(&client, info->remote_addr, info->remote_port))
         return -1;
-    if (hint >= 0 && s_matches(hint, info->server_port, &client))
+    if (first >= 0 && s_matches(first, info->server_port, &client))
+        return first;
+    if (hint >= 0 && hint != first && s_matches(hint, info->server_port, &client))
         return hint;
     /* getdents64 into a buffer on the stack, not opendir(): its 32 KiB buffer would be the
        first malloc of many an HTTP thread, and give each its own malloc arena (megabytes of

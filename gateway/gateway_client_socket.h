@@ -8,10 +8,10 @@
 #include <civetweb.h>
 
 /* The descriptor of the socket of the connection info describes (server_port, remote_addr,
-   remote_port), or -1 if no socket matches. hint (or -1), the descriptor found for an earlier
-   request on the same civetweb thread, is tried first: a keep-alive connection costs two
-   system calls, not a walk of every descriptor. Borrowed: civetweb closes it after the
-   request. */
-int gateway_client_socket_find(const struct mg_request_info *info, int hint);
+   remote_port), or -1 if no socket matches. first, then hint (each may be -1) are tried before
+   the walk of every descriptor: first the socket the thread read the request from, hint the
+   one found for an earlier request on the same thread (a keep-alive connection); each costs
+   three system calls. Borrowed: civetweb closes it after the request. */
+int gateway_client_socket_find(const struct mg_request_info *info, int first, int hint);
 
 #endif

@@ -18,6 +18,7 @@ typedef struct {
     char *start;     /* its head buffer, once learned */
     char *raw;       /* SL_GATEWAY_MAX_REQUEST_HEAD bytes: what was received, as received */
     char *valid_end; /* one past the received bytes not yet consumed, NULL: unknown */
+    int last_fd;     /* the socket it last received from: its connection's */
 } s_thread_t;
 
 static _Thread_local s_thread_t s_thread;
@@ -27,6 +28,7 @@ ssize_t recv(int fd, void *buffer, size_t size, int flags)
     ssize_t got = recvfrom(fd, buffer, size, flags, NULL, NULL);
     if (!s_thread.watched || got <= 0)
         return got;
+    s_thread.last_fd = fd;
     /* civetweb reads a head into its buffer at the end of what it holds, asking for the
        rest of the buffer: the thread's first receive asks for all of it. */
     if (!s_thread.start && size == SL_GATEWAY_MAX_REQUEST_HEAD) {
@@ -44,6 +46,12 @@ ssize_t recv(int fd, void *buffer, size_t size, int flags)
 void gateway_head_buffer_watch(void)
 {
     s_thread.watched = true;
+    s_thread.last_fd = -1;
+}
+
+int gateway_head_buffer_last_fd(void)
+{
+    return s_thread.watched ? s_thread.last_fd : -1;
 }
 
 void gateway_head_buffer_unwatch(void)

@@ -26,6 +26,10 @@ typedef struct {
    watched from now on. */
 void gateway_head_buffer_watch(void);
 
+/* The socket the calling civetweb thread last received from, -1 if none: the connection of
+   the request it serves (civetweb reads a request on the thread that handles it), which
+   gateway_client_socket then only confirms. */
+int gateway_head_buffer_last_fd(void);
 /* When the thread ends (exit_thread): frees the copy. */
 void gateway_head_buffer_unwatch(void);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "gateway_client_socket.h"
+#include "gateway_head_buffer.h"
 #include "sl_log.h"
 
 struct _gateway_relay_t {
@@ -56,7 +57,11 @@ static void s_client_gone(void *exchange)
 static int s_watch(gateway_relay_t *self, gateway_exchange_t *exchange,
                    gateway_response_t *response)
 {
-    int fd = gateway_client_socket_find(mg_get_request_info(response->conn), self->hint);
+    /* The socket this thread read the request from is almost always it: confirmed by its
+       addresses, it spares the walk of every descriptor, which under overload (when every
+       request waits this long) would cost a millisecond or more each. */
+    const struct mg_request_info *info = mg_get_request_info(response->conn);
+    int fd = gateway_client_socket_find(info, gateway_head_buffer_last_fd(), self->hint);
     if (fd < 0 || gateway_client_watch_add(self->watch, fd, s_client_gone, exchange) != 0) {
         /* Not found: no /proc, out of descriptors, a client address civetweb printed in a
            form we do not read (an IPv6 zone). The feature is off for it: say so. */
