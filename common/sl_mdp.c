@@ -129,16 +129,21 @@ static int s_ready_options(sl_mdp_frames_t *frames, bool v01, sl_mdp_msg_t *out,
     frames->ops->next(frames);
     const byte *data = frames->ops->data(frames);
     size_t size = frames->ops->size(frames);
+    /* Each option, when present, is followed by the next one or by the end. */
+#define S_NEXT_OPTION()                                                                            \
+    do {                                                                                           \
+        if (!frames->ops->more(frames))                                                            \
+            return 0;                                                                              \
+        frames->ops->next(frames);                                                                 \
+        data = frames->ops->data(frames);                                                          \
+        size = frames->ops->size(frames);                                                          \
+    } while (0)
     if (size > 9 && memcmp(data, "capacity=", 9) == 0) {
         if (s_count_parse(data, size, "capacity=", false, &out->capacity) != 0) {
             *reason = "bad capacity frame in READY";
             return -1;
         }
-        if (!frames->ops->more(frames))
-            return 0;
-        frames->ops->next(frames);
-        data = frames->ops->data(frames);
-        size = frames->ops->size(frames);
+        S_NEXT_OPTION();
     }
     if (size > 7 && memcmp(data, "credit=", 7) == 0) {
         if (s_count_parse(data, size, "credit=", true, &out->credit) != 0) {
@@ -149,12 +154,9 @@ static int s_ready_options(sl_mdp_frames_t *frames, bool v01, sl_mdp_msg_t *out,
             *reason = "credit above capacity in READY";
             return -1;
         }
-        if (!frames->ops->more(frames))
-            return 0;
-        frames->ops->next(frames);
-        data = frames->ops->data(frames);
-        size = frames->ops->size(frames);
+        S_NEXT_OPTION();
     }
+#undef S_NEXT_OPTION
     if (!s_bytes_are(data, size, "cancel")) {
         *reason = "bad capacity, credit or cancel frame in READY";
         return -1;

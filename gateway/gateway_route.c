@@ -13,10 +13,7 @@
 #define S_MAX_RESULT_TTL_S 31536000 /* a year */
 #define S_MAX_ATTEMPTS     100      /* slowlane-jobs refuses more */
 
-static void s_error(char *error, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_error(char *error, size_t size, const char *fmt, ...)
+void gateway_route_error(char *error, size_t size, const char *fmt, ...)
 {
     if (!error || size == 0)
         return;
@@ -140,44 +137,44 @@ int gateway_route_set_option(gateway_route_t *self, const char *name, size_t nam
         if (s_parse_number(value, value_size, 1, SL_ENVELOPE_TIMEOUT_MAX_MS, &self->timeout_ms) ==
             0)
             return 0;
-        s_error(error, error_size, "timeout-ms '%.*s': want 1..%lld", (int) value_size, value,
-                (long long) SL_ENVELOPE_TIMEOUT_MAX_MS);
+        gateway_route_error(error, error_size, "timeout-ms '%.*s': want 1..%lld", (int) value_size,
+                            value, (long long) SL_ENVELOPE_TIMEOUT_MAX_MS);
         return -1;
     }
     if (S_IS("budget")) {
         if (s_parse_number(value, value_size, 1, SL_MAX_ROUTE_BUDGET, &self->budget) == 0)
             return 0;
-        s_error(error, error_size, "budget '%.*s': want 1..%d", (int) value_size, value,
-                SL_MAX_ROUTE_BUDGET);
+        gateway_route_error(error, error_size, "budget '%.*s': want 1..%d", (int) value_size, value,
+                            SL_MAX_ROUTE_BUDGET);
         return -1;
     }
     if (S_IS("body-limit")) {
         if (s_parse_number(value, value_size, 0, SL_MAX_BODY_LIMIT, &self->body_limit) == 0)
             return 0;
-        s_error(error, error_size, "body-limit '%.*s': want 0..%lld bytes", (int) value_size, value,
-                (long long) SL_MAX_BODY_LIMIT);
+        gateway_route_error(error, error_size, "body-limit '%.*s': want 0..%lld bytes",
+                            (int) value_size, value, (long long) SL_MAX_BODY_LIMIT);
         return -1;
     }
     if (S_IS("retry")) {
         if (s_parse_retry(value, value_size, &self->retry) == 0)
             return 0;
-        s_error(error, error_size, "retry '%.*s': want on, off or idempotent", (int) value_size,
-                value);
+        gateway_route_error(error, error_size, "retry '%.*s': want on, off or idempotent",
+                            (int) value_size, value);
         return -1;
     }
     if (S_IS("async")) {
         if (s_parse_async(value, value_size, &self->async) == 0)
             return 0;
-        s_error(error, error_size, "async '%.*s': want allow, off or always", (int) value_size,
-                value);
+        gateway_route_error(error, error_size, "async '%.*s': want allow, off or always",
+                            (int) value_size, value);
         return -1;
     }
     if (S_IS("async-timeout-ms")) {
         if (s_parse_number(value, value_size, 1, SL_ENVELOPE_TIMEOUT_MAX_MS,
                            &self->async_timeout_ms) == 0)
             return 0;
-        s_error(error, error_size, "async-timeout-ms '%.*s': want 1..%lld", (int) value_size, value,
-                (long long) SL_ENVELOPE_TIMEOUT_MAX_MS);
+        gateway_route_error(error, error_size, "async-timeout-ms '%.*s': want 1..%lld",
+                            (int) value_size, value, (long long) SL_ENVELOPE_TIMEOUT_MAX_MS);
         return -1;
     }
     if (S_IS("result-ttl-s")) {
@@ -186,28 +183,30 @@ int gateway_route_set_option(gateway_route_t *self, const char *name, size_t nam
             self->result_ttl_ms = seconds * 1000;
             return 0;
         }
-        s_error(error, error_size, "result-ttl-s '%.*s': want 1..%d", (int) value_size, value,
-                S_MAX_RESULT_TTL_S);
+        gateway_route_error(error, error_size, "result-ttl-s '%.*s': want 1..%d", (int) value_size,
+                            value, S_MAX_RESULT_TTL_S);
         return -1;
     }
     if (S_IS("attempts")) {
         if (s_parse_number(value, value_size, 1, S_MAX_ATTEMPTS, &self->attempts) == 0)
             return 0;
-        s_error(error, error_size, "attempts '%.*s': want 1..%d", (int) value_size, value,
-                S_MAX_ATTEMPTS);
+        gateway_route_error(error, error_size, "attempts '%.*s': want 1..%d", (int) value_size,
+                            value, S_MAX_ATTEMPTS);
         return -1;
     }
     if (S_IS("cancel-on-disconnect")) {
         if (s_parse_cancel(value, value_size, &self->cancel) == 0)
             return 0;
-        s_error(error, error_size, "cancel-on-disconnect '%.*s': want on, off or idempotent",
-                (int) value_size, value);
+        gateway_route_error(error, error_size,
+                            "cancel-on-disconnect '%.*s': want on, off or idempotent",
+                            (int) value_size, value);
         return -1;
     }
 #undef S_IS
-    s_error(error, error_size,
-            "unknown option '%.*s' (use methods, timeout-ms, budget, body-limit, retry, async, "
-            "async-timeout-ms, result-ttl-s, attempts, cancel-on-disconnect)",
-            (int) name_size, name);
+    gateway_route_error(
+        error, error_size,
+        "unknown option '%.*s' (use methods, timeout-ms, budget, body-limit, retry, async, "
+        "async-timeout-ms, result-ttl-s, attempts, cancel-on-disconnect)",
+        (int) name_size, name);
     return -1;
 }

@@ -68,4 +68,9 @@ bool gateway_route_retryable(const gateway_route_t *self, const char *method);
 /* True if a request with this method is cancelled when its client leaves while it waits. */
 bool gateway_route_cancels_on_disconnect(const gateway_route_t *self, const char *method);
 
+/* Writes one line naming a bad route or option into error (size bytes); nothing if error is
+   NULL. Shared with gateway_routes, which reports the table's own errors the same way. */
+void gateway_route_error(char *error, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

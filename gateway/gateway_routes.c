@@ -6,7 +6,6 @@
 
 #include <assert.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +20,6 @@ struct _gateway_routes_t {
     gateway_route_t **sorted; /* longest prefix first, built by seal */
     bool sealed;              /* read-only from here on */
 };
-
-static void s_error(char *error, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_error(char *error, size_t size, const char *fmt, ...)
-{
-    if (!error || size == 0)
-        return;
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(error, size, fmt, args);
-    va_end(args);
-}
 
 gateway_routes_t *gateway_routes_new(void)
 {
@@ -90,20 +76,21 @@ static gateway_route_t *s_route_append(gateway_routes_t *self, const char *prefi
                                        char *error, size_t error_size)
 {
     if (self->sealed) {
-        s_error(error, error_size, "route table is sealed");
+        gateway_route_error(error, error_size, "route table is sealed");
         return NULL;
     }
     char *normalised = s_prefix_normalise(prefix, prefix_size);
     if (!normalised) {
-        s_error(error, error_size,
-                "prefix '%.*s': want '/' then up to %d printable bytes without '?' or '#'",
-                (int) prefix_size, prefix, SL_MAX_ROUTE_PREFIX);
+        gateway_route_error(
+            error, error_size,
+            "prefix '%.*s': want '/' then up to %d printable bytes without '?' or '#'",
+            (int) prefix_size, prefix, SL_MAX_ROUTE_PREFIX);
         return NULL;
     }
     if (!s_service_valid(service, service_size)) {
-        s_error(error, error_size,
-                "service '%.*s': want 1..%d printable bytes, no ',' and not mmi.*",
-                (int) service_size, service, SL_MAX_SERVICE_NAME);
+        gateway_route_error(error, error_size,
+                            "service '%.*s': want 1..%d printable bytes, no ',' and not mmi.*",
+                            (int) service_size, service, SL_MAX_SERVICE_NAME);
         free(normalised);
         return NULL;
     }
@@ -112,7 +99,7 @@ static gateway_route_t *s_route_append(gateway_routes_t *self, const char *prefi
         gateway_route_t *routes = realloc(self->routes, cap * sizeof *routes);
         if (!routes) {
             free(normalised);
-            s_error(error, error_size, "out of memory");
+            gateway_route_error(error, error_size, "out of memory");
             return NULL;
         }
         self->routes = routes;
@@ -145,7 +132,8 @@ int gateway_routes_add_spec(gateway_routes_t *self, const char *spec, char *erro
     char detail[256];
     const char *equals = strchr(spec, '=');
     if (!equals) {
-        s_error(error, error_size, "route '%s': want PREFIX=SERVICE[,option=value...]", spec);
+        gateway_route_error(error, error_size, "route '%s': want PREFIX=SERVICE[,option=value...]",
+                            spec);
         return -1;
     }
     const char *service = equals + 1;
@@ -154,7 +142,7 @@ int gateway_routes_add_spec(gateway_routes_t *self, const char *spec, char *erro
     gateway_route_t *route = s_route_append(self, spec, (size_t) (equals - spec), service,
                                             service_size, detail, sizeof detail);
     if (!route) {
-        s_error(error, error_size, "route '%s': %s", spec, detail);
+        gateway_route_error(error, error_size, "route '%s': %s", spec, detail);
         return -1;
     }
     while (comma) {
@@ -163,15 +151,15 @@ int gateway_routes_add_spec(gateway_routes_t *self, const char *spec, char *erro
         size_t option_size = comma ? (size_t) (comma - option) : strlen(option);
         const char *eq = memchr(option, '=', option_size);
         if (!eq) {
-            s_error(error, error_size, "route '%s': option '%.*s' wants name=value", spec,
-                    (int) option_size, option);
+            gateway_route_error(error, error_size, "route '%s': option '%.*s' wants name=value",
+                                spec, (int) option_size, option);
             s_route_drop_last(self);
             return -1;
         }
         if (gateway_route_set_option(route, option, (size_t) (eq - option), eq + 1,
                                      option_size - (size_t) (eq - option) - 1, detail,
                                      sizeof detail) != 0) {
-            s_error(error, error_size, "route '%s': %s", spec, detail);
+            gateway_route_error(error, error_size, "route '%s': %s", spec, detail);
             s_route_drop_last(self);
             return -1;
         }
@@ -183,9 +171,10 @@ int gateway_routes_add_jobs(gateway_routes_t *self, char *error, size_t error_si
 {
     for (size_t i = 0; i < self->count; i++)
         if (strcmp(self->routes[i].prefix, SL_JOBS_ROUTE_PREFIX) == 0) {
-            s_error(error, error_size,
-                    "route %s: the jobs API's prefix (give --jobs=false to route it yourself)",
-                    SL_JOBS_ROUTE_PREFIX);
+            gateway_route_error(
+                error, error_size,
+                "route %s: the jobs API's prefix (give --jobs=false to route it yourself)",
+                SL_JOBS_ROUTE_PREFIX);
             return -1;
         }
     char detail[256];
@@ -193,7 +182,7 @@ int gateway_routes_add_jobs(gateway_routes_t *self, char *error, size_t error_si
         s_route_append(self, SL_JOBS_ROUTE_PREFIX, strlen(SL_JOBS_ROUTE_PREFIX), SL_JOBS_SERVICE,
                        strlen(SL_JOBS_SERVICE), detail, sizeof detail);
     if (!route) {
-        s_error(error, error_size, "jobs route: %s", detail);
+        gateway_route_error(error, error_size, "jobs route: %s", detail);
         return -1;
     }
     route->methods = GATEWAY_METHOD_GET | GATEWAY_METHOD_HEAD | GATEWAY_METHOD_DELETE;
@@ -211,21 +200,22 @@ static int s_load_object(gateway_routes_t *self, json_t *object, size_t position
 {
     char detail[256];
     if (!json_is_object(object)) {
-        s_error(error, error_size, "route #%zu: want an object", position);
+        gateway_route_error(error, error_size, "route #%zu: want an object", position);
         return -1;
     }
     json_t *prefix = json_object_get(object, "prefix");
     json_t *service = json_object_get(object, "service");
     if (!json_is_string(prefix) || !json_is_string(service)) {
-        s_error(error, error_size, "route #%zu: \"prefix\" and \"service\" strings are required",
-                position);
+        gateway_route_error(error, error_size,
+                            "route #%zu: \"prefix\" and \"service\" strings are required",
+                            position);
         return -1;
     }
     gateway_route_t *route = s_route_append(self, json_string_value(prefix),
                                             json_string_length(prefix), json_string_value(service),
                                             json_string_length(service), detail, sizeof detail);
     if (!route) {
-        s_error(error, error_size, "route #%zu: %s", position, detail);
+        gateway_route_error(error, error_size, "route #%zu: %s", position, detail);
         return -1;
     }
     const char *key;
@@ -246,8 +236,8 @@ static int s_load_object(gateway_routes_t *self, json_t *object, size_t position
             {
                 if (!json_is_string(item) ||
                     strlen(text) + json_string_length(item) + 2 > sizeof text) {
-                    s_error(error, error_size, "route #%zu: \"methods\": want method names",
-                            position);
+                    gateway_route_error(error, error_size,
+                                        "route #%zu: \"methods\": want method names", position);
                     goto fail;
                 }
                 if (i > 0)
@@ -261,20 +251,22 @@ static int s_load_object(gateway_routes_t *self, json_t *object, size_t position
             span_size = json_string_length(value);
         } else if (json_is_integer(value)) {
             if (json_integer_value(value) < 0) {
-                s_error(error, error_size, "route #%zu: \"%s\": negative", position, key);
+                gateway_route_error(error, error_size, "route #%zu: \"%s\": negative", position,
+                                    key);
                 goto fail;
             }
             snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
             span = text;
             span_size = strlen(text);
         } else {
-            s_error(error, error_size, "route #%zu: \"%s\": want a string or an integer", position,
-                    key);
+            gateway_route_error(error, error_size,
+                                "route #%zu: \"%s\": want a string or an integer", position, key);
             goto fail;
         }
         if (gateway_route_set_option(route, key, strlen(key), span, span_size, detail,
                                      sizeof detail) != 0) {
-            s_error(error, error_size, "route #%zu (%s): %s", position, route->prefix, detail);
+            gateway_route_error(error, error_size, "route #%zu (%s): %s", position, route->prefix,
+                                detail);
             goto fail;
         }
     }
@@ -290,21 +282,22 @@ int gateway_routes_load_file(gateway_routes_t *self, const char *path, char *err
     json_error_t json_error;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &json_error);
     if (!root) {
-        s_error(error, error_size, "routes file %s:%d: %s", path, json_error.line, json_error.text);
+        gateway_route_error(error, error_size, "routes file %s:%d: %s", path, json_error.line,
+                            json_error.text);
         return -1;
     }
     json_t *list = root;
     if (json_is_object(root)) {
         list = json_object_get(root, "routes");
         if (json_object_size(root) != 1 || !list) {
-            s_error(error, error_size, "routes file %s: want {\"routes\": [...]} and nothing else",
-                    path);
+            gateway_route_error(error, error_size,
+                                "routes file %s: want {\"routes\": [...]} and nothing else", path);
             json_decref(root);
             return -1;
         }
     }
     if (!json_is_array(list)) {
-        s_error(error, error_size, "routes file %s: \"routes\" must be an array", path);
+        gateway_route_error(error, error_size, "routes file %s: \"routes\" must be an array", path);
         json_decref(root);
         return -1;
     }
@@ -314,7 +307,7 @@ int gateway_routes_load_file(gateway_routes_t *self, const char *path, char *err
     json_array_foreach(list, i, item)
     {
         if (s_load_object(self, item, i + 1, detail, sizeof detail) != 0) {
-            s_error(error, error_size, "routes file %s: %s", path, detail);
+            gateway_route_error(error, error_size, "routes file %s: %s", path, detail);
             while (added--)
                 s_route_drop_last(self);
             json_decref(root);
@@ -347,12 +340,13 @@ int gateway_routes_seal(gateway_routes_t *self, char *error, size_t error_size)
     for (size_t i = 0; i < self->count; i++)
         own += !self->routes[i].internal;
     if (own == 0) {
-        s_error(error, error_size, "no routes: give --route PREFIX=SERVICE or --routes FILE");
+        gateway_route_error(error, error_size,
+                            "no routes: give --route PREFIX=SERVICE or --routes FILE");
         return -1;
     }
     self->sorted = calloc(self->count, sizeof *self->sorted);
     if (!self->sorted) {
-        s_error(error, error_size, "out of memory");
+        gateway_route_error(error, error_size, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < self->count; i++)
@@ -365,10 +359,11 @@ int gateway_routes_seal(gateway_routes_t *self, char *error, size_t error_size)
                 break;
             if (a->methods & b->methods) {
                 char methods[128];
-                s_error(error, error_size,
-                        "routes for %s overlap on methods %s (services %s and %s)", a->prefix,
-                        gateway_methods_format(a->methods & b->methods, methods, sizeof methods),
-                        a->service, b->service);
+                gateway_route_error(
+                    error, error_size, "routes for %s overlap on methods %s (services %s and %s)",
+                    a->prefix,
+                    gateway_methods_format(a->methods & b->methods, methods, sizeof methods),
+                    a->service, b->service);
                 free(self->sorted);
                 self->sorted = NULL;
                 return -1;
