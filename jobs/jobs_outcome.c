@@ -14,6 +14,7 @@ static int64_t s_wall_ms(void)
 }
 
 static void s_save_progress(jobs_outcome_t *self, jobs_flight_entry_t *entry);
+static bool s_store_trouble(jobs_store_status_t status);
 
 static int64_t s_backoff_ms(const jobs_outcome_t *self, int attempt)
 {
@@ -51,6 +52,9 @@ bool jobs_outcome_lost(jobs_outcome_t *self, jobs_flight_entry_t *entry, const c
 {
     jobs_store_status_t status;
     const char *outcome;
+    /* A failed job keeps naming the worker of its last attempt (rare: no extra write else) */
+    if (counted && entry->progress_unsaved)
+        s_save_progress(self, entry);
     if (!counted) {
         status = jobs_store_requeue(self->store, entry->id, entry->attempt, false,
                                     s_wall_ms() + s_backoff_ms(self, entry->attempt), reason,
@@ -84,11 +88,15 @@ static bool s_attempt_replied(jobs_outcome_t *self, jobs_flight_entry_t *entry)
         snprintf(reason, sizeof reason, "status_%d", entry->status);
         return jobs_outcome_lost(self, entry, reason, true);
     }
-    if (entry->progress_unsaved) /* the last note stays with the result */
-        s_save_progress(self, entry);
+    jobs_result_t result = {.status = entry->status,
+                            .headers = entry->headers,
+                            .headers_size = entry->headers_size,
+                            .body = entry->body,
+                            .body_size = entry->body_size,
+                            .worker = entry->worker,
+                            .note = entry->progress};
     jobs_store_status_t status =
-        jobs_store_finish(self->store, entry->id, entry->attempt, entry->status, entry->headers,
-                          entry->headers_size, entry->body, entry->body_size, s_wall_ms());
+        jobs_store_finish(self->store, entry->id, entry->attempt, &result, s_wall_ms());
     if (s_store_trouble(status)) {
         /* Kept in memory and written again: the reply is not lost while this process lives. */
         s_keep_unsaved(self, entry, NULL, false);
@@ -103,30 +111,27 @@ static bool s_attempt_replied(jobs_outcome_t *self, jobs_flight_entry_t *entry)
 
 /* ---------------------------------------------------------------- progress */
 
-/* Writes the entry's worker and note. A store in trouble keeps them for the next flush: a
-   note is worth less than a result, so it is not retried harder than that. */
+/* Writes the entry's worker and note now (an attempt that ends without a result: the job's
+   status keeps naming the worker of its last attempt). A store in trouble keeps them for the
+   next flush: a note is worth less than a result, so it is not retried harder than that. */
 static void s_save_progress(jobs_outcome_t *self, jobs_flight_entry_t *entry)
 {
-    jobs_store_status_t status =
-        jobs_store_progress(self->store, entry->id, entry->attempt, entry->worker, entry->progress);
+    jobs_progress_t note = {entry->id, entry->attempt, entry->worker, entry->progress};
+    jobs_store_status_t status = jobs_store_progress(self->store, &note, 1);
     jobs_flight_progress_saved(self->flight, entry, !s_store_trouble(status), zclock_mono());
 }
 
-/* A progress envelope (protocol.md 4.6): the worker that runs the attempt and its note. The
-   first one is written at once (the job's status names its worker from the start); later
-   ones at most every JOBS_OUTCOME_PROGRESS_MS, the last held back until the flush. */
+/* A progress envelope (protocol.md 4.6): the worker that runs the attempt and its note, kept
+   here and written by the next flush (jobs_outcome_flush_progress), so a job of a few
+   milliseconds, whose result carries them, costs no write of its own. */
 static void s_on_progress(jobs_outcome_t *self, jobs_flight_entry_t *entry, zmsg_t *body)
 {
     char worker[sizeof entry->worker], note[sizeof entry->progress];
     if (sl_progress_decode(body, worker, sizeof worker, note, sizeof note) != 0)
         return; /* a malformed note is not worth failing the job */
-    bool first = entry->worker[0] == '\0';
     snprintf(entry->worker, sizeof entry->worker, "%s", worker);
     snprintf(entry->progress, sizeof entry->progress, "%s", note);
-    if (first || zclock_mono() - entry->progress_saved_ms >= JOBS_OUTCOME_PROGRESS_MS)
-        s_save_progress(self, entry);
-    else
-        jobs_flight_progress_saved(self->flight, entry, false, entry->progress_saved_ms);
+    jobs_flight_progress_saved(self->flight, entry, false, entry->progress_saved_ms);
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -190,15 +195,42 @@ bool jobs_outcome_retry_unsaved(jobs_outcome_t *self, jobs_flight_entry_t *entry
     return s_attempt_replied(self, entry);
 }
 
+/* The flush's gathering: the entries whose note is due, at most S_FLUSH_MAX a flush. */
+#define S_FLUSH_MAX 256
+typedef struct {
+    jobs_flight_entry_t *entries[S_FLUSH_MAX];
+    jobs_progress_t notes[S_FLUSH_MAX];
+    size_t count;
+    int64_t now;
+} s_flush_t;
+
 static void s_flush_one(jobs_flight_entry_t *entry, void *arg)
 {
-    if (entry->progress_unsaved &&
-        zclock_mono() - entry->progress_saved_ms >= JOBS_OUTCOME_PROGRESS_MS)
-        s_save_progress((jobs_outcome_t *) arg, entry);
+    s_flush_t *flush = arg;
+    /* The first note of an attempt at once (its status names its worker within a tick),
+       later ones at most every JOBS_OUTCOME_PROGRESS_MS. */
+    if (!entry->progress_unsaved || flush->count == S_FLUSH_MAX ||
+        (entry->progress_saved_ms &&
+         flush->now - entry->progress_saved_ms < JOBS_OUTCOME_PROGRESS_MS))
+        return;
+    flush->entries[flush->count] = entry;
+    flush->notes[flush->count] =
+        (jobs_progress_t){entry->id, entry->attempt, entry->worker, entry->progress};
+    flush->count++;
 }
 
 void jobs_outcome_flush_progress(jobs_outcome_t *self)
 {
-    if (jobs_flight_progress_unsaved(self->flight) > 0)
-        jobs_flight_each(self->flight, s_flush_one, self);
+    if (jobs_flight_progress_unsaved(self->flight) == 0)
+        return;
+    s_flush_t *flush = calloc(1, sizeof *flush);
+    if (!flush)
+        return; /* the next tick tries again */
+    flush->now = zclock_mono();
+    jobs_flight_each(self->flight, s_flush_one, flush);
+    /* One transaction, one write to disk, for every note due */
+    bool saved = !s_store_trouble(jobs_store_progress(self->store, flush->notes, flush->count));
+    for (size_t i = 0; i < flush->count; i++)
+        jobs_flight_progress_saved(self->flight, flush->entries[i], saved, flush->now);
+    free(flush);
 }

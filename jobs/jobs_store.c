@@ -35,7 +35,7 @@ static const char *s_sql[S_STATEMENT_COUNT] = {
                        "broker = ?3, worker = '', progress = '' WHERE id = ?1 AND state = 0",
     [S_FINISH] = "UPDATE jobs SET state = 2, finished_ms = ?3, expires_ms = ?3 + ttl_ms, "
                  "error = '', result_status = ?4, result_headers = ?5, result_body = ?6, "
-                 "body = NULL, headers = NULL "
+                 "body = NULL, headers = NULL, worker = ?7, progress = ?8 "
                  "WHERE id = ?1 AND attempts = ?2 AND state = 1 AND cancel_requested = 0",
     [S_FINISH_CANCELLED] = "UPDATE jobs SET state = 4, finished_ms = ?3, expires_ms = ?3 + "
                            "ttl_ms, body = NULL, headers = NULL "

@@ -134,12 +134,23 @@ void jobs_store_due_services(jobs_store_t *self, int64_t now_ms,
    attempt is the callee's: it must call jobs_attempt_reset). Returns how many. */
 int jobs_store_claim(jobs_store_t *self, const char *service, int64_t now_ms, int limit, int broker,
                      void (*each)(jobs_attempt_t *attempt, void *arg), void *arg);
+/* What a reply leaves in the store. */
+typedef struct {
+    int status;          /* the reply's HTTP status */
+    const char *headers; /* its header block */
+    size_t headers_size; /* bytes in headers */
+    const void *body;    /* its body */
+    size_t body_size;    /* bytes in body */
+    const char *worker;  /* the worker that ran the attempt, "" or NULL unknown */
+    const char *note;    /* its last progress note, "" or NULL none */
+} jobs_result_t;
+
 /* Records the reply of attempt number attempt of a running job: done, with the result kept
-   until now + its ttl (or cancelled, result dropped, if a cancel was requested). NOT_FOUND
-   if the job is not running that attempt any more (a late or duplicate reply). */
-jobs_store_status_t jobs_store_finish(jobs_store_t *self, const char *id, int attempt, int status,
-                                      const char *headers, size_t headers_size, const void *body,
-                                      size_t body_size, int64_t now_ms);
+   until now + its ttl (or cancelled, result dropped, if a cancel was requested), with its
+   worker and last note in the same write. NOT_FOUND if the job is not running that attempt
+   any more (a late or duplicate reply). */
+jobs_store_status_t jobs_store_finish(jobs_store_t *self, const char *id, int attempt,
+                                      const jobs_result_t *result, int64_t now_ms);
 /* Puts a running job's attempt back in the queue, due at due_ms, with the reason it ended.
    counted false: the attempt never started (no worker, queue full), so it does not count
    against the job's attempts and the next one reuses its number. A job whose cancel was
@@ -150,9 +161,19 @@ jobs_store_status_t jobs_store_requeue(jobs_store_t *self, const char *id, int a
 /* Ends a running job's attempt as failed for reason. */
 jobs_store_status_t jobs_store_fail(jobs_store_t *self, const char *id, int attempt,
                                     const char *reason, int64_t now_ms);
-/* Records the worker that runs a running job's attempt, and its last progress note. */
-jobs_store_status_t jobs_store_progress(jobs_store_t *self, const char *id, int attempt,
-                                        const char *worker, const char *note);
+/* The worker that runs a running job's attempt, and its last progress note. */
+typedef struct {
+    const char *id;     /* the job */
+    int attempt;        /* its attempt the note is of */
+    const char *worker; /* the worker running it */
+    const char *note;   /* its last note, "" none */
+} jobs_progress_t;
+
+/* Records count progress notes in one transaction (one write to disk for all of them). A
+   note of a job no longer running that attempt changes nothing; with count 1 that answers
+   NOT_FOUND. */
+jobs_store_status_t jobs_store_progress(jobs_store_t *self, const jobs_progress_t *notes,
+                                        size_t count);
 /* Calls each(record, arg) for every running job: after a restart, the attempts that were
    out when the previous process stopped. */
 void jobs_store_running(jobs_store_t *self, void (*each)(const jobs_record_t *record, void *arg),

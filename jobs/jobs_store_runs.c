@@ -111,8 +111,7 @@ static jobs_store_status_t s_update(jobs_store_t *self, sqlite3_stmt *statement)
 }
 
 jobs_store_status_t jobs_store_finish(jobs_store_t *self, const char *id, int attempt,
-                                      int result_status, const char *headers, size_t headers_size,
-                                      const void *body, size_t body_size, int64_t now_ms)
+                                      const jobs_result_t *result, int64_t now_ms)
 {
     pthread_mutex_lock(&self->lock);
     jobs_store_status_t status = JOBS_STORE_UNAVAILABLE;
@@ -121,9 +120,11 @@ jobs_store_status_t jobs_store_finish(jobs_store_t *self, const char *id, int at
         jobs_store_bind_text(statement, 1, id);
         sqlite3_bind_int(statement, 2, attempt);
         sqlite3_bind_int64(statement, 3, now_ms);
-        sqlite3_bind_int(statement, 4, result_status);
-        jobs_store_bind_blob(statement, 5, headers, headers_size);
-        jobs_store_bind_blob(statement, 6, body, body_size);
+        sqlite3_bind_int(statement, 4, result->status);
+        jobs_store_bind_blob(statement, 5, result->headers, result->headers_size);
+        jobs_store_bind_blob(statement, 6, result->body, result->body_size);
+        jobs_store_bind_text(statement, 7, result->worker);
+        jobs_store_bind_text(statement, 8, result->note);
         status = s_update(self, statement);
     }
     if (status == JOBS_STORE_NOT_FOUND) {
@@ -177,19 +178,30 @@ jobs_store_status_t jobs_store_fail(jobs_store_t *self, const char *id, int atte
     return status;
 }
 
-jobs_store_status_t jobs_store_progress(jobs_store_t *self, const char *id, int attempt,
-                                        const char *worker, const char *note)
+jobs_store_status_t jobs_store_progress(jobs_store_t *self, const jobs_progress_t *notes,
+                                        size_t count)
 {
+    if (count == 0)
+        return JOBS_STORE_OK;
     pthread_mutex_lock(&self->lock);
-    sqlite3_stmt *statement = jobs_store_statement(self, S_PROGRESS);
-    jobs_store_status_t status = JOBS_STORE_UNAVAILABLE;
-    if (statement) {
-        jobs_store_bind_text(statement, 1, id);
-        sqlite3_bind_int(statement, 2, attempt);
-        jobs_store_bind_text(statement, 3, worker);
-        jobs_store_bind_text(statement, 4, note);
-        status = s_update(self, statement);
+    bool batch = count > 1;
+    jobs_store_status_t status = batch ? jobs_store_begin(self) : JOBS_STORE_OK;
+    for (size_t i = 0; i < count && status != JOBS_STORE_UNAVAILABLE && status != JOBS_STORE_FULL;
+         i++) {
+        sqlite3_stmt *statement = jobs_store_statement(self, S_PROGRESS);
+        status = JOBS_STORE_UNAVAILABLE;
+        if (statement) {
+            jobs_store_bind_text(statement, 1, notes[i].id);
+            sqlite3_bind_int(statement, 2, notes[i].attempt);
+            jobs_store_bind_text(statement, 3, notes[i].worker);
+            jobs_store_bind_text(statement, 4, notes[i].note);
+            status = s_update(self, statement);
+        }
     }
+    if (batch && (status == JOBS_STORE_OK || status == JOBS_STORE_NOT_FOUND))
+        status = jobs_store_commit(self);
+    else if (batch)
+        jobs_store_rollback(self);
     pthread_mutex_unlock(&self->lock);
     return status;
 }

@@ -101,13 +101,16 @@ static void test_submit_claim_finish_read(void **state)
     assert_int_equal(jobs_store_claim(f->store, "slow", 5000, 10, 0, s_keep, &attempt), 0);
 
     /* A reply for another attempt is ignored; the right one finishes it. */
-    assert_int_equal(jobs_store_finish(f->store, "job1", 2, 200, "", 0, "x", 1, 1500),
+    assert_int_equal(jobs_store_finish(f->store, "job1", 2,
+                                       &(jobs_result_t){200, "", 0, "x", 1, NULL, NULL}, 1500),
                      JOBS_STORE_NOT_FOUND);
     char result[3000];
     for (size_t i = 0; i < sizeof result; i++)
         result[i] = (char) (i * 7);
     assert_int_equal(
-        jobs_store_finish(f->store, "job1", 1, 201, "X-A: 1\r\n", 8, result, sizeof result, 1500),
+        jobs_store_finish(f->store, "job1", 1,
+                          &(jobs_result_t){201, "X-A: 1\r\n", 8, result, sizeof result, NULL, NULL},
+                          1500),
         JOBS_STORE_OK);
     assert_int_equal(jobs_store_get(f->store, "job1", &record), JOBS_STORE_OK);
     assert_int_equal(record.state, JOBS_DONE);
@@ -166,8 +169,9 @@ static void test_requeue_fail_and_cancel(void **state)
     assert_int_equal(record.state, JOBS_FAILED);
     assert_int_equal(record.finished_ms, 300);
     /* A failed job's attempt cannot be finished afterwards. */
-    assert_int_equal(jobs_store_finish(f->store, "b", 1, 200, "", 0, "", 0, 400),
-                     JOBS_STORE_NOT_FOUND);
+    assert_int_equal(
+        jobs_store_finish(f->store, "b", 1, &(jobs_result_t){200, "", 0, "", 0, NULL, NULL}, 400),
+        JOBS_STORE_NOT_FOUND);
 
     /* Cancel: queued c never starts; running a is marked and its reply thrown away. */
     assert_int_equal(jobs_store_cancel(f->store, "c", 600, &record), JOBS_STORE_OK);
@@ -179,7 +183,8 @@ static void test_requeue_fail_and_cancel(void **state)
     assert_int_equal(jobs_store_cancel(f->store, "a", 710, &record), JOBS_STORE_OK);
     assert_int_equal(record.state, JOBS_RUNNING);
     assert_true(record.cancel_requested);
-    assert_int_equal(jobs_store_finish(f->store, "a", 2, 200, "", 0, "late", 4, 800),
+    assert_int_equal(jobs_store_finish(f->store, "a", 2,
+                                       &(jobs_result_t){200, "", 0, "late", 4, NULL, NULL}, 800),
                      JOBS_STORE_OK);
     assert_int_equal(jobs_store_get(f->store, "a", &record), JOBS_STORE_OK);
     assert_int_equal(record.state, JOBS_CANCELLED);
@@ -211,7 +216,9 @@ static void test_expiry_and_reopen(void **state)
     assert_int_equal(jobs_store_submit(f->store, &b, 0, NULL), JOBS_STORE_OK);
     jobs_attempt_t attempt = {0};
     assert_int_equal(jobs_store_claim(f->store, "slow", 0, 1, 0, s_keep, &attempt), 1);
-    assert_int_equal(jobs_store_finish(f->store, "a", 1, 200, "", 0, "r", 1, 100), JOBS_STORE_OK);
+    assert_int_equal(
+        jobs_store_finish(f->store, "a", 1, &(jobs_result_t){200, "", 0, "r", 1, NULL, NULL}, 100),
+        JOBS_STORE_OK);
     assert_int_equal(jobs_store_claim(f->store, "slow", 0, 1, 1, s_keep, &attempt), 1);
     /* ttl 1000: not yet at 1099, expired at 1100, deleted after keep. */
     assert_int_equal(jobs_store_expire(f->store, 1099, 5000), 0);
@@ -232,7 +239,9 @@ static void test_expiry_and_reopen(void **state)
     int running = 0;
     jobs_store_running(f->store, s_count, &running);
     assert_int_equal(running, 1);
-    assert_int_equal(jobs_store_finish(f->store, "b", 1, 200, "", 0, "r", 1, 200), JOBS_STORE_OK);
+    assert_int_equal(
+        jobs_store_finish(f->store, "b", 1, &(jobs_result_t){200, "", 0, "r", 1, NULL, NULL}, 200),
+        JOBS_STORE_OK);
     /* At 6100: a (expired at 1100) is deleted, b (expires at 1200) expires. */
     assert_int_equal(jobs_store_expire(f->store, 6100, 5000), 2);
     assert_int_equal(jobs_store_get(f->store, "a", &record), JOBS_STORE_NOT_FOUND);
@@ -319,11 +328,13 @@ static void test_progress_names_the_worker_until_the_next_attempt(void **state)
     jobs_submission_t job = s_submission("p1", "slow", true);
     assert_int_equal(jobs_store_submit(f->store, &job, 1000, NULL), JOBS_STORE_OK);
     /* Not running: nothing to note. */
-    assert_int_equal(jobs_store_progress(f->store, "p1", 0, "host/1/0", "x"), JOBS_STORE_NOT_FOUND);
+    jobs_progress_t early = {"p1", 0, "host/1/0", "x"};
+    assert_int_equal(jobs_store_progress(f->store, &early, 1), JOBS_STORE_NOT_FOUND);
     jobs_attempt_t attempt = {0};
     assert_int_equal(jobs_store_claim(f->store, "slow", 1000, 10, 0, s_keep, &attempt), 1);
-    assert_int_equal(jobs_store_progress(f->store, "p1", 1, "host/1/0", "page 3 of 10"),
-                     JOBS_STORE_OK);
+    /* Several notes in one transaction; one of a job not running changes nothing. */
+    jobs_progress_t notes[] = {{"p1", 1, "host/1/0", "page 3 of 10"}, {"nope", 1, "h", "n"}};
+    assert_int_equal(jobs_store_progress(f->store, notes, 2), JOBS_STORE_OK);
     jobs_record_t record;
     assert_int_equal(jobs_store_get(f->store, "p1", &record), JOBS_STORE_OK);
     assert_string_equal(record.worker, "host/1/0");
@@ -332,13 +343,20 @@ static void test_progress_names_the_worker_until_the_next_attempt(void **state)
     assert_int_equal(jobs_store_requeue(f->store, "p1", 1, true, 1000, "worker_died", 1000),
                      JOBS_STORE_OK);
     assert_int_equal(jobs_store_claim(f->store, "slow", 1000, 10, 0, s_keep, &attempt), 1);
-    assert_int_equal(jobs_store_progress(f->store, "p1", 1, "host/1/0", "old"),
-                     JOBS_STORE_NOT_FOUND);
+    jobs_progress_t old = {"p1", 1, "host/1/0", "old"};
+    assert_int_equal(jobs_store_progress(f->store, &old, 1), JOBS_STORE_NOT_FOUND);
     /* The new attempt starts with no worker and no note. */
     assert_int_equal(jobs_store_get(f->store, "p1", &record), JOBS_STORE_OK);
     assert_int_equal(record.attempts, 2);
     assert_string_equal(record.worker, "");
     assert_string_equal(record.progress, "");
+    /* A short job's worker and note come with its result, in the same write. */
+    jobs_result_t result = {.status = 200, .worker = "host/2/1", .note = "all 10 pages"};
+    assert_int_equal(jobs_store_finish(f->store, "p1", 2, &result, 1100), JOBS_STORE_OK);
+    assert_int_equal(jobs_store_get(f->store, "p1", &record), JOBS_STORE_OK);
+    assert_int_equal(record.state, JOBS_DONE);
+    assert_string_equal(record.worker, "host/2/1");
+    assert_string_equal(record.progress, "all 10 pages");
     jobs_attempt_reset(&attempt);
 }
 
