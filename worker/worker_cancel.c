@@ -32,7 +32,10 @@ void worker_cancel_raise(worker_cancel_t *self)
 
 void worker_cancel_reset(worker_cancel_t *self)
 {
-    atomic_store(&self->raised, false);
+    /* Called before every job: no system call unless the last job was cancelled (the
+       eventfd is written only by a raise, on this same thread). */
+    if (!atomic_exchange(&self->raised, false))
+        return;
     uint64_t count;
     if (self->fd != -1)
         while (read(self->fd, &count, sizeof count) > 0)
