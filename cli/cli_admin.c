@@ -237,7 +237,7 @@ int cli_admin_run(int argc, char **argv)
     const char *verb = argv[0];
     char *gateway = NULL, *token = NULL, *token_file = NULL, *host = NULL;
     bool json = false, wait = true;
-    int64_t wait_ms = SL_CLI_WAIT_MS;
+    int64_t wait_ms = SL_CLI_WAIT_MS, agent_wait_ms = SL_CLI_AGENT_WAIT_MS;
     sl_strlist_t args = {0};
     sl_flag_t flags[] = {
         {"gateway", SL_FLAG_STRING, &gateway, 0, 0,
@@ -249,6 +249,9 @@ int cli_admin_run(int argc, char **argv)
         {"json", SL_FLAG_BOOL, &json, 0, 0, "status: print the cluster view as JSON"},
         {"wait", SL_FLAG_BOOL, &wait, 0, 0, "watch the cluster until the change is done (true)"},
         {"wait-ms", SL_FLAG_INT, &wait_ms, 0, 3600000, "for at most this long (30000)"},
+        {"agent-wait-ms", SL_FLAG_INT, &agent_wait_ms, 0, 3600000,
+         "how long to wait for a service's supervisor that has not reported yet, before the "
+         "service counts as unmanaged (3000): more for one that is still starting"},
     };
     char program[64];
     snprintf(program, sizeof program, "slowlane %s", verb);
@@ -314,8 +317,8 @@ int cli_admin_run(int argc, char **argv)
     long status = cli_http_call(&options.http, "POST", path, body, &answer);
     /* A supervisor that has just started (`slowlane up` says ready once the gateway can
        serve) registers with its first STATUS a moment later: while waiting is wanted, give
-       it SL_CLI_AGENT_WAIT_MS before calling the service unmanaged. */
-    int64_t agent_deadline = s_now_ms() + SL_CLI_AGENT_WAIT_MS;
+       it --agent-wait-ms (SL_CLI_AGENT_WAIT_MS) before calling the service unmanaged. */
+    int64_t agent_deadline = s_now_ms() + agent_wait_ms;
     while (wait && status == 404 && s_now_ms() < agent_deadline &&
            cli_http_error_is(answer, "no_agent")) {
         json_decref(answer);

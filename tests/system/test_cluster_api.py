@@ -214,7 +214,11 @@ class CliWaitsForAgentTest(unittest.TestCase):
         cluster = Cluster(self)
         env = dict(os.environ, SLOWLANE_GATEWAY=f"http://127.0.0.1:{cluster.port}",
                    SLOWLANE_ADMIN_TOKEN=TOKEN)
-        cli = subprocess.Popen([harness.binary("slowlane"), "scale", "fast", "2"], env=env,
+        # The supervisor starts after the CLI's first ask: under valgrind on a busy machine that
+        # takes longer than the default 3 s the CLI waits for an agent.
+        agent_wait_ms = str(int(10000 * harness.TIMEOUT_SCALE))
+        cli = subprocess.Popen([harness.binary("slowlane"), "scale", "fast", "2",
+                                "--agent-wait-ms", agent_wait_ms], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: cli.poll() is None and cli.kill())
         harness.wait_for(lambda: "error=no_agent" in cluster.gateway.output(),
