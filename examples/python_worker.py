@@ -5,7 +5,12 @@ Needs only Debian's python3-zmq. The main thread owns the broker sockets (regist
 reconnect); each job runs on a handler thread so heartbeats go on during a long job. Given one
 --broker it is a plain RFC 18 worker; given several, it registers with each and takes one job
 at a time across all of them (docs/protocol.md section 3.7: credit, hand-back and demand).
-Run:  python3 examples/python_worker.py --broker tcp://127.0.0.1:5555 --service hello"""
+Run:  python3 examples/python_worker.py --broker tcp://127.0.0.1:5555 --service hello
+It is also a program: worker (docs/workers.md): under
+    slowlane-worker --count 4 --handler 'program:python3 examples/python_worker.py'
+it takes what no flag gives from SLOWLANE_BROKER, SLOWLANE_SERVICE, SLOWLANE_IDENTITY,
+SLOWLANE_HEARTBEAT_MS and SLOWLANE_LIVENESS, tells the supervisor 'R', 'S' and 'E' on
+SLOWLANE_EVENTS_FD, and drains on SIGTERM (the job in hand finishes, then DISCONNECT)."""
 import argparse, itertools, json, os, signal, threading, time, urllib.parse
 import zmq
 
@@ -39,6 +44,7 @@ class Broker:
     def __init__(self, endpoint):
         self.endpoint = endpoint
         self.socket = None  # None between conversations
+        self.registered = False  # the broker answered since our READY (told as 'R')
         self.conversation = 0  # a new number per socket: a job's reply goes only to its own
         self.retry_at = 0.0  # after DISCONNECT: reconnect then
         self.limit = 0  # the limit this broker was last told (READY credit=, CREDIT)
@@ -88,19 +94,41 @@ class Credit:
         self.tell(lowered=False)
 
 
+class Events:
+    """What a supervisor hears from a program: worker (docs/workers.md): one byte each for
+    registered, job start and job end on SLOWLANE_EVENTS_FD. Nothing without the variable."""
+
+    def __init__(self):
+        fd = os.environ.get("SLOWLANE_EVENTS_FD")
+        self.fd = int(fd) if fd else None
+
+    def tell(self, event):
+        if self.fd is not None:
+            try:
+                os.write(self.fd, event)
+            except OSError:  # the supervisor is gone: not worth stopping a job for
+                pass
+
+
 def main():
+    env = os.environ.get
     parser = argparse.ArgumentParser(description="slowlane example worker (Python)")
     parser.add_argument("--broker", action="append",
-                        help="broker endpoint (default tcp://127.0.0.1:5555); repeat for several")
-    parser.add_argument("--service", default="hello")
-    parser.add_argument("--heartbeat-ms", type=int, default=1000)
-    parser.add_argument("--liveness", type=int, default=3)
+                        help="broker endpoint (default $SLOWLANE_BROKER, else "
+                             "tcp://127.0.0.1:5555); repeat for several")
+    parser.add_argument("--service", default=env("SLOWLANE_SERVICE") or "hello")
+    parser.add_argument("--heartbeat-ms", type=int,
+                        default=int(env("SLOWLANE_HEARTBEAT_MS") or 1000))
+    parser.add_argument("--liveness", type=int, default=int(env("SLOWLANE_LIVENESS") or 3))
     args = parser.parse_args()
     beat = args.heartbeat_ms / 1000
+    identity = (env("SLOWLANE_IDENTITY") or "").encode()  # the supervisor's host/pid/slot
+    supervisor = Events()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    brokers = [Broker(endpoint) for endpoint in args.broker or ["tcp://127.0.0.1:5555"]]
+    endpoints = args.broker or (env("SLOWLANE_BROKER") or "").split() or ["tcp://127.0.0.1:5555"]
+    brokers = [Broker(endpoint) for endpoint in endpoints]
     several = len(brokers) > 1  # one broker: a plain RFC 18 worker, nothing of 3.7
     credit = Credit(brokers)
     conversations = itertools.count(1)
@@ -111,22 +139,26 @@ def main():
     def run_job(conversation, address, body):
         out = context.socket(zmq.PUSH)
         out.connect("inproc://done")
+        supervisor.tell(b"S")
         out.send_multipart([str(conversation).encode(), address] + handle(body))
         out.close()
 
     def hang_up(broker, retry_at):
         broker.socket.close()
         broker.socket, broker.demand, broker.retry_at = None, False, retry_at
+        broker.registered = False
         if several:
             credit.tell_all()  # the slot it was granted goes to another broker
 
-    while not stop.is_set():
+    while not stop.is_set() or credit.held:  # SIGTERM drains: the job in hand finishes first
         now = time.monotonic()
         for broker in brokers:  # (re)connect: a new socket per conversation, as RFC 18 requires
-            if broker.socket is None and now >= broker.retry_at:
+            if broker.socket is None and now >= broker.retry_at and not stop.is_set():
                 broker.conversation = next(conversations)
                 broker.socket = context.socket(zmq.DEALER)
                 broker.socket.linger = 0
+                if identity:  # stable across restarts: the broker hands the old one over
+                    broker.socket.setsockopt(zmq.ROUTING_ID, identity)
                 broker.socket.connect(broker.endpoint)
                 ready = [W, READY, args.service.encode()]
                 if several:  # 3.7: the credit frame in every READY states the current grant
@@ -140,11 +172,13 @@ def main():
             poller.register(broker.socket, zmq.POLLIN)
         poller.register(done, zmq.POLLIN)
         wake = min([b.last_sent + beat for b in live] +
-                   [b.retry_at for b in brokers if not b.socket])
+                   [b.retry_at for b in brokers if not b.socket and not stop.is_set()] +
+                   [time.monotonic() + beat])
         events = dict(poller.poll(max(0, int((wake - time.monotonic()) * 1000))))
         if done in events:  # a job finished: FINAL to its broker, unless it reconnected since
             conversation, address, *reply = done.recv_multipart()
             credit.held.remove((int(conversation), address))
+            supervisor.tell(b"E")
             owner = [b for b in live if b.conversation == int(conversation)]
             if several:  # 3.7: a lowered limit reaches a broker before the FINAL
                 credit.tell(lowered=True)
@@ -157,6 +191,9 @@ def main():
                 continue
             frames = broker.socket.recv_multipart()
             broker.last_heard = time.monotonic()  # any command from a broker is a heartbeat
+            if not broker.registered:  # the broker answered our READY: we are registered
+                broker.registered = True
+                supervisor.tell(b"R")
             if len(frames) < 2 or frames[0] != W:
                 continue  # not MDP/0.2: drop it
             if frames[1] == REQUEST and len(frames) >= 4:  # MDPW02|0x02|client|""|body...

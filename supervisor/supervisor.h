@@ -2,8 +2,9 @@
     each a forked worker process with a stable identity, and the restart policy around
     them. This header is its configuration and its entry point; flag parsing is
     supervisor_main.c's, the loop supervisor.c's, the policy supervisor_policy.c's, the
-    processes supervisor_children.c's, the broker agent supervisor_agent.c's, and what a
-    child does after fork supervisor_child.c's. */
+    processes supervisor_children.c's, the broker agent supervisor_agent.c's, what a
+    child does after fork supervisor_child.c's, and the exec of a program: worker
+    supervisor_program.c's. */
 #ifndef SUPERVISOR_H
 #define SUPERVISOR_H
 

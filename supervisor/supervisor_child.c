@@ -1,6 +1,7 @@
 /*  supervisor_child: what a worker process does right after the supervisor forks it:
     CPU priority, a stable identity, signal dispositions of its own, then sl_worker_run
-    with the events (registered, job start, job end) written to the supervisor's pipe.
+    with the events (registered, job start, job end) written to the supervisor's pipe, or
+    for program: the exec of supervisor_program.c with the same set-up behind it.
     The supervisor's own ZeroMQ context (its agent's) is ended before every fork, so no
     libzmq thread or socket of it exists in the child, which starts a clean one. */
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 #include "sl_defaults.h"
 #include "supervisor_child.h"
+#include "supervisor_program.h"
 #include "worker_hooks.h"
 
 //  worker_event_fn: one byte per event. A failed write (the supervisor is gone) is not
@@ -130,6 +132,11 @@ void supervisor_child_main(const supervisor_config_t *config, int slot, int even
     }
     char identity[SL_MAX_ADDRESS_BYTES + 1];
     snprintf(identity, sizeof identity, "%s/%d/%d", config->host, (int) supervisor, slot);
+    if (config->handler.program) {
+        sl_log(SL_LOG_INFO, NULL, "child_started", "slot=%d pid=%d identity=%s program=yes", slot,
+               (int) getpid(), identity);
+        supervisor_program_exec(config, identity, event_fd, broadcast_fd);
+    }
 
     //  Every worker registers with every broker (docs/protocol.md section 3.7)
     sl_worker_t *worker = sl_worker_new(config->brokers[0], config->service);

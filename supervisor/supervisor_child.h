@@ -9,7 +9,8 @@
 
 /* Per-slot counters in memory shared with the children (MAP_SHARED, made before any fork):
    the child bumps them on every job without a system call, the supervisor reads them for
-   the cluster view. Job events on the pipe stay reserved for the policies that need them. */
+   the cluster view. Job events on the pipe stay reserved for the policies that need them.
+   A program: worker has none of this: its counts are what the policy makes of its events. */
 typedef struct {
     _Atomic uint64_t jobs;          /* jobs the current child finished */
     _Atomic int64_t job_started_ms; /* CLOCK_MONOTONIC ms when it went from idle to busy, 0 idle */

@@ -131,7 +131,8 @@ int main(int argc, char **argv)
          "several for several brokers: every worker serves all, the agent reports to each"},
         {"service", SL_FLAG_STRING, &service, 0, 0, "service name the workers serve (required)"},
         {"handler", SL_FLAG_STRING, &handler, 0, 0,
-         "builtin:busy|builtin:sleep|builtin:echo|builtin:stream|exec:COMMAND (required)"},
+         "builtin:busy|builtin:sleep|builtin:echo|builtin:stream|exec:COMMAND, or "
+         "program:COMMAND to run COMMAND as each worker process (docs/workers.md) (required)"},
         {"capacity", SL_FLAG_INT, &capacity, 1, SL_MAX_WORKER_CAPACITY,
          "jobs the broker may hand each worker at once; they wait in the worker and run one "
          "at a time (1 for long or CPU-bound jobs)"},

@@ -144,6 +144,22 @@ static void s_roll_release(supervisor_policy_t *self, const supervisor_slot_t *s
     }
 }
 
+//  A job ended. The clock of the job timeout restarts with every end: a program that runs
+//  jobs side by side tells no job apart, and one finishing is progress. A C worker runs
+//  them one at a time, so it is exact there. A program cannot stop itself at max-requests
+//  as a C worker does (sl_worker_set_max_jobs): it is drained here after its last job.
+static void s_job_ended(supervisor_policy_t *self, supervisor_slot_t *slot)
+{
+    if (slot->busy > 0)
+        slot->busy--;
+    slot->job_started_ms = slot->busy > 0 ? supervisor_now_ms() : 0;
+    slot->jobs++;
+    self->activity = true;
+    int64_t max = self->config->max_requests;
+    if (self->config->handler.program && max && slot->jobs >= (uint64_t) max)
+        s_stop_child(self, slot, SUPERVISOR_EXIT_MAX_REQUESTS, SIGTERM);
+}
+
 void supervisor_policy_read_events(supervisor_policy_t *self, int index)
 {
     supervisor_slot_t *slot = &self->slots[index];
@@ -158,12 +174,15 @@ void supervisor_policy_read_events(supervisor_policy_t *self, int index)
                     s_roll_release(self, slot);
                 self->changed = true;
             } else if (buffer[i] == WORKER_EVENT_JOB_START) {
-                slot->job_started_ms = supervisor_now_ms();
+                //  A C worker logs its own jobs; a program's are seen here only
+                if (self->config->handler.program)
+                    sl_log(SL_LOG_DEBUG, NULL, "program_job_started", "slot=%d pid=%d", index,
+                           (int) s_pid(self, slot));
+                if (slot->busy++ == 0)
+                    slot->job_started_ms = supervisor_now_ms();
                 self->activity = true;
             } else if (buffer[i] == WORKER_EVENT_JOB_END) {
-                slot->job_started_ms = 0;
-                slot->jobs++;
-                self->activity = true;
+                s_job_ended(self, slot);
             } else if (buffer[i] == WORKER_EVENT_BROADCAST) {
                 slot->broadcasts++;
                 self->changed = true;

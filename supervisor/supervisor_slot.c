@@ -27,6 +27,7 @@ void supervisor_slot_started(supervisor_slot_t *slot, int64_t now)
     slot->started_ms = now;
     slot->job_started_ms = 0;
     slot->jobs = 0;
+    slot->busy = 0;
     slot->ready = false;
     slot->stop_reason = SUPERVISOR_EXIT_NONE;
     slot->kill_at_ms = 0;
@@ -63,7 +64,8 @@ void supervisor_slot_view(const supervisor_slot_t *slot, pid_t pid, bool wanted,
                           const supervisor_job_counts_t *counts, int64_t rss_kb, int64_t now,
                           supervisor_worker_view_t *view)
 {
-    //  The shared counters see every job; the event pipe only when a policy needs it
+    //  The shared counters see every job; the event pipe only when a policy needs it, or
+    //  every one of a program: worker, which has no shared counters (they stay 0)
     uint64_t jobs = slot->jobs;
     int64_t job_started = slot->job_started_ms;
     if (counts && pid) {

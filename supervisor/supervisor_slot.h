@@ -25,6 +25,7 @@ typedef struct {
     int64_t restart_at_ms;         /* when to fork again (no child, not stopped) */
     int64_t job_started_ms;        /* start of the job in hand, 0 when idle */
     uint64_t jobs;                 /* jobs the current child finished */
+    int busy;                      /* jobs in hand by its events (started, not ended) */
     bool ready;                    /* the current child is registered with the broker */
     supervisor_exit_t stop_reason; /* why we signalled the child; NONE: not asked to stop */
     int64_t kill_at_ms;            /* SIGKILL if still alive by then; 0 = not scheduled */

@@ -1,5 +1,6 @@
 /*  handler_builtin: the builtin:* handlers (busy, sleep, echo, stream) and the --handler
-    spec parser. The builtins exist for demos and tests: busy is the seed's doSomeWork,
+    spec parser (program: is not a handler but a worker program, which it only checks).
+    The builtins exist for demos and tests: busy is the seed's doSomeWork,
     the CPU-bound slow lane; stream exercises PARTIAL replies. Each stops early when its job
     is cancelled (sl_job_cancelled). exec: lives in handler_exec.c. */
 #include <errno.h>
@@ -199,8 +200,17 @@ int worker_handler_resolve(const char *spec, worker_handler_t *out, const char *
         out->arg = strdup(command);
         return out->arg ? 0 : -1;
     }
+    if (strncmp(spec, "program:", 8) == 0) {
+        const char *command = spec + 8;
+        if (strspn(command, " \t") == strlen(command)) {
+            *reason = "program: needs a command (program:COMMAND)";
+            return -1;
+        }
+        out->program = strdup(command);
+        return out->program ? 0 : -1;
+    }
     *reason = "unknown handler (builtin:busy, builtin:sleep, builtin:echo, builtin:stream, "
-              "exec:COMMAND)";
+              "exec:COMMAND, program:COMMAND)";
     return -1;
 }
 
@@ -208,5 +218,7 @@ void worker_handler_reset(worker_handler_t *handler)
 {
     free(handler->arg);
     handler->arg = NULL;
+    free(handler->program);
+    handler->program = NULL;
     handler->fn = NULL;
 }

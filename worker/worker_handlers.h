@@ -4,7 +4,9 @@
         builtin:echo    the query string, a newline, then the request body (opaque: the body)
         builtin:stream  ?n= chunks (default 3) ?ms= apart, each sent as a PARTIAL
         exec:COMMAND    CGI/1.1: /bin/sh -c COMMAND per request (handler_exec.c)
-    Each is an sl_worker_handler_fn; this header maps a spec to one. */
+        program:COMMAND no handler: each worker process is COMMAND itself, a worker in any
+                        language (the supervisor execs it, supervisor_program.c)
+    Each but program: is an sl_worker_handler_fn; this header maps a spec to one. */
 #ifndef WORKER_HANDLERS_H
 #define WORKER_HANDLERS_H
 
@@ -15,6 +17,7 @@ typedef struct {
     sl_worker_handler_fn *fn; /* the handler */
     void *arg;                /* its argument, owned (the exec command), or NULL */
     bool never_blocks;        /* microseconds of CPU, no I/O: may run on the I/O thread */
+    char *program;            /* program:COMMAND: the command, owned (fn NULL); else NULL */
 } worker_handler_t;
 
 /* Resolves spec into out. Returns 0, or -1 with *reason set to a static string. */
