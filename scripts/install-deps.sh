@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config git ca-certificates
     libzmq3-dev libczmq-dev libcivetweb-dev libjansson-dev libcmocka-dev libsqlite3-dev
-    python3 python3-zmq curl wrk procps iproute2 nftables
+    python3 python3-zmq python3-flask curl wrk procps iproute2 nftables
     # scripts/fuzz.sh: clang's libFuzzer. scripts/sanitize.sh uses gcc's ASan/UBSan runtimes
     # (libasan8, libubsan1: build-essential brings them); scripts/valgrind.sh: valgrind.
     clang libclang-rt-14-dev
