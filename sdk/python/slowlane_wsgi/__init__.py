@@ -13,9 +13,7 @@ __version__ = "0.1.0"
 
 def serve(app, argv=(), environ=None, **overrides):
     """Serves app until SIGTERM or SIGINT, then drains; returns the exit code (0)."""
-    import signal
     config = from_args(list(argv), environ, overrides)
     worker = Worker(app, config)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: worker.stop.set())
+    worker.drain_on_signals()
     return worker.serve()

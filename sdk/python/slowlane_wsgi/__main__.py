@@ -3,7 +3,6 @@ configuration, imports the application, wires the worker and serves until SIGTER
 exit 0). A bad configuration or an app that cannot be imported is one line on stderr, exit 2."""
 import importlib
 import logging
-import signal
 import sys
 
 from .config import ConfigError, from_args
@@ -36,8 +35,7 @@ def main(argv=None):
         print(f"slowlane_wsgi: cannot load {config.app}: {error!r}", file=sys.stderr)
         return 2
     worker = Worker(app, config)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: worker.stop.set())
+    worker.drain_on_signals()
     logging.getLogger("slowlane_wsgi").info(
         "serving %s as service=%s identity=%s brokers=%s capacity=%d curve=%s", config.app,
         config.service, config.identity, " ".join(config.brokers), config.capacity,

@@ -10,6 +10,7 @@ import itertools
 import logging
 import os
 import queue
+import signal
 import threading
 import time
 
@@ -118,7 +119,19 @@ class Worker:
         self.jobs = queue.Queue()  # (conversation, address, Request) for the handler threads
         self.stop = threading.Event()  # set by SIGTERM/SIGINT: drain
 
+    def drain_on_signals(self):
+        """SIGTERM and SIGINT start the drain. Once it is under way the same signal is
+        ignored: at interpreter exit Python puts back the default action of the signals it
+        handled, so a second SIGTERM then (a supervisor's, a test's) killed a process that
+        had drained cleanly. SIGKILL still ends it. Call from the main thread."""
+        def drain(signum, _frame):
+            self.stop.set()
+            signal.signal(signum, signal.SIG_IGN)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, drain)
+
     # --- handler threads -------------------------------------------------------------
+
     def _handler_thread(self):
         out = self.context.socket(zmq.PUSH)
         out.linger = -1

@@ -290,6 +290,20 @@ class LongJobTest(unittest.TestCase):
         harness.wait_for(lambda: not harness.mmi_service_ready(broker.endpoint, "wsgi"),
                          timeout=1.0, what="the broker to drop the worker")
 
+    def test_signals_while_draining_do_not_kill_it(self):
+        # A supervisor (or an impatient operator) may signal again while the worker drains;
+        # at interpreter exit Python restores SIGTERM's default action unless it is ignored.
+        broker = harness.start_broker()
+        self.addCleanup(broker.stop)
+        worker = SdkWorker([broker.endpoint], "sdk_apps:app")
+        self.addCleanup(worker.stop)
+        worker.wait_event(b"R")
+        deadline = time.monotonic() + 10 * harness.TIMEOUT_SCALE
+        while worker.alive() and time.monotonic() < deadline:
+            worker.signal(signal.SIGTERM)
+            time.sleep(0.001)  # a stream of signals, not a wait for a condition
+        self.assertEqual(worker.stop(timeout=5), 0)
+
 
 @needs_flask
 class CapacityTest(unittest.TestCase):
