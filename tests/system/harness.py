@@ -190,6 +190,21 @@ class MdpClient:
         self.socket.close()
 
 
+class BrokerTest(unittest.TestCase):
+    """A broker and an MDP client per test; every process added to self.processes is
+    stopped after the test, newest first (workers before their broker)."""
+
+    def setUp(self):
+        self.broker = start_broker()
+        self.processes = [self.broker]
+        self.client = MdpClient(self.broker.endpoint)
+
+    def tearDown(self):
+        self.client.close()
+        for process in reversed(self.processes):
+            process.stop()
+
+
 def envelope_request(request_id, method="GET", path="/", query="", headers=b"", body=b"",
                      timeout_ms=5000, retry=True):
     """The 9 body frames of a request envelope (docs/protocol.md)."""

@@ -5,12 +5,11 @@ heartbeats long, and workers re-register by themselves after the broker restarts
 import os
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (HEARTBEAT_MS, LIVENESS, MdpClient, envelope_request,  # noqa: E402
-                     mmi_service_ready, start_broker, start_workers, wait_for)
+from harness import (HEARTBEAT_MS, MdpClient, envelope_request, mmi_service_ready,  # noqa: E402
+                     start_broker, start_workers, wait_for)
 
 C_PARTIAL, C_FINAL = b"\x02", b"\x03"
 
@@ -39,17 +38,7 @@ def exchange(client, service, *body, timeout_ms=10000):
     return replies
 
 
-class WorkerBehindBrokerTest(unittest.TestCase):
-    def setUp(self):
-        self.broker = start_broker()
-        self.processes = [self.broker]
-        self.client = MdpClient(self.broker.endpoint)
-
-    def tearDown(self):
-        self.client.close()
-        for process in reversed(self.processes):
-            process.stop()
-
+class WorkerBehindBrokerTest(harness.BrokerTest):
     def serve(self, service, handler, count=1, extra=()):
         workers = start_workers(self.broker.endpoint, service, handler, count=count, extra=extra)
         self.processes.append(workers)

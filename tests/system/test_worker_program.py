@@ -15,12 +15,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (MdpClient, envelope_request, mmi_service_ready, start_broker,  # noqa: E402
-                     start_workers, wait_for)
+from harness import (MdpClient, envelope_request, mmi_service_ready, start_workers,  # noqa: E402
+                     wait_for)
 
 EXAMPLE = os.path.join(harness.SOURCE, "examples", "python_worker.py")
 PROGRAM = f"program:{sys.executable} {EXAMPLE}"
@@ -69,17 +68,7 @@ def registered(broker):
     return re.findall(r"event=worker_ready worker=(\S+) service=svc", broker.output())
 
 
-class ProgramWorkerTest(unittest.TestCase):
-    def setUp(self):
-        self.broker = start_broker()
-        self.processes = [self.broker]
-        self.client = MdpClient(self.broker.endpoint)
-
-    def tearDown(self):
-        self.client.close()
-        for process in reversed(self.processes):
-            process.stop()
-
+class ProgramWorkerTest(harness.BrokerTest):
     def serve(self, handler=PROGRAM, count=1, extra=(), ready=True):
         workers = start_workers(self.broker.endpoint, "svc", handler, count=count,
                                 extra=("--log-level", "debug", "--host", HOST, *extra))

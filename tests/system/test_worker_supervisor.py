@@ -8,12 +8,10 @@ import re
 import signal
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (MdpClient, envelope_request, mmi_service_ready, start_broker,  # noqa: E402
-                     start_workers, wait_for)
+from harness import envelope_request, mmi_service_ready, start_workers, wait_for  # noqa: E402
 
 C_FINAL = b"\x03"
 
@@ -34,17 +32,7 @@ def slot_of_job(workers, request_id):
     return int(match.group(1)) if match else None
 
 
-class SupervisorTest(unittest.TestCase):
-    def setUp(self):
-        self.broker = start_broker()
-        self.processes = [self.broker]
-        self.client = MdpClient(self.broker.endpoint)
-
-    def tearDown(self):
-        self.client.close()
-        for process in reversed(self.processes):
-            process.stop()
-
+class SupervisorTest(harness.BrokerTest):
     def serve(self, handler, count=2, extra=(), ready=True):
         workers = start_workers(self.broker.endpoint, "svc", handler, count=count,
                                 extra=("--log-level", "debug", *extra))
