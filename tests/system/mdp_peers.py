@@ -318,3 +318,67 @@ class MdpWorker:
     def stop(self):
         self._stop.set()
         self._thread.join(10)
+
+
+class Mdp02Broker:
+    """A minimal RFC 18 broker, for the SDKs' tests against a broker that is not slowlane's:
+    READY, client REQUEST to an idle worker of its service, PARTIAL and FINAL back to the
+    client, HEARTBEAT to idle workers. No MMI, no expiry, no slowlane extension. `readies`
+    keeps every READY as received (the frames after the routing id)."""
+
+    def __init__(self, heartbeat_s=0.1):
+        self.context = zmq.Context()
+        self.socket = self.context.socket(zmq.ROUTER)
+        self.socket.linger = 0
+        self.socket.bind("tcp://127.0.0.1:*")
+        self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.heartbeat_s = heartbeat_s
+        self.readies = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        waiting = []  # (client, service, body)
+        idle = []  # (worker, service)
+        serving = {}  # worker -> service, for its PARTIAL and FINAL
+        last_beat = 0.0
+        while not self.stopping:
+            if self.socket.poll(50, zmq.POLLIN):
+                sender, *frames = self.socket.recv_multipart()
+                # RFC 18: "REQUEST ... Frame 2: Service name ... Frames 3+: Request body"
+                if frames[:2] == [MDPC02, C02["REQUEST"]] and len(frames) >= 3:
+                    waiting.append((sender, frames[2], frames[3:]))
+                elif frames[:2] == [MDPW02, W02["READY"]] and len(frames) >= 3:
+                    self.readies.append(frames)
+                    serving[sender] = frames[2]
+                    idle.append((sender, frames[2]))
+                # "PARTIAL/FINAL ... Frame 2: Client address ... Frame 3: Empty ... Frames 4+"
+                elif frames[:2] in ([MDPW02, W02["PARTIAL"]], [MDPW02, W02["FINAL"]]) \
+                        and len(frames) >= 4 and sender in serving:
+                    final = frames[1] == W02["FINAL"]
+                    self.socket.send_multipart(
+                        [frames[2], MDPC02, C02["FINAL" if final else "PARTIAL"],
+                         serving[sender]] + frames[4:])
+                    if final:
+                        idle.append((sender, serving[sender]))
+                elif frames[:2] == [MDPW02, W02["DISCONNECT"]]:
+                    idle = [(w, s) for w, s in idle if w != sender]
+                    serving.pop(sender, None)
+            for request in list(waiting):
+                match = next((w for w in idle if w[1] == request[1]), None)
+                if match is not None:
+                    waiting.remove(request)
+                    idle.remove(match)
+                    self.socket.send_multipart([match[0], MDPW02, W02["REQUEST"], request[0],
+                                                b""] + request[2])
+            if time.monotonic() - last_beat > self.heartbeat_s:
+                last_beat = time.monotonic()
+                for worker, _ in idle:
+                    self.socket.send_multipart([worker, MDPW02, W02["HEARTBEAT"]])
+
+    def close(self):
+        self.stopping = True
+        self.thread.join()
+        self.socket.close()
+        self.context.term()

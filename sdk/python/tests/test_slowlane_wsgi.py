@@ -25,6 +25,7 @@ SOURCE = os.environ.get("SLOWLANE_SOURCE") or os.path.join(SDK, "..", "..")
 sys.path.insert(0, os.path.join(SOURCE, "tests", "system"))
 import harness  # noqa: E402
 from gateway_support import start_gateway  # noqa: E402
+from mdp_peers import Mdp02Broker  # noqa: E402
 
 # The test apps are Flask apps (python3-flask, scripts/install-deps.sh): skipped, never passed,
 # without it.
@@ -351,54 +352,10 @@ class ReconnectTest(unittest.TestCase):
         self.assertEqual(reply[3:6], [b"again-1", b"SLREP/1", b"200"])
 
 
-class PlainBroker:
-    """A minimal RFC 18 broker (MDP/0.2): READY, REQUEST from one client, FINAL back,
-    HEARTBEAT both ways. One service, one idle-worker list, no slowlane extensions."""
-
-    def __init__(self):
-        self.endpoint = f"tcp://127.0.0.1:{harness.free_port()}"
-        self.context = zmq.Context()
-        self.socket = self.context.socket(zmq.ROUTER)
-        self.socket.linger = 0
-        self.socket.bind(self.endpoint)
-        self.readies = []  # every READY as received (frames after the routing id)
-        self.stopping = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        waiting, idle, last_beat = [], [], 0.0
-        while not self.stopping:
-            if self.socket.poll(50, zmq.POLLIN):
-                sender, *frames = self.socket.recv_multipart()
-                if frames[:2] == [b"MDPC02", b"\x01"]:  # client REQUEST: service, body
-                    waiting.append((sender, frames[3:]))
-                elif frames[:2] == [W, READY]:
-                    self.readies.append(frames)
-                    idle.append(sender)
-                elif frames[:2] == [W, FINAL]:  # client address, empty, body
-                    self.socket.send_multipart([frames[2], b"MDPC02", b"\x03", b"plain"]
-                                               + frames[4:])
-                    idle.append(sender)
-            while waiting and idle:
-                client, body = waiting.pop(0)
-                self.socket.send_multipart([idle.pop(0), W, REQUEST, client, b""] + body)
-            if time.monotonic() - last_beat > 0.1:
-                last_beat = time.monotonic()
-                for worker in idle:
-                    self.socket.send_multipart([worker, W, HEARTBEAT])
-
-    def close(self):
-        self.stopping = True
-        self.thread.join()
-        self.socket.close()
-        self.context.term()
-
-
 @needs_flask
 class PlainMajordomoTest(unittest.TestCase):
     def test_serves_a_plain_client_through_a_plain_broker(self):
-        broker = PlainBroker()
+        broker = Mdp02Broker()
         self.addCleanup(broker.close)
         worker = SdkWorker([broker.endpoint], "sdk_apps:opaque_app", service="plain")
         self.addCleanup(worker.stop)
@@ -416,7 +373,7 @@ class PlainMajordomoTest(unittest.TestCase):
 
 
     def test_serve_from_python(self):
-        broker = PlainBroker()
+        broker = Mdp02Broker()
         self.addCleanup(broker.close)
         code = ("import slowlane_wsgi, sdk_apps; raise SystemExit(slowlane_wsgi.serve("
                 f"sdk_apps.opaque_app, ['--broker', '{broker.endpoint}', '--service', 'viaserve']))")
