@@ -3,9 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
-# Playwright (playwright-core only: it drives Debian's /usr/bin/chromium, downloads no browser).
-if [ -f tests/browser/package-lock.json ]; then
-    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
-fi
+# The npm packages the tests use, each from its lock file: Playwright (playwright-core only: it
+# drives Debian's /usr/bin/chromium, downloads no browser), the Node.js SDK (zeromq, whose
+# package carries prebuilt binaries, and express), and the seed's Express app.
+for dir in tests/browser sdk/node examples/seed-express; do
+    if [ -f "$dir/package-lock.json" ]; then
+        npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+    fi
+done
 cd build
 ctest --output-on-failure --timeout 300 "$@"

@@ -71,7 +71,7 @@ STARTED = []
 class Process:
     """A real slowlane binary (or any command) as a child in its own process group."""
 
-    def __init__(self, args, env=None, name=None):
+    def __init__(self, args, env=None, name=None, pass_fds=()):
         self.name = name or os.path.basename(args[0])
         full_env = dict(os.environ)
         full_env.update(env or {})
@@ -82,7 +82,7 @@ class Process:
         # (autogroup), and a nearly idle one waited up to a second for a CPU behind a busy
         # one (bench/flood_bench.py): late heartbeats, workers expired mid-test.
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=full_env, process_group=0)
+                                     env=full_env, process_group=0, pass_fds=pass_fds)
         STARTED.append(self)
 
     @property
@@ -122,6 +122,40 @@ class Process:
             self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
+
+
+class EventsProcess(Process):
+    """A worker program started the way the supervisor's program: handler starts one
+    (docs/workers.md section 3): SLOWLANE_EVENTS_FD is the write end of a pipe the test reads."""
+
+    def __init__(self, args, env=None, name=None):
+        self.events_read, events_write = os.pipe()
+        os.set_blocking(self.events_read, False)
+        self.events = b""
+        try:
+            super().__init__(args, env={**(env or {}), "SLOWLANE_EVENTS_FD": str(events_write)},
+                             name=name, pass_fds=(events_write,))
+        finally:
+            os.close(events_write)
+
+    def read_events(self):
+        try:
+            self.events += os.read(self.events_read, 4096)
+        except BlockingIOError:
+            pass
+        return self.events
+
+    def wait_event(self, byte, count=1, timeout=10.0):
+        wait_for(lambda: self.read_events().count(byte) >= count, timeout=timeout,
+                 what=f"event {byte!r} x{count} from {self.name}")
+
+    def stop(self, sig=None, timeout=10.0):
+        code = super().stop(sig, timeout)
+        if self.events_read is not None:
+            self.read_events()
+            os.close(self.events_read)
+            self.events_read = None
+        return code
 
 
 def child_pids(pid):
@@ -210,6 +244,59 @@ def envelope_request(request_id, method="GET", path="/", query="", headers=b"", 
     """The 9 body frames of a request envelope (docs/protocol.md)."""
     return [b"SLREQ/1", request_id.encode(), str(timeout_ms).encode(), b"1" if retry else b"0",
             method.encode(), path.encode(), query.encode(), headers, body]
+
+
+def curve_keys(names, clients):
+    """`slowlane keygen` key pairs in a new directory (removed by the caller): NAME and
+    NAME_secret for each name, and a clients/ directory with the public keys of `clients`
+    (a broker's --curve-clients). Returns the directory."""
+    import shutil
+    import tempfile
+    keygen = binary("slowlane")
+    keys = tempfile.mkdtemp(prefix="slowlane-curve-")
+    os.makedirs(os.path.join(keys, "clients"))
+    for name in names:
+        subprocess.run([keygen, "keygen", "--out", keys, "--name", name], check=True,
+                       capture_output=True, timeout=10)
+    for name in clients:
+        shutil.copy(os.path.join(keys, name), os.path.join(keys, "clients", name))
+    return keys
+
+
+def curve_client(endpoint, keys, name, server):
+    """An MdpClient whose DEALER speaks CURVE with key pair `name` to broker key `server`."""
+    import zmq.auth
+    client = MdpClient.__new__(MdpClient)
+    client.context = zmq.Context.instance()
+    client.socket = client.context.socket(zmq.DEALER)
+    client.socket.linger = 0
+    public, secret = zmq.auth.load_certificate(os.path.join(keys, f"{name}_secret"))
+    client.socket.curve_publickey, client.socket.curve_secretkey = public, secret
+    client.socket.curve_serverkey = zmq.auth.load_certificate(os.path.join(keys, server))[0]
+    client.socket.connect(endpoint)
+    return client
+
+
+def http_call(port, method, path, body=None, headers=(), timeout=30.0):
+    """One request with headers given as a list of pairs, so that a name may repeat; returns
+    (status, [(name, value)], body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path)
+        for name, value in headers:
+            conn.putheader(name, value)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        response = conn.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        conn.close()
+
+
+def header_values(headers, name):
+    """Every value of a field in http_call's header list, case-insensitively."""
+    return [v for k, v in headers if k.lower() == name.lower()]
 
 
 def mmi_service_ready(endpoint, service):

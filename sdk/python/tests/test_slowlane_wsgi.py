@@ -36,69 +36,21 @@ READY, REQUEST, PARTIAL, FINAL, HEARTBEAT, DISCONNECT = (
     b"\x01", b"\x02", b"\x03", b"\x04", b"\x05", b"\x06")
 
 
-class SdkWorker(harness.Process):
+class SdkWorker(harness.EventsProcess):
     """python3 -m slowlane_wsgi as a child, with SLOWLANE_EVENTS_FD on a pipe the test reads."""
 
     def __init__(self, brokers, app, service="wsgi", env=None, heartbeat_ms=None, liveness=None):
-        self.events_read, events_write = os.pipe()
-        os.set_blocking(self.events_read, False)
-        self.events = b""
         args = [sys.executable, "-m", "slowlane_wsgi", "--service", service, app,
                 "--heartbeat-ms", str(heartbeat_ms or harness.HEARTBEAT_MS),
                 "--liveness", str(liveness or harness.LIVENESS)]
         for broker in brokers:
             args += ["--broker", broker]
-        full = {"PYTHONPATH": f"{SDK}:{HERE}", "SLOWLANE_EVENTS_FD": str(events_write),
-                "SLOWLANE_LOG_LEVEL": "debug", **(env or {})}
-        original = subprocess.Popen
-
-        def popen(*a, **k):  # harness.Process, with the events pipe kept open in the child
-            return original(*a, pass_fds=(events_write,), **k)
-        subprocess.Popen = popen
-        try:
-            super().__init__(args, env=full, name="slowlane-wsgi")
-        finally:
-            subprocess.Popen = original
-            os.close(events_write)
-
-    def read_events(self):
-        try:
-            self.events += os.read(self.events_read, 4096)
-        except BlockingIOError:
-            pass
-        return self.events
-
-    def wait_event(self, byte, count=1):
-        harness.wait_for(lambda: self.read_events().count(byte) >= count,
-                         what=f"event {byte!r} x{count} from the worker")
-
-    def stop(self, sig=None, timeout=10.0):
-        code = super().stop(sig, timeout)
-        if self.events_read is not None:
-            self.read_events()
-            os.close(self.events_read)
-            self.events_read = None
-        return code
+        super().__init__(args, name="slowlane-wsgi", env={
+            "PYTHONPATH": f"{SDK}:{HERE}", "SLOWLANE_LOG_LEVEL": "debug", **(env or {})})
 
 
-def http_call(port, method, path, body=None, headers=(), timeout=30.0):
-    """One request with headers given as a list of pairs, so a name may repeat."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.putrequest(method, path)
-        for name, value in headers:
-            conn.putheader(name, value)
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        response = conn.getresponse()
-        return response.status, response.getheaders(), response.read()
-    finally:
-        conn.close()
-
-
-def header(headers, name):
-    return [v for k, v in headers if k.lower() == name.lower()]
+http_call = harness.http_call
+header = harness.header_values
 
 
 @needs_flask
@@ -493,15 +445,8 @@ class CurveTest(unittest.TestCase):
     SLOWLANE_CURVE_* variables) is admitted by a CURVE broker that lists its key."""
 
     def test_serves_through_a_curve_broker(self):
-        keygen = harness.binary("slowlane")
-        keys = tempfile.mkdtemp(prefix="slowlane-wsgi-curve-")
+        keys = harness.curve_keys(["broker", "worker", "probe"], clients=["worker", "probe"])
         self.addCleanup(shutil.rmtree, keys, True)
-        os.makedirs(os.path.join(keys, "clients"))
-        for name in ("broker", "worker", "probe"):
-            subprocess.run([keygen, "keygen", "--out", keys, "--name", name], check=True,
-                           capture_output=True, timeout=10)
-        for name in ("worker", "probe"):
-            shutil.copy(os.path.join(keys, name), os.path.join(keys, "clients", name))
         broker = harness.start_broker(extra=[
             "--curve-secret", os.path.join(keys, "broker_secret"),
             "--curve-clients", os.path.join(keys, "clients")])
@@ -511,15 +456,7 @@ class CurveTest(unittest.TestCase):
             "SLOWLANE_CURVE_SERVER": os.path.join(keys, "broker")})
         self.addCleanup(worker.stop)
         worker.wait_event(b"R")
-        client = harness.MdpClient.__new__(harness.MdpClient)  # MdpClient with CURVE keys
-        client.context = zmq.Context.instance()
-        client.socket = client.context.socket(zmq.DEALER)
-        client.socket.linger = 0
-        public, secret = zmq.auth.load_certificate(os.path.join(keys, "probe_secret"))
-        client.socket.curve_publickey, client.socket.curve_secretkey = public, secret
-        client.socket.curve_serverkey = zmq.auth.load_certificate(
-            os.path.join(keys, "broker"))[0]
-        client.socket.connect(broker.endpoint)
+        client = harness.curve_client(broker.endpoint, keys, "probe", "broker")
         self.addCleanup(client.close)
         reply = client.request("wsgi", *harness.envelope_request(
             "curve-1", path="/app/echo", query="over=curve"))

@@ -1,0 +1,441 @@
+"""@slowlane/worker (sdk/node) against the real slowlane-broker, slowlane-gateway and
+slowlane-worker: an unchanged Express app served through `slowlane-node app.js` (bodies,
+queries, repeated headers, a body near the route's limit, status and headers, a streamed
+reply, errors, progress, cancellation), a handler that blocks its event loop for 30 s with 1 s
+heartbeats, drain on SIGTERM, a pool under the supervisor, capacity, reconnection, two
+brokers, CURVE, a plain RFC 18 broker (tests/system/mdp_peers.py), and start-up errors.
+
+Written in Python because it drives the same binaries as tests/system/ with their harness; the
+SDK's own unit tests are in JavaScript (sdk/node/test/*.test.js, node --test)."""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SDK = os.path.dirname(os.path.dirname(HERE))
+SOURCE = os.environ.get("SLOWLANE_SOURCE") or os.path.join(SDK, "..", "..")
+sys.path.insert(0, os.path.join(SOURCE, "tests", "system"))
+import harness  # noqa: E402
+from gateway_support import start_gateway  # noqa: E402
+from mdp_peers import Mdp02Broker  # noqa: E402
+
+NODE = shutil.which("node")
+CLI = os.path.join(SDK, "bin", "slowlane-node.js")
+APP = os.path.join(HERE, "apps", "app.js")
+PLAIN = os.path.join(HERE, "apps", "plain.js")
+W = b"MDPW02"
+READY = b"\x01"
+BODY_LIMIT = 4 * 1024 * 1024
+
+
+# `npm ci` in sdk/node (scripts/test.sh) installs zeromq and express: without them every test
+# is skipped (the file exits 77, which ctest reports as not run), never passed
+needs_node = unittest.skipUnless(
+    NODE and os.path.isdir(os.path.join(SDK, "node_modules", "zeromq")),
+    "node or sdk/node/node_modules missing: run npm ci in sdk/node")
+
+
+class NodeWorker(harness.EventsProcess):
+    """node slowlane-node.js [flags] APP, with SLOWLANE_EVENTS_FD on a pipe the test reads."""
+
+    def __init__(self, brokers, app=APP, service="node", env=None, flags=()):
+        args = [NODE, CLI, "--service", service, "--heartbeat-ms", str(harness.HEARTBEAT_MS),
+                "--liveness", str(harness.LIVENESS), *flags]
+        for broker in brokers:
+            args += ["--broker", broker]
+        super().__init__(args + [app], name="slowlane-node",
+                         env={"SLOWLANE_LOG_LEVEL": "debug", **(env or {})})
+
+
+def recv_all(test, client, timeout_ms=10000):
+    """Every reply frame set up to the FINAL (MDPC02 0x03)."""
+    replies = []
+    while not replies or replies[-1][1] != b"\x03":
+        reply = client.recv(timeout_ms)
+        test.assertIsNotNone(reply, f"no reply after {replies}")
+        replies.append(reply)
+    return replies
+
+
+@needs_node
+class GatewayExpressTest(unittest.TestCase):
+    """An Express app behind slowlane-gateway -> slowlane-broker -> slowlane-node."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = harness.start_broker()
+        cls.gateway = start_gateway(cls.broker.endpoint, [
+            f"/app=node,timeout-ms=30000,body-limit={BODY_LIMIT},methods=GET|POST"])
+        cls.worker = NodeWorker([cls.broker.endpoint])
+        harness.wait_for(lambda: harness.mmi_service_ready(cls.broker.endpoint, "node"),
+                         what="slowlane-node to register")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.worker.stop()
+        cls.gateway.stop()
+        cls.broker.stop()
+
+    def call(self, method, path, body=None, headers=()):
+        return harness.http_call(self.gateway.port, method, path, body=body, headers=headers)
+
+    def test_get_with_query_and_repeated_headers(self):
+        status, headers, body = self.call("GET", "/app/echo/a%20b?x=1&x=2&y=%C3%A9", headers=[
+            ("X-Multi", "one"), ("X-Multi", "two"), ("X-Request-Id", "node-get-1")])
+        self.assertEqual(status, 200, body)
+        seen = json.loads(body)
+        self.assertEqual(seen["method"], "GET")
+        self.assertEqual(seen["path"], "/app/echo/a%20b")
+        self.assertEqual(seen["query"], {"x": ["1", "2"], "y": "\u00e9"})
+        self.assertEqual(seen["multi"], "one, two")
+        self.assertEqual(seen["requestId"], "node-get-1")
+        self.assertEqual(seen["host"], "127.0.0.1")
+        self.assertEqual(harness.header_values(headers, "X-Request-Id"), ["node-get-1"])
+        self.assertEqual(harness.header_values(headers, "X-Powered-By"), ["Express"])
+
+    def test_binary_post_body_near_the_route_limit(self):
+        body = os.urandom(BODY_LIMIT - 1)
+        status, headers, back = self.call("POST", "/app/mirror", body=body,
+                                          headers=[("Content-Type", "application/x-thing")])
+        self.assertEqual(status, 200)
+        self.assertEqual(hashlib.sha256(back).hexdigest(), hashlib.sha256(body).hexdigest())
+        self.assertEqual(harness.header_values(headers, "Content-Length"), [str(len(body))])
+        status, _, seen = self.call("POST", "/app/echo", body=b"\0\xff" * 1000,
+                                    headers=[("Content-Type", "application/x-thing")])
+        self.assertEqual(json.loads(seen)["sha256"], hashlib.sha256(b"\0\xff" * 1000).hexdigest())
+        self.assertEqual(json.loads(seen)["contentType"], "application/x-thing")
+
+    def test_status_and_headers_set_by_the_app(self):
+        status, headers, body = self.call("GET", "/app/created")
+        self.assertEqual((status, body), (201, b"made\n"))
+        self.assertEqual(harness.header_values(headers, "X-Custom"), ["yes"])
+        self.assertEqual(harness.header_values(headers, "Location"), ["/app/x"])
+        self.assertEqual(harness.header_values(headers, "X-Twice"), ["one", "two"])  # two fields, in order
+
+    def test_streamed_response_arrives_whole_and_in_order(self):
+        status, headers, body = self.call("GET", "/app/stream")
+        self.assertEqual(status, 200)
+        self.assertEqual(harness.header_values(headers, "Transfer-Encoding"), ["chunked"])
+        self.assertEqual(body.decode(), "".join(f"chunk-{i:02d}\n" for i in range(20)))
+
+    def test_errors_in_the_app_are_500_with_the_request_id_and_the_worker_goes_on(self):
+        for path in ("/app/boom", "/app/reject"):
+            status, headers, _ = self.call("GET", path, headers=[("X-Request-Id", "boom-1")])
+            self.assertEqual(status, 500, path)
+            self.assertEqual(harness.header_values(headers, "X-Request-Id"), ["boom-1"])
+        self.assertEqual(self.call("GET", "/app/echo")[0], 200)
+        self.assertTrue(self.worker.alive())
+
+    def test_progress_envelopes_for_a_job_run(self):
+        # protocol.md 4.6: one progress envelope with an empty note as the job starts, one
+        # per req.slowlane.progress(note); the reply last
+        client = harness.MdpClient(self.broker.endpoint)
+        self.addCleanup(client.close)
+        client.send("node", *harness.envelope_request(
+            "job-1", path="/app/progress", headers=b"Host: x\r\nSlowlane-Job-Run: j-17\r\n"))
+        replies = recv_all(self, client)
+        progress = [r[4:] for r in replies if r[4:5] == [b"SLPRG/1"]]
+        self.assertEqual([p[2] for p in progress], [b"", b"one", b"two"])
+        self.assertTrue(progress[0][1])
+        self.assertEqual(replies[-1][4:6], [b"SLREP/1", b"200"])
+        self.assertEqual(replies[-1][7], b"done")
+        # Without the field, the same route sends no progress envelope
+        client.send("node", *harness.envelope_request("sync-1", path="/app/progress"))
+        self.assertEqual(len(recv_all(self, client)), 1)
+
+    def test_client_that_hangs_up_cancels_the_job_and_the_app_sees_it(self):
+        # A GET whose client goes away: the gateway sends mmi.cancel (cancel-on-disconnect
+        # defaults to idempotent), the broker sends CANCEL, and the app's response closes as
+        # it would under a listening server
+        events = self.worker.read_events()
+        started, ended = events.count(b"S"), events.count(b"E")
+        conn = socket.create_connection(("127.0.0.1", self.gateway.port))
+        conn.sendall(b"GET /app/hold HTTP/1.1\r\nHost: x\r\nX-Request-Id: hold-1\r\n\r\n")
+        self.worker.wait_event(b"S", started + 1)  # the job reached the app
+        conn.close()  # the gateway finds it gone once it watches the connection (after 200 ms)
+        harness.wait_for(lambda: "client gone request_id=hold-1 cancelled=true" in
+                         self.worker.output(), what="the app to see its client go")
+        self.worker.wait_event(b"E", ended + 1)
+        began = time.monotonic()
+        self.assertEqual(self.call("GET", "/app/echo")[0], 200)
+        self.assertLess(time.monotonic() - began, 5)
+
+    def test_events_fd(self):
+        self.assertTrue(self.worker.read_events().startswith(b"R"))
+        before = self.worker.read_events().count(b"E")
+        self.assertEqual(self.call("GET", "/app/echo")[0], 200)
+        self.worker.wait_event(b"E", before + 1)
+        events = self.worker.read_events()
+        self.assertEqual(events.count(b"S"), events.count(b"E"))
+
+
+@needs_node
+class SupervisedTest(unittest.TestCase):
+    """docs/workers/node.md's pool: slowlane-worker --handler 'program:node slowlane-node.js
+    app.js': the supervisor's environment configures each worker, and an app that exits in
+    the middle of a job is restarted."""
+
+    def test_pool_under_the_supervisor_and_restart_after_the_app_exits(self):
+        broker = harness.start_broker()
+        self.addCleanup(broker.stop)
+        gateway = start_gateway(broker.endpoint, ["/app=node,timeout-ms=30000"])
+        self.addCleanup(gateway.stop)
+        pool = harness.start_workers(broker.endpoint, "node", f"program:{NODE} {CLI} {APP}",
+                                     count=2)
+        self.addCleanup(pool.stop)
+        harness.wait_for(lambda: pool.output().count("event=worker_started") >= 2,
+                         what="both workers started")
+        harness.wait_for(lambda: harness.mmi_service_ready(broker.endpoint, "node"),
+                         what="the pool to register")
+        status, _, body = harness.http_call(gateway.port, "GET", "/app/pid")
+        self.assertEqual(status, 200, body)
+        self.assertRegex(json.loads(body)["worker"], rf"/{pool.pid}/[01]$")
+        starts = pool.output().count("event=worker_started")
+        # A POST is never re-delivered: its worker's death is the answer, 502 worker_died
+        status, _, _ = harness.http_call(gateway.port, "POST", "/app/exit", body=b"")
+        self.assertEqual(status, 502)
+        harness.wait_for(lambda: pool.output().count("event=worker_started") > starts,
+                         what="the supervisor to restart the worker that exited")
+        harness.wait_for(lambda: harness.http_call(gateway.port, "GET", "/app/pid")[0] == 200,
+                         what="the pool to serve again")
+
+
+@needs_node
+class LongJobTest(unittest.TestCase):
+    def test_event_loop_blocked_for_30_s_is_not_expired(self):
+        # The seed's problem: a handler that blocks its event loop. Heartbeats come from the
+        # I/O thread, so with 1 s heartbeats and liveness 3 the broker keeps the worker
+        broker = harness.start_broker(extra=["--heartbeat-ms", "1000"])
+        self.addCleanup(broker.stop)
+        gateway = start_gateway(broker.endpoint, ["/app=node,timeout-ms=60000"])
+        self.addCleanup(gateway.stop)
+        worker = NodeWorker([broker.endpoint], flags=["--heartbeat-ms", "1000"])
+        self.addCleanup(worker.stop)
+        worker.wait_event(b"R")
+        started = time.monotonic()
+        status, _, body = harness.http_call(gateway.port, "GET", "/app/cpu?seconds=30",
+                                            timeout=90)
+        self.assertEqual(status, 200, body)
+        self.assertGreaterEqual(time.monotonic() - started, 30.0)
+        self.assertGreater(json.loads(body)["loops"], 0)
+        self.assertNotIn("worker_removed", broker.output())
+        self.assertNotIn("worker_expired", broker.output())
+        self.assertEqual(worker.read_events().count(b"R"), 1)  # never had to register again
+
+    def test_sigterm_during_a_job_finishes_it_then_exits_0(self):
+        broker = harness.start_broker()
+        self.addCleanup(broker.stop)
+        worker = NodeWorker([broker.endpoint])
+        self.addCleanup(worker.stop)
+        worker.wait_event(b"R")
+        client = harness.MdpClient(broker.endpoint)
+        self.addCleanup(client.close)
+        client.send("node", *harness.envelope_request(
+            "drain-1", path="/app/sleep", query="seconds=1", timeout_ms=10000))
+        worker.wait_event(b"S")
+        worker.signal(signal.SIGTERM)
+        worker.signal(signal.SIGTERM)  # a second signal while draining changes nothing
+        reply = client.recv(10000)
+        self.assertIsNotNone(reply, "the job in hand was not finished")
+        self.assertEqual(reply[4:6], [b"SLREP/1", b"200"])
+        self.assertEqual(reply[7], b"slept")
+        self.assertEqual(worker.stop(signal.SIGTERM, timeout=5), 0)
+        self.assertTrue(worker.events.endswith(b"SE"))
+        # It said DISCONNECT: the broker forgets it at once, not after liveness
+        harness.wait_for(lambda: not harness.mmi_service_ready(broker.endpoint, "node"),
+                         timeout=1.0, what="the broker to drop the worker")
+
+
+@needs_node
+class CapacityTest(unittest.TestCase):
+    def test_capacity_two_runs_two_jobs_at_once(self):
+        broker = harness.start_broker()
+        self.addCleanup(broker.stop)
+        worker = NodeWorker([broker.endpoint], env={"SLOWLANE_CAPACITY": "2"})
+        self.addCleanup(worker.stop)
+        worker.wait_event(b"R")
+        clients = [harness.MdpClient(broker.endpoint) for _ in range(2)]
+        for i, client in enumerate(clients):
+            self.addCleanup(client.close)
+            client.send("node", *harness.envelope_request(
+                f"cap-{i}", path="/app/sleep", query="seconds=1.5", timeout_ms=10000))
+        worker.wait_event(b"S", 2)  # both reached the app before either finished
+        self.assertEqual(worker.read_events().count(b"E"), 0)
+        for i, client in enumerate(clients):
+            reply = client.recv(10000)
+            self.assertIsNotNone(reply)
+            self.assertEqual(reply[3:6], [f"cap-{i}".encode(), b"SLREP/1", b"200"])
+
+
+@needs_node
+class ReconnectTest(unittest.TestCase):
+    def test_registers_again_after_a_broker_restart(self):
+        broker = harness.start_broker()
+        worker = NodeWorker([broker.endpoint])
+        self.addCleanup(worker.stop)
+        worker.wait_event(b"R")
+        port = broker.port
+        broker.stop(signal.SIGKILL)  # no DISCONNECT: the worker finds out by liveness
+        broker = harness.start_broker(port=port)
+        self.addCleanup(broker.stop)
+        worker.wait_event(b"R", 2)
+        client = harness.MdpClient(broker.endpoint)
+        self.addCleanup(client.close)
+        reply = client.request("node", *harness.envelope_request("again-1", path="/app/echo"))
+        self.assertIsNotNone(reply)
+        self.assertEqual(reply[3:6], [b"again-1", b"SLREP/1", b"200"])
+
+
+@needs_node
+class TwoBrokersTest(unittest.TestCase):
+    def test_registers_with_both_and_serves_both(self):
+        a, b = harness.start_broker(), harness.start_broker()
+        self.addCleanup(a.stop)
+        self.addCleanup(b.stop)
+        worker = NodeWorker([a.endpoint, b.endpoint], env={"SLOWLANE_CAPACITY": "2"})
+        self.addCleanup(worker.stop)
+        worker.wait_event(b"R", 2)
+        clients = [harness.MdpClient(a.endpoint), harness.MdpClient(b.endpoint)]
+        for i, client in enumerate(clients):
+            self.addCleanup(client.close)
+            client.send("node", *harness.envelope_request(
+                f"two-{i}", path="/app/sleep", query="seconds=1.5", timeout_ms=10000))
+        worker.wait_event(b"S", 2)  # one job from each broker, side by side
+        for i, client in enumerate(clients):
+            reply = client.recv(10000)
+            self.assertIsNotNone(reply, f"no reply through broker {i}")
+            self.assertEqual(reply[3:6], [f"two-{i}".encode(), b"SLREP/1", b"200"])
+        self.assertIn("credit=", a.output())  # protocol.md 3.7: the READY states its grant
+
+
+@needs_node
+class PlainMajordomoTest(unittest.TestCase):
+    def test_serves_a_plain_client_through_a_plain_broker(self):
+        broker = Mdp02Broker()
+        self.addCleanup(broker.close)
+        worker = NodeWorker([broker.endpoint], app=PLAIN, service="plain", flags=["--cancel", "off"])
+        self.addCleanup(worker.stop)
+        worker.wait_event(b"R")
+        # RFC 18: "READY ... Frame 2: Service name" and nothing more
+        self.assertEqual(broker.readies[0], [W, READY, b"plain"])
+        client = harness.MdpClient(broker.endpoint)
+        self.addCleanup(client.close)
+        reply = client.request("plain", b"hello ", b"world", timeout_ms=5000)
+        self.assertIsNotNone(reply)
+        self.assertEqual(reply[:3], [b"MDPC02", b"\x03", b"plain"])
+        self.assertEqual(len(reply), 4)  # one opaque frame, no envelope
+        self.assertEqual(json.loads(reply[3]), {"method": "POST", "path": "/", "upper": "HELLO WORLD"})
+
+    def test_a_plain_handler_that_throws_is_a_500_naming_the_request(self):
+        broker = harness.start_broker()
+        self.addCleanup(broker.stop)
+        worker = NodeWorker([broker.endpoint], app=PLAIN, service="plain")
+        self.addCleanup(worker.stop)
+        worker.wait_event(b"R")
+        client = harness.MdpClient(broker.endpoint)
+        self.addCleanup(client.close)
+        reply = client.request("plain", *harness.envelope_request("throw-1", path="/throw"))
+        self.assertEqual(reply[4:6], [b"SLREP/1", b"500"])
+        self.assertIn(b"request throw-1", reply[7])
+        reply = client.request("plain", *harness.envelope_request("after-1", method="POST",
+                                                                  body=b"ok"))
+        self.assertEqual(json.loads(reply[7])["upper"], "OK")
+
+    def test_serve_from_javascript(self):
+        broker = Mdp02Broker()
+        self.addCleanup(broker.close)
+        code = (f"require({json.dumps(os.path.join(SDK, 'lib'))}).serve(require({json.dumps(PLAIN)}),"
+                f" {{ broker: {json.dumps(broker.endpoint)}, service: 'viaserve', cancel: 'off' }})")
+        worker = harness.Process([NODE, "-e", code], name="serve")
+        self.addCleanup(worker.stop)
+        harness.wait_for(lambda: broker.readies, what="READY from serve()")
+        self.assertEqual(broker.readies[0], [W, READY, b"viaserve"])
+        client = harness.MdpClient(broker.endpoint)
+        self.addCleanup(client.close)
+        reply = client.request("viaserve", b"abc", timeout_ms=5000)
+        self.assertEqual(json.loads(reply[3])["upper"], "ABC")
+        self.assertEqual(worker.stop(signal.SIGTERM, timeout=5), 0)
+
+
+@needs_node
+class CurveTest(unittest.TestCase):
+    def test_serves_through_a_curve_broker(self):
+        keys = harness.curve_keys(["broker", "worker", "probe"], clients=["worker", "probe"])
+        self.addCleanup(shutil.rmtree, keys, True)
+        broker = harness.start_broker(extra=[
+            "--curve-secret", os.path.join(keys, "broker_secret"),
+            "--curve-clients", os.path.join(keys, "clients")])
+        self.addCleanup(broker.stop)
+        worker = NodeWorker([broker.endpoint], env={
+            "SLOWLANE_CURVE_SECRET": os.path.join(keys, "worker_secret"),
+            "SLOWLANE_CURVE_SERVER": os.path.join(keys, "broker")})
+        self.addCleanup(worker.stop)
+        worker.wait_event(b"R")
+        client = harness.curve_client(broker.endpoint, keys, "probe", "broker")
+        self.addCleanup(client.close)
+        reply = client.request("node", *harness.envelope_request(
+            "curve-1", path="/app/echo", query="over=curve", headers=b"Host: x\r\n"))
+        self.assertIsNotNone(reply)
+        self.assertEqual(reply[3:6], [b"curve-1", b"SLREP/1", b"200"])
+        self.assertEqual(json.loads(reply[7])["query"], {"over": "curve"})
+        with open(os.path.join(keys, "worker_secret")) as f:
+            secret = [line.split('"')[1] for line in f if "secret-key" in line][0]
+        self.assertNotIn(secret, worker.output())  # no key material in logs
+
+
+@needs_node
+class StartupTest(unittest.TestCase):
+    def run_cli(self, args, env=None):
+        return subprocess.run([NODE, CLI, *args], env={**os.environ, **(env or {})},
+                              capture_output=True, timeout=30)
+
+    def test_bad_flags_and_key_files_stop_start_up_in_one_line(self):
+        missing = os.path.join(HERE, "no-such-key_secret")
+        cases = [
+            (["--broker", "tcp://127.0.0.1:1", "--service", "x", "--bogus", APP], {}, "--bogus"),
+            (["--broker", "tcp://127.0.0.1:1", "--service", "x", "--capacity", "0", APP], {}, "capacity"),
+            (["--service", "x", APP], {}, "no broker"),
+            (["--broker", "tcp://127.0.0.1:1", "--service", "mmi.x", APP], {}, "service"),
+            (["--broker", "tcp://127.0.0.1:1", "--service", "x"], {}, "no app"),
+            (["--broker", "tcp://127.0.0.1:1", "--service", "x", "/no/such/app.js"], {}, "no such app"),
+            (["--broker", "tcp://127.0.0.1:1", "--service", "x", APP],
+             {"SLOWLANE_CURVE_SECRET": missing, "SLOWLANE_CURVE_SERVER": missing}, missing),
+            (["--broker", "tcp://127.0.0.1:1", "--service", "x", APP],
+             {"SLOWLANE_CURVE_SECRET": __file__, "SLOWLANE_CURVE_SERVER": __file__}, "malformed"),
+            (["--broker", "tcp://127.0.0.1:1", "--service", "x", APP],
+             {"SLOWLANE_CURVE_SECRET": missing}, "both"),
+        ]
+        for args, env, named in cases:
+            result = self.run_cli(args, env)
+            lines = result.stderr.decode().strip().splitlines()
+            self.assertEqual(result.returncode, 2, (args, env, result.stderr))
+            self.assertEqual(len(lines), 1, result.stderr)
+            self.assertIn("slowlane-node: ", lines[0])
+            self.assertIn(named, lines[0])
+
+    def test_configuration_from_the_environment(self):
+        # The names the supervisor's program: handler sets (docs/workers.md section 2)
+        code = ("const c = require(process.argv[1]).parse([], process.env);"
+                "process.stdout.write(JSON.stringify(c))")
+        result = subprocess.run([NODE, "-e", code, os.path.join(SDK, "lib", "config.js")],
+                                capture_output=True, timeout=30, env={
+            **os.environ, "SLOWLANE_BROKER": "tcp://a:1  tcp://b:2\n", "SLOWLANE_SERVICE": "svc",
+            "SLOWLANE_IDENTITY": "h/1/2", "SLOWLANE_HEARTBEAT_MS": "250",
+            "SLOWLANE_LIVENESS": "5", "SLOWLANE_CAPACITY": "4", "SLOWLANE_LOG_LEVEL": "warn",
+            "SLOWLANE_EVENTS_FD": "9"})
+        parsed = json.loads(result.stdout)
+        self.assertEqual((parsed["brokers"], parsed["service"], parsed["identity"]),
+                         (["tcp://a:1", "tcp://b:2"], "svc", "h/1/2"))
+        self.assertEqual((parsed["heartbeatMs"], parsed["liveness"], parsed["capacity"],
+                          parsed["eventsFd"]), (250, 5, 4, 9))
+
+
+if __name__ == "__main__":
+    harness.main()
