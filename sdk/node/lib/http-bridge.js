@@ -205,7 +205,7 @@ class Job {
       this.fail('no response');
       return;
     }
-    this.close();
+    this.close(false);
     this.sendBody('final', this.held || Buffer.alloc(0));
     this.held = null;
   }
@@ -226,11 +226,15 @@ class Job {
       : [body]);
   }
 
-  close() {
+  /** The job is over. A reply that ended well ends the connection as a client would after
+   * `Connection: close` (end of input); any other end hangs up on the app (destroy). */
+  close(hangUp = true) {
     this.done = true;
     if (this.deadline) clearTimeout(this.deadline);
     if (this.flushTimer) clearImmediate(this.flushTimer);
-    if (!this.socket.destroyed) this.socket.destroy();
+    if (this.socket.destroyed) return;
+    if (hangUp) this.socket.destroy();
+    else this.socket.push(null);
   }
 
   abandon(why) {

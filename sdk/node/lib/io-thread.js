@@ -11,6 +11,7 @@
 // Messages: to the main thread { kind: 'job', job, frames } | { kind: 'cancel', job } |
 // { kind: 'drained' }; from it { kind: 'partial' | 'final', job, frames } | { kind: 'drain' }.
 
+const { isAscii } = require('node:buffer');
 const { parentPort, workerData } = require('node:worker_threads');
 const zmq = require('zeromq');
 const { Credit } = require('./credit');
@@ -22,6 +23,10 @@ const [HANDBACK, DEMAND, CANCEL] = [0x11, 0x12, 0x13];
 const BACKOFF_FIRST_MS = 100; // protocol.md 2.3: reconnect backoff, 100 ms doubling to 5 s
 const BACKOFF_MAX_MS = 5000;
 const EMPTY = Buffer.alloc(0);
+// zeromq.js sends a Buffer of more than 128 bytes without copying, and once libzmq has sent it
+// wakes this thread to let it go: a wake-up per reply. An ASCII frame (a header block, most
+// text bodies) up to this size goes as a string instead, which it copies and frees anywhere.
+const COPIED_FRAME_MAX = 64 * 1024;
 const command = (code) => Buffer.from([code]);
 
 const config = workerData;
@@ -142,18 +147,24 @@ function heard(broker, frames) {
   }
 }
 
+function wire(frame) {
+  const bytes = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  return bytes.length > 128 && bytes.length <= COPIED_FRAME_MAX && isAscii(bytes)
+    ? bytes.toString('latin1') : bytes;
+}
+
 function replied(message) {
   const entry = held.get(message.job);
   if (!entry) return;
   const { broker } = entry;
   const live = broker.socket && broker.conversation === entry.conversation;
   if (message.kind === 'partial') {
-    if (live) send(broker, [W, command(PARTIAL), entry.address, EMPTY, ...message.frames]);
+    if (live) send(broker, [W, command(PARTIAL), entry.address, EMPTY, ...message.frames.map(wire)]);
     return;
   }
   held.delete(message.job);
   if (several) credit.tell(true); // 3.7: a lowered limit reaches a broker before the FINAL
-  if (live) send(broker, [W, command(FINAL), entry.address, EMPTY, ...message.frames]);
+  if (live) send(broker, [W, command(FINAL), entry.address, EMPTY, ...message.frames.map(wire)]);
   else log('warn', "reply dropped: its broker connection is gone");
   emit('E');
   if (several) credit.tell(false);
