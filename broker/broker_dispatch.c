@@ -1,6 +1,6 @@
 /*  broker_dispatch: the life of a request inside the broker. Accepting it (envelope check,
-    no-worker rule, queue limit), handing it to the least recently used idle worker with the
-    time it has left, forwarding PARTIAL/FINAL to the client with the request-id frame for
+    no-worker rule, queue limit), handing it to the first worker in line with a free slot (the
+    most recently freed, among workers of one slot) with the time it has left, forwarding PARTIAL/FINAL to the client with the request-id frame for
     envelope requests, and answering errors. The worker protocol, the timers and the tables
     are not its business: the event loop (broker.c) calls it with the service or worker at
     hand and the time; it reads the registry's records and sends through broker_router. */
@@ -208,8 +208,17 @@ void broker_dispatch_worker_ready(broker_dispatch_t *self, broker_worker_t *work
             break;
         s_deliver(self, request, worker, now);
     }
-    if (!worker->idle_handle && broker_worker_has_room(worker))
-        broker_service_idle_push(worker->service, worker);
+    if (!worker->idle_handle && broker_worker_has_room(worker)) {
+        /* A worker of one job at a time that just finished goes first in line: its process is
+           warm (threads awake, caches and JIT code hot), and on a busy host the next job is
+           answered sooner by it than by one that has slept longest (test_seed_apps, A/B in
+           docs/architecture.md). Workers of several slots keep their place at the end, so
+           jobs spread over them rather than fill one first (protocol.md 3.6). */
+        if (worker->capacity == 1)
+            broker_service_idle_push_front(worker->service, worker);
+        else
+            broker_service_idle_push(worker->service, worker);
+    }
     if (worker->credit_mode)
         broker_demand_worker_changed(self->router, worker);
 }

@@ -1,4 +1,4 @@
-/*  broker_service: per-service queue of waiting requests, LRU list of idle workers and list
+/*  broker_service: per-service queue of waiting requests, line of idle workers and list
     of paused workers (protocol.md 3.7).
     Every list operation is O(1) via the zlistx handle stored in the request or worker;
     only the timer-driven sweeps walk a queue. */
@@ -9,7 +9,7 @@ struct _broker_service_t {
     zframe_t *name_frame;          /* owned: the name as a frame, echoed in client replies */
     zlistx_t *queue;               /* waiting broker_request_t, oldest first; not owned items */
     size_t queue_limit;            /* most requests the queue may hold */
-    zlistx_t *idle;                /* idle broker_worker_t, least recently used first */
+    zlistx_t *idle;                /* idle broker_worker_t, next to serve first */
     zlistx_t *paused;              /* broker_worker_t of several brokers held below their
                                       capacity here and not told DEMAND 1 (protocol.md 3.7) */
     size_t workers;                /* registered workers, idle or busy */
@@ -165,6 +165,13 @@ void broker_service_idle_push(broker_service_t *self, broker_worker_t *worker)
 {
     assert(!worker->idle_handle);
     worker->idle_handle = zlistx_add_end(self->idle, worker);
+    assert(worker->idle_handle);
+}
+
+void broker_service_idle_push_front(broker_service_t *self, broker_worker_t *worker)
+{
+    assert(!worker->idle_handle);
+    worker->idle_handle = zlistx_add_start(self->idle, worker);
     assert(worker->idle_handle);
 }
 

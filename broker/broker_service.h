@@ -1,5 +1,5 @@
 /*  broker_service: one named service inside the broker: a bounded FIFO of waiting
-    requests, an LRU list of idle workers (those with a free slot under their limit) and
+    requests, the line of idle workers (those with a free slot under their limit) and
     the list of paused workers of several brokers (protocol.md 3.7) that wait to hear of
     demand, all O(1) per operation through zlistx handles kept in the records. It decides nothing
    about delivery or answers; the broker asks it what waits and who is free. */
@@ -60,10 +60,12 @@ size_t broker_service_workers(broker_service_t *self);
 /* zclock_mono() time the last worker left, 0 if it never had one that left. */
 int64_t broker_service_last_worker_left(broker_service_t *self);
 
-/* Puts worker at the tail of the idle list (most recently used). */
+/* Puts worker at the tail of the idle line: served after every other idle worker. */
 void broker_service_idle_push(broker_service_t *self, broker_worker_t *worker);
 
-/* Takes the least recently used idle worker, or NULL if none is idle. */
+/* Takes the first idle worker in line, or NULL if none is idle. */
+/* Puts a worker with a free slot first in line (most recently used first). */
+void broker_service_idle_push_front(broker_service_t *self, broker_worker_t *worker);
 broker_worker_t *broker_service_idle_pop(broker_service_t *self);
 
 /* Removes worker from the idle list if it is there. */

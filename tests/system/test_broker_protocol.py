@@ -199,22 +199,29 @@ class RoundTripTest(BrokerTest):
         self._round_trip(1, 2)
         self._round_trip(2, 1)
 
-    def test_least_recently_used_worker_first(self):
-        first = self.worker("lru")
-        wait_registered(self.endpoint, "lru")
-        second = self.worker("lru")
+    def test_most_recently_freed_worker_first(self):
+        # protocol.md 2.3: among idle workers of one slot, the one that finished (or
+        # registered) most recently goes first: its process is warm
+        first = self.worker("mru")
+        wait_registered(self.endpoint, "mru")
+        second = self.worker("mru")
         wait_for(lambda: second.heartbeats_seen > 0, what="second worker registered")
         client = self.client()
-        # Idle list: first (older), second. x goes to first, which then becomes the most
-        # recently used: y must go to second although first is idle again.
-        client.send("lru", b"x")
-        address, body = first.next_request()
-        self.assertEqual(body, [b"x"])
-        first.final(address, b"done-x")
-        self.assertEqual(client.recv()[-1], b"done-x")
-        client.send("lru", b"y")
-        self.assertEqual(second.next_request()[1], [b"y"])
+        # Line: second (registered last), first. x goes to second; once it has answered,
+        # second is first in line again, so y goes to it too and first stays idle.
+        for body in (b"x", b"y"):
+            client.send("mru", body)
+            address, got = second.next_request()
+            self.assertEqual(got, [body])
+            second.final(address, b"done-" + body)
+            self.assertEqual(client.recv()[-1], b"done-" + body)
         self.assertIsNone(first.next_request(timeout=0.2))
+        # Busy, the warm worker leaves the next job to the other one
+        client.send("mru", b"z1")
+        held, _ = second.next_request()
+        client.send("mru", b"z2")
+        self.assertEqual(first.next_request()[1], [b"z2"])
+        second.final(held, b"done-z1")
 
 
 class OutOfOrderTest(BrokerTest):
