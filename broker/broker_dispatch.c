@@ -1,7 +1,8 @@
 /*  broker_dispatch: the life of a request inside the broker. Accepting it (envelope check,
     no-worker rule, queue limit), handing it to the first worker in line with a free slot (the
-    most recently freed, among workers of one slot) with the time it has left, forwarding PARTIAL/FINAL to the client with the request-id frame for
-    envelope requests, and answering errors. The worker protocol, the timers and the tables
+    most recently freed, among workers of one slot) with the time it has left, forwarding
+    PARTIAL/FINAL to the client with the request-id frame for envelope requests, and
+    answering errors. The worker protocol, the timers and the tables
     are not its business: the event loop (broker.c) calls it with the service or worker at
     hand and the time; it reads the registry's records and sends through broker_router. */
 #include "broker_dispatch.h"
