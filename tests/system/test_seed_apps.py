@@ -119,7 +119,9 @@ class SeedScenario:
               f"p99={p99:.2f} ms max={latencies[-1]:.2f} ms; /slow answers={len(slow_answers)}")
         self.test.assertEqual(slow_answers[0], (200, b"Fast route"))
         self.test.assertEqual(still["busy"], 2, "/slow was not saturated to the end")
-        self.test.assertLess(p99, P99_LIMIT_MS)
+        # Under ASan (scripts/sanitize.sh: SLOWLANE_TIMEOUT_SCALE=3) the gateway and broker are
+        # slower: the bound scales, as test_gateway_seed's does
+        self.test.assertLess(p99, P99_LIMIT_MS * harness.TIMEOUT_SCALE)
 
 
 class SeedAppsTest(unittest.TestCase):
