@@ -42,6 +42,9 @@ app.get('/app/pid', (req, res) => res.json({ pid: process.pid, worker: req.slowl
 
 app.post('/app/exit', () => process.exit(3)); // dies mid-job, as a crashing app would
 
+// An exception no handler catches: Node ends the process, in the middle of this job
+app.post('/app/crash', () => setImmediate(() => { throw new Error('uncaught, on purpose'); }));
+
 app.get('/app/boom', () => { throw new Error('the application failed on purpose'); });
 
 app.get('/app/reject', async () => { throw new Error('an async handler rejected'); });
