@@ -3,21 +3,15 @@ app behind the gateway (bodies, queries, repeated headers, ~1 MiB, status and he
 streamed reply), an app that raises, a CPU-bound handler that must not be expired, drain on
 SIGTERM, a plain RFC 18 broker written here, and one worker registered with two brokers."""
 import hashlib
-import http.client
 import importlib.util
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import threading
-import tempfile
 import time
 import unittest
 
-import zmq
-import zmq.auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SDK = os.path.dirname(HERE)
@@ -25,15 +19,11 @@ SOURCE = os.environ.get("SLOWLANE_SOURCE") or os.path.join(SDK, "..", "..")
 sys.path.insert(0, os.path.join(SOURCE, "tests", "system"))
 import harness  # noqa: E402
 from gateway_support import start_gateway  # noqa: E402
-from mdp_peers import Mdp02Broker  # noqa: E402
+import sdk_contract  # noqa: E402
 
 # The test apps are Flask apps (python3-flask, scripts/install-deps.sh): skipped, never passed,
 # without it.
 needs_flask = unittest.skipUnless(importlib.util.find_spec("flask"), "python3-flask missing")
-
-W = b"MDPW02"
-READY, REQUEST, PARTIAL, FINAL, HEARTBEAT, DISCONNECT = (
-    b"\x01", b"\x02", b"\x03", b"\x04", b"\x05", b"\x06")
 
 
 class SdkWorker(harness.EventsProcess):
@@ -132,24 +122,6 @@ class GatewayFlaskTest(unittest.TestCase):
         self.assertEqual(header(headers, "Injected"), [])
         self.assertEqual(http_call(self.gateway.port, "GET", "/app/echo")[0], 200)
 
-    def test_progress_envelopes_for_a_job_run(self):
-        # protocol.md 4.6: "slowlane's worker sends one with an empty note before the handler
-        # starts ... and one per sl_job_progress() call"; the reply comes last.
-        client = harness.MdpClient(self.broker.endpoint)
-        self.addCleanup(client.close)
-        client.send("wsgi", *harness.envelope_request(
-            "job-1", path="/app/progress", headers=b"Slowlane-Job-Run: j-17\r\n"))
-        replies = []
-        while not replies or replies[-1][1] != b"\x03":
-            reply = client.recv(5000)
-            self.assertIsNotNone(reply, f"no reply after {replies}")
-            replies.append(reply)
-        progress = [r[4:] for r in replies if r[4:5] == [b"SLPRG/1"]]
-        self.assertEqual([p[2] for p in progress], [b"", b"one", b"two"])
-        self.assertTrue(progress[0][1])  # the worker's name
-        self.assertEqual(replies[-1][4:6], [b"SLREP/1", b"200"])
-        self.assertEqual(replies[-1][7], b"done")
-
     def test_events_fd(self):
         self.assertTrue(self.worker.read_events().startswith(b"R"))
         before = self.worker.read_events().count(b"E")
@@ -159,7 +131,6 @@ class GatewayFlaskTest(unittest.TestCase):
                          self.worker.read_events().count(b"E"))
 
 
-@needs_flask
 @needs_flask
 class SupervisedTest(unittest.TestCase):
     """docs/workers/python.md's pool: slowlane-worker --handler 'program:python3 -m
@@ -202,48 +173,7 @@ class SupervisedTest(unittest.TestCase):
                          what="the pool to serve again")
 
 
-class LongJobTest(unittest.TestCase):
-    def test_cpu_bound_handler_of_30_s_is_not_expired(self):
-        # protocol.md 2.3: "A slowlane worker sends heartbeats from its I/O thread while its
-        # handler runs, so a long job does not look like a dead worker": 30 s of pure Python
-        # with 1 s heartbeats and liveness 3
-        broker = harness.start_broker(extra=["--heartbeat-ms", "1000"])
-        self.addCleanup(broker.stop)
-        gateway = start_gateway(broker.endpoint, ["/app=wsgi,timeout-ms=60000"])
-        self.addCleanup(gateway.stop)
-        worker = SdkWorker([broker.endpoint], "sdk_apps:app", heartbeat_ms=1000, liveness=3)
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R")
-        started = time.monotonic()
-        status, _, body = http_call(gateway.port, "GET", "/app/cpu?seconds=30", timeout=90)
-        self.assertEqual(status, 200, body)
-        self.assertGreaterEqual(time.monotonic() - started, 30.0)
-        self.assertGreater(json.loads(body)["loops"], 0)
-        self.assertNotIn("worker_removed", broker.output())
-        self.assertEqual(worker.read_events().count(b"R"), 1)  # never had to register again
-
-    def test_sigterm_during_a_job_finishes_it_then_exits_0(self):
-        broker = harness.start_broker()
-        self.addCleanup(broker.stop)
-        worker = SdkWorker([broker.endpoint], "sdk_apps:app")
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R")
-        client = harness.MdpClient(broker.endpoint)
-        self.addCleanup(client.close)
-        client.send("wsgi", *harness.envelope_request(
-            "drain-1", path="/app/sleep", query="seconds=1", timeout_ms=10000))
-        worker.wait_event(b"S")
-        worker.signal(signal.SIGTERM)
-        reply = client.recv(10000)
-        self.assertIsNotNone(reply, "the job in hand was not finished")
-        self.assertEqual(reply[4:6], [b"SLREP/1", b"200"])
-        self.assertEqual(reply[7], b"slept")
-        self.assertEqual(worker.stop(signal.SIGTERM, timeout=5), 0)
-        self.assertTrue(worker.events.endswith(b"SE"))
-        # It said DISCONNECT: the broker forgets it at once, not after liveness
-        harness.wait_for(lambda: not harness.mmi_service_ready(broker.endpoint, "wsgi"),
-                         timeout=1.0, what="the broker to drop the worker")
-
+class DrainTest(unittest.TestCase):
     def test_signals_while_draining_do_not_kill_it(self):
         # A supervisor (or an impatient operator) may signal again while the worker drains;
         # at interpreter exit Python restores SIGTERM's default action unless it is ignored.
@@ -257,89 +187,6 @@ class LongJobTest(unittest.TestCase):
             worker.signal(signal.SIGTERM)
             time.sleep(0.001)  # a stream of signals, not a wait for a condition
         self.assertEqual(worker.stop(timeout=5), 0)
-
-
-@needs_flask
-class CapacityTest(unittest.TestCase):
-    def test_capacity_two_runs_two_jobs_at_once(self):
-        # protocol.md 3.6: READY = %s"MDPW02" %x01 service [capacity]; "The worker MUST echo
-        # the address frame of a REQUEST unchanged in every PARTIAL and FINAL of that job"
-        broker = harness.start_broker()
-        self.addCleanup(broker.stop)
-        worker = SdkWorker([broker.endpoint], "sdk_apps:app", env={"SLOWLANE_CAPACITY": "2"})
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R")
-        clients = [harness.MdpClient(broker.endpoint) for _ in range(2)]
-        for i, client in enumerate(clients):
-            self.addCleanup(client.close)
-            client.send("wsgi", *harness.envelope_request(
-                f"cap-{i}", path="/app/sleep", query="seconds=1.5", timeout_ms=10000))
-        worker.wait_event(b"S", 2)  # both reached the app before either finished
-        self.assertEqual(worker.read_events().count(b"E"), 0)
-        for i, client in enumerate(clients):
-            reply = client.recv(10000)
-            self.assertIsNotNone(reply)
-            self.assertEqual(reply[3:6], [f"cap-{i}".encode(), b"SLREP/1", b"200"])
-
-
-@needs_flask
-class ReconnectTest(unittest.TestCase):
-    def test_registers_again_after_a_broker_restart(self):
-        # protocol.md 2.3: "when the broker looks dead, a worker closes its socket, reconnects
-        # with backoff (100 ms up to 5 s) and sends READY again"
-        broker = harness.start_broker()
-        worker = SdkWorker([broker.endpoint], "sdk_apps:app")
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R")
-        port = broker.port
-        broker.stop(signal.SIGKILL)  # no DISCONNECT: the worker finds out by liveness
-        broker = harness.start_broker(port=port)
-        self.addCleanup(broker.stop)
-        worker.wait_event(b"R", 2)
-        harness.wait_for(lambda: harness.mmi_service_ready(broker.endpoint, "wsgi"),
-                         what="registration with the restarted broker")
-        client = harness.MdpClient(broker.endpoint)
-        self.addCleanup(client.close)
-        reply = client.request("wsgi", *harness.envelope_request("again-1", path="/app/echo"))
-        self.assertIsNotNone(reply)
-        self.assertEqual(reply[3:6], [b"again-1", b"SLREP/1", b"200"])
-
-
-@needs_flask
-class PlainMajordomoTest(unittest.TestCase):
-    def test_serves_a_plain_client_through_a_plain_broker(self):
-        broker = Mdp02Broker()
-        self.addCleanup(broker.close)
-        worker = SdkWorker([broker.endpoint], "sdk_apps:opaque_app", service="plain")
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R")
-        # RFC 18: "READY ... Frame 2: Service name" and nothing more from a capacity 1 worker
-        self.assertEqual(broker.readies[0], [W, READY, b"plain"])
-        client = harness.MdpClient(broker.endpoint)
-        self.addCleanup(client.close)
-        reply = client.request("plain", b"hello ", b"world", timeout_ms=5000)
-        self.assertIsNotNone(reply)
-        self.assertEqual(reply[:3], [b"MDPC02", b"\x03", b"plain"])
-        self.assertEqual(len(reply), 4)  # one opaque frame, no envelope
-        self.assertEqual(json.loads(reply[3]),
-                         {"method": "POST", "path": "/", "upper": "HELLO WORLD"})
-
-
-    def test_serve_from_python(self):
-        broker = Mdp02Broker()
-        self.addCleanup(broker.close)
-        code = ("import slowlane_wsgi, sdk_apps; raise SystemExit(slowlane_wsgi.serve("
-                f"sdk_apps.opaque_app, ['--broker', '{broker.endpoint}', '--service', 'viaserve']))")
-        worker = harness.Process([sys.executable, "-c", code], name="serve",
-                                 env={"PYTHONPATH": f"{SDK}:{HERE}"})
-        self.addCleanup(worker.stop)
-        harness.wait_for(lambda: broker.readies, what="READY from serve()")
-        self.assertEqual(broker.readies[0], [W, READY, b"viaserve"])
-        client = harness.MdpClient(broker.endpoint)
-        self.addCleanup(client.close)
-        reply = client.request("viaserve", b"abc", timeout_ms=5000)
-        self.assertEqual(json.loads(reply[3])["upper"], "ABC")
-        self.assertEqual(worker.stop(signal.SIGTERM, timeout=5), 0)
 
 
 @needs_flask
@@ -366,28 +213,6 @@ class TwoBrokersTest(unittest.TestCase):
             if round_ == 2:
                 for i, client in enumerate(clients):
                     self.check(client.recv(10000), f"r{round_}-{i}", i)
-
-    def test_capacity_two_across_two_brokers(self):
-        # protocol.md 3.7: "The worker holds at most K jobs (its capacity) across all its
-        # brokers"; with no DEMAND each broker may use every free slot.
-        a, b = harness.start_broker(), harness.start_broker()
-        self.addCleanup(a.stop)
-        self.addCleanup(b.stop)
-        worker = SdkWorker([a.endpoint, b.endpoint], "sdk_apps:app",
-                           env={"SLOWLANE_CAPACITY": "2"})
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R", 2)
-        clients = [harness.MdpClient(a.endpoint), harness.MdpClient(b.endpoint)]
-        for i, client in enumerate(clients):
-            self.addCleanup(client.close)
-            client.send("wsgi", *harness.envelope_request(
-                f"c2-{i}", path="/app/sleep", query="seconds=1.5", timeout_ms=10000))
-        worker.wait_event(b"S", 2)  # one job from each broker, side by side
-        self.assertEqual(worker.read_events().count(b"E"), 0)
-        for i, client in enumerate(clients):
-            reply = client.recv(10000)
-            self.assertIsNotNone(reply)
-            self.assertEqual(reply[3:6], [f"c2-{i}".encode(), b"SLREP/1", b"200"])
 
     def check(self, reply, request_id, index):
         self.assertIsNotNone(reply, f"no reply to {request_id}")
@@ -441,32 +266,21 @@ class EnvelopeTest(unittest.TestCase):
 
 
 @needs_flask
-class CurveTest(unittest.TestCase):
-    """docs/security.md 2.1: a worker with --curve-secret/--curve-server (here: the
-    SLOWLANE_CURVE_* variables) is admitted by a CURVE broker that lists its key."""
+class ContractTest(sdk_contract.SdkContract, unittest.TestCase):
+    """tests/system/sdk_contract.py: what every SDK must do, with slowlane_wsgi."""
+    service = "wsgi"
 
-    def test_serves_through_a_curve_broker(self):
-        keys = harness.curve_keys(["broker", "worker", "probe"], clients=["worker", "probe"])
-        self.addCleanup(shutil.rmtree, keys, True)
-        broker = harness.start_broker(extra=[
-            "--curve-secret", os.path.join(keys, "broker_secret"),
-            "--curve-clients", os.path.join(keys, "clients")])
-        self.addCleanup(broker.stop)
-        worker = SdkWorker([broker.endpoint], "sdk_apps:app", env={
-            "SLOWLANE_CURVE_SECRET": os.path.join(keys, "worker_secret"),
-            "SLOWLANE_CURVE_SERVER": os.path.join(keys, "broker")})
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R")
-        client = harness.curve_client(broker.endpoint, keys, "probe", "broker")
-        self.addCleanup(client.close)
-        reply = client.request("wsgi", *harness.envelope_request(
-            "curve-1", path="/app/echo", query="over=curve"))
-        self.assertIsNotNone(reply)
-        self.assertEqual(reply[3:6], [b"curve-1", b"SLREP/1", b"200"])
-        self.assertEqual(json.loads(reply[7])["args"], {"over": ["curve"]})
-        for secret_file in ("worker_secret", "probe_secret"):  # no key material in logs
-            key = zmq.auth.load_certificate(os.path.join(keys, secret_file))[1].decode()
-            self.assertNotIn(key, worker.output())
+    def start_worker(self, brokers, env=None, heartbeat_ms=None):
+        return SdkWorker(brokers, "sdk_apps:app", env=env, heartbeat_ms=heartbeat_ms)
+
+    def start_plain_worker(self, broker, service):
+        return SdkWorker([broker], "sdk_apps:opaque_app", service=service)
+
+    def serve_command(self, broker, service):
+        code = ("import sys; sys.path[:0] = sys.argv[1:3]; import slowlane_wsgi, sdk_apps; "
+                "raise SystemExit(slowlane_wsgi.serve(sdk_apps.opaque_app, "
+                f"['--broker', '{broker}', '--service', '{service}']))")
+        return [sys.executable, "-c", code, SDK, HERE]
 
 
 class StartupTest(unittest.TestCase):

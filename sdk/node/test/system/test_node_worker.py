@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,14 +23,12 @@ SOURCE = os.environ.get("SLOWLANE_SOURCE") or os.path.join(SDK, "..", "..")
 sys.path.insert(0, os.path.join(SOURCE, "tests", "system"))
 import harness  # noqa: E402
 from gateway_support import start_gateway  # noqa: E402
-from mdp_peers import Mdp02Broker  # noqa: E402
+import sdk_contract  # noqa: E402
 
 NODE = shutil.which("node")
 CLI = os.path.join(SDK, "bin", "slowlane-node.js")
 APP = os.path.join(HERE, "apps", "app.js")
 PLAIN = os.path.join(HERE, "apps", "plain.js")
-W = b"MDPW02"
-READY = b"\x01"
 BODY_LIMIT = 4 * 1024 * 1024
 
 
@@ -45,8 +42,9 @@ needs_node = unittest.skipUnless(
 class NodeWorker(harness.EventsProcess):
     """node slowlane-node.js [flags] APP, with SLOWLANE_EVENTS_FD on a pipe the test reads."""
 
-    def __init__(self, brokers, app=APP, service="node", env=None, flags=()):
-        args = [NODE, CLI, "--service", service, "--heartbeat-ms", str(harness.HEARTBEAT_MS),
+    def __init__(self, brokers, app=APP, service="node", env=None, flags=(), heartbeat_ms=None):
+        args = [NODE, CLI, "--service", service,
+                "--heartbeat-ms", str(heartbeat_ms or harness.HEARTBEAT_MS),
                 "--liveness", str(harness.LIVENESS), *flags]
         for broker in brokers:
             args += ["--broker", broker]
@@ -133,23 +131,6 @@ class GatewayExpressTest(unittest.TestCase):
         self.assertEqual(self.call("GET", "/app/echo")[0], 200)
         self.assertTrue(self.worker.alive())
 
-    def test_progress_envelopes_for_a_job_run(self):
-        # protocol.md 4.6: one progress envelope with an empty note as the job starts, one
-        # per req.slowlane.progress(note); the reply last
-        client = harness.MdpClient(self.broker.endpoint)
-        self.addCleanup(client.close)
-        client.send("node", *harness.envelope_request(
-            "job-1", path="/app/progress", headers=b"Host: x\r\nSlowlane-Job-Run: j-17\r\n"))
-        replies = recv_all(self, client)
-        progress = [r[4:] for r in replies if r[4:5] == [b"SLPRG/1"]]
-        self.assertEqual([p[2] for p in progress], [b"", b"one", b"two"])
-        self.assertTrue(progress[0][1])
-        self.assertEqual(replies[-1][4:6], [b"SLREP/1", b"200"])
-        self.assertEqual(replies[-1][7], b"done")
-        # Without the field, the same route sends no progress envelope
-        client.send("node", *harness.envelope_request("sync-1", path="/app/progress"))
-        self.assertEqual(len(recv_all(self, client)), 1)
-
     def test_client_that_hangs_up_cancels_the_job_and_the_app_sees_it(self):
         # A GET whose client goes away: the gateway sends mmi.cancel (cancel-on-disconnect
         # defaults to idempotent), the broker sends CANCEL, and the app's response closes as
@@ -211,130 +192,7 @@ class SupervisedTest(unittest.TestCase):
 
 
 @needs_node
-class LongJobTest(unittest.TestCase):
-    def test_event_loop_blocked_for_30_s_is_not_expired(self):
-        # The seed's problem: a handler that blocks its event loop. Heartbeats come from the
-        # I/O thread, so with 1 s heartbeats and liveness 3 the broker keeps the worker
-        broker = harness.start_broker(extra=["--heartbeat-ms", "1000"])
-        self.addCleanup(broker.stop)
-        gateway = start_gateway(broker.endpoint, ["/app=node,timeout-ms=60000"])
-        self.addCleanup(gateway.stop)
-        worker = NodeWorker([broker.endpoint], flags=["--heartbeat-ms", "1000"])
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R")
-        started = time.monotonic()
-        status, _, body = harness.http_call(gateway.port, "GET", "/app/cpu?seconds=30",
-                                            timeout=90)
-        self.assertEqual(status, 200, body)
-        self.assertGreaterEqual(time.monotonic() - started, 30.0)
-        self.assertGreater(json.loads(body)["loops"], 0)
-        self.assertNotIn("worker_removed", broker.output())
-        self.assertEqual(worker.read_events().count(b"R"), 1)  # never had to register again
-
-    def test_sigterm_during_a_job_finishes_it_then_exits_0(self):
-        broker = harness.start_broker()
-        self.addCleanup(broker.stop)
-        worker = NodeWorker([broker.endpoint])
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R")
-        client = harness.MdpClient(broker.endpoint)
-        self.addCleanup(client.close)
-        client.send("node", *harness.envelope_request(
-            "drain-1", path="/app/sleep", query="seconds=1", timeout_ms=10000))
-        worker.wait_event(b"S")
-        worker.signal(signal.SIGTERM)
-        worker.signal(signal.SIGTERM)  # a second signal while draining changes nothing
-        reply = client.recv(10000)
-        self.assertIsNotNone(reply, "the job in hand was not finished")
-        self.assertEqual(reply[4:6], [b"SLREP/1", b"200"])
-        self.assertEqual(reply[7], b"slept")
-        self.assertEqual(worker.stop(signal.SIGTERM, timeout=5), 0)
-        self.assertTrue(worker.events.endswith(b"SE"))
-        # It said DISCONNECT: the broker forgets it at once, not after liveness
-        harness.wait_for(lambda: not harness.mmi_service_ready(broker.endpoint, "node"),
-                         timeout=1.0, what="the broker to drop the worker")
-
-
-@needs_node
-class CapacityTest(unittest.TestCase):
-    def test_capacity_two_runs_two_jobs_at_once(self):
-        broker = harness.start_broker()
-        self.addCleanup(broker.stop)
-        worker = NodeWorker([broker.endpoint], env={"SLOWLANE_CAPACITY": "2"})
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R")
-        clients = [harness.MdpClient(broker.endpoint) for _ in range(2)]
-        for i, client in enumerate(clients):
-            self.addCleanup(client.close)
-            client.send("node", *harness.envelope_request(
-                f"cap-{i}", path="/app/sleep", query="seconds=1.5", timeout_ms=10000))
-        worker.wait_event(b"S", 2)  # both reached the app before either finished
-        self.assertEqual(worker.read_events().count(b"E"), 0)
-        for i, client in enumerate(clients):
-            reply = client.recv(10000)
-            self.assertIsNotNone(reply)
-            self.assertEqual(reply[3:6], [f"cap-{i}".encode(), b"SLREP/1", b"200"])
-
-
-@needs_node
-class ReconnectTest(unittest.TestCase):
-    def test_registers_again_after_a_broker_restart(self):
-        broker = harness.start_broker()
-        worker = NodeWorker([broker.endpoint])
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R")
-        port = broker.port
-        broker.stop(signal.SIGKILL)  # no DISCONNECT: the worker finds out by liveness
-        broker = harness.start_broker(port=port)
-        self.addCleanup(broker.stop)
-        worker.wait_event(b"R", 2)
-        client = harness.MdpClient(broker.endpoint)
-        self.addCleanup(client.close)
-        reply = client.request("node", *harness.envelope_request("again-1", path="/app/echo"))
-        self.assertIsNotNone(reply)
-        self.assertEqual(reply[3:6], [b"again-1", b"SLREP/1", b"200"])
-
-
-@needs_node
-class TwoBrokersTest(unittest.TestCase):
-    def test_registers_with_both_and_serves_both(self):
-        a, b = harness.start_broker(), harness.start_broker()
-        self.addCleanup(a.stop)
-        self.addCleanup(b.stop)
-        worker = NodeWorker([a.endpoint, b.endpoint], env={"SLOWLANE_CAPACITY": "2"})
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R", 2)
-        clients = [harness.MdpClient(a.endpoint), harness.MdpClient(b.endpoint)]
-        for i, client in enumerate(clients):
-            self.addCleanup(client.close)
-            client.send("node", *harness.envelope_request(
-                f"two-{i}", path="/app/sleep", query="seconds=1.5", timeout_ms=10000))
-        worker.wait_event(b"S", 2)  # one job from each broker, side by side
-        for i, client in enumerate(clients):
-            reply = client.recv(10000)
-            self.assertIsNotNone(reply, f"no reply through broker {i}")
-            self.assertEqual(reply[3:6], [f"two-{i}".encode(), b"SLREP/1", b"200"])
-        self.assertIn("credit=", a.output())  # protocol.md 3.7: the READY states its grant
-
-
-@needs_node
-class PlainMajordomoTest(unittest.TestCase):
-    def test_serves_a_plain_client_through_a_plain_broker(self):
-        broker = Mdp02Broker()
-        self.addCleanup(broker.close)
-        worker = NodeWorker([broker.endpoint], app=PLAIN, service="plain", flags=["--cancel", "off"])
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R")
-        # RFC 18: "READY ... Frame 2: Service name" and nothing more
-        self.assertEqual(broker.readies[0], [W, READY, b"plain"])
-        client = harness.MdpClient(broker.endpoint)
-        self.addCleanup(client.close)
-        reply = client.request("plain", b"hello ", b"world", timeout_ms=5000)
-        self.assertIsNotNone(reply)
-        self.assertEqual(reply[:3], [b"MDPC02", b"\x03", b"plain"])
-        self.assertEqual(len(reply), 4)  # one opaque frame, no envelope
-        self.assertEqual(json.loads(reply[3]), {"method": "POST", "path": "/", "upper": "HELLO WORLD"})
-
+class PlainHandlerTest(unittest.TestCase):
     def test_a_plain_handler_that_throws_is_a_500_naming_the_request(self):
         broker = harness.start_broker()
         self.addCleanup(broker.stop)
@@ -350,46 +208,24 @@ class PlainMajordomoTest(unittest.TestCase):
                                                                   body=b"ok"))
         self.assertEqual(json.loads(reply[7])["upper"], "OK")
 
-    def test_serve_from_javascript(self):
-        broker = Mdp02Broker()
-        self.addCleanup(broker.close)
-        code = (f"require({json.dumps(os.path.join(SDK, 'lib'))}).serve(require({json.dumps(PLAIN)}),"
-                f" {{ broker: {json.dumps(broker.endpoint)}, service: 'viaserve', cancel: 'off' }})")
-        worker = harness.Process([NODE, "-e", code], name="serve")
-        self.addCleanup(worker.stop)
-        harness.wait_for(lambda: broker.readies, what="READY from serve()")
-        self.assertEqual(broker.readies[0], [W, READY, b"viaserve"])
-        client = harness.MdpClient(broker.endpoint)
-        self.addCleanup(client.close)
-        reply = client.request("viaserve", b"abc", timeout_ms=5000)
-        self.assertEqual(json.loads(reply[3])["upper"], "ABC")
-        self.assertEqual(worker.stop(signal.SIGTERM, timeout=5), 0)
-
 
 @needs_node
-class CurveTest(unittest.TestCase):
-    def test_serves_through_a_curve_broker(self):
-        keys = harness.curve_keys(["broker", "worker", "probe"], clients=["worker", "probe"])
-        self.addCleanup(shutil.rmtree, keys, True)
-        broker = harness.start_broker(extra=[
-            "--curve-secret", os.path.join(keys, "broker_secret"),
-            "--curve-clients", os.path.join(keys, "clients")])
-        self.addCleanup(broker.stop)
-        worker = NodeWorker([broker.endpoint], env={
-            "SLOWLANE_CURVE_SECRET": os.path.join(keys, "worker_secret"),
-            "SLOWLANE_CURVE_SERVER": os.path.join(keys, "broker")})
-        self.addCleanup(worker.stop)
-        worker.wait_event(b"R")
-        client = harness.curve_client(broker.endpoint, keys, "probe", "broker")
-        self.addCleanup(client.close)
-        reply = client.request("node", *harness.envelope_request(
-            "curve-1", path="/app/echo", query="over=curve", headers=b"Host: x\r\n"))
-        self.assertIsNotNone(reply)
-        self.assertEqual(reply[3:6], [b"curve-1", b"SLREP/1", b"200"])
-        self.assertEqual(json.loads(reply[7])["query"], {"over": "curve"})
-        with open(os.path.join(keys, "worker_secret")) as f:
-            secret = [line.split('"')[1] for line in f if "secret-key" in line][0]
-        self.assertNotIn(secret, worker.output())  # no key material in logs
+class ContractTest(sdk_contract.SdkContract, unittest.TestCase):
+    """tests/system/sdk_contract.py: what every SDK must do, with slowlane-node and the
+    Express app (its /app/cpu blocks the event loop, as the seed's doSomeWork does)."""
+    service = "node"
+
+    def start_worker(self, brokers, env=None, heartbeat_ms=None):
+        return NodeWorker(brokers, env=env, heartbeat_ms=heartbeat_ms)
+
+    def start_plain_worker(self, broker, service):
+        # --cancel off: a broker that knows only RFC 18 gets a READY with the service alone
+        return NodeWorker([broker], app=PLAIN, service=service, flags=["--cancel", "off"])
+
+    def serve_command(self, broker, service):
+        code = (f"require({json.dumps(os.path.join(SDK, 'lib'))}).serve(require({json.dumps(PLAIN)}),"
+                f" {{ broker: {json.dumps(broker)}, service: {json.dumps(service)}, cancel: 'off' }})")
+        return [NODE, "-e", code]
 
 
 @needs_node
