@@ -105,3 +105,14 @@ class Lan:
             os.rmdir("/etc/netns")  # only if nobody else uses it
         except OSError:
             pass
+
+
+def submit_async(lan, host, url):
+    """GET url with `Prefer: respond-async` from a test host of lan: (status, Location or None)."""
+    out = lan.sh(host, "curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-D", "-",
+                 "-H", "Prefer: respond-async", url, timeout=15)
+    lines = out.stdout.splitlines()
+    status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
+    location = next((line.split(":", 1)[1].strip() for line in lines
+                     if line.lower().startswith("location:")), None)
+    return status, location

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 import yaml  # noqa: E402  (Debian's python3-yaml)
-from lan_support import Lan, flags_of, need_root, run  # noqa: E402
+from lan_support import Lan, flags_of, need_root, run, submit_async  # noqa: E402
 
 COMPOSE_DIR = os.path.join(harness.SOURCE, "deploy", "compose")
 COMPOSE_FILE = os.path.join(COMPOSE_DIR, "docker-compose.yml")
@@ -82,17 +82,6 @@ def named_volumes(data, name):
         if source in (data.get("volumes") or {}):
             mounts[target] = source
     return mounts
-
-
-def submit_async(lan, host, url):
-    """GET url with `Prefer: respond-async` from a test host: (status, Location or None)."""
-    out = lan.sh(host, "curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-D", "-",
-                 "-H", "Prefer: respond-async", url, timeout=15)
-    lines = out.stdout.splitlines()
-    status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
-    location = next((line.split(":", 1)[1].strip() for line in lines
-                     if line.lower().startswith("location:")), None)
-    return status, location
 
 
 # ---- docker-compose config ----------------------------------------------------------------------

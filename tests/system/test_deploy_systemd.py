@@ -26,7 +26,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from lan_support import Lan, flags_of, need_root  # noqa: E402
+from lan_support import Lan, flags_of, need_root, submit_async  # noqa: E402
 
 UNIT_DIR = os.path.join(harness.SOURCE, "deploy", "systemd")
 ENV_DIR = os.path.join(UNIT_DIR, "env")
@@ -197,16 +197,6 @@ class UnitsOnOneHostTest(unittest.TestCase):
         self.addCleanup(proc.stop)
         return proc
 
-    def submit_async(self, url):
-        """GET url with `Prefer: respond-async`, from the host: (status, Location or None)."""
-        out = self.lan.sh("host", "curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-D", "-",
-                          "-H", "Prefer: respond-async", url, timeout=15)
-        lines = out.stdout.splitlines()
-        status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
-        location = next((line.split(":", 1)[1].strip() for line in lines
-                         if line.lower().startswith("location:")), None)
-        return status, location
-
     def job_status(self, location):
         status, body = self.lan.http("host", f"http://127.0.0.1:8080{location}")
         return json.loads(body)["status"] if status == 200 else None
@@ -230,7 +220,7 @@ class UnitsOnOneHostTest(unittest.TestCase):
                 status, body = self.lan.http("host", "http://127.0.0.1:8080/jobs/0")
                 return status == 404 and "unknown_job" in body
             harness.wait_for(reached, timeout=15, what="the gateway reaching the jobs unit")
-            status, location = self.submit_async("http://127.0.0.1:8080/slow?ms=20")
+            status, location = submit_async(self.lan, "host", "http://127.0.0.1:8080/slow?ms=20")
             self.assertEqual(status, 202)
             self.assertRegex(location or "", r"^/jobs/[0-9a-f]{32}$")
             harness.wait_for(lambda: self.job_status(location) == "done", timeout=15,
