@@ -6,7 +6,8 @@
 # Benchmarks: fast (rows 1-2, gateway_bench.sh), broker (3, broker_throughput.sh), capacity
 # (4, capacity_bench.sh, "not run" if absent), scale (5), idle (6), keepalive (7), latency (8),
 # brokers (issue 18: two brokers vs one, hand-backs, failover; brokers_bench.sh), jobs (issue
-# 20: asynchronous jobs against the synchronous path, store size, recovery; jobs_bench.py).
+# 20: asynchronous jobs against the synchronous path, store size, recovery; jobs_bench.py), sdk
+# (issue 21: the fast path through a Node.js and a Python SDK worker against a C one; sdk_bench.py).
 # Each runs under `flock /tmp/slowlane-bench.lock` (never two benchmarks at once on the shared
 # machine), at normal priority. Everything lands in bench/results/<UTC timestamp>/: each
 # benchmark's output (<name>.log) and raw files (<name>/: wrk outputs, CSVs, component logs),
@@ -19,7 +20,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root" || exit 1
-all="fast broker capacity scale idle keepalive latency brokers jobs"
+all="fast broker capacity scale idle keepalive latency brokers jobs sdk"
 selected=${*:-$all}
 for name in $selected; do
     case " $all " in *" $name "*) ;; *) echo "run.sh: unknown benchmark '$name' (have: $all)" >&2; exit 2 ;; esac
@@ -65,6 +66,7 @@ command_of() {
     latency) echo "bench/latency_bench.sh ${LATENCY_REQUESTS:-10000}" ;;
     brokers) echo "bench/brokers_bench.sh ${BROKERS_SECONDS:-8}" ;;
     jobs) echo "bench/jobs_bench.py --jobs ${JOBS_COUNT:-10000}" ;;
+    sdk) echo "bench/sdk_bench.py --rounds ${SDK_ROUNDS:-3}" ;;
     esac
 }
 
