@@ -7,6 +7,7 @@
     None of them calls back up into this file. */
 #include "broker.h"
 #include "broker_agent.h"
+#include "broker_autoscaler.h"
 #include "broker_credit.h"
 #include "broker_dispatch.h"
 #include "broker_mmi.h"
@@ -19,23 +20,24 @@
 #include "sl_mdp_io.h"
 
 struct _broker_t {
-    broker_router_t *router;        /* the one ROUTER socket and its send */
-    zsock_t *socket;                /* the router's socket (borrowed), for receives */
-    void *handle;                   /* its libzmq handle, for zmq_poll */
-    broker_config_t config;         /* read-only after start-up */
-    int64_t expiry_ms;              /* heartbeat_ms x liveness: silence that kills a worker */
-    broker_stats_t *stats;          /* counters for mmi.stats */
-    broker_registry_t *registry;    /* workers, services, expiry order */
-    broker_dispatch_t *dispatch;    /* request delivery and answers */
-    broker_agents_t *agents;        /* host agents, the cluster manager */
-    broker_mmi_t *mmi;              /* mmi.* answers */
-    int64_t now;                    /* zclock_mono() at the current message */
-    int64_t next_tick;              /* when heartbeats and queue sweeps run next */
-    int64_t started;                /* zclock_mono() at broker_new, for uptime */
-    sl_log_limit_t malformed_limit; /* rate limit for malformed-message lines */
-    sl_log_limit_t protocol_limit;  /* rate limit for worker protocol violations */
-    sl_log_limit_t stall_limit;     /* rate limit for broker_stalled lines */
-    zsock_t *stop_socket;           /* a message here ends broker_run (borrowed); may be NULL */
+    broker_router_t *router;         /* the one ROUTER socket and its send */
+    zsock_t *socket;                 /* the router's socket (borrowed), for receives */
+    void *handle;                    /* its libzmq handle, for zmq_poll */
+    broker_config_t config;          /* read-only after start-up */
+    int64_t expiry_ms;               /* heartbeat_ms x liveness: silence that kills a worker */
+    broker_stats_t *stats;           /* counters for mmi.stats */
+    broker_registry_t *registry;     /* workers, services, expiry order */
+    broker_dispatch_t *dispatch;     /* request delivery and answers */
+    broker_agents_t *agents;         /* host agents, the cluster manager */
+    broker_autoscaler_t *autoscaler; /* autoscaling policies, applied through the agents */
+    broker_mmi_t *mmi;               /* mmi.* answers */
+    int64_t now;                     /* zclock_mono() at the current message */
+    int64_t next_tick;               /* when heartbeats and queue sweeps run next */
+    int64_t started;                 /* zclock_mono() at broker_new, for uptime */
+    sl_log_limit_t malformed_limit;  /* rate limit for malformed-message lines */
+    sl_log_limit_t protocol_limit;   /* rate limit for worker protocol violations */
+    sl_log_limit_t stall_limit;      /* rate limit for broker_stalled lines */
+    zsock_t *stop_socket;            /* a message here ends broker_run (borrowed); may be NULL */
 };
 
 /* Copies a frame the codec already checked (1..255 printable bytes) into a C string. */
@@ -77,13 +79,18 @@ broker_t *broker_new(const broker_config_t *config, zcert_t *curve_cert)
     self->agents = broker_agents_new(self->router, self->expiry_ms);
     if (!self->agents)
         goto fail_agents;
+    self->autoscaler = broker_autoscaler_new(self->registry, self->agents);
+    if (!self->autoscaler)
+        goto fail_autoscaler;
     self->mmi = broker_mmi_new(self->router, self->registry, self->stats, self->agents,
-                               self->dispatch, config, self->started);
+                               self->autoscaler, self->dispatch, config, self->started);
     if (!self->mmi)
         goto fail_mmi;
     return self;
 
 fail_mmi:
+    broker_autoscaler_destroy(&self->autoscaler);
+fail_autoscaler:
     broker_agents_destroy(&self->agents);
 fail_agents:
     broker_dispatch_destroy(&self->dispatch);
@@ -105,6 +112,7 @@ void broker_destroy(broker_t **self_p)
     if (!self)
         return;
     broker_mmi_destroy(&self->mmi);
+    broker_autoscaler_destroy(&self->autoscaler);
     broker_agents_destroy(&self->agents);
     broker_dispatch_destroy(&self->dispatch);
     /* Workers and services before the counters they point into. */
@@ -378,6 +386,7 @@ done:
     zlistx_destroy(&retired);
     zlistx_destroy(&doomed);
     broker_agents_tick(self->agents, self->now);
+    broker_autoscaler_tick(self->autoscaler, self->now);
 }
 
 /* The broker itself did not run for a while: it woke overslept ms after its poll's timeout

@@ -13,6 +13,7 @@ struct _broker_mmi_t {
     const broker_registry_t *registry; /* borrowed, read only: services and workers */
     const broker_stats_t *stats;       /* borrowed, read only: counters */
     broker_agents_t *agents;           /* borrowed: the cluster manager's agent table */
+    broker_autoscaler_t *autoscaler;   /* borrowed: mmi.cluster.command's op autoscale */
     broker_dispatch_t *dispatch;       /* borrowed: mmi.cancel's answers to the request */
     broker_config_t config;            /* copy: heartbeat and liveness for the answers */
     int64_t started;                   /* zclock_mono() when the broker started */
@@ -20,10 +21,10 @@ struct _broker_mmi_t {
 
 broker_mmi_t *broker_mmi_new(broker_router_t *router, const broker_registry_t *registry,
                              const broker_stats_t *stats, broker_agents_t *agents,
-                             broker_dispatch_t *dispatch, const broker_config_t *config,
-                             int64_t started)
+                             broker_autoscaler_t *autoscaler, broker_dispatch_t *dispatch,
+                             const broker_config_t *config, int64_t started)
 {
-    assert(router && registry && stats && agents && dispatch && config);
+    assert(router && registry && stats && agents && autoscaler && dispatch && config);
     broker_mmi_t *self = (broker_mmi_t *) calloc(1, sizeof(broker_mmi_t));
     if (!self)
         return NULL;
@@ -31,6 +32,7 @@ broker_mmi_t *broker_mmi_new(broker_router_t *router, const broker_registry_t *r
     self->registry = registry;
     self->stats = stats;
     self->agents = agents;
+    self->autoscaler = autoscaler;
     self->dispatch = dispatch;
     self->config = *config;
     self->started = started;
@@ -141,6 +143,21 @@ static void s_stats(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg, int
     s_reply(self, client, msg, &body);
 }
 
+/* The command of an mmi.cluster.command body [tag, command] if its op is "autoscale" (the
+   autoscaler's; every other op is the agents'), else NULL. */
+static json_t *s_autoscale_command(zmsg_t *request)
+{
+    if (!request || zmsg_size(request) != 2)
+        return NULL;
+    zframe_t *body = zmsg_last(request);
+    json_t *command = json_loadb((const char *) zframe_data(body), zframe_size(body), 0, NULL);
+    const char *op = json_string_value(json_object_get(command, "op"));
+    if (op && strcmp(op, "autoscale") == 0)
+        return command;
+    json_decref(command);
+    return NULL;
+}
+
 /* mmi.cluster, mmi.cluster.command. Body: [tag] for the one, [tag, command] for the
    other. The tag is echoed first, so a client can tell a late answer from the one it
    waits for. */
@@ -149,10 +166,16 @@ static void s_cluster(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg, c
 {
     zmsg_t *request = msg->body;
     zframe_t *tag = request && zmsg_size(request) > 0 ? zmsg_first(request) : NULL;
-    json_t *answer =
-        streq(name, "mmi.cluster")
-            ? broker_cluster_view(self->agents, self->registry, &self->config, self->started, now)
-            : broker_agents_command(self->agents, request, now);
+    json_t *answer = NULL;
+    json_t *autoscale = s_autoscale_command(request);
+    if (streq(name, "mmi.cluster"))
+        answer =
+            broker_cluster_view(self->agents, self->registry, &self->config, self->started, now);
+    else if (autoscale)
+        answer = broker_autoscaler_command(self->autoscaler, autoscale, now);
+    else
+        answer = broker_agents_command(self->agents, request, now);
+    json_decref(autoscale);
     char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
     json_decref(answer);
     zmsg_t *body = zmsg_new();

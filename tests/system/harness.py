@@ -3,6 +3,7 @@ waiting on conditions (never fixed sleeps), and a minimal MDP/0.2 client for the
 
 Each test file is a unittest module run as its own process by ctest."""
 import http.client
+import json
 import os
 import shlex
 import signal
@@ -297,6 +298,22 @@ def http_call(port, method, path, body=None, headers=(), timeout=30.0):
 def header_values(headers, name):
     """Every value of a field in http_call's header list, case-insensitively."""
     return [v for k, v in headers if k.lower() == name.lower()]
+
+
+def mmi_json(endpoint, service, *body, timeout_ms=2000):
+    """One mmi.stats, mmi.cluster or mmi.cluster.command call (protocol.md 2.5, 7.4): its
+    answer's JSON (the last frame, after the tag when there is one), or None."""
+    client = MdpClient(endpoint)
+    try:
+        reply = client.request(service, *body, timeout_ms=timeout_ms)
+    finally:
+        client.close()
+    return json.loads(reply[-1]) if reply else None
+
+
+def mmi_command(endpoint, **fields):
+    """One mmi.cluster.command with a tag: its answer's JSON."""
+    return mmi_json(endpoint, "mmi.cluster.command", b"tag", json.dumps(fields).encode())
 
 
 def mmi_service_ready(endpoint, service):

@@ -1,0 +1,244 @@
+/*  broker_autoscaler: policies per service, the per-tick gathering of figures and the
+    application of a changed count (broker_autoscaler.h). The decision itself is
+    broker_autoscale.c's.
+
+    Counts: an agent reports its `target` in STATUS within 50 ms of a scale COMMAND, but the
+    tick after a change may come first. So a count this broker applied counts as the current
+    one until the agents' targets add up to it, or for PENDING_TICKS ticks at most (an agent
+    that refused or was gone). Without it a tick would see the old count and grow again. */
+#include "broker_autoscaler.h"
+#include "broker_service.h"
+#include "sl_defaults.h"
+#include "sl_log.h"
+
+#define PENDING_TICKS 3
+
+typedef struct {
+    broker_autoscale_policy_t policy;
+    broker_autoscale_state_t state;
+    broker_autoscale_reason_t held; /* the last reason that kept the count, logged once */
+    int pending;                    /* the count last applied, or -1 */
+    int pending_ticks;              /* ticks it has been pending */
+} s_entry_t;
+
+struct _broker_autoscaler_t {
+    const broker_registry_t *registry; /* borrowed */
+    broker_agents_t *agents;           /* borrowed */
+    zhashx_t *entries;                 /* service name -> s_entry_t (owned) */
+};
+
+static void s_entry_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+broker_autoscaler_t *broker_autoscaler_new(const broker_registry_t *registry,
+                                           broker_agents_t *agents)
+{
+    broker_autoscaler_t *self = (broker_autoscaler_t *) calloc(1, sizeof(broker_autoscaler_t));
+    if (!self)
+        return NULL;
+    self->registry = registry;
+    self->agents = agents;
+    self->entries = zhashx_new();
+    if (!self->entries) {
+        free(self);
+        return NULL;
+    }
+    zhashx_set_destructor(self->entries, s_entry_free);
+    return self;
+}
+
+void broker_autoscaler_destroy(broker_autoscaler_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zhashx_destroy(&(*self_p)->entries);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static json_t *s_error(int status, const char *message)
+{
+    return json_pack("{s:b, s:i, s:s, s:s}", "ok", 0, "status", status, "error", "bad_request",
+                     "message", message);
+}
+
+/* An integer field of command, or fallback when it is absent; -1 if it is not an integer. */
+static int64_t s_integer(json_t *command, const char *key, int64_t fallback)
+{
+    json_t *value = json_object_get(command, key);
+    if (!value)
+        return fallback;
+    return json_is_integer(value) ? json_integer_value(value) : -1;
+}
+
+json_t *broker_autoscaler_command(broker_autoscaler_t *self, json_t *command, int64_t now)
+{
+    (void) now;
+    const char *service = json_string_value(json_object_get(command, "service"));
+    if (!service || !*service || strlen(service) > SL_MAX_SERVICE_NAME)
+        return s_error(400, "service is required (1..255 bytes)");
+    if (json_is_true(json_object_get(command, "off"))) {
+        zhashx_delete(self->entries, service);
+        sl_log(SL_LOG_INFO, NULL, "autoscale_off", "service=%s", service);
+        return json_pack("{s:b, s:i, s:s, s:s, s:b}", "ok", 1, "status", 200, "op", "autoscale",
+                         "service", service, "off", 1);
+    }
+    broker_autoscale_policy_t policy = {
+        .min = (int) s_integer(command, "min", -1),
+        .max = (int) s_integer(command, "max", -1),
+        .target_wait_ms = s_integer(command, "target_wait_ms", BROKER_AUTOSCALE_TARGET_WAIT_MS),
+        .cooldown_ms = s_integer(command, "cooldown_ms", BROKER_AUTOSCALE_COOLDOWN_MS),
+    };
+    const char *problem = broker_autoscale_policy_check(&policy);
+    if (!problem && policy.min == 0)
+        /* A request for a service with no worker is answered no_worker at once today;
+           holding it while a worker starts comes with the broker's dispatch change. */
+        problem = "min must be at least 1 for now";
+    if (problem)
+        return s_error(400, problem);
+    s_entry_t *entry = (s_entry_t *) zhashx_lookup(self->entries, service);
+    if (!entry) {
+        entry = (s_entry_t *) calloc(1, sizeof(s_entry_t));
+        if (!entry || zhashx_insert(self->entries, service, entry) != 0) {
+            free(entry);
+            return NULL;
+        }
+    }
+    entry->policy = policy;
+    entry->pending = -1;
+    entry->pending_ticks = 0;
+    sl_log(SL_LOG_INFO, NULL, "autoscale_on",
+           "service=%s min=%d max=%d target_wait_ms=%lld cooldown_ms=%lld", service, policy.min,
+           policy.max, (long long) policy.target_wait_ms, (long long) policy.cooldown_ms);
+    return json_pack("{s:b, s:i, s:s, s:s, s:{s:i, s:i, s:I, s:I}}", "ok", 1, "status", 200, "op",
+                     "autoscale", "service", service, "policy", "min", policy.min, "max",
+                     policy.max, "target_wait_ms", (json_int_t) policy.target_wait_ms,
+                     "cooldown_ms", (json_int_t) policy.cooldown_ms);
+}
+
+static int s_target_of(const broker_agent_t *agent)
+{
+    return (int) json_integer_value(json_object_get(agent->status, "target"));
+}
+
+/* An agent that may be given more: not stopped, no slot of it in a crash loop. */
+static bool s_may_grow(const broker_agent_t *agent, bool *crash_loop)
+{
+    if (json_is_true(json_object_get(agent->status, "stopped")))
+        return false;
+    json_t *slots = json_object_get(agent->status, "workers");
+    for (size_t i = 0; i < json_array_size(slots); i++) {
+        const char *state = json_string_value(json_object_get(json_array_get(slots, i), "state"));
+        if (state && strcmp(state, "crash_loop") == 0) {
+            *crash_loop = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Moves the agents' targets from their sum to `to`, one worker at a time: a new one to the
+   agent that may grow and has the fewest, a surplus one from the agent with the most; sends
+   `scale` to each agent whose target changed. */
+static void s_apply(broker_autoscaler_t *self, broker_agent_t **agents, size_t count, int to)
+{
+    int *targets = (int *) calloc(count, sizeof(int));
+    bool *growable = (bool *) calloc(count, sizeof(bool));
+    if (!targets || !growable)
+        goto done;
+    int sum = 0;
+    for (size_t i = 0; i < count; i++) {
+        bool ignored = false;
+        targets[i] = s_target_of(agents[i]);
+        growable[i] = s_may_grow(agents[i], &ignored);
+        sum += targets[i];
+    }
+    int *before = (int *) calloc(count, sizeof(int));
+    if (!before)
+        goto done;
+    memcpy(before, targets, count * sizeof(int));
+    while (sum != to) {
+        size_t pick = count;
+        for (size_t i = 0; i < count; i++) {
+            if (sum < to ? growable[i] && targets[i] < SL_MAX_WORKER_SLOTS &&
+                               (pick == count || targets[i] < targets[pick])
+                         : targets[i] > 0 && (pick == count || targets[i] > targets[pick]))
+                pick = i;
+        }
+        if (pick == count)
+            break; /* no agent can take or give one more */
+        targets[pick] += sum < to ? 1 : -1;
+        sum += sum < to ? 1 : -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (targets[i] == before[i])
+            continue;
+        json_t *command = json_pack("{s:s, s:i}", "op", "scale", "count", targets[i]);
+        if (command)
+            broker_agents_send(self->agents, agents[i], command);
+        json_decref(command);
+    }
+    free(before);
+done:
+    free(growable);
+    free(targets);
+}
+
+static void s_decide(broker_autoscaler_t *self, const char *name, s_entry_t *entry, int64_t now)
+{
+    size_t count = 0;
+    broker_agent_t **agents = broker_agents_list(self->agents, name, NULL, &count);
+    if (!agents || count == 0) {
+        free(agents);
+        return; /* no supervisor of the service: nothing to scale */
+    }
+    broker_autoscale_input_t input = {0};
+    for (size_t i = 0; i < count; i++) {
+        int target = s_target_of(agents[i]);
+        input.workers += target;
+        if (s_may_grow(agents[i], &input.crash_loop))
+            input.room += SL_MAX_WORKER_SLOTS - target;
+    }
+    if (entry->pending >= 0) {
+        if (input.workers == entry->pending || ++entry->pending_ticks > PENDING_TICKS)
+            entry->pending = -1;
+        else
+            input.workers = entry->pending;
+    }
+    broker_service_t *service = broker_registry_service(self->registry, name);
+    if (service) {
+        input.registered = (int) broker_service_workers(service);
+        input.idle = (int) broker_service_idle(service);
+        input.busy = input.registered - input.idle;
+        input.queued = broker_service_queued(service);
+        broker_request_t *oldest = broker_service_oldest(service);
+        input.oldest_wait_ms = oldest ? now - oldest->received : 0;
+    }
+    broker_autoscale_decision_t decision =
+        broker_autoscale_decide(&entry->policy, &input, &entry->state, now);
+    bool changed = decision.to != decision.from;
+    if (changed || (decision.reason != BROKER_AUTOSCALE_HOLD && decision.reason != entry->held))
+        sl_log(SL_LOG_INFO, NULL, changed ? "autoscale" : "autoscale_held",
+               "service=%s from=%d to=%d reason=%s queued=%zu oldest_wait_ms=%lld busy=%d "
+               "idle=%d registered=%d room=%d",
+               name, decision.from, decision.to, broker_autoscale_reason_name(decision.reason),
+               input.queued, (long long) input.oldest_wait_ms, input.busy, input.idle,
+               input.registered, input.room);
+    entry->held = changed ? BROKER_AUTOSCALE_HOLD : decision.reason;
+    if (changed) {
+        s_apply(self, agents, count, decision.to);
+        entry->pending = decision.to;
+        entry->pending_ticks = 0;
+    }
+    free(agents);
+}
+
+void broker_autoscaler_tick(broker_autoscaler_t *self, int64_t now)
+{
+    for (s_entry_t *entry = (s_entry_t *) zhashx_first(self->entries); entry;
+         entry = (s_entry_t *) zhashx_next(self->entries))
+        s_decide(self, (const char *) zhashx_cursor(self->entries), entry, now);
+}

@@ -1,0 +1,104 @@
+"""The broker's autoscaler (issue 22) with a real supervisor: a policy set through
+mmi.cluster.command {"op": "autoscale"}, a step load of builtin:sleep jobs that makes the
+worker count rise within its max, one log line per decision, and the fall back to min one
+worker per cooldown once the load is gone, with no request failing on the way down."""
+import re
+import threading
+import time
+import unittest
+
+import harness
+
+SERVICE = "auto"
+
+
+def registered(endpoint):
+    """Workers of SERVICE registered with the broker now (mmi.stats)."""
+    stats = harness.mmi_json(endpoint, "mmi.stats", b"") or {"services": []}
+    return next((s["workers"] for s in stats["services"] if s["name"] == SERVICE), 0)
+
+
+def decisions(broker):
+    """(from, to, reason) of every autoscale line the broker logged, in order."""
+    return [(int(a), int(b), reason) for a, b, reason in re.findall(
+        rf"event=autoscale service={SERVICE} from=(\d+) to=(\d+) reason=(\w+)", broker.output())]
+
+
+class AutoscaleTest(unittest.TestCase):
+    def setUp(self):
+        self.broker = harness.start_broker()
+        self.addCleanup(self.broker.stop)
+        self.pool = harness.start_workers(self.broker.endpoint, SERVICE, "builtin:sleep", count=1)
+        self.addCleanup(self.pool.stop)
+        harness.wait_for(lambda: registered(self.broker.endpoint) == 1,
+                         what="the first worker to register")
+        # The agent is listed once its first STATUS is in
+        harness.wait_for(lambda: harness.mmi_command(self.broker.endpoint, op="scale",
+                                                     service=SERVICE, count=1)["ok"],
+                         what="the supervisor's agent to be known")
+
+    def test_bad_policies_are_refused_with_the_value_named(self):
+        for fields, named in (({"min": 3, "max": 2}, "min must be 0..max"),
+                              ({"min": 1, "max": 0}, "max must be 1..10000"),
+                              ({"min": 1, "max": 2, "target_wait_ms": 0}, "target wait"),
+                              ({"min": 0, "max": 2}, "min must be at least 1")):
+            answer = harness.mmi_command(self.broker.endpoint, op="autoscale", service=SERVICE,
+                                         **fields)
+            self.assertEqual((answer["ok"], answer["status"]), (False, 400), fields)
+            self.assertIn(named, answer["message"])
+        self.assertEqual(decisions(self.broker), [])
+
+    def test_step_load_grows_within_max_then_falls_back_to_min(self):
+        answer = harness.mmi_command(self.broker.endpoint, op="autoscale", service=SERVICE,
+                                     min=1, max=4, target_wait_ms=200, cooldown_ms=2000)
+        self.assertEqual((answer["ok"], answer["policy"]["max"]), (True, 4), answer)
+        # From idle to 12 jobs of 1.5 s at once: one worker would need 18 s
+        replies = []
+
+        def job(n):
+            client = harness.MdpClient(self.broker.endpoint)
+            try:
+                replies.append(client.request(SERVICE, *harness.envelope_request(
+                    f"step-{n}", query="ms=1500", timeout_ms=30000), timeout_ms=30000))
+            finally:
+                client.close()
+
+        started = time.monotonic()
+        threads = [threading.Thread(target=job, args=(n,)) for n in range(12)]
+        for thread in threads:
+            thread.start()
+        harness.wait_for(lambda: registered(self.broker.endpoint) == 4, timeout=10,
+                         what="the count to reach max")
+        for thread in threads:
+            thread.join(60)
+        elapsed = time.monotonic() - started
+        self.assertEqual(len(replies), 12)
+        for reply in replies:
+            self.assertIsNotNone(reply)
+            self.assertEqual(reply[4:6], [b"SLREP/1", b"200"])
+        self.assertLess(elapsed, 12)  # far from the 18 s one worker would take
+        grown = [d for d in decisions(self.broker) if d[1] > d[0]]
+        self.assertTrue(grown)
+        self.assertTrue(all(d[2] in ("queue_wait", "all_busy") for d in grown), grown)
+        self.assertLessEqual(max(d[1] for d in decisions(self.broker)), 4)  # never past max
+        # Idle now: back to min, one worker per cooldown, and requests keep being served
+        failures = []
+        while registered(self.broker.endpoint) > 1 and time.monotonic() - started < 60:
+            reply = harness.MdpClient(self.broker.endpoint)
+            try:
+                answer = reply.request(SERVICE, *harness.envelope_request("fall", query="ms=1"))
+            finally:
+                reply.close()
+            if not answer or answer[4:6] != [b"SLREP/1", b"200"]:
+                failures.append(answer)
+            time.sleep(0.25)  # a trickle of requests, not a wait for a condition
+        self.assertEqual(registered(self.broker.endpoint), 1)
+        self.assertEqual(failures, [])
+        fallen = [d for d in decisions(self.broker) if d[1] < d[0]]
+        self.assertEqual([d[0] - d[1] for d in fallen], [1] * len(fallen))  # one at a time
+        self.assertTrue(all(d[2] == "idle" for d in fallen), fallen)
+        self.assertEqual(fallen[-1][1], 1)  # down to min, never below
+
+
+if __name__ == "__main__":
+    harness.main()
