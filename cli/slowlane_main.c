@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli_admin.h"
+#include "cli_autoscale.h"
 #include "cli_jobs.h"
 #include "cli_keygen.h"
 #include "cli_up.h"
@@ -20,6 +21,8 @@ static void s_usage(FILE *out)
             "  restart SERVICE              rolling restart, one worker at a time\n"
             "  stop|start SERVICE [--host H]  drain and stop / start again its workers\n"
             "  broadcast SERVICE MESSAGE    deliver MESSAGE once to every live worker\n"
+            "  autoscale SERVICE --min N --max M [--target-wait-ms W] [--cooldown-s S] | --off\n"
+            "                               the broker sets the count by load, within N..M\n"
             "  jobs [--state S] [--service NAME] | show ID | cancel ID\n"
             "                               asynchronous jobs (docs/jobs.md)\n"
             "          (admin verbs: SLOWLANE_GATEWAY, SLOWLANE_ADMIN_TOKEN; docs/admin-api.md)\n\n"
@@ -37,6 +40,8 @@ int main(int argc, char **argv)
         return cli_up_run(argc - 1, argv + 1);
     if (cli_admin_owns(argv[1]))
         return cli_admin_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "autoscale") == 0)
+        return cli_autoscale_run(argc - 1, argv + 1);
     if (strcmp(argv[1], "jobs") == 0)
         return cli_jobs_run(argc - 1, argv + 1);
     if (strcmp(argv[1], "keygen") == 0)

@@ -2,7 +2,7 @@
     its path is even looked at, so an unauthenticated caller learns nothing about which
     paths exist. Routes:
         GET  /api/v1/cluster
-        POST /api/v1/services/{service}/{scale|restart|stop|start|broadcast}   JSON body */
+        POST /api/v1/services/{service}/{scale|restart|stop|start|broadcast|autoscale}  JSON body */
 #include "gateway_admin.h"
 #include "gateway_intake.h"
 
@@ -270,7 +270,8 @@ void gateway_admin_handle(gateway_admin_t *self, gateway_response_t *response,
         char service[SL_MAX_SERVICE_NAME + 1];
         snprintf(service, sizeof service, "%.*s", (int) (slash - path - prefix), path + prefix);
         const char *action = slash + 1;
-        static const char *actions[] = {"scale", "restart", "stop", "start", "broadcast"};
+        static const char *actions[] = {"scale", "restart",   "stop",
+                                        "start", "broadcast", "autoscale"};
         for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
             if (strcmp(action, actions[i]) == 0) {
                 if (strcmp(method, "POST") != 0) {

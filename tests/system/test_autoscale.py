@@ -1,13 +1,16 @@
-"""The broker's autoscaler (issue 22) with a real supervisor: a policy set through
-mmi.cluster.command {"op": "autoscale"}, a step load of builtin:sleep jobs that makes the
+"""The broker's autoscaler (issue 22) with a real supervisor: a policy set with `slowlane
+autoscale` through the gateway's admin API (or mmi.cluster.command {"op": "autoscale"}), a step load of builtin:sleep jobs that makes the
 worker count rise within its max, one log line per decision, and the fall back to min one
 worker per cooldown once the load is gone, with no request failing on the way down."""
 import re
+import subprocess
 import threading
 import time
 import unittest
 
 import harness
+from cluster_support import TOKEN
+from gateway_support import start_gateway
 
 SERVICE = "auto"
 
@@ -47,6 +50,38 @@ class AutoscaleTest(unittest.TestCase):
             self.assertEqual((answer["ok"], answer["status"]), (False, 400), fields)
             self.assertIn(named, answer["message"])
         self.assertEqual(decisions(self.broker), [])
+
+    def test_slowlane_autoscale_sets_and_removes_a_policy_through_the_admin_api(self):
+        gateway = start_gateway(self.broker.endpoint, ["/auto=auto"],
+                                extra=("--admin-token", TOKEN))
+        self.addCleanup(gateway.stop)
+
+        def cli(*args):
+            return subprocess.run([harness.binary("slowlane"), "autoscale", SERVICE, *args,
+                                   "--gateway", f"http://127.0.0.1:{gateway.port}",
+                                   "--admin-token", TOKEN],
+                                  capture_output=True, text=True, timeout=30)
+
+        result = cli("--min", "1", "--max", "3", "--cooldown-s", "5")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("autoscaling between 1 and 3 workers", result.stdout)
+        harness.wait_for(lambda: f"event=autoscale_on service={SERVICE} min=1 max=3 "
+                                 "target_wait_ms=500 cooldown_ms=5000" in self.broker.output(),
+                         what="the broker to take the policy")
+        result = cli("--min", "3", "--max", "2")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("min must be 0..max", result.stderr)
+        self.assertEqual(cli("--min", "1").returncode, 2)  # --max missing: usage
+        result = cli("--off")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        harness.wait_for(lambda: f"event=autoscale_off service={SERVICE}" in self.broker.output(),
+                         what="the broker to drop the policy")
+        wrong = subprocess.run([harness.binary("slowlane"), "autoscale", SERVICE, "--off",
+                                "--gateway", f"http://127.0.0.1:{gateway.port}",
+                                "--admin-token", "wrong-token-0123456789abcdef"],
+                               capture_output=True, text=True, timeout=30)
+        self.assertEqual(wrong.returncode, 1)
+        self.assertEqual(self.broker.output().count("event=autoscale_off"), 1)
 
     def test_step_load_grows_within_max_then_falls_back_to_min(self):
         answer = harness.mmi_command(self.broker.endpoint, op="autoscale", service=SERVICE,
