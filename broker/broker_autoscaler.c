@@ -16,9 +16,11 @@
 typedef struct {
     broker_autoscale_policy_t policy;
     broker_autoscale_state_t state;
-    broker_autoscale_reason_t held; /* the last reason that kept the count, logged once */
-    int pending;                    /* the count last applied, or -1 */
-    int pending_ticks;              /* ticks it has been pending */
+    broker_autoscale_reason_t held;   /* the last reason that kept the count, logged once */
+    int pending;                      /* the count last applied, or -1 */
+    int pending_ticks;                /* ticks it has been pending */
+    broker_autoscale_decision_t last; /* the last change, or a hold with a reason */
+    int64_t last_at;                  /* when (0: none yet) */
 } s_entry_t;
 
 struct _broker_autoscaler_t {
@@ -228,6 +230,10 @@ static void s_decide(broker_autoscaler_t *self, const char *name, s_entry_t *ent
                input.queued, (long long) input.oldest_wait_ms, input.busy, input.idle,
                input.registered, input.room);
     entry->held = changed ? BROKER_AUTOSCALE_HOLD : decision.reason;
+    if (changed || decision.reason != BROKER_AUTOSCALE_HOLD) {
+        entry->last = decision;
+        entry->last_at = now;
+    }
     if (changed) {
         s_apply(self, agents, count, decision.to);
         entry->pending = decision.to;
@@ -241,4 +247,23 @@ void broker_autoscaler_tick(broker_autoscaler_t *self, int64_t now)
     for (s_entry_t *entry = (s_entry_t *) zhashx_first(self->entries); entry;
          entry = (s_entry_t *) zhashx_next(self->entries))
         s_decide(self, (const char *) zhashx_cursor(self->entries), entry, now);
+}
+
+json_t *broker_autoscaler_describe(const broker_autoscaler_t *self, const char *service,
+                                   int64_t now)
+{
+    const s_entry_t *entry = (const s_entry_t *) zhashx_lookup(self->entries, service);
+    if (!entry)
+        return NULL;
+    json_t *described =
+        json_pack("{s:i, s:i, s:I, s:I}", "min", entry->policy.min, "max", entry->policy.max,
+                  "target_wait_ms", (json_int_t) entry->policy.target_wait_ms, "cooldown_ms",
+                  (json_int_t) entry->policy.cooldown_ms);
+    if (described && entry->last_at)
+        json_object_set_new(described, "last",
+                            json_pack("{s:i, s:i, s:s, s:I}", "from", entry->last.from, "to",
+                                      entry->last.to, "reason",
+                                      broker_autoscale_reason_name(entry->last.reason), "ago_ms",
+                                      (json_int_t) (now - entry->last_at)));
+    return described;
 }

@@ -33,4 +33,10 @@ json_t *broker_autoscaler_command(broker_autoscaler_t *self, json_t *command, in
 /* Per tick: decides for every service with a policy and applies what changed. */
 void broker_autoscaler_tick(broker_autoscaler_t *self, int64_t now);
 
+/* The policy of service and its last decision that changed or held the count for a reason
+   ({"min", "max", "target_wait_ms", "cooldown_ms", "last": {"from", "to", "reason",
+   "ago_ms"}}), a new object, or NULL if the service has no policy. For the cluster view. */
+json_t *broker_autoscaler_describe(const broker_autoscaler_t *self, const char *service,
+                                   int64_t now);
+
 #endif

@@ -106,7 +106,8 @@ static void s_add(json_t *object, const char *name, json_int_t amount)
 }
 
 json_t *broker_cluster_view(const broker_agents_t *agents_table, const broker_registry_t *registry,
-                            const broker_config_t *config, int64_t started, int64_t now)
+                            const broker_autoscaler_t *autoscaler, const broker_config_t *config,
+                            int64_t started, int64_t now)
 {
     s_view_t view = {registry, broker_config_expiry_ms(config), now};
     const s_view_t *self = &view;
@@ -190,6 +191,12 @@ json_t *broker_cluster_view(const broker_agents_t *agents_table, const broker_re
     json_t *service_list = json_array(), *host_list = json_array();
     const char *name;
     json_t *value;
+    json_object_foreach(services, name, value)
+    {
+        json_t *policy = broker_autoscaler_describe(autoscaler, name, now);
+        if (policy)
+            json_object_set_new(value, "autoscale", policy);
+    }
     json_object_foreach(services, name, value) json_array_append(service_list, value);
     json_object_foreach(hosts, name, value) json_array_append(host_list, value);
     json_t *answer = json_pack(

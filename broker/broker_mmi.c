@@ -169,8 +169,8 @@ static void s_cluster(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg, c
     json_t *answer = NULL;
     json_t *autoscale = s_autoscale_command(request);
     if (streq(name, "mmi.cluster"))
-        answer =
-            broker_cluster_view(self->agents, self->registry, &self->config, self->started, now);
+        answer = broker_cluster_view(self->agents, self->registry, self->autoscaler, &self->config,
+                                     self->started, now);
     else if (autoscale)
         answer = broker_autoscaler_command(self->autoscaler, autoscale, now);
     else

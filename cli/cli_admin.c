@@ -96,6 +96,25 @@ static void s_print_brokers(json_t *brokers)
     printf("\n");
 }
 
+/* "  autoscale 2..8, last 4 -> 6 (queue_wait) 3s ago", under its service's line. */
+static void s_print_autoscale(json_t *policy)
+{
+    if (!policy)
+        return;
+    printf("  autoscale %lld..%lld", (long long) json_integer_value(json_object_get(policy, "min")),
+           (long long) json_integer_value(json_object_get(policy, "max")));
+    json_t *last = json_object_get(policy, "last");
+    if (last) {
+        char ago[24];
+        s_age(json_integer_value(json_object_get(last, "ago_ms")), ago, sizeof ago);
+        printf(", last %lld -> %lld (%s) %s ago",
+               (long long) json_integer_value(json_object_get(last, "from")),
+               (long long) json_integer_value(json_object_get(last, "to")),
+               json_string_value(json_object_get(last, "reason")), ago);
+    }
+    printf("\n");
+}
+
 static void s_print_status(json_t *view)
 {
     s_print_brokers(json_object_get(view, "brokers"));
@@ -120,6 +139,7 @@ static void s_print_status(json_t *view)
                (long long) json_integer_value(json_object_get(service, "target")),
                hosts[0] ? hosts : "-",
                json_is_true(json_object_get(service, "rolling")) ? "  (rolling restart)" : "");
+        s_print_autoscale(json_object_get(service, "autoscale"));
     }
     json_t *workers = json_object_get(view, "workers");
     printf("\n%-14s %-12s %8s %4s %-10s %8s %7s %8s %8s  %s\n", "HOST", "SERVICE", "PID", "SLOT",

@@ -68,6 +68,10 @@ class AutoscaleTest(unittest.TestCase):
         harness.wait_for(lambda: f"event=autoscale_on service={SERVICE} min=1 max=3 "
                                  "target_wait_ms=500 cooldown_ms=5000" in self.broker.output(),
                          what="the broker to take the policy")
+        status = subprocess.run([harness.binary("slowlane"), "status", "--gateway",
+                                 f"http://127.0.0.1:{gateway.port}", "--admin-token", TOKEN],
+                                capture_output=True, text=True, timeout=30)
+        self.assertIn("  autoscale 1..3", status.stdout)
         result = cli("--min", "3", "--max", "2")
         self.assertEqual(result.returncode, 1)
         self.assertIn("min must be 0..max", result.stderr)
@@ -133,6 +137,11 @@ class AutoscaleTest(unittest.TestCase):
         self.assertEqual([d[0] - d[1] for d in fallen], [1] * len(fallen))  # one at a time
         self.assertTrue(all(d[2] == "idle" for d in fallen), fallen)
         self.assertEqual(fallen[-1][1], 1)  # down to min, never below
+        # The cluster view (slowlane status) shows the policy and its last decision
+        view = harness.mmi_json(self.broker.endpoint, "mmi.cluster", b"tag")
+        policy = next(s for s in view["services"] if s["name"] == SERVICE)["autoscale"]
+        self.assertEqual((policy["min"], policy["max"]), (1, 4))
+        self.assertEqual((policy["last"]["to"], policy["last"]["reason"]), (1, "idle"))
 
 
 if __name__ == "__main__":
