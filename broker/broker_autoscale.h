@@ -48,6 +48,7 @@ typedef enum {
     BROKER_AUTOSCALE_CRASH_LOOP, /* would grow, but a host stopped crashing slots */
     BROKER_AUTOSCALE_NO_ROOM,    /* would grow, but no host may take another worker */
     BROKER_AUTOSCALE_AT_MAX,     /* would grow, but the count is at the policy's max */
+    BROKER_AUTOSCALE_REASONS     /* how many there are */
 } broker_autoscale_reason_t;
 
 typedef struct {

@@ -222,13 +222,19 @@ static void s_decide(broker_autoscaler_t *self, const char *name, s_entry_t *ent
     broker_autoscale_decision_t decision =
         broker_autoscale_decide(&entry->policy, &input, &entry->state, now);
     bool changed = decision.to != decision.from;
-    if (changed || (decision.reason != BROKER_AUTOSCALE_HOLD && decision.reason != entry->held))
+    /* Every change, and a hold for a reason other than the last one: one line, one count */
+    bool logged =
+        changed || (decision.reason != BROKER_AUTOSCALE_HOLD && decision.reason != entry->held);
+    if (logged) {
         sl_log(SL_LOG_INFO, NULL, changed ? "autoscale" : "autoscale_held",
                "service=%s from=%d to=%d reason=%s queued=%zu oldest_wait_ms=%lld busy=%d "
                "idle=%d registered=%d room=%d",
                name, decision.from, decision.to, broker_autoscale_reason_name(decision.reason),
                input.queued, (long long) input.oldest_wait_ms, input.busy, input.idle,
                input.registered, input.room);
+        if (service && broker_service_stats(service))
+            broker_service_stats(service)->autoscale[decision.reason]++;
+    }
     entry->held = changed ? BROKER_AUTOSCALE_HOLD : decision.reason;
     if (changed || decision.reason != BROKER_AUTOSCALE_HOLD) {
         entry->last = decision;

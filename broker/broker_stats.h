@@ -9,6 +9,7 @@
 
 #include <czmq.h>
 #include <stdint.h>
+#include "broker_autoscale.h"
 #include "sl_envelope.h"
 
 #define BROKER_STATS_WAIT_BUCKETS 14 /* finite queue-wait bounds; one more counts the rest */
@@ -35,6 +36,7 @@ typedef struct {
     uint64_t registrations;                               /* READYs accepted */
     uint64_t exits[BROKER_EXIT_COUNT];                    /* registrations ended, by reason */
     uint64_t heartbeats_missed;                           /* ticks that found a worker late */
+    uint64_t autoscale[BROKER_AUTOSCALE_REASONS];         /* autoscaler log lines, by reason */
 } broker_stats_service_t;
 
 typedef struct _broker_stats_t broker_stats_t;

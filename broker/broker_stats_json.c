@@ -46,6 +46,15 @@ static void s_json_service(const broker_registry_t *registry, FILE *out,
     for (int i = 0; i < BROKER_EXIT_COUNT; i++)
         fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "",
                 broker_stats_exit_name((broker_exit_reason_t) i), stats->exits[i]);
+    fputs("},\"autoscale\":{", out); /* decisions logged, by reason: only those that happened */
+    const char *comma = "";
+    for (int i = 0; i < BROKER_AUTOSCALE_REASONS; i++)
+        if (stats->autoscale[i]) {
+            fprintf(out, "%s\"%s\":%" PRIu64, comma,
+                    broker_autoscale_reason_name((broker_autoscale_reason_t) i),
+                    stats->autoscale[i]);
+            comma = ",";
+        }
     fputs("},\"queue_wait\":{\"buckets\":[", out);
     uint64_t count = 0;
     for (int i = 0; i <= BROKER_STATS_WAIT_BUCKETS; i++) {

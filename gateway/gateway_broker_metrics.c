@@ -222,6 +222,12 @@ void gateway_broker_metrics_write(json_t *const *stats, const char *const *label
                   "slot (docs/protocol.md 3.7), by service; 0 from a broker that does not count "
                   "them.",
                   "handbacks");
+    s_per_service_keyed(out, &set, "slowlane_broker_autoscale_decisions_total",
+                        "Autoscaler decisions by service and reason: the count changed "
+                        "(queue_wait, all_busy, idle, below_min, above_max) or was held for a "
+                        "new reason (at_max, starting, crash_loop, no_room). Each is also one "
+                        "event=autoscale or autoscale_held line in the broker's log.",
+                        "autoscale", "reason");
     s_per_service(out, &set, "slowlane_broker_queue_depth", "gauge",
                   "Requests waiting in the service's queue now.", "queued");
     gateway_prometheus_family(

@@ -142,6 +142,15 @@ class AutoscaleTest(unittest.TestCase):
         policy = next(s for s in view["services"] if s["name"] == SERVICE)["autoscale"]
         self.assertEqual((policy["min"], policy["max"]), (1, 4))
         self.assertEqual((policy["last"]["to"], policy["last"]["reason"]), (1, "idle"))
+        # Each logged decision is counted by reason in mmi.stats (and so in /metrics)
+        stats = harness.mmi_json(self.broker.endpoint, "mmi.stats", b"")
+        counted = next(s for s in stats["services"] if s["name"] == SERVICE)["autoscale"]
+        logged = {}
+        for reason in re.findall(rf"event=autoscale(?:_held)? service={SERVICE} .*? reason=(\w+)",
+                                 self.broker.output()):
+            logged[reason] = logged.get(reason, 0) + 1
+        self.assertEqual(counted, logged)
+        self.assertEqual(counted["idle"], len(fallen))
 
 
 if __name__ == "__main__":
