@@ -367,8 +367,7 @@ static void s_tick(broker_t *self)
         while ((request = (broker_request_t *) zlistx_detach(doomed, NULL)))
             broker_dispatch_fail(self->dispatch, &request, SL_ERROR_EXPIRED,
                                  "deadline passed in queue");
-        if (broker_service_workers(service) == 0 &&
-            self->now - broker_service_last_worker_left(service) > self->expiry_ms) {
+        if (!broker_service_waits_for_workers(service, self->now, self->expiry_ms)) {
             broker_service_take_all(service, doomed);
             while ((request = (broker_request_t *) zlistx_detach(doomed, NULL)))
                 broker_dispatch_fail(self->dispatch, &request, SL_ERROR_NO_WORKER,

@@ -73,10 +73,59 @@ void broker_agents_destroy(broker_agents_t **self_p)
     *self_p = NULL;
 }
 
+/* Times a scale is sent before the broker gives up on an agent that never reports it. */
+#define S_SCALE_TRIES 5
+/* How long an agent has to report a scale's count before it is sent again. */
+#define S_SCALE_RESEND_MS 500
+
+static int s_target(const broker_agent_t *agent)
+{
+    return (int) json_integer_value(json_object_get(agent->status, "target"));
+}
+
 void broker_agents_send(broker_agents_t *self, broker_agent_t *agent, json_t *command)
 {
+    const char *op = json_string_value(json_object_get(command, "op"));
+    if (op && strcmp(op, "scale") == 0) {
+        int count = (int) json_integer_value(json_object_get(command, "count"));
+        if (count != agent->scale_sent)
+            agent->scale_tries = 0;
+        agent->scale_sent = count;
+        agent->scale_sent_at = zclock_mono();
+        agent->scale_tries++;
+    }
     zmsg_t *msg = sl_agent_encode(SL_AGENT_COMMAND, command);
     broker_router_send(self->router, agent->routing, &msg);
+}
+
+/* A scale the agent has not applied is sent again: a command that reaches a supervisor while
+   it forks a worker is lost with the agent's socket, which it closes around every fork. Done
+   once a STATUS newer than the send reports the count; given up after S_SCALE_TRIES sends
+   (S_SCALE_TRIES x S_SCALE_RESEND_MS), so another broker's later scale of the same agent
+   is overridden for that long at most. */
+static void s_scale_check(broker_agents_t *self, broker_agent_t *agent, int64_t now)
+{
+    if (agent->scale_sent < 0)
+        return;
+    if (agent->status_at > agent->scale_sent_at && s_target(agent) == agent->scale_sent) {
+        agent->scale_sent = -1;
+        return;
+    }
+    if (now - agent->scale_sent_at < S_SCALE_RESEND_MS)
+        return;
+    if (agent->scale_tries >= S_SCALE_TRIES) {
+        sl_log(SL_LOG_WARN, NULL, "agent_scale_lost", "agent=%s count=%d tries=%d", agent->key,
+               agent->scale_sent, agent->scale_tries);
+        agent->scale_sent = -1;
+        return;
+    }
+    json_t *command = json_pack("{s:s, s:i}", "op", "scale", "count", agent->scale_sent);
+    if (command) {
+        sl_log(SL_LOG_INFO, NULL, "agent_scale_resent", "agent=%s count=%d", agent->key,
+               agent->scale_sent);
+        broker_agents_send(self, agent, command);
+        json_decref(command);
+    }
 }
 
 size_t broker_agents_size(const broker_agents_t *self)
@@ -235,6 +284,7 @@ static void s_status(broker_agents_t *self, zframe_t *sender, json_t *status, in
             free(agent);
             return;
         }
+        agent->scale_sent = -1;
         snprintf(agent->host, sizeof agent->host, "%s",
                  json_string_value(json_object_get(status, "host")));
         snprintf(agent->service, sizeof agent->service, "%s",
@@ -312,6 +362,8 @@ void broker_agents_tick(broker_agents_t *self, int64_t now)
     while (gone && (agent = (broker_agent_t *) zlistx_detach(gone, NULL)))
         s_forget(self, agent, "expired");
     zlistx_destroy(&gone);
+    for (agent = zhashx_first(self->agents); agent; agent = zhashx_next(self->agents))
+        s_scale_check(self, agent, now);
     /* A roll whose agent vanished moves on; one whose command was lost is told again. */
     zlistx_t *rolls = zlistx_new();
     for (broker_roll_t *roll = zhashx_first(self->rolls); rolls && roll;

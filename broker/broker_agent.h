@@ -30,6 +30,9 @@ typedef struct {
     int64_t expiry;                        /* zclock_mono() when it is forgotten if silent */
     int64_t heard;                         /* zclock_mono() of its last message */
     int64_t status_at;                     /* zclock_mono() of its last STATUS */
+    int scale_sent;                        /* the count of the last scale told it, or -1 */
+    int64_t scale_sent_at;                 /* zclock_mono() then */
+    int scale_tries;                       /* times that scale was sent */
 } broker_agent_t;
 
 typedef struct _broker_agents_t broker_agents_t;
@@ -65,7 +68,8 @@ broker_agent_t **broker_agents_list(const broker_agents_t *self, const char *ser
 const char *broker_agents_rolling_first(const broker_agents_t *self);
 const char *broker_agents_rolling_next(const broker_agents_t *self);
 
-/* Sends one COMMAND (body borrowed) to agent. */
+/* Sends one COMMAND (body borrowed) to agent. A scale is remembered until a later STATUS of
+   the agent reports its count, and sent again until then (a few times at most). */
 void broker_agents_send(broker_agents_t *self, broker_agent_t *agent, json_t *command);
 
 /* Starts at now a rolling restart of agents (count of them, in order) under a new id

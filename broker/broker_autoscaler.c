@@ -24,9 +24,9 @@ typedef struct {
 } s_entry_t;
 
 struct _broker_autoscaler_t {
-    const broker_registry_t *registry; /* borrowed */
-    broker_agents_t *agents;           /* borrowed */
-    zhashx_t *entries;                 /* service name -> s_entry_t (owned) */
+    broker_registry_t *registry; /* borrowed: services are looked up, and kept for min 0 */
+    broker_agents_t *agents;     /* borrowed */
+    zhashx_t *entries;           /* service name -> s_entry_t (owned) */
 };
 
 static void s_entry_free(void **item)
@@ -35,8 +35,7 @@ static void s_entry_free(void **item)
     *item = NULL;
 }
 
-broker_autoscaler_t *broker_autoscaler_new(const broker_registry_t *registry,
-                                           broker_agents_t *agents)
+broker_autoscaler_t *broker_autoscaler_new(broker_registry_t *registry, broker_agents_t *agents)
 {
     broker_autoscaler_t *self = (broker_autoscaler_t *) calloc(1, sizeof(broker_autoscaler_t));
     if (!self)
@@ -82,8 +81,11 @@ json_t *broker_autoscaler_command(broker_autoscaler_t *self, json_t *command, in
     const char *service = json_string_value(json_object_get(command, "service"));
     if (!service || !*service || strlen(service) > SL_MAX_SERVICE_NAME)
         return s_error(400, "service is required (1..255 bytes)");
+    broker_service_t *record = broker_registry_service(self->registry, service);
     if (json_is_true(json_object_get(command, "off"))) {
         zhashx_delete(self->entries, service);
+        if (record) /* requests for it fail fast again once it has no worker */
+            broker_service_set_autoscaled(record, false);
         sl_log(SL_LOG_INFO, NULL, "autoscale_off", "service=%s", service);
         return json_pack("{s:b, s:i, s:s, s:s, s:b}", "ok", 1, "status", 200, "op", "autoscale",
                          "service", service, "off", 1);
@@ -95,10 +97,6 @@ json_t *broker_autoscaler_command(broker_autoscaler_t *self, json_t *command, in
         .cooldown_ms = s_integer(command, "cooldown_ms", BROKER_AUTOSCALE_COOLDOWN_MS),
     };
     const char *problem = broker_autoscale_policy_check(&policy);
-    if (!problem && policy.min == 0)
-        /* A request for a service with no worker is answered no_worker at once today;
-           holding it while a worker starts comes with the broker's dispatch change. */
-        problem = "min must be at least 1 for now";
     if (problem)
         return s_error(400, problem);
     s_entry_t *entry = (s_entry_t *) zhashx_lookup(self->entries, service);
@@ -110,6 +108,8 @@ json_t *broker_autoscaler_command(broker_autoscaler_t *self, json_t *command, in
         }
     }
     entry->policy = policy;
+    if (record)
+        broker_service_set_autoscaled(record, policy.min == 0);
     entry->pending = -1;
     entry->pending_ticks = 0;
     sl_log(SL_LOG_INFO, NULL, "autoscale_on",
@@ -210,7 +210,13 @@ static void s_decide(broker_autoscaler_t *self, const char *name, s_entry_t *ent
         else
             input.workers = entry->pending;
     }
-    broker_service_t *service = broker_registry_service(self->registry, name);
+    /* With min 0, the service's record is kept (and made) even with no worker, so that its
+       requests wait in the queue for the worker a cold start brings (broker_dispatch) */
+    broker_service_t *service = entry->policy.min == 0
+                                    ? broker_registry_service_ensure(self->registry, name)
+                                    : broker_registry_service(self->registry, name);
+    if (service && entry->policy.min == 0)
+        broker_service_set_autoscaled(service, true);
     if (service) {
         input.registered = (int) broker_service_workers(service);
         input.idle = (int) broker_service_idle(service);

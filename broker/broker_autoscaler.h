@@ -18,8 +18,7 @@ typedef struct _broker_autoscaler_t broker_autoscaler_t;
 
 /* Creates an autoscaler with no policy, over registry and agents (borrowed, outlive it).
    NULL on allocation failure. */
-broker_autoscaler_t *broker_autoscaler_new(const broker_registry_t *registry,
-                                           broker_agents_t *agents);
+broker_autoscaler_t *broker_autoscaler_new(broker_registry_t *registry, broker_agents_t *agents);
 
 /* Destroys the autoscaler and clears the pointer; safe on NULL and twice. */
 void broker_autoscaler_destroy(broker_autoscaler_t **self_p);

@@ -154,9 +154,9 @@ void broker_dispatch_request(broker_dispatch_t *self, zframe_t **client_p, sl_md
     request->retryable = meta.retryable;
 
     /* The no-worker rule: fail at once unless a worker left within heartbeat x liveness
-       (a restart in progress), in which case the request waits for its successor. */
-    if (broker_service_workers(service) == 0 &&
-        now - broker_service_last_worker_left(service) > self->expiry_ms) {
+       (a restart in progress) or an autoscaling policy starts one (min 0), in which cases
+       the request waits for that worker. */
+    if (!broker_service_waits_for_workers(service, now, self->expiry_ms)) {
         broker_dispatch_fail(self, &request, SL_ERROR_NO_WORKER, "no worker for service");
         return;
     }

@@ -14,6 +14,7 @@ struct _broker_service_t {
                                       capacity here and not told DEMAND 1 (protocol.md 3.7) */
     size_t workers;                /* registered workers, idle or busy */
     int64_t last_worker_left;      /* zclock_mono() when the last worker left, 0 never */
+    bool autoscaled;               /* an autoscaling policy may start workers for it */
     broker_stats_service_t *stats; /* borrowed counters (broker_stats), NULL if none */
 };
 
@@ -159,6 +160,16 @@ size_t broker_service_workers(broker_service_t *self)
 int64_t broker_service_last_worker_left(broker_service_t *self)
 {
     return self->last_worker_left;
+}
+
+void broker_service_set_autoscaled(broker_service_t *self, bool autoscaled)
+{
+    self->autoscaled = autoscaled;
+}
+
+bool broker_service_waits_for_workers(broker_service_t *self, int64_t now, int64_t grace_ms)
+{
+    return self->workers > 0 || self->autoscaled || now - self->last_worker_left <= grace_ms;
 }
 
 void broker_service_idle_push(broker_service_t *self, broker_worker_t *worker)

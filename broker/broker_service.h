@@ -60,6 +60,14 @@ size_t broker_service_workers(broker_service_t *self);
 /* zclock_mono() time the last worker left, 0 if it never had one that left. */
 int64_t broker_service_last_worker_left(broker_service_t *self);
 
+/* Marks the service as autoscaled (its policy may start workers when work waits) or not. */
+void broker_service_set_autoscaled(broker_service_t *self, bool autoscaled);
+
+/* The no-worker rule: true if requests should wait in the queue, because the service has a
+   worker, or an autoscaling policy that starts one for them (min 0), or a worker left within
+   grace_ms (a restart in progress); false if they get no_worker and it may be retired. */
+bool broker_service_waits_for_workers(broker_service_t *self, int64_t now, int64_t grace_ms);
+
 /* Puts worker at the tail of the idle line: served after every other idle worker. */
 void broker_service_idle_push(broker_service_t *self, broker_worker_t *worker);
 

@@ -9,6 +9,7 @@ import time
 import unittest
 
 import harness
+from broker_support import error_code
 from cluster_support import TOKEN
 from gateway_support import start_gateway
 
@@ -44,7 +45,7 @@ class AutoscaleTest(unittest.TestCase):
         for fields, named in (({"min": 3, "max": 2}, "min must be 0..max"),
                               ({"min": 1, "max": 0}, "max must be 1..10000"),
                               ({"min": 1, "max": 2, "target_wait_ms": 0}, "target wait"),
-                              ({"min": 0, "max": 2}, "min must be at least 1")):
+                              ({"min": -1, "max": 2}, "min must be 0..max")):
             answer = harness.mmi_command(self.broker.endpoint, op="autoscale", service=SERVICE,
                                          **fields)
             self.assertEqual((answer["ok"], answer["status"]), (False, 400), fields)
@@ -151,6 +152,40 @@ class AutoscaleTest(unittest.TestCase):
             logged[reason] = logged.get(reason, 0) + 1
         self.assertEqual(counted, logged)
         self.assertEqual(counted["idle"], len(fallen))
+
+
+    def test_min_zero_scales_to_zero_and_a_request_waits_for_a_cold_start(self):
+        answer = harness.mmi_command(self.broker.endpoint, op="autoscale", service=SERVICE,
+                                     min=0, max=2, target_wait_ms=200, cooldown_ms=1000)
+        self.assertTrue(answer["ok"], answer)
+        harness.wait_for(lambda: registered(self.broker.endpoint) == 0, timeout=10,
+                         what="the idle worker to be scaled away")
+        self.assertIn((1, 0, "idle"), decisions(self.broker))
+        # No worker now: the request waits in the queue (not 503 no_worker) while one starts
+        client = harness.MdpClient(self.broker.endpoint)
+        self.addCleanup(client.close)
+        started = time.monotonic()
+        reply = client.request(SERVICE, *harness.envelope_request("cold-1", query="ms=1",
+                                                                  timeout_ms=20000),
+                               timeout_ms=20000)
+        cold_start = time.monotonic() - started
+        self.assertIsNotNone(reply)
+        self.assertEqual(reply[3:6], [b"cold-1", b"SLREP/1", b"200"])
+        self.assertIn((0, 1, "cold_start"), decisions(self.broker))
+        print(f"cold start: {cold_start * 1000:.0f} ms from the request to its answer "
+              f"(broker tick {harness.HEARTBEAT_MS} ms)")
+        self.assertLess(cold_start, 5 * harness.TIMEOUT_SCALE)
+        # Policy off and no worker: requests fail fast again (no_worker, the gateway's 503)
+        harness.mmi_command(self.broker.endpoint, op="autoscale", service=SERVICE, off=True)
+        harness.mmi_command(self.broker.endpoint, op="scale", service=SERVICE, count=0)
+        harness.wait_for(lambda: registered(self.broker.endpoint) == 0, what="no worker left")
+
+        def no_worker():
+            answer = client.request(SERVICE, *harness.envelope_request("off-1", query="ms=1"),
+                                    timeout_ms=2000)
+            return error_code(answer) == "no_worker"
+        # (for heartbeat x liveness after the last worker left, requests still wait for it)
+        harness.wait_for(no_worker, what="a request answered no_worker at once")
 
 
 if __name__ == "__main__":
