@@ -126,6 +126,14 @@ static int s_target_of(const broker_agent_t *agent)
     return (int) json_integer_value(json_object_get(agent->status, "target"));
 }
 
+/* The agent's own limits (slowlane-worker --min, --max; STATUS limits), or 0..1024 when it
+   reports none. */
+static int s_limit_of(const broker_agent_t *agent, const char *key, int fallback)
+{
+    json_t *value = json_object_get(json_object_get(agent->status, "limits"), key);
+    return json_is_integer(value) ? (int) json_integer_value(value) : fallback;
+}
+
 /* An agent that may be given more: not stopped, no slot of it in a crash loop. */
 static bool s_may_grow(const broker_agent_t *agent, bool *crash_loop)
 {
@@ -165,9 +173,12 @@ static void s_apply(broker_autoscaler_t *self, broker_agent_t **agents, size_t c
     while (sum != to) {
         size_t pick = count;
         for (size_t i = 0; i < count; i++) {
-            if (sum < to ? growable[i] && targets[i] < SL_MAX_WORKER_SLOTS &&
-                               (pick == count || targets[i] < targets[pick])
-                         : targets[i] > 0 && (pick == count || targets[i] > targets[pick]))
+            if (sum < to
+                    ? growable[i] &&
+                          targets[i] < s_limit_of(agents[i], "max_workers", SL_MAX_WORKER_SLOTS) &&
+                          (pick == count || targets[i] < targets[pick])
+                    : targets[i] > s_limit_of(agents[i], "min_workers", 0) &&
+                          (pick == count || targets[i] > targets[pick]))
                 pick = i;
         }
         if (pick == count)
@@ -201,8 +212,9 @@ static void s_decide(broker_autoscaler_t *self, const char *name, s_entry_t *ent
     for (size_t i = 0; i < count; i++) {
         int target = s_target_of(agents[i]);
         input.workers += target;
-        if (s_may_grow(agents[i], &input.crash_loop))
-            input.room += SL_MAX_WORKER_SLOTS - target;
+        int most = s_limit_of(agents[i], "max_workers", SL_MAX_WORKER_SLOTS);
+        if (s_may_grow(agents[i], &input.crash_loop) && most > target)
+            input.room += most - target;
     }
     if (entry->pending >= 0) {
         if (input.workers == entry->pending || ++entry->pending_ticks > PENDING_TICKS)

@@ -20,6 +20,8 @@ typedef struct {
     const char *handler_spec;         /* --handler as given, for logs */
     worker_handler_t handler;         /* resolved handler */
     int count;                        /* child slots */
+    int min_workers;                  /* a scale never sets fewer (--min, 0..count) */
+    int max_workers;                  /* nor more (--max, count..SL_MAX_WORKER_SLOTS) */
     int capacity;                     /* jobs each worker takes at once (READY capacity=K) */
     int heartbeat_ms;                 /* worker <-> broker heartbeat */
     int liveness;                     /* missed beats before the broker is dead */

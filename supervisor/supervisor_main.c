@@ -104,6 +104,16 @@ static const char *s_check(supervisor_config_t *config, const char *log_level, c
                                      : "--service: must be 1..255 bytes and not mmi.*";
     if (s_check_brokers(config, line, sizeof line))
         return line;
+    if (config->min_workers > config->max_workers) {
+        snprintf(line, sizeof line, "--min %d is above --max %d", config->min_workers,
+                 config->max_workers);
+        return line;
+    }
+    if (config->count < config->min_workers || config->count > config->max_workers) {
+        snprintf(line, sizeof line, "--count %d is outside --min %d .. --max %d", config->count,
+                 config->min_workers, config->max_workers);
+        return line;
+    }
     if (worker_handler_resolve(handler, &config->handler, &reason) == -1) {
         snprintf(line, sizeof line, "--handler: %s", reason);
         return line;
@@ -122,6 +132,7 @@ int main(int argc, char **argv)
     int64_t capacity = SL_DEFAULT_WORKER_CAPACITY;
     int64_t liveness = SL_DEFAULT_LIVENESS, job_timeout_ms = SL_DEFAULT_JOB_TIMEOUT_MS;
     int64_t max_requests = 0, max_rss_mb = 0, nice = 0;
+    int64_t min_workers = 0, max_workers = SL_MAX_WORKER_SLOTS;
     int64_t drain_timeout_ms = SL_DEFAULT_DRAIN_TIMEOUT_MS;
     int64_t crash_loop_restarts = SL_CRASH_LOOP_RESTARTS;
     int64_t crash_loop_window_ms = SL_CRASH_LOOP_WINDOW_MS;
@@ -138,6 +149,10 @@ int main(int argc, char **argv)
          "at a time (1 for long or CPU-bound jobs)"},
         {"count", SL_FLAG_INT, &count, 1, SL_MAX_WORKER_SLOTS,
          "worker processes (the admin API can scale them later)"},
+        {"min", SL_FLAG_INT, &min_workers, 0, SL_MAX_WORKER_SLOTS,
+         "never fewer workers on this host, whatever a scale or the autoscaler asks (0)"},
+        {"max", SL_FLAG_INT, &max_workers, 1, SL_MAX_WORKER_SLOTS,
+         "never more workers on this host (1024); the autoscaler gives it no more"},
         {"host", SL_FLAG_STRING, &host, 0, 0,
          "host name reported to the broker's cluster view (default: the system host name)"},
         {"heartbeat-ms", SL_FLAG_INT, &heartbeat_ms, 10, 3600000, "heartbeat interval"},
@@ -183,6 +198,8 @@ int main(int argc, char **argv)
         .service = service,
         .handler_spec = handler,
         .count = (int) count,
+        .min_workers = (int) min_workers,
+        .max_workers = (int) max_workers,
         .capacity = (int) capacity,
         .heartbeat_ms = (int) heartbeat_ms,
         .liveness = (int) liveness,

@@ -403,9 +403,16 @@ void supervisor_policy_roll(supervisor_policy_t *self, const char *roll_id)
 
 //  New slots start at once, surplus ones drain (SIGTERM, from the timers) and are not
 //  restarted.
-static void s_scale(supervisor_policy_t *self, int count)
+static void s_scale(supervisor_policy_t *self, int asked)
 {
-    assert(count >= 0 && count <= SL_MAX_WORKER_SLOTS);
+    assert(asked >= 0 && asked <= SL_MAX_WORKER_SLOTS);
+    //  This host's own limits (--min, --max) win over what the cluster asks
+    int count = asked < self->config->min_workers   ? self->config->min_workers
+                : asked > self->config->max_workers ? self->config->max_workers
+                                                    : asked;
+    if (count != asked)
+        sl_log(SL_LOG_INFO, NULL, "scale_limited", "asked=%d to=%d min=%d max=%d", asked, count,
+               self->config->min_workers, self->config->max_workers);
     if (count == self->target)
         return;
     sl_log(SL_LOG_INFO, NULL, "scale", "from=%d to=%d", self->target, count);

@@ -58,14 +58,15 @@ char *supervisor_status_encode(const supervisor_config_t *config,
             json_array_append_new(workers, worker);
     }
     json_t *status = json_pack(
-        "{s:s, s:I, s:s, s:s, s:i, s:b, s:I, s:i, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, "
+        "{s:s, s:I, s:s, s:s, s:i, s:b, s:I, s:i, s:{s:I, s:I, s:I, s:i, s:i}, s:{s:I, s:I, s:I}, "
         "s:{s:b, s:s, s:s}, s:o}",
         "host", config->host, "pid", (json_int_t) getpid(), "service", config->service, "handler",
         config->handler_spec ? config->handler_spec : "", "target", snapshot->target, "stopped",
         snapshot->paused, "uptime_ms", (json_int_t) snapshot->uptime_ms, "heartbeat_ms",
         config->heartbeat_ms, "limits", "max_rss_mb", (json_int_t) config->max_rss_mb,
         "max_requests", (json_int_t) config->max_requests, "job_timeout_ms",
-        (json_int_t) config->job_timeout_ms, "recycled", "max_rss",
+        (json_int_t) config->job_timeout_ms, "min_workers", config->min_workers, "max_workers",
+        config->max_workers, "recycled", "max_rss",
         (json_int_t) snapshot->recycled[SUPERVISOR_EXIT_MAX_RSS], "max_requests",
         (json_int_t) snapshot->recycled[SUPERVISOR_EXIT_MAX_REQUESTS], "job_timeout",
         (json_int_t) snapshot->recycled[SUPERVISOR_EXIT_JOB_TIMEOUT], "roll", "active",

@@ -188,5 +188,49 @@ class AutoscaleTest(unittest.TestCase):
         harness.wait_for(no_worker, what="a request answered no_worker at once")
 
 
+    def test_each_hosts_own_limits_bound_the_growth(self):
+        # slowlane-worker --max on each host: the autoscaler gives a host no more than its
+        # own max, and holds (no_room) once every host is full, below the policy's max
+        small = harness.start_workers(self.broker.endpoint, SERVICE, "builtin:sleep", count=1,
+                                      extra=["--host", "small", "--max", "2"])
+        self.addCleanup(small.stop)
+        harness.wait_for(lambda: registered(self.broker.endpoint) == 2, what="host small")
+        # The first pool's host may grow to 1024: limit it too, through a scale it clamps
+        self.pool.stop()
+        self.pool = harness.start_workers(self.broker.endpoint, SERVICE, "builtin:sleep",
+                                          count=1, extra=["--host", "big", "--max", "3"])
+        self.addCleanup(self.pool.stop)
+        harness.wait_for(lambda: registered(self.broker.endpoint) == 2, what="host big")
+        harness.wait_for(lambda: len(self.agents()) == 2, what="both agents")
+        answer = harness.mmi_command(self.broker.endpoint, op="autoscale", service=SERVICE,
+                                     min=1, max=10, target_wait_ms=100, cooldown_ms=60000)
+        self.assertTrue(answer["ok"], answer)
+        clients = []
+        for n in range(12):
+            client = harness.MdpClient(self.broker.endpoint)
+            self.addCleanup(client.close)
+            client.send(SERVICE, *harness.envelope_request(f"full-{n}", query="ms=1500",
+                                                           timeout_ms=30000))
+            clients.append(client)
+        harness.wait_for(lambda: registered(self.broker.endpoint) == 5, timeout=10,
+                         what="both hosts full: 2 + 3")
+        harness.wait_for(lambda: "reason=no_room" in self.broker.output(),
+                         what="the autoscaler to say why it stops at 5")
+        self.assertEqual(sorted(a["target"] for a in self.agents()), [2, 3])
+        for client in clients:
+            reply = client.recv(30000)
+            self.assertIsNotNone(reply)
+            self.assertEqual(reply[4:6], [b"SLREP/1", b"200"])
+        # A scale above a host's own max is clamped by that host
+        harness.mmi_command(self.broker.endpoint, op="scale", service=SERVICE, host="small",
+                            count=9)
+        harness.wait_for(lambda: "event=scale_limited asked=9 to=2" in small.output(),
+                         what="host small to clamp the scale")
+
+    def agents(self):
+        view = harness.mmi_json(self.broker.endpoint, "mmi.cluster", b"tag") or {"hosts": []}
+        return [agent for host in view["hosts"] for agent in host["agents"]]
+
+
 if __name__ == "__main__":
     harness.main()
