@@ -99,6 +99,8 @@ json_t *broker_autoscaler_command(broker_autoscaler_t *self, json_t *command, in
     const char *problem = broker_autoscale_policy_check(&policy);
     if (problem)
         return s_error(400, problem);
+    if (policy.min == 0 && !record) /* its requests wait from now on, not from the next tick */
+        record = broker_registry_service_ensure(self->registry, service);
     s_entry_t *entry = (s_entry_t *) zhashx_lookup(self->entries, service);
     if (!entry) {
         entry = (s_entry_t *) calloc(1, sizeof(s_entry_t));

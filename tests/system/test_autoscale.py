@@ -227,6 +227,32 @@ class AutoscaleTest(unittest.TestCase):
         harness.wait_for(lambda: "event=scale_limited asked=9 to=2" in small.output(),
                          what="host small to clamp the scale")
 
+    def test_a_handler_that_crashes_at_start_is_not_started_for_ever(self):
+        # A broken handler: each worker exits at once. The supervisor's crash-loop rule stops
+        # the slot; the autoscaler, with work waiting, holds and says why in its log
+        broken = harness.start_workers(self.broker.endpoint, "broken", "program:exit 3",
+                                       count=1, extra=["--crash-loop-restarts", "3",
+                                                       "--host", "broken"])
+        self.addCleanup(broken.stop)
+        answer = harness.mmi_command(self.broker.endpoint, op="autoscale", service="broken",
+                                     min=0, max=8, target_wait_ms=100, cooldown_ms=60000)
+        self.assertTrue(answer["ok"], answer)
+        clients = []
+        for n in range(5):
+            client = harness.MdpClient(self.broker.endpoint)
+            self.addCleanup(client.close)
+            client.send("broken", *harness.envelope_request(f"b-{n}", query="ms=1",
+                                                            timeout_ms=3000))
+            clients.append(client)
+        harness.wait_for(lambda: "service=broken from=1 to=1 reason=crash_loop" in
+                         self.broker.output(), what="the autoscaler to hold for the crash loop")
+        self.assertIn("action=slot_stopped", broken.output())
+        grown = re.findall(r"event=autoscale service=broken from=(\d+) to=(\d+)",
+                           self.broker.output())
+        self.assertEqual(grown, [])  # never a worker more than the one that crashes
+        for client in clients:  # they waited for a worker until their deadline
+            self.assertEqual(error_code(client.recv(10000)), "expired")
+
     def agents(self):
         view = harness.mmi_json(self.broker.endpoint, "mmi.cluster", b"tag") or {"hosts": []}
         return [agent for host in view["hosts"] for agent in host["agents"]]
