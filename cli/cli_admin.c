@@ -260,11 +260,7 @@ int cli_admin_run(int argc, char **argv)
     int64_t wait_ms = SL_CLI_WAIT_MS, agent_wait_ms = SL_CLI_AGENT_WAIT_MS;
     sl_strlist_t args = {0};
     sl_flag_t flags[] = {
-        {"gateway", SL_FLAG_STRING, &gateway, 0, 0,
-         "gateway URL (default " SL_DEFAULT_GATEWAY_URL ")"},
-        {"admin-token", SL_FLAG_STRING, &token, 0, 0, "admin bearer token"},
-        {"admin-token-file", SL_FLAG_STRING, &token_file, 0, 0,
-         "file with the admin token (default: the one `slowlane up` writes)"},
+        CLI_HTTP_FLAGS(gateway, token, token_file),
         {"host", SL_FLAG_STRING, &host, 0, 0, "scale/stop/start: only this host"},
         {"json", SL_FLAG_BOOL, &json, 0, 0, "status: print the cluster view as JSON"},
         {"wait", SL_FLAG_BOOL, &wait, 0, 0, "watch the cluster until the change is done (true)"},

@@ -20,11 +20,7 @@ int cli_autoscale_run(int argc, char **argv)
     bool off = false;
     sl_strlist_t args = {0};
     sl_flag_t flags[] = {
-        {"gateway", SL_FLAG_STRING, &gateway, 0, 0,
-         "gateway URL (default " SL_DEFAULT_GATEWAY_URL ")"},
-        {"admin-token", SL_FLAG_STRING, &token, 0, 0, "admin bearer token"},
-        {"admin-token-file", SL_FLAG_STRING, &token_file, 0, 0,
-         "file with the admin token (default: the one `slowlane up` writes)"},
+        CLI_HTTP_FLAGS(gateway, token, token_file),
         {"min", SL_FLAG_INT, &min, 0, 10000, "never fewer workers (0: none while idle)"},
         {"max", SL_FLAG_INT, &max, 1, 10000, "never more workers"},
         {"target-wait-ms", SL_FLAG_INT, &target_wait_ms, 1, 3600000,

@@ -5,11 +5,24 @@
 #include <stdbool.h>
 
 #include "sl_defaults.h"
+#include "sl_flags.h"
 
 typedef struct {
     const char *gateway;                /* base URL, borrowed */
     char token[SL_ADMIN_TOKEN_MAX + 1]; /* admin bearer token, "" for none */
 } cli_http_t;
+
+/* The three flags of every verb that calls the admin API, for an sl_flag_t array: the
+   gateway's URL and where the admin token comes from (char * variables, freed by the verb). */
+// The three initializers stay one per line: clang-format would fold them into one.
+// clang-format off
+#define CLI_HTTP_FLAGS(gateway, token, token_file)                                              \
+    {"gateway", SL_FLAG_STRING, &(gateway), 0, 0,                                               \
+     "gateway URL (default " SL_DEFAULT_GATEWAY_URL ")"},                                       \
+    {"admin-token", SL_FLAG_STRING, &(token), 0, 0, "admin bearer token"},                      \
+    {"admin-token-file", SL_FLAG_STRING, &(token_file), 0, 0,                                   \
+     "file with the admin token (default: the one `slowlane up` writes)"}
+// clang-format on
 
 /* One request (body: JSON for POST, may be NULL); returns the HTTP status (0: no answer,
    message on stderr) and the parsed JSON body in *answer (NULL if not JSON). */

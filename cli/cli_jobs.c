@@ -77,11 +77,7 @@ int cli_jobs_run(int argc, char **argv)
     sl_strlist_t args = {0};
     cli_http_t http = {.gateway = SL_DEFAULT_GATEWAY_URL};
     sl_flag_t flags[] = {
-        {"gateway", SL_FLAG_STRING, &gateway, 0, 0,
-         "gateway URL (default " SL_DEFAULT_GATEWAY_URL ")"},
-        {"admin-token", SL_FLAG_STRING, &token, 0, 0, "admin bearer token (list)"},
-        {"admin-token-file", SL_FLAG_STRING, &token_file, 0, 0,
-         "file with the admin token (default: the one `slowlane up` writes)"},
+        CLI_HTTP_FLAGS(gateway, token, token_file),
         {"state", SL_FLAG_STRING, &state, 0, 0,
          "list: only queued|running|done|failed|cancelled|expired"},
         {"service", SL_FLAG_STRING, &service, 0, 0, "list: only this service's jobs"},
