@@ -84,7 +84,7 @@ void gateway_exchange_client_gone(gateway_exchange_t *self);
 const char *gateway_exchange_cancel(gateway_exchange_t *self);
 
 /* Leaves the table and drops anything unread; a late reply for its id is then dropped by
-   its broker's bridge. Safe after a refused begin. */
+   its broker's bridge. Safe after a refused begin, and again after an end. */
 void gateway_exchange_end(gateway_exchange_t *self);
 
 #endif

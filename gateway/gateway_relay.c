@@ -152,6 +152,10 @@ void gateway_relay_await(gateway_relay_t *self, gateway_exchange_t *exchange,
             s_cancel(exchange, response, "watch");
             break;
         }
+        if (final || event != GATEWAY_EXCHANGE_MESSAGE)
+            /* Nothing more can come: the id is free before its client reads the answer, so a
+               client that sends its next request with the same X-Request-Id keeps it. */
+            gateway_exchange_end(exchange);
         s_state_t state = s_answer(self, response, event, &body, final);
         if (state == S_CLIENT_GONE && cancel_on_disconnect)
             s_cancel(exchange, response, "write");

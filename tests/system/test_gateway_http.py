@@ -138,6 +138,15 @@ class GatewayHttpTest(unittest.TestCase):
         for method, path in (("GET", "/nothing"), ("GET", "/healthz"), ("GET", "/readyz")):
             self.assertRegex(self.request(method, path)[1]["x-request-id"], r"^[0-9a-f]{32}$")
 
+    def test_same_request_id_one_after_another_is_kept(self):
+        # A client that sends its next request with the id of the one just answered (a retry
+        # after a 500, a client that sets one id per session) keeps it: the id is free before
+        # the answer reaches the client, not some time after.
+        for _ in range(200):
+            status, headers, body = self.request("GET", "/echo", headers={"X-Request-Id": "again"})
+            self.assertEqual((status, headers["x-request-id"]), (200, "again"))
+            self.assertEqual(json.loads(body)["id"], "again")
+
     def test_healthz_and_readyz(self):
         status, _, body = self.request("GET", "/healthz")
         self.assertEqual(status, 200)
