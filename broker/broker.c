@@ -82,6 +82,8 @@ broker_t *broker_new(const broker_config_t *config, zcert_t *curve_cert)
     self->autoscaler = broker_autoscaler_new(self->registry, self->agents);
     if (!self->autoscaler)
         goto fail_autoscaler;
+    if (broker_autoscaler_configure(self->autoscaler, config->autoscale) != 0)
+        goto fail_mmi;
     self->mmi = broker_mmi_new(self->router, self->registry, self->stats, self->agents,
                                self->autoscaler, self->dispatch, config, self->started);
     if (!self->mmi)

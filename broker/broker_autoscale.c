@@ -12,6 +12,8 @@
       is at most one step down per cooldown, and none within a cooldown of a step up. */
 #include "broker_autoscale.h"
 
+#include <string.h>
+
 const char *broker_autoscale_policy_check(const broker_autoscale_policy_t *policy)
 {
     if (policy->max < 1 || policy->max > BROKER_AUTOSCALE_MAX_WORKERS)
@@ -23,6 +25,69 @@ const char *broker_autoscale_policy_check(const broker_autoscale_policy_t *polic
     if (policy->cooldown_ms < 0 || policy->cooldown_ms > 86400000)
         return "cooldown must be 0..86400000 ms";
     return NULL;
+}
+
+/* A whole decimal number at *text up to one of the bytes in ends (or the end), 0..limit;
+   moves *text past it. -1 when there is none or it is out of range. */
+static int64_t s_number(const char **text, const char *ends, int64_t limit)
+{
+    const char *at = *text;
+    int64_t value = 0;
+    size_t digits = 0;
+    while (at[digits] >= '0' && at[digits] <= '9') {
+        value = value * 10 + (at[digits] - '0');
+        if (value > limit)
+            return -1;
+        digits++;
+    }
+    if (digits == 0 || (at[digits] && !strchr(ends, at[digits])))
+        return -1;
+    *text = at + digits;
+    return value;
+}
+
+const char *broker_autoscale_policy_parse(const char *text, char *service, size_t size,
+                                          broker_autoscale_policy_t *policy)
+{
+    *policy = (broker_autoscale_policy_t){.target_wait_ms = BROKER_AUTOSCALE_TARGET_WAIT_MS,
+                                          .cooldown_ms = BROKER_AUTOSCALE_COOLDOWN_MS};
+    const char *equals = strchr(text, '=');
+    size_t length = equals ? (size_t) (equals - text) : 0;
+    if (length == 0 || length >= size)
+        return "expected SERVICE=MIN..MAX[,target-wait-ms=W][,cooldown-s=S] (a service name of "
+               "1..255 bytes first)";
+    memcpy(service, text, length);
+    service[length] = '\0';
+    const char *at = equals + 1;
+    int64_t min = s_number(&at, ".", BROKER_AUTOSCALE_MAX_WORKERS);
+    if (min < 0 || strncmp(at, "..", 2) != 0)
+        return "expected MIN..MAX after the service, e.g. slow=1..8";
+    at += 2;
+    int64_t max = s_number(&at, ",", BROKER_AUTOSCALE_MAX_WORKERS);
+    if (max < 0)
+        return "expected MIN..MAX after the service, e.g. slow=1..8";
+    policy->min = (int) min;
+    policy->max = (int) max;
+    while (*at == ',') {
+        at++;
+        int64_t *target = NULL, scale = 1, limit = 0;
+        if (strncmp(at, "target-wait-ms=", 15) == 0) {
+            at += 15;
+            target = &policy->target_wait_ms;
+            limit = 3600000;
+        } else if (strncmp(at, "cooldown-s=", 11) == 0) {
+            at += 11;
+            target = &policy->cooldown_ms;
+            scale = 1000;
+            limit = 86400;
+        } else
+            return "unknown option after MIN..MAX: expected target-wait-ms=W or cooldown-s=S";
+        int64_t value = s_number(&at, ",", limit);
+        if (value < 0)
+            return scale == 1 ? "target-wait-ms must be 1..3600000" : "cooldown-s must be 0..86400";
+        *target = value * scale;
+    }
+    return broker_autoscale_policy_check(policy);
 }
 
 static broker_autoscale_decision_t s_change(broker_autoscale_state_t *state, int from, int to,

@@ -66,6 +66,14 @@ typedef struct {
 /* Checks a policy; returns NULL if it is valid, else a sentence naming the bad value. */
 const char *broker_autoscale_policy_check(const broker_autoscale_policy_t *policy);
 
+/* Parses a policy as --autoscale and SLOWLANE_AUTOSCALE give it:
+   "SERVICE=MIN..MAX[,target-wait-ms=W][,cooldown-s=S]" (e.g. "slow=1..8,cooldown-s=60").
+   The service name goes into service (size bytes, NUL-terminated), the policy, checked and
+   with the defaults for what is absent, into *policy. Returns NULL, or a sentence naming
+   what is wrong. */
+const char *broker_autoscale_policy_parse(const char *text, char *service, size_t size,
+                                          broker_autoscale_policy_t *policy);
+
 /* The decision at now (ms, monotonic) for a valid policy, updating *state. */
 broker_autoscale_decision_t broker_autoscale_decide(const broker_autoscale_policy_t *policy,
                                                     const broker_autoscale_input_t *input,

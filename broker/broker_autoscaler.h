@@ -13,6 +13,7 @@
 #include "broker_agent.h"
 #include "broker_autoscale.h"
 #include "broker_registry.h"
+#include "sl_flags.h"
 
 typedef struct _broker_autoscaler_t broker_autoscaler_t;
 
@@ -22,6 +23,10 @@ broker_autoscaler_t *broker_autoscaler_new(broker_registry_t *registry, broker_a
 
 /* Destroys the autoscaler and clears the pointer; safe on NULL and twice. */
 void broker_autoscaler_destroy(broker_autoscaler_t **self_p);
+
+/* Gives each service in policies (--autoscale values, checked by broker_options_check; NULL:
+   none) its policy. 0, or -1 out of memory. */
+int broker_autoscaler_configure(broker_autoscaler_t *self, const sl_strlist_t *policies);
 
 /* Runs one {"op": "autoscale", "service": S, "min": N, "max": M, "target_wait_ms": W,
    "cooldown_ms": C} (the last two optional), or {"op": "autoscale", "service": S, "off":

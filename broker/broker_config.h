@@ -1,4 +1,5 @@
-/*  broker_config: the broker's settings, plain values fixed at start-up and read-only after.
+/*  broker_config: the broker's settings, fixed at start-up and read-only after: plain values
+    and the checked --autoscale policies, borrowed from their options.
     Parsing them from flags is broker_options' job; the live resources they ask for (the
     CURVE key pair, the ZAP authenticator) are broker_curve's, never kept here. */
 #ifndef BROKER_CONFIG_H
@@ -6,13 +7,15 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "sl_flags.h"
 
 typedef struct {
-    int64_t heartbeat_ms;   /* heartbeat interval, both ways */
-    int64_t liveness;       /* silent heartbeat intervals before a worker is dead */
-    int64_t queue_limit;    /* waiting requests per service */
-    int64_t max_deliveries; /* times one request may be handed to a worker */
-    bool log_debug;         /* build per-message debug lines (off on the hot path) */
+    int64_t heartbeat_ms;          /* heartbeat interval, both ways */
+    int64_t liveness;              /* silent heartbeat intervals before a worker is dead */
+    int64_t queue_limit;           /* waiting requests per service */
+    int64_t max_deliveries;        /* times one request may be handed to a worker */
+    bool log_debug;                /* build per-message debug lines (off on the hot path) */
+    const sl_strlist_t *autoscale; /* borrowed, checked: --autoscale policies, or NULL */
 } broker_config_t;
 
 /* Silence after which a worker or an agent counts as gone: heartbeat x liveness, in ms. */

@@ -42,6 +42,14 @@ int main(int argc, char **argv)
         broker_options_clear(&options);
         return rc == 1 ? 0 : 2;
     }
+    char check_error[512];
+    if (broker_options_check(&options, false, check_error, sizeof check_error) != 0) {
+        fprintf(stderr, PROGRAM ": %s\n", check_error);
+        sl_strlist_clear(&binds);
+        free(log_level);
+        broker_options_clear(&options);
+        return 2;
+    }
     sl_log_level_t level = SL_LOG_INFO;
     if (log_level && sl_log_level_parse(log_level, &level) != 0) {
         fprintf(stderr, PROGRAM ": --log-level: expected debug, info, warn or error\n");

@@ -1,12 +1,14 @@
 /*  broker_options: the broker's flags and their defaults. One table, two spellings:
     slowlane-broker's own flags and the gateway's --broker-*. */
 #include "broker_options.h"
+#include "broker_autoscale.h"
 #include "sl_defaults.h"
 
 static const char *s_names[2][BROKER_OPTIONS_FLAG_COUNT] = {
-    {"heartbeat-ms", "liveness", "queue-limit", "max-deliveries", "curve-secret", "curve-clients"},
+    {"heartbeat-ms", "liveness", "queue-limit", "max-deliveries", "curve-secret", "curve-clients",
+     "autoscale"},
     {"broker-heartbeat-ms", "broker-liveness", "broker-queue-limit", "broker-max-deliveries",
-     "broker-curve-secret", "broker-curve-clients"},
+     "broker-curve-secret", "broker-curve-clients", "broker-autoscale"},
 };
 
 void broker_options_init(broker_options_t *self)
@@ -36,6 +38,9 @@ void broker_options_flags(broker_options_t *self, bool prefixed, sl_flag_t *flag
          "(default off)"},
         {names[5], SL_FLAG_STRING, &self->curve_clients, 0, 0,
          "CURVE: directory of the public key files of admitted workers and gateways"},
+        {names[6], SL_FLAG_LIST, &self->autoscale, 0, 0,
+         "a service's autoscaling policy, SERVICE=MIN..MAX[,target-wait-ms=W][,cooldown-s=S], "
+         "repeatable (docs/deploy.md, Scaling by load)"},
     };
     memcpy(flags, table, sizeof table);
 }
@@ -57,6 +62,8 @@ const char *broker_options_changed(const broker_options_t *self, bool prefixed)
         return names[4];
     if (self->curve_clients && *self->curve_clients)
         return names[5];
+    if (self->autoscale.count > 0)
+        return names[6];
     return NULL;
 }
 
@@ -64,6 +71,22 @@ const char *broker_options_flag_name(broker_option_t flag, bool prefixed)
 {
     assert(flag < BROKER_OPTIONS_FLAG_COUNT);
     return s_names[prefixed ? 1 : 0][flag];
+}
+
+int broker_options_check(const broker_options_t *self, bool prefixed, char *error, size_t size)
+{
+    for (size_t i = 0; i < self->autoscale.count; i++) {
+        char service[SL_MAX_SERVICE_NAME + 1];
+        broker_autoscale_policy_t policy;
+        const char *problem = broker_autoscale_policy_parse(self->autoscale.items[i], service,
+                                                            sizeof service, &policy);
+        if (problem) {
+            snprintf(error, size, "--%s %s: %s", s_names[prefixed ? 1 : 0][6],
+                     self->autoscale.items[i], problem);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 broker_config_t broker_options_config(const broker_options_t *self)
@@ -74,6 +97,7 @@ broker_config_t broker_options_config(const broker_options_t *self)
         .queue_limit = self->queue_limit,
         .max_deliveries = self->max_deliveries,
         .log_debug = self->log_debug,
+        .autoscale = &self->autoscale,
     };
 }
 
@@ -82,4 +106,5 @@ void broker_options_clear(broker_options_t *self)
     free(self->curve_secret);
     free(self->curve_clients);
     self->curve_secret = self->curve_clients = NULL;
+    sl_strlist_clear(&self->autoscale);
 }

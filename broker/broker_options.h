@@ -10,7 +10,7 @@
 #include "broker_config.h"
 #include "sl_flags.h"
 
-#define BROKER_OPTIONS_FLAG_COUNT 6
+#define BROKER_OPTIONS_FLAG_COUNT 7
 
 /* The flags, in the order broker_options_flags writes them. */
 typedef enum {
@@ -20,6 +20,7 @@ typedef enum {
     BROKER_OPTION_MAX_DELIVERIES,
     BROKER_OPTION_CURVE_SECRET,
     BROKER_OPTION_CURVE_CLIENTS,
+    BROKER_OPTION_AUTOSCALE,
 } broker_option_t;
 
 typedef struct {
@@ -29,6 +30,7 @@ typedef struct {
     int64_t max_deliveries; /* --max-deliveries */
     char *curve_secret;     /* owned, --curve-secret: key file path; NULL or "": plaintext */
     char *curve_clients;    /* owned, --curve-clients: directory of admitted public keys */
+    sl_strlist_t autoscale; /* --autoscale SERVICE=MIN..MAX[,...], repeatable: policies */
     bool log_debug;         /* set by the owner from its --log-level */
 } broker_options_t;
 
@@ -36,8 +38,8 @@ typedef struct {
 void broker_options_init(broker_options_t *self);
 
 /* Writes the BROKER_OPTIONS_FLAG_COUNT flags that set self into flags: --heartbeat-ms,
-   --liveness, --queue-limit, --max-deliveries, --curve-secret and --curve-clients, each
-   named "broker-..." when prefixed. */
+   --liveness, --queue-limit, --max-deliveries, --curve-secret, --curve-clients and
+   --autoscale, each named "broker-..." when prefixed. */
 void broker_options_flags(broker_options_t *self, bool prefixed, sl_flag_t *flags);
 
 /* The name of the first flag whose value differs from its default ("broker-..." when
@@ -47,7 +49,11 @@ const char *broker_options_changed(const broker_options_t *self, bool prefixed);
 /* The name of flag without its dashes ("broker-..." when prefixed); static. */
 const char *broker_options_flag_name(broker_option_t flag, bool prefixed);
 
-/* The configuration for broker_new. */
+/* Checks what the flags' types cannot (each --autoscale policy). 0, or -1 with one line
+   naming the flag and the value written into error. */
+int broker_options_check(const broker_options_t *self, bool prefixed, char *error, size_t size);
+
+/* The configuration for broker_new (it borrows the policies: self outlives the broker). */
 broker_config_t broker_options_config(const broker_options_t *self);
 
 /* Frees the strings the flags set. */

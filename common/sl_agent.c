@@ -150,6 +150,17 @@ int sl_agent_op_check(const json_t *command, const char **reason)
         return SL_AGENT_OP_START;
     if (strcmp(op, "status") == 0)
         return SL_AGENT_OP_STATUS;
+    if (strcmp(op, "load") == 0) {
+        json_t *queued = json_object_get(command, "queued");
+        json_t *wait = json_object_get(command, "oldest_wait_ms");
+        if (!s_id_ok(json_object_get(command, "broker")) || !json_is_integer(queued) ||
+            json_integer_value(queued) < 0 || !json_is_integer(wait) ||
+            json_integer_value(wait) < 0) {
+            *reason = "bad_load";
+            return -1;
+        }
+        return SL_AGENT_OP_LOAD;
+    }
     if (strcmp(op, "broadcast") == 0) {
         json_t *message = json_object_get(command, "message");
         if (!s_id_ok(json_object_get(command, "id"))) {

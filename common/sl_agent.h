@@ -26,7 +26,9 @@ typedef enum {
     SL_AGENT_OP_STOP,      /* {"op":"stop"}: drain every worker, start none */
     SL_AGENT_OP_START,     /* {"op":"start"}: undo stop */
     SL_AGENT_OP_BROADCAST, /* {"op":"broadcast","id":"ID","message":"..."} */
-    SL_AGENT_OP_STATUS     /* {"op":"status"}: send a whole STATUS now (the broker lost ours) */
+    SL_AGENT_OP_STATUS,    /* {"op":"status"}: send a whole STATUS now (the broker lost ours) */
+    SL_AGENT_OP_LOAD       /* {"op":"load","broker":"ID","queued":N,"oldest_wait_ms":W}: a
+                              broker's queue of the service, relayed in STATUS loads */
 } sl_agent_op_t;
 
 /* One decoded agent message. */

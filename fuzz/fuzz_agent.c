@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (decoded.command == SL_AGENT_COMMAND) {
             const char *op_reason = NULL;
             int op = sl_agent_op_check(decoded.body, &op_reason);
-            FUZZ_CHECK((op >= SL_AGENT_OP_SCALE && op <= SL_AGENT_OP_STATUS) ||
+            FUZZ_CHECK((op >= SL_AGENT_OP_SCALE && op <= SL_AGENT_OP_LOAD) ||
                        (op == -1 && op_reason != NULL));
         }
         sl_agent_msg_reset(&decoded);

@@ -183,13 +183,50 @@ json_t *gateway_cluster_view(gateway_cluster_t *self, int64_t max_age_ms, int64_
     return view;
 }
 
+/* s_ask_one at every trusted broker: the first answer, with "brokers" set to how many
+   answered; with none trusted, the first broker's all the same (as s_ask). NULL if none
+   answered. Lock held. */
+static json_t *s_ask_all(gateway_cluster_t *self, const char *service, const char *body,
+                         int64_t wait_ms)
+{
+    json_t *first = NULL;
+    int answered = 0;
+    bool asked = false;
+    for (size_t i = 0; i < self->count; i++) {
+        if (!gateway_bridge_trusted(gateway_brokers_bridge(self->brokers.brokers, i)))
+            continue;
+        asked = true;
+        json_t *answer = s_ask_one(self, self->dealers[i], service, body, wait_ms);
+        if (!answer) {
+            sl_log(SL_LOG_WARN, NULL, "cluster_broker_silent", "broker=%s service=%s",
+                   gateway_bridge_label(gateway_brokers_bridge(self->brokers.brokers, i)), service);
+            continue;
+        }
+        answered++;
+        if (!first)
+            first = answer;
+        else
+            json_decref(answer);
+    }
+    if (!asked)
+        return s_ask_one(self, self->dealers[0], service, body, wait_ms);
+    if (first && json_is_object(first))
+        json_object_set_new(first, "brokers", json_integer(answered));
+    return first;
+}
+
 json_t *gateway_cluster_command(gateway_cluster_t *self, json_t *command, int64_t wait_ms)
 {
     char *text = json_dumps(command, JSON_COMPACT);
     if (!text)
         return NULL;
+    /* A policy lives in each broker that decides: every broker gets it (a command such as
+       scale goes to one broker, which tells every agent) */
+    const char *op = json_string_value(json_object_get(command, "op"));
+    bool everywhere = op && strcmp(op, "autoscale") == 0;
     pthread_mutex_lock(&self->lock);
-    json_t *answer = s_ask(self, "mmi.cluster.command", text, wait_ms);
+    json_t *answer = everywhere ? s_ask_all(self, "mmi.cluster.command", text, wait_ms)
+                                : s_ask(self, "mmi.cluster.command", text, wait_ms);
     /* The next view must show what this command changed as soon as agents report it. */
     json_decref(self->view);
     self->view = NULL;

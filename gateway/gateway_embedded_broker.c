@@ -48,6 +48,8 @@ int gateway_embedded_broker_config_check(const gateway_embedded_broker_config_t 
         snprintf(error, size, "--%s: only with --embed-broker", changed);
         return -1;
     }
+    if (broker_options_check(&self->options, true, error, size) != 0)
+        return -1;
     /* The embedded broker is one broker of the set, reached in-process; every --broker is
        another, and only those links take the gateway's CURVE keys. */
     const char *clash = !embedding || broker_count > 0 ? NULL

@@ -487,6 +487,8 @@ void supervisor_policy_apply(supervisor_policy_t *self, const supervisor_command
         break;
     case SL_AGENT_OP_STATUS:
         break; // the broker does not know us (it restarted): the next STATUS answers it
+    case SL_AGENT_OP_LOAD:
+        break; // kept by the agent (supervisor_loads), never handed to the loop
     case SL_AGENT_OP_BROADCAST:
         s_broadcast(self, command->id, command->message, command->size);
         break;

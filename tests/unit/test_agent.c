@@ -97,6 +97,14 @@ static void test_op_check(void **state)
                      SL_AGENT_OP_BROADCAST);
     assert_int_equal(s_op("{\"op\":\"broadcast\",\"message\":\"m\"}"), -1);
     assert_int_equal(s_op("{\"op\":\"broadcast\",\"id\":\"x1\",\"message\":5}"), -1);
+    assert_int_equal(s_op("{\"op\":\"load\",\"broker\":\"b1\",\"queued\":3,"
+                          "\"oldest_wait_ms\":40}"),
+                     SL_AGENT_OP_LOAD);
+    assert_int_equal(s_op("{\"op\":\"load\",\"queued\":3,\"oldest_wait_ms\":40}"), -1);
+    assert_int_equal(s_op("{\"op\":\"load\",\"broker\":\"b1\",\"queued\":-1,"
+                          "\"oldest_wait_ms\":40}"),
+                     -1);
+    assert_int_equal(s_op("{\"op\":\"load\",\"broker\":\"b1\",\"queued\":3}"), -1);
     assert_int_equal(s_op("{\"op\":\"explode\"}"), -1);
     assert_int_equal(s_op("{}"), -1);
 }

@@ -211,10 +211,51 @@ static void test_a_flapping_load_never_makes_the_count_fall(void **state)
     assert_int_equal(workers, 10); /* every burst still queued: grown to max and held there */
 }
 
+static void test_policy_parse(void **state)
+{
+    (void) state;
+    char service[256];
+    broker_autoscale_policy_t policy;
+    assert_null(broker_autoscale_policy_parse("slow=1..8", service, sizeof service, &policy));
+    assert_string_equal(service, "slow");
+    assert_int_equal(policy.min, 1);
+    assert_int_equal(policy.max, 8);
+    assert_int_equal(policy.target_wait_ms, BROKER_AUTOSCALE_TARGET_WAIT_MS);
+    assert_int_equal(policy.cooldown_ms, BROKER_AUTOSCALE_COOLDOWN_MS);
+    assert_null(broker_autoscale_policy_parse("a.b=0..3,cooldown-s=60,target-wait-ms=250", service,
+                                              sizeof service, &policy));
+    assert_string_equal(service, "a.b");
+    assert_int_equal(policy.min, 0);
+    assert_int_equal(policy.max, 3);
+    assert_int_equal(policy.target_wait_ms, 250);
+    assert_int_equal(policy.cooldown_ms, 60000);
+    /* Each bad form names what is wrong; none is taken half-way */
+    const char *bad[] = {"slow",
+                         "=1..8",
+                         "slow=1",
+                         "slow=1..",
+                         "slow=..8",
+                         "slow=8..1",
+                         "slow=0..0",
+                         "slow=1..10001",
+                         "slow=1..8,",
+                         "slow=1..8,x=1",
+                         "slow=1..8,cooldown-s=-1",
+                         "slow=1..8,target-wait-ms=0",
+                         "slow=1..8,cooldown-s=86401",
+                         "slow=1..8 ",
+                         "slow=1..99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_non_null(broker_autoscale_policy_parse(bad[i], service, sizeof service, &policy));
+    char small[4];
+    assert_non_null(broker_autoscale_policy_parse("toolong=1..2", small, sizeof small, &policy));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy_check),
+        cmocka_unit_test(test_policy_parse),
         cmocka_unit_test(test_limits_come_first),
         cmocka_unit_test(test_step_load_grows_by_doubling_up_to_max),
         cmocka_unit_test(test_grows_by_what_waits_and_by_the_room),
