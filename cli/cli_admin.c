@@ -112,6 +112,8 @@ static void s_print_autoscale(json_t *policy)
                (long long) json_integer_value(json_object_get(last, "to")),
                json_string_value(json_object_get(last, "reason")), ago);
     }
+    if (json_is_false(json_object_get(policy, "decider")))
+        printf(" (another broker decides)");
     printf("\n");
 }
 
