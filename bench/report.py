@@ -218,11 +218,35 @@ def read_tsv_csv(path):
         return [row for row in reader if len(row) >= 2]
 
 
+def plot_autoscale(directory):
+    """The step load's timeline (autoscale_bench.py): workers and queue on the left axis, the
+    answers' p99 per second on the right."""
+    if not os.path.exists(os.path.join(directory, "autoscale-timeline.csv")):
+        return None
+    script = """set terminal pngcairo size 900,480 noenhanced
+set output 'autoscale.png'
+set title 'Step load on /sleep (20 clients of 500 ms jobs for 20 s, then idle): workers follow the queue'
+set datafile separator ','
+set key top right
+set xlabel 'time (s)'
+set ylabel 'workers, queued requests'
+set y2label 'p99 of the answers in that second (ms)'
+set ytics nomirror
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+plot 'autoscale-timeline.csv' using 1:2 skip 1 with steps lw 2 title 'workers registered', \\
+     '' using 1:3 skip 1 with steps lw 2 title 'queued at the broker', \\
+     '' using 1:5 skip 1 axes x1y2 with lines lw 1 title 'p99 (ms, right axis)'
+"""
+    return "autoscale.png" if gnuplot(directory, "autoscale", script) else None
+
+
 def write_report(directory):
     results, units, commands, machine = load(directory)
     lines, verdicts = table(results, units, commands)
     plots = [plot_latency(directory, results), plot_throughput(directory, results),
-             plot_latency_cdf(directory)]
+             plot_latency_cdf(directory), plot_autoscale(directory)]
     out = ["# slowlane benchmark report", ""]
     out += ["## Machine", ""] + [f"- {line}" for line in machine] + [""]
     out += ["## Issue #8 targets", ""]

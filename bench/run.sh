@@ -7,7 +7,8 @@
 # (4, capacity_bench.sh, "not run" if absent), scale (5), idle (6), keepalive (7), latency (8),
 # brokers (issue 18: two brokers vs one, hand-backs, failover; brokers_bench.sh), jobs (issue
 # 20: asynchronous jobs against the synchronous path, store size, recovery; jobs_bench.py), sdk
-# (issue 21: the fast path through a Node.js and a Python SDK worker against a C one; sdk_bench.py).
+# (issue 21: the fast path through a Node.js and a Python SDK worker against a C one; sdk_bench.py),
+# autoscale (issue 22: a step load's timeline, workers and queue and p99; autoscale_bench.py).
 # Each runs under `flock /tmp/slowlane-bench.lock` (never two benchmarks at once on the shared
 # machine), at normal priority. Everything lands in bench/results/<UTC timestamp>/: each
 # benchmark's output (<name>.log) and raw files (<name>/: wrk outputs, CSVs, component logs),
@@ -20,7 +21,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root" || exit 1
-all="fast broker capacity scale idle keepalive latency brokers jobs sdk"
+all="fast broker capacity scale idle keepalive latency brokers jobs sdk autoscale"
 selected=${*:-$all}
 for name in $selected; do
     case " $all " in *" $name "*) ;; *) echo "run.sh: unknown benchmark '$name' (have: $all)" >&2; exit 2 ;; esac
@@ -67,6 +68,7 @@ command_of() {
     brokers) echo "bench/brokers_bench.sh ${BROKERS_SECONDS:-8}" ;;
     jobs) echo "bench/jobs_bench.py --jobs ${JOBS_COUNT:-10000}" ;;
     sdk) echo "bench/sdk_bench.py --rounds ${SDK_ROUNDS:-3}" ;;
+    autoscale) echo "bench/autoscale_bench.py --fall-s ${AUTOSCALE_FALL_SECONDS:-200}" ;;
     esac
 }
 
@@ -99,7 +101,7 @@ for name in $selected; do
     awk -v b="$name" '$1 == "result" && NF >= 4 {printf "%s\t%s\t%s\t%s\n", b, $2, $3, $4}' \
         "$out/$name.log" >>"$out/results.tsv"
     # The latency CSVs feed the report's plot: keep them where report.py looks.
-    cp "$out/$name"/latency-*.csv "$out/" 2>/dev/null || true
+    cp "$out/$name"/latency-*.csv "$out/$name"/autoscale-timeline.csv "$out/" 2>/dev/null || true
 done
 
 /usr/bin/python3 "$here/report.py" "$out"

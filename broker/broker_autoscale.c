@@ -1,11 +1,14 @@
 /*  broker_autoscale: one service's scaling decision (broker_autoscale.h says what goes in
     and out). The rules, in order:
     - Limits first: below min grows to min, above max shrinks to max, whatever the load.
-    - Growth: when the oldest queued request has waited longer than the target, or work waits
-      and no worker has a free slot. It grows by what waits, at most doubling per decision (at
-      least 1, and 2 from zero), within max and the hosts' room. It holds instead while workers
-      it started have not registered, or a host reports a crash loop: a handler that dies at
-      start must not make it start workers for ever.
+    - Growth: when the oldest queued request has waited longer than the target, by what waits:
+      one worker per waiting request, so that none waits much past the target plus a cold
+      start (a burst of 20 on one worker is met in one decision, not in five doublings). When
+      work waits and no worker has a free slot but the target is not reached yet, by what
+      waits too, at most doubling (the queue may drain by itself). At least 1, and 2 from
+      zero; always within max and the hosts' room. It holds instead while workers it started
+      have not registered, or a host reports a crash loop: a handler that dies at start must
+      not make it start workers for ever.
     - Shrinking: one worker per cooldown, only when workers have been idle with nothing
       queued for the whole cooldown, and no sooner than a cooldown after the last change. So
       bursts closer together than the cooldown never let the count fall: the bound it keeps
@@ -139,7 +142,7 @@ broker_autoscale_decision_t broker_autoscale_decide(const broker_autoscale_polic
             return (broker_autoscale_decision_t){workers, workers, held};
         int64_t step = (int64_t) input->queued;
         int64_t most = workers > 0 ? workers : 2; /* at most double; 2 from zero */
-        if (step > most)
+        if (grow != BROKER_AUTOSCALE_QUEUE_WAIT && step > most)
             step = most;
         if (step < 1)
             step = 1;

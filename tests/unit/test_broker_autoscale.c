@@ -1,5 +1,6 @@
 /*  test_broker_autoscale: the autoscaler's decisions (broker_autoscale), tick by tick: the
-    limits, growth by what waits (at most doubling, within max and the hosts' room), the
+    limits, growth by what waits (a worker per waiting request once the target is passed, at
+    most doubling before; within max and the hosts' room), the
     holds that stop it starting workers for ever (workers still starting, a crash loop), the
     cold start from min 0, shrinking one worker per cooldown of idleness, and a flapping load
     that never makes the count fall. */
@@ -68,26 +69,39 @@ static void test_limits_come_first(void **state)
     assert_string_equal(broker_autoscale_reason_name(decision.reason), "above_max");
 }
 
-static void test_step_load_grows_by_doubling_up_to_max(void **state)
+static void test_step_load_past_the_target_gets_a_worker_per_waiting_request(void **state)
 {
     (void) state;
     broker_autoscale_state_t memory = {0};
-    int workers = 2;
-    int expected[] = {4, 8, 10};
-    for (size_t i = 0; i < 3; i++) {
-        broker_autoscale_input_t input = s_busy(workers, 20, 800);
-        broker_autoscale_decision_t decision =
-            broker_autoscale_decide(&s_policy, &input, &memory, 1000 * (int64_t) (i + 1));
-        assert_int_equal(decision.from, workers);
-        assert_int_equal(decision.to, expected[i]);
-        assert_int_equal(decision.reason, BROKER_AUTOSCALE_QUEUE_WAIT);
-        workers = decision.to;
-    }
-    broker_autoscale_input_t input = s_busy(10, 20, 800);
+    broker_autoscale_input_t input = s_busy(1, 6, 800); /* 6 waited past the target */
     broker_autoscale_decision_t decision =
-        broker_autoscale_decide(&s_policy, &input, &memory, 4000);
+        broker_autoscale_decide(&s_policy, &input, &memory, 1000);
+    assert_int_equal(decision.from, 1);
+    assert_int_equal(decision.to, 7); /* not 2: one decision meets the whole burst */
+    assert_int_equal(decision.reason, BROKER_AUTOSCALE_QUEUE_WAIT);
+    input = s_busy(7, 20, 800); /* more than max allows */
+    decision = broker_autoscale_decide(&s_policy, &input, &memory, 2000);
+    assert_int_equal(decision.to, 10);
+    input = s_busy(10, 20, 800);
+    decision = broker_autoscale_decide(&s_policy, &input, &memory, 3000);
     assert_int_equal(decision.to, 10);
     assert_int_equal(decision.reason, BROKER_AUTOSCALE_AT_MAX);
+}
+
+static void test_all_busy_before_the_target_grows_at_most_doubling(void **state)
+{
+    (void) state;
+    broker_autoscale_state_t memory = {0};
+    int workers = 1;
+    int expected[] = {2, 4, 8, 10};
+    for (size_t i = 0; i < 4; i++) {
+        broker_autoscale_input_t input = s_busy(workers, 20, 100); /* under the target */
+        broker_autoscale_decision_t decision =
+            broker_autoscale_decide(&s_policy, &input, &memory, 1000 * (int64_t) (i + 1));
+        assert_int_equal(decision.to, expected[i]);
+        assert_int_equal(decision.reason, BROKER_AUTOSCALE_ALL_BUSY);
+        workers = decision.to;
+    }
 }
 
 static void test_grows_by_what_waits_and_by_the_room(void **state)
@@ -164,7 +178,7 @@ static void test_shrinks_one_per_cooldown_of_idleness_down_to_min(void **state)
 {
     (void) state;
     broker_autoscale_state_t memory = {0};
-    broker_autoscale_input_t input = s_busy(2, 4, 800);
+    broker_autoscale_input_t input = s_busy(2, 2, 800);
     assert_int_equal(broker_autoscale_decide(&s_policy, &input, &memory, 0).to, 4);
     int workers = 4;
     int64_t steps_at[3] = {0};
@@ -257,7 +271,8 @@ int main(void)
         cmocka_unit_test(test_policy_check),
         cmocka_unit_test(test_policy_parse),
         cmocka_unit_test(test_limits_come_first),
-        cmocka_unit_test(test_step_load_grows_by_doubling_up_to_max),
+        cmocka_unit_test(test_step_load_past_the_target_gets_a_worker_per_waiting_request),
+        cmocka_unit_test(test_all_busy_before_the_target_grows_at_most_doubling),
         cmocka_unit_test(test_grows_by_what_waits_and_by_the_room),
         cmocka_unit_test(test_all_busy_grows_before_the_target_wait),
         cmocka_unit_test(test_no_growth_while_workers_start_or_a_host_crash_loops),
