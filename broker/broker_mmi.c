@@ -129,7 +129,8 @@ static void s_cancel(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg)
    silence. */
 static void s_stats(broker_mmi_t *self, zframe_t *client, sl_mdp_msg_t *msg, int64_t now)
 {
-    char *text = broker_stats_json(self->stats, self->registry, &self->config, self->started, now);
+    char *text = broker_stats_json(self->stats, self->registry, self->autoscaler, &self->config,
+                                   self->started, now);
     zmsg_t *body = zmsg_new();
     if (!body) {
         free(text);

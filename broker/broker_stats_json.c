@@ -24,8 +24,8 @@ static void s_json_string(FILE *out, const char *text)
     fputc('"', out);
 }
 
-static void s_json_service(const broker_registry_t *registry, FILE *out,
-                           const broker_stats_service_t *stats)
+static void s_json_service(const broker_registry_t *registry, const broker_autoscaler_t *autoscaler,
+                           FILE *out, const broker_stats_service_t *stats, int64_t now)
 {
     broker_service_t *service = broker_registry_service(registry, stats->name);
     size_t workers = service ? broker_service_workers(service) : 0;
@@ -61,7 +61,15 @@ static void s_json_service(const broker_registry_t *registry, FILE *out,
         fprintf(out, "%s%" PRIu64, i ? "," : "", stats->wait_buckets[i]);
         count += stats->wait_buckets[i];
     }
-    fprintf(out, "],\"sum_ms\":%" PRIu64 ",\"count\":%" PRIu64 "}}", stats->wait_sum_ms, count);
+    fprintf(out, "],\"sum_ms\":%" PRIu64 ",\"count\":%" PRIu64 "}", stats->wait_sum_ms, count);
+    /* The policy, for the dashboard: a few services at most have one, so jansson is fine */
+    json_t *policy = autoscaler ? broker_autoscaler_describe(autoscaler, stats->name, now) : NULL;
+    if (policy) {
+        fputs(",\"autoscale_policy\":", out);
+        json_dumpf(policy, out, JSON_COMPACT);
+        json_decref(policy);
+    }
+    fputc('}', out);
 }
 
 static void s_json_worker(FILE *out, const broker_worker_t *worker, int64_t expiry_ms,
@@ -92,7 +100,8 @@ static void s_json_worker(FILE *out, const broker_worker_t *worker, int64_t expi
 }
 
 char *broker_stats_json(const broker_stats_t *stats, const broker_registry_t *registry,
-                        const broker_config_t *config, int64_t started, int64_t now)
+                        const broker_autoscaler_t *autoscaler, const broker_config_t *config,
+                        int64_t started, int64_t now)
 {
     char *text = NULL;
     size_t size = 0;
@@ -112,7 +121,7 @@ char *broker_stats_json(const broker_stats_t *stats, const broker_registry_t *re
         if (!first)
             fputc(',', out);
         first = false;
-        s_json_service(registry, out, service);
+        s_json_service(registry, autoscaler, out, service, now);
     }
     fputs("],\"workers\":[", out);
     first = true;

@@ -59,6 +59,17 @@ function baseline() {
   return history[0];
 }
 
+// "1..8, last 4→6 queue_wait 3 s ago" for a service with an autoscaling policy, else "".
+function describeAutoscale(policy) {
+  if (!policy) return "";
+  let text = `${policy.min}..${policy.max}`;
+  if (policy.last)
+    text += `, last ${policy.last.from}→${policy.last.to} ${policy.last.reason} ` +
+      `${formatSeconds(policy.last.ago_ms / 1000)} ago`;
+  if (policy.decider === false) text += " (another broker decides)";
+  return text;
+}
+
 function renderServices(data, old, seconds) {
   const body = document.querySelector("#services tbody");
   body.replaceChildren();
@@ -80,10 +91,11 @@ function renderServices(data, old, seconds) {
       el("td", { class: "num", "data-field": "busy" }, service.busy),
       el("td", { class: "num" }, rate.toFixed(1)),
       el("td", { class: "num" }, errors),
-      el("td", { class: "num", "data-field": "restarts" }, restarts)));
+      el("td", { class: "num", "data-field": "restarts" }, restarts),
+      el("td", { "data-field": "autoscale" }, describeAutoscale(service.autoscale_policy))));
   }
   if (!services.length)
-    body.append(el("tr", {}, el("td", { colspan: 9, class: "muted" }, data.broker ? "no services" : "broker stats unavailable")));
+    body.append(el("tr", {}, el("td", { colspan: 10, class: "muted" }, data.broker ? "no services" : "broker stats unavailable")));
 }
 
 function renderRoutes(data, old, seconds) {

@@ -7,6 +7,7 @@
 //   KILL_IDENTITY   that worker's identity (host/supervisor-pid/slot)
 //   ADMIN_TOKEN     the gateway's admin token (the page must ask for it), optional
 //   TRAFFIC_PATH    a route to send requests to while the page watches, optional
+//   AUTOSCALE       SERVICE=TEXT: the service's autoscale cell must start with TEXT, optional
 //   SCREENSHOT      where to save the final screenshot (PNG)
 //   CHROMIUM        the browser (default /usr/bin/chromium)
 // Exits 0 when every check passes, 1 with a message otherwise.
@@ -112,6 +113,14 @@ try {
     await page.waitForFunction(() =>
       [...document.querySelectorAll("#routes tr[data-route] td:nth-child(3)")].some((td) => Number(td.textContent) > 0));
     log("route request rate shown");
+  }
+  if (process.env.AUTOSCALE) {
+    const [service, text] = process.env.AUTOSCALE.split("=");
+    await page.waitForFunction(([name, start]) => {
+      const cell = document.querySelector(`#services tr[data-service="${name}"] td[data-field="autoscale"]`);
+      return cell && cell.textContent.startsWith(start);
+    }, [service, text]);
+    log(`autoscale policy shown for ${service}`);
   }
   await page.screenshot({ path: screenshot, fullPage: true });
   log(`screenshot saved to ${screenshot}`);

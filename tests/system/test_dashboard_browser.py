@@ -41,7 +41,8 @@ class DashboardBrowserTest(unittest.TestCase):
         if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
             raise unittest.SkipTest("run `npm ci --prefix tests/browser` first")
         self.node = node
-        self.broker = harness.start_broker()
+        # A policy that keeps the count where it is (2..2): the page must show it
+        self.broker = harness.start_broker(extra=("--autoscale", "fast=2..2"))
         self.workers = harness.start_workers(self.broker.endpoint, "fast", "builtin:echo", count=2)
         self.gateway = start_gateway_with_token(self.broker.endpoint, ["/fast=fast"])
         gateway_support.wait_ready(self.gateway.port)
@@ -60,6 +61,7 @@ class DashboardBrowserTest(unittest.TestCase):
         env = dict(os.environ, DASHBOARD_URL=f"http://127.0.0.1:{self.gateway.port}/dashboard",
                    EXPECT_WORKERS="2", KILL_PID=str(pid), KILL_IDENTITY=identity,
                    ADMIN_TOKEN=TOKEN, TRAFFIC_PATH="/fast?from=browser-test",
+                   AUTOSCALE="fast=2..2",
                    SCREENSHOT=os.path.abspath(screenshot), CHROMIUM=CHROMIUM)
         result = subprocess.run([self.node, os.path.join(BROWSER_DIR, "dashboard.test.mjs")],
                                 cwd=BROWSER_DIR, env=env, capture_output=True, text=True,
