@@ -15,6 +15,7 @@
 #include "broker_router.h"
 #include "broker_stats.h"
 #include "sl_agent.h"
+#include "sl_envelope.h"
 #include "sl_log.h"
 #include "sl_mdp.h"
 #include "sl_mdp_io.h"
@@ -302,6 +303,9 @@ static void s_client_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
         return;
     }
     broker_service_t *service = broker_registry_service(self->registry, name);
+    if (!service && self->config.hold_plain_ms > 0 &&
+        sl_envelope_kind(msg->body) != SL_BODY_REQUEST) /* a plain request waits for one */
+        service = broker_registry_service_hold(self->registry, name, BROKER_HELD_SERVICES_MAX);
     broker_dispatch_request(self->dispatch, sender_p, msg, service, self->now);
 }
 

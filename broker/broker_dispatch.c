@@ -16,6 +16,7 @@ struct _broker_dispatch_t {
     broker_stats_t *stats;          /* borrowed: counters (per service ones via the service) */
     int64_t expiry_ms;              /* heartbeat x liveness: the no-worker grace period */
     int64_t max_deliveries;         /* times one request may be handed to a worker */
+    int64_t hold_plain_ms;          /* a plain request waits this long for a first worker */
     bool debug;                     /* debug logging on: per-request lines are built only then */
     sl_log_limit_t malformed_limit; /* rate limit for malformed envelopes */
     sl_log_limit_t dropped_limit;   /* rate limit for dropped plain-MDP requests */
@@ -34,6 +35,7 @@ broker_dispatch_t *broker_dispatch_new(broker_router_t *router, broker_stats_t *
     self->stats = stats;
     self->expiry_ms = broker_config_expiry_ms(config);
     self->max_deliveries = config->max_deliveries;
+    self->hold_plain_ms = config->hold_plain_ms;
     self->debug = config->log_debug;
     return self;
 }
@@ -123,10 +125,13 @@ void broker_dispatch_request(broker_dispatch_t *self, zframe_t **client_p, sl_md
     sl_envelope_meta_t meta = {.timeout_ms = 0, .retryable = true};
     bool is_envelope = sl_envelope_kind(msg->body) == SL_BODY_REQUEST;
     if (is_envelope && sl_envelope_meta_read(msg->body, &meta) != 0) {
-        /* Without a valid id there is nothing to correlate an answer with: drop it. */
+        /* Only a whole, valid envelope is one: a plain body that starts with the magic by
+           chance (or a broken envelope) is served as the opaque body it is, as the worker
+           does (protocol.md 6), rather than dropped without a word to its client. */
         sl_log_limited(&self->malformed_limit, SL_LOG_WARN, NULL, "malformed_envelope",
-                       "service=%s", service ? broker_service_name(service) : "-");
-        return;
+                       "service=%s served_as=opaque", service ? broker_service_name(service) : "-");
+        is_envelope = false;
+        meta = (sl_envelope_meta_t){.timeout_ms = 0, .retryable = true};
     }
     if (!service) {
         if (is_envelope)
@@ -152,6 +157,13 @@ void broker_dispatch_request(broker_dispatch_t *self, zframe_t **client_p, sl_md
     int64_t timeout = meta.timeout_ms > 0 ? meta.timeout_ms : SL_DEFAULT_REQUEST_TIMEOUT_MS;
     request->deadline = now + timeout;
     request->retryable = meta.retryable;
+    if (!is_envelope && self->hold_plain_ms > 0 && broker_service_workers(service) == 0) {
+        /* MDP has no error reply: a plain client told nothing would only time out. So its
+           request waits a while for a first worker (one that registers a moment later) */
+        if (request->deadline > now + self->hold_plain_ms)
+            request->deadline = now + self->hold_plain_ms;
+        broker_service_hold_until(service, request->deadline);
+    }
 
     /* The no-worker rule: fail at once unless a worker left within heartbeat x liveness
        (a restart in progress) or an autoscaling policy starts one (min 0), in which cases

@@ -6,9 +6,9 @@
 
 static const char *s_names[2][BROKER_OPTIONS_FLAG_COUNT] = {
     {"heartbeat-ms", "liveness", "queue-limit", "max-deliveries", "curve-secret", "curve-clients",
-     "autoscale"},
+     "autoscale", "hold-plain-ms"},
     {"broker-heartbeat-ms", "broker-liveness", "broker-queue-limit", "broker-max-deliveries",
-     "broker-curve-secret", "broker-curve-clients", "broker-autoscale"},
+     "broker-curve-secret", "broker-curve-clients", "broker-autoscale", "broker-hold-plain-ms"},
 };
 
 void broker_options_init(broker_options_t *self)
@@ -18,6 +18,7 @@ void broker_options_init(broker_options_t *self)
         .liveness = SL_DEFAULT_LIVENESS,
         .queue_limit = SL_DEFAULT_QUEUE_LIMIT,
         .max_deliveries = SL_DEFAULT_MAX_DELIVERIES,
+        .hold_plain_ms = SL_DEFAULT_HOLD_PLAIN_MS,
     };
 }
 
@@ -41,6 +42,9 @@ void broker_options_flags(broker_options_t *self, bool prefixed, sl_flag_t *flag
         {names[6], SL_FLAG_LIST, &self->autoscale, 0, 0,
          "a service's autoscaling policy, SERVICE=MIN..MAX[,target-wait-ms=W][,cooldown-s=S], "
          "repeatable (docs/deploy.md, Scaling by load)"},
+        {names[7], SL_FLAG_INT, &self->hold_plain_ms, 0, 60000,
+         "a plain MDP request for a service with no worker waits this long for one, ms; 0: "
+         "dropped at once (default 2500)"},
     };
     memcpy(flags, table, sizeof table);
 }
@@ -64,6 +68,8 @@ const char *broker_options_changed(const broker_options_t *self, bool prefixed)
         return names[5];
     if (self->autoscale.count > 0)
         return names[6];
+    if (self->hold_plain_ms != defaults.hold_plain_ms)
+        return names[7];
     return NULL;
 }
 
@@ -96,6 +102,7 @@ broker_config_t broker_options_config(const broker_options_t *self)
         .liveness = self->liveness,
         .queue_limit = self->queue_limit,
         .max_deliveries = self->max_deliveries,
+        .hold_plain_ms = self->hold_plain_ms,
         .log_debug = self->log_debug,
         .autoscale = &self->autoscale,
     };

@@ -10,7 +10,7 @@
 #include "broker_config.h"
 #include "sl_flags.h"
 
-#define BROKER_OPTIONS_FLAG_COUNT 7
+#define BROKER_OPTIONS_FLAG_COUNT 8
 
 /* The flags, in the order broker_options_flags writes them. */
 typedef enum {
@@ -21,6 +21,7 @@ typedef enum {
     BROKER_OPTION_CURVE_SECRET,
     BROKER_OPTION_CURVE_CLIENTS,
     BROKER_OPTION_AUTOSCALE,
+    BROKER_OPTION_HOLD_PLAIN_MS,
 } broker_option_t;
 
 typedef struct {
@@ -31,6 +32,7 @@ typedef struct {
     char *curve_secret;     /* owned, --curve-secret: key file path; NULL or "": plaintext */
     char *curve_clients;    /* owned, --curve-clients: directory of admitted public keys */
     sl_strlist_t autoscale; /* --autoscale SERVICE=MIN..MAX[,...], repeatable: policies */
+    int64_t hold_plain_ms;  /* --hold-plain-ms */
     bool log_debug;         /* set by the owner from its --log-level */
 } broker_options_t;
 
@@ -38,8 +40,8 @@ typedef struct {
 void broker_options_init(broker_options_t *self);
 
 /* Writes the BROKER_OPTIONS_FLAG_COUNT flags that set self into flags: --heartbeat-ms,
-   --liveness, --queue-limit, --max-deliveries, --curve-secret, --curve-clients and
-   --autoscale, each named "broker-..." when prefixed. */
+   --liveness, --queue-limit, --max-deliveries, --curve-secret, --curve-clients, --autoscale
+   and --hold-plain-ms, each named "broker-..." when prefixed. */
 void broker_options_flags(broker_options_t *self, bool prefixed, sl_flag_t *flags);
 
 /* The name of the first flag whose value differs from its default ("broker-..." when

@@ -10,6 +10,7 @@ struct _broker_registry_t {
     size_t queue_limit;    /* for new services */
     int64_t expiry_ms;     /* heartbeat_ms x liveness: silence that kills a worker */
     broker_stats_t *stats; /* borrowed: counters new services attach */
+    size_t held_only;      /* services made to hold a plain request, no worker yet */
 };
 
 broker_registry_t *broker_registry_new(size_t queue_limit, int64_t expiry_ms, broker_stats_t *stats)
@@ -84,6 +85,10 @@ broker_service_t *broker_registry_service(const broker_registry_t *self, const c
 broker_service_t *broker_registry_service_ensure(broker_registry_t *self, const char *name)
 {
     broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, name);
+    if (service && !broker_service_stats(service)) { /* made to hold: counted from now on */
+        broker_service_set_stats(service, broker_stats_service(self->stats, name));
+        self->held_only--;
+    }
     if (service)
         return service;
     service = broker_service_new(name, self->queue_limit);
@@ -159,8 +164,29 @@ broker_service_t *broker_registry_service_next(const broker_registry_t *self)
     return (broker_service_t *) zhashx_next(self->services);
 }
 
+broker_service_t *broker_registry_service_hold(broker_registry_t *self, const char *name,
+                                               size_t most)
+{
+    broker_service_t *service = (broker_service_t *) zhashx_lookup(self->services, name);
+    if (service || self->held_only >= most)
+        return service;
+    /* No counters (mmi.stats keeps a service's for ever): a client that names services at
+       random must not grow the broker's memory; the first worker attaches them */
+    service = broker_service_new(name, self->queue_limit);
+    if (!service)
+        return NULL;
+    if (zhashx_insert(self->services, name, service) != 0) {
+        broker_service_destroy(&service);
+        return NULL;
+    }
+    self->held_only++;
+    return service;
+}
+
 void broker_registry_service_retire(broker_registry_t *self, broker_service_t *service)
 {
+    if (!broker_service_stats(service) && self->held_only > 0)
+        self->held_only--;
     zhashx_delete(self->services, broker_service_name(service));
 }
 

@@ -34,6 +34,17 @@ broker_service_t *broker_registry_service(const broker_registry_t *self, const c
    allocation failure. */
 broker_service_t *broker_registry_service_ensure(broker_registry_t *self, const char *name);
 
+/* Services made to hold plain requests, no worker yet, at most at once: past that a plain
+   request for an unknown service is dropped at once, as before (a client that sends to
+   random names costs at most this many empty queues). */
+#define BROKER_HELD_SERVICES_MAX 256
+
+/* The service named name, or one made for it (without counters, until a worker comes) to
+   hold a plain MDP request while fewer than most such services exist; NULL past that or on
+   allocation failure. Borrowed. */
+broker_service_t *broker_registry_service_hold(broker_registry_t *self, const char *name,
+                                               size_t most);
+
 /* Registers a worker of service (takes *identity_p) heard from at now and counts it in
    its service; borrowed, NULL on allocation failure. */
 broker_worker_t *broker_registry_worker_add(broker_registry_t *self, zframe_t **identity_p,

@@ -15,6 +15,7 @@ struct _broker_service_t {
     size_t workers;                /* registered workers, idle or busy */
     int64_t last_worker_left;      /* zclock_mono() when the last worker left, 0 never */
     bool autoscaled;               /* an autoscaling policy may start workers for it */
+    int64_t held_until;            /* a plain request waits for a first worker until then */
     broker_stats_service_t *stats; /* borrowed counters (broker_stats), NULL if none */
 };
 
@@ -169,7 +170,14 @@ void broker_service_set_autoscaled(broker_service_t *self, bool autoscaled)
 
 bool broker_service_waits_for_workers(broker_service_t *self, int64_t now, int64_t grace_ms)
 {
-    return self->workers > 0 || self->autoscaled || now - self->last_worker_left <= grace_ms;
+    return self->workers > 0 || self->autoscaled || now - self->last_worker_left <= grace_ms ||
+           now < self->held_until;
+}
+
+void broker_service_hold_until(broker_service_t *self, int64_t until)
+{
+    if (until > self->held_until)
+        self->held_until = until;
 }
 
 void broker_service_idle_push(broker_service_t *self, broker_worker_t *worker)

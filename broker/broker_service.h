@@ -65,8 +65,12 @@ void broker_service_set_autoscaled(broker_service_t *self, bool autoscaled);
 
 /* The no-worker rule: true if requests should wait in the queue, because the service has a
    worker, or an autoscaling policy that starts one for them (min 0), or a worker left within
-   grace_ms (a restart in progress); false if they get no_worker and it may be retired. */
+   grace_ms (a restart in progress), or a plain request is held for a first worker (until
+   broker_service_hold_until's time); false if they get no_worker and it may be retired. */
 bool broker_service_waits_for_workers(broker_service_t *self, int64_t now, int64_t grace_ms);
+
+/* Requests wait for a worker until at least until (a held plain MDP request's deadline). */
+void broker_service_hold_until(broker_service_t *self, int64_t until);
 
 /* Puts worker at the tail of the idle line: served after every other idle worker. */
 void broker_service_idle_push(broker_service_t *self, broker_worker_t *worker);

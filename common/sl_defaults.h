@@ -12,11 +12,15 @@
 #define SL_DEFAULT_QUEUE_LIMIT        10000 /* waiting requests per service */
 #define SL_DEFAULT_MAX_DELIVERIES     3     /* times one request may be handed to a worker */
 #define SL_DEFAULT_REQUEST_TIMEOUT_MS 30000 /* for requests that carry no deadline (plain MDP) */
-#define SL_MAX_MESSAGE_BYTES          (64LL * 1024 * 1024) /* ZMQ_MAXMSGSIZE on every socket */
-#define SL_MAX_SERVICE_NAME           255
-#define SL_MAX_ADDRESS_BYTES          255
-#define SL_REQUEST_ID_MAX             64
-#define SL_LOG_RATE_PER_SECOND        10 /* malformed-message log lines per second */
+/* How long a plain MDP request for a service with no worker waits for one: the ZeroMQ
+   guide's clients (mdcliapi, and most written from it) give up after 2,500 ms and send
+   again, so a request held longer would run for a client that has already resent it. */
+#define SL_DEFAULT_HOLD_PLAIN_MS 2500
+#define SL_MAX_MESSAGE_BYTES     (64LL * 1024 * 1024) /* ZMQ_MAXMSGSIZE on every socket */
+#define SL_MAX_SERVICE_NAME      255
+#define SL_MAX_ADDRESS_BYTES     255
+#define SL_REQUEST_ID_MAX        64
+#define SL_LOG_RATE_PER_SECOND   10 /* malformed-message log lines per second */
 
 /* Worker and supervisor */
 #define SL_DEFAULT_WORKER_COUNT    2

@@ -130,15 +130,24 @@ const char *worker_handler_last_broadcast(void)
 int worker_handler_echo(sl_job_t *job, void *arg)
 {
     size_t size = 0;
-    const void *body = sl_job_body(job, &size);
-    if (sl_job_is_http(job)) {
-        const char *query = sl_job_query(job);
-        sl_job_add_header(job, "Content-Type", "text/plain");
-        if (s_last_broadcast[0])
-            sl_job_add_header(job, "X-Slowlane-Broadcast", s_last_broadcast);
-        if (sl_job_write(job, query, strlen(query)) == -1 || sl_job_write(job, "\n", 1) == -1)
-            return -1;
+    if (!sl_job_is_http(job)) {
+        /* A plain request comes back frame for frame, empty ones included */
+        size_t count = sl_job_frame_count(job);
+        for (size_t i = 0; i < count; i++) {
+            const void *frame = sl_job_frame(job, i, &size);
+            if (sl_job_write(job, frame, size) == -1 ||
+                (i + 1 < count && sl_job_next_frame(job) == -1))
+                return -1;
+        }
+        return 0;
     }
+    const void *body = sl_job_body(job, &size);
+    const char *query = sl_job_query(job);
+    sl_job_add_header(job, "Content-Type", "text/plain");
+    if (s_last_broadcast[0])
+        sl_job_add_header(job, "X-Slowlane-Broadcast", s_last_broadcast);
+    if (sl_job_write(job, query, strlen(query)) == -1 || sl_job_write(job, "\n", 1) == -1)
+        return -1;
     return sl_job_write(job, body, size);
 }
 

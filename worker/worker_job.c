@@ -1,6 +1,7 @@
 /*  worker_job: the request a handler reads and the reply it writes (see worker_job.h).
-    A reply is a reply envelope, or for a plain MDP request one opaque frame; once
-    flushed, every later part is raw chunk bytes, as docs/architecture.md fixes. */
+    A reply is a reply envelope, or for a plain MDP request its frames (one unless the
+    handler asked for more, sl_job_next_frame); once flushed, every later part is raw chunk
+    bytes, as docs/architecture.md fixes. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@ struct _sl_job_t {
     bool is_http;                  /* the body was a valid request envelope */
     sl_request_envelope_t request; /* decoded envelope when is_http */
     zframe_t *opaque_body;         /* all frames joined when !is_http */
+    zmsg_t *opaque_frames;         /* and each one, when there are more than one */
+    size_t *frame_ends;            /* a plain reply's frame boundaries, offsets in out */
+    size_t frame_count;            /* boundaries in frame_ends */
     int64_t received_ms;           /* monotonic clock at receipt */
     int status;                    /* reply status, 200 unless set */
     sl_headers_builder_t headers;  /* reply header block */
@@ -76,6 +80,11 @@ sl_job_t *worker_job_new(zmsg_t **body_p, int64_t received_ms)
         self->async = sl_headers_find(self->request.headers, self->request.headers_size,
                                       SL_PROGRESS_JOB_FIELD, &size) != NULL;
     } else {
+        if (body && zmsg_size(body) > 1) {
+            self->opaque_frames = zmsg_dup(body); /* kept: sl_job_frame reads them */
+            if (!self->opaque_frames)
+                goto fail_body;
+        }
         self->opaque_body = s_join_frames(body);
         if (!self->opaque_body)
             goto fail_body;
@@ -84,6 +93,7 @@ sl_job_t *worker_job_new(zmsg_t **body_p, int64_t received_ms)
     return self;
 
 fail_body:
+    zmsg_destroy(&self->opaque_frames);
     free(self);
 fail_alloc:
     zmsg_destroy(&body);
@@ -98,6 +108,8 @@ void worker_job_destroy(sl_job_t **self_p)
         return;
     sl_request_envelope_reset(&self->request);
     zframe_destroy(&self->opaque_body);
+    zmsg_destroy(&self->opaque_frames);
+    free(self->frame_ends);
     sl_headers_builder_reset(&self->headers);
     free(self->out);
     free(self);
@@ -147,10 +159,16 @@ static zmsg_t *s_take_part(sl_job_t *self)
                                         self->out_size);
     } else {
         part = zmsg_new();
+        size_t start = 0;
+        for (size_t i = 0; part && i < self->frame_count; i++) {
+            zmsg_addmem(part, self->out + start, self->frame_ends[i] - start);
+            start = self->frame_ends[i];
+        }
         if (part)
-            zmsg_addmem(part, self->out, self->out_size);
+            zmsg_addmem(part, self->out + start, self->out_size - start);
     }
     self->out_size = 0;
+    self->frame_count = 0;
     return part;
 }
 
@@ -159,8 +177,10 @@ zmsg_t *worker_job_final(sl_job_t *self, int handler_result)
     if (handler_result != 0 && !self->flushed) {
         if (self->is_http)
             worker_job_reset_reply(self, 500, "handler failed\n");
-        else
+        else {
             self->out_size = 0; // a plain MDP client gets an empty reply: MDP has no errors
+            self->frame_count = 0;
+        }
     }
     return s_take_part(self);
 }
@@ -246,6 +266,24 @@ const void *sl_job_body(const sl_job_t *job, size_t *size)
     return body ? zframe_data(body) : (const void *) "";
 }
 
+size_t sl_job_frame_count(const sl_job_t *job)
+{
+    return job->opaque_frames ? zmsg_size(job->opaque_frames) : 1;
+}
+
+const void *sl_job_frame(const sl_job_t *job, size_t index, size_t *size)
+{
+    if (!job->opaque_frames)
+        return index == 0 ? sl_job_body(job, size) : NULL;
+    /* czmq's list has no index: a walk, fine for the few frames a request has */
+    zframe_t *frame = zmsg_first(job->opaque_frames);
+    for (size_t i = 0; frame && i < index; i++)
+        frame = zmsg_next(job->opaque_frames);
+    if (size)
+        *size = frame ? zframe_size(frame) : 0;
+    return frame ? zframe_data(frame) : NULL;
+}
+
 int64_t sl_job_time_left_ms(const sl_job_t *job)
 {
     if (!job->is_http || job->request.meta.timeout_ms <= 0)
@@ -298,6 +336,18 @@ int sl_job_write(sl_job_t *job, const void *data, size_t size)
     }
     memcpy(job->out + job->out_size, data, size);
     job->out_size += size;
+    return 0;
+}
+
+int sl_job_next_frame(sl_job_t *job)
+{
+    if (job->is_http)
+        return -1;
+    size_t *grown = realloc(job->frame_ends, (job->frame_count + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    job->frame_ends = grown;
+    job->frame_ends[job->frame_count++] = job->out_size;
     return 0;
 }
 

@@ -133,6 +133,10 @@ const char *sl_job_headers(const sl_job_t *job, size_t *size);
    NULL. */
 char *sl_job_query_param(const sl_job_t *job, const char *name);
 const void *sl_job_body(const sl_job_t *job, size_t *size); /* borrowed */
+/* A plain MDP request's frames one by one (sl_job_body joins them): how many there are (1
+   for an HTTP request: its body), and frame index (borrowed; NULL past the last). */
+size_t sl_job_frame_count(const sl_job_t *job);
+const void *sl_job_frame(const sl_job_t *job, size_t index, size_t *size);
 /* Milliseconds left before the request's deadline; INT64_MAX if it has none. */
 int64_t sl_job_time_left_ms(const sl_job_t *job);
 /* True once the job's client cancelled it (DELETE of an async job, a synchronous client
@@ -158,6 +162,10 @@ int sl_job_set_status(sl_job_t *job, int status);
 int sl_job_add_header(sl_job_t *job, const char *name, const char *value);
 /* Appends to the reply body. Returns 0 or -1 (out of memory). */
 int sl_job_write(sl_job_t *job, const void *data, size_t size);
+/* For a plain MDP request: ends the reply frame being written, so what follows goes into
+   the next frame (a reply of several frames; an empty frame is two calls in a row).
+   Returns 0, or -1 for an HTTP request (its body is one byte stream) or out of memory. */
+int sl_job_next_frame(sl_job_t *job);
 /* Sends what was written so far as an MDP/0.2 PARTIAL (the first one carries the status
    and headers); the client sees a chunked HTTP response. Returns 0 or -1 (the status and
    headers can no longer change after the first flush). */

@@ -213,6 +213,35 @@ class InteropTest(unittest.TestCase):
         self.assertGreaterEqual(worker.registrations, 2)
         self.assertEqual(self.client(2).request("phoenix", b"again"), ([], [b"again"]))
 
+    # -- a request sent a moment before its worker registers ----------------------------------
+    def test_plain_request_waits_for_a_worker_that_registers_a_moment_later(self):
+        # MDP has no error reply: a plain request for a service with no worker yet is held
+        # (2,500 ms by default) and served by the worker that registers meanwhile, not dropped
+        for version, service in ((1, "late1"), (2, "late2")):
+            client = self.client(version)
+            client.send(service, b"early")
+            self.assertEqual(client.socket.poll(300), 0)  # waiting, not answered
+            self.start_worker(service, version)
+            reply = client.recv(service, 2000) if version == 1 else client.recv(2000)
+            self.assertIsNotNone(reply, f"MDP/0.{version} request held for the late worker")
+            self.assertEqual(reply if version == 1 else reply[2], [b"early"])
+
+    def test_held_plain_request_is_dropped_after_the_hold_and_envelopes_still_fail_fast(self):
+        client = self.client(2)
+        began = time.monotonic()
+        client.send("nobody-comes", b"lost")
+        harness.wait_for(lambda: "event=request_dropped service=nobody-comes reason=expired"
+                         in self.broker.output(), timeout=5, what="the held request to expire")
+        self.assertEqual(client.socket.poll(0), 0)  # MDP has no error reply: nothing came
+        self.assertGreaterEqual(time.monotonic() - began, 2.4)  # held the whole 2,500 ms
+        # An HTTP envelope for a service with no worker still gets no_worker at once
+        envelope = harness.MdpClient(self.endpoint)
+        self.addCleanup(envelope.close)
+        began = time.monotonic()
+        reply = envelope.request("nobody-comes", *harness.envelope_request("fast-fail"))
+        self.assertLess(time.monotonic() - began, 1.0)
+        self.assertIn(b"no_worker", b"".join(reply))
+
     # -- the real C worker, as a plain MDP peer sees it --------------------------------------
     def test_c_worker_echoes_opaque_body(self):
         workers = harness.start_workers(self.endpoint, "cecho", "builtin:echo")
@@ -224,6 +253,14 @@ class InteropTest(unittest.TestCase):
         # reaches the handler as a body with no HTTP metadata; builtin:echo returns it."
         self.assertEqual(self.client(1).request("cecho", body), [body])
         self.assertEqual(self.client(2).request("cecho", body), ([], [body]))
+        # Several frames come back one for one, an empty one included (not joined as "ab")
+        frames = [b"a", b"", b"b\x00"]
+        self.assertEqual(self.client(1).request("cecho", *frames), frames)
+        self.assertEqual(self.client(2).request("cecho", *frames), ([], frames))
+        # A plain body that starts with the envelope's magic but is no envelope is served as
+        # the opaque body it is (protocol.md 6), not dropped
+        lookalike = [b"SLREQ/1", b"not an envelope"]
+        self.assertEqual(self.client(1).request("cecho", *lookalike), lookalike)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,40 @@ static void test_opaque_body_is_joined_and_answered_opaque(void **state)
     worker_job_destroy(&job);
 }
 
+static void test_opaque_frames_one_by_one_and_a_reply_of_several(void **state)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "ab");
+    zmsg_addmem(msg, "", 0);
+    zmsg_addstr(msg, "cd");
+    sl_job_t *job = worker_job_new(&msg, zclock_mono());
+    assert_int_equal(sl_job_frame_count(job), 3);
+    size_t size = 9;
+    assert_memory_equal(sl_job_frame(job, 0, &size), "ab", 2);
+    assert_int_equal(size, 2);
+    assert_non_null(sl_job_frame(job, 1, &size));
+    assert_int_equal(size, 0);
+    assert_memory_equal(sl_job_frame(job, 2, &size), "cd", 2);
+    assert_null(sl_job_frame(job, 3, &size));
+    /* "x", "", "yz": an empty frame is two boundaries in a row */
+    assert_int_equal(sl_job_write(job, "x", 1), 0);
+    assert_int_equal(sl_job_next_frame(job), 0);
+    assert_int_equal(sl_job_next_frame(job), 0);
+    assert_int_equal(sl_job_write(job, "yz", 2), 0);
+    zmsg_t *final = worker_job_final(job, 0);
+    assert_int_equal(zmsg_size(final), 3);
+    s_assert_frame(final, 0, "x");
+    s_assert_frame(final, 1, "");
+    s_assert_frame(final, 2, "yz");
+    zmsg_destroy(&final);
+    worker_job_destroy(&job);
+    /* One frame and HTTP requests: one frame, no boundaries in an HTTP reply */
+    sl_job_t *http = s_http_job("", "", "", 0);
+    assert_int_equal(sl_job_frame_count(http), 1);
+    assert_int_equal(sl_job_next_frame(http), -1);
+    worker_job_destroy(&http);
+}
+
 static void test_malformed_envelope_is_opaque(void **state)
 {
     zmsg_t *msg = zmsg_new();
@@ -181,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_envelope_request_is_decoded),
         cmocka_unit_test(test_no_deadline_is_int64_max),
         cmocka_unit_test(test_opaque_body_is_joined_and_answered_opaque),
+        cmocka_unit_test(test_opaque_frames_one_by_one_and_a_reply_of_several),
         cmocka_unit_test(test_malformed_envelope_is_opaque),
         cmocka_unit_test(test_reply_envelope_with_status_and_headers),
         cmocka_unit_test(test_failed_handler_is_500),
