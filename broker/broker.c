@@ -74,6 +74,9 @@ broker_t *broker_new(const broker_config_t *config, zcert_t *curve_cert)
         broker_registry_new((size_t) config->queue_limit, self->expiry_ms, self->stats);
     if (!self->registry)
         goto fail_registry;
+    broker_registry_set_queue_bytes(self->registry, (size_t) config->queue_max_mb << 20);
+    broker_registry_set_peer_heartbeat(self->registry, config->heartbeat_ms, config->liveness,
+                                       config->max_peer_heartbeat_ms);
     self->dispatch = broker_dispatch_new(self->router, self->stats, config);
     if (!self->dispatch)
         goto fail_dispatch;
@@ -218,6 +221,8 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
         broker_credit_ready(self->dispatch, worker, msg->credit, self->now);
     else
         broker_dispatch_worker_ready(self->dispatch, worker, self->now);
+    /* Its expiry again, now that the READY said whether it is a slowlane worker */
+    broker_registry_worker_heard(self->registry, worker, self->now);
     /* A READY that got no job is answered by a HEARTBEAT at once, not at the next tick: the
        worker counts its liveness from when it connected, so a connection that took a while
        to come up (a refused first attempt costs ZeroMQ's 100 ms reconnect interval) must not
@@ -250,7 +255,7 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
     }
     switch (msg->command) {
     case SL_MDP_HEARTBEAT:
-        broker_registry_worker_heard(self->registry, worker, self->now);
+        broker_registry_worker_beat(self->registry, worker, self->now);
         break;
     case SL_MDP_PARTIAL:
     case SL_MDP_FINAL: {
@@ -339,12 +344,27 @@ static bool s_handle_next(broker_t *self)
     return true;
 }
 
-/* Workers are kept in last-heard-from order, so only the expired ones are looked at. */
+/* Workers are kept in last-heard-from order and none may be silent for less than the
+   broker's own expiry, so only those silent that long are looked at: the dead, and the few
+   whose own heartbeat is slower (broker_registry_worker_window). Forgetting a worker
+   changes the list, so they are collected first, a batch at a time. */
 static void s_expire_workers(broker_t *self)
 {
-    broker_worker_t *worker;
-    while ((worker = broker_registry_worker_oldest(self->registry)) && worker->expiry <= self->now)
-        s_worker_forget(self, &worker, "expired", false);
+    broker_worker_t *oldest = broker_registry_worker_oldest(self->registry);
+    if (!oldest || self->now - oldest->heard_at < self->expiry_ms)
+        return; /* the usual case: nobody silent that long */
+    broker_worker_t *dead[64];
+    size_t count;
+    do {
+        count = 0;
+        for (broker_worker_t *worker = broker_registry_worker_first(self->registry);
+             worker && count < 64 && self->now - worker->heard_at >= self->expiry_ms;
+             worker = broker_registry_worker_next(self->registry))
+            if (worker->expiry <= self->now)
+                dead[count++] = worker;
+        for (size_t i = 0; i < count; i++)
+            s_worker_forget(self, &dead[i], "expired", false);
+    } while (count == 64);
 }
 
 /* Once per heartbeat: heartbeat every worker, answer queued requests past their deadline,
@@ -353,12 +373,13 @@ static void s_expire_workers(broker_t *self)
 static void s_tick(broker_t *self)
 {
     broker_worker_t *worker = broker_registry_worker_first(self->registry);
-    /* A worker silent for more than one and a half intervals missed a heartbeat. */
-    int64_t late = self->now + self->expiry_ms - self->config.heartbeat_ms * 3 / 2;
+    /* A worker silent for more than one and a half of its intervals missed a heartbeat. */
     while (worker) {
         broker_router_send_signal(self->router, worker->identity, worker->version,
                                   SL_MDP_HEARTBEAT);
-        if (worker->expiry < late && broker_service_stats(worker->service))
+        if (self->now - worker->heard_at >
+                broker_registry_worker_interval(self->registry, worker) * 3 / 2 &&
+            broker_service_stats(worker->service))
             broker_service_stats(worker->service)->heartbeats_missed++;
         worker = broker_registry_worker_next(self->registry);
     }

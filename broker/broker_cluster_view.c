@@ -55,7 +55,7 @@ static json_t *s_worker_json(const s_view_t *self, broker_agent_t *agent, json_t
     if (registered) {
         zhashx_insert(claimed, registered->name, registered);
         json_object_set_new(worker, "last_heartbeat_ms",
-                            json_integer(self->now - (registered->expiry - self->expiry_ms)));
+                            json_integer(self->now - registered->heard_at));
         json_object_set_new(worker, "in_flight", json_integer(registered->busy));
         /* The broker knows best whether a registered worker holds a job right now. */
         if (state && (strcmp(state, "idle") == 0 || strcmp(state, "busy") == 0)) {
@@ -179,7 +179,7 @@ json_t *broker_cluster_view(const broker_agents_t *agents_table, const broker_re
             "{s:n, s:s, s:n, s:s, s:s, s:b, s:b, s:I, s:I, s:i}", "host", "service",
             broker_service_name(worker->service), "pid", "identity", worker->name, "state",
             worker->busy ? "busy" : "idle", "managed", 0, "registered", 1, "last_heartbeat_ms",
-            (json_int_t) (self->now - (worker->expiry - self->expiry_ms)), "job_age_ms",
+            (json_int_t) (self->now - worker->heard_at), "job_age_ms",
             (json_int_t) (worker->busy ? s_job_age(self, worker) : 0), "in_flight", worker->busy);
         if (entry)
             json_array_append_new(workers, entry);

@@ -12,10 +12,12 @@
 typedef struct {
     int64_t heartbeat_ms;   /* heartbeat interval, both ways */
     int64_t liveness;       /* silent heartbeat intervals before a worker is dead */
-    int64_t queue_limit;    /* waiting requests per service */
+    int64_t queue_limit;    /* waiting requests per service, 0: no count bound */
+    int64_t queue_max_mb;   /* memory they may hold per service, MiB, 0: no bound */
     int64_t max_deliveries; /* times one request may be handed to a worker */
     int64_t hold_plain_ms;  /* a plain MDP request waits this long for a first worker; 0 off */
-    bool log_debug;         /* build per-message debug lines (off on the hot path) */
+    int64_t max_peer_heartbeat_ms; /* the slowest worker heartbeat the broker learns */
+    bool log_debug;                /* build per-message debug lines (off on the hot path) */
     const sl_strlist_t *autoscale; /* borrowed, checked: --autoscale policies, or NULL */
 } broker_config_t;
 

@@ -352,9 +352,14 @@ void broker_dispatch_fail(broker_dispatch_t *self, broker_request_t **request_p,
     if (broker_service_stats(request->service))
         broker_service_stats(request->service)->errors[code]++;
     if (!request->is_envelope) {
-        /* MDP has no error reply: the plain client's own retry logic takes over. */
+        /* MDP has no error reply: the plain client's own retry logic takes over. The line
+           names the client (its routing id in hex), so an operator can tell whose; the
+           count is in mmi.stats errors and /metrics */
+        char *client = zframe_strhex(request->client);
         sl_log_limited(&self->dropped_limit, SL_LOG_INFO, NULL, "request_dropped",
-                       "service=%s reason=%s", service, sl_error_code_name(code));
+                       "service=%s reason=%s client=%s", service, sl_error_code_name(code),
+                       client ? client : "-");
+        free(client);
         broker_request_destroy(request_p);
         return;
     }

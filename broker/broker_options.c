@@ -6,9 +6,10 @@
 
 static const char *s_names[2][BROKER_OPTIONS_FLAG_COUNT] = {
     {"heartbeat-ms", "liveness", "queue-limit", "max-deliveries", "curve-secret", "curve-clients",
-     "autoscale", "hold-plain-ms"},
+     "autoscale", "hold-plain-ms", "max-peer-heartbeat-ms", "queue-max-mb"},
     {"broker-heartbeat-ms", "broker-liveness", "broker-queue-limit", "broker-max-deliveries",
-     "broker-curve-secret", "broker-curve-clients", "broker-autoscale", "broker-hold-plain-ms"},
+     "broker-curve-secret", "broker-curve-clients", "broker-autoscale", "broker-hold-plain-ms",
+     "broker-max-peer-heartbeat-ms", "broker-queue-max-mb"},
 };
 
 void broker_options_init(broker_options_t *self)
@@ -19,6 +20,8 @@ void broker_options_init(broker_options_t *self)
         .queue_limit = SL_DEFAULT_QUEUE_LIMIT,
         .max_deliveries = SL_DEFAULT_MAX_DELIVERIES,
         .hold_plain_ms = SL_DEFAULT_HOLD_PLAIN_MS,
+        .max_peer_heartbeat_ms = SL_DEFAULT_MAX_PEER_HEARTBEAT_MS,
+        .queue_max_mb = SL_DEFAULT_QUEUE_MAX_MB,
     };
 }
 
@@ -30,8 +33,9 @@ void broker_options_flags(broker_options_t *self, bool prefixed, sl_flag_t *flag
          "heartbeat interval to and from workers, ms (default 1000)"},
         {names[1], SL_FLAG_INT, &self->liveness, 1, 1000,
          "heartbeats a worker may miss before it counts as dead (default 3)"},
-        {names[2], SL_FLAG_INT, &self->queue_limit, 1, 100000000,
-         "waiting requests per service before queue_full (default 10000)"},
+        {names[2], SL_FLAG_INT, &self->queue_limit, 0, 100000000,
+         "waiting requests per service before queue_full, 0: no count bound (default 0: "
+         "bounded by --queue-max-mb)"},
         {names[3], SL_FLAG_INT, &self->max_deliveries, 1, 1000,
          "times one request may be handed to a worker (default 3)"},
         {names[4], SL_FLAG_STRING, &self->curve_secret, 0, 0,
@@ -45,6 +49,12 @@ void broker_options_flags(broker_options_t *self, bool prefixed, sl_flag_t *flag
         {names[7], SL_FLAG_INT, &self->hold_plain_ms, 0, 60000,
          "a plain MDP request for a service with no worker waits this long for one, ms; 0: "
          "dropped at once (default 2500)"},
+        {names[8], SL_FLAG_INT, &self->max_peer_heartbeat_ms, 10, 3600000,
+         "the slowest worker heartbeat the broker learns and honours, ms: a worker that beats "
+         "every N ms is expired after N x --liveness (default 5000)"},
+        {names[9], SL_FLAG_INT, &self->queue_max_mb, 0, 1048576,
+         "memory the waiting requests of one service may hold before queue_full, MiB; 0: no "
+         "bound (default 256)"},
     };
     memcpy(flags, table, sizeof table);
 }
@@ -70,6 +80,10 @@ const char *broker_options_changed(const broker_options_t *self, bool prefixed)
         return names[6];
     if (self->hold_plain_ms != defaults.hold_plain_ms)
         return names[7];
+    if (self->max_peer_heartbeat_ms != defaults.max_peer_heartbeat_ms)
+        return names[8];
+    if (self->queue_max_mb != defaults.queue_max_mb)
+        return names[9];
     return NULL;
 }
 
@@ -103,6 +117,8 @@ broker_config_t broker_options_config(const broker_options_t *self)
         .queue_limit = self->queue_limit,
         .max_deliveries = self->max_deliveries,
         .hold_plain_ms = self->hold_plain_ms,
+        .max_peer_heartbeat_ms = self->max_peer_heartbeat_ms,
+        .queue_max_mb = self->queue_max_mb,
         .log_debug = self->log_debug,
         .autoscale = &self->autoscale,
     };

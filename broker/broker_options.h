@@ -10,7 +10,7 @@
 #include "broker_config.h"
 #include "sl_flags.h"
 
-#define BROKER_OPTIONS_FLAG_COUNT 8
+#define BROKER_OPTIONS_FLAG_COUNT 10
 
 /* The flags, in the order broker_options_flags writes them. */
 typedef enum {
@@ -22,18 +22,22 @@ typedef enum {
     BROKER_OPTION_CURVE_CLIENTS,
     BROKER_OPTION_AUTOSCALE,
     BROKER_OPTION_HOLD_PLAIN_MS,
+    BROKER_OPTION_MAX_PEER_HEARTBEAT_MS,
+    BROKER_OPTION_QUEUE_MAX_MB,
 } broker_option_t;
 
 typedef struct {
-    int64_t heartbeat_ms;   /* --heartbeat-ms */
-    int64_t liveness;       /* --liveness */
-    int64_t queue_limit;    /* --queue-limit */
-    int64_t max_deliveries; /* --max-deliveries */
-    char *curve_secret;     /* owned, --curve-secret: key file path; NULL or "": plaintext */
-    char *curve_clients;    /* owned, --curve-clients: directory of admitted public keys */
-    sl_strlist_t autoscale; /* --autoscale SERVICE=MIN..MAX[,...], repeatable: policies */
-    int64_t hold_plain_ms;  /* --hold-plain-ms */
-    bool log_debug;         /* set by the owner from its --log-level */
+    int64_t heartbeat_ms;          /* --heartbeat-ms */
+    int64_t liveness;              /* --liveness */
+    int64_t queue_limit;           /* --queue-limit */
+    int64_t queue_max_mb;          /* --queue-max-mb */
+    int64_t max_deliveries;        /* --max-deliveries */
+    char *curve_secret;            /* owned, --curve-secret: key file path; NULL or "": plaintext */
+    char *curve_clients;           /* owned, --curve-clients: directory of admitted public keys */
+    sl_strlist_t autoscale;        /* --autoscale SERVICE=MIN..MAX[,...], repeatable: policies */
+    int64_t hold_plain_ms;         /* --hold-plain-ms */
+    int64_t max_peer_heartbeat_ms; /* --max-peer-heartbeat-ms */
+    bool log_debug;                /* set by the owner from its --log-level */
 } broker_options_t;
 
 /* Fills in the defaults (sl_defaults.h). */
@@ -41,7 +45,8 @@ void broker_options_init(broker_options_t *self);
 
 /* Writes the BROKER_OPTIONS_FLAG_COUNT flags that set self into flags: --heartbeat-ms,
    --liveness, --queue-limit, --max-deliveries, --curve-secret, --curve-clients, --autoscale
-   and --hold-plain-ms, each named "broker-..." when prefixed. */
+   --hold-plain-ms, --max-peer-heartbeat-ms and --queue-max-mb, each named "broker-..." when
+   prefixed. */
 void broker_options_flags(broker_options_t *self, bool prefixed, sl_flag_t *flags);
 
 /* The name of the first flag whose value differs from its default ("broker-..." when

@@ -8,9 +8,13 @@ struct _broker_registry_t {
     zhashx_t *services;    /* name -> broker_service_t (owned) */
     zlistx_t *expiry;      /* workers, least recently heard from first */
     size_t queue_limit;    /* for new services */
+    size_t queue_bytes;    /* ... and their memory bound */
     int64_t expiry_ms;     /* heartbeat_ms x liveness: silence that kills a worker */
     broker_stats_t *stats; /* borrowed: counters new services attach */
     size_t held_only;      /* services made to hold a plain request, no worker yet */
+    int64_t heartbeat_ms;  /* the broker's own interval */
+    int64_t liveness;      /* intervals a worker may be silent */
+    int64_t peer_max_ms;   /* the longest worker interval honoured (--max-peer-heartbeat-ms) */
 };
 
 broker_registry_t *broker_registry_new(size_t queue_limit, int64_t expiry_ms, broker_stats_t *stats)
@@ -94,6 +98,7 @@ broker_service_t *broker_registry_service_ensure(broker_registry_t *self, const 
     service = broker_service_new(name, self->queue_limit);
     if (!service)
         return NULL;
+    broker_service_set_queue_bytes(service, self->queue_bytes);
     zhashx_insert(self->services, name, service);
     broker_service_set_stats(service, broker_stats_service(self->stats, name));
     return service;
@@ -107,8 +112,9 @@ broker_worker_t *broker_registry_worker_add(broker_registry_t *self, zframe_t **
     if (!worker)
         return NULL;
     zhashx_insert(self->workers, worker->identity, worker);
-    worker->expiry = now + self->expiry_ms;
     worker->registered = now;
+    worker->heard_at = now;
+    worker->expiry = now + broker_registry_worker_window(self, worker);
     worker->expiry_handle = zlistx_add_end(self->expiry, worker);
     broker_service_worker_joined(service);
     return worker;
@@ -118,8 +124,55 @@ broker_worker_t *broker_registry_worker_add(broker_registry_t *self, zframe_t **
    last-heard-from, and only its head is ever looked at for expiry. */
 void broker_registry_worker_heard(broker_registry_t *self, broker_worker_t *worker, int64_t now)
 {
-    worker->expiry = now + self->expiry_ms;
+    worker->heard_at = now;
+    worker->expiry = now + broker_registry_worker_window(self, worker);
     zlistx_move_end(self->expiry, worker->expiry_handle);
+}
+
+void broker_registry_worker_beat(broker_registry_t *self, broker_worker_t *worker, int64_t now)
+{
+    /* A quarter of each new gap: one late beat moves the estimate a little, a peer that
+       beats every 2.5 s is known as one after its first two beats */
+    if (worker->beat_at) {
+        int64_t gap = now - worker->beat_at;
+        worker->beat_ms = worker->beat_ms ? (3 * worker->beat_ms + gap) / 4 : gap;
+    }
+    worker->beat_at = now;
+    broker_registry_worker_heard(self, worker, now);
+}
+
+void broker_registry_set_queue_bytes(broker_registry_t *self, size_t bytes)
+{
+    self->queue_bytes = bytes;
+}
+
+void broker_registry_set_peer_heartbeat(broker_registry_t *self, int64_t heartbeat_ms,
+                                        int64_t liveness, int64_t peer_max_ms)
+{
+    self->heartbeat_ms = heartbeat_ms;
+    self->liveness = liveness;
+    self->peer_max_ms = peer_max_ms;
+}
+
+int64_t broker_registry_worker_interval(const broker_registry_t *self,
+                                        const broker_worker_t *worker)
+{
+    /* Until its interval is known (its second HEARTBEAT): a slowlane worker (its READY had
+       the cancel or credit frame) beats as the broker does, it is configured alike; a plain
+       peer gets the longest interval honoured, so that an interval longer than the
+       broker's whole expiry can be learned too (one that freezes at once is found late) */
+    bool plain = !worker->cancels && !worker->credit_mode;
+    int64_t interval = worker->beat_ms ? worker->beat_ms : plain ? self->peer_max_ms : 0;
+    if (interval > self->peer_max_ms)
+        interval = self->peer_max_ms;
+    return interval > self->heartbeat_ms ? interval : self->heartbeat_ms;
+}
+
+int64_t broker_registry_worker_window(const broker_registry_t *self, const broker_worker_t *worker)
+{
+    if (self->liveness <= 0)
+        return self->expiry_ms;
+    return broker_registry_worker_interval(self, worker) * self->liveness;
 }
 
 void broker_registry_worker_remove(broker_registry_t *self, broker_worker_t *worker, int64_t now)
@@ -135,8 +188,12 @@ void broker_registry_worker_remove(broker_registry_t *self, broker_worker_t *wor
 void broker_registry_workers_postpone(broker_registry_t *self, int64_t ms)
 {
     for (broker_worker_t *worker = (broker_worker_t *) zlistx_first(self->expiry); worker;
-         worker = (broker_worker_t *) zlistx_next(self->expiry))
+         worker = (broker_worker_t *) zlistx_next(self->expiry)) {
         worker->expiry += ms;
+        worker->heard_at += ms;
+        if (worker->beat_at)
+            worker->beat_at += ms;
+    }
 }
 
 broker_worker_t *broker_registry_worker_oldest(const broker_registry_t *self)
@@ -175,6 +232,7 @@ broker_service_t *broker_registry_service_hold(broker_registry_t *self, const ch
     service = broker_service_new(name, self->queue_limit);
     if (!service)
         return NULL;
+    broker_service_set_queue_bytes(service, self->queue_bytes);
     if (zhashx_insert(self->services, name, service) != 0) {
         broker_service_destroy(&service);
         return NULL;

@@ -45,6 +45,24 @@ broker_service_t *broker_registry_service_ensure(broker_registry_t *self, const 
 broker_service_t *broker_registry_service_hold(broker_registry_t *self, const char *name,
                                                size_t most);
 
+/* New services' queues hold at most bytes (0: no memory bound). */
+void broker_registry_set_queue_bytes(broker_registry_t *self, size_t bytes);
+
+/* Lets each worker be silent for liveness x its own heartbeat interval, learned from its
+   HEARTBEATs, between heartbeat_ms (the broker's) and peer_max_ms. Without this call every
+   worker gets the broker's expiry. */
+void broker_registry_set_peer_heartbeat(broker_registry_t *self, int64_t heartbeat_ms,
+                                        int64_t liveness, int64_t peer_max_ms);
+
+/* The worker's heartbeat interval as the broker counts it, and the silence that ends it
+   (interval x liveness). */
+int64_t broker_registry_worker_interval(const broker_registry_t *self,
+                                        const broker_worker_t *worker);
+int64_t broker_registry_worker_window(const broker_registry_t *self, const broker_worker_t *worker);
+
+/* A HEARTBEAT from worker at now: learns its interval, and it was heard. */
+void broker_registry_worker_beat(broker_registry_t *self, broker_worker_t *worker, int64_t now);
+
 /* Registers a worker of service (takes *identity_p) heard from at now and counts it in
    its service; borrowed, NULL on allocation failure. */
 broker_worker_t *broker_registry_worker_add(broker_registry_t *self, zframe_t **identity_p,

@@ -33,6 +33,7 @@ typedef struct _broker_request_t {
     zmsg_t *body;                    /* owned: the body while queued; after delivery kept
                                         (sent as references) only if retryable, else NULL */
     void *queue_handle;              /* zlistx handle while in its service's queue, else NULL */
+    size_t footprint;                /* bytes it holds while queued (counted by its service) */
     broker_worker_t *worker;         /* borrowed: the worker holding it, else NULL */
     int slot;                        /* its slot in worker->jobs while held */
     uint32_t tag;                    /* job tag sequence while held (protocol.md 3.6) */

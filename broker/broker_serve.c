@@ -12,8 +12,9 @@ int broker_serve(broker_t **broker_p, const broker_options_t *options, const bro
         sl_log(SL_LOG_INFO, NULL, "broker_listening", "endpoint=%s", binds->items[i]);
     sl_log(SL_LOG_INFO, NULL, "broker_started",
            "heartbeat_ms=%" PRId64 " liveness=%" PRId64 " queue_limit=%" PRId64
-           " max_deliveries=%" PRId64,
-           options->heartbeat_ms, options->liveness, options->queue_limit, options->max_deliveries);
+           " queue_max_mb=%" PRId64 " max_deliveries=%" PRId64,
+           options->heartbeat_ms, options->liveness, options->queue_limit, options->queue_max_mb,
+           options->max_deliveries);
     if (broker_curve_cert(curve))
         sl_log(SL_LOG_INFO, NULL, "curve_on", "clients_listed=%zu",
                broker_curve_client_count(curve));

@@ -8,7 +8,9 @@ struct _broker_service_t {
     char *name;                    /* owned service name */
     zframe_t *name_frame;          /* owned: the name as a frame, echoed in client replies */
     zlistx_t *queue;               /* waiting broker_request_t, oldest first; not owned items */
-    size_t queue_limit;            /* most requests the queue may hold */
+    size_t queue_limit;            /* most requests the queue may hold, 0: no count bound */
+    size_t queue_bytes_limit;      /* most bytes they may hold, 0: no memory bound */
+    size_t queued_bytes;           /* bytes the queued requests hold now */
     zlistx_t *idle;                /* idle broker_worker_t, next to serve first */
     zlistx_t *paused;              /* broker_worker_t of several brokers held below their
                                       capacity here and not told DEMAND 1 (protocol.md 3.7) */
@@ -89,13 +91,46 @@ zframe_t *broker_service_name_frame(broker_service_t *self)
     return self->name_frame;
 }
 
+/* What a queued request costs: its body and client frames, the record, and czmq's and the
+   allocator's share per frame (measured here: ~100 bytes). An estimate, cheap to take. */
+static size_t s_footprint(const broker_request_t *request)
+{
+    size_t frames = request->body ? zmsg_size(request->body) : 0;
+    size_t body = request->body ? zmsg_content_size(request->body) : 0;
+    return sizeof(broker_request_t) + zframe_size(request->client) + body + (frames + 1) * 100;
+}
+
+void broker_service_set_queue_bytes(broker_service_t *self, size_t bytes)
+{
+    self->queue_bytes_limit = bytes;
+}
+
+size_t broker_service_queued_bytes(const broker_service_t *self)
+{
+    return self->queued_bytes;
+}
+
+/* Takes request off the queue's byte count (the caller detaches it). */
+static void s_unqueued(broker_service_t *self, broker_request_t *request)
+{
+    request->queue_handle = NULL;
+    self->queued_bytes -= request->footprint;
+    request->footprint = 0;
+}
+
 int broker_service_enqueue(broker_service_t *self, broker_request_t *request)
 {
     assert(!request->queue_handle);
-    if (zlistx_size(self->queue) >= self->queue_limit)
+    size_t footprint = s_footprint(request);
+    if ((self->queue_limit && zlistx_size(self->queue) >= self->queue_limit) ||
+        (self->queue_bytes_limit && self->queued_bytes + footprint > self->queue_bytes_limit))
         return -1;
     request->queue_handle = zlistx_add_end(self->queue, request);
-    return request->queue_handle ? 0 : -1;
+    if (!request->queue_handle)
+        return -1;
+    request->footprint = footprint;
+    self->queued_bytes += footprint;
+    return 0;
 }
 
 void broker_service_requeue(broker_service_t *self, broker_request_t *request)
@@ -103,6 +138,9 @@ void broker_service_requeue(broker_service_t *self, broker_request_t *request)
     assert(!request->queue_handle);
     request->queue_handle = zlistx_add_start(self->queue, request);
     assert(request->queue_handle);
+    /* Back from a worker: it was admitted once and is not refused now */
+    request->footprint = s_footprint(request);
+    self->queued_bytes += request->footprint;
 }
 
 broker_request_t *broker_service_dequeue(broker_service_t *self)
@@ -111,7 +149,7 @@ broker_request_t *broker_service_dequeue(broker_service_t *self)
     if (!handle)
         return NULL;
     broker_request_t *request = (broker_request_t *) zlistx_detach(self->queue, handle);
-    request->queue_handle = NULL;
+    s_unqueued(self, request);
     return request;
 }
 
@@ -127,7 +165,7 @@ void broker_service_take_expired(broker_service_t *self, int64_t now, zlistx_t *
         if (request->deadline <= now) {
             /* detach_cur moves the cursor back one, so next() continues correctly */
             zlistx_detach_cur(self->queue);
-            request->queue_handle = NULL;
+            s_unqueued(self, request);
             zlistx_add_end(expired, request);
         }
         request = (broker_request_t *) zlistx_next(self->queue);
@@ -276,5 +314,5 @@ void broker_service_unqueue(broker_service_t *self, broker_request_t *request)
 {
     assert(request->queue_handle);
     zlistx_detach(self->queue, request->queue_handle);
-    request->queue_handle = NULL;
+    s_unqueued(self, request);
 }

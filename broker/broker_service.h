@@ -13,8 +13,9 @@
 #include "broker_stats.h"
 #include "broker_worker.h"
 
-/* Creates a service named name (copied) whose queue holds at most queue_limit requests.
-   NULL on allocation failure. */
+/* Creates a service named name (copied) whose queue holds at most queue_limit requests (0:
+   no count bound; broker_service_set_queue_bytes adds a memory bound). NULL on allocation
+   failure. */
 broker_service_t *broker_service_new(const char *name, size_t queue_limit);
 
 /* Destroys the service and clears the pointer; safe on NULL. Requests still queued are
@@ -27,8 +28,15 @@ const char *broker_service_name(broker_service_t *self);
 /* The service name as a frame to echo in replies; borrowed. */
 zframe_t *broker_service_name_frame(broker_service_t *self);
 
-/* Appends request at the tail of the queue. Returns 0, or -1 if the queue is full (the
-   request is not taken). */
+/* Bounds the bytes the queued requests may hold (their bodies and records, estimated); 0:
+   none. */
+void broker_service_set_queue_bytes(broker_service_t *self, size_t bytes);
+
+/* The bytes the queued requests hold now. */
+size_t broker_service_queued_bytes(const broker_service_t *self);
+
+/* Appends request at the tail of the queue. Returns 0, or -1 if the queue is full, by
+   count or by bytes (the request is not taken). */
 int broker_service_enqueue(broker_service_t *self, broker_request_t *request);
 
 /* Puts request back at the head (a re-delivery after its worker died goes first). The

@@ -83,7 +83,7 @@ static void s_json_worker(FILE *out, const broker_worker_t *worker, int64_t expi
         snprintf(host, sizeof host, "%.*s", (int) (slash - worker->name), worker->name);
     else
         snprintf(host, sizeof host, "unknown");
-    int64_t heard = worker->expiry - expiry_ms;
+    int64_t heard = worker->heard_at;
     fputs("{\"identity\":", out);
     s_json_string(out, worker->name);
     fputs(",\"host\":", out);

@@ -41,6 +41,10 @@ struct _broker_worker_t {
     int *free_slots;             /* owned stack of the indexes of empty slots in jobs */
     uint32_t sequence;           /* last job tag sequence handed out */
     int64_t expiry;              /* zclock_mono() time at which it counts as dead if silent */
+    int64_t heard_at;            /* zclock_mono() time of its last message */
+    int64_t beat_at;             /* ... of its last HEARTBEAT, 0 none yet */
+    int64_t beat_ms;             /* its own heartbeat interval as learned from the gaps
+                                    between its HEARTBEATs (protocol.md 2.3), 0 not yet */
     int64_t registered;          /* zclock_mono() time of its READY (mmi.stats uptime) */
     void *idle_handle;           /* zlistx handle in its service's idle list (busy < limit),
                                     else NULL */

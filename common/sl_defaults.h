@@ -4,23 +4,29 @@
 #define SL_DEFAULTS_H
 
 /* Broker */
-#define SL_DEFAULT_BROKER_BIND        "tcp://*:5555"
-#define SL_DEFAULT_BROKER_ENDPOINT    "tcp://127.0.0.1:5555"
-#define SL_MAX_BROKERS                16    /* --broker endpoints one process attaches to */
-#define SL_DEFAULT_HEARTBEAT_MS       1000  /* both ways, broker <-> worker */
-#define SL_DEFAULT_LIVENESS           3     /* missed heartbeats before a peer is dead */
-#define SL_DEFAULT_QUEUE_LIMIT        10000 /* waiting requests per service */
+#define SL_DEFAULT_BROKER_BIND     "tcp://*:5555"
+#define SL_DEFAULT_BROKER_ENDPOINT "tcp://127.0.0.1:5555"
+#define SL_MAX_BROKERS             16   /* --broker endpoints one process attaches to */
+#define SL_DEFAULT_HEARTBEAT_MS    1000 /* both ways, broker <-> worker */
+#define SL_DEFAULT_LIVENESS        3    /* missed heartbeats before a peer is dead */
+#define SL_DEFAULT_QUEUE_LIMIT     0    /* waiting requests per service: no count bound */
+/* The memory the waiting requests of one service may hold, MiB: 100,000 pipelined plain
+   requests take ~50 MiB, so a client of the asynchronous kind is served in full. */
+#define SL_DEFAULT_QUEUE_MAX_MB       256
 #define SL_DEFAULT_MAX_DELIVERIES     3     /* times one request may be handed to a worker */
 #define SL_DEFAULT_REQUEST_TIMEOUT_MS 30000 /* for requests that carry no deadline (plain MDP) */
 /* How long a plain MDP request for a service with no worker waits for one: the ZeroMQ
    guide's clients (mdcliapi, and most written from it) give up after 2,500 ms and send
    again, so a request held longer would run for a client that has already resent it. */
 #define SL_DEFAULT_HOLD_PLAIN_MS 2500
-#define SL_MAX_MESSAGE_BYTES     (64LL * 1024 * 1024) /* ZMQ_MAXMSGSIZE on every socket */
-#define SL_MAX_SERVICE_NAME      255
-#define SL_MAX_ADDRESS_BYTES     255
-#define SL_REQUEST_ID_MAX        64
-#define SL_LOG_RATE_PER_SECOND   10 /* malformed-message log lines per second */
+/* The slowest worker heartbeat the broker learns (RFC 7 leaves the interval to the peers;
+   2,500 ms is common in published MDP code): twice that, as a bound. */
+#define SL_DEFAULT_MAX_PEER_HEARTBEAT_MS 5000
+#define SL_MAX_MESSAGE_BYTES             (64LL * 1024 * 1024) /* ZMQ_MAXMSGSIZE on every socket */
+#define SL_MAX_SERVICE_NAME              255
+#define SL_MAX_ADDRESS_BYTES             255
+#define SL_REQUEST_ID_MAX                64
+#define SL_LOG_RATE_PER_SECOND           10 /* malformed-message log lines per second */
 
 /* Worker and supervisor */
 #define SL_DEFAULT_WORKER_COUNT    2

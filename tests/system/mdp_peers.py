@@ -165,6 +165,7 @@ class MdpWorker:
         self.heartbeats = []      # monotonic times of HEARTBEATs received
         self.disconnects = []     # monotonic times of DISCONNECTs received
         self.registrations = 0    # READYs sent (one per connection)
+        self.beats_sent = 0       # HEARTBEATs sent
         self.requests = []        # request bodies handled
         self.errors = []          # protocol errors seen
         self.frozen = threading.Event()   # set: behave like a SIGSTOPped process
@@ -183,6 +184,8 @@ class MdpWorker:
             message = [MDPW02, self.commands[command], *frames]
         self.socket.send_multipart(message)
         self._last_sent = time.monotonic()
+        if command == "HEARTBEAT":
+            self.beats_sent += 1
 
     def _parse(self, frames):
         """Returns (command name, rest) or raises ProtocolError."""

@@ -5,6 +5,8 @@ import os
 import sys
 import time
 
+import zmq
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import envelope_request  # noqa: E402
@@ -56,6 +58,57 @@ class QueueFullTest(BrokerTest):
         # "3" found the queue full: MDP has no error reply, so it was dropped.
         self.assertIsNone(worker.next_request(timeout=0.3))
         self.assertIsNone(client.recv(timeout=0.1))
+
+
+class PipelinedClientTest(BrokerTest):
+    """A client that sends 100,000 plain requests at once, as the asynchronous clients in
+    the literature do (the ZeroMQ guide's mdclient2), then reads the replies: queues are
+    bounded by memory (--queue-max-mb, 256 MiB by default), not by a count of 10,000, so
+    every request is served; a small bound drops the excess, counted with the client
+    named in the log."""
+
+    def pipeline(self, service, count):
+        socket = zmq.Context.instance().socket(zmq.DEALER)
+        socket.linger = 0
+        socket.sndhwm = socket.rcvhwm = 0
+        socket.connect(self.endpoint)
+        try:
+            for n in range(count):
+                socket.send_multipart([b"MDPC02", b"\x01", service.encode(), b"%d" % n])
+            replies = 0
+            while socket.poll(int(5000 * harness.TIMEOUT_SCALE)):
+                socket.recv_multipart()
+                replies += 1
+                if replies == count:
+                    break
+            return replies
+        finally:
+            socket.close()
+
+    def test_100000_pipelined_requests_are_all_served(self):
+        workers = harness.start_workers(self.endpoint, "pipe", "builtin:echo", count=2)
+        self.addCleanup(workers.stop)
+        harness.wait_for(lambda: (harness.mmi_json(self.endpoint, "mmi.stats", b"") or {})
+                         .get("workers", []).__len__() == 2, what="both workers")
+        self.assertEqual(self.pipeline("pipe", 100000), 100000)
+        self.assertNotIn("queue_full", self.broker.output())
+
+
+class PipelinedOverMemoryTest(BrokerTest):
+    broker_args = ("--queue-max-mb", "1")
+
+    def test_requests_over_the_memory_bound_are_dropped_and_counted(self):
+        workers = harness.start_workers(self.endpoint, "pipe", "builtin:echo", count=1)
+        self.addCleanup(workers.stop)
+        wait_registered(self.endpoint, "pipe")
+        served = PipelinedClientTest.pipeline(self, "pipe", 20000)
+        self.assertLess(served, 20000)  # 1 MiB holds a few thousand of them, not 20,000
+        self.assertGreater(served, 1000)
+        stats = harness.mmi_json(self.endpoint, "mmi.stats", b"")
+        dropped = next(s for s in stats["services"] if s["name"] == "pipe")["errors"]["queue_full"]
+        self.assertEqual(served + dropped, 20000)  # every drop counted
+        self.assertRegex(self.broker.output(),
+                         r"event=request_dropped service=pipe reason=queue_full client=[0-9A-F]+")
 
 
 class ExpiryDuringSweepTest(BrokerTest):

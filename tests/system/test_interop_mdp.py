@@ -186,6 +186,9 @@ class InteropTest(unittest.TestCase):
         for version in (1, 2):
             service = f"silent{version}"
             worker = self.start_worker(service, version)
+            # Two beats: the broker knows its interval (until then a plain peer gets the
+            # longest one honoured, --max-peer-heartbeat-ms, protocol.md 2.3)
+            harness.wait_for(lambda: worker.beats_sent >= 2, what="two heartbeats sent")
             worker.frozen.set()
             stopped = time.monotonic()
             # RFC 7/18: "A peer MUST consider the other peer "disconnected" if no heartbeat
@@ -212,6 +215,41 @@ class InteropTest(unittest.TestCase):
                          what="worker to register with the new broker")
         self.assertGreaterEqual(worker.registrations, 2)
         self.assertEqual(self.client(2).request("phoenix", b"again"), ([], [b"again"]))
+
+    # -- a peer with its own, longer heartbeat interval ---------------------------------------
+    def test_worker_with_a_longer_heartbeat_stays_registered(self):
+        # RFC 7 leaves the interval to the deployment; 2.5 s against the broker's 1 s is
+        # common, and a peer's loop often sends it late (at the broker's next heartbeat:
+        # ~3 s, the broker's whole expiry). Scaled: beats every 3.5 broker intervals, past
+        # liveness (3) x the broker's interval. The broker learns its interval and keeps it
+        # for 60 intervals idle, one READY, no DISCONNECT; then it still serves.
+        workers = [MdpWorker(self.endpoint, f"slowbeat{v}", v, heartbeat_ms=int(3.5 * HB * 1000),
+                             liveness=LIVENESS).start() for v in (1, 2)]
+        for worker in workers:
+            self.addCleanup(worker.stop)
+            harness.wait_for(lambda: mmi_service(self.endpoint, worker.service) == b"200",
+                             what="the slow-beating worker to register")
+        deadline = time.monotonic() + 60 * HB
+        while time.monotonic() < deadline:
+            for worker in workers:
+                self.assertEqual(mmi_service(self.endpoint, worker.service), b"200")
+            time.sleep(HB)  # sampling once per broker interval, not waiting for a condition
+        for worker in workers:
+            self.assertEqual((worker.registrations, worker.disconnects), (1, []))
+        self.assertEqual(self.client(1).request("slowbeat1", b"still"), [b"still"])
+        self.assertNotIn("service=slowbeat", "".join(
+            line for line in self.broker.output().splitlines() if "worker_removed" in line))
+
+    def test_learning_is_bounded_by_max_peer_heartbeat(self):
+        # The bound is the operator's: at the broker's own interval, the same worker is
+        # expired between its beats and told DISCONNECT, as it was before learning
+        broker = harness.start_broker(extra=("--max-peer-heartbeat-ms", str(harness.HEARTBEAT_MS)))
+        self.addCleanup(broker.stop)
+        worker = MdpWorker(broker.endpoint, "bounded", 2, heartbeat_ms=int(3.5 * HB * 1000),
+                           liveness=LIVENESS).start()
+        self.addCleanup(worker.stop)
+        harness.wait_for(lambda: worker.disconnects, timeout=5,
+                         what="the worker to be expired and told DISCONNECT")
 
     # -- a request sent a moment before its worker registers ----------------------------------
     def test_plain_request_waits_for_a_worker_that_registers_a_moment_later(self):
