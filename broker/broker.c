@@ -10,6 +10,7 @@
 #include "broker_autoscaler.h"
 #include "broker_credit.h"
 #include "broker_dispatch.h"
+#include "broker_lapsed.h"
 #include "broker_mmi.h"
 #include "broker_registry.h"
 #include "broker_router.h"
@@ -31,6 +32,7 @@ struct _broker_t {
     broker_dispatch_t *dispatch;     /* request delivery and answers */
     broker_agents_t *agents;         /* host agents, the cluster manager */
     broker_autoscaler_t *autoscaler; /* autoscaling policies, applied through the agents */
+    broker_lapsed_t *lapsed;         /* plain workers expired that may only beat slowly */
     broker_mmi_t *mmi;               /* mmi.* answers */
     int64_t now;                     /* zclock_mono() at the current message */
     int64_t next_tick;               /* when heartbeats and queue sweeps run next */
@@ -88,6 +90,9 @@ broker_t *broker_new(const broker_config_t *config, zcert_t *curve_cert)
         goto fail_autoscaler;
     if (broker_autoscaler_configure(self->autoscaler, config->autoscale) != 0)
         goto fail_mmi;
+    self->lapsed = broker_lapsed_new();
+    if (!self->lapsed)
+        goto fail_mmi;
     self->mmi = broker_mmi_new(self->router, self->registry, self->stats, self->agents,
                                self->autoscaler, self->dispatch, config, self->started);
     if (!self->mmi)
@@ -95,6 +100,7 @@ broker_t *broker_new(const broker_config_t *config, zcert_t *curve_cert)
     return self;
 
 fail_mmi:
+    broker_lapsed_destroy(&self->lapsed);
     broker_autoscaler_destroy(&self->autoscaler);
 fail_autoscaler:
     broker_agents_destroy(&self->agents);
@@ -118,6 +124,7 @@ void broker_destroy(broker_t **self_p)
     if (!self)
         return;
     broker_mmi_destroy(&self->mmi);
+    broker_lapsed_destroy(&self->lapsed);
     broker_autoscaler_destroy(&self->autoscaler);
     broker_agents_destroy(&self->agents);
     broker_dispatch_destroy(&self->dispatch);
@@ -232,6 +239,39 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
                                   SL_MDP_HEARTBEAT);
 }
 
+/* How long an expired plain worker is remembered: its slowest interval honoured, times
+   liveness (docs/protocol.md 2.3). */
+static int64_t s_lapse_ms(const broker_t *self)
+{
+    return self->config.max_peer_heartbeat_ms * self->config.liveness;
+}
+
+/* A HEARTBEAT from a plain worker expired a moment ago: it only beats more slowly than the
+   broker. It is taken back under its service, the gap as its interval, so it is not expired
+   again; it never learns it was gone (no DISCONNECT, no new READY). True if it was. */
+static bool s_worker_reinstate(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *msg)
+{
+    broker_lapsed_entry_t lapsed;
+    if (msg->command != SL_MDP_HEARTBEAT ||
+        !broker_lapsed_take(self->lapsed, *sender_p, self->now, s_lapse_ms(self), &lapsed) ||
+        lapsed.version != msg->version)
+        return false;
+    broker_service_t *service = broker_registry_service_ensure(self->registry, lapsed.service);
+    broker_worker_t *worker =
+        service ? broker_registry_worker_add(self->registry, sender_p, lapsed.version, service,
+                                             lapsed.capacity, self->now)
+                : NULL;
+    if (!worker)
+        return false;
+    worker->beat_ms = self->now - lapsed.heard_at;
+    worker->beat_at = self->now;
+    broker_registry_worker_heard(self->registry, worker, self->now);
+    sl_log(SL_LOG_INFO, NULL, "worker_reinstated", "worker=%s service=%s interval_ms=%lld",
+           worker->name, lapsed.service, (long long) worker->beat_ms);
+    broker_dispatch_worker_ready(self->dispatch, worker, self->now);
+    return true;
+}
+
 static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *msg)
 {
     broker_worker_t *worker = broker_registry_worker(self->registry, *sender_p);
@@ -239,6 +279,8 @@ static void s_worker_message(broker_t *self, zframe_t **sender_p, sl_mdp_msg_t *
         s_worker_ready(self, worker, sender_p, msg);
         return;
     }
+    if (!worker && s_worker_reinstate(self, sender_p, msg))
+        return;
     if (!worker) {
         /* Typically a worker that outlived a broker restart or its own expiry: DISCONNECT
            makes it reconnect and register again. */
@@ -362,8 +404,12 @@ static void s_expire_workers(broker_t *self)
              worker = broker_registry_worker_next(self->registry))
             if (worker->expiry <= self->now)
                 dead[count++] = worker;
-        for (size_t i = 0; i < count; i++)
+        for (size_t i = 0; i < count; i++) {
+            /* A plain peer holding no job may only beat slowly: remembered, in case */
+            if (!dead[i]->cancels && !dead[i]->credit_mode && dead[i]->busy == 0)
+                broker_lapsed_note(self->lapsed, dead[i], broker_service_name(dead[i]->service));
             s_worker_forget(self, &dead[i], "expired", false);
+        }
     } while (count == 64);
 }
 
@@ -413,6 +459,7 @@ done:
     zlistx_destroy(&doomed);
     broker_agents_tick(self->agents, self->now);
     broker_autoscaler_tick(self->autoscaler, self->now);
+    broker_lapsed_purge(self->lapsed, self->now, s_lapse_ms(self));
 }
 
 /* The broker itself did not run for a while: it woke overslept ms after its poll's timeout

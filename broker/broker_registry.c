@@ -157,14 +157,10 @@ void broker_registry_set_peer_heartbeat(broker_registry_t *self, int64_t heartbe
 int64_t broker_registry_worker_interval(const broker_registry_t *self,
                                         const broker_worker_t *worker)
 {
-    /* Until its interval is known (its second HEARTBEAT): a slowlane worker (its READY had
-       the cancel or credit frame) beats as the broker does, it is configured alike; a plain
-       peer gets the longest interval honoured, so that an interval longer than the
-       broker's whole expiry can be learned too (one that freezes at once is found late) */
-    bool plain = !worker->cancels && !worker->credit_mode;
-    int64_t interval = worker->beat_ms ? worker->beat_ms : plain ? self->peer_max_ms : 0;
-    if (interval > self->peer_max_ms)
-        interval = self->peer_max_ms;
+    /* Until its interval is known (its second HEARTBEAT), the broker's own. A plain peer
+       whose interval is longer than the broker's whole expiry is expired once, and taken
+       back at its next beat with the gap as its interval (broker_lapsed) */
+    int64_t interval = worker->beat_ms < self->peer_max_ms ? worker->beat_ms : self->peer_max_ms;
     return interval > self->heartbeat_ms ? interval : self->heartbeat_ms;
 }
 

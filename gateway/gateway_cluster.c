@@ -132,67 +132,16 @@ static json_t *s_ask_one(gateway_cluster_t *self, zsock_t *dealer, const char *s
 }
 
 /* s_ask_one at the first trusted broker in order, then the next while none answers; with
-   none trusted, the first broker all the same (it may be on its way back). Lock held. */
+   every, at each trusted broker, the first answer getting "brokers" set to how many
+   answered. With none trusted, the first broker all the same (it may be on its way back).
+   NULL if none answered. Lock held. */
 static json_t *s_ask(gateway_cluster_t *self, const char *service, const char *body,
-                     int64_t wait_ms)
-{
-    bool asked = false;
-    for (size_t i = 0; i < self->count; i++) {
-        if (!gateway_bridge_trusted(gateway_brokers_bridge(self->brokers.brokers, i)))
-            continue;
-        asked = true;
-        json_t *answer = s_ask_one(self, self->dealers[i], service, body, wait_ms);
-        if (answer)
-            return answer;
-        sl_log(SL_LOG_WARN, NULL, "cluster_broker_silent", "broker=%s service=%s",
-               gateway_bridge_label(gateway_brokers_bridge(self->brokers.brokers, i)), service);
-    }
-    return asked ? NULL : s_ask_one(self, self->dealers[0], service, body, wait_ms);
-}
-
-/* The "brokers" array of the view, from each trusted broker's mmi.stats. */
-static json_t *s_brokers(gateway_cluster_t *self, int64_t wait_ms)
-{
-    json_t *answers[self->count];
-    gateway_broker_view_stats(&self->brokers, answers, S_STATS_MAX_AGE_MS, wait_ms);
-    json_t *list = gateway_broker_view_json(&self->brokers, answers);
-    for (size_t i = 0; i < self->count; i++)
-        json_decref(answers[i]);
-    return list;
-}
-
-json_t *gateway_cluster_view(gateway_cluster_t *self, int64_t max_age_ms, int64_t wait_ms)
-{
-    pthread_mutex_lock(&self->lock);
-    if (!self->view || zclock_mono() - self->view_ms > max_age_ms) {
-        json_t *view = s_ask(self, "mmi.cluster", NULL, wait_ms);
-        if (view) {
-            json_decref(self->view);
-            self->view = view;
-            self->view_ms = zclock_mono();
-        }
-    }
-    /* A copy, not a shared reference: jansson does no locking, and two admin requests would
-       otherwise encode and release one value at once (ThreadSanitizer saw its refcount race). */
-    json_t *view = self->view && zclock_mono() - self->view_ms <= max_age_ms + wait_ms
-                       ? json_deep_copy(self->view)
-                       : NULL;
-    pthread_mutex_unlock(&self->lock);
-    if (view && json_is_object(view))
-        json_object_set_new(view, "brokers", s_brokers(self, wait_ms));
-    return view;
-}
-
-/* s_ask_one at every trusted broker: the first answer, with "brokers" set to how many
-   answered; with none trusted, the first broker's all the same (as s_ask). NULL if none
-   answered. Lock held. */
-static json_t *s_ask_all(gateway_cluster_t *self, const char *service, const char *body,
-                         int64_t wait_ms)
+                     int64_t wait_ms, bool every)
 {
     json_t *first = NULL;
     int answered = 0;
     bool asked = false;
-    for (size_t i = 0; i < self->count; i++) {
+    for (size_t i = 0; i < self->count && (every || !first); i++) {
         if (!gateway_bridge_trusted(gateway_brokers_bridge(self->brokers.brokers, i)))
             continue;
         asked = true;
@@ -210,9 +159,42 @@ static json_t *s_ask_all(gateway_cluster_t *self, const char *service, const cha
     }
     if (!asked)
         return s_ask_one(self, self->dealers[0], service, body, wait_ms);
-    if (first && json_is_object(first))
+    if (every && first && json_is_object(first))
         json_object_set_new(first, "brokers", json_integer(answered));
     return first;
+}
+
+/* The "brokers" array of the view, from each trusted broker's mmi.stats. */
+static json_t *s_brokers(gateway_cluster_t *self, int64_t wait_ms)
+{
+    json_t *answers[self->count];
+    gateway_broker_view_stats(&self->brokers, answers, S_STATS_MAX_AGE_MS, wait_ms);
+    json_t *list = gateway_broker_view_json(&self->brokers, answers);
+    for (size_t i = 0; i < self->count; i++)
+        json_decref(answers[i]);
+    return list;
+}
+
+json_t *gateway_cluster_view(gateway_cluster_t *self, int64_t max_age_ms, int64_t wait_ms)
+{
+    pthread_mutex_lock(&self->lock);
+    if (!self->view || zclock_mono() - self->view_ms > max_age_ms) {
+        json_t *view = s_ask(self, "mmi.cluster", NULL, wait_ms, false);
+        if (view) {
+            json_decref(self->view);
+            self->view = view;
+            self->view_ms = zclock_mono();
+        }
+    }
+    /* A copy, not a shared reference: jansson does no locking, and two admin requests would
+       otherwise encode and release one value at once (ThreadSanitizer saw its refcount race). */
+    json_t *view = self->view && zclock_mono() - self->view_ms <= max_age_ms + wait_ms
+                       ? json_deep_copy(self->view)
+                       : NULL;
+    pthread_mutex_unlock(&self->lock);
+    if (view && json_is_object(view))
+        json_object_set_new(view, "brokers", s_brokers(self, wait_ms));
+    return view;
 }
 
 json_t *gateway_cluster_command(gateway_cluster_t *self, json_t *command, int64_t wait_ms)
@@ -225,8 +207,7 @@ json_t *gateway_cluster_command(gateway_cluster_t *self, json_t *command, int64_
     const char *op = json_string_value(json_object_get(command, "op"));
     bool everywhere = op && strcmp(op, "autoscale") == 0;
     pthread_mutex_lock(&self->lock);
-    json_t *answer = everywhere ? s_ask_all(self, "mmi.cluster.command", text, wait_ms)
-                                : s_ask(self, "mmi.cluster.command", text, wait_ms);
+    json_t *answer = s_ask(self, "mmi.cluster.command", text, wait_ms, everywhere);
     /* The next view must show what this command changed as soon as agents report it. */
     json_decref(self->view);
     self->view = NULL;

@@ -8,6 +8,7 @@ import threading
 import time
 import unittest
 
+import autoscale_support
 import harness
 from broker_support import error_code
 from cluster_support import TOKEN
@@ -17,15 +18,11 @@ SERVICE = "auto"
 
 
 def registered(endpoint):
-    """Workers of SERVICE registered with the broker now (mmi.stats)."""
-    stats = harness.mmi_json(endpoint, "mmi.stats", b"") or {"services": []}
-    return next((s["workers"] for s in stats["services"] if s["name"] == SERVICE), 0)
+    return autoscale_support.registered(endpoint, SERVICE)
 
 
 def decisions(broker):
-    """(from, to, reason) of every autoscale line the broker logged, in order."""
-    return [(int(a), int(b), reason) for a, b, reason in re.findall(
-        rf"event=autoscale service={SERVICE} from=(\d+) to=(\d+) reason=(\w+)", broker.output())]
+    return autoscale_support.decisions(broker, SERVICE)
 
 
 class AutoscaleTest(unittest.TestCase):

@@ -8,6 +8,7 @@ import re
 import threading
 import unittest
 
+import autoscale_support
 import harness
 from cluster_support import TOKEN, admin
 from gateway_support import start_gateway
@@ -17,15 +18,11 @@ POLICY = f"{SERVICE}=1..4,target-wait-ms=200,cooldown-s=2"
 
 
 def registered(endpoint):
-    """Workers of SERVICE registered with the broker at endpoint now (mmi.stats)."""
-    stats = harness.mmi_json(endpoint, "mmi.stats", b"") or {"services": []}
-    return next((s["workers"] for s in stats["services"] if s["name"] == SERVICE), 0)
+    return autoscale_support.registered(endpoint, SERVICE)
 
 
 def decisions(broker):
-    """(from, to, reason) of every autoscale line the broker logged, in order."""
-    return [(int(a), int(b), reason) for a, b, reason in re.findall(
-        rf"event=autoscale service={SERVICE} from=(\d+) to=(\d+) reason=(\w+)", broker.output())]
+    return autoscale_support.decisions(broker, SERVICE)
 
 
 def role(broker):

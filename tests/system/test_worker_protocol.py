@@ -117,11 +117,11 @@ class WorkerProtocolTest(unittest.TestCase):
         self.assertEqual(frames[4:7], [b"SLREP/1", b"200", b"Content-Type: text/plain\r\n"])
         self.assertEqual(frames[7], b"a=1\npayload")
 
-    def test_opaque_request_gets_one_opaque_frame(self):
+    def test_opaque_request_gets_its_frames_back_one_for_one(self):
         identity = self.start()
         self.broker.request(identity, b"hello ", b"world")
         _, frames = self.broker.next()
-        self.assertEqual(frames, [b"MDPW02", FINAL, b"client-1", b"", b"hello world"])
+        self.assertEqual(frames, [b"MDPW02", FINAL, b"client-1", b"", b"hello ", b"world"])
 
     def test_stream_sends_partials_then_final(self):
         identity = self.start("builtin:stream")
