@@ -228,8 +228,6 @@ static void s_worker_ready(broker_t *self, broker_worker_t *worker, zframe_t **s
         broker_credit_ready(self->dispatch, worker, msg->credit, self->now);
     else
         broker_dispatch_worker_ready(self->dispatch, worker, self->now);
-    /* Its expiry again, now that the READY said whether it is a slowlane worker */
-    broker_registry_worker_heard(self->registry, worker, self->now);
     /* A READY that got no job is answered by a HEARTBEAT at once, not at the next tick: the
        worker counts its liveness from when it connected, so a connection that took a while
        to come up (a refused first attempt costs ZeroMQ's 100 ms reconnect interval) must not

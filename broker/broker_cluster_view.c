@@ -8,7 +8,6 @@
 /* What the helpers below read. */
 typedef struct {
     const broker_registry_t *registry; /* the broker's workers and services */
-    int64_t expiry_ms;                 /* heartbeat x liveness: last heard = expiry - this */
     int64_t now;                       /* zclock_mono() of the request */
 } s_view_t;
 
@@ -109,7 +108,7 @@ json_t *broker_cluster_view(const broker_agents_t *agents_table, const broker_re
                             const broker_autoscaler_t *autoscaler, const broker_config_t *config,
                             int64_t started, int64_t now)
 {
-    s_view_t view = {registry, broker_config_expiry_ms(config), now};
+    s_view_t view = {registry, now};
     const s_view_t *self = &view;
     json_t *services = json_object(), *hosts = json_object(), *workers = json_array();
     zhashx_t *claimed = zhashx_new(); /* broker worker names an agent accounted for */

@@ -72,8 +72,7 @@ static void s_json_service(const broker_registry_t *registry, const broker_autos
     fputc('}', out);
 }
 
-static void s_json_worker(FILE *out, const broker_worker_t *worker, int64_t expiry_ms,
-                          int64_t started, int64_t now)
+static void s_json_worker(FILE *out, const broker_worker_t *worker, int64_t started, int64_t now)
 {
     /* slowlane supervisors name workers host/supervisor-pid/slot; other workers have no
        host in their identity. */
@@ -130,7 +129,7 @@ char *broker_stats_json(const broker_stats_t *stats, const broker_registry_t *re
         if (!first)
             fputc(',', out);
         first = false;
-        s_json_worker(out, worker, broker_config_expiry_ms(config), started, now);
+        s_json_worker(out, worker, started, now);
     }
     fputs("]}", out);
     if (fclose(out) != 0) {
