@@ -28,6 +28,11 @@ export LSAN_OPTIONS="suppressions=$PWD/scripts/sanitize.supp:print_suppressions=
 # The instrumented binaries are 2-3x slower: waits on conditions in the harness last longer
 # (tests/system/harness.py; never a sleep, never a test's own elapsed-time assertion).
 export SLOWLANE_TIMEOUT_SCALE="${SLOWLANE_TIMEOUT_SCALE:-3}"
+# A gateway's default pool is one civetweb thread per allowed connection (2048); under ASan each
+# thread costs a fake stack, and starting one gateway took seconds of CPU (test_gateway_admission:
+# 26 s of CPU with 2048, 4.7 s with 256). No test here holds more than a few hundred connections,
+# and the pool's size changes no code path. Tests that pass --threads keep theirs.
+export SLOWLANE_THREADS="${SLOWLANE_THREADS:-256}"
 jobs="${SLOWLANE_TEST_JOBS:-$(nproc)}"
 exclude=()
 if [ "${1:-}" = "-E" ]; then
