@@ -125,7 +125,11 @@ int supervisor_run(const supervisor_config_t *config)
     }
     sl_log(SL_LOG_INFO, NULL, "supervisor_started", "pid=%d service=%s count=%d brokers=%d host=%s",
            (int) getpid(), config->service, config->count, config->broker_count, config->host);
-    supervisor_agent_t *agent = supervisor_agent_new(config);
+    //  An MDP/0.1 broker is not slowlane's: it would drop the agent's messages as invalid
+    bool agent_wanted = !config->mdp || strcmp(config->mdp, "0.1") != 0;
+    supervisor_agent_t *agent = agent_wanted ? supervisor_agent_new(config) : NULL;
+    if (!agent_wanted)
+        sl_log(SL_LOG_INFO, NULL, "agent_off", "reason=mdp_0.1");
     if (agent)
         supervisor_children_before_fork(children, s_suspend_agent, agent);
     while (!supervisor_policy_finished(policy)) {

@@ -23,6 +23,8 @@ typedef struct {
     int min_workers;                  /* a scale never sets fewer (--min, 0..count) */
     int max_workers;                  /* nor more (--max, count..SL_MAX_WORKER_SLOTS) */
     int capacity;                     /* jobs each worker takes at once (READY capacity=K) */
+    const char *mdp;                  /* worker protocol, "0.2" or "0.1" (an RFC 7 broker: no
+                                         agent, one broker, capacity 1, no program:) */
     int heartbeat_ms;                 /* worker <-> broker heartbeat */
     int liveness;                     /* missed beats before the broker is dead */
     int64_t job_timeout_ms;           /* kill a job running longer; 0 = off */

@@ -160,6 +160,7 @@ void supervisor_child_main(const supervisor_config_t *config, int slot, int even
                 _exit(1);
     }
     sl_worker_set_capacity(worker, config->capacity);
+    sl_worker_set_mdp(worker, config->mdp); // checked at start-up
     //  A handler that never blocks runs on the I/O thread: two thread hand-offs fewer a job
     worker_set_inline(worker, config->handler.never_blocks);
     //  Job events cost two writes and a supervisor wake-up per job: only sent when the

@@ -14,6 +14,7 @@
 #define PROGRAM "slowlane-worker"
 
 static char s_default_log_level[] = "info";
+static char s_default_mdp[] = "0.2";
 
 //  sl_flags copies a given string over the default; only those copies are ours to free.
 static void s_free_flag(char *value, const char *fallback)
@@ -118,6 +119,15 @@ static const char *s_check(supervisor_config_t *config, const char *log_level, c
         snprintf(line, sizeof line, "--handler: %s", reason);
         return line;
     }
+    if (strcmp(config->mdp, "0.2") != 0 && strcmp(config->mdp, "0.1") != 0) {
+        snprintf(line, sizeof line, "--mdp: '%.32s' is not 0.1 or 0.2", config->mdp);
+        return line;
+    }
+    //  RFC 7 cannot share a slot between brokers or declare several; a program: worker
+    //  speaks its SDK's protocol (MDP/0.2)
+    if (strcmp(config->mdp, "0.1") == 0 &&
+        (config->broker_count > 1 || config->capacity > 1 || config->handler.program))
+        return "--mdp 0.1: one --broker, --capacity 1 and a builtin: or exec: handler only";
     return s_check_curve(config, curve_servers, servers, line, sizeof line);
 }
 
@@ -125,6 +135,7 @@ int main(int argc, char **argv)
 {
     char *service = NULL, *handler = NULL, *host = NULL;
     char *log_level = s_default_log_level;
+    char *mdp = s_default_mdp;
     char *curve_secret = NULL;
     sl_strlist_t brokers = {0}, curve_servers = {0};
     const char *servers[SL_MAX_BROKERS]; /* each broker's key file, after the checks */
@@ -147,6 +158,9 @@ int main(int argc, char **argv)
         {"capacity", SL_FLAG_INT, &capacity, 1, SL_MAX_WORKER_CAPACITY,
          "jobs the broker may hand each worker at once; they wait in the worker and run one "
          "at a time (1 for long or CPU-bound jobs)"},
+        {"mdp", SL_FLAG_STRING, &mdp, 0, 0,
+         "worker protocol: 0.2 (RFC 18: slowlane's brokers, the default) or 0.1 (RFC 7: a "
+         "broker that speaks only MDP/0.1; one broker, capacity 1, no agent)"},
         {"count", SL_FLAG_INT, &count, 1, SL_MAX_WORKER_SLOTS,
          "worker processes (the admin API can scale them later)"},
         {"min", SL_FLAG_INT, &min_workers, 0, SL_MAX_WORKER_SLOTS,
@@ -201,6 +215,7 @@ int main(int argc, char **argv)
         .min_workers = (int) min_workers,
         .max_workers = (int) max_workers,
         .capacity = (int) capacity,
+        .mdp = mdp,
         .heartbeat_ms = (int) heartbeat_ms,
         .liveness = (int) liveness,
         .job_timeout_ms = job_timeout_ms,
@@ -229,6 +244,7 @@ done:
     s_free_flag(handler, NULL);
     s_free_flag(host, NULL);
     s_free_flag(log_level, s_default_log_level);
+    s_free_flag(mdp, s_default_mdp);
     s_free_flag(curve_secret, NULL);
     sl_strlist_clear(&curve_servers);
     return rc;

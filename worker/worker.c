@@ -63,6 +63,7 @@ sl_worker_t *sl_worker_new(const char *endpoint, const char *service)
     self->config.reconnect_min_ms = SL_DEFAULT_RECONNECT_MIN_MS;
     self->config.reconnect_max_ms = SL_DEFAULT_RECONNECT_MAX_MS;
     self->config.capacity = SL_DEFAULT_WORKER_CAPACITY;
+    self->config.mdp = SL_MDP_V02;
     self->broadcast_fd = -1;
     pthread_mutex_init(&self->job_lock, NULL);
     if (!self->config.brokers[0].endpoint || !self->config.service)
@@ -197,6 +198,15 @@ int sl_worker_set_capacity(sl_worker_t *self, int capacity)
     if (capacity < 1 || capacity > SL_MAX_WORKER_CAPACITY)
         return -1;
     self->config.capacity = capacity;
+    return 0;
+}
+
+int sl_worker_set_mdp(sl_worker_t *self, const char *version)
+{
+    assert(self && !self->io);
+    if (!version || !(streq(version, "0.1") || streq(version, "0.2")))
+        return -1;
+    self->config.mdp = streq(version, "0.1") ? SL_MDP_V01 : SL_MDP_V02;
     return 0;
 }
 
@@ -366,6 +376,14 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
     assert(self);
     assert(handler);
     assert(!self->io);
+    //  RFC 7 has no way to share a slot between brokers or to declare more than one
+    if (self->config.mdp == SL_MDP_V01 &&
+        (self->config.broker_count > 1 || self->config.capacity > 1)) {
+        sl_log(SL_LOG_ERROR, NULL, "mdp_unsupported",
+               "mdp=0.1 brokers=%zu capacity=%d reason=one_broker_and_capacity_1_only",
+               self->config.broker_count, self->config.capacity);
+        return -1;
+    }
     self->handler = handler;
     self->handler_arg = arg;
     self->config.run_inline = self->run_inline ? s_run_inline : NULL;
@@ -393,8 +411,9 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
         zactor_destroy(&self->io);
         return -1;
     }
-    sl_log(SL_LOG_INFO, NULL, "worker_started", "service=%s endpoint=%s brokers=%zu",
-           self->config.service, self->config.brokers[0].endpoint, self->config.broker_count);
+    sl_log(SL_LOG_INFO, NULL, "worker_started", "service=%s endpoint=%s brokers=%zu mdp=%s",
+           self->config.service, self->config.brokers[0].endpoint, self->config.broker_count,
+           self->config.mdp == SL_MDP_V01 ? "0.1" : "0.2");
     bool draining = false;
     while (true) {
         if (!draining && s_should_stop(self)) {

@@ -26,6 +26,8 @@ struct _worker_broker_link_t {
     int64_t reconnect_at;     /* when to open a new socket (dealer NULL) */
     int liveness;             /* heartbeat intervals left before the broker is dead */
     bool heard;               /* the broker spoke since our READY */
+    bool handshaken;          /* the connection's ZMTP handshake succeeded since READY */
+    bool handshake_failed;    /* ... or failed (CURVE keys refused, protocol error) */
     worker_backoff_t backoff; /* reconnect delays */
 };
 
@@ -113,7 +115,11 @@ static zsock_t *s_open_monitor(zsock_t *dealer)
     char endpoint[64];
     snprintf(endpoint, sizeof endpoint, "inproc://worker-link-%" PRIuFAST64,
              atomic_fetch_add(&monitors, 1));
-    if (zmq_socket_monitor(zsock_resolve(dealer), endpoint, ZMQ_EVENT_DISCONNECTED) != 0)
+    //  The handshake events tell a broker that never answered READY from one never reached
+    int events = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_socket_monitor(zsock_resolve(dealer), endpoint, events) != 0)
         return NULL;
     zsock_t *monitor = zsock_new_pair(NULL);
     if (monitor && zsock_connect(monitor, "%s", endpoint) != 0)
@@ -136,32 +142,48 @@ int worker_broker_link_connect(worker_broker_link_t *self, int credit)
         return -1;
     }
     self->monitor = s_open_monitor(self->dealer);
-    zmsg_t *ready = credit < 0
-                        ? sl_mdp_encode_ready_capacity(settings->service, settings->capacity)
-                        : sl_mdp_encode_ready_credit(settings->service, settings->capacity, credit);
-    //  protocol.md 3.8: it takes CANCEL (sl_job_cancelled, exec's SIGTERM)
-    if (ready)
-        sl_mdp_ready_add_cancel(ready);
+    zmsg_t *ready = NULL;
+    if (settings->version == SL_MDP_V01)
+        //  RFC 7's READY is the service name alone: no capacity, credit or cancel frame
+        ready = sl_mdp_encode_ready(SL_MDP_V01, settings->service);
+    else {
+        ready = credit < 0
+                    ? sl_mdp_encode_ready_capacity(settings->service, settings->capacity)
+                    : sl_mdp_encode_ready_credit(settings->service, settings->capacity, credit);
+        //  protocol.md 3.8: it takes CANCEL (sl_job_cancelled, exec's SIGTERM)
+        if (ready)
+            sl_mdp_ready_add_cancel(ready);
+    }
     zmsg_send(&ready, self->dealer);
     zmsg_destroy(&ready);
     self->liveness = settings->liveness;
     self->heartbeat_at = sl_mdp_heartbeat_next(zclock_mono(), settings->heartbeat_ms);
     self->heard = false;
+    self->handshaken = false;
+    self->handshake_failed = false;
     sl_log(SL_LOG_DEBUG, NULL, "broker_connect", "endpoint=%s service=%s credit=%d", self->endpoint,
            settings->service, credit);
     return 0;
+}
+
+static const char *s_version_name(const worker_broker_link_t *self)
+{
+    return self->settings->version == SL_MDP_V01 ? "0.1" : "0.2";
 }
 
 void worker_broker_link_lose(worker_broker_link_t *self, const char *reason)
 {
     if (!self->dealer)
         return;
+    //  libzmq closes a connection whose handshake failed: that is the news, not the close
+    if (!self->heard && self->handshake_failed)
+        reason = "handshake_failed";
     s_close(self);
     self->generation++;
     int64_t delay = worker_backoff_next(&self->backoff);
     self->reconnect_at = zclock_mono() + delay;
-    sl_log(SL_LOG_WARN, NULL, "broker_lost", "endpoint=%s reason=%s reconnect_ms=%lld",
-           self->endpoint, reason, (long long) delay);
+    sl_log(SL_LOG_WARN, NULL, "broker_lost", "endpoint=%s reason=%s mdp=%s reconnect_ms=%lld",
+           self->endpoint, reason, s_version_name(self), (long long) delay);
 }
 
 zsock_t *worker_broker_link_monitor(const worker_broker_link_t *self)
@@ -179,6 +201,12 @@ bool worker_broker_link_closed(worker_broker_link_t *self)
         if (first && zframe_size(first) >= sizeof code)
             memcpy(&code, zframe_data(first), sizeof code);
         closed = closed || code == ZMQ_EVENT_DISCONNECTED;
+        if (code == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            self->handshaken = true;
+        else if (code == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+                 code == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                 code == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            self->handshake_failed = true;
         zmsg_destroy(&event);
     }
     return closed;
@@ -213,7 +241,24 @@ int worker_broker_link_recv(worker_broker_link_t *self, sl_mdp_msg_t *out, bool 
         sl_mdp_recv(self->dealer, SL_MDP_FROM_BROKER, NULL, out, NULL, &reason);
     if (result == SL_MDP_RECV_NONE)
         return -1;
-    if (result != SL_MDP_RECV_OK || !out->from_worker_side) {
+    bool ours = result == SL_MDP_RECV_OK && out->from_worker_side &&
+                out->version == self->settings->version;
+    if (!ours && !self->heard) {
+        //  The first answer to READY is not ours to read: the broker speaks another MDP
+        //  version (an RFC 7 broker to an MDPW02 READY, or the other way round) or another
+        //  protocol. Waiting on would only end in a heartbeat timeout that hides why.
+        const char *got = result != SL_MDP_RECV_OK     ? (reason ? reason : "malformed")
+                          : !out->from_worker_side     ? "client_message"
+                          : out->version == SL_MDP_V01 ? "mdp_0.1"
+                                                       : "mdp_0.2";
+        bool other_version = result == SL_MDP_RECV_OK && out->from_worker_side;
+        sl_log(SL_LOG_WARN, NULL, "broker_unexpected_answer", "endpoint=%s mdp=%s got=%s%s%s",
+               self->endpoint, s_version_name(self), got, other_version ? " try=--mdp=" : "",
+               other_version ? got + 4 : "");
+        sl_mdp_msg_reset(out);
+        return -2;
+    }
+    if (!ours) {
         sl_log_limited(&s_bad_message_limit, SL_LOG_WARN, NULL, "malformed_message",
                        "from=broker endpoint=%s reason=%s", self->endpoint,
                        reason ? reason : "client_protocol");
@@ -235,7 +280,12 @@ bool worker_broker_link_tick(worker_broker_link_t *self, int64_t now)
     if (!self->dealer || now < self->heartbeat_at)
         return false;
     if (--self->liveness <= 0) {
-        worker_broker_link_lose(self, "heartbeat_timeout");
+        //  Read the connection's events first: a handshake may have finished since the poll
+        worker_broker_link_closed(self);
+        worker_broker_link_lose(self, self->heard              ? "heartbeat_timeout"
+                                      : self->handshaken       ? "no_answer_to_ready"
+                                      : self->handshake_failed ? "handshake_failed"
+                                                               : "unreachable");
         return true;
     }
     worker_broker_link_send_signal(self, SL_MDP_HEARTBEAT);
@@ -265,7 +315,7 @@ static void s_send(worker_broker_link_t *self, zmsg_t **msg_p)
 
 void worker_broker_link_send_signal(worker_broker_link_t *self, sl_mdp_command_t command)
 {
-    zmsg_t *msg = sl_mdp_encode_worker_signal(SL_MDP_V02, command);
+    zmsg_t *msg = sl_mdp_encode_worker_signal(self->settings->version, command);
     s_send(self, &msg);
 }
 
@@ -285,7 +335,7 @@ void worker_broker_link_send_reply(worker_broker_link_t *self, bool final, zfram
                                    zmsg_t **body_p)
 {
     if (self->dealer)
-        sl_mdp_send_worker_job(self->dealer, NULL, SL_MDP_V02,
+        sl_mdp_send_worker_job(self->dealer, NULL, self->settings->version,
                                final ? SL_MDP_FINAL : SL_MDP_PARTIAL, zframe_data(address),
                                zframe_size(address), body_p, false);
     zmsg_destroy(body_p);

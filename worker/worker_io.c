@@ -18,6 +18,7 @@ typedef struct {
     size_t link;         /* index of the link it came over */
     uint64_t generation; /* that link's generation then: a different one now means lost */
     zmsg_t *body;        /* the REQUEST body until the job starts, then NULL */
+    zmsg_t *parts;       /* MDP/0.1: the frames of its PARTIALs so far, sent with the FINAL */
 } s_job_t;
 
 typedef struct {
@@ -51,6 +52,7 @@ static void s_job_destroy(s_job_t **job_p)
         return;
     zframe_destroy(&job->address);
     zmsg_destroy(&job->body);
+    zmsg_destroy(&job->parts);
     free(job);
     *job_p = NULL;
 }
@@ -158,11 +160,26 @@ static void s_finish_drain(s_io_t *self)
     zstr_send(self->pipe, "DRAINED");
 }
 
+//  MDP/0.1 has no PARTIAL: the frames of *body_p (taken) join the job's earlier parts, and
+//  go out at the front of its one REPLY. Out of memory loses the part, as a full socket
+//  would lose a PARTIAL.
+static void s_keep_part(s_job_t *job, zmsg_t **body_p)
+{
+    if (!job->parts)
+        job->parts = zmsg_new();
+    zframe_t *frame;
+    while (job->parts && *body_p && (frame = zmsg_pop(*body_p)))
+        zmsg_append(job->parts, &frame);
+    zmsg_destroy(body_p);
+}
+
 //  Sends a PARTIAL of the job in hand (body taken), if its broker is still the one we talk
 //  to.
 static void s_send_partial(s_io_t *self, zmsg_t **body_p)
 {
-    if (self->current && !self->drained && s_job_live(self, self->current))
+    if (self->current && self->config->mdp == SL_MDP_V01)
+        s_keep_part(self->current, body_p);
+    if (self->current && *body_p && !self->drained && s_job_live(self, self->current))
         worker_broker_link_send_reply(self->links[self->current->link], false,
                                       self->current->address, body_p);
     zmsg_destroy(body_p);
@@ -179,6 +196,12 @@ static void s_finish_job(s_io_t *self, zmsg_t **final_p)
     if (live)
         self->grants[job->link].held--;
     s_grant(self);
+    if (job->parts) {
+        //  MDP/0.1: the parts kept so far, then the FINAL's own frames, as one REPLY
+        s_keep_part(job, final_p);
+        *final_p = job->parts;
+        job->parts = NULL;
+    }
     if (live && !self->drained)
         worker_broker_link_send_reply(self->links[job->link], true, job->address, final_p);
     else
@@ -315,6 +338,10 @@ static int s_handle_broker(s_io_t *self, size_t index)
     sl_mdp_msg_t mdp;
     bool registered = false;
     int result = worker_broker_link_recv(self->links[index], &mdp, &registered);
+    if (result == -2) {
+        s_lose_link(self, index, "unexpected_answer");
+        return 0;
+    }
     if (result <= 0)
         return result;
     if (registered)
@@ -482,13 +509,15 @@ static int s_wake(s_io_t *self)
 static int s_links_new(s_io_t *self)
 {
     worker_io_config_t *config = self->config;
-    self->settings = (worker_broker_link_settings_t){.service = config->service,
-                                                     .identity = config->identity,
-                                                     .heartbeat_ms = config->heartbeat_ms,
-                                                     .liveness = config->liveness,
-                                                     .reconnect_min_ms = config->reconnect_min_ms,
-                                                     .reconnect_max_ms = config->reconnect_max_ms,
-                                                     .capacity = config->capacity};
+    self->settings = (worker_broker_link_settings_t){
+        .service = config->service,
+        .identity = config->identity,
+        .heartbeat_ms = config->heartbeat_ms,
+        .liveness = config->liveness,
+        .reconnect_min_ms = config->reconnect_min_ms,
+        .reconnect_max_ms = config->reconnect_max_ms,
+        .capacity = config->capacity,
+        .version = config->mdp == SL_MDP_V01 ? SL_MDP_V01 : SL_MDP_V02};
     self->link_count = config->broker_count;
     self->several = config->broker_count > 1;
     for (size_t index = 0; index < self->link_count; index++) {

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include "sl_curve.h"
 #include "sl_defaults.h"
+#include "sl_mdp.h"
 #include "worker_cancel.h"
 #include "worker_job.h"
 
@@ -46,6 +47,8 @@ typedef struct {
     int reconnect_max_ms;    /* reconnect delay cap */
     sl_curve_client_t curve; /* CURVE keys, owned; both NULL: plaintext */
     int capacity;            /* jobs held at once across every broker, 1..SL_MAX_WORKER_CAPACITY */
+    sl_mdp_version_t mdp;    /* worker protocol: SL_MDP_V02, or SL_MDP_V01 for an RFC 7 broker
+                                (one broker, capacity 1; PARTIALs are joined into the REPLY) */
     worker_cancel_t *cancel; /* borrowed: raised on CANCEL of the job in hand */
     worker_io_inline_fn *run_inline; /* non-NULL: jobs run on the I/O thread through it */
     void *inline_arg;                /* its argument */

@@ -89,6 +89,14 @@ int sl_worker_set_broker_curve_key(sl_worker_t *self, const char *endpoint,
    Returns 0, or -1 for a value out of range. Set before sl_worker_run. */
 int sl_worker_set_capacity(sl_worker_t *self, int capacity);
 
+/* The Majordomo worker protocol spoken: "0.2" (RFC 18, the default: slowlane's brokers
+   and any MDP/0.2 broker) or "0.1" (RFC 7, for a broker that speaks only MDP/0.1, such as
+   the ZeroMQ guide's). MDP/0.1 has no PARTIAL: what the handler flushes is kept and sent
+   at the front of the one REPLY. It serves one broker with capacity 1 and takes no
+   cancellation (sl_job_cancelled stays false); sl_worker_run refuses anything else.
+   Returns 0, or -1 for another version. Set before sl_worker_run. */
+int sl_worker_set_mdp(sl_worker_t *self, const char *version);
+
 /* Stop after this many jobs (0: never); sl_worker_run then returns 0. For recycling. */
 void sl_worker_set_max_jobs(sl_worker_t *self, uint64_t max_jobs);
 

@@ -385,3 +385,85 @@ class Mdp02Broker:
         self.thread.join()
         self.socket.close()
         self.context.term()
+
+
+class Mdp01Broker:
+    """A minimal RFC 7 broker, to test slowlane's workers against a broker that speaks only
+    MDP/0.1: READY, client REQUEST to an idle worker of its service, REPLY back to the client,
+    HEARTBEAT to idle workers. No MMI, no expiry. `readies` keeps every READY as received
+    (the frames after the routing id), `beats` counts worker HEARTBEATs, `invalid` counts the
+    messages it could not read. on_invalid says what it does with one: "drop" (RFC 7: "The
+    broker SHOULD respond to invalid messages by dropping them and treating that peer as
+    invalid") or "disconnect" (a broker in the wild that answers with its own DISCONNECT)."""
+
+    def __init__(self, heartbeat_s=0.1, on_invalid="drop"):
+        self.context = zmq.Context()
+        self.socket = self.context.socket(zmq.ROUTER)
+        self.socket.linger = 0
+        self.socket.bind("tcp://127.0.0.1:*")
+        self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.heartbeat_s = heartbeat_s
+        self.on_invalid = on_invalid
+        self.readies = []
+        self.beats = 0
+        self.invalid = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def _worker(self, worker, command, *frames):
+        # RFC 7: "Frame 0: Empty frame, Frame 1: "MDPW01" (six bytes, representing MDP/Worker
+        # v0.1), Frame 2: 0x02 (one byte, representing REQUEST)"
+        self.socket.send_multipart([worker, b"", MDPW01, W01[command], *frames])
+
+    def run(self):
+        waiting = []  # (client, service, body)
+        idle = []  # (worker, service)
+        serving = {}  # worker -> service, for its REPLY
+        last_beat = 0.0
+        while not self.stopping:
+            if self.socket.poll(50, zmq.POLLIN):
+                sender, *frames = self.socket.recv_multipart()
+                # RFC 7 client REQUEST: "Frame 0: Empty ... Frame 1: "MDPC01" ... Frame 2:
+                # Service name ... Frames 3+: Request body"
+                if frames[:2] == [b"", MDPC01] and len(frames) >= 3:
+                    waiting.append((sender, frames[2], frames[3:]))
+                # READY: "Frame 3: Service name (printable string)"
+                elif frames[:3] == [b"", MDPW01, W01["READY"]] and len(frames) == 4:
+                    self.readies.append(frames)
+                    serving[sender] = frames[3]
+                    idle.append((sender, frames[3]))
+                # REPLY: "Frame 3: Client address (envelope stack) Frame 4: Empty (zero bytes,
+                # envelope delimiter) Frames 5+: Reply body (opaque binary)"
+                elif frames[:3] == [b"", MDPW01, W01["REPLY"]] and len(frames) >= 5 \
+                        and sender in serving:
+                    self.socket.send_multipart([frames[3], b"", MDPC01, serving[sender]] +
+                                               frames[5:])
+                    idle.append((sender, serving[sender]))
+                elif frames[:3] == [b"", MDPW01, W01["HEARTBEAT"]] and sender in serving:
+                    self.beats += 1
+                elif frames[:3] == [b"", MDPW01, W01["DISCONNECT"]]:
+                    idle = [(w, s) for w, s in idle if w != sender]
+                    serving.pop(sender, None)
+                else:
+                    self.invalid += 1
+                    if self.on_invalid == "disconnect":
+                        self._worker(sender, "DISCONNECT")
+            for request in list(waiting):
+                match = next((w for w in idle if w[1] == request[1]), None)
+                if match is not None:
+                    waiting.remove(request)
+                    idle.remove(match)
+                    self._worker(match[0], "REQUEST", request[0], b"", *request[2])
+            if time.monotonic() - last_beat > self.heartbeat_s:
+                last_beat = time.monotonic()
+                # RFC 7 heartbeating: "HEARTBEAT commands are valid at any time, after a
+                # READY command"; this broker beats its idle workers at a fixed interval
+                for worker, _ in idle:
+                    self._worker(worker, "HEARTBEAT")
+
+    def close(self):
+        self.stopping = True
+        self.thread.join()
+        self.socket.close()
+        self.context.term()

@@ -195,6 +195,9 @@ class CurveClusterTest(ClusterTestCase):
         self.assertTrue(self.rogue.alive())
         # ...but the broker never admits them: no READY reached it, the service has no worker.
         self.assertEqual(mmi_service(self.broker.endpoint, "stolen"), "404")
+        # ...and the workers say why: the handshake failed, not a silent broker
+        self.assertIn("reason=handshake_failed", self.rogue.output())
+        self.assertNotIn("reason=heartbeat_timeout", self.rogue.output())
         self.assertNotRegex(self.broker.output(), r"event=worker_ready [^\n]*service=stolen")
         for i in range(5):
             status, _, body = harness.http_request(self.gateway.port, "GET", f"/stolen?n={i}")
@@ -205,6 +208,7 @@ class CurveClusterTest(ClusterTestCase):
         harness.wait_for(lambda: "child_started" in self.plain.output(), what="plain workers up")
         time.sleep(harness.HEARTBEAT_MS * harness.LIVENESS * 3 / 1000)
         self.assertEqual(mmi_service(self.broker.endpoint, "plain"), "404")
+        self.assertIn("reason=handshake_failed", self.plain.output())
         self.assertNotRegex(self.broker.output(), r"event=worker_ready [^\n]*service=plain")
 
     def test_plaintext_client_gets_nothing(self):

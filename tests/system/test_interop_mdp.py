@@ -11,7 +11,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from mdp_peers import Mdp01Client, Mdp02Client, MdpWorker  # noqa: E402
+from mdp_peers import MDPW01, W01, Mdp01Broker, Mdp01Client, Mdp02Client, MdpWorker  # noqa: E402
 
 HB = harness.HEARTBEAT_MS / 1000
 LIVENESS = harness.LIVENESS
@@ -302,6 +302,85 @@ class InteropTest(unittest.TestCase):
         # the opaque body it is (protocol.md 6), not dropped
         lookalike = [b"SLREQ/1", b"not an envelope"]
         self.assertEqual(self.client(1).request("cecho", *lookalike), lookalike)
+
+
+class ForeignBrokerTest(unittest.TestCase):
+    """slowlane's own workers against a broker that is not slowlane's: an RFC 7 broker
+    (mdp_peers.Mdp01Broker), and no broker at all (protocol.md 6)."""
+
+    def mdp01_broker(self, **kwargs):
+        broker = Mdp01Broker(heartbeat_s=HB, **kwargs)
+        self.addCleanup(broker.close)
+        return broker
+
+    def workers(self, endpoint, service, handler, extra=()):
+        workers = harness.start_workers(endpoint, service, handler, extra=extra)
+        self.addCleanup(workers.stop)
+        return workers
+
+    def test_mdp_0_1_worker_serves_an_rfc7_broker(self):
+        broker = self.mdp01_broker()
+        workers = self.workers(broker.endpoint, "old", "builtin:echo", extra=["--mdp", "0.1"])
+        harness.wait_for(lambda: broker.readies, what="an MDP/0.1 READY")
+        # RFC 7 READY: "Frame 0: Empty frame, Frame 1: "MDPW01", Frame 2: 0x01 (one byte,
+        # representing READY), Frame 3: Service name (printable string)": nothing after it
+        self.assertEqual(broker.readies[0], [b"", MDPW01, W01["READY"], b"old"])
+        client = Mdp01Client(broker.endpoint)
+        self.addCleanup(client.close)
+        frames = [b"a", b"", b"b\x00"]
+        self.assertEqual(client.request("old", *frames), frames)
+        # It beats in MDP/0.1 and stays registered: one READY for a dozen beats, no loss
+        harness.wait_for(lambda: broker.beats >= 12, what="a dozen MDPW01 HEARTBEATs")
+        self.assertEqual(len(broker.readies), 1)
+        self.assertEqual(broker.invalid, 0)
+        self.assertEqual(client.request("old", b"again"), [b"again"])
+        self.assertNotIn("broker_lost", workers.output())
+        self.assertIn("mdp=0.1", workers.output())
+        self.assertIn("event=agent_off reason=mdp_0.1", workers.output())
+
+    def test_mdp_0_1_joins_partials_into_the_one_reply(self):
+        broker = self.mdp01_broker()
+        self.workers(broker.endpoint, "chunks", "builtin:stream", extra=["--mdp", "0.1"])
+        harness.wait_for(lambda: broker.readies, what="an MDP/0.1 READY")
+        client = Mdp01Client(broker.endpoint)
+        self.addCleanup(client.close)
+        # builtin:stream flushes two chunks as PARTIALs and ends with the third: RFC 7 has
+        # one REPLY, which carries all three in order
+        self.assertEqual(client.request("chunks", b"x"), [b"chunk 0\n", b"chunk 1\n", b"chunk 2\n"])
+
+    def test_mdp_0_2_worker_says_why_an_rfc7_broker_never_answers(self):
+        broker = self.mdp01_broker()
+        workers = self.workers(broker.endpoint, "new", "builtin:echo")
+        harness.wait_for(lambda: f"event=broker_lost endpoint={broker.endpoint} "
+                         "reason=no_answer_to_ready mdp=0.2" in workers.output(),
+                         what="the worker naming a READY nobody answered")
+        self.assertGreater(broker.invalid, 0)  # it dropped our MDPW02 as invalid, as RFC 7 says
+        self.assertNotIn("reason=heartbeat_timeout", workers.output())
+
+    def test_mdp_0_2_worker_says_why_an_answer_is_foreign(self):
+        broker = self.mdp01_broker(on_invalid="disconnect")
+        workers = self.workers(broker.endpoint, "new", "builtin:echo")
+        harness.wait_for(lambda: f"event=broker_unexpected_answer endpoint={broker.endpoint} "
+                         "mdp=0.2 got=mdp_0.1 try=--mdp=0.1" in workers.output(),
+                         what="the worker naming an MDP/0.1 answer")
+        self.assertIn("reason=unexpected_answer mdp=0.2", workers.output())
+
+    def test_no_broker_is_unreachable(self):
+        endpoint = f"tcp://127.0.0.1:{harness.free_port()}"
+        workers = self.workers(endpoint, "lonely", "builtin:echo")
+        harness.wait_for(lambda: f"event=broker_lost endpoint={endpoint} reason=unreachable"
+                         in workers.output(), what="the worker naming a broker it never reached")
+
+    def test_mdp_0_1_refuses_what_rfc7_cannot_carry(self):
+        for extra, line in ((["--mdp", "0.3"], "--mdp: '0.3' is not 0.1 or 0.2"),
+                            (["--mdp", "0.1", "--capacity", "2"], "--mdp 0.1: one --broker"),
+                            (["--mdp", "0.1", "--broker", "tcp://127.0.0.1:1"],
+                             "--mdp 0.1: one --broker")):
+            workers = harness.start_workers("tcp://127.0.0.1:2", "x", "builtin:echo", extra=extra)
+            code = workers.proc.wait(10 * harness.TIMEOUT_SCALE)
+            self.assertEqual(code, 2, extra)
+            self.assertIn(line, workers.output(), extra)
+            self.assertEqual(len(workers.output().strip().splitlines()), 1, workers.output())
 
 
 if __name__ == "__main__":
