@@ -30,8 +30,11 @@ static void s_json_service(const broker_registry_t *registry, const broker_autos
     broker_service_t *service = broker_registry_service(registry, stats->name);
     size_t workers = service ? broker_service_workers(service) : 0;
     size_t idle = service ? broker_service_idle(service) : 0;
+    broker_request_t *oldest = service ? broker_service_oldest(service) : NULL;
+    int64_t oldest_wait_ms = oldest && now > oldest->received ? now - oldest->received : 0;
     fputs("{\"name\":", out);
     s_json_string(out, stats->name);
+    fprintf(out, ",\"oldest_wait_ms\":%" PRId64, oldest_wait_ms);
     fprintf(out,
             ",\"queued\":%zu,\"workers\":%zu,\"idle\":%zu,\"busy\":%zu,\"requests\":%" PRIu64
             ",\"replies\":%" PRIu64 ",\"requeues\":%" PRIu64 ",\"handbacks\":%" PRIu64

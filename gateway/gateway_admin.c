@@ -6,9 +6,11 @@
 #include "gateway_admin.h"
 #include "gateway_intake.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/time.h>
 
 #include "sl_defaults.h"
 #include "sl_log.h"
@@ -20,15 +22,18 @@
 struct _gateway_admin_t {
     char *token;                 /* owned bearer token, NULL: API disabled */
     gateway_cluster_t *cluster;  /* borrowed */
+    gateway_history_t *history;  /* borrowed: commands are marked there; NULL: none */
     sl_log_limit_t denied_limit; /* 401 lines */
 };
 
-gateway_admin_t *gateway_admin_new(const char *token, gateway_cluster_t *cluster)
+gateway_admin_t *gateway_admin_new(const char *token, gateway_cluster_t *cluster,
+                                   gateway_history_t *history)
 {
     gateway_admin_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->cluster = cluster;
+    self->history = history;
     if (token && !(self->token = strdup(token))) {
         free(self);
         return NULL;
@@ -168,6 +173,36 @@ static void s_jobs(gateway_admin_t *self, gateway_response_t *response,
 
 /* POST /api/v1/services/{service}/{action}: the body's fields (count, host, message, id)
    and the path's service and action make the command. */
+//  A command the broker took, as a mark on the dashboard's time axis: "count=4 host=b".
+static void s_mark(gateway_admin_t *self, const char *action, const char *service, json_t *command,
+                   json_t *answer)
+{
+    if (!self->history)
+        return;
+    char text[160] = "";
+    json_t *count = json_object_get(command, "count");
+    const char *host = json_string_value(json_object_get(command, "host"));
+    const char *id = json_string_value(json_object_get(answer, "id"));
+    int used = 0;
+    if (json_is_integer(count))
+        used += snprintf(text + used, sizeof text - (size_t) used, "count=%lld ",
+                         (long long) json_integer_value(count));
+    if (strcmp(action, "autoscale") == 0)
+        used += json_is_true(json_object_get(command, "off"))
+                    ? snprintf(text + used, sizeof text - (size_t) used, "off ")
+                    : snprintf(text + used, sizeof text - (size_t) used, "%lld..%lld ",
+                               (long long) json_integer_value(json_object_get(command, "min")),
+                               (long long) json_integer_value(json_object_get(command, "max")));
+    if (host && used < (int) sizeof text)
+        used += snprintf(text + used, sizeof text - (size_t) used, "host=%.64s ", host);
+    if (id && used < (int) sizeof text)
+        snprintf(text + used, sizeof text - (size_t) used, "id=%.64s", id);
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    gateway_history_mark(self->history, (int64_t) now.tv_sec * 1000 + now.tv_usec / 1000, action,
+                         service, text);
+}
+
 static void s_command(gateway_admin_t *self, gateway_response_t *response,
                       struct mg_connection *conn, const struct mg_request_info *info,
                       const char *service, const char *action)
@@ -207,6 +242,8 @@ static void s_command(gateway_admin_t *self, gateway_response_t *response,
     const char *host = json_string_value(json_object_get(command, "host"));
     sl_log(SL_LOG_INFO, response->request_id, "admin_command", "op=%s service=%s host=%s status=%d",
            action, sl_log_quote(service, quoted, sizeof quoted), host ? host : "-", (int) code);
+    if (code >= 200 && code < 300)
+        s_mark(self, action, service, command, answer);
     json_decref(command);
     json_object_set_new(answer, "request_id", json_string(response->request_id));
     s_send_json(response, (int) code, answer,

@@ -9,13 +9,17 @@
 #include <stdbool.h>
 
 #include "gateway_cluster.h"
+#include "gateway_history.h"
 #include "gateway_response.h"
 
 typedef struct _gateway_admin_t gateway_admin_t;
 
 /* Creates the admin API answering with cluster (borrowed, must outlive it). token (copied)
-   is the bearer token; NULL disables the API (403). NULL on allocation failure. */
-gateway_admin_t *gateway_admin_new(const char *token, gateway_cluster_t *cluster);
+   is the bearer token; NULL disables the API (403). Every command a broker accepted is
+   marked in history (borrowed; NULL: none) for the dashboard's charts. NULL on allocation
+   failure. */
+gateway_admin_t *gateway_admin_new(const char *token, gateway_cluster_t *cluster,
+                                   gateway_history_t *history);
 
 /* Destroys it, wiping the token; safe on NULL and twice. */
 void gateway_admin_destroy(gateway_admin_t **self_p);

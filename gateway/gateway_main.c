@@ -18,6 +18,7 @@
 #include "gateway_cluster.h"
 #include "gateway_embedded_broker.h"
 #include "gateway_http.h"
+#include "gateway_history_sampler.h"
 #include "gateway_observe_http.h"
 #include "gateway_routes.h"
 #include "sl_defaults.h"
@@ -216,6 +217,8 @@ typedef struct {
     gateway_request_metrics_t *metrics;  /* request counters */
     gateway_broker_stats_t **stats;      /* each broker's counters */
     gateway_observe_http_t *observe;     /* /metrics and /dashboard */
+    gateway_history_t *history;          /* the dashboard's charts */
+    gateway_history_sampler_t *sampler;  /* fills history once a second */
     gateway_cluster_t *cluster;          /* mmi.cluster for the admin API */
     gateway_admin_t *admin;              /* /api/v1/ */
     gateway_client_watch_t *watch;       /* hang-ups of waiting clients */
@@ -389,7 +392,17 @@ static int s_start(s_gateway_t *gateway, const s_options_t *options, char *error
     /* /api/v1/: a connection of its own to each broker for mmi.cluster (and the jobs
        service's counts for /metrics); off without a token. */
     gateway->cluster = gateway_cluster_new(&view, gateway->endpoints, gateway->curves);
-    gateway->admin = gateway->cluster ? gateway_admin_new(token, gateway->cluster) : NULL;
+    /* The dashboard's charts: 15 minutes of points, sampled on a thread of their own */
+    gateway->history = gateway_history_new(GATEWAY_HISTORY_POINTS, GATEWAY_HISTORY_SERIES);
+    gateway->sampler = gateway->history && gateway->metrics && stats_started
+                           ? gateway_history_sampler_new(gateway->history, gateway->metrics, &view)
+                           : NULL;
+    if (!gateway->sampler) {
+        snprintf(error, size, "cannot start the dashboard's history (out of memory)");
+        return -1;
+    }
+    gateway->admin =
+        gateway->cluster ? gateway_admin_new(token, gateway->cluster, gateway->history) : NULL;
     if (!gateway->admin) {
         snprintf(error, size, "cannot start the admin API (out of memory)");
         return -1;
@@ -399,6 +412,7 @@ static int s_start(s_gateway_t *gateway, const s_options_t *options, char *error
         .brokers = view,
         .admin_token = token,
         .jobs = options->jobs ? gateway->cluster : NULL,
+        .history = gateway->history,
     };
     gateway->observe =
         gateway->metrics && stats_started ? gateway_observe_http_new(&observe_config) : NULL;
@@ -438,9 +452,11 @@ static void s_stop(s_gateway_t *gateway)
     gateway_admin_destroy(&gateway->admin);
     gateway_cluster_destroy(&gateway->cluster);
     gateway_observe_http_destroy(&gateway->observe);
+    gateway_history_sampler_destroy(&gateway->sampler); /* before the counters it reads */
     for (size_t i = 0; gateway->stats && i < gateway->broker_count; i++)
         gateway_broker_stats_destroy(&gateway->stats[i]);
     gateway_request_metrics_destroy(&gateway->metrics);
+    gateway_history_destroy(&gateway->history);
     gateway_brokers_destroy(&gateway->brokers);
     /* After every socket connected to it: its shutdown tells the workers DISCONNECT. */
     gateway_embedded_broker_destroy(&gateway->embedded);

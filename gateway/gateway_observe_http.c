@@ -13,6 +13,7 @@
 
 #include "gateway_broker_metrics.h"
 #include "gateway_dashboard.h"
+#include "gateway_history_sampler.h"
 #include "gateway_prometheus.h"
 
 #define S_STATS_MAX_AGE_MS 250 /* a broker answer this recent is reused */
@@ -206,13 +207,37 @@ static void s_metrics(gateway_observe_http_t *self, gateway_response_t *response
     free(text);
 }
 
-static void s_data(gateway_observe_http_t *self, gateway_response_t *response)
+//  A non-negative decimal query parameter, 0 when absent or not one.
+static uint64_t s_query_number(const struct mg_request_info *info, const char *name)
 {
-    if (!s_authorized(self, response->conn)) {
-        gateway_response_error(response, 401, "unauthorized",
-                               "WWW-Authenticate: Bearer realm=\"slowlane\"\r\n");
+    char value[24] = "";
+    const char *query = info->query_string;
+    if (!query || mg_get_var(query, strlen(query), name, value, sizeof value) <= 0)
+        return 0;
+    char *end = NULL;
+    unsigned long long number = strtoull(value, &end, 10);
+    return end && *end == '\0' && value[0] != '-' ? (uint64_t) number : 0;
+}
+
+static void s_history(gateway_observe_http_t *self, gateway_response_t *response,
+                      const struct mg_request_info *info)
+{
+    json_t *root =
+        gateway_history_json(self->config.history, s_query_number(info, "since"),
+                             s_query_number(info, "marks_since"), GATEWAY_HISTORY_INTERVAL_MS);
+    char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(root);
+    if (!text) {
+        gateway_response_error(response, 503, "gateway_out_of_memory", NULL);
         return;
     }
+    gateway_response_send(response, 200, "application/json", "Cache-Control: no-store\r\n", 25,
+                          text, strlen(text));
+    free(text);
+}
+
+static void s_data(gateway_observe_http_t *self, gateway_response_t *response)
+{
     const char *state = NULL;
     gateway_brokers_t *brokers = self->config.brokers.brokers;
     gateway_brokers_ready(brokers, NULL, 0, &state);
@@ -258,8 +283,19 @@ void gateway_observe_http_handle(gateway_observe_http_t *self, gateway_response_
         s_metrics(self, response);
         return;
     }
-    if (strcmp(path, "/dashboard/data.json") == 0) {
+    bool data = strcmp(path, "/dashboard/data.json") == 0;
+    bool history = strcmp(path, "/dashboard/history.json") == 0 && self->config.history;
+    if ((data || history) && !s_authorized(self, response->conn)) {
+        gateway_response_error(response, 401, "unauthorized",
+                               "WWW-Authenticate: Bearer realm=\"slowlane\"\r\n");
+        return;
+    }
+    if (data) {
         s_data(self, response);
+        return;
+    }
+    if (history) {
+        s_history(self, response, info);
         return;
     }
     const char *type = NULL;

@@ -2,8 +2,9 @@
     the gateway's counters from gateway_request_metrics, per broker from gateway_brokers and
    each broker's own from gateway_broker_stats),
    GET /dashboard and its embedded files (gateway_dashboard), and GET /dashboard/data.json, the JSON
-   the page polls, which names hosts, pids and services: it needs the admin token when one is
-   configured. docs/observability.md describes all three. */
+   the page polls, which names hosts, pids and services, and GET /dashboard/history.json, the
+   charts' points (gateway_history): both need the admin token when one is configured.
+   docs/observability.md describes them. */
 #ifndef GATEWAY_OBSERVE_HTTP_H
 #define GATEWAY_OBSERVE_HTTP_H
 
@@ -12,6 +13,7 @@
 
 #include "gateway_broker_view.h"
 #include "gateway_cluster.h"
+#include "gateway_history.h"
 #include "gateway_request_metrics.h"
 #include "gateway_response.h"
 
@@ -20,6 +22,7 @@ typedef struct {
     gateway_broker_view_t brokers;      /* borrowed: the brokers, their state and counters */
     const char *admin_token;            /* borrowed; NULL or "": data.json is open to anyone */
     gateway_cluster_t *jobs;            /* borrowed: asks the jobs service; NULL: no jobs */
+    gateway_history_t *history;         /* borrowed: the charts' last minutes */
 } gateway_observe_http_config_t;
 
 typedef struct _gateway_observe_t gateway_observe_http_t;

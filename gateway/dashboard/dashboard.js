@@ -1,9 +1,38 @@
 // slowlane dashboard: polls /dashboard/data.json every second and renders services, routes
 // and workers. Rates and percentiles come from the difference between the newest snapshot
-// and one about WINDOW_MS older, as Prometheus' rate() and histogram_quantile() would.
+// and one about WINDOW_MS older, as Prometheus' rate() and histogram_quantile() would. It
+// also polls /dashboard/history.json (the gateway's record of the last 15 minutes) for the
+// charts (charts.js) and the events, says at the top whether the cluster is healthy, and
+// hands the services and hosts to the actions (actions.js).
+/* global SlowlaneCharts, SlowlaneActions */
 "use strict";
 
 const DATA_URL = "/dashboard/data.json";
+const HISTORY_URL = "/dashboard/history.json";
+const HISTORY_MS = 15 * 60 * 1000;
+const MIN_WINDOW_MS = 60 * 1000; // a gateway up for seconds still gets a readable minute
+// "250 ms", "1.5 s", "80 µs": short enough for a chart's axis
+function shortSeconds(seconds) {
+  if (seconds === 0) return "0";
+  const [value, unit] = seconds < 0.001 ? [seconds * 1e6, "µs"] : seconds < 1 ? [seconds * 1000, "ms"] : [seconds, "s"];
+  return `${Number(value.toPrecision(3))} ${unit}`;
+}
+// The gateway's figures by chart: series suffix, how to show a value
+const rate = (v) => v.toFixed(v < 10 ? 1 : 0) + "/s";
+const count = (v) => String(Math.round(v));
+const axisRate = (v) => Number(v.toPrecision(2)) + "/s";
+const axisCount = (v) => String(Number(v.toPrecision(2)));
+const CHARTS = {
+  rps: { kind: "route", figures: ["rps"], format: rate, axisFormat: axisRate },
+  p99: { kind: "route", figures: ["p99_ms"], format: (v) => shortSeconds(v / 1000) },
+  p50: { kind: "route", figures: ["p50_ms"], format: (v) => shortSeconds(v / 1000) },
+  errors: { kind: "route", figures: ["err4xx", "err5xx"], format: rate, axisFormat: axisRate },
+  queued: { kind: "service", figures: ["queued"], format: count, axisFormat: axisCount },
+  wait: { kind: "service", figures: ["oldest_wait_ms"], format: (v) => shortSeconds(v / 1000) },
+  workers: { kind: "service", figures: ["busy", "idle"], format: count, axisFormat: axisCount },
+  restarts: { kind: "service", figures: ["restarts"], format: count, axisFormat: axisCount },
+};
+const recorded = { seq: 0, markSeq: 0, t: [], series: {}, marks: [] };
 const POLL_MS = 1000;
 const WINDOW_MS = 10000;
 const history = []; // [{t, data}], oldest first
@@ -145,7 +174,7 @@ function renderWorkers(data) {
     for (const worker of rows) {
       const parts = worker.identity.split("/");
       const late = worker.heartbeat_age_ms > heartbeat * 1.5;
-      body.append(el("tr", { "data-worker": worker.identity, "data-state": worker.state,
+      body.append(el("tr", { "data-worker": worker.identity, "data-state": worker.state, "data-service": worker.service,
         "data-registered": worker.registered_ms },
         el("td", {}, worker.identity),
         el("td", {}, parts.length === 3 ? "pid " + parts[1] + " · slot " + parts[2] : "–"),
@@ -198,6 +227,132 @@ function renderJobs(data) {
   body.replaceChildren(row);
 }
 
+// Appends what history.json returned to what the page has, keeping 15 minutes.
+function record(answer) {
+  const known = recorded.t.length;
+  for (const [name, values] of Object.entries(answer.series || {})) {
+    if (!recorded.series[name]) recorded.series[name] = new Array(known).fill(null);
+    recorded.series[name].push(...values);
+  }
+  recorded.t.push(...(answer.t || []));
+  for (const values of Object.values(recorded.series))
+    while (values.length < recorded.t.length) values.push(null);
+  recorded.marks.push(...(answer.marks || []));
+  recorded.seq = answer.seq || recorded.seq;
+  recorded.markSeq = answer.mark_seq || recorded.markSeq;
+  const start = (recorded.t[recorded.t.length - 1] || Date.now()) - HISTORY_MS;
+  let drop = 0;
+  while (drop < recorded.t.length && recorded.t[drop] < start) drop++;
+  if (drop) {
+    recorded.t.splice(0, drop);
+    for (const values of Object.values(recorded.series)) values.splice(0, drop);
+  }
+  recorded.marks = recorded.marks.filter((mark) => mark.t >= start);
+}
+
+// The lines of one chart: one per route or service (and figure, when a chart has two).
+function chartLines(chart) {
+  const lines = [];
+  const names = new Set();
+  for (const name of Object.keys(recorded.series)) {
+    const [kind, ...rest] = name.split(":");
+    if (kind === chart.kind) names.add(rest.slice(0, -1).join(":"));
+  }
+  for (const subject of [...names].sort())
+    for (const figure of chart.figures) {
+      const values = recorded.series[`${chart.kind}:${subject}:${figure}`];
+      // A line of zeros says nothing a legend cannot: "0 for every route"
+      if (!values || values.every((v) => v === null || v === 0)) continue;
+      const suffix = chart.figures.length > 1 ? " " + figure.replace("err", "") : "";
+      lines.push({ label: subject + suffix, values });
+    }
+  return lines;
+}
+
+function renderCharts() {
+  const end = recorded.t[recorded.t.length - 1] || Date.now();
+  const span = Math.min(HISTORY_MS, Math.max(MIN_WINDOW_MS, end - (recorded.t[0] || end)));
+  for (const figure of document.querySelectorAll("figure.chart")) {
+    const chart = CHARTS[figure.dataset.chart];
+    const any = Object.keys(recorded.series).some((name) => name.startsWith(chart.kind + ":"));
+    SlowlaneCharts.draw(figure, { times: recorded.t, lines: chartLines(chart), start: end - span,
+      end, format: chart.format, axisFormat: chart.axisFormat, marks: recorded.marks,
+      empty: any ? `0 for every ${chart.kind}` : "no data yet" });
+  }
+  const list = document.getElementById("marks");
+  const marks = recorded.marks.slice(-MAX_EVENTS).reverse();
+  if (!marks.length) return;
+  list.replaceChildren(...marks.map((mark) => el("li", { class: "mark-" + mark.kind, "data-mark": mark.kind,
+    "data-subject": mark.subject }, new Date(mark.t).toLocaleTimeString() + " " +
+    mark.kind.replace("_", " ") + " " + mark.subject + (mark.text ? ": " + mark.text : ""))));
+}
+
+async function pollHistory() {
+  try {
+    const headers = token ? { Authorization: "Bearer " + token } : {};
+    const response = await fetch(`${HISTORY_URL}?since=${recorded.seq}&marks_since=${recorded.markSeq}`,
+      { headers, cache: "no-store" });
+    if (response.ok) {
+      record(await response.json());
+      renderCharts();
+    }
+  } catch (ignored) {
+    // data.json's poll says what is wrong with the gateway
+  } finally {
+    setTimeout(pollHistory, POLL_MS);
+  }
+}
+
+// The recorded values of a series over the last seconds, oldest first.
+function recent(name, seconds) {
+  const values = recorded.series[name] || [];
+  return values.slice(-seconds).filter((v) => v !== null);
+}
+
+// healthy / degraded / down, and why, from the newest data and the recorded minutes.
+function assess(data) {
+  const reasons = { down: [], degraded: [] };
+  const brokers = data.brokers || [];
+  const up = brokers.filter((b) => b.state === "up");
+  if (!up.length) reasons.down.push("no broker reachable");
+  else for (const broker of brokers) if (broker.state !== "up") reasons.degraded.push(`broker ${broker.endpoint} lost`);
+  const services = new Map(((data.broker && data.broker.services) || []).map((s) => [s.name, s]));
+  // The jobs route counts only where a jobs service runs
+  const routes = (data.routes || []).filter((r) => r.route !== "none" && r.service &&
+    (!r.service.startsWith("slowlane.") || data.jobs));
+  const unserved = routes.filter((r) => !(services.get(r.service) && services.get(r.service).workers > 0));
+  if (up.length && routes.length && unserved.length === routes.length) reasons.down.push("no worker for any route");
+  else for (const route of unserved) reasons.degraded.push(`no worker for ${route.route}`);
+  for (const service of services.values()) {
+    const queued = recent(`service:${service.name}:queued`, 30);
+    if (queued.length >= 10 && service.queued > 0 && service.queued > queued[0] &&
+        (service.oldest_wait_ms || 0) >= 1000)
+      reasons.degraded.push(`queue of ${service.name} growing (${service.queued} waiting, oldest ` +
+        `${formatSeconds(service.oldest_wait_ms / 1000)})`);
+  }
+  for (const route of routes) {
+    const errors = recent(`route:${route.route}:err5xx`, 10).reduce((a, b) => a + b, 0);
+    if (errors > 0) reasons.degraded.push(`5xx on ${route.route}`);
+  }
+  if (reasons.down.length) return { state: "down", reasons: reasons.down.concat(reasons.degraded) };
+  if (reasons.degraded.length) return { state: "degraded", reasons: reasons.degraded };
+  return { state: "healthy", reasons: [`${routes.length} route${routes.length === 1 ? "" : "s"} served`] };
+}
+
+function renderHealth(data) {
+  const health = assess(data);
+  document.getElementById("health").dataset.health = health.state;
+  document.getElementById("health-state").textContent = health.state;
+  document.getElementById("health-reason").textContent = health.reasons.join("; ");
+}
+
+function offerActions(data) {
+  const services = ((data.broker && data.broker.services) || []).map((s) => s.name).sort();
+  const hosts = [...new Set(((data.broker && data.broker.workers) || []).map((w) => w.host))]
+    .filter((h) => h && h !== "unknown").sort();
+  SlowlaneActions.update(services, hosts);
+}
+
 function render() {
   const newest = history[history.length - 1];
   const old = baseline();
@@ -213,6 +368,8 @@ function render() {
   renderJobs(data);
   renderWorkers(data);
   trackWorkers(data);
+  renderHealth(data);
+  offerActions(data);
 }
 
 async function poll() {
@@ -248,4 +405,12 @@ document.getElementById("token-form").addEventListener("submit", (event) => {
   document.getElementById("token-form").hidden = true;
 });
 
+document.getElementById("token-button").addEventListener("click", () => {
+  const form = document.getElementById("token-form");
+  form.hidden = !form.hidden;
+  if (!form.hidden) document.getElementById("token").focus();
+});
+
+SlowlaneActions.init(() => token);
 poll();
+pollHistory();

@@ -6,9 +6,12 @@
 //   KILL_PID        a worker process to SIGKILL once the page shows it
 //   KILL_IDENTITY   that worker's identity (host/supervisor-pid/slot)
 //   ADMIN_TOKEN     the gateway's admin token (the page must ask for it), optional
-//   TRAFFIC_PATH    a route to send requests to while the page watches, optional
+//   TRAFFIC_PATH    routes to send requests to while the page watches (comma-separated), optional
 //   AUTOSCALE       SERVICE=TEXT: the service's autoscale cell must start with TEXT, optional
+//   SCALE           SERVICE=N: scale SERVICE to N workers from the page (after the kill), optional
 //   SCREENSHOT      where to save the final screenshot (PNG)
+//   SCREENSHOTS     a directory for dashboard-idle.png, dashboard-load.png and
+//                   dashboard-phone.png (docs/observability.md shows them), optional
 //   CHROMIUM        the browser (default /usr/bin/chromium)
 // Exits 0 when every check passes, 1 with a message otherwise.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -33,7 +36,7 @@ const profile = mkdtempSync(join(tmpdir(), "slowlane-chromium-"));
 const browser = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
-  viewport: { width: 1280, height: 1000 },
+  viewport: { width: 1280, height: 800 }, // the "at a glance" screen of issue 24
   bypassCSP: true, // the page forbids eval; the probes below are evaluated by playwright
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -53,7 +56,9 @@ try {
   page.on("response", (answer) => {
     const path = new URL(answer.url()).pathname;
     if (answer.status() < 400 || path === "/favicon.ico") return;
-    if (answer.status() === 401 && path === "/dashboard/data.json" && !tokenGiven) return;
+    // Without the token (or with a wrong one, on purpose) the data, history and API answer 401
+    if (answer.status() === 401 && !tokenGiven &&
+        (path.startsWith("/dashboard/") || path.startsWith("/api/"))) return;
     consoleErrors.push(`${answer.status()} for ${path}`);
   });
   page.on("pageerror", (error) => consoleErrors.push(String(error)));
@@ -67,20 +72,62 @@ try {
   if ((await page.title()) !== "slowlane dashboard") throw new Error(`title: ${await page.title()}`);
   log("page loaded");
 
-  // 2. With a token configured, the page asks for it and then shows the data.
+  // 2. With a token configured, the page asks for it, refuses a wrong one, then shows the data.
   if (token) {
     await page.waitForSelector("#token-form:not([hidden])");
     log("token form shown (data.json answered 401)");
+    await page.fill("#token", "not-the-token-0123456789");
+    await page.click("#token-form button");
+    await page.waitForFunction(() => document.getElementById("error").textContent === "The token was refused.");
+    log("a wrong token is refused");
     await page.fill("#token", token);
     await page.click("#token-form button");
   }
 
-  if (process.env.TRAFFIC_PATH) {
-    const target = new URL(process.env.TRAFFIC_PATH, url).href;
-    traffic = setInterval(() => { fetch(target).then((r) => r.arrayBuffer()).catch(() => {}); }, 50);
-  }
+  // 3. At a glance: the health line, in the first screen (1280 x 800)
+  await page.waitForSelector('#health[data-health="healthy"]');
+  const health = await page.$eval("#health", (box) => {
+    const rect = box.getBoundingClientRect();
+    return { bottom: rect.bottom, text: box.textContent.trim().replace(/\s+/g, " ") };
+  });
+  if (health.bottom > 800) throw new Error(`health line below the first screen: ${health.bottom}`);
+  log(`health shown: ${health.text}`);
+  // WCAG AA: the health line and the muted text keep 4.5:1 against what is behind them
+  const ratios = await page.evaluate(() => {
+    const rgb = (text) => text.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number);
+    const luminance = ([r, g, b]) => {
+      const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const ratio = (a, b) => { const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+    const background = (node) => {
+      for (; node; node = node.parentElement) {
+        const color = getComputedStyle(node).backgroundColor;
+        if (!color.startsWith("rgba(0, 0, 0, 0)")) return rgb(color);
+      }
+      return [255, 255, 255];
+    };
+    return ["#health", "#health-reason", "section h2 .muted", "th", "#broker-state"].map((selector) => {
+      const node = document.querySelector(selector);
+      return [selector, ratio(rgb(getComputedStyle(node).color), background(node))];
+    });
+  });
+  for (const [selector, ratio] of ratios)
+    if (ratio < 4.5) throw new Error(`contrast of ${selector} is ${ratio.toFixed(2)}:1, under WCAG AA's 4.5:1`);
+  log(`contrast: ${ratios.map(([s, r]) => `${s} ${r.toFixed(1)}:1`).join(", ")}`);
+  // The charts draw from the gateway's history even before any traffic
+  await page.waitForFunction(() =>
+    Number(document.querySelector('figure[data-chart="workers"] path.series')?.dataset.points) >= 2);
+  if (process.env.SCREENSHOTS)
+    await page.screenshot({ path: join(process.env.SCREENSHOTS, "dashboard-idle.png") });
 
-  // 3. The running workers are listed, each with a state.
+  const targets = (process.env.TRAFFIC_PATH || "").split(",").filter(Boolean).map((path) => new URL(path, url).href);
+  if (targets.length)
+    traffic = setInterval(() => {
+      for (const target of targets) fetch(target).then((r) => r.arrayBuffer()).catch(() => {});
+    }, 50);
+
+  // 4. The running workers are listed, each with a state.
   await page.waitForFunction((count) =>
     document.querySelectorAll("tr[data-worker][data-state]").length === count, expectWorkers);
   tokenGiven = true; // from here on, a poll that was in flight without it has answered
@@ -90,7 +137,46 @@ try {
   const victim = workers.find((w) => w.identity === killIdentity);
   if (!victim) throw new Error(`worker ${killIdentity} not shown`);
 
-  // 4. A killed worker goes away and its replacement (same identity, new registration)
+  // 5. Under load the request rate is drawn, and the charts move (new points each second).
+  if (targets.length) {
+    const route = new URL(targets[0]).pathname;
+    await page.waitForFunction((label) => {
+      const path = document.querySelector(`figure[data-chart="rps"] path.series[data-label="${label}"]`);
+      return path && Number(path.dataset.last) > 0;
+    }, route);
+    const before = await page.$eval(`figure[data-chart="rps"] path.series[data-label="${route}"]`, (p) => Number(p.dataset.points));
+    await page.waitForFunction(([label, count]) =>
+      Number(document.querySelector(`figure[data-chart="rps"] path.series[data-label="${label}"]`).dataset.points) >= count + 2,
+    [route, before]);
+    log(`the request rate of ${route} is charted and moves (${before} points, then more)`);
+    // Hovering a chart shows the values under the cursor
+    const box = await page.$eval('figure[data-chart="rps"] svg', (svg) => {
+      const r = svg.getBoundingClientRect();
+      return { x: r.right - 12, y: r.top + r.height / 2 };
+    });
+    await page.mouse.move(box.x, box.y);
+    await page.waitForFunction((label) => {
+      const tip = document.querySelector('figure[data-chart="rps"] .tip');
+      return tip && !tip.hidden && tip.textContent.includes(label + ":");
+    }, route);
+    await page.mouse.move(0, 0);
+    log("hovering shows the values");
+    // The keyboard does the same: a chart takes focus, the arrow keys move the cursor
+    await page.focus('figure[data-chart="rps"]');
+    await page.keyboard.press("End");
+    await page.keyboard.press("ArrowLeft");
+    await page.waitForFunction(() => {
+      const tip = document.querySelector('figure[data-chart="rps"] .tip');
+      const path = document.querySelector('figure[data-chart="rps"] path.series');
+      return tip && !tip.hidden && Number(tip.dataset.index) >= 0 && path;
+    });
+    await page.keyboard.press("Escape");
+    log("the keyboard moves a chart's cursor");
+    if (process.env.SCREENSHOTS)
+      await page.screenshot({ path: join(process.env.SCREENSHOTS, "dashboard-load.png") });
+  }
+
+  // 6. A killed worker goes away and its replacement (same identity, new registration)
   //    arrives; the page says both, and the service's restart count moves.
   process.kill(killPid, "SIGKILL");
   log(`killed pid ${killPid} (${killIdentity})`);
@@ -108,6 +194,44 @@ try {
   await page.waitForFunction(() =>
     [...document.querySelectorAll('#services td[data-field="restarts"]')].some((td) => Number(td.textContent) >= 1));
   log("restart counted");
+  await page.waitForSelector('figure[data-chart="restarts"] line.mark[data-kind="worker_died"]', { state: "attached" });
+  await page.waitForSelector('#marks li[data-mark="worker_died"]');
+  log("the death is a mark on the charts and in the events");
+
+  // 7. Scaling from the page: confirm, follow, and the count changes
+  if (process.env.SCALE) {
+    const [service, count] = process.env.SCALE.split("=");
+    await page.selectOption("#action-service", service);
+    await page.fill("#action-count", count);
+    await page.click('#actions button[data-action="scale"]');
+    await page.waitForSelector("#confirm[open]");
+    const question = await page.textContent("#confirm-text");
+    log(`asked: ${question}`);
+    await page.click("#confirm-ok");
+    await page.waitForSelector('#action-log li[data-state="done"]', { timeout: 30000 });
+    log(`action log: ${(await page.textContent("#action-log li")).trim()}`);
+    await page.waitForFunction(([name, n]) =>
+      document.querySelectorAll(`tr[data-worker][data-service="${name}"]`).length === n, [service, Number(count)]);
+    await page.waitForSelector('#marks li[data-mark="scale"]');
+    log(`scaled ${service} to ${count} from the page`);
+
+    // A wrong token: the action is refused, and says why
+    tokenGiven = false;
+    await page.click("#token-button");
+    await page.fill("#token", "wrong-token-0123456789abc");
+    await page.click("#token-form button");
+    await page.click('#actions button[data-action="restart"]');
+    await page.waitForSelector("#confirm[open]");
+    await page.click("#confirm-ok");
+    await page.waitForSelector('#action-log li[data-state="refused"]');
+    const refused = (await page.textContent('#action-log li[data-state="refused"]')).trim();
+    if (!refused.includes("admin token is wrong (401)")) throw new Error(`refusal says: ${refused}`);
+    log(`wrong token refused: ${refused}`);
+    await page.fill("#token", token);
+    await page.click("#token-form button");
+    await page.waitForFunction(() => document.getElementById("error").hidden);
+    tokenGiven = true;
+  }
 
   if (process.env.TRAFFIC_PATH) {
     await page.waitForFunction(() =>
@@ -124,6 +248,14 @@ try {
   }
   await page.screenshot({ path: screenshot, fullPage: true });
   log(`screenshot saved to ${screenshot}`);
+  // A phone's width: nothing wider than the screen but the tables' own scrolling boxes
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForFunction(() => window.innerWidth === 390);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (overflow > 390) throw new Error(`the page is ${overflow} px wide on a 390 px screen`);
+  if (process.env.SCREENSHOTS)
+    await page.screenshot({ path: join(process.env.SCREENSHOTS, "dashboard-phone.png") });
+  log("fits a phone's width");
   if (external.length) throw new Error(`requests outside the gateway: ${external.join(", ")}`);
   if (consoleErrors.length) throw new Error(`console errors: ${consoleErrors.join(" | ")}`);
   log("ok");

@@ -1,8 +1,12 @@
 """The dashboard in headless Chromium (tests/browser/dashboard.test.mjs, playwright-core):
-against a real broker, supervisor and gateway with an admin token, the page loads, asks for
-the token, lists the running workers, and shows a killed worker going away and its
-replacement arriving. Skipped only when node, Chromium or the npm packages are missing
-(CI runs `npm ci --prefix tests/browser`)."""
+against a real broker, two supervisors and a gateway with an admin token, the page loads,
+refuses a wrong token, says the cluster is healthy in its first screen, charts the last
+minutes and moves under load, shows a killed worker going away, its replacement arriving
+and its death as a mark, scales a service from its Actions (and refuses that with a wrong
+token), and fits a phone's width. Skipped only when node, Chromium or the npm packages are
+missing (CI runs `npm ci --prefix tests/browser`). SLOWLANE_SCREENSHOTS=DIR keeps the
+idle, load and phone screenshots there (docs/img/ has the ones docs/observability.md
+shows)."""
 import os
 import re
 import shutil
@@ -41,14 +45,15 @@ class DashboardBrowserTest(unittest.TestCase):
         if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
             raise unittest.SkipTest("run `npm ci --prefix tests/browser` first")
         self.node = node
-        # A policy that keeps the count where it is (2..2): the page must show it
-        self.broker = harness.start_broker(extra=("--autoscale", "fast=2..2"))
+        # A policy the page must show, whose cooldown keeps it from undoing the page's scale
+        self.broker = harness.start_broker(extra=("--autoscale", "fast=1..4,cooldown-s=3600"))
         self.workers = harness.start_workers(self.broker.endpoint, "fast", "builtin:echo", count=2)
-        self.gateway = start_gateway_with_token(self.broker.endpoint, ["/fast=fast"])
+        self.slow = harness.start_workers(self.broker.endpoint, "slow", "builtin:sleep", count=2)
+        self.gateway = start_gateway_with_token(self.broker.endpoint, ["/fast=fast", "/slow=slow"])
         gateway_support.wait_ready(self.gateway.port)
 
     def tearDown(self):
-        for proc in ("gateway", "workers", "broker"):
+        for proc in ("gateway", "workers", "slow", "broker"):
             if hasattr(self, proc):
                 getattr(self, proc).stop()
 
@@ -58,10 +63,11 @@ class DashboardBrowserTest(unittest.TestCase):
         pid = child_pid(self.workers, 0)
         identity = f"{socket.gethostname()}/{self.workers.pid}/0"
         screenshot = os.path.join(harness.BIN, "..", "dashboard.png")
+        shots = os.environ.get("SLOWLANE_SCREENSHOTS") or os.path.join(harness.BIN, "..")
         env = dict(os.environ, DASHBOARD_URL=f"http://127.0.0.1:{self.gateway.port}/dashboard",
-                   EXPECT_WORKERS="2", KILL_PID=str(pid), KILL_IDENTITY=identity,
-                   ADMIN_TOKEN=TOKEN, TRAFFIC_PATH="/fast?from=browser-test",
-                   AUTOSCALE="fast=2..2",
+                   EXPECT_WORKERS="4", KILL_PID=str(pid), KILL_IDENTITY=identity,
+                   ADMIN_TOKEN=TOKEN, TRAFFIC_PATH="/fast?from=browser-test,/slow?ms=80",
+                   AUTOSCALE="fast=1..4", SCALE="fast=3", SCREENSHOTS=os.path.abspath(shots),
                    SCREENSHOT=os.path.abspath(screenshot), CHROMIUM=CHROMIUM)
         result = subprocess.run([self.node, os.path.join(BROWSER_DIR, "dashboard.test.mjs")],
                                 cwd=BROWSER_DIR, env=env, capture_output=True, text=True,
@@ -71,6 +77,11 @@ class DashboardBrowserTest(unittest.TestCase):
         self.assertTrue(os.path.getsize(screenshot) > 10000)
         # The replacement is a new process in the same slot.
         self.assertNotEqual(child_pid(self.workers, 0), pid)
+        # The page's scale reached the supervisor, through the admin API the CLI uses
+        self.assertTrue(re.search(r"event=admin_command rid=\S+ op=scale service=fast host=- "
+                                  r"status=202", self.gateway.output()),
+                        "no admin_command line for the page's scale in the gateway's log")
+        harness.wait_for(lambda: child_pid(self.workers, 2), what="a third fast worker")
 
 
 if __name__ == "__main__":
