@@ -112,6 +112,53 @@ class DashboardHttpTest(unittest.TestCase):
             self.assertIn(worker["state"], ("idle", "busy"))
             self.assertGreaterEqual(worker["heartbeat_age_ms"], 0)
 
+    def history(self, query=""):
+        status, headers, body = self.get("/dashboard/history.json" + query,
+                                         headers={"Authorization": f"Bearer {TOKEN}"})
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["cache-control"], "no-store")
+        return json.loads(body)
+
+    def test_history_needs_the_token_and_charts_the_last_seconds(self):
+        self.assertEqual(self.get("/dashboard/history.json")[0], 401)
+        self.assertEqual(self.get("/dashboard/history.json",
+                                  headers={"Authorization": "Bearer wrong"})[0], 401)
+        self.assertEqual(self.get("/dashboard/history.json", port=self.open_gateway.port)[0], 200)
+
+        # Requests in one second show as that second's rate and latency of the route
+        def charted():
+            for _ in range(20):
+                harness.http_request(self.gateway.port, "GET", "/fast")
+            rates = self.history()["series"].get("route:/fast:rps", [])
+            return any(rate and rate > 0 for rate in rates)
+        harness.wait_for(charted, what="/fast's request rate in the history")
+        history = self.history()
+        self.assertEqual(history["interval_ms"], 1000)
+        self.assertEqual(len(history["t"]), history["seq"])  # from the first point: all kept
+        for name, values in history["series"].items():
+            self.assertEqual(len(values), len(history["t"]), name)
+        self.assertTrue(any(v for v in history["series"]["route:/fast:p50_ms"] if v))
+        # The service's workers: 2 idle or busy at the newest point the broker answered for
+        points = [b + i for b, i in zip(history["series"]["service:fast:busy"],
+                                        history["series"]["service:fast:idle"])
+                  if b is not None and i is not None]
+        self.assertEqual(points[-1], 2)
+        # A reader that has the newest point gets nothing more; a bad number means "all"
+        newest = self.history(f"?since={history['seq']}&marks_since={history['mark_seq']}")
+        self.assertLessEqual(len(newest["t"]), 1)  # at most the point sampled since
+        self.assertEqual(newest["marks"], [])
+        self.assertGreaterEqual(len(self.history("?since=-3")["t"]), len(history["t"]))
+
+    def test_an_admin_command_is_a_mark(self):
+        status, _, _ = harness.http_request(self.gateway.port, "POST",
+                                            "/api/v1/services/fast/broadcast",
+                                            headers={"Authorization": f"Bearer {TOKEN}"},
+                                            body=b'{"message": "hello", "id": "mark-test"}')
+        self.assertEqual(status, 202)
+        marks = self.history()["marks"]
+        self.assertIn({"kind": "broadcast", "subject": "fast", "text": "id=mark-test"},
+                      [{k: m[k] for k in ("kind", "subject", "text")} for m in marks])
+
 
 if __name__ == "__main__":
     harness.main()
