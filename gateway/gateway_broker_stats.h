@@ -3,7 +3,7 @@
     must not wait for a scrape) asks the broker `mmi.stats` on demand and keeps the last
     answer (gateway_broker_metrics turns it into Prometheus text). One per broker. It never
     sends per request: only a scrape of /metrics, /dashboard/data.json or the cluster view
-    asks. */
+    asks, and the dashboard's sampler once a second (gateway_history_sampler). */
 #ifndef GATEWAY_BROKER_STATS_H
 #define GATEWAY_BROKER_STATS_H
 
