@@ -323,13 +323,11 @@ class MdpWorker:
         self._thread.join(10)
 
 
-class Mdp02Broker:
-    """A minimal RFC 18 broker, for the SDKs' tests against a broker that is not slowlane's:
-    READY, client REQUEST to an idle worker of its service, PARTIAL and FINAL back to the
-    client, HEARTBEAT to idle workers. No MMI, no expiry, no slowlane extension. `readies`
-    keeps every READY as received (the frames after the routing id)."""
+class _TestBroker:
+    """A ROUTER on a free loopback port and a thread running the subclass's run() until
+    close(). `readies` keeps every READY as received (the frames after the routing id)."""
 
-    def __init__(self, heartbeat_s=0.1):
+    def __init__(self, heartbeat_s):
         self.context = zmq.Context()
         self.socket = self.context.socket(zmq.ROUTER)
         self.socket.linger = 0
@@ -339,6 +337,24 @@ class Mdp02Broker:
         self.readies = []
         self.stopping = False
         self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        raise NotImplementedError
+
+    def close(self):
+        self.stopping = True
+        self.thread.join()
+        self.socket.close()
+        self.context.term()
+
+
+class Mdp02Broker(_TestBroker):
+    """A minimal RFC 18 broker, for the SDKs' tests against a broker that is not slowlane's:
+    READY, client REQUEST to an idle worker of its service, PARTIAL and FINAL back to the
+    client, HEARTBEAT to idle workers. No MMI, no expiry, no slowlane extension."""
+
+    def __init__(self, heartbeat_s=0.1):
+        super().__init__(heartbeat_s)
         self.thread.start()
 
     def run(self):
@@ -380,14 +396,9 @@ class Mdp02Broker:
                 for worker, _ in idle:
                     self.socket.send_multipart([worker, MDPW02, W02["HEARTBEAT"]])
 
-    def close(self):
-        self.stopping = True
-        self.thread.join()
-        self.socket.close()
-        self.context.term()
 
 
-class Mdp01Broker:
+class Mdp01Broker(_TestBroker):
     """A minimal RFC 7 broker, to test slowlane's workers against a broker that speaks only
     MDP/0.1: READY, client REQUEST to an idle worker of its service, REPLY back to the client,
     HEARTBEAT to idle workers. No MMI, no expiry. `readies` keeps every READY as received
@@ -397,18 +408,10 @@ class Mdp01Broker:
     invalid") or "disconnect" (a broker in the wild that answers with its own DISCONNECT)."""
 
     def __init__(self, heartbeat_s=0.1, on_invalid="drop"):
-        self.context = zmq.Context()
-        self.socket = self.context.socket(zmq.ROUTER)
-        self.socket.linger = 0
-        self.socket.bind("tcp://127.0.0.1:*")
-        self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        self.heartbeat_s = heartbeat_s
+        super().__init__(heartbeat_s)
         self.on_invalid = on_invalid
-        self.readies = []
         self.beats = 0
         self.invalid = 0
-        self.stopping = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
     def _worker(self, worker, command, *frames):
@@ -462,8 +465,3 @@ class Mdp01Broker:
                 for worker, _ in idle:
                     self._worker(worker, "HEARTBEAT")
 
-    def close(self):
-        self.stopping = True
-        self.thread.join()
-        self.socket.close()
-        self.context.term()
