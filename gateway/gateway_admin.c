@@ -173,30 +173,30 @@ static void s_jobs(gateway_admin_t *self, gateway_response_t *response,
 
 /* POST /api/v1/services/{service}/{action}: the body's fields (count, host, message, id)
    and the path's service and action make the command. */
-//  A command the broker took, as a mark on the dashboard's time axis: "count=4 host=b".
+//  A command the broker took, as a mark on the dashboard's time axis: "count=4 host=b". Each
+//  part is bounded, so the four together always fit.
 static void s_mark(gateway_admin_t *self, const char *action, const char *service, json_t *command,
                    json_t *answer)
 {
     if (!self->history)
         return;
-    char text[160] = "";
-    json_t *count = json_object_get(command, "count");
-    const char *host = json_string_value(json_object_get(command, "host"));
-    const char *id = json_string_value(json_object_get(answer, "id"));
-    int used = 0;
-    if (json_is_integer(count))
-        used += snprintf(text + used, sizeof text - (size_t) used, "count=%lld ",
-                         (long long) json_integer_value(count));
+    char count[32] = "", bounds[64] = "", host[80] = "", id[80] = "";
+    json_t *wanted = json_object_get(command, "count");
+    if (json_is_integer(wanted))
+        snprintf(count, sizeof count, "count=%lld ", (long long) json_integer_value(wanted));
     if (strcmp(action, "autoscale") == 0)
-        used += json_is_true(json_object_get(command, "off"))
-                    ? snprintf(text + used, sizeof text - (size_t) used, "off ")
-                    : snprintf(text + used, sizeof text - (size_t) used, "%lld..%lld ",
-                               (long long) json_integer_value(json_object_get(command, "min")),
-                               (long long) json_integer_value(json_object_get(command, "max")));
-    if (host && used < (int) sizeof text)
-        used += snprintf(text + used, sizeof text - (size_t) used, "host=%.64s ", host);
-    if (id && used < (int) sizeof text)
-        snprintf(text + used, sizeof text - (size_t) used, "id=%.64s", id);
+        snprintf(bounds, sizeof bounds,
+                 json_is_true(json_object_get(command, "off")) ? "off " : "%lld..%lld ",
+                 (long long) json_integer_value(json_object_get(command, "min")),
+                 (long long) json_integer_value(json_object_get(command, "max")));
+    const char *host_name = json_string_value(json_object_get(command, "host"));
+    if (host_name)
+        snprintf(host, sizeof host, "host=%.64s ", host_name);
+    const char *broadcast = json_string_value(json_object_get(answer, "id"));
+    if (broadcast)
+        snprintf(id, sizeof id, "id=%.64s", broadcast);
+    char text[sizeof count + sizeof bounds + sizeof host + sizeof id];
+    snprintf(text, sizeof text, "%s%s%s%s", count, bounds, host, id);
     struct timeval now;
     gettimeofday(&now, NULL);
     gateway_history_mark(self->history, (int64_t) now.tv_sec * 1000 + now.tv_usec / 1000, action,
