@@ -3,6 +3,7 @@
     JSON they were read as; a counter that went down (a broker restarted, another broker
     answered first) gives no figure for that second rather than a negative one. */
 #include "gateway_history_sampler.h"
+#include "sl_defaults.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,11 +27,12 @@ struct _gateway_history_sampler_t {
     pthread_cond_t wake;
     bool stopping;
     /* The previous sample, for differences */
-    json_t *routes;       /* gateway_request_metrics_json */
-    json_t *services;     /* the first answering broker's "services", by name */
-    size_t services_from; /* which broker that was */
-    json_t *states;       /* gateway_broker_view_json: each broker's "state" */
-    int64_t at_ms;        /* monotonic time of the previous sample */
+    json_t *routes;              /* gateway_request_metrics_json */
+    json_t *services;            /* the first answering broker's "services", by name */
+    size_t services_from;        /* which broker that was */
+    json_t *states;              /* gateway_broker_view_json: each broker's "state" */
+    bool was_up[SL_MAX_BROKERS]; /* broker i has been up: its first connection is no "back" */
+    int64_t at_ms;               /* monotonic time of the previous sample */
 };
 
 double gateway_history_quantile(double q, const double *bounds, const double *counts, size_t count)
@@ -213,21 +215,25 @@ static void s_service(gateway_history_sampler_t *self, json_t *service, json_t *
     }
 }
 
+//  Marks a broker lost or back against the previous sample (self->states, NULL at the first).
 static void s_broker_marks(gateway_history_sampler_t *self, json_t *states, int64_t wall_ms)
 {
     size_t index;
     json_t *broker;
     json_array_foreach(states, index, broker)
     {
+        if (index >= SL_MAX_BROKERS)
+            break;
         const char *state = json_string_value(json_object_get(broker, "state"));
         const char *was =
             json_string_value(json_object_get(json_array_get(self->states, index), "state"));
         const char *endpoint = json_string_value(json_object_get(broker, "endpoint"));
-        if (!state || !was || strcmp(state, was) == 0)
-            continue;
-        bool up = strcmp(state, "up") == 0;
-        gateway_history_mark(self->history, wall_ms, up ? "broker_back" : "broker_lost",
-                             endpoint ? endpoint : "", up ? "broker up again" : "broker lost");
+        bool up = state && strcmp(state, "up") == 0;
+        //  A gateway's first connection to a broker is its start, not an event
+        if (state && was && strcmp(state, was) != 0 && self->was_up[index])
+            gateway_history_mark(self->history, wall_ms, up ? "broker_back" : "broker_lost",
+                                 endpoint ? endpoint : "", up ? "broker up again" : "broker lost");
+        self->was_up[index] = self->was_up[index] || up;
     }
 }
 
@@ -237,8 +243,7 @@ static void s_sample_brokers(gateway_history_sampler_t *self, int64_t wall_ms)
     json_t *answers[count > 0 ? count : 1];
     gateway_broker_view_stats(&self->brokers, answers, S_STATS_MAX_AGE_MS, S_STATS_WAIT_MS);
     json_t *states = gateway_broker_view_json(&self->brokers, answers);
-    if (self->states)
-        s_broker_marks(self, states, wall_ms);
+    s_broker_marks(self, states, wall_ms);
     json_decref(self->states);
     self->states = states;
     size_t first = 0;

@@ -38,7 +38,9 @@ export SLOWLANE_THREADS="${SLOWLANE_THREADS:-64}"
 patterns=("$@")
 # test_broker_queue is left to ASan (84 s here): the broker runs under memcheck in every test
 # below, each of which goes through it.
-[ ${#patterns[@]} -gt 0 ] || patterns=(test_worker_broker test_gateway_http
+# test_worker_broker$: the one broker's worker (test_worker_brokers, credit and hand-back,
+# runs under ASan).
+[ ${#patterns[@]} -gt 0 ] || patterns=('test_worker_broker$' test_gateway_http
     test_gateway_rfc9112 test_gateway_replies test_gateway_seed test_gateway_embedded test_cluster_api
     test_worker_supervisor)
 

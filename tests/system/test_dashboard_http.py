@@ -146,6 +146,8 @@ class DashboardHttpTest(unittest.TestCase):
         # A reader that has the newest point gets nothing more; a bad number means "all"
         newest = self.history(f"?since={history['seq']}&marks_since={history['mark_seq']}")
         self.assertLessEqual(len(newest["t"]), 1)  # at most the point sampled since
+        # The gateway's first connection to its broker is its start, not a mark
+        self.assertEqual([m for m in history["marks"] if m["kind"].startswith("broker_")], [])
         self.assertEqual(newest["marks"], [])
         self.assertGreaterEqual(len(self.history("?since=-3")["t"]), len(history["t"]))
 

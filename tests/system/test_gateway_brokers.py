@@ -118,12 +118,22 @@ class TwoBrokers(unittest.TestCase):
         print(f"kill -9 of one of two brokers: {len(results)} GETs, 0 failed, "
               f"worst latency after the kill {worst * 1000:.0f} ms")
         harness.wait_for(lambda: self.broker_up() == [0, 1], what="killed broker down")
+        # The dashboard's charts mark the loss, and only that broker's (observability.md)
+        def marks():
+            status, _, body = harness.http_request(
+                self.gateway.port, "GET", "/dashboard/history.json",
+                headers={"Authorization": f"Bearer {TOKEN}"})
+            self.assertEqual(status, 200)
+            return [(m["kind"], m["subject"]) for m in json.loads(body)["marks"]]
+        harness.wait_for(lambda: ("broker_lost", self.brokers[0].endpoint) in marks(),
+                         what="a broker_lost mark in the dashboard's history")
+        self.assertEqual([m for m in marks() if m[0].startswith("broker_")],
+                         [("broker_lost", self.brokers[0].endpoint)])
 
     def test_stopped_broker_loses_its_post_and_moves_its_gets(self):
         answers = []
 
         def call(method, ms):
-            started = time.monotonic()
             status, body = self.get(ms=ms, method=method)
             answers.append((method, status, body, time.monotonic()))
 
