@@ -43,10 +43,12 @@ struct _gateway_bridge_t {
 
     gateway_pending_t *pending; /* the requests in flight, by id: shared, borrowed */
 
-    atomic_bool connected;     /* handshake done with the broker and not since lost */
-    atomic_bool trusted;       /* connected and answering: requests may go to it */
-    atomic_int_fast64_t since; /* zclock_mono of the last change of trusted */
-    atomic_uint_fast64_t lost; /* requests answered broker_lost when it was lost */
+    atomic_bool connected;         /* handshake done with the broker and not since lost */
+    atomic_bool trusted;           /* connected and answering: requests may go to it */
+    atomic_int_fast64_t since;     /* zclock_mono of the last change of trusted */
+    atomic_uint_fast64_t lost;     /* requests answered broker_lost when it was lost */
+    atomic_uint_fast64_t trusts;   /* times it became trusted, the first included */
+    atomic_uint_fast64_t untrusts; /* times it stopped being trusted (a broker_lost line) */
 
     gateway_probes_t *probes;   /* which routes' services have a worker */
     gateway_cancels_t *cancels; /* mmi.cancel asked of this broker, and its answers */
@@ -183,6 +185,12 @@ uint64_t gateway_bridge_lost_count(gateway_bridge_t *self)
     return atomic_load(&self->lost);
 }
 
+void gateway_bridge_trust_changes(gateway_bridge_t *self, uint64_t *trusts, uint64_t *untrusts)
+{
+    *trusts = atomic_load(&self->trusts);
+    *untrusts = atomic_load(&self->untrusts);
+}
+
 const char *gateway_bridge_label(gateway_bridge_t *self)
 {
     return self->config.label;
@@ -265,6 +273,7 @@ static void s_trust(s_actor_t *actor)
         return;
     atomic_store(&self->since, zclock_mono());
     atomic_store_explicit(&self->trusted, true, memory_order_release);
+    atomic_fetch_add(&self->trusts, 1);
     if (actor->ever_connected)
         sl_log(SL_LOG_INFO, NULL, "broker_trusted", "broker=%s", self->config.label);
 }
@@ -278,6 +287,7 @@ static void s_untrust(s_actor_t *actor, const char *reason)
         return;
     atomic_store_explicit(&self->trusted, false, memory_order_release);
     atomic_store(&self->since, zclock_mono());
+    atomic_fetch_add(&self->untrusts, 1);
     /* Back from silence, it must show again that it has workers before it gets requests
        for their service (gateway_brokers prefers the brokers whose probes said so). */
     gateway_probes_disconnected(self->probes);

@@ -67,6 +67,10 @@ int64_t gateway_bridge_state_since(gateway_bridge_t *self);
 /* Requests in flight on it answered broker_lost (502) when it stopped being trusted. */
 uint64_t gateway_bridge_lost_count(gateway_bridge_t *self);
 
+/* How many times it became trusted (the first time included) and stopped being trusted:
+   counts, so that a loss shorter than anyone's look at `trusted` is still seen. */
+void gateway_bridge_trust_changes(gateway_bridge_t *self, uint64_t *trusts, uint64_t *untrusts);
+
 /* The broker's name in logs and metrics (borrowed). */
 const char *gateway_bridge_label(gateway_bridge_t *self);
 

@@ -236,6 +236,7 @@ void gateway_brokers_counters(gateway_brokers_t *self, size_t index,
     counters->sent = atomic_load(&member->sent);
     counters->failovers = atomic_load(&member->failovers);
     counters->broker_lost = gateway_bridge_lost_count(member->bridge);
+    gateway_bridge_trust_changes(member->bridge, &counters->trusts, &counters->untrusts);
     gateway_bridge_cancel_counts(member->bridge, &counters->cancels);
 }
 

@@ -96,6 +96,8 @@ typedef struct {
     uint64_t sent;                    /* requests sent to it (re-sends included) */
     uint64_t failovers;               /* requests moved from it to another broker */
     uint64_t broker_lost;             /* requests in flight on it answered 502 broker_lost */
+    uint64_t trusts;                  /* times it became trusted, the first included */
+    uint64_t untrusts;                /* times it was lost (stopped being trusted) */
     gateway_cancels_counts_t cancels; /* mmi.cancel sent to it and its answers */
 } gateway_brokers_counters_t;
 void gateway_brokers_counters(gateway_brokers_t *self, size_t index,

@@ -27,12 +27,12 @@ struct _gateway_history_sampler_t {
     pthread_cond_t wake;
     bool stopping;
     /* The previous sample, for differences */
-    json_t *routes;              /* gateway_request_metrics_json */
-    json_t *services;            /* the first answering broker's "services", by name */
-    size_t services_from;        /* which broker that was */
-    json_t *states;              /* gateway_broker_view_json: each broker's "state" */
-    bool was_up[SL_MAX_BROKERS]; /* broker i has been up: its first connection is no "back" */
-    int64_t at_ms;               /* monotonic time of the previous sample */
+    json_t *routes;                  /* gateway_request_metrics_json */
+    json_t *services;                /* the first answering broker's "services", by name */
+    size_t services_from;            /* which broker that was */
+    uint64_t trusts[SL_MAX_BROKERS]; /* each broker's trust changes at the previous sample */
+    uint64_t untrusts[SL_MAX_BROKERS];
+    int64_t at_ms; /* monotonic time of the previous sample */
 };
 
 double gateway_history_quantile(double q, const double *bounds, const double *counts, size_t count)
@@ -215,25 +215,24 @@ static void s_service(gateway_history_sampler_t *self, json_t *service, json_t *
     }
 }
 
-//  Marks a broker lost or back against the previous sample (self->states, NULL at the first).
-static void s_broker_marks(gateway_history_sampler_t *self, json_t *states, int64_t wall_ms)
+//  Marks every broker lost or back since the previous sample, from the gateway's own counts
+//  of trust changes: a loss and return within one second is still two marks. A broker's
+//  first trust is the gateway's start, not a return.
+static void s_broker_marks(gateway_history_sampler_t *self, int64_t wall_ms)
 {
-    size_t index;
-    json_t *broker;
-    json_array_foreach(states, index, broker)
-    {
-        if (index >= SL_MAX_BROKERS)
-            break;
-        const char *state = json_string_value(json_object_get(broker, "state"));
-        const char *was =
-            json_string_value(json_object_get(json_array_get(self->states, index), "state"));
-        const char *endpoint = json_string_value(json_object_get(broker, "endpoint"));
-        bool up = state && strcmp(state, "up") == 0;
-        //  A gateway's first connection to a broker is its start, not an event
-        if (state && was && strcmp(state, was) != 0 && self->was_up[index])
-            gateway_history_mark(self->history, wall_ms, up ? "broker_back" : "broker_lost",
-                                 endpoint ? endpoint : "", up ? "broker up again" : "broker lost");
-        self->was_up[index] = self->was_up[index] || up;
+    size_t count = gateway_brokers_count(self->brokers.brokers);
+    for (size_t index = 0; index < count && index < SL_MAX_BROKERS; index++) {
+        gateway_brokers_counters_t counters;
+        gateway_brokers_counters(self->brokers.brokers, index, &counters);
+        const char *endpoint =
+            gateway_bridge_label(gateway_brokers_bridge(self->brokers.brokers, index));
+        if (counters.untrusts > self->untrusts[index])
+            gateway_history_mark(self->history, wall_ms, "broker_lost", endpoint, "broker lost");
+        if (counters.trusts > self->trusts[index] && counters.trusts > 1)
+            gateway_history_mark(self->history, wall_ms, "broker_back", endpoint,
+                                 "broker up again");
+        self->trusts[index] = counters.trusts;
+        self->untrusts[index] = counters.untrusts;
     }
 }
 
@@ -242,10 +241,7 @@ static void s_sample_brokers(gateway_history_sampler_t *self, int64_t wall_ms)
     size_t count = gateway_brokers_count(self->brokers.brokers);
     json_t *answers[count > 0 ? count : 1];
     gateway_broker_view_stats(&self->brokers, answers, S_STATS_MAX_AGE_MS, S_STATS_WAIT_MS);
-    json_t *states = gateway_broker_view_json(&self->brokers, answers);
-    s_broker_marks(self, states, wall_ms);
-    json_decref(self->states);
-    self->states = states;
+    s_broker_marks(self, wall_ms);
     size_t first = 0;
     while (first < count && !answers[first])
         first++;
@@ -339,7 +335,6 @@ void gateway_history_sampler_destroy(gateway_history_sampler_t **self_p)
     pthread_join(self->thread, NULL);
     json_decref(self->routes);
     json_decref(self->services);
-    json_decref(self->states);
     pthread_cond_destroy(&self->wake);
     pthread_mutex_destroy(&self->lock);
     free(self);

@@ -4,7 +4,8 @@
     broker's mmi.stats): queue depth (all brokers), oldest wait (the longest), busy and idle
     workers and restarts (the first broker that answered, as the dashboard's tables).
     Marks: a worker that died (a registration replaced or expired), an autoscale decision, a
-    broker lost and back. The store is gateway_history's; the admin commands mark their own
+    broker lost and back (from the gateway's counts of trust changes, so a loss shorter than
+    a second is still marked). The store is gateway_history's; the admin commands mark their own
     (gateway_admin). Cost: one mmi.stats per broker a second, shared with scrapes. */
 #ifndef GATEWAY_HISTORY_SAMPLER_H
 #define GATEWAY_HISTORY_SAMPLER_H
