@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""ab_compare: row 1's A/B, two or more builds of the /fast path taking turns.
+"""ab_compare: A/B of two or more builds taking turns, on row 1's /fast path or row 5's fleet.
 
-    ab_compare.py [--rounds 6] [--seconds 5] NAME=BINDIR[:GATEWAY FLAGS] NAME=BINDIR[:...] ...
+    ab_compare.py [--rounds 6] [--seconds 5] [--path fast|scale] NAME=BINDIR[:GATEWAY FLAGS] ...
 
 Each turn starts one build's path: slowlane-gateway --embed-broker with `slowlane up`'s routes, and
 slowlane-worker --count 2 --capacity 16 --handler builtin:echo. It waits for both workers
@@ -11,7 +11,14 @@ per request. CPU per request moves less with this VM's minute-to-minute speed th
 order alternates each round, so neither build always runs first. Prints one `round` line per run
 and a `median` line per build.
 
+--path scale (issue 25) runs row 5's fleet instead: slowlane-broker, a gateway, and --workers (200)
+builtin:sleep workers of --job-ms (50). It measures the idle fleet first (the whole machine's busy
+CPU in %, so run it on a quiet machine, and the fleet's context switches per second, over 5 s), then
+`wrk -t2 -c<--connections, default as many as workers> --latency /sleep?ms=<job-ms>`: jobs/s and
+% of the ideal (workers / job time), p50, p99, and CPU and context switches per job.
+
 Example: ab_compare.py base=/tmp/base/build/bin new=build-bench/bin
+         ab_compare.py --path scale --rounds 3 base=/tmp/base/build/bin new=build-dev/bin
          ab_compare.py on=build-bench/bin off=build-bench/bin:--access-log=false
 """
 import argparse
@@ -20,6 +27,7 @@ import re
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PORT = 8470  # the HTTP port of each turn; the broker binds PORT + 1
@@ -37,6 +45,97 @@ def cluster_cpu_ticks(pids):
         except OSError:
             pass  # a thread that ended between the listing and the read
     return total
+
+
+def cluster_switches(pids):
+    """Voluntary + involuntary context switches of every thread of pids."""
+    total = 0
+    for pid in pids:
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/status") as status:
+                    for line in status:
+                        if line.startswith(("voluntary_ctxt", "nonvoluntary_ctxt")):
+                            total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def machine_busy_ticks():
+    """(busy, all) clock ticks of every CPU since boot, from /proc/stat's cpu line."""
+    with open("/proc/stat") as stat:
+        ticks = [int(field) for field in stat.readline().split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # idle and iowait are not busy
+
+
+def wrk_ms(out, quantile):
+    """A --latency quantile line of wrk's output ("50%" -> 64.70) in milliseconds."""
+    match = re.search(rf"^\s*{quantile}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def run_scale(bindir, gateway_flags, args):
+    """Row 5's fleet, once: the idle figures, then the loaded ones (a dict)."""
+    broker = f"tcp://127.0.0.1:{PORT + 1}"
+    url = f"http://127.0.0.1:{PORT}/sleep?ms={args.job_ms}"
+    log = open(f"/tmp/ab_compare.{PORT}.log", "w")
+    processes = [subprocess.Popen(
+        [f"{bindir}/slowlane-broker", "--bind", broker, "--log-level", "warn"],
+        stdout=log, stderr=log)]
+    processes.append(subprocess.Popen(
+        [f"{bindir}/slowlane-gateway", "--listen", str(PORT), "--broker", broker, "--route",
+         "/sleep=sleep,budget=1000", "--access-log=false", "--log-level", "warn"] + gateway_flags,
+        stdout=log, stderr=log))
+    processes.append(subprocess.Popen(
+        [f"{bindir}/slowlane-worker", "--broker", broker, "--service", "sleep", "--handler",
+         "builtin:sleep", "--count", str(args.workers), "--log-level", "warn"],
+        stdout=log, stderr=log))
+    try:
+        subprocess.run([sys.executable, f"{HERE}/mmi_stats.py", broker, "--wait-service", "sleep",
+                        "--wait-workers", str(args.workers), "--timeout", "60"], check=True,
+                       stdout=subprocess.DEVNULL)
+        workers = subprocess.check_output(["pgrep", "-P", str(processes[2].pid)]).split()
+        pids = [p.pid for p in processes] + [int(w) for w in workers]
+        hz = os.sysconf("SC_CLK_TCK")
+        idle_window = 5.0
+        #  Short wake-ups escape the per-thread tick sampling: the idle CPU is the machine's
+        busy, switches = machine_busy_ticks(), cluster_switches(pids)
+        time.sleep(idle_window)  # the figure is what doing nothing costs over this window
+        busy_after = machine_busy_ticks()
+        idle_cpu = 100.0 * (busy_after[0] - busy[0]) / (busy_after[1] - busy[1])
+        idle_switches = (cluster_switches(pids) - switches) / idle_window
+        connections = args.connections or args.workers
+        subprocess.run(["wrk", "-t2", f"-c{connections}", "-d1s", url], check=True,
+                       capture_output=True)
+        ticks, switches = cluster_cpu_ticks(pids), cluster_switches(pids)
+        out = subprocess.check_output(["wrk", "-t2", f"-c{connections}", f"-d{args.seconds}s",
+                                       "--timeout", "10s", "--latency", url]).decode()
+        ticks, switches = cluster_cpu_ticks(pids) - ticks, cluster_switches(pids) - switches
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait()
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    rate = float(re.search(r"Requests/sec:\s+(\S+)", out).group(1))
+    return {"rate": rate, "ideal_pct": 100.0 * rate * args.job_ms / 1000.0 / args.workers,
+            "p50_ms": wrk_ms(out, "50%"), "p99_ms": wrk_ms(out, "99%"),
+            "us_per_job": ticks * 1e6 / hz / requests, "switches_per_job": switches / requests,
+            "idle_cpu_pct": idle_cpu, "idle_switches_per_s": idle_switches,
+            "errors": "Non-2xx" in out or "Socket errors" in out}
+
+
+SCALE_FIGURES = [("rate", "jobs/s", "%8.0f"), ("ideal_pct", "% ideal", "%5.1f"),
+                 ("p50_ms", "ms p50", "%6.1f"), ("p99_ms", "ms p99", "%6.1f"),
+                 ("us_per_job", "us/job", "%6.0f"), ("switches_per_job", "cs/job", "%5.1f"),
+                 ("idle_cpu_pct", "% idle cpu", "%5.1f"),
+                 ("idle_switches_per_s", "idle cs/s", "%6.0f")]
+
+
+def scale_line(figures):
+    return "  ".join((fmt % figures[key]) + " " + unit for key, unit, fmt in SCALE_FIGURES)
 
 
 def run_once(bindir, gateway_flags, seconds):
@@ -78,6 +177,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--path", choices=["fast", "scale"], default="fast")
+    parser.add_argument("--workers", type=int, default=200, help="--path scale: worker processes")
+    parser.add_argument("--job-ms", type=int, default=50, help="--path scale: each job's sleep")
+    parser.add_argument("--connections", type=int, default=0,
+                        help="--path scale: wrk's connections (default: as many as workers)")
     parser.add_argument("builds", nargs="+", metavar="NAME=BINDIR[:GATEWAY FLAGS]")
     args = parser.parse_args()
     builds = []
@@ -91,11 +195,23 @@ def main():
     for round_number in range(args.rounds):
         order = builds if round_number % 2 == 0 else builds[::-1]
         for name, bindir, flags in order:
+            if args.path == "scale":
+                figures = run_scale(bindir, flags, args)
+                results[name].append(figures)
+                print(f"round {round_number} {name:12s} {scale_line(figures)}"
+                      f"{'  ERRORS (non-2xx or socket errors)' if figures['errors'] else ''}",
+                      flush=True)
+                continue
             rate, us, errors = run_once(bindir, flags, args.seconds)
             results[name].append((rate, us))
             print(f"round {round_number} {name:12s} {rate:9.0f} req/s {us:7.1f} us/req"
                   f"{'  ERRORS (non-2xx or socket errors)' if errors else ''}", flush=True)
     for name, runs in results.items():
+        if args.path == "scale":
+            medians = {key: statistics.median(run[key] for run in runs)
+                       for key, _, _ in SCALE_FIGURES}
+            print(f"median {name:12s} {scale_line(medians)}")
+            continue
         print(f"median {name:12s} {statistics.median(r for r, _ in runs):9.0f} req/s "
               f"{statistics.median(u for _, u in runs):7.1f} us/req")
 
