@@ -1,9 +1,11 @@
 /*  worker: sl_worker_t of slowlane/worker.h, the handler thread's side. It starts the I/O
-    actor (worker_io.c), takes jobs from it, runs the handler on the caller's thread and
-    hands back PARTIAL/FINAL bodies. Stopping is a drain: the job in hand finishes, its reply
-    goes out, then DISCONNECT. The broker protocol itself lives in worker_io.c. */
+    thread (worker_io.c), takes jobs from it through a worker_mailbox, runs the handler on the
+   caller's thread and hands back PARTIAL/FINAL bodies. Stopping is a drain: the job in hand
+   finishes, its reply goes out, then DISCONNECT. The broker protocol itself lives in worker_io.c.
+ */
 #include <assert.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -21,8 +23,8 @@
 #include "worker_io.h"
 #include "worker_job.h"
 
-//  An idle run loop sleeps until the actor, the broadcast pipe or the stop eventfd wakes it,
-//  and a stop signal wakes it too (the actor's thread blocks them, libzmq's block all). This
+//  An idle run loop sleeps until the I/O thread, the broadcast pipe or the stop eventfd wakes
+//  it, and a stop signal wakes it too (the I/O thread blocks them, libzmq's block all). This
 //  bounds only the one case nothing wakes it: a signal that lands between the loop's check
 //  and its poll, or on a thread of the application's own. Was 50 ms: 200 idle workers cost
 //  8,000 context switches a second and 18% of two cores doing nothing.
@@ -36,7 +38,9 @@ struct _sl_worker_t {
     atomic_uint_fast64_t done;           /* jobs finished */
     volatile sig_atomic_t stop;          /* sl_worker_stop was called */
     int stop_fd;                         /* eventfd written by sl_worker_stop, -1 if none */
-    zactor_t *io;                        /* the I/O actor while running */
+    worker_io_mailboxes_t io;            /* the I/O thread's config and mailboxes */
+    pthread_t io_thread;                 /* while running */
+    bool running;                        /* the I/O thread runs */
     worker_event_fn *hook;               /* supervisor's observer, or NULL */
     void *hook_arg;                      /* its argument */
     int broadcast_fd;                    /* supervisor's broadcast pipe (owned), -1 if none */
@@ -84,7 +88,6 @@ void sl_worker_destroy(sl_worker_t **self_p)
     sl_worker_t *self = *self_p;
     if (!self)
         return;
-    zactor_destroy(&self->io);
     for (size_t index = 0; index < self->config.broker_count; index++) {
         free(self->config.brokers[index].endpoint);
         zcert_destroy(&self->config.brokers[index].server_key);
@@ -130,7 +133,7 @@ void sl_worker_set_identity(sl_worker_t *self, const char *identity)
 
 int sl_worker_set_curve(sl_worker_t *self, const char *secret_file, const char *server_public_file)
 {
-    assert(self && !self->io);
+    assert(self && !self->running);
     if (!secret_file || !*secret_file || !server_public_file || !*server_public_file)
         return -1;
     sl_curve_client_t keys;
@@ -157,7 +160,7 @@ static worker_io_broker_t *s_find_broker(sl_worker_t *self, const char *endpoint
 
 int sl_worker_add_broker(sl_worker_t *self, const char *endpoint)
 {
-    assert(self && !self->io);
+    assert(self && !self->running);
     //  The obvious mistakes are refused here, where the caller can still say which flag
     //  was wrong; anything else zmq_connect refuses makes sl_worker_run fail
     if (!endpoint || !strstr(endpoint, "://") || strpbrk(endpoint, " \t\r\n")) {
@@ -184,7 +187,7 @@ int sl_worker_add_broker(sl_worker_t *self, const char *endpoint)
 int sl_worker_set_broker_curve_key(sl_worker_t *self, const char *endpoint,
                                    const char *server_public_file)
 {
-    assert(self && !self->io);
+    assert(self && !self->running);
     worker_io_broker_t *broker = s_find_broker(self, endpoint);
     if (!broker || !server_public_file || !*server_public_file)
         return -1;
@@ -203,7 +206,7 @@ int sl_worker_set_broker_curve_key(sl_worker_t *self, const char *endpoint,
 
 int sl_worker_set_capacity(sl_worker_t *self, int capacity)
 {
-    assert(self && !self->io);
+    assert(self && !self->running);
     if (capacity < 1 || capacity > SL_MAX_WORKER_CAPACITY)
         return -1;
     self->config.capacity = capacity;
@@ -212,7 +215,7 @@ int sl_worker_set_capacity(sl_worker_t *self, int capacity)
 
 int sl_worker_set_mdp(sl_worker_t *self, const char *version)
 {
-    assert(self && !self->io);
+    assert(self && !self->running);
     if (!version || !(streq(version, "0.1") || streq(version, "0.2")))
         return -1;
     self->config.mdp = streq(version, "0.1") ? SL_MDP_V01 : SL_MDP_V02;
@@ -221,7 +224,7 @@ int sl_worker_set_mdp(sl_worker_t *self, const char *version)
 
 void worker_set_inline(sl_worker_t *self, bool run_inline)
 {
-    assert(self && !self->io);
+    assert(self && !self->running);
     self->run_inline = run_inline;
 }
 
@@ -278,7 +281,8 @@ static int s_send_partial(zmsg_t **body_p, void *arg)
 {
     sl_worker_t *self = arg;
     zmsg_pushstr(*body_p, "PARTIAL");
-    return zmsg_send(body_p, self->io);
+    worker_mailbox_post(self->io.from_handler, body_p);
+    return 0;
 }
 
 //  Runs the handler on one REQUEST body (ownership taken) and returns the FINAL body, never
@@ -315,7 +319,7 @@ static void s_run_job(sl_worker_t *self, zmsg_t *msg)
 {
     zmsg_t *final = s_execute(self, &msg, s_send_partial, self);
     zmsg_pushstr(final, "FINAL");
-    zmsg_send(&final, self->io);
+    worker_mailbox_post(self->io.from_handler, &final);
     atomic_fetch_add(&self->done, 1);
     s_emit(self, WORKER_EVENT_JOB_END);
 }
@@ -381,6 +385,55 @@ fail:
     self->broadcast_fd = -1;
 }
 
+//  Ends the I/O thread (it finishes with "$TERM") and frees its mailboxes.
+static void s_io_stop(sl_worker_t *self)
+{
+    if (self->running) {
+        worker_mailbox_post_str(self->io.from_handler, "$TERM");
+        pthread_join(self->io_thread, NULL);
+        self->running = false;
+    }
+    worker_mailbox_destroy(&self->io.to_handler);
+    worker_mailbox_destroy(&self->io.from_handler);
+}
+
+//  Starts the I/O thread and waits for its first word. Returns 0, or -1 if it could not
+//  start or failed (a bad endpoint: it said so).
+static int s_io_start(sl_worker_t *self)
+{
+    self->io.config = &self->config;
+    self->io.to_handler = worker_mailbox_new();
+    self->io.from_handler = worker_mailbox_new();
+    if (!self->io.to_handler || !self->io.from_handler) {
+        s_io_stop(self);
+        return -1;
+    }
+    //  Before its sockets: each broker's link on an I/O thread of its own
+    sl_io_threads_request(self->config.broker_count);
+    //  The I/O thread inherits a mask without the stop signals, so they land on this
+    //  thread and interrupt its poll (libzmq's own threads block every signal)
+    sigset_t stop_signals, previous;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
+    self->running = pthread_create(&self->io_thread, NULL, worker_io_thread, &self->io) == 0;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    zmsg_t *status = NULL;
+    while (self->running && !(status = worker_mailbox_take(self->io.to_handler))) {
+        //  A signal during start-up interrupts the wait; the answer still comes
+        struct pollfd fd = {worker_mailbox_fd(self->io.to_handler), POLLIN, 0};
+        poll(&fd, 1, -1);
+    }
+    char *word = status ? zmsg_popstr(status) : NULL;
+    bool started = word && streq(word, "OK");
+    zstr_free(&word);
+    zmsg_destroy(&status);
+    if (!started)
+        s_io_stop(self);
+    return started ? 0 : -1;
+}
+
 static bool s_should_stop(sl_worker_t *self)
 {
     return self->stop || zsys_interrupted ||
@@ -391,7 +444,7 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
 {
     assert(self);
     assert(handler);
-    assert(!self->io);
+    assert(!self->running);
     //  RFC 7 has no way to share a slot between brokers or to declare more than one
     if (self->config.mdp == SL_MDP_V01 &&
         (self->config.broker_count > 1 || self->config.capacity > 1)) {
@@ -412,57 +465,34 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
         gethostname(host, sizeof host - 1);
         snprintf(self->name, sizeof self->name, "%s/%d", host, (int) getpid());
     }
-    //  Before the actor's sockets: each broker's link on an I/O thread of its own
-    sl_io_threads_request(self->config.broker_count);
-    //  The actor's thread inherits a mask without the stop signals, so they land on this
-    //  thread and interrupt its poll (libzmq's own threads block every signal)
-    sigset_t stop_signals, previous;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
-    self->io = zactor_new(worker_io_actor, &self->config);
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    if (!self->io)
+    if (s_io_start(self) != 0)
         return -1;
-    //  A signal during start-up interrupts the receive; the answer still comes
-    char *status = zstr_recv(self->io);
-    for (int attempt = 0; !status && attempt < 10; attempt++)
-        status = zstr_recv(self->io);
-    bool started = status && streq(status, "OK");
-    zstr_free(&status);
-    if (!started) {
-        zactor_destroy(&self->io);
-        return -1;
-    }
     sl_log(SL_LOG_INFO, NULL, "worker_started", "service=%s endpoint=%s brokers=%zu mdp=%s",
            self->config.service, self->config.brokers[0].endpoint, self->config.broker_count,
            self->config.mdp == SL_MDP_V01 ? "0.1" : "0.2");
     bool draining = false;
     while (true) {
         if (!draining && s_should_stop(self)) {
-            //  The actor answers DRAINED once no job is in hand and DISCONNECT is out
-            zstr_send(self->io, "DRAIN");
+            //  The I/O thread answers DRAINED once no job is in hand and DISCONNECT is out
+            worker_mailbox_post_str(self->io.from_handler, "DRAIN");
             draining = true;
         }
-        //  Item 1 is -1 (ignored) once the broadcast pipe is closed
-        zmq_pollitem_t items[] = {{zsock_resolve(self->io), 0, ZMQ_POLLIN, 0},
-                                  {NULL, self->broadcast_fd, ZMQ_POLLIN, 0},
-                                  {NULL, self->stop_fd, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 3, draining ? -1 : WORKER_STOP_FALLBACK_MS) <= 0)
-            continue;
-        if (items[2].revents) {
+        //  fds[1] is -1 (ignored) once the broadcast pipe is closed
+        struct pollfd fds[] = {{worker_mailbox_fd(self->io.to_handler), POLLIN, 0},
+                               {self->broadcast_fd, POLLIN, 0},
+                               {self->stop_fd, POLLIN, 0}};
+        if (poll(fds, 3, draining ? -1 : WORKER_STOP_FALLBACK_MS) <= 0)
+            continue; // a signal or the fallback: the loop head looks at the flags
+        if (fds[2].revents) {
             uint64_t count; // the flag says it all; emptied so the poll sleeps again
             ssize_t got = read(self->stop_fd, &count, sizeof count);
             (void) got;
         }
-        if (self->broadcast_fd >= 0 && items[1].revents)
+        if (self->broadcast_fd >= 0 && fds[1].revents)
             s_read_broadcast(self); // between jobs: never while the handler runs
-        if (!(items[0].revents & ZMQ_POLLIN))
-            continue;
-        zmsg_t *msg = zmsg_recv(self->io);
+        zmsg_t *msg = worker_mailbox_take(self->io.to_handler);
         if (!msg)
-            continue; // interrupted: the loop head turns that into a drain
+            continue;
         char *command = zmsg_popstr(msg);
         if (command && streq(command, "JOB")) {
             //  Also while draining: a job the broker handed us before our DISCONNECT is
@@ -479,7 +509,7 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
         zstr_free(&command);
         zmsg_destroy(&msg);
     }
-    zactor_destroy(&self->io);
+    s_io_stop(self);
     sl_log(SL_LOG_INFO, NULL, "worker_stopped", "jobs=%llu",
            (unsigned long long) atomic_load(&self->done));
     return 0;

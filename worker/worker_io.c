@@ -22,7 +22,8 @@ typedef struct {
 } s_job_t;
 
 typedef struct {
-    zsock_t *pipe;                                        /* to the handler thread */
+    worker_mailbox_t *to_handler;                         /* to the handler thread */
+    worker_mailbox_t *from_handler;                       /* and back */
     worker_io_config_t *config;                           /* borrowed from the caller */
     worker_broker_link_settings_t settings;               /* what every link shares */
     sl_curve_client_t curves[SL_MAX_WORKER_BROKERS];      /* per link: borrowed keys of
@@ -40,7 +41,8 @@ typedef struct {
     bool terminated; /* $TERM received */
 } s_io_t;
 
-//  Broker messages handled per link and wake-up before the pipe and the timers get a turn.
+//  Broker messages handled per link and wake-up before the handler's messages and the
+//  timers get a turn.
 #define WORKER_IO_RECV_BATCH 64
 
 static sl_log_limit_t s_refused_limit;
@@ -157,7 +159,7 @@ static void s_finish_drain(s_io_t *self)
         worker_broker_link_disconnect(self->links[index],
                                       self->config->heartbeat_ms * self->config->liveness);
     self->drained = true;
-    zstr_send(self->pipe, "DRAINED");
+    worker_mailbox_post_str(self->to_handler, "DRAINED");
 }
 
 //  MDP/0.1 has no PARTIAL: the frames of *body_p (taken) join the job's earlier parts, and
@@ -246,7 +248,7 @@ static void s_start_job(s_io_t *self, s_job_t *job)
         if (self->config->cancel)
             worker_cancel_reset(self->config->cancel);
         zmsg_pushstr(body, "JOB");
-        zmsg_send(&body, self->pipe);
+        worker_mailbox_post(self->to_handler, &body);
     }
 }
 
@@ -345,7 +347,7 @@ static int s_handle_broker(s_io_t *self, size_t index)
     if (result <= 0)
         return result;
     if (registered)
-        zstr_send(self->pipe, "REGISTERED");
+        worker_mailbox_post_str(self->to_handler, "REGISTERED");
     switch (mdp.command) {
     case SL_MDP_REQUEST:
         s_take_request(self, index, &mdp);
@@ -371,11 +373,9 @@ static int s_handle_broker(s_io_t *self, size_t index)
     return 0;
 }
 
-static void s_handle_pipe(s_io_t *self)
+//  One message from the handler thread.
+static void s_handle_command(s_io_t *self, zmsg_t *msg)
 {
-    zmsg_t *msg = zmsg_recv(self->pipe);
-    if (!msg)
-        return;
     char *command = zmsg_popstr(msg);
     if (!command) {
         zmsg_destroy(&msg);
@@ -397,6 +397,14 @@ static void s_handle_pipe(s_io_t *self)
     }
     zstr_free(&command);
     zmsg_destroy(&msg);
+}
+
+//  Everything the handler thread sent since the last wake-up.
+static void s_handle_commands(s_io_t *self)
+{
+    zmsg_t *msg;
+    while (!self->terminated && (msg = worker_mailbox_take(self->from_handler)))
+        s_handle_command(self, msg);
 }
 
 //  One broker: no new READY while a job is in hand, or the broker would hand us a second
@@ -466,7 +474,7 @@ static void s_link_events(s_io_t *self, size_t index, uint64_t generation)
 static int s_wake(s_io_t *self)
 {
     zmq_pollitem_t items[1 + 2 * SL_MAX_WORKER_BROKERS] = {
-        {zsock_resolve(self->pipe), 0, ZMQ_POLLIN, 0}};
+        {NULL, worker_mailbox_fd(self->from_handler), ZMQ_POLLIN, 0}};
     //  item 1 + i is link polled[i]'s DEALER, or its monitor if monitors[i]
     size_t polled[2 * SL_MAX_WORKER_BROKERS];
     bool monitors[2 * SL_MAX_WORKER_BROKERS];
@@ -489,7 +497,7 @@ static int s_wake(s_io_t *self)
     if (rc == -1 && zmq_errno() != EINTR)
         return -1;
     if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
-        s_handle_pipe(self);
+        s_handle_commands(self);
     //  Every DEALER before any monitor: a closed connection's last words are read first.
     for (int pass = 0; pass < 2; pass++)
         for (size_t item = 0; rc > 0 && item < count; item++) {
@@ -533,14 +541,17 @@ static int s_links_new(s_io_t *self)
     return 0;
 }
 
-void worker_io_actor(zsock_t *pipe, void *args)
+void *worker_io_thread(void *args)
 {
-    s_io_t self = {.pipe = pipe, .config = args, .last_served = -1};
+    worker_io_mailboxes_t *mailboxes = args;
+    s_io_t self = {.to_handler = mailboxes->to_handler,
+                   .from_handler = mailboxes->from_handler,
+                   .config = mailboxes->config,
+                   .last_served = -1};
     assert(self.config && self.config->capacity >= 1);
     assert(self.config->broker_count >= 1 && self.config->broker_count <= SL_MAX_WORKER_BROKERS);
     self.pending = zlist_new();
     assert(self.pending);
-    zsock_signal(pipe, 0);
     bool started = s_links_new(&self) == 0;
     for (size_t index = 0; started && index < self.link_count; index++) {
         s_connect(&self, index);
@@ -550,7 +561,7 @@ void worker_io_actor(zsock_t *pipe, void *args)
             started = false;
         }
     }
-    zstr_send(pipe, started ? "OK" : "FAILED");
+    worker_mailbox_post_str(self.to_handler, started ? "OK" : "FAILED");
     while (started && !self.terminated)
         if (s_wake(&self) == -1)
             break;
@@ -561,4 +572,5 @@ void worker_io_actor(zsock_t *pipe, void *args)
     while ((job = (s_job_t *) zlist_pop(self.pending)))
         s_job_destroy(&job);
     zlist_destroy(&self.pending);
+    return NULL;
 }

@@ -4,14 +4,15 @@
     it declares K in READY (docs/protocol.md 3.6) and queues the jobs the brokers send
     ahead, so the next one is at hand when the handler finishes. With several brokers it
     shares the K slots among them by credit, hand-back and demand (3.7, worker_credit.c).
-    Handlers run on the handler thread, the jobs going over the actor pipe one at a time;
+    Handlers run on the handler thread, the jobs going over a worker_mailbox one at a time;
     only a handler that never blocks (run_inline) runs here, on the I/O thread, without the
-    two pipe hops.
+    two hand-offs.
 
-    Pipe messages, first frame a command string:
-      actor -> caller: "JOB" + body frames | "REGISTERED" (a broker answered after READY)
-                       | "DRAINED" (DISCONNECT sent, nothing more will be sent)
-      caller -> actor: "PARTIAL"/"FINAL" + body frames | "DRAIN" | "$TERM" */
+    Mailbox messages, first frame a command string:
+      I/O -> handler: "OK" or "FAILED" first (a bad endpoint: the thread then ends)
+                      | "JOB" + body frames | "REGISTERED" (a broker answered after READY)
+                      | "DRAINED" (DISCONNECT sent, nothing more will be sent)
+      handler -> I/O: "PARTIAL"/"FINAL" + body frames | "DRAIN" | "$TERM" (the thread ends) */
 #ifndef WORKER_IO_H
 #define WORKER_IO_H
 
@@ -22,6 +23,7 @@
 #include "sl_mdp.h"
 #include "worker_cancel.h"
 #include "worker_job.h"
+#include "worker_mailbox.h"
 
 /* Runs one job on the I/O thread: takes *body_p (the REQUEST body), may send PARTIALs
    through partial(partial_arg), returns the FINAL body (never NULL). Sets *stop when the
@@ -54,9 +56,15 @@ typedef struct {
     void *inline_arg;                /* its argument */
 } worker_io_config_t;
 
-/* The actor body for zactor_new; args is a worker_io_config_t the caller keeps alive until
-   the actor is destroyed. After the ready signal the actor sends one string message:
-   "OK", or "FAILED" (a bad endpoint) and ends. */
-void worker_io_actor(zsock_t *pipe, void *args);
+/* What the I/O thread is given: all borrowed, kept alive by the caller until it is joined. */
+typedef struct {
+    worker_io_config_t *config;
+    worker_mailbox_t *to_handler;   /* the I/O thread's messages */
+    worker_mailbox_t *from_handler; /* the handler thread's */
+} worker_io_mailboxes_t;
+
+/* The I/O thread's body for pthread_create; args is a worker_io_mailboxes_t. It runs until
+   "$TERM", or sends "FAILED" and ends. */
+void *worker_io_thread(void *args);
 
 #endif
