@@ -21,6 +21,7 @@ struct _worker_broker_link_t {
     const sl_curve_client_t *curve;                /* this broker's keys, borrowed */
     zsock_t *dealer;          /* to the broker; NULL while waiting to reconnect */
     zsock_t *monitor;         /* PAIR fed by zmq_socket_monitor on the dealer, or NULL */
+    bool monitor_emptied;     /* read until empty since it was made: see _monitor_fd */
     uint64_t generation;      /* bumped at every loss */
     int64_t heartbeat_at;     /* when the next HEARTBEAT is due */
     int64_t reconnect_at;     /* when to open a new socket (dealer NULL) */
@@ -62,6 +63,7 @@ static void s_close(worker_broker_link_t *self)
     if (self->dealer && self->monitor)
         zmq_socket_monitor(zsock_resolve(self->dealer), NULL, 0);
     zsock_destroy(&self->monitor);
+    self->monitor_emptied = false;
     zsock_destroy(&self->dealer);
 }
 
@@ -191,6 +193,13 @@ zsock_t *worker_broker_link_monitor(const worker_broker_link_t *self)
     return self->monitor;
 }
 
+int worker_broker_link_monitor_fd(const worker_broker_link_t *self)
+{
+    //  libzmq signals a socket's descriptor for an arriving message only once its reader
+    //  has found the pipe empty: before the first read until empty it may stay silent
+    return self->monitor && self->monitor_emptied ? zsock_fd(self->monitor) : -1;
+}
+
 bool worker_broker_link_closed(worker_broker_link_t *self)
 {
     bool closed = false;
@@ -209,6 +218,7 @@ bool worker_broker_link_closed(worker_broker_link_t *self)
             self->handshake_failed = true;
         zmsg_destroy(&event);
     }
+    self->monitor_emptied = self->monitor != NULL;
     return closed;
 }
 

@@ -65,6 +65,13 @@ zsock_t *worker_broker_link_socket(const worker_broker_link_t *self);
    connected or when no monitor could be made. */
 zsock_t *worker_broker_link_monitor(const worker_broker_link_t *self);
 
+/* The monitor's descriptor, readable when an event arrives, once the monitor has been read
+   until empty (worker_broker_link_closed); -1 before that or without a monitor: poll the
+   socket itself then. Polled as a plain descriptor the monitor costs zmq_poll nothing,
+   where a socket item costs a getpid() and a poll() of its mailbox before and after each
+   sleep. */
+int worker_broker_link_monitor_fd(const worker_broker_link_t *self);
+
 /* Reads the events waiting on the monitor; true if one says the connection closed (the
    broker's process died or its host reset the connection). The caller loses the link,
    after reading what the broker sent before it closed (its DISCONNECT, say). */

@@ -486,7 +486,10 @@ static int s_wake(s_io_t *self)
         for (int kind = 0; kind < 2 && sockets[0]; kind++) {
             if (!sockets[kind])
                 continue;
-            items[1 + count] = (zmq_pollitem_t){zsock_resolve(sockets[kind]), 0, ZMQ_POLLIN, 0};
+            int monitor_fd = kind == 1 ? worker_broker_link_monitor_fd(link) : -1;
+            items[1 + count] =
+                monitor_fd >= 0 ? (zmq_pollitem_t){NULL, monitor_fd, ZMQ_POLLIN, 0}
+                                : (zmq_pollitem_t){zsock_resolve(sockets[kind]), 0, ZMQ_POLLIN, 0};
             polled[count] = index;
             monitors[count] = kind == 1;
             generations[count++] = worker_broker_link_generation(link);
