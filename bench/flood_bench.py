@@ -3,13 +3,21 @@
 
 Starts CLUSTERS independent clusters side by side (slowlane-broker + slowlane-worker with 2
 workers, heartbeat 250 ms, liveness 3), gives each worker a job of SECONDS, and meanwhile
-runs FLOODERS processes per cluster that open a connection, ask mmi.service and close it, as
+runs FLOODERS processes per cluster that flood its broker's port with new connections, as
 fast as they can. Two clusters on this 2-core machine is what CI does when two system-test
 files run at once. A worker that misses 3 heartbeats is expired by its broker and its job
-fails or is re-delivered: the figure that matters is expirations, which should be 0.
+fails or is re-delivered: the figures that matter are expirations, which should be 0, and
+the worst silence of a busy worker the broker saw (mmi.stats worst_silence_ms: the gap
+between two of a worker's messages, heartbeat 250 ms, expired at 750).
 
     bench/flood_bench.py [--clusters 2] [--flooders 2] [--seconds 10] [--handler builtin:sleep]
-                         [--own-session]
+                         [--kind mmi|connect|curve] [--own-session]
+
+--kind: what each flooder connection does.
+  mmi      a ZeroMQ connection that asks mmi.service once and closes (the default)
+  connect  a TCP connect and close, no ZMTP at all: what anyone who reaches the port can do
+  curve    the brokers run CURVE (slowlane keygen keys, workers listed); each connection tries
+           a CURVE handshake with a key pair the broker does not list, and is refused
 
 --own-session starts each supervisor in a session of its own (setsid), as a separate terminal
 or service would: on Linux that is a scheduling group of its own (autogroup), which this
@@ -28,9 +36,10 @@ import tempfile
 import time
 
 import zmq
+import zmq.auth
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mmi_stats import wait_for_workers  # noqa: E402
+from mmi_stats import ask, wait_for_workers  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("SLOWLANE_BIN") or os.path.join(ROOT, "build", "bin")
@@ -44,16 +53,28 @@ def free_port():
         return s.getsockname()[1]
 
 
-def flood(endpoint, stop, counter):
-    """Connect, one mmi.service, close: a new connection per question."""
+def flood(endpoint, kind, server_key, stop, counter):
+    """New connections as fast as one process can open them; see --kind."""
     context = zmq.Context()
     opened = 0
+    host, port = endpoint[len("tcp://"):].rsplit(":", 1)
+    rogue = zmq.curve_keypair()  # listed nowhere: every handshake is refused
     while not stop.is_set():
+        if kind == "connect":
+            with socket.create_connection((host, int(port))):
+                pass
+            opened += 1
+            continue
         client = context.socket(zmq.DEALER)
         client.linger = 0
+        if kind == "curve":
+            client.curve_publickey, client.curve_secretkey = rogue
+            client.curve_serverkey = server_key
         client.connect(endpoint)
         client.send_multipart([b"MDPC02", b"\x01", b"mmi.service", b"work"])
-        client.poll(1000)
+        #  A refused handshake never answers: wait only as long as a handshake takes
+        if client.poll(1000 if kind == "mmi" else 5) and kind == "curve":
+            sys.exit("flood_bench: the broker answered a key it does not list")
         client.close()
         opened += 1
     with counter.get_lock():
@@ -73,11 +94,33 @@ def main():
     parser.add_argument("--flooders", type=int, default=2, help="per cluster")
     parser.add_argument("--seconds", type=int, default=10, help="job length and flood length")
     parser.add_argument("--handler", default="builtin:sleep")
+    parser.add_argument("--kind", choices=["mmi", "connect", "curve"], default="mmi")
     parser.add_argument("--own-session", action="store_true",
                         help="each supervisor in a session (autogroup) of its own")
     options = parser.parse_args()
     logs = os.environ.get("BENCH_OUT") or tempfile.mkdtemp(prefix="slowlane-flood-")
     os.makedirs(logs, exist_ok=True)
+
+    broker_curve, worker_curve, server_key = [], [], None
+    configure = None  # what the bench's own clients set before they connect
+    if options.kind == "curve":
+        keys = os.path.join(logs, "keys")
+        os.makedirs(os.path.join(keys, "clients"), exist_ok=True)
+        for name in ("broker", "worker", "bench"):
+            subprocess.run([os.path.join(BIN, "slowlane"), "keygen", "--out", keys, "--name",
+                            name], check=True, capture_output=True)
+        for name in ("worker", "bench"):
+            os.replace(os.path.join(keys, name), os.path.join(keys, "clients", name))
+        broker_curve = ["--curve-secret", os.path.join(keys, "broker_secret"),
+                        "--curve-clients", os.path.join(keys, "clients")]
+        worker_curve = ["--curve-secret", os.path.join(keys, "worker_secret"),
+                        "--curve-server", os.path.join(keys, "broker")]
+        server_key = zmq.auth.load_certificate(os.path.join(keys, "broker"))[0]
+        bench_keys = zmq.auth.load_certificate(os.path.join(keys, "bench_secret"))
+
+        def configure(socket):
+            socket.curve_publickey, socket.curve_secretkey = bench_keys
+            socket.curve_serverkey = server_key
 
     processes, endpoints = [], []
     try:
@@ -86,15 +129,16 @@ def main():
             endpoints.append(endpoint)
             common = ["--heartbeat-ms", str(HEARTBEAT_MS), "--liveness", "3"]
             processes.append(subprocess.Popen(
-                [os.path.join(BIN, "slowlane-broker"), "--bind", endpoint, *common],
+                [os.path.join(BIN, "slowlane-broker"), "--bind", endpoint, *common,
+                 *broker_curve],
                 stderr=open(os.path.join(logs, f"broker-{index}.log"), "w")))
             processes.append(subprocess.Popen(
                 [os.path.join(BIN, "slowlane-worker"), "--broker", endpoint, "--service", "work",
-                 "--handler", options.handler, "--count", str(WORKERS), *common],
+                 "--handler", options.handler, "--count", str(WORKERS), *common, *worker_curve],
                 stderr=open(os.path.join(logs, f"workers-{index}.log"), "w"),
                 start_new_session=options.own_session))
         for endpoint in endpoints:
-            ok, have = wait_for_workers(endpoint, "work", WORKERS, 10)
+            ok, have = wait_for_workers(endpoint, "work", WORKERS, 10, configure)
             if not ok:
                 sys.exit(f"flood_bench: {have} workers registered at {endpoint} (logs in {logs})")
 
@@ -104,6 +148,8 @@ def main():
         for endpoint in endpoints:
             client = context.socket(zmq.DEALER)
             client.linger = 0
+            if configure:
+                configure(client)
             client.connect(endpoint)
             for n in range(WORKERS):
                 client.send_multipart(job_request(f"job-{n}", job_ms))
@@ -111,7 +157,8 @@ def main():
 
         stop = multiprocessing.Event()
         counter = multiprocessing.Value("l", 0)
-        flooders = [multiprocessing.Process(target=flood, args=(endpoint, stop, counter))
+        flooders = [multiprocessing.Process(target=flood, args=(endpoint, options.kind,
+                                                                server_key, stop, counter))
                     for endpoint in endpoints for _ in range(options.flooders)]
         started = time.monotonic()
         for flooder in flooders:
@@ -130,7 +177,12 @@ def main():
         stop.set()
         for flooder in flooders:
             flooder.join()
+        worst_silence_ms = 0
         for client in clients:
+            stats = ask(client, 5000) or {}
+            for service in stats.get("services", []):
+                if service.get("name") == "work":
+                    worst_silence_ms = max(worst_silence_ms, service.get("worst_silence_ms", 0))
             client.close()
     finally:
         for process in processes:
@@ -144,11 +196,13 @@ def main():
             expired += sum("event=worker_removed" in line and "reason=expired" in line
                            for line in log)
     print(f"flood_bench: {options.clusters} clusters x {options.flooders} flooders, "
-          f"{WORKERS} workers each ({options.handler}), jobs of {job_ms} ms, "
+          f"{WORKERS} workers each ({options.handler}), jobs of {job_ms} ms, flood of "
+          f"{options.kind}, "
           f"{'supervisors in sessions of their own' if options.own_session else 'one session'}; "
           f"logs in {logs}")
     print(f"result flood_connections_per_s {counter.value / elapsed:.0f} conn/s")
     print(f"result flood_worker_expirations {expired} workers")
+    print(f"result flood_worst_silence_ms {worst_silence_ms} ms")
     print(f"result flood_jobs_ok {answers[200]} jobs")
     print(f"result flood_jobs_failed {answers['other']} jobs")
 

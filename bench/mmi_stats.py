@@ -32,12 +32,15 @@ def registered(stats, service):
     return 0
 
 
-def wait_for_workers(endpoint, service, workers, timeout):
+def wait_for_workers(endpoint, service, workers, timeout, configure=None):
     """Asks mmi.stats until service has at least `workers` registered. Returns (True, count),
-    or (False, what was last seen) after timeout seconds."""
+    or (False, what was last seen) after timeout seconds. configure(socket), if given, is
+    called before the connect (CURVE keys, say)."""
     context = zmq.Context()
     socket = context.socket(zmq.DEALER)
     socket.setsockopt(zmq.LINGER, 0)
+    if configure:
+        configure(socket)
     socket.connect(endpoint)
     deadline = time.monotonic() + timeout
     try:

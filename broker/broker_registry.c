@@ -124,6 +124,10 @@ broker_worker_t *broker_registry_worker_add(broker_registry_t *self, zframe_t **
    last-heard-from, and only its head is ever looked at for expiry. */
 void broker_registry_worker_heard(broker_registry_t *self, broker_worker_t *worker, int64_t now)
 {
+    //  What expiry sees: the figure a flood on the broker's port must keep under the window
+    broker_stats_service_t *stats = broker_service_stats(worker->service);
+    if (stats && now - worker->heard_at > (int64_t) stats->worst_silence_ms)
+        stats->worst_silence_ms = (uint64_t) (now - worker->heard_at);
     worker->heard_at = now;
     worker->expiry = now + broker_registry_worker_window(self, worker);
     zlistx_move_end(self->expiry, worker->expiry_handle);

@@ -36,7 +36,8 @@ typedef struct {
     uint64_t registrations;                               /* READYs accepted */
     uint64_t exits[BROKER_EXIT_COUNT];                    /* registrations ended, by reason */
     uint64_t heartbeats_missed;                           /* ticks that found a worker late */
-    uint64_t autoscale[BROKER_AUTOSCALE_REASONS];         /* autoscaler log lines, by reason */
+    uint64_t worst_silence_ms; /* longest a worker went unheard between two of its messages */
+    uint64_t autoscale[BROKER_AUTOSCALE_REASONS]; /* autoscaler log lines, by reason */
 } broker_stats_service_t;
 
 typedef struct _broker_stats_t broker_stats_t;

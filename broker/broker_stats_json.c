@@ -38,10 +38,12 @@ static void s_json_service(const broker_registry_t *registry, const broker_autos
     fprintf(out,
             ",\"queued\":%zu,\"workers\":%zu,\"idle\":%zu,\"busy\":%zu,\"requests\":%" PRIu64
             ",\"replies\":%" PRIu64 ",\"requeues\":%" PRIu64 ",\"handbacks\":%" PRIu64
-            ",\"registrations\":%" PRIu64 ",\"heartbeats_missed\":%" PRIu64 ",\"errors\":{",
+            ",\"registrations\":%" PRIu64 ",\"heartbeats_missed\":%" PRIu64
+            ",\"worst_silence_ms\":%" PRIu64 ",\"errors\":{",
             service ? broker_service_queued(service) : 0, workers, idle,
             workers > idle ? workers - idle : 0, stats->requests, stats->replies, stats->requeues,
-            stats->handbacks, stats->registrations, stats->heartbeats_missed);
+            stats->handbacks, stats->registrations, stats->heartbeats_missed,
+            stats->worst_silence_ms);
     for (int i = 0; i < SL_ERROR_COUNT; i++)
         fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", sl_error_code_name((sl_error_code_t) i),
                 stats->errors[i]);

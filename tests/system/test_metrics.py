@@ -187,6 +187,14 @@ class MetricsTest(unittest.TestCase):
                                          service="fast"),
                            metrics.value(before, "slowlane_broker_heartbeats_missed_total",
                                          service="fast"))
+        # The pause is the longest any fast worker went unheard: at least its length
+        client = harness.MdpClient(self.broker.endpoint)
+        try:
+            stats = json.loads(client.request("mmi.stats")[3])
+        finally:
+            client.close()
+        fast = {s["name"]: s for s in stats["services"]}["fast"]
+        self.assertGreaterEqual(fast["worst_silence_ms"], harness.HEARTBEAT_MS * 2)
 
     def test_mmi_stats_answers_any_mdp_client(self):
         client = harness.MdpClient(self.broker.endpoint)
