@@ -11,6 +11,7 @@
 #      slowlane's code, giving floor_rps and fast_vs_floor_pct (bench_floor_server.c).
 #   2. /fast latency while /slow is saturated: 8 concurrent 2-second /slow requests kept in
 #      flight against 2 slow workers, /fast measured with wrk -t1 -c2 (target p99 <= 5 ms)
+#   3. the same with HOGS (default 2; 0: not run) CPU hogs beside the cluster (issue 25)
 # Usage: bench/gateway_bench.sh [duration-seconds]   (binaries from $SLOWLANE_BIN, default build/bin)
 #        UP_FLAGS=--separate-broker bench/gateway_bench.sh   (the broker as a process of its own)
 # Prints `result NAME VALUE UNIT` lines (bench/lib.sh); raw wrk outputs go to $BENCH_OUT or /tmp.
@@ -18,6 +19,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 duration=${1:-10}
+hogs=${HOGS:-2}
 bin=${SLOWLANE_BIN:-build/bin}
 command -v wrk >/dev/null || { echo "gateway_bench: wrk missing (scripts/install-deps.sh)" >&2; exit 1; }
 port=$(free_port)
@@ -128,7 +130,7 @@ echo
 echo "== /fast latency while /slow is saturated (8 x /slow?ms=2000 in flight, 2 slow workers)"
 # wrk holds the 8 slow requests (a new one as each answers): one process, no fork per request,
 # so the load generator itself does not take CPU from the path being measured.
-wrk -t1 -c8 -d"$((duration + 6))s" --timeout 10s "http://127.0.0.1:$port/slow?ms=2000" >/dev/null &
+wrk -t1 -c8 -d"$(((hogs > 0 ? 2 : 1) * duration + 8))s" --timeout 10s "http://127.0.0.1:$port/slow?ms=2000" >/dev/null &
 slow_pids+=($!)
 # Measure only once both slow workers are busy and the rest of the 8 wait in the queue.
 saturated=0
@@ -143,3 +145,28 @@ done
 wrk -t1 -c2 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee "$slow_out"
 grep -q "Non-2xx" "$slow_out" && echo "!! non-2xx answers above" || echo "non-2xx: 0"
 wrk_results fast_under_slow "$slow_out"
+
+# Issue 25: the same measurement with HOGS (default 2) CPU hogs beside the cluster, the load
+# users have when they look (a build, a test run). Each hog is a shell loop at nice 0 in a
+# session of its own, as from another terminal: on Linux a session is a scheduling group
+# (autogroup), so the hogs together get one group's share against the cluster's session.
+# HOGS_SESSION=same starts them in this script's session instead, one share each.
+if [ "$hogs" -gt 0 ]; then
+    hog_out=/tmp/slowlane-wrk-fast-under-slow-hogs.txt
+    [ -n "${BENCH_OUT:-}" ] && hog_out=$raw/wrk-fast-under-slow-hogs.txt
+    hog_pids=()
+    for _ in $(seq "$hogs"); do
+        if [ "${HOGS_SESSION:-own}" = same ]; then
+            sh -c 'while :; do :; done' &
+        else
+            setsid sh -c 'while :; do :; done' &
+        fi
+        hog_pids+=($!)
+        slow_pids+=($!)
+    done
+    echo "== /fast latency while /slow is saturated and $hogs CPU hogs run (${HOGS_SESSION:-own} session)"
+    wrk -t1 -c2 -d"${duration}s" --latency "http://127.0.0.1:$port/fast" | tee "$hog_out"
+    kill "${hog_pids[@]}" 2>/dev/null || true
+    grep -q "Non-2xx" "$hog_out" && echo "!! non-2xx answers above" || echo "non-2xx: 0"
+    wrk_results fast_under_slow_hogs "$hog_out"
+fi

@@ -24,12 +24,17 @@ ROWS = [
       ("fast_errors", "<=", 0, "no errors")]),
     ("2", "/fast p99 while /slow is saturated (8 x 2 s slow requests, 2 slow workers)", "fast",
      [("fast_under_slow_p99_ms", "<=", 5, "p99 <= 5 ms")]),
+    ("2b", "/fast p99 while /slow is saturated and 2 CPU hogs run (another session)", "fast",
+     [("fast_under_slow_hogs_p99_ms", "<=", 5, "p99 <= 5 ms")]),
     ("3", "broker: pipelined MDP/0.2 echo, 8 workers, vs minimal load-balancing broker", "broker",
      [("broker_pct_of_minimal", ">=", 80, ">= 80% of minimal")]),
     ("4", "worker capacity: 2 echo workers x K=16 vs bare zmq_proxy ROUTER<->DEALER", "capacity",
      [("capacity_ratio_pct", ">=", 50, ">= 50% of proxy")]),
     ("5", "scale by count: 200 workers x 50 ms sleep, through the gateway", "scale",
      [("scale_pct_of_ideal", ">=", 90, ">= 90% of 4,000 jobs/s")]),
+    ("5b", "scale by count with as many clients as workers (wrk -c200): the whole path per job",
+     "scale", [("scale_c1_pct_of_ideal", ">=", 90, ">= 90% of 4,000 jobs/s"),
+               ("scale_c1_p50_ms", "<=", 55, "p50 <= 55 ms (job + 5 ms)")]),
     ("6", "1,000 idle workers connected to one broker", "idle",
      [("idle_broker_cpu_pct", "<=", 5, "CPU <= 5% of a core"),
       ("idle_broker_hwm_mb", "<=", 50, "peak RSS <= 50 MB")]),
@@ -46,6 +51,7 @@ THROUGHPUT = [
     ("broker vs minimal", "broker_slowlane_rps", "broker_minimal_rps", 80),
     ("capacity vs zmq_proxy", "capacity_slowlane_rps", "capacity_proxy_rps", 50),
     ("200 x 50 ms vs ideal", "scale_rps", "scale_ideal_rps", 90),
+    ("200 x 50 ms, -c200, vs ideal", "scale_c1_rps", "scale_ideal_rps", 90),
 ]
 
 
