@@ -33,33 +33,36 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PORT = 8470  # the HTTP port of each turn; the broker binds PORT + 1
 
 
+def thread_files(pids, name):
+    """The text of /proc/PID/task/TID/<name> of every thread of pids; a thread that ended
+    between the listing and the read is skipped."""
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/{name}") as file:
+                    yield file.read()
+            except OSError:
+                pass
+
+
 def cluster_cpu_ticks(pids):
     """utime + stime (clock ticks) of every thread of pids."""
     total = 0
-    for pid in pids:
-        try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass  # a thread that ended between the listing and the read
+    for text in thread_files(pids, "stat"):
+        fields = text.rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
     return total
 
 
 def cluster_switches(pids):
     """Voluntary + involuntary context switches of every thread of pids."""
-    total = 0
-    for pid in pids:
-        try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/status") as status:
-                    for line in status:
-                        if line.startswith(("voluntary_ctxt", "nonvoluntary_ctxt")):
-                            total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
+    return sum(int(line.split()[1]) for text in thread_files(pids, "status")
+               for line in text.splitlines()
+               if line.startswith(("voluntary_ctxt", "nonvoluntary_ctxt")))
 
 
 def machine_busy_ticks():
