@@ -1,8 +1,7 @@
 /*  worker: sl_worker_t of slowlane/worker.h, the handler thread's side. It starts the I/O
-    thread (worker_io.c), takes jobs from it through a worker_mailbox, runs the handler on the
-   caller's thread and hands back PARTIAL/FINAL bodies. Stopping is a drain: the job in hand
-   finishes, its reply goes out, then DISCONNECT. The broker protocol itself lives in worker_io.c.
- */
+    thread (worker_io.c), takes jobs from it through a worker_mailbox, runs the handler on
+    the caller's thread and hands back PARTIAL/FINAL bodies. Stopping is a drain: the job in
+    hand finishes, its reply goes out, then DISCONNECT. The protocol lives in worker_io.c. */
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
@@ -31,7 +30,7 @@
 #define WORKER_STOP_FALLBACK_MS 1000
 
 struct _sl_worker_t {
-    worker_io_config_t config;           /* handed to the I/O actor */
+    worker_io_config_t config;           /* handed to the I/O thread */
     worker_cancel_t cancel;              /* the job in hand was cancelled (config.cancel) */
     char name[SL_PROGRESS_TEXT_MAX + 1]; /* who runs a job, for progress: the identity */
     uint64_t max_jobs;                   /* stop after this many; 0 = never */
@@ -276,7 +275,7 @@ static void s_emit(sl_worker_t *self, worker_event_t event)
         self->hook(event, self->hook_arg);
 }
 
-//  worker_job_send_fn: a PARTIAL from sl_job_flush goes to the I/O actor.
+//  worker_job_send_fn: a PARTIAL from sl_job_flush goes to the I/O thread.
 static int s_send_partial(zmsg_t **body_p, void *arg)
 {
     sl_worker_t *self = arg;
@@ -314,7 +313,7 @@ static zmsg_t *s_execute(sl_worker_t *self, zmsg_t **body_p, worker_job_send_fn 
     return final;
 }
 
-//  A job from the I/O actor, on the handler thread; its FINAL goes back to the actor.
+//  A job from the I/O thread, on the handler thread; its FINAL goes back to it.
 static void s_run_job(sl_worker_t *self, zmsg_t *msg)
 {
     zmsg_t *final = s_execute(self, &msg, s_send_partial, self);

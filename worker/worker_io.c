@@ -1,4 +1,4 @@
-/*  worker_io: the I/O actor of a worker process (see worker_io.h). It owns the jobs: which
+/*  worker_io: the I/O thread of a worker process (see worker_io.h). It owns the jobs: which
     link each came over, which one the handler has, which wait behind it, and with several
     brokers how many slots each broker may use (protocol.md 3.7). The connections
     themselves are worker_broker_link.c's; the grant policy is worker_credit.c's. A broker

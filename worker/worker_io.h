@@ -1,4 +1,4 @@
-/*  worker_io: the worker's I/O actor. It holds one link per broker (worker_broker_link.c:
+/*  worker_io: the worker's I/O thread. It holds one link per broker (worker_broker_link.c:
     a DEALER speaking the MDP/0.2 worker sub-protocol, with its own READY, heartbeats,
     liveness and reconnects) and the jobs received over all of them. With a capacity K > 1
     it declares K in READY (docs/protocol.md 3.6) and queues the jobs the brokers send
