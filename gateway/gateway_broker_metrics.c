@@ -31,7 +31,7 @@ static void s_series(FILE *out, const char *name, const char *suffix, const char
 }
 
 static void s_per_service_of(FILE *out, json_t *services, const char *broker, const char *name,
-                             const char *key);
+                             const char *key, double scale);
 static void s_per_service_keyed_of(FILE *out, json_t *services, const char *broker,
                                    const char *name, const char *field, const char *label);
 
@@ -43,18 +43,26 @@ static uint64_t s_uint(json_t *object, const char *key)
                : 0;
 }
 
-/* name{broker="...",service="..."} value for every service of every broker. */
-static void s_per_service(FILE *out, const s_set_t *set, const char *name, const char *type,
-                          const char *help, const char *key)
+/* name{broker="...",service="..."} value / scale for every service of every broker (a
+   scale of 1000 turns the JSON's milliseconds into Prometheus's seconds). */
+static void s_per_service_scaled(FILE *out, const s_set_t *set, const char *name, const char *type,
+                                 const char *help, const char *key, double scale)
 {
     gateway_prometheus_family(out, name, type, help);
     for (size_t b = 0; b < set->count; b++)
-        s_per_service_of(out, json_object_get(set->stats[b], "services"), set->labels[b], name,
-                         key);
+        s_per_service_of(out, json_object_get(set->stats[b], "services"), set->labels[b], name, key,
+                         scale);
+}
+
+/* The same, unscaled. */
+static void s_per_service(FILE *out, const s_set_t *set, const char *name, const char *type,
+                          const char *help, const char *key)
+{
+    s_per_service_scaled(out, set, name, type, help, key, 1);
 }
 
 static void s_per_service_of(FILE *out, json_t *services, const char *broker, const char *name,
-                             const char *key)
+                             const char *key, double scale)
 {
     size_t i;
     json_t *service;
@@ -62,7 +70,10 @@ static void s_per_service_of(FILE *out, json_t *services, const char *broker, co
     {
         s_series(out, name, "", broker);
         gateway_prometheus_label(out, json_string_value(json_object_get(service, "name")));
-        fprintf(out, "\"} %llu\n", (unsigned long long) s_uint(service, key));
+        if (scale == 1)
+            fprintf(out, "\"} %llu\n", (unsigned long long) s_uint(service, key));
+        else
+            fprintf(out, "\"} %.3f\n", (double) s_uint(service, key) / scale);
     }
 }
 
@@ -268,4 +279,9 @@ void gateway_broker_metrics_write(json_t *const *stats, const char *const *label
     s_per_service(out, &set, "slowlane_broker_heartbeats_missed_total", "counter",
                   "Broker heartbeat ticks that found a worker silent for over 1.5 intervals.",
                   "heartbeats_missed");
+    s_per_service_scaled(out, &set, "slowlane_broker_worker_silence_max_seconds", "gauge",
+                         "The longest any worker of the service went unheard between two of its "
+                         "messages since the broker started, as its expiry sees it; a worker is "
+                         "expired at heartbeat x liveness.",
+                         "worst_silence_ms", 1000.0);
 }

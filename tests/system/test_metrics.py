@@ -195,6 +195,9 @@ class MetricsTest(unittest.TestCase):
             client.close()
         fast = {s["name"]: s for s in stats["services"]}["fast"]
         self.assertGreaterEqual(fast["worst_silence_ms"], harness.HEARTBEAT_MS * 2)
+        self.assertGreaterEqual(metrics.value(self.scrape(),
+                                              "slowlane_broker_worker_silence_max_seconds",
+                                              service="fast"), harness.HEARTBEAT_MS * 2 / 1000)
 
     def test_mmi_stats_answers_any_mdp_client(self):
         client = harness.MdpClient(self.broker.endpoint)
