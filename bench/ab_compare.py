@@ -15,7 +15,8 @@ and a `median` line per build.
 builtin:sleep workers of --job-ms (50). It measures the idle fleet first (the whole machine's busy
 CPU in %, so run it on a quiet machine, and the fleet's context switches per second, over 5 s), then
 `wrk -t2 -c<--connections, default as many as workers> --latency /sleep?ms=<job-ms>`: jobs/s and
-% of the ideal (workers / job time), p50, p99, and CPU and context switches per job.
+% of the ideal (workers / job time), p50, p99, CPU per job (the cluster's threads, then the whole
+machine's from /proc/stat, wrk included) and context switches per job.
 
 Example: ab_compare.py base=/tmp/base/build/bin new=build-bench/bin
          ab_compare.py --path scale --rounds 3 base=/tmp/base/build/bin new=build-dev/bin
@@ -113,9 +114,11 @@ def run_scale(bindir, gateway_flags, args):
         subprocess.run(["wrk", "-t2", f"-c{connections}", "-d1s", url], check=True,
                        capture_output=True)
         ticks, switches = cluster_cpu_ticks(pids), cluster_switches(pids)
+        machine = machine_busy_ticks()[0]
         out = subprocess.check_output(["wrk", "-t2", f"-c{connections}", f"-d{args.seconds}s",
                                        "--timeout", "10s", "--latency", url]).decode()
         ticks, switches = cluster_cpu_ticks(pids) - ticks, cluster_switches(pids) - switches
+        machine = machine_busy_ticks()[0] - machine
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -126,13 +129,15 @@ def run_scale(bindir, gateway_flags, args):
     return {"rate": rate, "ideal_pct": 100.0 * rate * args.job_ms / 1000.0 / args.workers,
             "p50_ms": wrk_ms(out, "50%"), "p99_ms": wrk_ms(out, "99%"),
             "us_per_job": ticks * 1e6 / hz / requests, "switches_per_job": switches / requests,
+            "machine_us_per_job": machine * 1e6 / hz / requests,
             "idle_cpu_pct": idle_cpu, "idle_switches_per_s": idle_switches,
             "errors": "Non-2xx" in out or "Socket errors" in out}
 
 
 SCALE_FIGURES = [("rate", "jobs/s", "%8.0f"), ("ideal_pct", "% ideal", "%5.1f"),
                  ("p50_ms", "ms p50", "%6.1f"), ("p99_ms", "ms p99", "%6.1f"),
-                 ("us_per_job", "us/job", "%6.0f"), ("switches_per_job", "cs/job", "%5.1f"),
+                 ("us_per_job", "us/job", "%6.0f"), ("machine_us_per_job", "us/job all", "%6.0f"),
+                 ("switches_per_job", "cs/job", "%5.1f"),
                  ("idle_cpu_pct", "% idle cpu", "%5.1f"),
                  ("idle_switches_per_s", "idle cs/s", "%6.0f")]
 

@@ -1,7 +1,8 @@
 /*  worker: sl_worker_t of slowlane/worker.h, the handler thread's side. It starts the I/O
     thread (worker_io.c), takes jobs from it through a worker_mailbox, runs the handler on
-    the caller's thread and hands back PARTIAL/FINAL bodies. Stopping is a drain: the job in
-    hand finishes, its reply goes out, then DISCONNECT. The protocol lives in worker_io.c. */
+    the caller's thread and sends the PARTIAL/FINAL bodies (worker_io_reply). Stopping is a
+    drain: the job in hand finishes, its reply goes out, then DISCONNECT. The protocol
+    lives in worker_io.c. */
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
@@ -37,7 +38,9 @@ struct _sl_worker_t {
     atomic_uint_fast64_t done;           /* jobs finished */
     volatile sig_atomic_t stop;          /* sl_worker_stop was called */
     int stop_fd;                         /* eventfd written by sl_worker_stop, -1 if none */
-    worker_io_mailboxes_t io;            /* the I/O thread's config and mailboxes */
+    worker_io_t *io;                     /* the I/O side, while running */
+    worker_mailbox_t *to_handler;        /* from the I/O thread */
+    worker_mailbox_t *from_handler;      /* to it */
     pthread_t io_thread;                 /* while running */
     bool running;                        /* the I/O thread runs */
     worker_event_fn *hook;               /* supervisor's observer, or NULL */
@@ -275,12 +278,11 @@ static void s_emit(sl_worker_t *self, worker_event_t event)
         self->hook(event, self->hook_arg);
 }
 
-//  worker_job_send_fn: a PARTIAL from sl_job_flush goes to the I/O thread.
+//  worker_job_send_fn: a PARTIAL from sl_job_flush goes straight to its broker.
 static int s_send_partial(zmsg_t **body_p, void *arg)
 {
     sl_worker_t *self = arg;
-    zmsg_pushstr(*body_p, "PARTIAL");
-    worker_mailbox_post(self->io.from_handler, body_p);
+    worker_io_reply(self->io, false, body_p);
     return 0;
 }
 
@@ -313,12 +315,11 @@ static zmsg_t *s_execute(sl_worker_t *self, zmsg_t **body_p, worker_job_send_fn 
     return final;
 }
 
-//  A job from the I/O thread, on the handler thread; its FINAL goes back to it.
+//  A job from the I/O thread, on the handler thread; its FINAL goes straight to its broker.
 static void s_run_job(sl_worker_t *self, zmsg_t *msg)
 {
     zmsg_t *final = s_execute(self, &msg, s_send_partial, self);
-    zmsg_pushstr(final, "FINAL");
-    worker_mailbox_post(self->io.from_handler, &final);
+    worker_io_reply(self->io, true, &final);
     atomic_fetch_add(&self->done, 1);
     s_emit(self, WORKER_EVENT_JOB_END);
 }
@@ -384,26 +385,28 @@ fail:
     self->broadcast_fd = -1;
 }
 
-//  Ends the I/O thread (it finishes with "$TERM") and frees its mailboxes.
+//  Ends the I/O thread (it finishes with "$TERM") and frees the I/O side and its mailboxes.
 static void s_io_stop(sl_worker_t *self)
 {
     if (self->running) {
-        worker_mailbox_post_str(self->io.from_handler, "$TERM");
+        worker_mailbox_post_str(self->from_handler, "$TERM");
         pthread_join(self->io_thread, NULL);
         self->running = false;
     }
-    worker_mailbox_destroy(&self->io.to_handler);
-    worker_mailbox_destroy(&self->io.from_handler);
+    worker_io_destroy(&self->io);
+    worker_mailbox_destroy(&self->to_handler);
+    worker_mailbox_destroy(&self->from_handler);
 }
 
 //  Starts the I/O thread and waits for its first word. Returns 0, or -1 if it could not
 //  start or failed (a bad endpoint: it said so).
 static int s_io_start(sl_worker_t *self)
 {
-    self->io.config = &self->config;
-    self->io.to_handler = worker_mailbox_new();
-    self->io.from_handler = worker_mailbox_new();
-    if (!self->io.to_handler || !self->io.from_handler) {
+    self->to_handler = worker_mailbox_new();
+    self->from_handler = worker_mailbox_new();
+    if (self->to_handler && self->from_handler)
+        self->io = worker_io_new(&self->config, self->to_handler, self->from_handler);
+    if (!self->io) {
         s_io_stop(self);
         return -1;
     }
@@ -416,12 +419,12 @@ static int s_io_start(sl_worker_t *self)
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
-    self->running = pthread_create(&self->io_thread, NULL, worker_io_thread, &self->io) == 0;
+    self->running = pthread_create(&self->io_thread, NULL, worker_io_thread, self->io) == 0;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     zmsg_t *status = NULL;
-    while (self->running && !(status = worker_mailbox_take(self->io.to_handler))) {
+    while (self->running && !(status = worker_mailbox_take(self->to_handler))) {
         //  A signal during start-up interrupts the wait; the answer still comes
-        struct pollfd fd = {worker_mailbox_fd(self->io.to_handler), POLLIN, 0};
+        struct pollfd fd = {worker_mailbox_fd(self->to_handler), POLLIN, 0};
         poll(&fd, 1, -1);
     }
     char *word = status ? zmsg_popstr(status) : NULL;
@@ -473,11 +476,11 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
     while (true) {
         if (!draining && s_should_stop(self)) {
             //  The I/O thread answers DRAINED once no job is in hand and DISCONNECT is out
-            worker_mailbox_post_str(self->io.from_handler, "DRAIN");
+            worker_mailbox_post_str(self->from_handler, "DRAIN");
             draining = true;
         }
         //  fds[1] is -1 (ignored) once the broadcast pipe is closed
-        struct pollfd fds[] = {{worker_mailbox_fd(self->io.to_handler), POLLIN, 0},
+        struct pollfd fds[] = {{worker_mailbox_fd(self->to_handler), POLLIN, 0},
                                {self->broadcast_fd, POLLIN, 0},
                                {self->stop_fd, POLLIN, 0}};
         if (poll(fds, 3, draining ? -1 : WORKER_STOP_FALLBACK_MS) <= 0)
@@ -489,7 +492,7 @@ int sl_worker_run(sl_worker_t *self, sl_worker_handler_fn *handler, void *arg)
         }
         if (self->broadcast_fd >= 0 && fds[1].revents)
             s_read_broadcast(self); // between jobs: never while the handler runs
-        zmsg_t *msg = worker_mailbox_take(self->io.to_handler);
+        zmsg_t *msg = worker_mailbox_take(self->to_handler);
         if (!msg)
             continue;
         char *command = zmsg_popstr(msg);

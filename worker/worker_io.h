@@ -1,18 +1,22 @@
-/*  worker_io: the worker's I/O thread. It holds one link per broker (worker_broker_link.c:
+/*  worker_io: the worker's I/O side. It holds one link per broker (worker_broker_link.c:
     a DEALER speaking the MDP/0.2 worker sub-protocol, with its own READY, heartbeats,
     liveness and reconnects) and the jobs received over all of them. With a capacity K > 1
     it declares K in READY (docs/protocol.md 3.6) and queues the jobs the brokers send
     ahead, so the next one is at hand when the handler finishes. With several brokers it
     shares the K slots among them by credit, hand-back and demand (3.7, worker_credit.c).
-    Handlers run on the handler thread, the jobs going over a worker_mailbox one at a time;
-    only a handler that never blocks (run_inline) runs here, on the I/O thread, without the
-    two hand-offs.
+
+    Its I/O thread receives: jobs go to the handler thread over a worker_mailbox one at a
+    time. The handler thread sends its own PARTIALs and FINAL (worker_io_reply), under the
+    lock that the I/O thread holds whenever it is not asleep, so a job wakes the I/O thread
+    once, not twice. Only a handler that never blocks (run_inline) runs on the I/O thread,
+    without the hand-off.
 
     Mailbox messages, first frame a command string:
       I/O -> handler: "OK" or "FAILED" first (a bad endpoint: the thread then ends)
                       | "JOB" + body frames | "REGISTERED" (a broker answered after READY)
                       | "DRAINED" (DISCONNECT sent, nothing more will be sent)
-      handler -> I/O: "PARTIAL"/"FINAL" + body frames | "DRAIN" | "$TERM" (the thread ends) */
+      handler -> I/O: "DRAIN" | "READ" (a broker's message waits: the handler's send took
+                      the wake-up meant for the I/O thread) | "$TERM" (the thread ends) */
 #ifndef WORKER_IO_H
 #define WORKER_IO_H
 
@@ -56,15 +60,23 @@ typedef struct {
     void *inline_arg;                /* its argument */
 } worker_io_config_t;
 
-/* What the I/O thread is given: all borrowed, kept alive by the caller until it is joined. */
-typedef struct {
-    worker_io_config_t *config;
-    worker_mailbox_t *to_handler;   /* the I/O thread's messages */
-    worker_mailbox_t *from_handler; /* the handler thread's */
-} worker_io_mailboxes_t;
+typedef struct _worker_io_t worker_io_t;
 
-/* The I/O thread's body for pthread_create; args is a worker_io_mailboxes_t. It runs until
-   "$TERM", or sends "FAILED" and ends. */
-void *worker_io_thread(void *args);
+/* The I/O side of config (borrowed), talking to the handler thread through to_handler and
+   from_handler (borrowed); all three must outlive it. NULL out of memory. */
+worker_io_t *worker_io_new(worker_io_config_t *config, worker_mailbox_t *to_handler,
+                           worker_mailbox_t *from_handler);
+
+/* Destroys it once its thread has been joined; *self_p becomes NULL. Safe on NULL. */
+void worker_io_destroy(worker_io_t **self_p);
+
+/* The I/O thread's body for pthread_create; io is a worker_io_t. It runs until "$TERM",
+   or sends "FAILED" and ends. */
+void *worker_io_thread(void *io);
+
+/* On the handler thread: a PARTIAL (final false) or the FINAL of the job in hand, body
+   taken. It goes out at once to that job's broker, if that connection is still up; after
+   a FINAL the next job received ahead comes as "JOB". */
+void worker_io_reply(worker_io_t *self, bool final, zmsg_t **body_p);
 
 #endif
