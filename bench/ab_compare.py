@@ -29,6 +29,8 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PORT = 8470  # the HTTP port of each turn; the broker binds PORT + 1
@@ -80,6 +82,23 @@ def wrk_ms(out, quantile):
     return value * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
+def wait_http_ready(port, timeout=30.0):
+    """Until the gateway answers HTTP (/healthz, any status): its workers register first, its
+    listener comes up after its thread pool has started."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gateway on port {port} never ready")
+        time.sleep(0.05)
+
+
 def run_scale(bindir, gateway_flags, args):
     """Row 5's fleet, once: the idle figures, then the loaded ones (a dict)."""
     broker = f"tcp://127.0.0.1:{PORT + 1}"
@@ -100,6 +119,7 @@ def run_scale(bindir, gateway_flags, args):
         subprocess.run([sys.executable, f"{HERE}/mmi_stats.py", broker, "--wait-service", "sleep",
                         "--wait-workers", str(args.workers), "--timeout", "60"], check=True,
                        stdout=subprocess.DEVNULL)
+        wait_http_ready(PORT)
         workers = subprocess.check_output(["pgrep", "-P", str(processes[2].pid)]).split()
         pids = [p.pid for p in processes] + [int(w) for w in workers]
         hz = os.sysconf("SC_CLK_TCK")
@@ -163,6 +183,7 @@ def run_once(bindir, gateway_flags, seconds):
         subprocess.run([sys.executable, f"{HERE}/mmi_stats.py", broker, "--wait-service", "fast",
                         "--wait-workers", "2", "--timeout", "20"], check=True,
                        stdout=subprocess.DEVNULL)
+        wait_http_ready(PORT)
         subprocess.run(["wrk", "-t2", "-c50", "-d1s", url], check=True, capture_output=True)
         workers = subprocess.check_output(["pgrep", "-P", str(supervisor.pid)]).split()
         pids = [gateway.pid, supervisor.pid] + [int(w) for w in workers]

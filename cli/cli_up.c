@@ -70,8 +70,10 @@ static void s_connect_endpoint(const char *bind, char *buffer, size_t size)
 }
 
 /* Forks and runs program with args; the child's environment loses the variable named by
-   unset (NULL: none). */
-static pid_t s_spawn(const char *bin_dir, const char *program, char **args, const char *unset)
+   unset (NULL: none). With own_session it starts a session of its own, not only a process
+   group (supervisor_session.h says why the slow lane wants one). */
+static pid_t s_spawn(const char *bin_dir, const char *program, char **args, const char *unset,
+                     bool own_session)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", bin_dir, program);
@@ -81,7 +83,10 @@ static pid_t s_spawn(const char *bin_dir, const char *program, char **args, cons
         return pid; // parent, or -1
     // Child: own process group (the terminal's Ctrl-C reaches only `up`, which stops
     // everything in order), killed if `up` dies, signals as the program expects them.
-    setpgid(0, 0);
+    if (own_session)
+        setsid();
+    else
+        setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent)
         _exit(1);
@@ -264,6 +269,7 @@ int cli_up_run(int argc, char **argv)
     }
 
     char bin_dir[PATH_MAX], endpoint[512], port[16], fast_count[16], slow_count[16], beat[16];
+    char slice_text[16];
     char capacity[16];
     snprintf(capacity, sizeof capacity, "%lld", (long long) fast_capacity);
     s_bin_dir(bin_dir, sizeof bin_dir);
@@ -272,6 +278,7 @@ int cli_up_run(int argc, char **argv)
     snprintf(fast_count, sizeof fast_count, "%lld", (long long) fast_workers);
     snprintf(slow_count, sizeof slow_count, "%lld", (long long) slow_workers);
     snprintf(beat, sizeof beat, "%lld", (long long) heartbeat_ms);
+    snprintf(slice_text, sizeof slice_text, "%d", SL_DEFAULT_SLICE_US);
 
     // Signals are taken synchronously with sigtimedwait: no handler races.
     sigset_t wanted;
@@ -283,15 +290,30 @@ int cli_up_run(int argc, char **argv)
 
     char *broker_args[] = {NULL, "--bind",      bind,      "--heartbeat-ms",
                            beat, "--log-level", log_level, NULL};
-    char *fast_args[] = {NULL,       "--broker",    endpoint,       "--service",
-                         "fast",     "--handler",   "builtin:echo", "--count",
-                         fast_count, "--capacity",  capacity,       "--heartbeat-ms",
-                         beat,       "--log-level", log_level,      NULL};
-    // The slow lane burns CPU: a lower priority keeps this host's fast lane responsive.
-    char *slow_args[] = {NULL,       "--broker",    endpoint,       "--service",
-                         "slow",     "--handler",   "builtin:busy", "--count",
-                         slow_count, "--nice",      "10",           "--heartbeat-ms",
-                         beat,       "--log-level", log_level,      NULL};
+    // Quick jobs: a short CPU slice runs them as soon as they arrive (sl_sched.h)
+    char *fast_args[] = {NULL,          "--broker",     endpoint,   "--service",      "fast",
+                         "--handler",   "builtin:echo", "--count",  fast_count,       "--capacity",
+                         capacity,      "--slice-us",   slice_text, "--heartbeat-ms", beat,
+                         "--log-level", log_level,      NULL};
+    // The slow lane burns CPU: a lower priority keeps this host's fast lane responsive, and
+    // a session of its own makes the priority count against the whole machine's load.
+    char *slow_args[] = {NULL,
+                         "--broker",
+                         endpoint,
+                         "--service",
+                         "slow",
+                         "--handler",
+                         "builtin:busy",
+                         "--count",
+                         slow_count,
+                         "--nice",
+                         "10",
+                         "--own-session",
+                         "--heartbeat-ms",
+                         beat,
+                         "--log-level",
+                         log_level,
+                         NULL};
     // Jobs (Prefer: respond-async) are kept on disk by slowlane-jobs, a worker of the broker.
     char *jobs_args[] = {NULL, "--broker",    endpoint,  "--data-dir", jobs_dir, "--heartbeat-ms",
                          beat, "--log-level", log_level, NULL};
@@ -335,14 +357,14 @@ int cli_up_run(int argc, char **argv)
                                         {"gateway", 0, 0},
                                         {"jobs", 0, 0}};
     if (separate_broker)
-        children[0].pid = s_spawn(bin_dir, "slowlane-broker", broker_args, NULL);
-    children[1].pid = s_spawn(bin_dir, "slowlane-worker", fast_args, NULL);
-    children[2].pid = s_spawn(bin_dir, "slowlane-worker", slow_args, NULL);
+        children[0].pid = s_spawn(bin_dir, "slowlane-broker", broker_args, NULL, false);
+    children[1].pid = s_spawn(bin_dir, "slowlane-worker", fast_args, NULL, false);
+    children[2].pid = s_spawn(bin_dir, "slowlane-worker", slow_args, NULL, true);
     // SLOWLANE_BROKER, exported for workers run by hand, would be the gateway's --broker,
     // which an embedding gateway refuses: the broker `up` starts is the one it reaches.
     children[3].pid = s_spawn(bin_dir, "slowlane-gateway", gateway_args,
-                              separate_broker ? NULL : "SLOWLANE_BROKER");
-    children[4].pid = s_spawn(bin_dir, "slowlane-jobs", jobs_args, NULL);
+                              separate_broker ? NULL : "SLOWLANE_BROKER", false);
+    children[4].pid = s_spawn(bin_dir, "slowlane-jobs", jobs_args, NULL, false);
     for (int i = 0; i < UP_CHILDREN; i++) {
         if (children[i].pid < 0) {
             fprintf(stderr, "slowlane up: cannot fork for %s: %s\n", children[i].name,
@@ -361,7 +383,7 @@ int cli_up_run(int argc, char **argv)
                "capacity=%s\n",
                children[1].pid, fast_count, capacity);
         printf("slowlane up: slow workers  pid %d  service=slow handler=builtin:busy count=%s "
-               "nice=10\n",
+               "nice=10 own session\n",
                children[2].pid, slow_count);
         printf("slowlane up: gateway       pid %d  http://localhost:%s  "
                "(GET|POST /fast -> fast, GET /slow?ms=N -> slow)\n",

@@ -9,7 +9,11 @@
 #define SL_MAX_BROKERS             16   /* --broker endpoints one process attaches to */
 #define SL_DEFAULT_HEARTBEAT_MS    1000 /* both ways, broker <-> worker */
 #define SL_DEFAULT_LIVENESS        3    /* missed heartbeats before a peer is dead */
-#define SL_DEFAULT_QUEUE_LIMIT     0    /* waiting requests per service: no count bound */
+/* CPU slice the gateway and the broker ask of the scheduler (sl_sched.h), microseconds: the
+   shortest the kernel grants, so a request's wake-ups preempt a CPU hog at once */
+#define SL_DEFAULT_SLICE_US    100
+#define SL_MAX_SLICE_US        100000
+#define SL_DEFAULT_QUEUE_LIMIT 0 /* waiting requests per service: no count bound */
 /* The memory the waiting requests of one service may hold, MiB: 100,000 pipelined plain
    requests take ~50 MiB, so a client of the asynchronous kind is served in full. */
 #define SL_DEFAULT_QUEUE_MAX_MB       256

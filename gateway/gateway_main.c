@@ -26,6 +26,7 @@
 #include "sl_futex_hash.h"
 #include "sl_io_threads.h"
 #include "sl_log.h"
+#include "sl_sched.h"
 #include "sl_token.h"
 
 #define S_PROGRAM "slowlane-gateway"
@@ -111,6 +112,7 @@ typedef struct {
     gateway_embedded_broker_config_t embedded; /* --embed-broker, --broker-* */
     int64_t threads, max_connections, keepalive_ms, read_ms, probe_ms, drain_ms;
     int64_t heartbeat_ms, liveness; /* a broker silent heartbeat_ms x liveness is lost */
+    int64_t slice_us;               /* CPU slice asked of the scheduler, 0: the default */
     bool access_log;
     bool jobs;               /* the /jobs route and async requests (docs/jobs.md) */
     char default_listen[16]; /* SL_DEFAULT_LISTEN_PORT as text */
@@ -128,6 +130,7 @@ static int s_options_parse(s_options_t *options, int argc, char **argv)
         .drain_ms = SL_DEFAULT_GATEWAY_DRAIN_MS,
         .heartbeat_ms = SL_DEFAULT_HEARTBEAT_MS,
         .liveness = SL_DEFAULT_LIVENESS,
+        .slice_us = SL_DEFAULT_SLICE_US,
         .access_log = true,
         .jobs = true,
     };
@@ -181,6 +184,9 @@ static int s_options_parse(s_options_t *options, int argc, char **argv)
         {"curve-server", SL_FLAG_LIST, &options->curve_servers, 0, 0,
          "CURVE: the broker's public key file (default off: plaintext); one for every "
          "--broker, or one per --broker in order"},
+        {"slice-us", SL_FLAG_INT, &options->slice_us, 0, SL_MAX_SLICE_US,
+         "CPU slice asked of the scheduler, microseconds: short ones preempt CPU hogs "
+         "sooner (Linux 6.12+; 0: the kernel's default)"},
     };
     size_t own_count = sizeof flags / sizeof flags[0];
     sl_flag_t all_flags[sizeof flags / sizeof flags[0] + GATEWAY_EMBEDDED_BROKER_FLAG_COUNT];
@@ -487,6 +493,10 @@ int main(int argc, char **argv)
         goto done;
     }
     sl_log_init("gateway", level);
+    //  Before any thread starts: every thread inherits it
+    if (sl_sched_set_slice_us(options.slice_us) == -1)
+        sl_log(SL_LOG_WARN, NULL, "slice_refused", "slice_us=%lld errno=%d",
+               (long long) options.slice_us, errno);
     options.embedded.options.log_debug = level == SL_LOG_DEBUG;
     if (s_configure(&gateway, &options, error, sizeof error) != 0) {
         status = gateway.routes ? 2 : 1; /* no routes object: out of memory */

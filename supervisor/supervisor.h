@@ -31,6 +31,7 @@ typedef struct {
     int64_t max_requests;             /* recycle a child after this many jobs; 0 = off */
     int64_t max_rss_mb;               /* recycle a child above this resident size; 0 = off */
     int nice;                         /* CPU priority applied in each child */
+    int64_t slice_us;                 /* CPU slice each child asks (sl_sched.h), 0: default */
     int64_t drain_timeout_ms;         /* graceful stop: SIGKILL after this */
     int crash_loop_restarts;          /* unplanned restarts within the window that stop a slot */
     int64_t crash_loop_window_ms;     /* the crash-loop window */

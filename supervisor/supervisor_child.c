@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "sl_defaults.h"
+#include "sl_sched.h"
 #include "supervisor_child.h"
 #include "supervisor_program.h"
 #include "worker_hooks.h"
@@ -130,6 +131,10 @@ void supervisor_child_main(const supervisor_config_t *config, int slot, int even
         if (setpriority(PRIO_PROCESS, 0, config->nice) == -1)
             sl_log(SL_LOG_WARN, NULL, "nice_failed", "nice=%d errno=%d", config->nice, errno);
     }
+    //  After the nice value, which it keeps; before the worker's threads, which inherit it
+    if (sl_sched_set_slice_us(config->slice_us) == -1)
+        sl_log(SL_LOG_WARN, NULL, "slice_refused", "slice_us=%lld errno=%d",
+               (long long) config->slice_us, errno);
     char identity[SL_MAX_ADDRESS_BYTES + 1];
     snprintf(identity, sizeof identity, "%s/%d/%d", config->host, (int) supervisor, slot);
     if (config->handler.program) {

@@ -10,6 +10,7 @@
 #include "sl_flags.h"
 #include "sl_log.h"
 #include "supervisor.h"
+#include "supervisor_session.h"
 
 #define PROGRAM "slowlane-worker"
 
@@ -143,6 +144,8 @@ int main(int argc, char **argv)
     int64_t capacity = SL_DEFAULT_WORKER_CAPACITY;
     int64_t liveness = SL_DEFAULT_LIVENESS, job_timeout_ms = SL_DEFAULT_JOB_TIMEOUT_MS;
     int64_t max_requests = 0, max_rss_mb = 0, nice = 0;
+    bool own_session = false;
+    int64_t slice_us = 0;
     int64_t min_workers = 0, max_workers = SL_MAX_WORKER_SLOTS;
     int64_t drain_timeout_ms = SL_DEFAULT_DRAIN_TIMEOUT_MS;
     int64_t crash_loop_restarts = SL_CRASH_LOOP_RESTARTS;
@@ -178,6 +181,13 @@ int main(int argc, char **argv)
         {"max-rss-mb", SL_FLAG_INT, &max_rss_mb, 0, 1048576,
          "recycle a worker above this resident memory (0 = off)"},
         {"nice", SL_FLAG_INT, &nice, -20, 19, "CPU priority of the workers (19 = lowest)"},
+        {"slice-us", SL_FLAG_INT, &slice_us, 0, SL_MAX_SLICE_US,
+         "CPU slice the workers ask of the scheduler, microseconds: short ones run sooner "
+         "after a wake-up, for workers of quick jobs (Linux 6.12+; 0: the kernel's default)"},
+        {"own-session", SL_FLAG_BOOL, &own_session, 0, 0,
+         "run in a session of its own: on Linux a scheduling group, whose nice --nice sets, "
+         "so busy workers yield to other sessions and stop delaying the one they left "
+         "(slowlane up: the slow lane); start it with setsid(1) or from systemd"},
         {"drain-timeout-ms", SL_FLAG_INT, &drain_timeout_ms, 0, 86400000,
          "time a stopping worker may take to finish its job"},
         {"crash-loop-restarts", SL_FLAG_INT, &crash_loop_restarts, 1, 64,
@@ -222,6 +232,7 @@ int main(int argc, char **argv)
         .max_requests = max_requests,
         .max_rss_mb = max_rss_mb,
         .nice = (int) nice,
+        .slice_us = slice_us,
         .drain_timeout_ms = drain_timeout_ms,
         .crash_loop_restarts = (int) crash_loop_restarts,
         .crash_loop_window_ms = crash_loop_window_ms,
@@ -234,6 +245,12 @@ int main(int argc, char **argv)
         goto done;
     }
     sl_log_init("supervisor", config.log_level);
+    if (own_session && supervisor_session_own(config.nice) == -1) {
+        fprintf(stderr, PROGRAM ": --own-session: this process leads a process group (a "
+                                "shell's job); start it with setsid(1) or from systemd\n");
+        rc = 2;
+        goto done;
+    }
     if (config.curve_secret)
         sl_log(SL_LOG_INFO, NULL, "curve_on", NULL);
     rc = supervisor_run(&config);

@@ -273,6 +273,12 @@ class NoWorkerElsewhere(unittest.TestCase):
         self.addCleanup(gateway.stop)
         harness.wait_for(lambda: harness.mmi_service_ready(broker.endpoint, "s"),
                          what="workers at the real broker")
+        # And the gateway trusting it: until then the stale broker is the only one it may use,
+        # and its no_worker has nowhere else to go (a loaded machine's race, not the behaviour)
+        harness.wait_for(lambda: metrics.value(metrics.scrape(gateway.port),
+                                               "slowlane_gateway_broker_up",
+                                               broker=broker.endpoint) == 1,
+                         what="the gateway to trust the real broker")
         answers = []
         for method in ("GET", "POST") * 6:
             status, _, body = harness.http_request(gateway.port, method, "/s?ms=1",

@@ -28,6 +28,33 @@ def processes_mentioning(text):
     return found
 
 
+def session_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[3])
+
+
+def slice_ns(pid, tid=None):
+    """The thread's CPU slice (se.slice of /proc/PID/task/TID/sched), None if the kernel
+    shows none."""
+    path = f"/proc/{pid}/task/{tid or pid}/sched"
+    with open(path) as f:
+        for line in f:
+            if line.startswith("se.slice"):
+                return int(float(line.split(":")[1]))
+    return None
+
+
+def thread_slices_ns(pid):
+    """The slices of every thread of pid that is still there once listed."""
+    slices = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            slices.append(slice_ns(pid, int(tid)))
+        except FileNotFoundError:
+            continue
+    return slices
+
+
 class SlowlaneUp(unittest.TestCase):
     def start(self, fast=2, slow=2, extra=(), env=None):
         self.port = harness.free_port()
@@ -127,6 +154,50 @@ class SlowlaneUp(unittest.TestCase):
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 names.append(os.path.basename(f.read().split(b"\0")[0]).decode())
         return names
+
+    def test_slow_lane_has_a_session_and_scheduling_group_of_its_own(self):
+        # Its CPU load then stops delaying the cluster's own session, and its nice 10 counts
+        # against every session of the machine (supervisor/supervisor_session.h)
+        self.start(fast=1, slow=2)
+        mine = set(processes_mentioning(self.endpoint))
+        slow = mine.intersection(processes_mentioning("--service slow"))
+        fast = mine.intersection(processes_mentioning("--service fast"))
+        self.assertEqual((len(slow), len(fast)), (3, 2))  # each supervisor and its workers
+        up_session = session_of(self.up.pid)
+        self.assertEqual({session_of(pid) for pid in fast}, {up_session})
+        slow_sessions = {session_of(pid) for pid in slow}
+        self.assertEqual(len(slow_sessions), 1)
+        self.assertNotIn(up_session, slow_sessions)
+        leader = slow_sessions.pop()
+        self.assertIn(leader, slow)  # the slow supervisor leads it
+        with open(f"/proc/{leader}/autogroup") as f:
+            words = f.read().split()
+        # No words: the kernel has no autogroups here (a cgroup of its own, as on CI)
+        if words:
+            self.assertEqual(words[1:], ["nice", "10"])
+            self.assertIn("event=session_started nice=10", self.up.output())
+
+    def test_gateway_and_fast_lane_ask_a_short_cpu_slice_and_slow_lane_does_not(self):
+        # Linux 6.12+ (EEVDF): a thread with a short slice preempts a CPU hog when it wakes
+        # (common/sl_sched.h). Older kernels take the call and ignore it: nothing to check.
+        self.start(fast=1, slow=1)
+        mine = set(processes_mentioning(self.endpoint))
+        gateway = mine.intersection(processes_mentioning("slowlane-gateway"))
+        fast = mine.intersection(processes_mentioning("--service fast"))
+        slow = mine.intersection(processes_mentioning("--service slow"))
+        self.assertEqual((len(gateway), len(fast), len(slow)), (1, 2, 2))
+        if slice_ns(self.up.pid) is None:
+            self.skipTest("this kernel's scheduler has no per-task slice (before Linux 6.6)")
+        supervisors = set(harness.child_pids(self.up.pid))
+        for pid in gateway:
+            self.assertEqual(set(thread_slices_ns(pid)), {100_000})
+        (fast_supervisor,) = fast & supervisors
+        (fast_worker,) = harness.child_pids(fast_supervisor)
+        self.assertEqual(set(thread_slices_ns(fast_worker)), {100_000})
+        (slow_supervisor,) = slow & supervisors
+        (slow_worker,) = harness.child_pids(slow_supervisor)
+        self.assertNotIn(100_000, thread_slices_ns(slow_worker))
+        self.assertNotIn("event=slice_refused", self.up.output())
 
     def test_broker_runs_in_the_gateway_or_separately(self):
         # A SLOWLANE_BROKER exported for workers run by hand must not send the gateway elsewhere.

@@ -192,6 +192,16 @@ class SupervisorTest(harness.BrokerTest):
             self.assertEqual(nice_of(pid), expected)
         self.assertEqual(nice_of(workers.pid), nice_of(os.getpid()))
 
+    def test_own_session_refused_to_a_process_group_leader_with_one_line(self):
+        # The harness starts each process as a group leader, as a shell's job control does:
+        # setsid() is refused to it, and start-up stops saying how to start it instead
+        workers = start_workers(self.broker.endpoint, "svc", "builtin:echo",
+                                extra=("--own-session", "--nice", "5"))
+        self.processes.append(workers)
+        self.assertEqual(workers.proc.wait(timeout=10), 2)
+        self.assertIn("--own-session: this process leads a process group", workers.output())
+        self.assertFalse(mmi_service_ready(self.broker.endpoint, "svc"))
+
     def test_sighup_rolls_every_worker(self):
         workers = self.serve("builtin:echo", count=3)
         before = slot_pids(workers)
