@@ -34,6 +34,7 @@ struct _worker_io_t {
     bool draining;   /* DRAIN asked: DISCONNECT once the job in hand is done */
     bool drained;    /* DISCONNECT sent: the conversation is over */
     bool terminated; /* $TERM received */
+    bool stopped;    /* the I/O thread has ended: its links are gone */
 };
 
 //  Broker messages handled per link and wake-up before the handler's messages and the
@@ -550,9 +551,15 @@ void *worker_io_thread(void *io)
     while (started && !self->terminated)
         if (s_wake(self) == -1)
             break;
+    //  A poll that failed for good ends the conversation: the handler thread stops too
+    if (started && !self->terminated) {
+        sl_log(SL_LOG_ERROR, NULL, "io_failed", "errno=%d", zmq_errno());
+        worker_mailbox_post_str(self->to_handler, "DRAINED");
+    }
     //  Closed on this thread, where libzmq's own close happens in the normal case
     for (size_t index = 0; index < self->link_count; index++)
         worker_broker_link_destroy(&self->links[index]);
+    self->stopped = true;
     pthread_mutex_unlock(&self->lock);
     return NULL;
 }
@@ -560,20 +567,25 @@ void *worker_io_thread(void *io)
 void worker_io_reply(worker_io_t *self, bool final, zmsg_t **body_p)
 {
     pthread_mutex_lock(&self->lock);
-    if (!final)
+    //  Once the I/O thread has ended there is nowhere to send it: the body is dropped
+    if (!self->stopped && !final)
         s_send_partial(self, body_p);
-    else if (self->current) {
+    else if (!self->stopped && self->current) {
         s_finish_job(self, body_p);
         s_next_job(self);
         if (self->draining && !self->drained && !self->current)
             s_finish_drain(self);
     }
     zmsg_destroy(body_p);
-    //  The send may have taken the wake-up of a message that arrived meanwhile
-    bool waiting = false;
-    for (size_t index = 0; index < self->link_count && !waiting; index++)
-        waiting = s_link_readable(self, index);
-    if (waiting)
+    //  The send may have taken the wake-up of a message that arrived meanwhile. And a lone
+    //  broker's link lost during the job may reconnect now that the worker is idle: the I/O
+    //  thread's sleep did not count on it (s_may_reconnect)
+    bool wake = false;
+    for (size_t index = 0; index < self->link_count && !self->stopped && !wake; index++)
+        wake =
+            s_link_readable(self, index) || (!self->several && !self->current && !self->drained &&
+                                             !worker_broker_link_connected(self->links[index]));
+    if (wake)
         worker_mailbox_post_str(self->from_handler, "READ");
     pthread_mutex_unlock(&self->lock);
 }

@@ -16,7 +16,8 @@
                       | "JOB" + body frames | "REGISTERED" (a broker answered after READY)
                       | "DRAINED" (DISCONNECT sent, nothing more will be sent)
       handler -> I/O: "DRAIN" | "READ" (a broker's message waits: the handler's send took
-                      the wake-up meant for the I/O thread) | "$TERM" (the thread ends) */
+                      the wake-up meant for the I/O thread; or a lost link may reconnect now
+                      that the job is done) | "$TERM" (the thread ends) */
 #ifndef WORKER_IO_H
 #define WORKER_IO_H
 
