@@ -1,7 +1,6 @@
 /*  broker_main: the slowlane-broker program. Parses flags (each also SLOWLANE_<FLAG>),
     binds every endpoint or stops with one line naming the one that failed, runs the loop
     until SIGTERM/SIGINT, then tells workers DISCONNECT and exits 0. */
-#include <errno.h>
 #include <czmq.h>
 #include <signal.h>
 #include "broker.h"
@@ -35,9 +34,7 @@ int main(int argc, char **argv)
          "endpoint to bind, repeatable (default " SL_DEFAULT_BROKER_BIND ")"},
         {"log-level", SL_FLAG_STRING, &log_level, 0, 0,
          "debug, info, warn or error (default info)"},
-        {"slice-us", SL_FLAG_INT, &slice_us, 0, SL_MAX_SLICE_US,
-         "CPU slice asked of the scheduler, microseconds: short ones preempt CPU hogs "
-         "sooner (Linux 6.12+; 0: the kernel's default)"},
+        {"slice-us", SL_FLAG_INT, &slice_us, 0, SL_MAX_SLICE_US, SL_SCHED_SLICE_FLAG_HELP},
     };
     broker_options_flags(&options, false, flags + 3);
     size_t flag_count = sizeof(flags) / sizeof(flags[0]);
@@ -67,9 +64,7 @@ int main(int argc, char **argv)
     free(log_level);
     sl_log_init("broker", level);
     //  Before any thread starts: every thread inherits it
-    if (sl_sched_set_slice_us(slice_us) == -1)
-        sl_log(SL_LOG_WARN, NULL, "slice_refused", "slice_us=%lld errno=%d", (long long) slice_us,
-               errno);
+    sl_sched_ask_slice_us(slice_us);
     options.log_debug = level == SL_LOG_DEBUG;
     if (binds.count == 0)
         sl_strlist_push(&binds, SL_DEFAULT_BROKER_BIND);

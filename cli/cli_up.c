@@ -81,7 +81,7 @@ static pid_t s_spawn(const char *bin_dir, const char *program, char **args, cons
     pid_t pid = fork();
     if (pid != 0)
         return pid; // parent, or -1
-    // Child: own process group (the terminal's Ctrl-C reaches only `up`, which stops
+    // Child: own process group, or session (the terminal's Ctrl-C reaches only `up`, which stops
     // everything in order), killed if `up` dies, signals as the program expects them.
     if (own_session)
         setsid();

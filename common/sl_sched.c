@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "sl_log.h"
 #include "sl_sched.h"
 
 typedef struct {
@@ -20,17 +21,17 @@ typedef struct {
     uint64_t sched_period;
 } s_sched_attr_t;
 
-int sl_sched_set_slice_us(int64_t slice_us)
+void sl_sched_ask_slice_us(int64_t slice_us)
 {
     if (slice_us <= 0 || sched_getscheduler(0) != SCHED_OTHER)
-        return 0;
+        return;
     errno = 0;
     int nice = getpriority(PRIO_PROCESS, 0); // this thread's, on Linux
-    if (nice == -1 && errno != 0)
-        return -1;
     s_sched_attr_t attr = {.size = sizeof attr,
                            .sched_policy = SCHED_OTHER,
                            .sched_nice = nice,
                            .sched_runtime = (uint64_t) slice_us * 1000};
-    return (int) syscall(SYS_sched_setattr, 0, &attr, 0);
+    if ((nice == -1 && errno != 0) || syscall(SYS_sched_setattr, 0, &attr, 0) == -1)
+        sl_log(SL_LOG_WARN, NULL, "slice_refused", "slice_us=%lld errno=%d", (long long) slice_us,
+               errno);
 }

@@ -10,10 +10,16 @@
 
 #include <stdint.h>
 
+/* The --slice-us flag's help, the same for every program that has it. */
+#define SL_SCHED_SLICE_FLAG_HELP                                                                   \
+    "CPU slice asked of the scheduler, microseconds: short ones run sooner after a wake-up "       \
+    "and preempt CPU hogs (Linux 6.12+; 0: the kernel's default)"
+
 /* Asks slices of slice_us microseconds for the calling thread, and so for every thread it
-   starts afterwards (they inherit it): call it before any other thread starts. Keeps the
-   thread's nice value; leaves a thread that is not SCHED_OTHER (a real-time one) alone.
-   0: nothing asked. Returns 0, or -1 with errno if the kernel refused. */
-int sl_sched_set_slice_us(int64_t slice_us);
+   starts afterwards (they inherit it): call it once logging is set up and before any other
+   thread starts. Keeps the thread's nice value; leaves a thread that is not SCHED_OTHER (a
+   real-time one) alone. 0: nothing asked. A refusal is logged (slice_refused) and changes
+   nothing else: the process runs at the kernel's default. */
+void sl_sched_ask_slice_us(int64_t slice_us);
 
 #endif

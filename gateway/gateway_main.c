@@ -184,9 +184,7 @@ static int s_options_parse(s_options_t *options, int argc, char **argv)
         {"curve-server", SL_FLAG_LIST, &options->curve_servers, 0, 0,
          "CURVE: the broker's public key file (default off: plaintext); one for every "
          "--broker, or one per --broker in order"},
-        {"slice-us", SL_FLAG_INT, &options->slice_us, 0, SL_MAX_SLICE_US,
-         "CPU slice asked of the scheduler, microseconds: short ones preempt CPU hogs "
-         "sooner (Linux 6.12+; 0: the kernel's default)"},
+        {"slice-us", SL_FLAG_INT, &options->slice_us, 0, SL_MAX_SLICE_US, SL_SCHED_SLICE_FLAG_HELP},
     };
     size_t own_count = sizeof flags / sizeof flags[0];
     sl_flag_t all_flags[sizeof flags / sizeof flags[0] + GATEWAY_EMBEDDED_BROKER_FLAG_COUNT];
@@ -494,9 +492,7 @@ int main(int argc, char **argv)
     }
     sl_log_init("gateway", level);
     //  Before any thread starts: every thread inherits it
-    if (sl_sched_set_slice_us(options.slice_us) == -1)
-        sl_log(SL_LOG_WARN, NULL, "slice_refused", "slice_us=%lld errno=%d",
-               (long long) options.slice_us, errno);
+    sl_sched_ask_slice_us(options.slice_us);
     options.embedded.options.log_debug = level == SL_LOG_DEBUG;
     if (s_configure(&gateway, &options, error, sizeof error) != 0) {
         status = gateway.routes ? 2 : 1; /* no routes object: out of memory */

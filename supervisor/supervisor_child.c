@@ -132,9 +132,7 @@ void supervisor_child_main(const supervisor_config_t *config, int slot, int even
             sl_log(SL_LOG_WARN, NULL, "nice_failed", "nice=%d errno=%d", config->nice, errno);
     }
     //  After the nice value, which it keeps; before the worker's threads, which inherit it
-    if (sl_sched_set_slice_us(config->slice_us) == -1)
-        sl_log(SL_LOG_WARN, NULL, "slice_refused", "slice_us=%lld errno=%d",
-               (long long) config->slice_us, errno);
+    sl_sched_ask_slice_us(config->slice_us);
     char identity[SL_MAX_ADDRESS_BYTES + 1];
     snprintf(identity, sizeof identity, "%s/%d/%d", config->host, (int) supervisor, slot);
     if (config->handler.program) {
