@@ -32,6 +32,11 @@ class MetricsTest(unittest.TestCase):
             cls.broker.endpoint,
             ["/fast=fast", "/slow=slow,budget=1,timeout-ms=1000", "/ghost=ghost"])
         gateway_support.wait_route_ready(cls.gateway.port, "/fast", "/slow")
+        # A route is ready with one worker; the tests count them all
+        harness.wait_for(lambda: {s["name"]: s["workers"] for s in
+                                  (harness.mmi_json(cls.broker.endpoint, "mmi.stats") or
+                                   {}).get("services", []) if s["name"] in ("fast", "slow")}
+                         == {"fast": 2, "slow": 1}, what="every worker registered")
 
     @classmethod
     def tearDownClass(cls):
